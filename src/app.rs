@@ -1,0 +1,1 @@
+//! Wires the stages together for one capture (to be implemented).

@@ -1,0 +1,216 @@
+//! Connection table and TCP reassembly per direction.
+//!
+//! [`FlowTable`] keys live connections by their 5-tuple, tells client from server (SYN sender,
+//! else port heuristics), delivers each direction's bytes in sequence order to a
+//! [`StreamHandler`], records gaps instead of bridging them, and emits a [`Finished`] connection
+//! when it closes (FIN/RST), when its 5-tuple is reused by a new SYN, when it idles out, or at the
+//! end of the capture. Out-of-order data held per direction is bounded; once the handler says
+//! [`Interest::Done`] for a direction, that direction's bytes are only counted, never buffered.
+
+use crate::net::TcpSegment;
+use crate::time::Timestamp;
+use serde::Serialize;
+use std::net::SocketAddr;
+
+/// Which way bytes travel, relative to the connection's client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Client → server.
+    ToServer,
+    /// Server → client.
+    ToClient,
+}
+
+impl Direction {
+    /// The other direction.
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
+    /// The side that sends in this direction.
+    pub fn sender(self) -> Side {
+        match self {
+            Direction::ToServer => Side::Client,
+            Direction::ToClient => Side::Server,
+        }
+    }
+    /// 0 for client → server, 1 for server → client (for per-direction arrays).
+    pub fn idx(self) -> usize {
+        self as usize
+    }
+}
+
+/// One end of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The end that opened the connection (sent the SYN / ClientHello).
+    Client,
+    /// The end that accepted it.
+    Server,
+}
+
+/// Where in the capture some bytes or an event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SegmentMeta {
+    /// 1-based packet number.
+    pub packet: u64,
+    /// Capture time of that packet.
+    pub ts: Timestamp,
+}
+
+/// What a handler wants after seeing data in one direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    /// Keep delivering this direction's bytes.
+    More,
+    /// Stop: the rest of this direction is of no interest (e.g. encrypted); count it only.
+    Done,
+}
+
+/// Receives the reassembled byte streams of one connection.
+pub trait StreamHandler {
+    /// In-order bytes of one direction. `meta` is the packet whose arrival made these bytes
+    /// contiguous (for evidence: "ClientHello in packet 4").
+    fn on_data(&mut self, dir: Direction, data: &[u8], meta: SegmentMeta) -> Interest;
+    /// `len` bytes of one direction are missing from the capture and will never be delivered;
+    /// the next `on_data` continues after the hole.
+    fn on_gap(&mut self, dir: Direction, len: u64, meta: SegmentMeta) -> Interest;
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CloseKind {
+    /// Orderly close with FIN.
+    Fin,
+    /// Abortive close with RST.
+    Rst,
+}
+
+/// Why the table emitted a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndReason {
+    /// Closed by FIN from both sides, or RST.
+    Closed,
+    /// A new SYN reused the 5-tuple.
+    Reused,
+    /// No packet for longer than the idle timeout.
+    Idle,
+    /// The capture ended while the connection was open.
+    CaptureEnd,
+}
+
+/// A packet number with its time, for evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PacketRef {
+    /// 1-based packet number.
+    pub packet: u64,
+    /// Capture time.
+    pub ts: Timestamp,
+}
+
+/// What TCP did on one connection: counters and the packets that prove it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TcpSummary {
+    /// Connection number in file order (0-based, in order of first packet; like tshark's
+    /// `tcp.stream`).
+    pub index: u64,
+    /// Client address.
+    pub client: SocketAddr,
+    /// Server address.
+    pub server: SocketAddr,
+    /// First packet of the connection.
+    pub first: PacketRef,
+    /// Last packet of the connection.
+    pub last: PacketRef,
+    /// Packets seen in both directions.
+    pub packets: u64,
+    /// SYNs sent by the client (more than 1 = retransmitted).
+    pub syn: u32,
+    /// First and last SYN from the client.
+    pub first_syn: Option<PacketRef>,
+    /// Last SYN from the client.
+    pub last_syn: Option<PacketRef>,
+    /// SYN-ACKs sent by the server.
+    pub syn_ack: u32,
+    /// First SYN-ACK.
+    pub first_syn_ack: Option<PacketRef>,
+    /// Three-way handshake completed (or the connection was picked up with data both ways).
+    pub established: bool,
+    /// Picked up without seeing the SYN.
+    pub midstream: bool,
+    /// Payload bytes from the client (sequence space covered, retransmissions not counted).
+    pub client_bytes: u64,
+    /// Payload bytes from the server.
+    pub server_bytes: u64,
+    /// First and last payload-bearing packets per direction (index: [`Direction::idx`]).
+    pub first_data: [Option<PacketRef>; 2],
+    /// Last payload-bearing packet per direction.
+    pub last_data: [Option<PacketRef>; 2],
+    /// First FIN per direction.
+    pub fin: [Option<PacketRef>; 2],
+    /// First RST and who sent it.
+    pub rst: Option<(Side, PacketRef)>,
+    /// Who closed first (first FIN or RST), if anyone.
+    pub closed_by: Option<Side>,
+    /// How it was closed.
+    pub close: Option<CloseKind>,
+    /// Holes in the byte streams that the capture never filled.
+    pub gaps: u32,
+    /// Total bytes missing in those holes.
+    pub gap_bytes: u64,
+    /// Segments that repeated bytes already seen.
+    pub retransmissions: u32,
+    /// Segments that arrived ahead of a hole.
+    pub out_of_order: u32,
+    /// Why the connection was emitted.
+    pub end_reason: EndReason,
+}
+
+/// A connection the table is done with: its TCP summary and its handler.
+#[derive(Debug)]
+pub struct Finished<H> {
+    /// TCP facts.
+    pub tcp: TcpSummary,
+    /// The handler that saw the byte streams.
+    pub handler: H,
+}
+
+/// Limits and timeouts of the connection table.
+#[derive(Debug, Clone)]
+pub struct FlowConfig {
+    /// Out-of-order bytes held per direction before the oldest hole is declared a gap.
+    pub max_buffered_per_direction: usize,
+    /// Out-of-order ranges held per direction before the oldest hole is declared a gap.
+    pub max_ranges_per_direction: usize,
+    /// Seconds of capture time without a packet after which a connection is emitted.
+    pub idle_timeout_secs: i64,
+    /// Seconds after a close during which stray packets of the same 5-tuple (final ACKs,
+    /// retransmitted FINs) are absorbed rather than starting a new connection. A SYN always
+    /// starts a new one.
+    pub linger_secs: i64,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_buffered_per_direction: 256 * 1024,
+            max_ranges_per_direction: 64,
+            idle_timeout_secs: 600,
+            linger_secs: 120,
+        }
+    }
+}
+
+mod reassembly;
+mod table;
+pub use reassembly::Reassembler;
+pub use table::FlowTable;
+
+#[allow(unused_imports)]
+use TcpSegment as _;

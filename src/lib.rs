@@ -1,0 +1,21 @@
+//! tlscap: read packet captures and explain why the TLS connections in them failed.
+//!
+//! Data flows one way through the modules:
+//! [`capture`] (files → packets) → [`net`] (link/IP/TCP headers, defragmentation) →
+//! [`flow`] (connection table, TCP reassembly per direction) → [`tls`] (records, handshake
+//! messages, fingerprints) → [`certs`] (certificate display fields, chain and hostname checks) →
+//! [`findings`] (rules → diagnoses) → [`report`] (table, JSON, CSV).
+//! [`app`] wires the stages together; `main.rs` only parses arguments.
+//!
+//! A stage never imports a later one; each has plain data types at its edges.
+
+pub mod app;
+pub mod capture;
+pub mod certs;
+pub mod findings;
+pub mod flow;
+pub mod model;
+pub mod net;
+pub mod report;
+pub mod time;
+pub mod tls;

@@ -1,0 +1,1 @@
+//! Output: tables for people, JSON lines and CSV for pipelines (to be implemented).

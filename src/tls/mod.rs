@@ -1,0 +1,148 @@
+//! TLS records and handshake messages, recognised by content on any port.
+//!
+//! [`TlsObserver`] is the [`StreamHandler`](crate::flow::StreamHandler) of one connection: it
+//! frames records in each direction (records spanning segments, several per segment), joins
+//! handshake messages fragmented across records (with a size cap), decodes the handshake with
+//! tls-parser, and stops buffering a direction once it turns encrypted. [`TlsObserver::finish`]
+//! yields a plain [`HandshakeSummary`].
+
+use crate::flow::{Direction, SegmentMeta, Side};
+
+pub mod fingerprint;
+pub mod names;
+mod observer;
+pub use observer::{ObserverConfig, TlsObserver};
+
+/// A decoded ClientHello (TLS, or SSLv2-format).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClientHello {
+    /// Where it completed.
+    pub meta: SegmentMeta,
+    /// Came in SSLv2 record format.
+    pub sslv2: bool,
+    /// `legacy_version` (client_version).
+    pub legacy_version: u16,
+    /// Client random.
+    pub random: Vec<u8>,
+    /// Legacy session id.
+    pub session_id: Vec<u8>,
+    /// Cipher suites in order, GREASE included.
+    pub ciphers: Vec<u16>,
+    /// Extension types in order, GREASE included.
+    pub extensions: Vec<u16>,
+    /// server_name (host_name entry), if present.
+    pub sni: Option<String>,
+    /// ALPN protocols offered, in order.
+    pub alpn: Vec<String>,
+    /// supported_versions, in order, GREASE included.
+    pub supported_versions: Vec<u16>,
+    /// signature_algorithms, in order.
+    pub signature_algorithms: Vec<u16>,
+    /// supported_groups, in order, GREASE included.
+    pub groups: Vec<u16>,
+    /// ec_point_formats.
+    pub ec_point_formats: Vec<u8>,
+    /// Carries a pre_shared_key extension (TLS 1.3 resumption attempt).
+    pub psk: bool,
+    /// Carries a non-empty session_ticket extension (TLS 1.2 ticket resumption attempt).
+    pub session_ticket: bool,
+    /// Asked for OCSP stapling (status_request).
+    pub status_request: bool,
+}
+
+/// A decoded ServerHello (or HelloRetryRequest).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerHello {
+    /// Where it completed.
+    pub meta: SegmentMeta,
+    /// `legacy_version`.
+    pub legacy_version: u16,
+    /// Negotiated version: supported_versions extension if present, else legacy_version.
+    pub version: u16,
+    /// Selected cipher suite.
+    pub cipher: u16,
+    /// Legacy session id echo.
+    pub session_id: Vec<u8>,
+    /// Extension types in order.
+    pub extensions: Vec<u16>,
+    /// ALPN protocol selected (visible here up to TLS 1.2; in TLS 1.3 it is encrypted).
+    pub alpn: Option<String>,
+    /// This is a HelloRetryRequest (special random).
+    pub hello_retry: bool,
+    /// Carries pre_shared_key (TLS 1.3 PSK resumption accepted).
+    pub psk: bool,
+}
+
+/// A Certificate message.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CertificateMsg {
+    /// Where it completed.
+    pub meta: SegmentMeta,
+    /// DER certificates in the order sent (leaf first).
+    pub certs: Vec<Vec<u8>>,
+}
+
+/// A TLS alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertMsg {
+    /// Who sent it.
+    pub from: Side,
+    /// 1 = warning, 2 = fatal.
+    pub level: u8,
+    /// RFC 8446 / 5246 description code.
+    pub description: u8,
+    /// Where it was seen.
+    pub meta: SegmentMeta,
+}
+
+/// One step of the handshake, for the `explain` ladder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsEvent {
+    /// Direction of travel.
+    pub dir: Direction,
+    /// Where it was seen.
+    pub meta: SegmentMeta,
+    /// What it was, in one line (e.g. `ClientHello SNI=api.example.com ALPN=h2,http/1.1`).
+    pub text: String,
+}
+
+/// Everything the handshake showed, as plain data.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HandshakeSummary {
+    /// At least one byte stream looked like TLS (a ClientHello or TLS record was recognised).
+    pub is_tls: bool,
+    /// The handler saw the ClientHello travel server→client: the flow's roles are reversed.
+    pub roles_swapped: bool,
+    /// First ClientHello.
+    pub client_hello: Option<ClientHello>,
+    /// Second ClientHello (after a HelloRetryRequest).
+    pub second_client_hello: Option<ClientHello>,
+    /// HelloRetryRequest, if any.
+    pub hello_retry_request: Option<ServerHello>,
+    /// The (real) ServerHello.
+    pub server_hello: Option<ServerHello>,
+    /// Server Certificate (plaintext up to TLS 1.2).
+    pub server_certificate: Option<CertificateMsg>,
+    /// Client Certificate (empty `certs` = the client declined).
+    pub client_certificate: Option<CertificateMsg>,
+    /// CertificateRequest seen.
+    pub certificate_request: Option<SegmentMeta>,
+    /// ServerHelloDone seen.
+    pub server_hello_done: Option<SegmentMeta>,
+    /// CertificateStatus (stapled OCSP response, DER).
+    pub ocsp_response: Option<(SegmentMeta, Vec<u8>)>,
+    /// ChangeCipherSpec per direction ([`Direction::idx`]).
+    pub change_cipher_spec: [Option<SegmentMeta>; 2],
+    /// Plaintext alerts (and alerts whose content type shows through encryption is not known).
+    pub alerts: Vec<AlertMsg>,
+    /// Encrypted records seen per direction (after ChangeCipherSpec / TLS 1.3 ServerHello).
+    pub encrypted_records: [u64; 2],
+    /// Application-data records per direction.
+    pub application_data_records: [u64; 2],
+    /// First bytes of a direction that was not TLS (up to 64), with where they were seen.
+    pub non_tls: [Option<(SegmentMeta, Vec<u8>)>; 2],
+    /// Handshake steps in order, for the ladder.
+    pub events: Vec<TlsEvent>,
+    /// Decoding problems (malformed message, oversized message, gap inside the handshake).
+    pub problems: Vec<String>,
+}
