@@ -1,1 +1,478 @@
-//! Wires the stages together for one capture (to be implemented).
+//! Wires the stages together: capture → net → flow → tls → certs → findings → records.
+//!
+//! [`analyze_file`] streams one capture and returns its connection records and statistics;
+//! [`analyze_paths`] expands directories and runs files in parallel (rayon), returning results
+//! in path order so output is deterministic whatever the thread count.
+
+use crate::capture::{CaptureError, CaptureReader, LinkType};
+use crate::certs::CertInfo;
+use crate::flow::{Direction, Finished, FlowConfig, FlowTable, SegmentMeta, Side, TcpSummary};
+use crate::model::{AlertRecord, ConnectionRecord, TcpRecord};
+use crate::net::{Decoded, DefragLimits, NetDecoder};
+use crate::time::Timestamp;
+use crate::tls::{names, HandshakeSummary, ObserverConfig, TlsObserver};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// What to analyse and how.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Report plain (non-TLS) TCP connections too.
+    pub all: bool,
+    /// Connection table limits.
+    pub flow: FlowConfig,
+    /// TLS observer limits.
+    pub observer: ObserverConfig,
+    /// IP defragmentation limits.
+    pub defrag: DefragLimits,
+}
+
+/// Per-file statistics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileStats {
+    /// Packets read.
+    pub packets: u64,
+    /// Captured bytes read (sum of captured packet lengths).
+    pub bytes: u64,
+    /// First packet's time.
+    pub first_ts: Option<Timestamp>,
+    /// Last packet's time.
+    pub last_ts: Option<Timestamp>,
+    /// Link types seen.
+    pub link_types: BTreeSet<String>,
+    /// TCP segments decoded.
+    pub tcp_segments: u64,
+    /// Packets shorter than their headers or otherwise invalid.
+    pub malformed_packets: u64,
+    /// TCP connections seen (reported or not).
+    pub tcp_connections: u64,
+}
+
+/// The result of analysing one capture.
+#[derive(Debug, Default)]
+pub struct FileAnalysis {
+    /// The capture's path as given.
+    pub path: PathBuf,
+    /// Reported connections, in index order.
+    pub connections: Vec<ConnectionRecord>,
+    /// What the connections' handshakes showed, parallel to `connections` (for rules and the
+    /// `explain` ladder).
+    pub handshakes: Vec<HandshakeSummary>,
+    /// TCP facts, parallel to `connections`.
+    pub tcp: Vec<TcpSummary>,
+    /// Statistics.
+    pub stats: FileStats,
+    /// Non-fatal problems (unsupported link type, malformed packets), each once.
+    pub warnings: Vec<String>,
+    /// The error that stopped reading, if any (everything before it is still reported).
+    pub error: Option<CaptureError>,
+}
+
+/// How many distinct malformed-packet messages are kept per file.
+const MAX_MALFORMED_WARNINGS: usize = 5;
+
+/// Streams one capture through the pipeline.
+pub fn analyze_file(path: &Path, opts: &Options) -> FileAnalysis {
+    let mut out = FileAnalysis {
+        path: path.to_path_buf(),
+        ..Default::default()
+    };
+    let mut reader = match CaptureReader::open(path) {
+        Ok(r) => r,
+        Err(e) => {
+            out.error = Some(e);
+            return out;
+        }
+    };
+    let mut net = NetDecoder::new(opts.defrag.clone());
+    let mut table: FlowTable<TlsObserver> = FlowTable::new(opts.flow.clone());
+    let mut finished: Vec<Finished<TlsObserver>> = Vec::new();
+    let mut unsupported: BTreeSet<LinkType> = BTreeSet::new();
+    let mut link_types: BTreeSet<LinkType> = BTreeSet::new();
+    let observer_cfg = opts.observer.clone();
+    let mut new_handler = |_c, _s| TlsObserver::new(observer_cfg.clone());
+    let mut builder = RecordBuilder::new(path, opts.all);
+
+    loop {
+        let packet = match reader.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            Err(e) => {
+                out.error = Some(e);
+                break;
+            }
+        };
+        let stats = &mut out.stats;
+        stats.packets += 1;
+        stats.bytes += packet.data.len() as u64;
+        stats.first_ts.get_or_insert(packet.ts);
+        stats.last_ts = Some(packet.ts);
+        link_types.insert(packet.link);
+        let meta = SegmentMeta {
+            packet: packet.number,
+            ts: packet.ts,
+        };
+        match net.decode(&packet) {
+            Decoded::Tcp(seg) => {
+                stats.tcp_segments += 1;
+                table.process(meta, &seg, &mut new_handler, &mut |f| finished.push(f));
+            }
+            Decoded::Other => {}
+            Decoded::UnsupportedLink(link) => {
+                if unsupported.insert(link) {
+                    out.warnings.push(format!(
+                        "{}: link type {} ({}) is not supported; its packets are skipped \
+                         (first at packet {})",
+                        path.display(),
+                        link.0,
+                        link.name(),
+                        packet.number
+                    ));
+                }
+            }
+            Decoded::Malformed(reason) => {
+                stats.malformed_packets += 1;
+                if stats.malformed_packets as usize <= MAX_MALFORMED_WARNINGS {
+                    out.warnings.push(format!(
+                        "{}: packet {}: {reason}",
+                        path.display(),
+                        packet.number
+                    ));
+                }
+            }
+        }
+        // Turn finished connections into records right away: their buffers are released here.
+        for f in finished.drain(..) {
+            builder.push(f);
+        }
+    }
+    table.finish(&mut |f| finished.push(f));
+    for f in finished.drain(..) {
+        builder.push(f);
+    }
+    for w in reader.take_warnings() {
+        out.warnings
+            .push(format!("{}: {}", w.path.display(), w.message));
+    }
+    if out.stats.malformed_packets as usize > MAX_MALFORMED_WARNINGS {
+        out.warnings.push(format!(
+            "{}: {} malformed packets in all (first {} shown)",
+            path.display(),
+            out.stats.malformed_packets,
+            MAX_MALFORMED_WARNINGS
+        ));
+    }
+    out.stats.link_types = link_types.iter().map(|l| l.name()).collect();
+    out.stats.tcp_connections = builder.seen;
+    let (records, handshakes, tcp) = builder.into_sorted();
+    out.connections = records;
+    out.handshakes = handshakes;
+    out.tcp = tcp;
+    out
+}
+
+/// Turns finished connections into records, caching certificate display fields.
+struct RecordBuilder {
+    file: String,
+    all: bool,
+    seen: u64,
+    certs: HashMap<Vec<u8>, CertInfo>,
+    rows: Vec<(ConnectionRecord, HandshakeSummary, TcpSummary)>,
+}
+
+/// Well-known ports where TLS is expected even when no ClientHello was seen.
+const TLS_PORTS: &[u16] = &[
+    443, 465, 563, 636, 853, 989, 990, 992, 993, 994, 995, 5061, 8443,
+];
+
+impl RecordBuilder {
+    fn new(path: &Path, all: bool) -> Self {
+        RecordBuilder {
+            file: path.display().to_string(),
+            all,
+            seen: 0,
+            certs: HashMap::new(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, f: Finished<TlsObserver>) {
+        self.seen += 1;
+        let hs = f.handler.finish();
+        let mut tcp = f.tcp;
+        if hs.roles_swapped {
+            swap_roles(&mut tcp);
+        }
+        if !self.all && !worth_reporting(&hs, &tcp) {
+            return;
+        }
+        let record = self.record(&hs, &tcp);
+        self.rows.push((record, hs, tcp));
+    }
+
+    fn cert_infos(&mut self, certs: &[Vec<u8>]) -> Vec<CertInfo> {
+        certs
+            .iter()
+            .map(|der| {
+                if let Some(info) = self.certs.get(der) {
+                    return info.clone();
+                }
+                let info = crate::certs::summarize(der).unwrap_or_else(|e| CertInfo {
+                    subject: format!("<{e}>"),
+                    ..Default::default()
+                });
+                // Bound the cache: a capture of many distinct certificates must not grow it
+                // without limit.
+                if self.certs.len() > 4096 {
+                    self.certs.clear();
+                }
+                self.certs.insert(der.clone(), info.clone());
+                info
+            })
+            .collect()
+    }
+
+    fn record(&mut self, hs: &HandshakeSummary, tcp: &TcpSummary) -> ConnectionRecord {
+        let ch = hs.client_hello.as_ref();
+        let sh = hs.server_hello.as_ref();
+        let versions_offered = match ch {
+            Some(ch) if !ch.supported_versions.is_empty() => ch
+                .supported_versions
+                .iter()
+                .filter(|v| !is_grease(**v))
+                .map(|v| names::version_name(*v))
+                .collect(),
+            Some(ch) => vec![names::version_name(ch.legacy_version)],
+            None => Vec::new(),
+        };
+        let server_chain = hs.server_certificate.as_ref().map(|c| c.certs.clone());
+        let client_chain = hs.client_certificate.as_ref().map(|c| c.certs.clone());
+        let server_chain = server_chain.map(|c| self.cert_infos(&c));
+        let client_chain = client_chain.map(|c| self.cert_infos(&c));
+        let alerts = hs
+            .alerts
+            .iter()
+            .map(|a| AlertRecord {
+                from: a.from,
+                level: if a.encrypted {
+                    "encrypted".into()
+                } else {
+                    names::alert_level_name(a.level)
+                },
+                description: if a.encrypted {
+                    "encrypted".into()
+                } else {
+                    names::alert_name(a.description)
+                },
+                packet: a.meta.packet,
+            })
+            .collect();
+        ConnectionRecord {
+            record_type: "connection",
+            file: self.file.clone(),
+            index: tcp.index,
+            first_packet: tcp.first.packet,
+            start: tcp.first.ts.rfc3339(),
+            duration_s: round6(tcp.last.ts.seconds_since(tcp.first.ts)),
+            client: tcp.client.to_string(),
+            server: tcp.server.to_string(),
+            sni: ch.and_then(|c| c.sni.clone()),
+            alpn_offered: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
+            alpn: sh.and_then(|s| s.alpn.clone()),
+            versions_offered,
+            version: sh.map(|s| names::version_name(s.version)),
+            cipher: sh.map(|s| names::cipher_name(s.cipher)),
+            resumed: hs.resumed(),
+            hello_retry: hs.hello_retry_request.is_some(),
+            cert_requested: hs.cert_requested(),
+            client_cert_sent: hs.client_cert_sent(),
+            server_chain,
+            client_chain,
+            ocsp_stapled: hs.ocsp_response.is_some(),
+            alerts,
+            tcp: TcpRecord {
+                syn: tcp.syn,
+                syn_ack: tcp.syn_ack > 0,
+                established: tcp.established,
+                client_bytes: tcp.client_bytes,
+                server_bytes: tcp.server_bytes,
+                closed_by: tcp.closed_by,
+                close: tcp.close,
+                gaps: tcp.gaps,
+                packets: tcp.packets,
+                retransmissions: tcp.retransmissions,
+                midstream: tcp.midstream,
+            },
+            ja3: ch.map(crate::tls::fingerprint::ja3),
+            ja4: ch.map(crate::tls::fingerprint::ja4),
+            status: status(hs, tcp).to_string(),
+            findings: Vec::new(),
+        }
+    }
+
+    fn into_sorted(
+        self,
+    ) -> (
+        Vec<ConnectionRecord>,
+        Vec<HandshakeSummary>,
+        Vec<TcpSummary>,
+    ) {
+        let mut rows = self.rows;
+        rows.sort_by_key(|(r, _, _)| r.index);
+        let mut records = Vec::with_capacity(rows.len());
+        let mut handshakes = Vec::with_capacity(rows.len());
+        let mut tcps = Vec::with_capacity(rows.len());
+        for (r, h, t) in rows {
+            records.push(r);
+            handshakes.push(h);
+            tcps.push(t);
+        }
+        (records, handshakes, tcps)
+    }
+}
+
+/// GREASE values (RFC 8701): 0x?A?A with both bytes equal.
+fn is_grease(v: u16) -> bool {
+    v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+/// The flow guessed client and server wrong (connection picked up mid-stream): swap them.
+fn swap_roles(tcp: &mut TcpSummary) {
+    std::mem::swap(&mut tcp.client, &mut tcp.server);
+    std::mem::swap(&mut tcp.client_bytes, &mut tcp.server_bytes);
+    tcp.first_data.swap(0, 1);
+    tcp.last_data.swap(0, 1);
+    tcp.fin.swap(0, 1);
+    let flip = |s: Side| match s {
+        Side::Client => Side::Server,
+        Side::Server => Side::Client,
+    };
+    tcp.closed_by = tcp.closed_by.map(flip);
+    tcp.rst = tcp.rst.map(|(s, p)| (flip(s), p));
+}
+
+/// A connection is reported when it carried TLS or tried to and failed at the TCP level.
+fn worth_reporting(hs: &HandshakeSummary, tcp: &TcpSummary) -> bool {
+    if hs.is_tls || hs.client_hello.is_some() {
+        return true;
+    }
+    let no_data = tcp.client_bytes == 0 && tcp.server_bytes == 0;
+    if !tcp.established && tcp.syn > 0 {
+        // SYN never answered, or answered by RST: we cannot know what would have followed.
+        return no_data;
+    }
+    // Established but nothing sent, then reset or left hanging, on a port where TLS is expected.
+    no_data && TLS_PORTS.contains(&tcp.server.port())
+}
+
+/// One word for the table's status column.
+pub fn status(hs: &HandshakeSummary, tcp: &TcpSummary) -> &'static str {
+    let fatal_alert = hs
+        .alerts
+        .iter()
+        .any(|a| a.level == 2 || a.encrypted && hs.server_hello.is_none());
+    if tcp.syn > 0 && tcp.syn_ack == 0 && !tcp.midstream {
+        return if tcp.rst.is_some_and(|(s, _)| s == Side::Server) {
+            "refused"
+        } else {
+            "no-answer"
+        };
+    }
+    if hs.non_tls[Direction::ToClient.idx()].is_some() && hs.client_hello.is_some() {
+        return "not-tls";
+    }
+    if fatal_alert {
+        return "alert";
+    }
+    if hs.client_hello.is_some() && hs.server_hello.is_none() {
+        if tcp.rst.is_some() {
+            return "reset";
+        }
+        return "stalled";
+    }
+    if hs.server_hello.is_some() {
+        if hs.change_cipher_spec[1].is_some() || hs.encrypted_records[1] > 0 {
+            if tcp.rst.is_some() {
+                return "reset";
+            }
+            return "ok";
+        }
+        return "incomplete";
+    }
+    if tcp.rst.is_some() {
+        return "reset";
+    }
+    "incomplete"
+}
+
+/// Expands the inputs: files as given, directories walked recursively (hidden entries skipped),
+/// keeping only files whose first bytes look like a capture. Returns (captures, problems).
+pub fn expand_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for input in inputs {
+        if input.as_os_str() == "-" {
+            files.push(input.clone());
+            continue;
+        }
+        match std::fs::metadata(input) {
+            Err(e) => problems.push(format!("{}: {e}", input.display())),
+            Ok(m) if m.is_dir() => {
+                let before = files.len();
+                walk(input, &mut files, &mut problems);
+                if files.len() == before {
+                    problems.push(format!(
+                        "{}: no capture files in this directory",
+                        input.display()
+                    ));
+                }
+            }
+            Ok(_) => files.push(input.clone()),
+        }
+    }
+    (files, problems)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<String>) {
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            problems.push(format!("{}: {e}", dir.display()));
+            return;
+        }
+    };
+    entries.sort();
+    for p in entries {
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if p.is_dir() {
+            walk(&p, files, problems);
+        } else if sniff_file(&p) {
+            files.push(p);
+        }
+    }
+}
+
+fn sniff_file(p: &Path) -> bool {
+    use std::io::Read;
+    let mut buf = [0u8; 4];
+    match std::fs::File::open(p).and_then(|mut f| f.read(&mut buf)) {
+        Ok(n) => crate::capture::looks_like_capture(&buf[..n]),
+        Err(_) => false,
+    }
+}
+
+/// Analyses every file, in parallel, returning results in input order.
+pub fn analyze_paths(files: &[PathBuf], opts: &Options) -> Vec<FileAnalysis> {
+    use rayon::prelude::*;
+    files.par_iter().map(|p| analyze_file(p, opts)).collect()
+}

@@ -12,6 +12,7 @@
 pub mod app;
 pub mod capture;
 pub mod certs;
+pub mod cli;
 pub mod findings;
 pub mod flow;
 pub mod model;

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `tlscap` binary: parse arguments, run the library, exit.
+
+fn main() {
+    std::process::exit(tlscap::cli::main());
+}

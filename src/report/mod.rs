@@ -1,1 +1,308 @@
-//! Output: tables for people, JSON lines and CSV for pipelines (to be implemented).
+//! Output: tables for people, JSON lines and CSV for pipelines.
+//!
+//! The analysis never formats; it hands plain records to a writer here. JSON is one object per
+//! line with a `type` field; CSV has a header row and a stable column order.
+
+pub mod ladder;
+
+use crate::findings::Severity;
+use crate::model::ConnectionRecord;
+use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
+use std::io::{self, Write};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// A table for people (comfy-table, fits the terminal).
+    #[default]
+    Table,
+    /// One JSON object per line.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// How tables are drawn.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TableStyle {
+    /// Colour cells (only on a terminal).
+    pub color: bool,
+    /// Fixed width in columns (None: the terminal's, or unlimited when not a terminal).
+    pub width: Option<u16>,
+}
+
+/// Writes connection records in the chosen format.
+pub fn write_connections(
+    out: &mut dyn Write,
+    format: Format,
+    style: TableStyle,
+    records: &[ConnectionRecord],
+) -> io::Result<()> {
+    match format {
+        Format::Json => {
+            for r in records {
+                serde_json::to_writer(&mut *out, r)?;
+                out.write_all(b"\n")?;
+            }
+            Ok(())
+        }
+        Format::Csv => write_csv(out, records),
+        Format::Table => {
+            let table = connections_table(records, style);
+            writeln!(out, "{table}")
+        }
+    }
+}
+
+fn new_table(style: TableStyle) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if let Some(w) = style.width {
+        t.set_width(w);
+    }
+    if !style.color {
+        t.force_no_tty();
+    } else {
+        t.enforce_styling();
+    }
+    t
+}
+
+/// `requested / sent`, with `?` where it cannot be seen (encrypted TLS 1.3).
+pub fn client_cert_cell(r: &ConnectionRecord) -> String {
+    let yn = |v: Option<bool>| match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "?",
+    };
+    if r.version.is_none() && r.cert_requested.is_none() {
+        return "-".into();
+    }
+    format!("{} / {}", yn(r.cert_requested), yn(r.client_cert_sent))
+}
+
+/// Short chain summary: `3: CN=leaf` (count and leaf subject's CN), `?` when not visible.
+pub fn chain_cell(r: &ConnectionRecord) -> String {
+    match &r.server_chain {
+        None if r.version.as_deref() == Some("TLS 1.3") => "encrypted".into(),
+        None => "-".into(),
+        Some(chain) if chain.is_empty() => "0 certs".into(),
+        Some(chain) => {
+            let leaf = &chain[0];
+            let cn = common_name(&leaf.subject).unwrap_or(&leaf.subject);
+            format!(
+                "{} cert{}: {cn}",
+                chain.len(),
+                if chain.len() == 1 { "" } else { "s" }
+            )
+        }
+    }
+}
+
+/// The CN value of an RFC 4514-style DN string, if any.
+pub fn common_name(dn: &str) -> Option<&str> {
+    dn.split(", ").find_map(|part| part.strip_prefix("CN="))
+}
+
+/// Alerts as `C fatal unknown_ca` lines.
+pub fn alerts_cell(r: &ConnectionRecord) -> String {
+    r.alerts
+        .iter()
+        .map(|a| {
+            let who = match a.from {
+                crate::flow::Side::Client => "C",
+                crate::flow::Side::Server => "S",
+            };
+            format!("{who} {} {}", a.level, a.description)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn severity_color(s: Severity) -> Color {
+    match s {
+        Severity::Error => Color::Red,
+        Severity::Warning => Color::Yellow,
+        Severity::Info => Color::Cyan,
+    }
+}
+
+/// The connections table.
+pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Table {
+    let mut t = new_table(style);
+    t.set_header(vec![
+        "#",
+        "Time (UTC)",
+        "Client → Server",
+        "SNI",
+        "Version",
+        "Cipher",
+        "Client cert\nreq / sent",
+        "Server chain",
+        "Alerts",
+        "Status",
+        "Findings",
+    ]);
+    let mut last_file: Option<&str> = None;
+    for r in records {
+        if last_file != Some(r.file.as_str()) {
+            last_file = Some(r.file.as_str());
+        }
+        let time = r.start.get(11..23).unwrap_or(&r.start).to_string();
+        let findings = r
+            .findings
+            .iter()
+            .map(|f| f.id)
+            .collect::<Vec<_>>()
+            .join("\n");
+        let worst = r.findings.iter().map(|f| f.severity).max();
+        let mut status = Cell::new(&r.status);
+        let mut findings_cell = Cell::new(findings);
+        if style.color {
+            if let Some(sev) = worst {
+                findings_cell = findings_cell.fg(severity_color(sev));
+            }
+            status = status.fg(if r.status == "ok" {
+                Color::Green
+            } else {
+                Color::Red
+            });
+        }
+        t.add_row(vec![
+            Cell::new(format!("{}", r.index)),
+            Cell::new(time),
+            Cell::new(format!("{}\n→ {}", r.client, r.server)),
+            Cell::new(r.sni.as_deref().unwrap_or("(none)")),
+            Cell::new(r.version.as_deref().unwrap_or("-")),
+            Cell::new(r.cipher.as_deref().unwrap_or("-")),
+            Cell::new(client_cert_cell(r)),
+            Cell::new(chain_cell(r)),
+            Cell::new(alerts_cell(r)),
+            status,
+            findings_cell,
+        ]);
+    }
+    t
+}
+
+/// CSV column names, in order.
+pub const CONNECTION_CSV_COLUMNS: &[&str] = &[
+    "file",
+    "index",
+    "first_packet",
+    "start",
+    "duration_s",
+    "client",
+    "server",
+    "sni",
+    "alpn_offered",
+    "alpn",
+    "versions_offered",
+    "version",
+    "cipher",
+    "resumed",
+    "hello_retry",
+    "cert_requested",
+    "client_cert_sent",
+    "server_chain_len",
+    "server_leaf_subject",
+    "server_leaf_issuer",
+    "server_leaf_not_after",
+    "server_leaf_sha256",
+    "client_chain_len",
+    "ocsp_stapled",
+    "alerts",
+    "tcp_syn",
+    "tcp_syn_ack",
+    "tcp_established",
+    "tcp_client_bytes",
+    "tcp_server_bytes",
+    "tcp_closed_by",
+    "tcp_close",
+    "tcp_gaps",
+    "ja3",
+    "ja4",
+    "status",
+    "findings",
+];
+
+fn opt_bool(v: Option<bool>) -> String {
+    v.map(|b| b.to_string()).unwrap_or_default()
+}
+
+fn write_csv(out: &mut dyn Write, records: &[ConnectionRecord]) -> io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(CONNECTION_CSV_COLUMNS)?;
+    for r in records {
+        let leaf = r.server_chain.as_ref().and_then(|c| c.first());
+        let json_enum = |v: &dyn erased::ToJsonStr| v.to_json_str();
+        let row: Vec<String> = vec![
+            r.file.clone(),
+            r.index.to_string(),
+            r.first_packet.to_string(),
+            r.start.clone(),
+            r.duration_s.to_string(),
+            r.client.clone(),
+            r.server.clone(),
+            r.sni.clone().unwrap_or_default(),
+            r.alpn_offered.join(";"),
+            r.alpn.clone().unwrap_or_default(),
+            r.versions_offered.join(";"),
+            r.version.clone().unwrap_or_default(),
+            r.cipher.clone().unwrap_or_default(),
+            r.resumed.to_string(),
+            r.hello_retry.to_string(),
+            opt_bool(r.cert_requested),
+            opt_bool(r.client_cert_sent),
+            r.server_chain
+                .as_ref()
+                .map(|c| c.len().to_string())
+                .unwrap_or_default(),
+            leaf.map(|c| c.subject.clone()).unwrap_or_default(),
+            leaf.map(|c| c.issuer.clone()).unwrap_or_default(),
+            leaf.map(|c| c.not_after.clone()).unwrap_or_default(),
+            leaf.map(|c| c.sha256.clone()).unwrap_or_default(),
+            r.client_chain
+                .as_ref()
+                .map(|c| c.len().to_string())
+                .unwrap_or_default(),
+            r.ocsp_stapled.to_string(),
+            alerts_cell(r).replace('\n', ";"),
+            r.tcp.syn.to_string(),
+            r.tcp.syn_ack.to_string(),
+            r.tcp.established.to_string(),
+            r.tcp.client_bytes.to_string(),
+            r.tcp.server_bytes.to_string(),
+            r.tcp.closed_by.map(|s| json_enum(&s)).unwrap_or_default(),
+            r.tcp.close.map(|s| json_enum(&s)).unwrap_or_default(),
+            r.tcp.gaps.to_string(),
+            r.ja3.clone().unwrap_or_default(),
+            r.ja4.clone().unwrap_or_default(),
+            r.status.clone(),
+            r.findings
+                .iter()
+                .map(|f| f.id)
+                .collect::<Vec<_>>()
+                .join(";"),
+        ];
+        w.write_record(&row)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+mod erased {
+    /// Serialises a unit enum to its JSON string form without quotes.
+    pub trait ToJsonStr {
+        fn to_json_str(&self) -> String;
+    }
+    impl<T: serde::Serialize> ToJsonStr for T {
+        fn to_json_str(&self) -> String {
+            serde_json::to_value(self)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        }
+    }
+}

@@ -93,6 +93,8 @@ pub struct AlertMsg {
     pub description: u8,
     /// Where it was seen.
     pub meta: SegmentMeta,
+    /// Sent encrypted (level and description unknown).
+    pub encrypted: bool,
 }
 
 /// One step of the handshake, for the `explain` ladder.
@@ -145,4 +147,19 @@ pub struct HandshakeSummary {
     pub events: Vec<TlsEvent>,
     /// Decoding problems (malformed message, oversized message, gap inside the handshake).
     pub problems: Vec<String>,
+}
+
+impl HandshakeSummary {
+    /// Session resumed (stub until the tls branch lands).
+    pub fn resumed(&self) -> bool {
+        false
+    }
+    /// CertificateRequest seen (stub).
+    pub fn cert_requested(&self) -> Option<bool> {
+        None
+    }
+    /// Client sent a certificate (stub).
+    pub fn client_cert_sent(&self) -> Option<bool> {
+        None
+    }
 }

@@ -1,0 +1,185 @@
+//! Command-line arguments and the top-level run: parse → analyse → print → exit code.
+
+use crate::app::{self, FileAnalysis, Options};
+use crate::report::{self, Format, TableStyle};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+/// Exit code when every input was read.
+pub const EXIT_OK: i32 = 0;
+/// Exit code when some input could not be read (missing, not a capture, truncated, corrupt).
+pub const EXIT_INPUT_ERROR: i32 = 1;
+/// Exit code for usage errors (clap uses it too).
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code when `--fail-on` found a finding at or above the given severity.
+pub const EXIT_FINDINGS: i32 = 3;
+
+/// Read packet captures and explain why the TLS connections in them failed.
+#[derive(Debug, Parser)]
+#[command(name = "tlscap", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// Capture files or directories (walked recursively); `-` reads stdin.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options shared by the default command and `explain`.
+#[derive(Debug, clap::Args, Clone)]
+pub struct CommonArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table, global = true)]
+    pub format: FormatArg,
+    /// Also report plain TCP connections that carried no TLS.
+    #[arg(long, global = true)]
+    pub all: bool,
+    /// Table width in columns (default: the terminal's).
+    #[arg(long, global = true)]
+    pub width: Option<u16>,
+    /// Never colour the table.
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show one connection as a ladder of TCP and TLS events, then its findings.
+    Explain {
+        /// The capture file.
+        path: PathBuf,
+        /// Connection index (the `#` column / `index` field).
+        #[arg(long = "conn", value_name = "N")]
+        conn: u64,
+    },
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Table for people.
+    Table,
+    /// One JSON object per line.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Table => Format::Table,
+            FormatArg::Json => Format::Json,
+            FormatArg::Csv => Format::Csv,
+        }
+    }
+}
+
+/// Parses the process arguments, runs, and returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
+        Err(e) => {
+            eprintln!("tlscap: {e}");
+            EXIT_INPUT_ERROR
+        }
+    }
+}
+
+fn options(common: &CommonArgs) -> Options {
+    Options {
+        all: common.all,
+        ..Default::default()
+    }
+}
+
+fn table_style(common: &CommonArgs) -> TableStyle {
+    let tty = std::io::stdout().is_terminal();
+    TableStyle {
+        color: tty && !common.no_color,
+        width: common.width,
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> std::io::Result<i32> {
+    let opts = options(&cli.common);
+    if let Some(Command::Explain { path, conn }) = &cli.command {
+        return explain(path, *conn, &opts);
+    }
+    if cli.paths.is_empty() {
+        eprintln!("tlscap: no input given; try `tlscap samples/` or `tlscap --help`");
+        return Ok(EXIT_USAGE);
+    }
+    let (files, mut problems) = app::expand_inputs(&cli.paths);
+    let analyses = app::analyze_paths(&files, &opts);
+    let mut records = Vec::new();
+    for a in &analyses {
+        for w in &a.warnings {
+            eprintln!("tlscap: warning: {w}");
+        }
+        if let Some(e) = &a.error {
+            problems.push(e.to_string());
+        }
+        records.extend(a.connections.iter().cloned());
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    report::write_connections(
+        &mut out,
+        cli.common.format.into(),
+        table_style(&cli.common),
+        &records,
+    )?;
+    out.flush()?;
+    for p in &problems {
+        eprintln!("tlscap: error: {p}");
+    }
+    Ok(if problems.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_INPUT_ERROR
+    })
+}
+
+fn explain(path: &std::path::Path, conn: u64, opts: &Options) -> std::io::Result<i32> {
+    let a: FileAnalysis = app::analyze_file(path, opts);
+    if let Some(e) = &a.error {
+        eprintln!("tlscap: error: {e}");
+    }
+    let Some(i) = a.connections.iter().position(|r| r.index == conn) else {
+        eprintln!(
+            "tlscap: {}: no reported connection with index {conn} (indexes: {})",
+            path.display(),
+            a.connections
+                .iter()
+                .map(|r| r.index.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Ok(EXIT_USAGE);
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    report::ladder::write_ladder(&mut out, &a.connections[i], &a.handshakes[i], &a.tcp[i])?;
+    Ok(if a.error.is_some() {
+        EXIT_INPUT_ERROR
+    } else {
+        EXIT_OK
+    })
+}

@@ -1,0 +1,161 @@
+//! The `explain` ladder: one connection's TCP and TLS events in order, in the spirit of
+//! `curl -v`, then its findings with their remediation.
+
+use crate::flow::{Direction, PacketRef, Side, TcpSummary};
+use crate::model::ConnectionRecord;
+use crate::tls::HandshakeSummary;
+use std::io::{self, Write};
+
+/// One line of the ladder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// Packet number.
+    pub packet: u64,
+    /// Seconds since the connection's first packet.
+    pub rel_s: f64,
+    /// Direction of travel.
+    pub dir: Direction,
+    /// What happened.
+    pub text: String,
+}
+
+/// Collects the ladder's steps, ordered by packet number.
+pub fn steps(hs: &HandshakeSummary, tcp: &TcpSummary) -> Vec<Step> {
+    let t0 = tcp.first.ts;
+    let mut v = Vec::new();
+    let mut push = |p: PacketRef, dir: Direction, text: String| {
+        v.push(Step {
+            packet: p.packet,
+            rel_s: p.ts.seconds_since(t0),
+            dir,
+            text,
+        })
+    };
+    if let Some(p) = tcp.first_syn {
+        push(p, Direction::ToServer, "SYN".into());
+    }
+    if tcp.syn > 1 {
+        if let Some(p) = tcp.last_syn {
+            push(
+                p,
+                Direction::ToServer,
+                format!("SYN (retransmitted, {} SYNs in all)", tcp.syn),
+            );
+        }
+    }
+    if let Some(p) = tcp.first_syn_ack {
+        push(p, Direction::ToClient, "SYN-ACK".into());
+    }
+    for dir in [Direction::ToServer, Direction::ToClient] {
+        if let Some(p) = tcp.fin[dir.idx()] {
+            push(p, dir, "FIN".into());
+        }
+    }
+    if let Some((side, p)) = tcp.rst {
+        let dir = if side == Side::Client {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        push(p, dir, "RST".into());
+    }
+    for e in &hs.events {
+        push(
+            crate::flow::PacketRef {
+                packet: e.meta.packet,
+                ts: e.meta.ts,
+            },
+            e.dir,
+            e.text.clone(),
+        );
+    }
+    if hs.events.is_empty() {
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            if let Some(p) = tcp.first_data[dir.idx()] {
+                push(p, dir, "first data".into());
+            }
+        }
+    }
+    for dir in [Direction::ToServer, Direction::ToClient] {
+        if let Some((meta, bytes)) = &hs.non_tls[dir.idx()] {
+            let p = PacketRef {
+                packet: meta.packet,
+                ts: meta.ts,
+            };
+            push(p, dir, format!("not TLS: {}", printable(bytes)));
+        }
+    }
+    if let Some(p) = tcp.last_data[Direction::ToServer.idx()] {
+        if tcp.first_data[Direction::ToServer.idx()] != Some(p) {
+            push(p, Direction::ToServer, "last data from client".into());
+        }
+    }
+    if let Some(p) = tcp.last_data[Direction::ToClient.idx()] {
+        if tcp.first_data[Direction::ToClient.idx()] != Some(p) {
+            push(p, Direction::ToClient, "last data from server".into());
+        }
+    }
+    v.sort_by(|a, b| a.packet.cmp(&b.packet).then(a.dir.idx().cmp(&b.dir.idx())));
+    v.dedup();
+    v
+}
+
+/// Bytes as text: printable ASCII kept, the rest as `.`; at most 48 characters.
+pub fn printable(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .take(48)
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
+/// Writes the ladder for one connection.
+pub fn write_ladder(
+    out: &mut dyn Write,
+    r: &ConnectionRecord,
+    hs: &HandshakeSummary,
+    tcp: &TcpSummary,
+) -> io::Result<()> {
+    writeln!(out, "Connection {} in {}", r.index, r.file)?;
+    writeln!(out, "  client {}  →  server {}", r.client, r.server)?;
+    writeln!(
+        out,
+        "  started {}, lasted {:.3} s, {} packets, status {}",
+        r.start, r.duration_s, r.tcp.packets, r.status
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  {:>7}  {:>9}  {:^3}  event",
+        "packet", "time (s)", "dir"
+    )?;
+    for s in steps(hs, tcp) {
+        let arrow = match s.dir {
+            Direction::ToServer => "→",
+            Direction::ToClient => "←",
+        };
+        writeln!(
+            out,
+            "  {:>7}  {:>9.6}   {arrow}   {}",
+            s.packet, s.rel_s, s.text
+        )?;
+    }
+    writeln!(out)?;
+    if r.findings.is_empty() {
+        writeln!(out, "No findings.")?;
+    }
+    for f in &r.findings {
+        let sev = serde_json::to_value(f.severity).ok();
+        let sev = sev.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
+        writeln!(out, "[{sev}] {}: {}", f.id, f.message)?;
+        writeln!(out, "    evidence: {}", f.evidence)?;
+        writeln!(out, "    fix: {}", f.remediation)?;
+    }
+    Ok(())
+}
