@@ -6,6 +6,7 @@
 
 use crate::capture::{CaptureError, CaptureReader, LinkType};
 use crate::certs::CertInfo;
+use crate::findings::FindingsConfig;
 use crate::flow::{Direction, Finished, FlowConfig, FlowTable, SegmentMeta, Side, TcpSummary};
 use crate::model::{AlertRecord, ConnectionRecord, TcpRecord};
 use crate::net::{Decoded, DefragLimits, NetDecoder};
@@ -25,6 +26,8 @@ pub struct Options {
     pub observer: ObserverConfig,
     /// IP defragmentation limits.
     pub defrag: DefragLimits,
+    /// Settings of the diagnosis rules.
+    pub findings: FindingsConfig,
 }
 
 /// Per-file statistics.
@@ -91,7 +94,7 @@ pub fn analyze_file(path: &Path, opts: &Options) -> FileAnalysis {
     let mut link_types: BTreeSet<LinkType> = BTreeSet::new();
     let observer_cfg = opts.observer.clone();
     let mut new_handler = |_c, _s| TlsObserver::new(observer_cfg.clone());
-    let mut builder = RecordBuilder::new(path, opts.all);
+    let mut builder = RecordBuilder::new(path, opts);
 
     loop {
         let packet = match reader.next_packet() {
@@ -172,9 +175,10 @@ pub fn analyze_file(path: &Path, opts: &Options) -> FileAnalysis {
 }
 
 /// Turns finished connections into records, caching certificate display fields.
-struct RecordBuilder {
+struct RecordBuilder<'o> {
     file: String,
     all: bool,
+    opts: &'o Options,
     seen: u64,
     certs: HashMap<Vec<u8>, CertInfo>,
     rows: Vec<(ConnectionRecord, HandshakeSummary, TcpSummary)>,
@@ -185,11 +189,12 @@ const TLS_PORTS: &[u16] = &[
     443, 465, 563, 636, 853, 989, 990, 992, 993, 994, 995, 5061, 8443,
 ];
 
-impl RecordBuilder {
-    fn new(path: &Path, all: bool) -> Self {
+impl<'o> RecordBuilder<'o> {
+    fn new(path: &Path, opts: &'o Options) -> Self {
         RecordBuilder {
             file: path.display().to_string(),
-            all,
+            all: opts.all,
+            opts,
             seen: 0,
             certs: HashMap::new(),
             rows: Vec::new(),
@@ -206,7 +211,9 @@ impl RecordBuilder {
         if !self.all && !worth_reporting(&hs, &tcp) {
             return;
         }
-        let record = self.record(&hs, &tcp);
+        let mut record = self.record(&hs, &tcp);
+        record.findings =
+            crate::findings::connection_findings(&record, &hs, &tcp, &self.opts.findings);
         self.rows.push((record, hs, tcp));
     }
 
@@ -475,4 +482,19 @@ fn sniff_file(p: &Path) -> bool {
 pub fn analyze_paths(files: &[PathBuf], opts: &Options) -> Vec<FileAnalysis> {
     use rayon::prelude::*;
     files.par_iter().map(|p| analyze_file(p, opts)).collect()
+}
+
+/// Runs the rules that compare connections with each other over a whole batch, then orders
+/// each connection's findings by severity (worst first).
+pub fn apply_cross_connection(analyses: &mut [FileAnalysis], cfg: &FindingsConfig) {
+    let mut rows: Vec<(&mut ConnectionRecord, &HandshakeSummary)> = Vec::new();
+    for a in analyses.iter_mut() {
+        for (r, h) in a.connections.iter_mut().zip(a.handshakes.iter()) {
+            rows.push((r, h));
+        }
+    }
+    crate::findings::cross_connection(&mut rows, cfg);
+    for (r, _) in rows {
+        r.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    }
 }

@@ -1,6 +1,7 @@
 //! Command-line arguments and the top-level run: parse → analyse → print → exit code.
 
 use crate::app::{self, FileAnalysis, Options};
+use crate::findings::{FindingsConfig, ServerPattern, Severity};
 use crate::report::{self, Format, TableStyle};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -45,6 +46,37 @@ pub struct CommonArgs {
     /// Never colour the table.
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Seconds of server silence after a request reported as `read-timeout`.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, global = true)]
+    pub read_timeout: f64,
+    /// The client authenticates to this server with a certificate (ip, ip:port or SNI glob);
+    /// repeatable. Handshakes with it that lack a CertificateRequest are reported.
+    #[arg(long, value_name = "SERVER", global = true)]
+    pub expect_client_auth: Vec<ServerPattern>,
+    /// Host name to check the server certificate against when the ClientHello has no SNI.
+    #[arg(long, value_name = "NAME", global = true)]
+    pub expect_host: Option<String>,
+    /// Exit with code 3 when a finding of this severity or worse exists.
+    #[arg(long, value_enum, value_name = "SEVERITY", global = true)]
+    pub fail_on: Option<FailOn>,
+}
+
+/// `--fail-on` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warning,
+}
+
+impl FailOn {
+    fn threshold(self) -> Severity {
+        match self {
+            FailOn::Error => Severity::Error,
+            FailOn::Warning => Severity::Warning,
+        }
+    }
 }
 
 /// Subcommands.
@@ -104,6 +136,11 @@ pub fn main() -> i32 {
 fn options(common: &CommonArgs) -> Options {
     Options {
         all: common.all,
+        findings: FindingsConfig {
+            read_timeout_secs: common.read_timeout,
+            expect_client_auth: common.expect_client_auth.clone(),
+            expect_host: common.expect_host.clone(),
+        },
         ..Default::default()
     }
 }
@@ -127,7 +164,8 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         return Ok(EXIT_USAGE);
     }
     let (files, mut problems) = app::expand_inputs(&cli.paths);
-    let analyses = app::analyze_paths(&files, &opts);
+    let mut analyses = app::analyze_paths(&files, &opts);
+    app::apply_cross_connection(&mut analyses, &opts.findings);
     let mut records = Vec::new();
     for a in &analyses {
         for w in &a.warnings {
@@ -150,15 +188,25 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
     for p in &problems {
         eprintln!("tlscap: error: {p}");
     }
-    Ok(if problems.is_empty() {
-        EXIT_OK
-    } else {
-        EXIT_INPUT_ERROR
-    })
+    if !problems.is_empty() {
+        return Ok(EXIT_INPUT_ERROR);
+    }
+    if let Some(fail_on) = cli.common.fail_on {
+        let worst = records
+            .iter()
+            .flat_map(|r| r.findings.iter().map(|f| f.severity))
+            .max();
+        if worst.is_some_and(|w| w >= fail_on.threshold()) {
+            return Ok(EXIT_FINDINGS);
+        }
+    }
+    Ok(EXIT_OK)
 }
 
 fn explain(path: &std::path::Path, conn: u64, opts: &Options) -> std::io::Result<i32> {
-    let a: FileAnalysis = app::analyze_file(path, opts);
+    let mut all = [app::analyze_file(path, opts)];
+    app::apply_cross_connection(&mut all, &opts.findings);
+    let [a]: [FileAnalysis; 1] = all;
     if let Some(e) = &a.error {
         eprintln!("tlscap: error: {e}");
     }

@@ -1,6 +1,16 @@
 //! Rules that turn a connection's facts into diagnoses.
+//!
+//! Each rule reads plain facts (the handshake summary, the TCP summary, the chain check) and
+//! returns [`Finding`]s with stable ids, one-sentence messages carrying concrete values, evidence
+//! citing packet numbers, and a remediation naming the side that must change. Rules that compare
+//! connections with each other (e.g. `sni-gated-client-auth`) run in [`cross_connection`] after
+//! every connection of a batch is known.
 
 use serde::Serialize;
+
+mod alerts;
+mod rules;
+pub use rules::{connection_findings, cross_connection, glob_match, FindingsConfig, ServerPattern};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -12,6 +22,17 @@ pub enum Severity {
     Warning,
     /// Explains a failure.
     Error,
+}
+
+impl Severity {
+    /// `info`, `warning` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
 }
 
 /// One diagnosis attached to a connection.
@@ -28,3 +49,30 @@ pub struct Finding {
     /// What to change, and on which side.
     pub remediation: String,
 }
+
+/// Every finding id tlscap can report, in documentation order.
+pub const ALL_IDS: &[&str] = &[
+    "missing-sni",
+    "sni-gated-client-auth",
+    "client-cert-not-requested",
+    "client-cert-missing",
+    "tls-alert",
+    "chain-incomplete",
+    "chain-untrusted",
+    "chain-order",
+    "hostname-mismatch",
+    "cert-expired",
+    "cert-not-yet-valid",
+    "self-signed",
+    "weak-signature",
+    "weak-key",
+    "cert-revoked",
+    "obsolete-version",
+    "weak-cipher",
+    "tcp-connect-timeout",
+    "tcp-refused",
+    "tcp-reset",
+    "handshake-stalled",
+    "read-timeout",
+    "not-tls",
+];

@@ -1,0 +1,575 @@
+//! The rules.
+
+use super::{alerts, Finding, Severity};
+use crate::flow::{Direction, Side, TcpSummary};
+use crate::model::ConnectionRecord;
+use crate::tls::HandshakeSummary;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// A server named on the command line: `ip`, `ip:port`, or an SNI glob (`*.example.com`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerPattern {
+    /// Any port on this address.
+    Ip(IpAddr),
+    /// This address and port.
+    SocketAddr(std::net::SocketAddr),
+    /// SNI glob (`*` matches any run of characters), case-insensitive.
+    Sni(String),
+}
+
+impl std::str::FromStr for ServerPattern {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Ok(sa) = s.parse::<std::net::SocketAddr>() {
+            return Ok(ServerPattern::SocketAddr(sa));
+        }
+        if let Ok(ip) = s
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
+            return Ok(ServerPattern::Ip(ip));
+        }
+        if s.is_empty() || s.contains(char::is_whitespace) {
+            return Err(format!("not an ip, ip:port or SNI pattern: {s:?}"));
+        }
+        Ok(ServerPattern::Sni(s.to_ascii_lowercase()))
+    }
+}
+
+impl ServerPattern {
+    /// Whether a connection's server matches.
+    pub fn matches(&self, server: &str, sni: Option<&str>) -> bool {
+        match self {
+            ServerPattern::SocketAddr(sa) => {
+                server.parse::<std::net::SocketAddr>().ok() == Some(*sa)
+            }
+            ServerPattern::Ip(ip) => {
+                server.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()) == Some(*ip)
+            }
+            ServerPattern::Sni(glob) => {
+                sni.is_some_and(|n| glob_match(glob, &n.to_ascii_lowercase()))
+            }
+        }
+    }
+}
+
+/// `*` matches any run of characters (including dots); everything else literally.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0usize, 0usize, None::<usize>, 0usize);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == t[ti] || p[pi] == '?') {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Settings of the rules.
+#[derive(Debug, Clone)]
+pub struct FindingsConfig {
+    /// Seconds of server silence after a request that count as a read timeout.
+    pub read_timeout_secs: f64,
+    /// Servers the client is known to authenticate to with a certificate.
+    pub expect_client_auth: Vec<ServerPattern>,
+    /// Host name to check the certificate against when the ClientHello has no SNI.
+    pub expect_host: Option<String>,
+}
+
+impl Default for FindingsConfig {
+    fn default() -> Self {
+        FindingsConfig {
+            read_timeout_secs: 5.0,
+            expect_client_auth: Vec::new(),
+            expect_host: None,
+        }
+    }
+}
+
+fn finding(
+    id: &'static str,
+    severity: Severity,
+    message: String,
+    evidence: String,
+    remediation: impl Into<String>,
+) -> Finding {
+    Finding {
+        id,
+        severity,
+        message,
+        evidence,
+        remediation: remediation.into(),
+    }
+}
+
+fn secs(x: f64) -> String {
+    if x >= 10.0 {
+        format!("{x:.0} s")
+    } else {
+        format!("{x:.1} s")
+    }
+}
+
+/// Rules that need only this connection's facts.
+pub fn connection_findings(
+    r: &ConnectionRecord,
+    hs: &HandshakeSummary,
+    tcp: &TcpSummary,
+    cfg: &FindingsConfig,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    tcp_rules(r, hs, tcp, cfg, &mut out);
+    reply_rules(r, hs, tcp, &mut out);
+    handshake_rules(r, hs, cfg, &mut out);
+    alert_rules(r, hs, &mut out);
+    protocol_rules(r, hs, &mut out);
+    out
+}
+
+fn tcp_rules(
+    r: &ConnectionRecord,
+    hs: &HandshakeSummary,
+    tcp: &TcpSummary,
+    cfg: &FindingsConfig,
+    out: &mut Vec<Finding>,
+) {
+    let server = &r.server;
+    if tcp.syn > 0 && tcp.syn_ack == 0 && !tcp.midstream {
+        let first = tcp.first_syn.map(|p| p.packet).unwrap_or(tcp.first.packet);
+        match tcp.rst {
+            Some((Side::Server, rst)) => out.push(finding(
+                "tcp-refused",
+                Severity::Error,
+                format!("The connection to {server} was refused: the SYN was answered by a RST (nothing listens on port {}, or a firewall rejects it).", tcp.server.port()),
+                format!("SYN in packet {first}, RST from the server in packet {}.", rst.packet),
+                "Server: check that the service listens on this address and port; network: check firewall rules that reject the port.",
+            )),
+            _ => {
+                let span = match (tcp.first_syn, tcp.last_syn) {
+                    (Some(a), Some(b)) => b.ts.seconds_since(a.ts),
+                    _ => 0.0,
+                };
+                let last = tcp.last_syn.map(|p| p.packet).unwrap_or(first);
+                out.push(finding(
+                    "tcp-connect-timeout",
+                    Severity::Error,
+                    format!(
+                        "{} SYN{} to {server} over {} got no answer: the connection attempt timed out (connect timed out).",
+                        tcp.syn,
+                        if tcp.syn == 1 { "" } else { "s" },
+                        secs(span)
+                    ),
+                    format!("SYN packets {first}..{last} ({} in all), no SYN-ACK or RST from the server.", tcp.syn),
+                    "Network: a firewall or security group silently drops traffic to this port, or the server address is wrong/unreachable; allow the client's source address to reach the port.",
+                ));
+            }
+        }
+        return;
+    }
+    if let Some((side, rst)) = tcp.rst {
+        // A RST after both FINs is a normal abortive tail, not a failure.
+        let both_fins = tcp.fin[0].is_some_and(|f| f.packet < rst.packet)
+            && tcp.fin[1].is_some_and(|f| f.packet < rst.packet);
+        let own_fin_first = tcp.fin[if side == Side::Client { 0 } else { 1 }]
+            .is_some_and(|f| f.packet < rst.packet);
+        if tcp.established && !both_fins && !own_fin_first {
+            let handshake_done = hs.server_hello.is_some()
+                && (hs.change_cipher_spec[Direction::ToServer.idx()].is_some()
+                    || hs.encrypted_records[Direction::ToServer.idx()] > 0);
+            let stage = if hs.client_hello.is_none() {
+                "before any TLS was sent"
+            } else if hs
+                .client_hello
+                .as_ref()
+                .is_some_and(|ch| ch.meta.packet > rst.packet)
+            {
+                "before the ClientHello"
+            } else if !handshake_done {
+                "during the TLS handshake"
+            } else {
+                "after the TLS handshake"
+            };
+            let who = if side == Side::Client {
+                "client"
+            } else {
+                "server"
+            };
+            let severity = if stage == "after the TLS handshake" {
+                Severity::Warning
+            } else {
+                Severity::Error
+            };
+            let after_alert = hs
+                .alerts
+                .iter()
+                .find(|a| a.from == side && a.meta.packet <= rst.packet && !a.encrypted);
+            let why = match after_alert {
+                Some(a) => format!(
+                    " right after its {} alert",
+                    crate::tls::names::alert_name(a.description)
+                ),
+                None => String::new(),
+            };
+            out.push(finding(
+                "tcp-reset",
+                severity,
+                format!("The {who} reset the connection {stage}{why} (socket closed)."),
+                format!("RST from the {who} in packet {} at +{:.3} s.", rst.packet, rst.ts.seconds_since(tcp.first.ts)),
+                if side == Side::Server {
+                    "Server: check its logs around this time (crash, connection limit, a TLS or proxy layer rejecting the client); network: look for a load balancer or IPS sending resets."
+                } else {
+                    "Client: check why the application aborted the connection (timeout, certificate rejection, cancelled request)."
+                },
+            ));
+        }
+    }
+    // Server silent after the client's request.
+    if tcp.established {
+        if let Some(req) = tcp.last_data[Direction::ToServer.idx()] {
+            let handshake_done = hs.client_hello.is_none()
+                || (hs.server_hello.is_some()
+                    && hs.application_data_records[Direction::ToServer.idx()] > 0);
+            let server_last = tcp.last_data[Direction::ToClient.idx()];
+            let answered = server_last.is_some_and(|s| s.ts.seconds_since(req.ts) > 0.2);
+            let end = match (tcp.closed_by, tcp.rst, tcp.fin[0]) {
+                (Some(Side::Client), Some((Side::Client, p)), _) => p,
+                (Some(Side::Client), _, Some(f)) => f,
+                _ => tcp.last,
+            };
+            let silence = end
+                .ts
+                .seconds_since(req.ts.max(server_last.map(|s| s.ts).unwrap_or(req.ts)));
+            if handshake_done
+                && !answered
+                && silence >= cfg.read_timeout_secs
+                && hs.non_tls[1].is_none()
+            {
+                let how = if tcp.closed_by == Some(Side::Client) {
+                    "before the client closed the connection"
+                } else {
+                    "until the capture ended"
+                };
+                out.push(finding(
+                    "read-timeout",
+                    Severity::Error,
+                    format!("{server} sent nothing for {} after the client's request {how} (read timed out).", secs(silence)),
+                    format!("Client's last data in packet {} at +{:.3} s; connection end in packet {} at +{:.3} s; no server data in between.", req.packet, req.ts.seconds_since(tcp.first.ts), end.packet, end.ts.seconds_since(tcp.first.ts)),
+                    "Server: find why the request is not answered (slow backend, request waiting for a body, application hang); client: raise the read timeout only if the server is known to be slow.",
+                ));
+            }
+        }
+    }
+}
+
+fn handshake_rules(
+    r: &ConnectionRecord,
+    hs: &HandshakeSummary,
+    cfg: &FindingsConfig,
+    out: &mut Vec<Finding>,
+) {
+    let Some(ch) = hs.client_hello.as_ref() else {
+        return;
+    };
+    let server = &r.server;
+    if ch.sni.is_none() {
+        let ip_hint = if cfg
+            .expect_host
+            .as_deref()
+            .is_some_and(|h| h.parse::<IpAddr>().is_ok())
+        {
+            " — the target is an IP address literal, and clients never send SNI for IP literals (RFC 6066)"
+        } else {
+            " — typical when the client connects to an IP address literal (RFC 6066 forbids IP literals in SNI) or its TLS library has SNI disabled"
+        };
+        out.push(finding(
+            "missing-sni",
+            Severity::Warning,
+            format!("The ClientHello to {server} carries no server_name (SNI){ip_hint}."),
+            format!("ClientHello in packet {} has no server_name extension.", ch.meta.packet),
+            "Client: connect with the server's host name rather than its IP address (or pin the IP with a resolver override such as curl --resolve), and make sure SNI is enabled in the TLS library.",
+        ));
+    }
+    if let Some(sni) = ch.sni.as_deref() {
+        if sni.parse::<IpAddr>().is_ok() {
+            out.push(finding(
+                "missing-sni",
+                Severity::Warning,
+                format!("The ClientHello to {server} sends the IP literal {sni} as SNI, which RFC 6066 forbids; servers treat it as no SNI."),
+                format!("ClientHello in packet {} server_name={sni}.", ch.meta.packet),
+                "Client: connect with the server's host name.",
+            ));
+        }
+    }
+    if hs.cert_requested() == Some(true) && hs.client_cert_sent() == Some(false) {
+        let req = hs.certificate_request.map(|m| m.packet).unwrap_or(0);
+        let cert = match &hs.client_certificate {
+            Some(c) => format!(
+                "the client answered with an empty Certificate in packet {}",
+                c.meta.packet
+            ),
+            None => "the client sent no Certificate message".to_string(),
+        };
+        let alert = hs
+            .alerts
+            .iter()
+            .find(|a| a.from == Side::Server && !a.encrypted)
+            .map(|a| {
+                format!(
+                    "; the server then sent alert {} in packet {}",
+                    crate::tls::names::alert_name(a.description),
+                    a.meta.packet
+                )
+            })
+            .unwrap_or_default();
+        out.push(finding(
+            "client-cert-missing",
+            Severity::Error,
+            format!("{server} asked for a client certificate but the client sent none."),
+            format!("CertificateRequest in packet {req}; {cert}{alert}."),
+            "Client: configure the client certificate and private key for this endpoint (and check that its issuer is among the CAs the server accepts).",
+        ));
+    }
+}
+
+fn alert_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Finding>) {
+    for a in &hs.alerts {
+        if a.encrypted {
+            continue;
+        }
+        let name = crate::tls::names::alert_name(a.description);
+        if a.level != 2 && name == "close_notify" {
+            continue;
+        }
+        let who = if a.from == Side::Client {
+            "client"
+        } else {
+            "server"
+        };
+        let level = crate::tls::names::alert_level_name(a.level);
+        let (cause, fix) = alerts::explain(a.from, &name);
+        out.push(finding(
+            "tls-alert",
+            if a.level == 2 {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            format!("The {who} sent a {level} {name} alert: {cause}."),
+            format!(
+                "Alert ({level}, {name}) from the {who} in packet {} on {} → {}.",
+                a.meta.packet, r.client, r.server
+            ),
+            fix,
+        ));
+    }
+}
+
+fn protocol_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Finding>) {
+    let Some(sh) = hs.server_hello.as_ref() else {
+        return;
+    };
+    if let Some(v) = r.version.as_deref() {
+        if matches!(v, "SSL 3.0" | "TLS 1.0" | "TLS 1.1" | "SSL 2.0") {
+            out.push(finding(
+                "obsolete-version",
+                Severity::Warning,
+                format!("{} negotiated {v}, which is deprecated (RFC 8996) and refused by modern clients and servers.", r.server),
+                format!("ServerHello in packet {} selects {v}.", sh.meta.packet),
+                "Enable TLS 1.2 and TLS 1.3 on both sides and disable older versions.",
+            ));
+        }
+    }
+    if let Some(c) = r.cipher.as_deref() {
+        let weak = [
+            "_NULL_",
+            "_anon_",
+            "EXPORT",
+            "_RC4_",
+            "_DES_",
+            "_3DES_",
+            "_DES40_",
+            "_DES_CBC_",
+        ];
+        if let Some(w) = weak.iter().find(|w| c.contains(*w)) {
+            let what = match *w {
+                "_NULL_" => "no encryption",
+                "_anon_" => "no server authentication",
+                "EXPORT" => "export-grade keys",
+                "_RC4_" => "the broken RC4 stream cipher",
+                _ => "(3)DES, a 64-bit block cipher open to Sweet32",
+            };
+            out.push(finding(
+                "weak-cipher",
+                Severity::Warning,
+                format!("{} negotiated {c}, which uses {what}.", r.server),
+                format!("ServerHello in packet {} selects {c}.", sh.meta.packet),
+                "Server: remove NULL, anonymous, EXPORT, RC4 and DES/3DES suites; prefer ECDHE with AES-GCM or ChaCha20-Poly1305.",
+            ));
+        }
+    }
+}
+
+/// Stalled handshakes and non-TLS answers: the server's side of the first flight.
+fn reply_rules(
+    r: &ConnectionRecord,
+    hs: &HandshakeSummary,
+    tcp: &TcpSummary,
+    out: &mut Vec<Finding>,
+) {
+    let Some(ch) = hs.client_hello.as_ref() else {
+        return;
+    };
+    if let Some((meta, bytes)) = &hs.non_tls[Direction::ToClient.idx()] {
+        let text = crate::report::ladder::printable(bytes);
+        out.push(finding(
+            "not-tls",
+            Severity::Error,
+            format!("{} answered the ClientHello with something that is not TLS: \"{text}\".", r.server),
+            format!("ClientHello in packet {}; the server's first bytes in packet {}: \"{text}\".", ch.meta.packet, meta.packet),
+            "Client: use the TLS port of the service (or plain HTTP on this port); server: enable TLS on this listener if clients expect it.",
+        ));
+        return;
+    }
+    let server_replied = hs.server_hello.is_some()
+        || hs.hello_retry_request.is_some()
+        || hs.alerts.iter().any(|a| a.from == Side::Server)
+        || tcp.first_data[Direction::ToClient.idx()].is_some_and(|p| p.packet > ch.meta.packet);
+    if !server_replied {
+        let ended = match (tcp.closed_by, tcp.close) {
+            (Some(Side::Client), Some(k)) => format!(
+                "the client gave up ({} from the client)",
+                if k == crate::flow::CloseKind::Rst {
+                    "RST"
+                } else {
+                    "FIN"
+                }
+            ),
+            (Some(Side::Server), _) => {
+                "the server closed the connection without answering".to_string()
+            }
+            _ => "the capture ended".to_string(),
+        };
+        let waited = tcp.last.ts.seconds_since(ch.meta.ts);
+        out.push(finding(
+            "handshake-stalled",
+            Severity::Error,
+            format!("{} never answered the ClientHello: no ServerHello for {} until {ended}.", r.server, secs(waited)),
+            format!("ClientHello in packet {}; no TLS data from the server through packet {}.", ch.meta.packet, tcp.last.packet),
+            "Server: check that the listener speaks TLS and is not overloaded; network: look for a proxy or IPS that holds TLS traffic (e.g. SNI filtering).",
+        ));
+    }
+}
+
+/// Rules that compare connections to the same server: `sni-gated-client-auth` and the
+/// "requested elsewhere" form of `client-cert-not-requested`. `rows` pairs each record with
+/// its handshake summary; findings are appended to the records.
+pub fn cross_connection(
+    rows: &mut [(&mut ConnectionRecord, &HandshakeSummary)],
+    cfg: &FindingsConfig,
+) {
+    // Per server: an example connection (index, SNI, CertificateRequest packet) that was asked
+    // for a client certificate.
+    let mut requested: HashMap<String, (String, u64, Option<String>, u64)> = HashMap::new();
+    for (r, hs) in rows.iter() {
+        if hs.cert_requested() == Some(true) {
+            let pkt = hs.certificate_request.map(|m| m.packet).unwrap_or(0);
+            let entry = requested.entry(r.server.clone()).or_insert((
+                r.file.clone(),
+                r.index,
+                r.sni.clone(),
+                pkt,
+            ));
+            if entry.2.is_none() && r.sni.is_some() {
+                *entry = (r.file.clone(), r.index, r.sni.clone(), pkt);
+            }
+        }
+    }
+    for (r, hs) in rows.iter_mut() {
+        if hs.cert_requested() != Some(false) {
+            continue;
+        }
+        let Some(ch) = hs.client_hello.as_ref() else {
+            continue;
+        };
+        let done = hs.server_hello_done.map(|m| m.packet);
+        let done_txt = match done {
+            Some(p) => {
+                format!("ServerHelloDone in packet {p} with no CertificateRequest before it")
+            }
+            None => "no CertificateRequest in the handshake".to_string(),
+        };
+        let other = requested.get(&r.server).cloned();
+        let elsewhere = other
+            .as_ref()
+            .filter(|o| !(o.0 == r.file && o.1 == r.index));
+        if ch.sni.is_none() {
+            if let Some((file, idx, Some(sni), pkt)) = elsewhere {
+                let same_file = *file == r.file;
+                let where_ = if same_file {
+                    format!("connection #{idx}")
+                } else {
+                    format!("connection #{idx} in {file}")
+                };
+                r.findings.push(finding(
+                    "sni-gated-client-auth",
+                    Severity::Error,
+                    format!("{} asks for a client certificate only when the ClientHello carries SNI: it did on {where_} (SNI {sni}) but not on this connection, which sent no SNI, so certificate-based authentication cannot happen here (expect HTTP 401).", r.server),
+                    format!("This ClientHello (packet {}) has no server_name; {done_txt}; {where_} with SNI {sni} got a CertificateRequest in packet {pkt}.", ch.meta.packet),
+                    format!("Client: send SNI by connecting to https://{sni}/ (host name, not IP address); server: if clients without SNI must authenticate, request client certificates on the default virtual host too."),
+                ));
+            }
+        }
+        let expected = cfg
+            .expect_client_auth
+            .iter()
+            .any(|p| p.matches(&r.server, r.sni.as_deref()));
+        let (severity, why) = if expected {
+            (
+                Severity::Error,
+                "the client is expected to authenticate with a certificate (--expect-client-auth)"
+                    .to_string(),
+            )
+        } else if let Some((file, idx, sni, _)) = elsewhere {
+            let where_ = if *file == r.file {
+                format!("connection #{idx}")
+            } else {
+                format!("connection #{idx} in {file}")
+            };
+            let sni = sni
+                .as_deref()
+                .map(|s| format!(" (SNI {s})"))
+                .unwrap_or_default();
+            (
+                Severity::Error,
+                format!("the same server asked for one on {where_}{sni}"),
+            )
+        } else if ch.sni.is_none() {
+            (Severity::Warning, "the ClientHello had no SNI, and servers that authenticate clients by certificate often ask only on named virtual hosts".to_string())
+        } else {
+            continue;
+        };
+        r.findings.push(finding(
+            "client-cert-not-requested",
+            severity,
+            format!("{} completed the handshake without asking for a client certificate, although {why}.", r.server),
+            format!("ClientHello in packet {} (SNI {}); {done_txt}.", ch.meta.packet, ch.sni.as_deref().unwrap_or("none")),
+            "Client: send SNI with the host name the server's client-auth configuration is bound to; server: enable client-certificate requests (e.g. nginx ssl_verify_client optional/on) for this host and port.",
+        ));
+    }
+}
