@@ -43,6 +43,9 @@ pub struct CommonArgs {
     /// Table width in columns (default: the terminal's).
     #[arg(long, global = true)]
     pub width: Option<u16>,
+    /// What to list: one row per connection, or one per finding.
+    #[arg(long, value_enum, default_value_t = View::Connections, global = true)]
+    pub view: View,
     /// Never colour the table.
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -59,6 +62,15 @@ pub struct CommonArgs {
     /// Exit with code 3 when a finding of this severity or worse exists.
     #[arg(long, value_enum, value_name = "SEVERITY", global = true)]
     pub fail_on: Option<FailOn>,
+}
+
+/// `--view` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum View {
+    /// One row per connection.
+    Connections,
+    /// One row per finding, worst first.
+    Findings,
 }
 
 /// `--fail-on` values.
@@ -178,7 +190,11 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    report::write_connections(
+    let write = match cli.common.view {
+        View::Connections => report::write_connections,
+        View::Findings => report::write_findings,
+    };
+    write(
         &mut out,
         cli.common.format.into(),
         table_style(&cli.common),

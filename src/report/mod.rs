@@ -306,3 +306,121 @@ mod erased {
         }
     }
 }
+
+/// One finding with the connection it belongs to (the `findings` view).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FindingRow<'a> {
+    /// Always `"finding"`.
+    #[serde(rename = "type")]
+    pub record_type: &'static str,
+    /// Capture file.
+    pub file: &'a str,
+    /// Connection index.
+    pub index: u64,
+    /// Client `ip:port`.
+    pub client: &'a str,
+    /// Server `ip:port`.
+    pub server: &'a str,
+    /// SNI of the connection.
+    pub sni: Option<&'a str>,
+    /// The finding.
+    #[serde(flatten)]
+    pub finding: &'a crate::findings::Finding,
+}
+
+/// Findings of all records, worst first, then by file and connection.
+pub fn finding_rows(records: &[ConnectionRecord]) -> Vec<FindingRow<'_>> {
+    let mut rows: Vec<FindingRow<'_>> = records
+        .iter()
+        .flat_map(|r| {
+            r.findings.iter().map(move |f| FindingRow {
+                record_type: "finding",
+                file: &r.file,
+                index: r.index,
+                client: &r.client,
+                server: &r.server,
+                sni: r.sni.as_deref(),
+                finding: f,
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.finding
+            .severity
+            .cmp(&a.finding.severity)
+            .then_with(|| a.file.cmp(b.file))
+            .then(a.index.cmp(&b.index))
+    });
+    rows
+}
+
+/// Writes the `findings` view.
+pub fn write_findings(
+    out: &mut dyn Write,
+    format: Format,
+    style: TableStyle,
+    records: &[ConnectionRecord],
+) -> io::Result<()> {
+    let rows = finding_rows(records);
+    match format {
+        Format::Json => {
+            for r in &rows {
+                serde_json::to_writer(&mut *out, r)?;
+                out.write_all(b"\n")?;
+            }
+            Ok(())
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record([
+                "severity",
+                "id",
+                "file",
+                "index",
+                "client",
+                "server",
+                "sni",
+                "message",
+                "evidence",
+                "remediation",
+            ])?;
+            for r in &rows {
+                w.write_record([
+                    r.finding.severity.as_str(),
+                    r.finding.id,
+                    r.file,
+                    &r.index.to_string(),
+                    r.client,
+                    r.server,
+                    r.sni.unwrap_or(""),
+                    &r.finding.message,
+                    &r.finding.evidence,
+                    &r.finding.remediation,
+                ])?;
+            }
+            w.flush()?;
+            Ok(())
+        }
+        Format::Table => {
+            let mut t = new_table(style);
+            t.set_header(vec!["Severity", "Finding", "Connection", "Message"]);
+            for r in &rows {
+                let mut sev = Cell::new(r.finding.severity.as_str());
+                if style.color {
+                    sev = sev.fg(severity_color(r.finding.severity));
+                }
+                let file = std::path::Path::new(r.file)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| r.file.to_string());
+                t.add_row(vec![
+                    sev,
+                    Cell::new(r.finding.id),
+                    Cell::new(format!("{file} #{}\n{} → {}", r.index, r.client, r.server)),
+                    Cell::new(&r.finding.message),
+                ]);
+            }
+            writeln!(out, "{t}")
+        }
+    }
+}
