@@ -731,6 +731,41 @@ proptest! {
     }
 }
 
+proptest! {
+    /// Hostile input: arbitrary flags, sequence numbers, lengths and timestamps never panic,
+    /// and every connection opened is emitted exactly once.
+    #[test]
+    fn arbitrary_segments_never_panic(
+        packets in proptest::collection::vec(
+            (0u8..4, 0u8..4, any::<u32>(), any::<u32>(), any::<u8>(),
+             proptest::collection::vec(any::<u8>(), 0..20), any::<u32>(), any::<i64>()),
+            1..60,
+        )
+    ) {
+        let cfg = FlowConfig {
+            max_buffered_per_direction: 16,
+            max_ranges_per_direction: 2,
+            idle_timeout_secs: 5,
+            linger_secs: 3,
+        };
+        let mut table = FlowTable::new(cfg);
+        let mut emitted = Vec::new();
+        let hosts = ["10.0.0.1:1000", "10.0.0.2:443", "10.0.0.3:443", "10.0.0.4:1000"];
+        for (i, (a, b, seq, ack, flags, payload, wire, secs)) in packets.iter().enumerate() {
+            let mut seg = tcp(hosts[*a as usize], hosts[*b as usize], *seq, *ack, *flags, payload);
+            seg.wire_payload_len = if wire % 3 == 0 { *wire } else { payload.len() as u32 };
+            // Mostly close timestamps (idle and linger happen), sometimes extreme ones.
+            let secs = if secs % 4 == 0 { *secs } else { *secs % 20 };
+            let m = SegmentMeta { packet: i as u64 + 1, ts: Timestamp { secs, nanos: 0 } };
+            table.process(m, &seg, &mut |_, _| Recorder::default(), &mut |f| emitted.push(f.tcp.index));
+        }
+        table.finish(&mut |f| emitted.push(f.tcp.index));
+        emitted.sort_unstable();
+        let expected: Vec<u64> = (0..emitted.len() as u64).collect();
+        prop_assert_eq!(emitted, expected);
+    }
+}
+
 // ---------------------------------------------------------------- real captures (fixtures)
 
 /// One line of a fixture.

@@ -121,21 +121,22 @@ impl<H: StreamHandler> FlowTable<H> {
                     self.end(key, EndReason::Idle, meta, emit, false);
                 } else if opens && !conn.is_same_syn(seg) {
                     self.end(key, EndReason::Reused, meta, emit, false);
+                } else {
+                    // The common case: one hash lookup per packet.
+                    if conn.on_segment(meta, seg) {
+                        self.end(key, EndReason::Closed, meta, emit, true);
+                    }
+                    return;
                 }
             }
             None => {}
         }
 
-        if !self.slots.contains_key(&key) {
-            let conn = self.open(seg, new_handler);
-            self.slots.insert(key, Slot::Live(conn));
-            self.live += 1;
-        }
-        let Some(Slot::Live(conn)) = self.slots.get_mut(&key) else {
-            return;
-        };
-        let close = conn.on_segment(meta, seg);
-        if close {
+        let mut conn = self.open(seg, new_handler);
+        let closed = conn.on_segment(meta, seg);
+        self.slots.insert(key, Slot::Live(conn));
+        self.live += 1;
+        if closed {
             self.end(key, EndReason::Closed, meta, emit, true);
         }
     }
