@@ -209,8 +209,5 @@ impl Default for FlowConfig {
 
 mod reassembly;
 mod table;
-pub use reassembly::Reassembler;
+pub use reassembly::{Reassembler, SeqNumber};
 pub use table::FlowTable;
-
-#[allow(unused_imports)]
-use TcpSegment as _;

@@ -1,19 +1,93 @@
-//! The connection table (to be implemented).
+//! The connection table.
+//!
+//! One map from a direction-independent 5-tuple key to either a live connection or a tombstone
+//! (a closed connection's 5-tuple, remembered for `linger_secs` so its trailing packets are
+//! absorbed). Capture time is the largest timestamp seen; idle connections and expired
+//! tombstones are swept at most once per `sweep_interval` of capture time, and a live
+//! connection found idle on lookup is emitted before the packet is processed.
 
+use super::reassembly::SeqNumber;
 use super::*;
+use std::collections::HashMap;
+
+/// The 5-tuple in canonical order (lower address first), so both directions map to one key.
+/// TCP is implied: the table only sees TCP segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowKey {
+    low: SocketAddr,
+    high: SocketAddr,
+}
+
+impl FlowKey {
+    fn of(a: SocketAddr, b: SocketAddr) -> FlowKey {
+        if a <= b {
+            FlowKey { low: a, high: b }
+        } else {
+            FlowKey { low: b, high: a }
+        }
+    }
+}
+
+/// What the table remembers about a 5-tuple.
+enum Slot<H> {
+    Live(Box<Connection<H>>),
+    /// Closed at this capture time; stray packets until `linger_secs` later are absorbed.
+    Tombstone(Timestamp),
+}
+
+/// A live connection.
+struct Connection<H> {
+    tcp: TcpSummary,
+    /// Client's ISN: from its SYN, or from the ACK of the server's SYN-ACK.
+    client_isn: Option<u32>,
+    /// Server's ISN, from its SYN-ACK.
+    server_isn: Option<u32>,
+    streams: [Reassembler; 2],
+    handler: H,
+}
 
 /// Live connections keyed by 5-tuple.
 pub struct FlowTable<H> {
-    _cfg: FlowConfig,
-    _h: std::marker::PhantomData<H>,
+    cfg: FlowConfig,
+    slots: HashMap<FlowKey, Slot<H>>,
+    live: usize,
+    next_index: u64,
+    /// Capture time: the largest timestamp seen.
+    now: Timestamp,
+    last_sweep: Option<Timestamp>,
+    /// The latest packet, for the `meta` of gaps declared at capture end.
+    last_meta: SegmentMeta,
+}
+
+/// `later - earlier` in nanoseconds (exact, overflow-free on any timestamps).
+fn elapsed_nanos(later: Timestamp, earlier: Timestamp) -> i128 {
+    let nanos = |t: Timestamp| i128::from(t.secs) * 1_000_000_000 + i128::from(t.nanos);
+    nanos(later) - nanos(earlier)
+}
+
+/// `later - earlier` > `secs` seconds.
+fn elapsed_more_than(later: Timestamp, earlier: Timestamp, secs: i64) -> bool {
+    elapsed_nanos(later, earlier) > i128::from(secs) * 1_000_000_000
+}
+
+fn packet_ref(meta: SegmentMeta) -> PacketRef {
+    PacketRef {
+        packet: meta.packet,
+        ts: meta.ts,
+    }
 }
 
 impl<H: StreamHandler> FlowTable<H> {
     /// An empty table.
     pub fn new(cfg: FlowConfig) -> Self {
         FlowTable {
-            _cfg: cfg,
-            _h: std::marker::PhantomData,
+            cfg,
+            slots: HashMap::new(),
+            live: 0,
+            next_index: 0,
+            now: Timestamp::default(),
+            last_sweep: None,
+            last_meta: SegmentMeta::default(),
         }
     }
 
@@ -27,18 +101,326 @@ impl<H: StreamHandler> FlowTable<H> {
         new_handler: &mut dyn FnMut(SocketAddr, SocketAddr) -> H,
         emit: &mut dyn FnMut(Finished<H>),
     ) {
-        let _ = (meta, seg, new_handler, emit);
-        todo!()
+        self.now = self.now.max(meta.ts);
+        self.last_meta = meta;
+        self.sweep_if_due(emit);
+
+        let key = FlowKey::of(seg.src, seg.dst);
+        let opens = seg.flags.syn() && !seg.flags.ack();
+        match self.slots.get_mut(&key) {
+            Some(Slot::Tombstone(closed_at)) => {
+                let expired = elapsed_more_than(self.now, *closed_at, self.cfg.linger_secs);
+                if !expired && !opens {
+                    // A trailing ACK, FIN, RST or retransmission of the closed connection.
+                    return;
+                }
+                self.slots.remove(&key);
+            }
+            Some(Slot::Live(conn)) => {
+                if elapsed_more_than(self.now, conn.tcp.last.ts, self.cfg.idle_timeout_secs) {
+                    self.end(key, EndReason::Idle, meta, emit, false);
+                } else if opens && !conn.is_same_syn(seg) {
+                    self.end(key, EndReason::Reused, meta, emit, false);
+                } else {
+                    // The common case: one hash lookup per packet.
+                    if conn.on_segment(meta, seg) {
+                        self.end(key, EndReason::Closed, meta, emit, true);
+                    }
+                    return;
+                }
+            }
+            None => {}
+        }
+
+        let mut conn = self.open(seg, new_handler);
+        let closed = conn.on_segment(meta, seg);
+        self.slots.insert(key, Slot::Live(conn));
+        self.live += 1;
+        if closed {
+            self.end(key, EndReason::Closed, meta, emit, true);
+        }
     }
 
     /// End of capture: emits every connection still open, in index order.
-    pub fn finish(self, emit: &mut dyn FnMut(Finished<H>)) {
-        let _ = emit;
-        todo!()
+    pub fn finish(mut self, emit: &mut dyn FnMut(Finished<H>)) {
+        let meta = self.last_meta;
+        let mut open: Vec<(u64, FlowKey)> = self
+            .slots
+            .iter()
+            .filter_map(|(k, s)| match s {
+                Slot::Live(c) => Some((c.tcp.index, *k)),
+                Slot::Tombstone(_) => None,
+            })
+            .collect();
+        open.sort_unstable_by_key(|(index, _)| *index);
+        for (_, key) in open {
+            self.end(key, EndReason::CaptureEnd, meta, emit, false);
+        }
     }
 
     /// Connections currently open.
     pub fn open_connections(&self) -> usize {
-        todo!()
+        self.live
+    }
+
+    /// 5-tuples remembered (open connections plus tombstones); bounded over time.
+    pub fn tracked_tuples(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// A new connection for the 5-tuple of `seg`, with client and server told apart.
+    fn open(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        new_handler: &mut dyn FnMut(SocketAddr, SocketAddr) -> H,
+    ) -> Box<Connection<H>> {
+        let flags = seg.flags;
+        let (client, server, midstream) = if flags.syn() && !flags.ack() {
+            (seg.src, seg.dst, false)
+        } else if flags.syn() {
+            (seg.dst, seg.src, false)
+        } else if seg.src.port() < seg.dst.port() {
+            (seg.dst, seg.src, true)
+        } else {
+            // Higher source port, or a tie: the destination of the first packet is the server.
+            (seg.src, seg.dst, true)
+        };
+        let index = self.next_index;
+        self.next_index += 1;
+        let first = PacketRef {
+            packet: 0,
+            ts: Timestamp::default(),
+        };
+        let streams = [
+            Reassembler::new(
+                self.cfg.max_buffered_per_direction,
+                self.cfg.max_ranges_per_direction,
+            ),
+            Reassembler::new(
+                self.cfg.max_buffered_per_direction,
+                self.cfg.max_ranges_per_direction,
+            ),
+        ];
+        Box::new(Connection {
+            tcp: TcpSummary {
+                index,
+                client,
+                server,
+                first,
+                last: first,
+                packets: 0,
+                syn: 0,
+                first_syn: None,
+                last_syn: None,
+                syn_ack: 0,
+                first_syn_ack: None,
+                established: false,
+                midstream,
+                client_bytes: 0,
+                server_bytes: 0,
+                first_data: [None; 2],
+                last_data: [None; 2],
+                fin: [None; 2],
+                rst: None,
+                closed_by: None,
+                close: None,
+                gaps: 0,
+                gap_bytes: 0,
+                retransmissions: 0,
+                out_of_order: 0,
+                end_reason: EndReason::CaptureEnd,
+            },
+            client_isn: None,
+            server_isn: None,
+            streams,
+            handler: new_handler(client, server),
+        })
+    }
+
+    /// Emits the connection at `key` (flushing both directions); leaves a tombstone when it
+    /// closed.
+    fn end(
+        &mut self,
+        key: FlowKey,
+        reason: EndReason,
+        meta: SegmentMeta,
+        emit: &mut dyn FnMut(Finished<H>),
+        tombstone: bool,
+    ) {
+        let slot = if tombstone {
+            self.slots.insert(key, Slot::Tombstone(self.now))
+        } else {
+            self.slots.remove(&key)
+        };
+        if let Some(Slot::Live(conn)) = slot {
+            self.live = self.live.saturating_sub(1);
+            emit((*conn).into_finished(reason, meta));
+        }
+    }
+
+    /// Emits idle connections and forgets expired tombstones, at most once per sweep interval.
+    fn sweep_if_due(&mut self, emit: &mut dyn FnMut(Finished<H>)) {
+        let interval = self.sweep_interval();
+        if let Some(last) = self.last_sweep {
+            if elapsed_nanos(self.now, last) < i128::from(interval) * 1_000_000_000 {
+                return;
+            }
+        }
+        self.last_sweep = Some(self.now);
+        let (now, idle, linger) = (self.now, self.cfg.idle_timeout_secs, self.cfg.linger_secs);
+        self.slots.retain(|_, slot| match slot {
+            Slot::Tombstone(closed_at) => !elapsed_more_than(now, *closed_at, linger),
+            Slot::Live(_) => true,
+        });
+        let mut idle_keys: Vec<(u64, FlowKey)> = self
+            .slots
+            .iter()
+            .filter_map(|(k, s)| match s {
+                Slot::Live(c) if elapsed_more_than(now, c.tcp.last.ts, idle) => {
+                    Some((c.tcp.index, *k))
+                }
+                _ => None,
+            })
+            .collect();
+        idle_keys.sort_unstable_by_key(|(index, _)| *index);
+        let meta = self.last_meta;
+        for (_, key) in idle_keys {
+            self.end(key, EndReason::Idle, meta, emit, false);
+        }
+    }
+
+    /// Whole seconds between sweeps: 1 s, or coarser for long timeouts (a sweep walks the whole
+    /// table; idle connections are also caught exactly when their next packet arrives).
+    fn sweep_interval(&self) -> i64 {
+        (self.cfg.idle_timeout_secs.min(self.cfg.linger_secs) / 8).clamp(1, 60)
+    }
+}
+
+impl<H: StreamHandler> Connection<H> {
+    /// `seg` is a SYN this connection already saw (retransmitted, same ISN from the client).
+    fn is_same_syn(&self, seg: &TcpSegment<'_>) -> bool {
+        seg.src == self.tcp.client && self.client_isn == Some(seg.seq)
+    }
+
+    /// Updates counters and reassembly; returns true when the connection just closed (RST, or
+    /// FINs from both sides).
+    fn on_segment(&mut self, meta: SegmentMeta, seg: &TcpSegment<'_>) -> bool {
+        let at = packet_ref(meta);
+        let dir = if seg.src == self.tcp.client {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let side = dir.sender();
+        let flags = seg.flags;
+        let tcp = &mut self.tcp;
+        if tcp.packets == 0 {
+            tcp.first = at;
+        }
+        tcp.packets += 1;
+        tcp.last = at;
+
+        if flags.syn() {
+            match (side, flags.ack()) {
+                (Side::Client, false) => {
+                    tcp.syn = tcp.syn.saturating_add(1);
+                    tcp.first_syn.get_or_insert(at);
+                    tcp.last_syn = Some(at);
+                    self.client_isn.get_or_insert(seg.seq);
+                }
+                (Side::Server, true) => {
+                    tcp.syn_ack = tcp.syn_ack.saturating_add(1);
+                    tcp.first_syn_ack.get_or_insert(at);
+                    self.server_isn.get_or_insert(seg.seq);
+                    // The SYN-ACK acknowledges the client's ISN even when its SYN was not captured.
+                    self.client_isn.get_or_insert(seg.ack.wrapping_sub(1));
+                }
+                _ => {}
+            }
+            self.streams[dir.idx()].on_syn(seg.seq);
+        } else if flags.ack() && side == Side::Client && tcp.syn > 0 && tcp.syn_ack > 0 {
+            if let Some(server_isn) = self.server_isn {
+                // Acknowledges the SYN-ACK: ack at or past server ISN + 1.
+                if !SeqNumber(seg.ack).is_before(SeqNumber(server_isn).plus(1)) {
+                    tcp.established = true;
+                }
+            }
+        }
+
+        let wire_len = seg
+            .wire_payload_len
+            .max(seg.payload.len().min(u32::MAX as usize) as u32);
+        if wire_len > 0 {
+            tcp.first_data[dir.idx()].get_or_insert(at);
+            tcp.last_data[dir.idx()] = Some(at);
+            // Payload after a SYN flag starts at seq + 1.
+            let seq = if flags.syn() {
+                seg.seq.wrapping_add(1)
+            } else {
+                seg.seq
+            };
+            self.streams[dir.idx()].on_segment(
+                dir,
+                seq,
+                seg.payload,
+                wire_len,
+                meta,
+                &mut self.handler,
+            );
+            if tcp.midstream && tcp.first_data[0].is_some() && tcp.first_data[1].is_some() {
+                tcp.established = true;
+            }
+        }
+
+        let mut closed = false;
+        if flags.fin() {
+            if tcp.fin[dir.idx()].is_none() {
+                tcp.fin[dir.idx()] = Some(at);
+                let syn_len = u32::from(flags.syn());
+                self.streams[dir.idx()]
+                    .on_fin(seg.seq.wrapping_add(syn_len).wrapping_add(wire_len));
+            }
+            tcp.closed_by.get_or_insert(side);
+            closed |= tcp.fin[0].is_some() && tcp.fin[1].is_some();
+        }
+        if flags.rst() {
+            tcp.rst.get_or_insert((side, at));
+            tcp.closed_by.get_or_insert(side);
+            closed = true;
+        }
+        tcp.close = if tcp.rst.is_some() {
+            Some(CloseKind::Rst)
+        } else if tcp.fin.iter().any(Option::is_some) {
+            Some(CloseKind::Fin)
+        } else {
+            None
+        };
+        closed
+    }
+
+    /// Flushes both directions and packages the summary.
+    fn into_finished(mut self, reason: EndReason, meta: SegmentMeta) -> Finished<H> {
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            self.streams[dir.idx()].flush(dir, meta, &mut self.handler);
+        }
+        let Connection {
+            mut tcp,
+            streams,
+            handler,
+            ..
+        } = self;
+        let [to_server, to_client] = &streams;
+        tcp.client_bytes = to_server.covered_bytes();
+        tcp.server_bytes = to_client.covered_bytes();
+        tcp.gaps = to_server.gaps().saturating_add(to_client.gaps());
+        tcp.gap_bytes = to_server.gap_bytes().saturating_add(to_client.gap_bytes());
+        tcp.retransmissions = to_server
+            .retransmissions()
+            .saturating_add(to_client.retransmissions());
+        tcp.out_of_order = to_server
+            .out_of_order()
+            .saturating_add(to_client.out_of_order());
+        tcp.end_reason = reason;
+        Finished { tcp, handler }
     }
 }
