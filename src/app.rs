@@ -498,3 +498,87 @@ pub fn apply_cross_connection(analyses: &mut [FileAnalysis], cfg: &FindingsConfi
         r.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     }
 }
+
+/// How to run a batch.
+#[derive(Debug, Clone, Default)]
+pub struct BatchOptions {
+    /// Per-file analysis options.
+    pub analysis: Options,
+    /// Worker threads (None: all cores).
+    pub threads: Option<usize>,
+    /// Only files whose name or path matches one of these globs (empty: all).
+    pub globs: Vec<String>,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// The result of a batch: per-file analyses in path order, and inputs that could not be used.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// One analysis per capture, sorted by path.
+    pub analyses: Vec<FileAnalysis>,
+    /// Inputs that could not be used at all: (path, reason).
+    pub input_problems: Vec<(String, String)>,
+}
+
+/// Expands the inputs, analyses every capture in parallel, runs the cross-connection rules,
+/// and returns everything in a deterministic order (by path, then connection index).
+pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
+    use rayon::prelude::*;
+    let (mut files, problems) = expand_inputs(inputs);
+    if !opts.globs.is_empty() {
+        files.retain(|f| {
+            let full = f.to_string_lossy().to_string();
+            let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            opts.globs
+                .iter()
+                .any(|g| crate::findings::glob_match(g, &name) || crate::findings::glob_match(g, &full))
+        });
+    }
+    files.sort();
+    files.dedup();
+    let input_problems = problems
+        .into_iter()
+        .map(|p| match p.split_once(": ") {
+            Some((f, r)) => (f.to_string(), r.to_string()),
+            None => (String::new(), p),
+        })
+        .collect();
+    let bar = opts.progress.then(|| progress_bar(&files));
+    let work = || -> Vec<FileAnalysis> {
+        files
+            .par_iter()
+            .map(|p| {
+                let a = analyze_file(p, &opts.analysis);
+                if let Some(bar) = &bar {
+                    bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
+                    let findings: usize = a.connections.iter().map(|r| r.findings.len()).sum();
+                    bar.set_message(format!("{} — {} conns, {} findings", p.display(), a.connections.len(), findings));
+                }
+                a
+            })
+            .collect()
+    };
+    let mut analyses = match opts.threads {
+        Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build() {
+            Ok(pool) => pool.install(work),
+            Err(_) => work(),
+        },
+        None => work(),
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    apply_cross_connection(&mut analyses, &opts.analysis.findings);
+    Batch { analyses, input_problems }
+}
+
+fn progress_bar(files: &[PathBuf]) -> indicatif::ProgressBar {
+    let total: u64 = files.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {wide_msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}

@@ -1,7 +1,9 @@
 //! Command-line arguments and the top-level run: parse → analyse → print → exit code.
 
 use crate::app::{self, FileAnalysis, Options};
+use crate::filter::{AddrPattern, Filter};
 use crate::findings::{FindingsConfig, ServerPattern, Severity};
+use crate::report::views::{self, FileRow, InputError};
 use crate::report::{self, Format, TableStyle};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -37,18 +39,32 @@ pub struct CommonArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Table, global = true)]
     pub format: FormatArg,
+    /// What to list.
+    #[arg(long, value_enum, default_value_t = View::Connections, global = true)]
+    pub view: View,
+    /// Write the output to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE", global = true)]
+    pub output: Option<PathBuf>,
     /// Also report plain TCP connections that carried no TLS.
     #[arg(long, global = true)]
     pub all: bool,
     /// Table width in columns (default: the terminal's).
     #[arg(long, global = true)]
     pub width: Option<u16>,
-    /// What to list: one row per connection, or one per finding.
-    #[arg(long, value_enum, default_value_t = View::Connections, global = true)]
-    pub view: View,
     /// Never colour the table.
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// No progress bar and no closing summary on stderr.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// Worker threads for a batch of files (default: all cores).
+    #[arg(long, value_name = "N", global = true)]
+    pub threads: Option<usize>,
+    /// Only analyse files whose name or path matches this glob (`*` any run, `?` one
+    /// character); repeatable.
+    #[arg(long, value_name = "GLOB", global = true)]
+    pub glob: Vec<String>,
+
     /// Seconds of server silence after a request reported as `read-timeout`.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0, global = true)]
     pub read_timeout: f64,
@@ -61,34 +77,29 @@ pub struct CommonArgs {
     pub expect_host: Option<String>,
     /// Exit with code 3 when a finding of this severity or worse exists.
     #[arg(long, value_enum, value_name = "SEVERITY", global = true)]
-    pub fail_on: Option<FailOn>,
-}
+    pub fail_on: Option<SeverityArg>,
 
-/// `--view` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum View {
-    /// One row per connection.
-    Connections,
-    /// One row per finding, worst first.
-    Findings,
-}
-
-/// `--fail-on` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
-    /// Errors only.
-    Error,
-    /// Warnings and errors.
-    Warning,
-}
-
-impl FailOn {
-    fn threshold(self) -> Severity {
-        match self {
-            FailOn::Error => Severity::Error,
-            FailOn::Warning => Severity::Warning,
-        }
-    }
+    /// Keep connections whose server matches (IP, CIDR or ip:port); repeatable.
+    #[arg(long, value_name = "ADDR", global = true)]
+    pub server: Vec<AddrPattern>,
+    /// Keep connections whose client matches (IP, CIDR or ip:port); repeatable.
+    #[arg(long, value_name = "ADDR", global = true)]
+    pub client: Vec<AddrPattern>,
+    /// Keep connections with this port on either side; repeatable.
+    #[arg(long, value_name = "PORT", global = true)]
+    pub port: Vec<u16>,
+    /// Keep connections whose SNI matches this glob; repeatable.
+    #[arg(long, value_name = "GLOB", global = true)]
+    pub sni: Vec<String>,
+    /// Keep connections with this finding id (and only those findings); repeatable.
+    #[arg(long, value_name = "ID", global = true)]
+    pub finding: Vec<String>,
+    /// Keep findings of this severity or worse, and the connections that have one.
+    #[arg(long, value_enum, value_name = "SEVERITY", global = true)]
+    pub min_severity: Option<SeverityArg>,
+    /// Keep only connections in which a TLS handshake was seen.
+    #[arg(long, global = true)]
+    pub tls_only: bool,
 }
 
 /// Subcommands.
@@ -125,6 +136,42 @@ impl From<FormatArg> for Format {
     }
 }
 
+/// `--view` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum View {
+    /// One row per connection.
+    Connections,
+    /// One row per finding, worst first.
+    Findings,
+    /// One row per server (ip:port + SNI).
+    Servers,
+    /// Totals for the whole batch.
+    Summary,
+    /// One row per capture file.
+    Files,
+}
+
+/// Severity values for `--fail-on` and `--min-severity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warning,
+    /// Everything.
+    Info,
+}
+
+impl From<SeverityArg> for Severity {
+    fn from(s: SeverityArg) -> Severity {
+        match s {
+            SeverityArg::Error => Severity::Error,
+            SeverityArg::Warning => Severity::Warning,
+            SeverityArg::Info => Severity::Info,
+        }
+    }
+}
+
 /// Parses the process arguments, runs, and returns the exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
@@ -157,17 +204,29 @@ fn options(common: &CommonArgs) -> Options {
     }
 }
 
-fn table_style(common: &CommonArgs) -> TableStyle {
-    let tty = std::io::stdout().is_terminal();
-    TableStyle {
-        color: tty && !common.no_color,
-        width: common.width,
+fn filter(common: &CommonArgs) -> Filter {
+    Filter {
+        server: common.server.clone(),
+        client: common.client.clone(),
+        port: common.port.clone(),
+        sni: common.sni.clone(),
+        finding: common.finding.clone(),
+        min_severity: common.min_severity.map(Severity::from),
+        tls_only: common.tls_only,
     }
+}
+
+fn table_style(common: &CommonArgs, to_terminal: bool) -> TableStyle {
+    TableStyle { color: to_terminal && !common.no_color, width: common.width }
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> std::io::Result<i32> {
     let opts = options(&cli.common);
+    if let Some(unknown) = cli.common.finding.iter().find(|id| !crate::findings::ALL_IDS.contains(&id.as_str())) {
+        eprintln!("tlscap: unknown finding id {unknown:?}; known ids: {}", crate::findings::ALL_IDS.join(", "));
+        return Ok(EXIT_USAGE);
+    }
     if let Some(Command::Explain { path, conn }) = &cli.command {
         return explain(path, *conn, &opts);
     }
@@ -175,48 +234,111 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         eprintln!("tlscap: no input given; try `tlscap samples/` or `tlscap --help`");
         return Ok(EXIT_USAGE);
     }
-    let (files, mut problems) = app::expand_inputs(&cli.paths);
-    let mut analyses = app::analyze_paths(&files, &opts);
-    app::apply_cross_connection(&mut analyses, &opts.findings);
+    let batch = app::run_batch(
+        &cli.paths,
+        &app::BatchOptions {
+            analysis: opts.clone(),
+            threads: cli.common.threads,
+            globs: cli.common.glob.clone(),
+            progress: !cli.common.quiet && std::io::stderr().is_terminal(),
+        },
+    );
+    let common = &cli.common;
+    let filter = filter(common);
+    let mut errors: Vec<InputError> =
+        batch.input_problems.iter().map(|(f, r)| InputError::new(f.clone(), r.clone())).collect();
+    let mut file_rows: Vec<FileRow> = Vec::new();
     let mut records = Vec::new();
-    for a in &analyses {
+    for a in &batch.analyses {
         for w in &a.warnings {
-            eprintln!("tlscap: warning: {w}");
+            if !common.quiet {
+                eprintln!("tlscap: warning: {w}");
+            }
         }
         if let Some(e) = &a.error {
-            problems.push(e.to_string());
+            errors.push(InputError::new(a.path.display().to_string(), e.to_string()));
         }
-        records.extend(a.connections.iter().cloned());
+        let kept: Vec<_> = a.connections.iter().cloned().filter_map(|r| filter.apply(r)).collect();
+        file_rows.push(file_row(a, &kept));
+        records.extend(kept);
     }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let write = match cli.common.view {
-        View::Connections => report::write_connections,
-        View::Findings => report::write_findings,
+
+    let (mut out, to_terminal): (Box<dyn Write>, bool) = match &common.output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => (Box::new(std::io::BufWriter::new(f)), false),
+            Err(e) => {
+                eprintln!("tlscap: {}: {e}", path.display());
+                return Ok(EXIT_USAGE);
+            }
+        },
+        None => (Box::new(std::io::BufWriter::new(std::io::stdout().lock())), std::io::stdout().is_terminal()),
     };
-    write(
-        &mut out,
-        cli.common.format.into(),
-        table_style(&cli.common),
-        &records,
-    )?;
-    out.flush()?;
-    for p in &problems {
-        eprintln!("tlscap: error: {p}");
+    let format: Format = common.format.into();
+    let style = table_style(common, to_terminal);
+    match common.view {
+        View::Connections => report::write_connections(&mut out, format, style, &records)?,
+        View::Findings => report::write_findings(&mut out, format, style, &records)?,
+        View::Servers => views::write_servers(&mut out, format, style, &views::server_rows(&records))?,
+        View::Files => views::write_files(&mut out, format, style, &file_rows)?,
+        View::Summary => {
+            views::write_summary(&mut out, format, style, &views::summary(&file_rows, &records, &errors))?
+        }
     }
-    if !problems.is_empty() {
+    if format == Format::Json {
+        for e in &errors {
+            serde_json::to_writer(&mut out, e)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()?;
+    drop(out);
+
+    if !common.quiet && batch.analyses.len() > 1 {
+        let findings: usize = records.iter().map(|r| r.findings.len()).sum();
+        eprintln!(
+            "tlscap: {} files, {} connections, {} findings, {} errors",
+            batch.analyses.len(),
+            records.len(),
+            findings,
+            errors.len()
+        );
+    }
+    for e in &errors {
+        eprintln!("tlscap: error: {}: {}", e.file, e.reason.strip_prefix(&format!("{}: ", e.file)).unwrap_or(&e.reason));
+    }
+    if !errors.is_empty() {
         return Ok(EXIT_INPUT_ERROR);
     }
-    if let Some(fail_on) = cli.common.fail_on {
-        let worst = records
-            .iter()
-            .flat_map(|r| r.findings.iter().map(|f| f.severity))
-            .max();
-        if worst.is_some_and(|w| w >= fail_on.threshold()) {
+    if let Some(fail_on) = common.fail_on {
+        let threshold = Severity::from(fail_on);
+        let worst = records.iter().flat_map(|r| r.findings.iter().map(|f| f.severity)).max();
+        if worst.is_some_and(|w| w >= threshold) {
             return Ok(EXIT_FINDINGS);
         }
     }
     Ok(EXIT_OK)
+}
+
+fn file_row(a: &FileAnalysis, kept: &[crate::model::ConnectionRecord]) -> FileRow {
+    let s = &a.stats;
+    FileRow {
+        record_type: "file",
+        file: a.path.display().to_string(),
+        packets: s.packets,
+        bytes: s.bytes,
+        first: s.first_ts.map(|t| t.rfc3339()),
+        last: s.last_ts.map(|t| t.rfc3339()),
+        span_s: match (s.first_ts, s.last_ts) {
+            (Some(a), Some(b)) => (b.seconds_since(a) * 1e6).round() / 1e6,
+            _ => 0.0,
+        },
+        link_types: s.link_types.iter().cloned().collect(),
+        connections: kept.len() as u64,
+        tcp_connections: s.tcp_connections,
+        findings: kept.iter().map(|r| r.findings.len() as u64).sum(),
+        warnings: a.warnings.len() as u64,
+        error: a.error.as_ref().map(|e| e.to_string()),
+    }
 }
 
 fn explain(path: &std::path::Path, conn: u64, opts: &Options) -> std::io::Result<i32> {
@@ -230,20 +352,12 @@ fn explain(path: &std::path::Path, conn: u64, opts: &Options) -> std::io::Result
         eprintln!(
             "tlscap: {}: no reported connection with index {conn} (indexes: {})",
             path.display(),
-            a.connections
-                .iter()
-                .map(|r| r.index.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            a.connections.iter().map(|r| r.index.to_string()).collect::<Vec<_>>().join(", ")
         );
         return Ok(EXIT_USAGE);
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     report::ladder::write_ladder(&mut out, &a.connections[i], &a.handshakes[i], &a.tcp[i])?;
-    Ok(if a.error.is_some() {
-        EXIT_INPUT_ERROR
-    } else {
-        EXIT_OK
-    })
+    Ok(if a.error.is_some() { EXIT_INPUT_ERROR } else { EXIT_OK })
 }

@@ -13,6 +13,7 @@ pub mod app;
 pub mod capture;
 pub mod certs;
 pub mod cli;
+pub mod filter;
 pub mod findings;
 pub mod flow;
 pub mod model;

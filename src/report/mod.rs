@@ -4,6 +4,7 @@
 //! line with a `type` field; CSV has a header row and a stable column order.
 
 pub mod ladder;
+pub mod views;
 
 use crate::findings::Severity;
 use crate::model::ConnectionRecord;
@@ -54,7 +55,7 @@ pub fn write_connections(
     }
 }
 
-fn new_table(style: TableStyle) -> Table {
+pub(crate) fn new_table(style: TableStyle) -> Table {
     let mut t = Table::new();
     t.load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);

@@ -1,0 +1,397 @@
+//! Batch views: per server, per file, and the whole-batch summary.
+
+use super::{new_table, Format, TableStyle};
+use crate::findings::Severity;
+use crate::model::ConnectionRecord;
+use comfy_table::Cell;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+/// An input that could not be (fully) read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InputError {
+    /// Always `"error"`.
+    #[serde(rename = "type")]
+    pub record_type: &'static str,
+    /// The file (or directory) concerned.
+    pub file: String,
+    /// What went wrong, naming the byte offset or packet where relevant.
+    pub reason: String,
+}
+
+impl InputError {
+    /// An error record.
+    pub fn new(file: impl Into<String>, reason: impl Into<String>) -> Self {
+        InputError { record_type: "error", file: file.into(), reason: reason.into() }
+    }
+}
+
+/// One row of the `files` view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileRow {
+    /// Always `"file"`.
+    #[serde(rename = "type")]
+    pub record_type: &'static str,
+    /// The capture.
+    pub file: String,
+    /// Packets read.
+    pub packets: u64,
+    /// Captured bytes read.
+    pub bytes: u64,
+    /// First packet time (RFC 3339), if any.
+    pub first: Option<String>,
+    /// Last packet time.
+    pub last: Option<String>,
+    /// Seconds between first and last packet.
+    pub span_s: f64,
+    /// Link types seen.
+    pub link_types: Vec<String>,
+    /// Connections reported (after filters).
+    pub connections: u64,
+    /// TCP connections seen in all (reported or not).
+    pub tcp_connections: u64,
+    /// Findings on the reported connections.
+    pub findings: u64,
+    /// Warnings (unsupported link types, malformed packets).
+    pub warnings: u64,
+    /// The error that stopped reading, if any.
+    pub error: Option<String>,
+}
+
+/// One row of the `servers` view: one server (ip:port + SNI).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerRow {
+    /// Always `"server"`.
+    #[serde(rename = "type")]
+    pub record_type: &'static str,
+    /// `ip:port`.
+    pub server: String,
+    /// SNI the clients used (null: none).
+    pub sni: Option<String>,
+    /// Connections.
+    pub connections: u64,
+    /// Negotiated versions with counts.
+    pub versions: BTreeMap<String, u64>,
+    /// Negotiated cipher suites with counts.
+    pub ciphers: BTreeMap<String, u64>,
+    /// Chain status: `ok`, `encrypted`, `none seen`, or the chain/certificate finding ids seen.
+    pub chain: String,
+    /// Connections on which the server sent a CertificateRequest.
+    pub cert_requested: u64,
+    /// Connections on which the client sent a certificate.
+    pub client_cert_sent: u64,
+    /// Findings by id with counts.
+    pub findings: BTreeMap<String, u64>,
+    /// Error-level findings.
+    pub errors: u64,
+}
+
+/// A failing server in the summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailingServer {
+    /// `ip:port`.
+    pub server: String,
+    /// SNI.
+    pub sni: Option<String>,
+    /// Error-level findings.
+    pub errors: u64,
+    /// Connections.
+    pub connections: u64,
+}
+
+/// The `summary` view: totals for the whole batch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Always `"summary"`.
+    #[serde(rename = "type")]
+    pub record_type: &'static str,
+    /// Capture files analysed.
+    pub files: u64,
+    /// Inputs that could not be (fully) read.
+    pub errors: u64,
+    /// Packets read.
+    pub packets: u64,
+    /// Captured bytes read.
+    pub bytes: u64,
+    /// Connections reported (after filters).
+    pub connections: u64,
+    /// Connections with a TLS ServerHello.
+    pub tls_connections: u64,
+    /// Negotiated versions with counts.
+    pub versions: BTreeMap<String, u64>,
+    /// Status words with counts.
+    pub statuses: BTreeMap<String, u64>,
+    /// Findings per id.
+    pub findings: BTreeMap<String, u64>,
+    /// Findings per severity.
+    pub severities: BTreeMap<String, u64>,
+    /// Servers with the most error-level findings (at most 10).
+    pub top_failing_servers: Vec<FailingServer>,
+}
+
+/// Builds the `servers` view (sorted by errors, then server, then SNI).
+pub fn server_rows(records: &[ConnectionRecord]) -> Vec<ServerRow> {
+    let mut map: BTreeMap<(String, Option<String>), ServerRow> = BTreeMap::new();
+    for r in records {
+        let row = map.entry((r.server.clone(), r.sni.clone())).or_insert_with(|| ServerRow {
+            record_type: "server",
+            server: r.server.clone(),
+            sni: r.sni.clone(),
+            connections: 0,
+            versions: BTreeMap::new(),
+            ciphers: BTreeMap::new(),
+            chain: String::new(),
+            cert_requested: 0,
+            client_cert_sent: 0,
+            findings: BTreeMap::new(),
+            errors: 0,
+        });
+        row.connections += 1;
+        if let Some(v) = &r.version {
+            *row.versions.entry(v.clone()).or_default() += 1;
+        }
+        if let Some(c) = &r.cipher {
+            *row.ciphers.entry(c.clone()).or_default() += 1;
+        }
+        row.cert_requested += u64::from(r.cert_requested == Some(true));
+        row.client_cert_sent += u64::from(r.client_cert_sent == Some(true));
+        for f in &r.findings {
+            *row.findings.entry(f.id.to_string()).or_default() += 1;
+            row.errors += u64::from(f.severity == Severity::Error);
+        }
+        let chain_state = if r.server_chain.is_some() {
+            "seen"
+        } else if r.version.as_deref() == Some("TLS 1.3") {
+            "encrypted"
+        } else {
+            ""
+        };
+        if chain_state == "seen" || row.chain.is_empty() {
+            row.chain = chain_state.to_string();
+        }
+    }
+    let chain_ids = [
+        "chain-incomplete", "chain-untrusted", "chain-order", "hostname-mismatch", "cert-expired",
+        "cert-not-yet-valid", "self-signed", "weak-signature", "weak-key", "cert-revoked",
+    ];
+    let mut rows: Vec<ServerRow> = map.into_values().collect();
+    for row in &mut rows {
+        let bad: Vec<&str> =
+            chain_ids.iter().copied().filter(|id| row.findings.contains_key(*id)).collect();
+        row.chain = if !bad.is_empty() {
+            bad.join(", ")
+        } else {
+            match row.chain.as_str() {
+                "seen" => "ok".into(),
+                "encrypted" => "encrypted".into(),
+                _ => "none seen".into(),
+            }
+        };
+    }
+    rows.sort_by(|a, b| b.errors.cmp(&a.errors).then_with(|| a.server.cmp(&b.server)).then_with(|| a.sni.cmp(&b.sni)));
+    rows
+}
+
+/// Builds the `summary` view.
+pub fn summary(files: &[FileRow], records: &[ConnectionRecord], errors: &[InputError]) -> Summary {
+    let mut s = Summary {
+        record_type: "summary",
+        files: files.len() as u64,
+        errors: errors.len() as u64,
+        packets: files.iter().map(|f| f.packets).sum(),
+        bytes: files.iter().map(|f| f.bytes).sum(),
+        connections: records.len() as u64,
+        tls_connections: records.iter().filter(|r| r.version.is_some()).count() as u64,
+        versions: BTreeMap::new(),
+        statuses: BTreeMap::new(),
+        findings: BTreeMap::new(),
+        severities: BTreeMap::new(),
+        top_failing_servers: Vec::new(),
+    };
+    for r in records {
+        if let Some(v) = &r.version {
+            *s.versions.entry(v.clone()).or_default() += 1;
+        }
+        *s.statuses.entry(r.status.clone()).or_default() += 1;
+        for f in &r.findings {
+            *s.findings.entry(f.id.to_string()).or_default() += 1;
+            *s.severities.entry(f.severity.as_str().to_string()).or_default() += 1;
+        }
+    }
+    s.top_failing_servers = server_rows(records)
+        .into_iter()
+        .filter(|r| r.errors > 0)
+        .take(10)
+        .map(|r| FailingServer { server: r.server, sni: r.sni, errors: r.errors, connections: r.connections })
+        .collect();
+    s
+}
+
+fn counts(m: &BTreeMap<String, u64>) -> String {
+    m.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n")
+}
+
+fn write_json_lines<T: Serialize>(out: &mut dyn Write, rows: &[T]) -> io::Result<()> {
+    for r in rows {
+        serde_json::to_writer(&mut *out, r)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Writes the `servers` view.
+pub fn write_servers(out: &mut dyn Write, format: Format, style: TableStyle, rows: &[ServerRow]) -> io::Result<()> {
+    match format {
+        Format::Json => write_json_lines(out, rows),
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record([
+                "server", "sni", "connections", "versions", "ciphers", "chain", "cert_requested",
+                "client_cert_sent", "findings", "errors",
+            ])?;
+            let semi = |m: &BTreeMap<String, u64>| counts(m).replace('\n', ";");
+            for r in rows {
+                w.write_record([
+                    r.server.clone(),
+                    r.sni.clone().unwrap_or_default(),
+                    r.connections.to_string(),
+                    semi(&r.versions),
+                    semi(&r.ciphers),
+                    r.chain.clone(),
+                    r.cert_requested.to_string(),
+                    r.client_cert_sent.to_string(),
+                    semi(&r.findings),
+                    r.errors.to_string(),
+                ])?;
+            }
+            w.flush()
+        }
+        Format::Table => {
+            let mut t = new_table(style);
+            t.set_header(vec![
+                "Server", "SNI", "Conns", "Versions", "Ciphers", "Chain", "Client cert\nasked / sent", "Findings",
+            ]);
+            for r in rows {
+                t.add_row(vec![
+                    Cell::new(&r.server),
+                    Cell::new(r.sni.as_deref().unwrap_or("(none)")),
+                    Cell::new(r.connections),
+                    Cell::new(counts(&r.versions)),
+                    Cell::new(counts(&r.ciphers)),
+                    Cell::new(&r.chain),
+                    Cell::new(format!("{} / {}", r.cert_requested, r.client_cert_sent)),
+                    Cell::new(counts(&r.findings)),
+                ]);
+            }
+            writeln!(out, "{t}")
+        }
+    }
+}
+
+/// Writes the `files` view.
+pub fn write_files(out: &mut dyn Write, format: Format, style: TableStyle, rows: &[FileRow]) -> io::Result<()> {
+    match format {
+        Format::Json => write_json_lines(out, rows),
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record([
+                "file", "packets", "bytes", "first", "last", "span_s", "link_types", "connections",
+                "tcp_connections", "findings", "warnings", "error",
+            ])?;
+            for r in rows {
+                w.write_record([
+                    r.file.clone(),
+                    r.packets.to_string(),
+                    r.bytes.to_string(),
+                    r.first.clone().unwrap_or_default(),
+                    r.last.clone().unwrap_or_default(),
+                    r.span_s.to_string(),
+                    r.link_types.join(";"),
+                    r.connections.to_string(),
+                    r.tcp_connections.to_string(),
+                    r.findings.to_string(),
+                    r.warnings.to_string(),
+                    r.error.clone().unwrap_or_default(),
+                ])?;
+            }
+            w.flush()
+        }
+        Format::Table => {
+            let mut t = new_table(style);
+            t.set_header(vec!["File", "Packets", "Bytes", "Span", "Link types", "Conns", "Findings", "Error"]);
+            for r in rows {
+                t.add_row(vec![
+                    Cell::new(&r.file),
+                    Cell::new(r.packets),
+                    Cell::new(r.bytes),
+                    Cell::new(format!("{:.3} s", r.span_s)),
+                    Cell::new(r.link_types.join(", ")),
+                    Cell::new(format!("{} of {}", r.connections, r.tcp_connections)),
+                    Cell::new(r.findings),
+                    Cell::new(r.error.as_deref().unwrap_or("")),
+                ]);
+            }
+            writeln!(out, "{t}")
+        }
+    }
+}
+
+/// Writes the `summary` view.
+pub fn write_summary(out: &mut dyn Write, format: Format, style: TableStyle, s: &Summary) -> io::Result<()> {
+    match format {
+        Format::Json => write_json_lines(out, std::slice::from_ref(s)),
+        Format::Csv => {
+            // Long form: one (metric, key, value) row per number, so nested counts fit CSV.
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(["metric", "key", "value"])?;
+            for (m, v) in [
+                ("files", s.files),
+                ("errors", s.errors),
+                ("packets", s.packets),
+                ("bytes", s.bytes),
+                ("connections", s.connections),
+                ("tls_connections", s.tls_connections),
+            ] {
+                w.write_record([m, "", &v.to_string()])?;
+            }
+            for (m, map) in [
+                ("version", &s.versions),
+                ("status", &s.statuses),
+                ("finding", &s.findings),
+                ("severity", &s.severities),
+            ] {
+                for (k, v) in map {
+                    w.write_record([m, k, &v.to_string()])?;
+                }
+            }
+            for f in &s.top_failing_servers {
+                let key = format!("{} {}", f.server, f.sni.as_deref().unwrap_or("(none)"));
+                w.write_record(["failing_server_errors", &key, &f.errors.to_string()])?;
+            }
+            w.flush()
+        }
+        Format::Table => {
+            let mut t = new_table(style);
+            t.set_header(vec!["", ""]);
+            t.add_row(vec![Cell::new("Files"), Cell::new(format!("{} ({} with errors)", s.files, s.errors))]);
+            t.add_row(vec![Cell::new("Packets"), Cell::new(format!("{} ({} bytes)", s.packets, s.bytes))]);
+            t.add_row(vec![
+                Cell::new("Connections"),
+                Cell::new(format!("{} ({} with a TLS handshake)", s.connections, s.tls_connections)),
+            ]);
+            t.add_row(vec![Cell::new("TLS versions"), Cell::new(counts(&s.versions))]);
+            t.add_row(vec![Cell::new("Status"), Cell::new(counts(&s.statuses))]);
+            t.add_row(vec![Cell::new("Findings"), Cell::new(counts(&s.findings))]);
+            t.add_row(vec![Cell::new("By severity"), Cell::new(counts(&s.severities))]);
+            let top = s
+                .top_failing_servers
+                .iter()
+                .map(|f| format!("{} {} — {} errors in {} connections", f.server, f.sni.as_deref().unwrap_or("(no SNI)"), f.errors, f.connections))
+                .collect::<Vec<_>>()
+                .join("\n");
+            t.add_row(vec![Cell::new("Top failing servers"), Cell::new(top)]);
+            writeln!(out, "{t}")
+        }
+    }
+}
