@@ -61,7 +61,7 @@ fn run_split(chunks: &[(Direction, Vec<u8>)], piece: usize) -> HandshakeSummary 
     obs.finish()
 }
 
-const HANDSHAKES: [&str; 7] = [
+const HANDSHAKES: [&str; 10] = [
     "tls12_client_auth",
     "tls12_client_alert",
     "tls13_rfc8446",
@@ -69,6 +69,9 @@ const HANDSHAKES: [&str; 7] = [
     "sslv2_hello",
     "fragmented_client_hellos",
     "server_alert_no_server_hello",
+    "tls13_draft22",
+    "tls13_draft28_a",
+    "tls13_draft28_b",
 ];
 
 fn events(s: &HandshakeSummary) -> Vec<String> {
@@ -451,7 +454,7 @@ proptest::proptest! {
 
     /// Real handshakes with corrupted bytes (lengths, types, extension contents) never panic.
     #[test]
-    fn corrupted_real_streams_never_panic(which in 0usize..7, edits in proptest::collection::vec((0usize..20_000, proptest::arbitrary::any::<u8>()), 1..8), piece in 1usize..300) {
+    fn corrupted_real_streams_never_panic(which in 0usize..HANDSHAKES.len(), edits in proptest::collection::vec((0usize..20_000, proptest::arbitrary::any::<u8>()), 1..8), piece in 1usize..300) {
         let mut chunks = handshake_chunks(HANDSHAKES[which]);
         let total: usize = chunks.iter().map(|c| c.1.len()).sum();
         for (pos, byte) in edits {
@@ -463,4 +466,53 @@ proptest::proptest! {
         }
         let _ = run_split(&chunks, piece);
     }
+}
+
+/// TLS 1.3 drafts (suricata-verify tls13-draft22 / tls13-draft28): JA3 string and hash match
+/// the `tls.ja3` checks of their test.yaml.
+#[test]
+fn ja3_matches_suricata() {
+    let cases = [
+        ("tls13_draft22", "771,4865-4867,0-43-13-10-40,23,", "786468211b4d23f9b725987b0de9d090"),
+        (
+            "tls13_draft28_a",
+            "771,4866-4867-4865-4868-49196-52393-49325-49162-49195-49324-49161-49200-52392-49172-49199-49171-157-49309-53-156-49308-47-159-52394-49311-57-158-49310-51,5-10-11-13-22-23-35-51-43-65281-0-45,23,0",
+            "43202faa1c8c1760d6f7f4bd9adde4ab",
+        ),
+        (
+            "tls13_draft28_b",
+            "771,4866-4867-4865-4868-49196-52393-49325-49162-49195-49324-49161-49200-52392-49172-49199-49171-157-49309-53-156-49308-47-159-52394-49311-57-158-49310-51,5-10-11-13-22-23-35-51-43-65281-0-45-41,23,0",
+            "d00857e0c8e7a7f35e446508c6233460",
+        ),
+    ];
+    for (name, string, hash) in cases {
+        let s = run(&handshake_chunks(name));
+        let ch = s.client_hello.as_ref().unwrap();
+        assert_eq!(tlscap::tls::fingerprint::ja3_string(ch), string, "{name}");
+        assert_eq!(ja3(ch), hash, "{name}");
+        assert_eq!(ch.sni.as_deref(), Some("localhost"), "{name}");
+    }
+}
+
+/// After `max_encrypted_records` encrypted records a direction is Done (only headers counted).
+#[test]
+fn encrypted_record_limit() {
+    let chunks = handshake_chunks("sslv2_hello");
+    let cfg = ObserverConfig {
+        max_encrypted_records: 2,
+        ..ObserverConfig::default()
+    };
+    let mut obs = TlsObserver::new(cfg);
+    let mut first_done = [None; 2];
+    for (i, (dir, bytes)) in chunks.iter().enumerate() {
+        if first_done[dir.idx()].is_some() {
+            continue;
+        }
+        if obs.on_data(*dir, bytes, meta(i as u64 + 1)) == Interest::Done {
+            first_done[dir.idx()] = Some(i + 1);
+        }
+    }
+    let s = obs.finish();
+    assert_eq!(s.encrypted_records, [2, 2]);
+    assert!(first_done.iter().all(Option::is_some));
 }
