@@ -442,22 +442,29 @@ impl TlsObserver {
         }
         // Slow path: collect one record in rec_buf.
         let st = &mut self.dirs[d];
-        let want = if st.rec_buf.len() < RECORD_HEADER {
-            RECORD_HEADER
-        } else {
+        let had_header = st.rec_buf.len() >= RECORD_HEADER;
+        let want = if had_header {
             RECORD_HEADER + usize::from(u16::from_be_bytes([st.rec_buf[3], st.rec_buf[4]]))
+        } else {
+            RECORD_HEADER
         };
         let n = want.saturating_sub(st.rec_buf.len()).min(data.len());
         st.rec_buf.extend_from_slice(&data[..n]);
-        if st.rec_buf.len() == RECORD_HEADER && want == RECORD_HEADER {
+        if !had_header && st.rec_buf.len() == RECORD_HEADER {
             if !looks_like_record_header(&st.rec_buf) {
                 self.bad_header(dir, meta);
                 return data.len();
             }
-            // Header complete: the body is collected on the next round.
-            return n;
+            if st.rec_buf[3] != 0 || st.rec_buf[4] != 0 {
+                // Header complete: the body is collected on the next round.
+                return n;
+            }
         }
-        if st.rec_buf.len() >= RECORD_HEADER && st.rec_buf.len() == want {
+        let st = &mut self.dirs[d];
+        let complete = st.rec_buf.len() >= RECORD_HEADER
+            && st.rec_buf.len()
+                == RECORD_HEADER + usize::from(u16::from_be_bytes([st.rec_buf[3], st.rec_buf[4]]));
+        if complete {
             let record = std::mem::take(&mut st.rec_buf);
             self.plain_record(dir, &record, meta);
         }
@@ -805,5 +812,26 @@ impl StreamHandler for TlsObserver {
             }
         }
         self.interest(dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_length_records_split_bytewise_terminate() {
+        // Hand-built edge case: empty handshake records (legal framing, no content), fed one
+        // byte at a time, must neither loop nor stop the direction.
+        let mut obs = TlsObserver::new(ObserverConfig::default());
+        for b in [22u8, 3, 3, 0, 0, 22, 3, 3, 0, 0] {
+            assert_eq!(
+                obs.on_data(Direction::ToServer, &[b], SegmentMeta::default()),
+                Interest::More
+            );
+        }
+        let s = obs.finish();
+        assert!(s.is_tls);
+        assert!(s.problems.is_empty());
     }
 }
