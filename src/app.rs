@@ -529,10 +529,13 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
     if !opts.globs.is_empty() {
         files.retain(|f| {
             let full = f.to_string_lossy().to_string();
-            let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            opts.globs
-                .iter()
-                .any(|g| crate::findings::glob_match(g, &name) || crate::findings::glob_match(g, &full))
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            opts.globs.iter().any(|g| {
+                crate::findings::glob_match(g, &name) || crate::findings::glob_match(g, &full)
+            })
         });
     }
     files.sort();
@@ -553,14 +556,22 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
                 if let Some(bar) = &bar {
                     bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
                     let findings: usize = a.connections.iter().map(|r| r.findings.len()).sum();
-                    bar.set_message(format!("{} — {} conns, {} findings", p.display(), a.connections.len(), findings));
+                    bar.set_message(format!(
+                        "{} — {} conns, {} findings",
+                        p.display(),
+                        a.connections.len(),
+                        findings
+                    ));
                 }
                 a
             })
             .collect()
     };
     let mut analyses = match opts.threads {
-        Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build() {
+        Some(n) => match rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+        {
             Ok(pool) => pool.install(work),
             Err(_) => work(),
         },
@@ -570,15 +581,23 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
         bar.finish_and_clear();
     }
     apply_cross_connection(&mut analyses, &opts.analysis.findings);
-    Batch { analyses, input_problems }
+    Batch {
+        analyses,
+        input_problems,
+    }
 }
 
 fn progress_bar(files: &[PathBuf]) -> indicatif::ProgressBar {
-    let total: u64 = files.iter().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
+    let total: u64 = files
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {wide_msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {wide_msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
 }

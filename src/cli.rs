@@ -217,14 +217,25 @@ fn filter(common: &CommonArgs) -> Filter {
 }
 
 fn table_style(common: &CommonArgs, to_terminal: bool) -> TableStyle {
-    TableStyle { color: to_terminal && !common.no_color, width: common.width }
+    TableStyle {
+        color: to_terminal && !common.no_color,
+        width: common.width,
+    }
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> std::io::Result<i32> {
     let opts = options(&cli.common);
-    if let Some(unknown) = cli.common.finding.iter().find(|id| !crate::findings::ALL_IDS.contains(&id.as_str())) {
-        eprintln!("tlscap: unknown finding id {unknown:?}; known ids: {}", crate::findings::ALL_IDS.join(", "));
+    if let Some(unknown) = cli
+        .common
+        .finding
+        .iter()
+        .find(|id| !crate::findings::ALL_IDS.contains(&id.as_str()))
+    {
+        eprintln!(
+            "tlscap: unknown finding id {unknown:?}; known ids: {}",
+            crate::findings::ALL_IDS.join(", ")
+        );
         return Ok(EXIT_USAGE);
     }
     if let Some(Command::Explain { path, conn }) = &cli.command {
@@ -245,8 +256,11 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
     );
     let common = &cli.common;
     let filter = filter(common);
-    let mut errors: Vec<InputError> =
-        batch.input_problems.iter().map(|(f, r)| InputError::new(f.clone(), r.clone())).collect();
+    let mut errors: Vec<InputError> = batch
+        .input_problems
+        .iter()
+        .map(|(f, r)| InputError::new(f.clone(), r.clone()))
+        .collect();
     let mut file_rows: Vec<FileRow> = Vec::new();
     let mut records = Vec::new();
     for a in &batch.analyses {
@@ -258,7 +272,12 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         if let Some(e) = &a.error {
             errors.push(InputError::new(a.path.display().to_string(), e.to_string()));
         }
-        let kept: Vec<_> = a.connections.iter().cloned().filter_map(|r| filter.apply(r)).collect();
+        let kept: Vec<_> = a
+            .connections
+            .iter()
+            .cloned()
+            .filter_map(|r| filter.apply(r))
+            .collect();
         file_rows.push(file_row(a, &kept));
         records.extend(kept);
     }
@@ -271,18 +290,26 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
                 return Ok(EXIT_USAGE);
             }
         },
-        None => (Box::new(std::io::BufWriter::new(std::io::stdout().lock())), std::io::stdout().is_terminal()),
+        None => (
+            Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            std::io::stdout().is_terminal(),
+        ),
     };
     let format: Format = common.format.into();
     let style = table_style(common, to_terminal);
     match common.view {
         View::Connections => report::write_connections(&mut out, format, style, &records)?,
         View::Findings => report::write_findings(&mut out, format, style, &records)?,
-        View::Servers => views::write_servers(&mut out, format, style, &views::server_rows(&records))?,
-        View::Files => views::write_files(&mut out, format, style, &file_rows)?,
-        View::Summary => {
-            views::write_summary(&mut out, format, style, &views::summary(&file_rows, &records, &errors))?
+        View::Servers => {
+            views::write_servers(&mut out, format, style, &views::server_rows(&records))?
         }
+        View::Files => views::write_files(&mut out, format, style, &file_rows)?,
+        View::Summary => views::write_summary(
+            &mut out,
+            format,
+            style,
+            &views::summary(&file_rows, &records, &errors),
+        )?,
     }
     if format == Format::Json {
         for e in &errors {
@@ -304,14 +331,23 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         );
     }
     for e in &errors {
-        eprintln!("tlscap: error: {}: {}", e.file, e.reason.strip_prefix(&format!("{}: ", e.file)).unwrap_or(&e.reason));
+        eprintln!(
+            "tlscap: error: {}: {}",
+            e.file,
+            e.reason
+                .strip_prefix(&format!("{}: ", e.file))
+                .unwrap_or(&e.reason)
+        );
     }
     if !errors.is_empty() {
         return Ok(EXIT_INPUT_ERROR);
     }
     if let Some(fail_on) = common.fail_on {
         let threshold = Severity::from(fail_on);
-        let worst = records.iter().flat_map(|r| r.findings.iter().map(|f| f.severity)).max();
+        let worst = records
+            .iter()
+            .flat_map(|r| r.findings.iter().map(|f| f.severity))
+            .max();
         if worst.is_some_and(|w| w >= threshold) {
             return Ok(EXIT_FINDINGS);
         }
@@ -352,12 +388,20 @@ fn explain(path: &std::path::Path, conn: u64, opts: &Options) -> std::io::Result
         eprintln!(
             "tlscap: {}: no reported connection with index {conn} (indexes: {})",
             path.display(),
-            a.connections.iter().map(|r| r.index.to_string()).collect::<Vec<_>>().join(", ")
+            a.connections
+                .iter()
+                .map(|r| r.index.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         return Ok(EXIT_USAGE);
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     report::ladder::write_ladder(&mut out, &a.connections[i], &a.handshakes[i], &a.tcp[i])?;
-    Ok(if a.error.is_some() { EXIT_INPUT_ERROR } else { EXIT_OK })
+    Ok(if a.error.is_some() {
+        EXIT_INPUT_ERROR
+    } else {
+        EXIT_OK
+    })
 }

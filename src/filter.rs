@@ -45,7 +45,9 @@ impl std::str::FromStr for AddrPattern {
 impl AddrPattern {
     /// Whether `addr` (an `ip:port` string as in the records) matches.
     pub fn matches(&self, addr: &str) -> bool {
-        let Ok(sa) = addr.parse::<SocketAddr>() else { return false };
+        let Ok(sa) = addr.parse::<SocketAddr>() else {
+            return false;
+        };
         match self {
             AddrPattern::Socket(p) => *p == sa,
             AddrPattern::Cidr(net, prefix) => in_prefix(sa.ip(), *net, *prefix),
@@ -56,11 +58,19 @@ impl AddrPattern {
 fn in_prefix(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(b)) => {
-            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix as u32) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix as u32)
+            };
             u32::from(a) & mask == u32::from(b) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(b)) => {
-            let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix as u32) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - prefix as u32)
+            };
             u128::from(a) & mask == u128::from(b) & mask
         }
         _ => false,
@@ -108,14 +118,19 @@ impl Filter {
             return None;
         }
         if !self.port.is_empty() {
-            let ports = [&r.client, &r.server].map(|a| a.parse::<SocketAddr>().ok().map(|s| s.port()));
+            let ports =
+                [&r.client, &r.server].map(|a| a.parse::<SocketAddr>().ok().map(|s| s.port()));
             if !self.port.iter().any(|p| ports.contains(&Some(*p))) {
                 return None;
             }
         }
         if !self.sni.is_empty() {
             let sni = r.sni.as_deref().unwrap_or("").to_ascii_lowercase();
-            if !self.sni.iter().any(|g| glob_match(&g.to_ascii_lowercase(), &sni)) {
+            if !self
+                .sni
+                .iter()
+                .any(|g| glob_match(&g.to_ascii_lowercase(), &sni))
+            {
                 return None;
             }
         }
@@ -123,7 +138,8 @@ impl Filter {
             return None;
         }
         if !self.finding.is_empty() {
-            r.findings.retain(|f| self.finding.iter().any(|id| id == f.id));
+            r.findings
+                .retain(|f| self.finding.iter().any(|id| id == f.id));
             if r.findings.is_empty() {
                 return None;
             }

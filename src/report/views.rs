@@ -23,7 +23,11 @@ pub struct InputError {
 impl InputError {
     /// An error record.
     pub fn new(file: impl Into<String>, reason: impl Into<String>) -> Self {
-        InputError { record_type: "error", file: file.into(), reason: reason.into() }
+        InputError {
+            record_type: "error",
+            file: file.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -134,19 +138,21 @@ pub struct Summary {
 pub fn server_rows(records: &[ConnectionRecord]) -> Vec<ServerRow> {
     let mut map: BTreeMap<(String, Option<String>), ServerRow> = BTreeMap::new();
     for r in records {
-        let row = map.entry((r.server.clone(), r.sni.clone())).or_insert_with(|| ServerRow {
-            record_type: "server",
-            server: r.server.clone(),
-            sni: r.sni.clone(),
-            connections: 0,
-            versions: BTreeMap::new(),
-            ciphers: BTreeMap::new(),
-            chain: String::new(),
-            cert_requested: 0,
-            client_cert_sent: 0,
-            findings: BTreeMap::new(),
-            errors: 0,
-        });
+        let row = map
+            .entry((r.server.clone(), r.sni.clone()))
+            .or_insert_with(|| ServerRow {
+                record_type: "server",
+                server: r.server.clone(),
+                sni: r.sni.clone(),
+                connections: 0,
+                versions: BTreeMap::new(),
+                ciphers: BTreeMap::new(),
+                chain: String::new(),
+                cert_requested: 0,
+                client_cert_sent: 0,
+                findings: BTreeMap::new(),
+                errors: 0,
+            });
         row.connections += 1;
         if let Some(v) = &r.version {
             *row.versions.entry(v.clone()).or_default() += 1;
@@ -172,13 +178,24 @@ pub fn server_rows(records: &[ConnectionRecord]) -> Vec<ServerRow> {
         }
     }
     let chain_ids = [
-        "chain-incomplete", "chain-untrusted", "chain-order", "hostname-mismatch", "cert-expired",
-        "cert-not-yet-valid", "self-signed", "weak-signature", "weak-key", "cert-revoked",
+        "chain-incomplete",
+        "chain-untrusted",
+        "chain-order",
+        "hostname-mismatch",
+        "cert-expired",
+        "cert-not-yet-valid",
+        "self-signed",
+        "weak-signature",
+        "weak-key",
+        "cert-revoked",
     ];
     let mut rows: Vec<ServerRow> = map.into_values().collect();
     for row in &mut rows {
-        let bad: Vec<&str> =
-            chain_ids.iter().copied().filter(|id| row.findings.contains_key(*id)).collect();
+        let bad: Vec<&str> = chain_ids
+            .iter()
+            .copied()
+            .filter(|id| row.findings.contains_key(*id))
+            .collect();
         row.chain = if !bad.is_empty() {
             bad.join(", ")
         } else {
@@ -189,7 +206,12 @@ pub fn server_rows(records: &[ConnectionRecord]) -> Vec<ServerRow> {
             }
         };
     }
-    rows.sort_by(|a, b| b.errors.cmp(&a.errors).then_with(|| a.server.cmp(&b.server)).then_with(|| a.sni.cmp(&b.sni)));
+    rows.sort_by(|a, b| {
+        b.errors
+            .cmp(&a.errors)
+            .then_with(|| a.server.cmp(&b.server))
+            .then_with(|| a.sni.cmp(&b.sni))
+    });
     rows
 }
 
@@ -216,20 +238,30 @@ pub fn summary(files: &[FileRow], records: &[ConnectionRecord], errors: &[InputE
         *s.statuses.entry(r.status.clone()).or_default() += 1;
         for f in &r.findings {
             *s.findings.entry(f.id.to_string()).or_default() += 1;
-            *s.severities.entry(f.severity.as_str().to_string()).or_default() += 1;
+            *s.severities
+                .entry(f.severity.as_str().to_string())
+                .or_default() += 1;
         }
     }
     s.top_failing_servers = server_rows(records)
         .into_iter()
         .filter(|r| r.errors > 0)
         .take(10)
-        .map(|r| FailingServer { server: r.server, sni: r.sni, errors: r.errors, connections: r.connections })
+        .map(|r| FailingServer {
+            server: r.server,
+            sni: r.sni,
+            errors: r.errors,
+            connections: r.connections,
+        })
         .collect();
     s
 }
 
 fn counts(m: &BTreeMap<String, u64>) -> String {
-    m.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n")
+    m.iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn write_json_lines<T: Serialize>(out: &mut dyn Write, rows: &[T]) -> io::Result<()> {
@@ -241,14 +273,27 @@ fn write_json_lines<T: Serialize>(out: &mut dyn Write, rows: &[T]) -> io::Result
 }
 
 /// Writes the `servers` view.
-pub fn write_servers(out: &mut dyn Write, format: Format, style: TableStyle, rows: &[ServerRow]) -> io::Result<()> {
+pub fn write_servers(
+    out: &mut dyn Write,
+    format: Format,
+    style: TableStyle,
+    rows: &[ServerRow],
+) -> io::Result<()> {
     match format {
         Format::Json => write_json_lines(out, rows),
         Format::Csv => {
             let mut w = csv::Writer::from_writer(out);
             w.write_record([
-                "server", "sni", "connections", "versions", "ciphers", "chain", "cert_requested",
-                "client_cert_sent", "findings", "errors",
+                "server",
+                "sni",
+                "connections",
+                "versions",
+                "ciphers",
+                "chain",
+                "cert_requested",
+                "client_cert_sent",
+                "findings",
+                "errors",
             ])?;
             let semi = |m: &BTreeMap<String, u64>| counts(m).replace('\n', ";");
             for r in rows {
@@ -270,7 +315,14 @@ pub fn write_servers(out: &mut dyn Write, format: Format, style: TableStyle, row
         Format::Table => {
             let mut t = new_table(style);
             t.set_header(vec![
-                "Server", "SNI", "Conns", "Versions", "Ciphers", "Chain", "Client cert\nasked / sent", "Findings",
+                "Server",
+                "SNI",
+                "Conns",
+                "Versions",
+                "Ciphers",
+                "Chain",
+                "Client cert\nasked / sent",
+                "Findings",
             ]);
             for r in rows {
                 t.add_row(vec![
@@ -290,14 +342,29 @@ pub fn write_servers(out: &mut dyn Write, format: Format, style: TableStyle, row
 }
 
 /// Writes the `files` view.
-pub fn write_files(out: &mut dyn Write, format: Format, style: TableStyle, rows: &[FileRow]) -> io::Result<()> {
+pub fn write_files(
+    out: &mut dyn Write,
+    format: Format,
+    style: TableStyle,
+    rows: &[FileRow],
+) -> io::Result<()> {
     match format {
         Format::Json => write_json_lines(out, rows),
         Format::Csv => {
             let mut w = csv::Writer::from_writer(out);
             w.write_record([
-                "file", "packets", "bytes", "first", "last", "span_s", "link_types", "connections",
-                "tcp_connections", "findings", "warnings", "error",
+                "file",
+                "packets",
+                "bytes",
+                "first",
+                "last",
+                "span_s",
+                "link_types",
+                "connections",
+                "tcp_connections",
+                "findings",
+                "warnings",
+                "error",
             ])?;
             for r in rows {
                 w.write_record([
@@ -319,7 +386,16 @@ pub fn write_files(out: &mut dyn Write, format: Format, style: TableStyle, rows:
         }
         Format::Table => {
             let mut t = new_table(style);
-            t.set_header(vec!["File", "Packets", "Bytes", "Span", "Link types", "Conns", "Findings", "Error"]);
+            t.set_header(vec![
+                "File",
+                "Packets",
+                "Bytes",
+                "Span",
+                "Link types",
+                "Conns",
+                "Findings",
+                "Error",
+            ]);
             for r in rows {
                 t.add_row(vec![
                     Cell::new(&r.file),
@@ -338,7 +414,12 @@ pub fn write_files(out: &mut dyn Write, format: Format, style: TableStyle, rows:
 }
 
 /// Writes the `summary` view.
-pub fn write_summary(out: &mut dyn Write, format: Format, style: TableStyle, s: &Summary) -> io::Result<()> {
+pub fn write_summary(
+    out: &mut dyn Write,
+    format: Format,
+    style: TableStyle,
+    s: &Summary,
+) -> io::Result<()> {
     match format {
         Format::Json => write_json_lines(out, std::slice::from_ref(s)),
         Format::Csv => {
@@ -374,20 +455,43 @@ pub fn write_summary(out: &mut dyn Write, format: Format, style: TableStyle, s: 
         Format::Table => {
             let mut t = new_table(style);
             t.set_header(vec!["", ""]);
-            t.add_row(vec![Cell::new("Files"), Cell::new(format!("{} ({} with errors)", s.files, s.errors))]);
-            t.add_row(vec![Cell::new("Packets"), Cell::new(format!("{} ({} bytes)", s.packets, s.bytes))]);
+            t.add_row(vec![
+                Cell::new("Files"),
+                Cell::new(format!("{} ({} with errors)", s.files, s.errors)),
+            ]);
+            t.add_row(vec![
+                Cell::new("Packets"),
+                Cell::new(format!("{} ({} bytes)", s.packets, s.bytes)),
+            ]);
             t.add_row(vec![
                 Cell::new("Connections"),
-                Cell::new(format!("{} ({} with a TLS handshake)", s.connections, s.tls_connections)),
+                Cell::new(format!(
+                    "{} ({} with a TLS handshake)",
+                    s.connections, s.tls_connections
+                )),
             ]);
-            t.add_row(vec![Cell::new("TLS versions"), Cell::new(counts(&s.versions))]);
+            t.add_row(vec![
+                Cell::new("TLS versions"),
+                Cell::new(counts(&s.versions)),
+            ]);
             t.add_row(vec![Cell::new("Status"), Cell::new(counts(&s.statuses))]);
             t.add_row(vec![Cell::new("Findings"), Cell::new(counts(&s.findings))]);
-            t.add_row(vec![Cell::new("By severity"), Cell::new(counts(&s.severities))]);
+            t.add_row(vec![
+                Cell::new("By severity"),
+                Cell::new(counts(&s.severities)),
+            ]);
             let top = s
                 .top_failing_servers
                 .iter()
-                .map(|f| format!("{} {} — {} errors in {} connections", f.server, f.sni.as_deref().unwrap_or("(no SNI)"), f.errors, f.connections))
+                .map(|f| {
+                    format!(
+                        "{} {} — {} errors in {} connections",
+                        f.server,
+                        f.sni.as_deref().unwrap_or("(no SNI)"),
+                        f.errors,
+                        f.connections
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n");
             t.add_row(vec![Cell::new("Top failing servers"), Cell::new(top)]);

@@ -9,8 +9,10 @@
 use crate::flow::{Direction, SegmentMeta, Side};
 
 pub mod fingerprint;
+mod handshake;
 pub mod names;
 mod observer;
+mod sslv2;
 pub use observer::{ObserverConfig, TlsObserver};
 
 /// A decoded ClientHello (TLS, or SSLv2-format).
@@ -32,8 +34,10 @@ pub struct ClientHello {
     pub extensions: Vec<u16>,
     /// server_name (host_name entry), if present.
     pub sni: Option<String>,
-    /// ALPN protocols offered, in order.
+    /// ALPN protocols offered, in order (lossy UTF-8).
     pub alpn: Vec<String>,
+    /// The first ALPN protocol as raw bytes (JA4 looks at its exact first and last bytes).
+    pub alpn_first_raw: Option<Vec<u8>>,
     /// supported_versions, in order, GREASE included.
     pub supported_versions: Vec<u16>,
     /// signature_algorithms, in order.
@@ -93,7 +97,8 @@ pub struct AlertMsg {
     pub description: u8,
     /// Where it was seen.
     pub meta: SegmentMeta,
-    /// Sent encrypted (level and description unknown).
+    /// The alert record came after ChangeCipherSpec (TLS ≤ 1.2): its content is encrypted, so
+    /// `level` and `description` are 0 (unknown).
     pub encrypted: bool,
 }
 
@@ -149,17 +154,67 @@ pub struct HandshakeSummary {
     pub problems: Vec<String>,
 }
 
+/// TLS 1.3 version number.
+const TLS13: u16 = 0x0304;
+
 impl HandshakeSummary {
-    /// Session resumed (stub until the tls branch lands).
+    /// The negotiated version (from the real ServerHello), if one was seen.
+    pub fn negotiated_version(&self) -> Option<u16> {
+        self.server_hello.as_ref().map(|sh| sh.version)
+    }
+
+    /// The session was resumed rather than fully negotiated.
+    ///
+    /// TLS 1.3: the ServerHello carries pre_shared_key. TLS ≤ 1.2: the ServerHello echoes the
+    /// non-empty session id the client offered, or the client offered a ticket and the server went
+    /// straight to ChangeCipherSpec without a Certificate.
     pub fn resumed(&self) -> bool {
-        false
+        let (Some(ch), Some(sh)) = (&self.client_hello, &self.server_hello) else {
+            return false;
+        };
+        if is_tls13(sh.version) {
+            return sh.psk;
+        }
+        if !ch.session_id.is_empty() && sh.session_id == ch.session_id {
+            return true;
+        }
+        ch.session_ticket
+            && self.change_cipher_spec[Direction::ToClient.idx()].is_some()
+            && self.server_certificate.is_none()
     }
-    /// CertificateRequest seen (stub).
+
+    /// Whether the server asked for a client certificate: `Some(true)` when a CertificateRequest
+    /// was seen; `Some(false)` when a TLS ≤ 1.2 server flight was seen complete in clear
+    /// (ServerHelloDone) without one; `None` when it cannot be seen (TLS 1.3, or too little seen).
     pub fn cert_requested(&self) -> Option<bool> {
-        None
+        if self.certificate_request.is_some() {
+            return Some(true);
+        }
+        match self.negotiated_version() {
+            Some(v) if !is_tls13(v) && self.server_hello_done.is_some() => Some(false),
+            _ => None,
+        }
     }
-    /// Client sent a certificate (stub).
+
+    /// Whether the client sent a certificate: `Some(true)` for a client Certificate with at least
+    /// one certificate; `Some(false)` for an empty one, or when a CertificateRequest was seen in
+    /// clear and the client's ChangeCipherSpec came without a Certificate; `None` when not visible.
     pub fn client_cert_sent(&self) -> Option<bool> {
+        if let Some(c) = &self.client_certificate {
+            return Some(!c.certs.is_empty());
+        }
+        let tls13 = self.negotiated_version().is_some_and(is_tls13);
+        if !tls13
+            && self.certificate_request.is_some()
+            && self.change_cipher_spec[Direction::ToServer.idx()].is_some()
+        {
+            return Some(false);
+        }
         None
     }
+}
+
+/// TLS 1.3 or one of its drafts (0x7fXX).
+fn is_tls13(v: u16) -> bool {
+    v == TLS13 || v >> 8 == 0x7f
 }

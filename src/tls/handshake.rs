@@ -1,0 +1,158 @@
+//! Decoding of single handshake message bodies into the plain types of [`super`], with
+//! tls-parser. Extensions are walked one by one so that their order (GREASE included) is kept and
+//! one malformed extension does not hide the others.
+
+use super::{ClientHello, ServerHello};
+use tls_parser::{
+    parse_tls_client_hello_extension, parse_tls_handshake_certificatestatus,
+    parse_tls_handshake_client_hello, parse_tls_handshake_msg_certificate,
+    parse_tls_server_hello_extension, SNIType, TlsExtension, TlsMessageHandshake,
+};
+
+/// The random of a HelloRetryRequest (RFC 8446 §4.1.3): SHA-256 of "HelloRetryRequest".
+pub(crate) const HRR_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+/// Splits a raw extensions block into `(type, whole extension bytes)`; stops at the first
+/// truncated entry.
+fn raw_extensions(mut block: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut out = Vec::new();
+    while block.len() >= 4 {
+        let ext_type = u16::from_be_bytes([block[0], block[1]]);
+        let len = usize::from(u16::from_be_bytes([block[2], block[3]]));
+        let Some(whole) = block.get(..4 + len) else {
+            break;
+        };
+        out.push((ext_type, whole));
+        block = &block[4 + len..];
+    }
+    out
+}
+
+/// Decodes a ClientHello body (after the 4-byte handshake header). `meta` is left default.
+pub(crate) fn decode_client_hello(body: &[u8]) -> Result<ClientHello, String> {
+    let (_, ch) = parse_tls_handshake_client_hello(body)
+        .map_err(|e| format!("malformed ClientHello: {e:?}"))?;
+    let mut out = ClientHello {
+        legacy_version: ch.version.0,
+        random: ch.random.to_vec(),
+        session_id: ch.session_id.unwrap_or_default().to_vec(),
+        ciphers: ch.ciphers.iter().map(|c| c.0).collect(),
+        ..ClientHello::default()
+    };
+    for (ext_type, whole) in raw_extensions(ch.ext.unwrap_or_default()) {
+        out.extensions.push(ext_type);
+        let Ok((_, ext)) = parse_tls_client_hello_extension(whole) else {
+            continue;
+        };
+        match ext {
+            TlsExtension::SNI(names) => {
+                if let Some((_, name)) = names.iter().find(|(t, _)| *t == SNIType::HostName) {
+                    out.sni = Some(String::from_utf8_lossy(name).into_owned());
+                }
+            }
+            TlsExtension::ALPN(protos) => {
+                out.alpn = protos
+                    .iter()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect();
+                out.alpn_first_raw = protos.first().map(|p| p.to_vec());
+            }
+            TlsExtension::SupportedVersions(vs) => {
+                out.supported_versions = vs.iter().map(|v| v.0).collect()
+            }
+            TlsExtension::SignatureAlgorithms(algs) => out.signature_algorithms = algs,
+            TlsExtension::EllipticCurves(groups) => {
+                out.groups = groups.iter().map(|g| g.0).collect()
+            }
+            TlsExtension::EcPointFormats(pf) => out.ec_point_formats = pf.to_vec(),
+            TlsExtension::PreSharedKey(_) => out.psk = true,
+            TlsExtension::SessionTicket(t) => out.session_ticket |= !t.is_empty(),
+            TlsExtension::StatusRequest(_) => out.status_request = true,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes a ServerHello body. `meta` is left default.
+pub(crate) fn decode_server_hello(body: &[u8]) -> Result<ServerHello, String> {
+    // tls-parser only takes 0x0300..=0x0303 (TLS 1.3 keeps 0x0303 as legacy_version), so the
+    // fixed part is read here and only extensions go through tls-parser.
+    let err = || "malformed ServerHello".to_string();
+    let legacy_version = u16::from_be_bytes([
+        *body.first().ok_or_else(err)?,
+        *body.get(1).ok_or_else(err)?,
+    ]);
+    let random = body.get(2..34).ok_or_else(err)?;
+    let sid_len = usize::from(*body.get(34).ok_or_else(err)?);
+    if sid_len > 32 {
+        return Err(err());
+    }
+    let session_id = body.get(35..35 + sid_len).ok_or_else(err)?;
+    let rest = body.get(35 + sid_len..).ok_or_else(err)?;
+    let cipher = u16::from_be_bytes([
+        *rest.first().ok_or_else(err)?,
+        *rest.get(1).ok_or_else(err)?,
+    ]);
+    // rest[2] is the compression method; extensions follow when present (not in SSL 3.0).
+    let mut out = ServerHello {
+        legacy_version,
+        version: legacy_version,
+        cipher,
+        session_id: session_id.to_vec(),
+        hello_retry: random == HRR_RANDOM,
+        ..ServerHello::default()
+    };
+    if rest.len() >= 5 {
+        let ext_len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+        let block = rest.get(5..5 + ext_len).unwrap_or(&rest[5..]);
+        for (ext_type, whole) in raw_extensions(block) {
+            out.extensions.push(ext_type);
+            let Ok((_, ext)) = parse_tls_server_hello_extension(whole) else {
+                continue;
+            };
+            match ext {
+                TlsExtension::SupportedVersions(vs) => {
+                    if let Some(v) = vs.first() {
+                        out.version = v.0;
+                    }
+                }
+                TlsExtension::ALPN(protos) => {
+                    out.alpn = protos
+                        .first()
+                        .map(|p| String::from_utf8_lossy(p).into_owned())
+                }
+                TlsExtension::PreSharedKey(_) => out.psk = true,
+                _ => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes a TLS ≤ 1.2 Certificate body into DER certificates.
+pub(crate) fn decode_certificate(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    match parse_tls_handshake_msg_certificate(body) {
+        Ok((_, TlsMessageHandshake::Certificate(c))) => {
+            Ok(c.cert_chain.iter().map(|raw| raw.data.to_vec()).collect())
+        }
+        Ok(_) => Err("malformed Certificate".to_string()),
+        Err(e) => Err(format!("malformed Certificate: {e:?}")),
+    }
+}
+
+/// Decodes a CertificateStatus body into the OCSP response DER.
+pub(crate) fn decode_certificate_status(body: &[u8]) -> Result<Vec<u8>, String> {
+    parse_tls_handshake_certificatestatus(body)
+        .map(|(_, cs)| cs.blob.to_vec())
+        .map_err(|e| format!("malformed CertificateStatus: {e:?}"))
+}
+
+/// Big-endian 24-bit length at the start of `b`.
+pub(crate) fn be_u24(b: &[u8]) -> Option<usize> {
+    let b = b.get(..3)?;
+    Some(usize::from(b[0]) << 16 | usize::from(b[1]) << 8 | usize::from(b[2]))
+}
