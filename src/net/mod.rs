@@ -99,21 +99,75 @@ impl Default for DefragLimits {
     }
 }
 
+mod defrag;
+mod ip;
+mod link;
+
 /// Stateful packet decoder (state = IP fragments awaiting reassembly).
 #[derive(Debug, Default)]
 pub struct NetDecoder {
-    _limits: DefragLimits,
+    defrag: defrag::Defragmenter,
 }
 
 impl NetDecoder {
     /// A decoder with the given fragment limits.
     pub fn new(limits: DefragLimits) -> Self {
-        NetDecoder { _limits: limits }
+        NetDecoder {
+            defrag: defrag::Defragmenter::new(limits),
+        }
     }
 
     /// Decodes one packet. The result may borrow from `packet` or from `self`.
     pub fn decode<'a>(&'a mut self, packet: &Packet<'a>) -> Decoded<'a> {
-        let _ = packet;
-        todo!()
+        let parsed = match link::peel(packet.link, packet.data) {
+            link::Network::Ipv4(data) => ip::ipv4(data),
+            link::Network::Ipv6(data) => ip::ipv6(data),
+            link::Network::NotIp => return Decoded::Other,
+            link::Network::Unsupported => return Decoded::UnsupportedLink(packet.link),
+            link::Network::Malformed(reason) => return Decoded::Malformed(reason),
+        };
+        match parsed {
+            ip::Ip::Tcp {
+                src,
+                dst,
+                transport,
+                wire_len,
+            } => ip::tcp(src, dst, transport, wire_len),
+            ip::Ip::Other => Decoded::Other,
+            ip::Ip::Malformed(reason) => Decoded::Malformed(reason),
+            // A fragment the snaplen cut cannot complete a datagram.
+            ip::Ip::Fragment { whole: false, .. } => Decoded::Other,
+            ip::Ip::Fragment {
+                src,
+                dst,
+                fragment,
+                whole: true,
+            } => {
+                let is_v6 = matches!(fragment.key, defrag::FragKey::V6 { .. });
+                let next_header = match self.defrag.add(packet.ts, fragment) {
+                    defrag::Outcome::Incomplete => return Decoded::Other,
+                    defrag::Outcome::Rejected(reason) => return Decoded::Malformed(reason),
+                    defrag::Outcome::Complete { next_header } => next_header,
+                };
+                // Done mutating: the segment borrows the reassembled datagram.
+                let this: &'a Self = self;
+                let datagram = this.defrag.completed();
+                if !is_v6 {
+                    return ip::tcp(src, dst, datagram, datagram.len());
+                }
+                match ip::walk_v6_extensions(next_header, datagram, false) {
+                    ip::V6Chain::Tcp(at) => {
+                        let transport = datagram.get(at..).unwrap_or_default();
+                        ip::tcp(src, dst, transport, transport.len())
+                    }
+                    ip::V6Chain::Malformed(reason) => Decoded::Malformed(reason),
+                    // Tunnels inside reassembled datagrams are not followed (rare, and would need a
+                    // second reassembly buffer).
+                    ip::V6Chain::Other | ip::V6Chain::Fragment(..) | ip::V6Chain::Tunnel(..) => {
+                        Decoded::Other
+                    }
+                }
+            }
+        }
     }
 }
