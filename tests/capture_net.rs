@@ -721,14 +721,11 @@ fn fragment_ipv6(null_header: &[u8], packet: &[u8], chunk: usize) -> Vec<Vec<u8>
 #[test]
 fn ip_fragments_of_real_packets_reassemble_out_of_order() {
     let Some(dir) = corpus() else { return };
-    let cases = [
-        ("wireshark/test/captures/tls12-dsb.pcapng", 4usize),
-        (
-            "suricata-verify/tests/tls/tls-store-02/tls-client-auth.pcap",
-            0,
-        ),
-    ];
-    for (path, null_len) in cases {
+    // Raw IPv4 (linktype 228) and IPv6 over BSD null.
+    for path in [
+        "wireshark/test/captures/tls12-dsb.pcapng",
+        "suricata-verify/tests/tls/tls-store-02/tls-client-auth.pcap",
+    ] {
         let (link, data, payload_len, _) = first_tcp_packet_with_payload(&dir.join(path));
         let mut whole_decoder = NetDecoder::default();
         let whole = capture::Packet {
