@@ -672,3 +672,107 @@ mod random_input {
         }
     }
 }
+
+/// Splits a real IPv4 packet (raw IPv4 link) into fragments of `chunk` payload bytes.
+fn fragment_ipv4(packet: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+    let header_len = usize::from(packet[0] & 0x0F) * 4;
+    let payload = &packet[header_len..];
+    let mut fragments = Vec::new();
+    for (index, piece) in payload.chunks(chunk).enumerate() {
+        let mut fragment = packet[..header_len].to_vec();
+        let offset_units = (index * chunk / 8) as u16;
+        let more = (index + 1) * chunk < payload.len();
+        let total = (header_len + piece.len()) as u16;
+        fragment[2..4].copy_from_slice(&total.to_be_bytes());
+        fragment[6..8]
+            .copy_from_slice(&(offset_units | if more { 0x2000 } else { 0 }).to_be_bytes());
+        fragment.extend_from_slice(piece);
+        fragments.push(fragment);
+    }
+    fragments
+}
+
+/// Splits a real IPv6 packet (after its 4-byte NULL header) into fragments with a fragment
+/// extension header.
+fn fragment_ipv6(null_header: &[u8], packet: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+    let next_header = packet[6];
+    let payload = &packet[40..];
+    let mut fragments = Vec::new();
+    for (index, piece) in payload.chunks(chunk).enumerate() {
+        let mut fragment = null_header.to_vec();
+        fragment.extend_from_slice(&packet[..40]);
+        let base = null_header.len();
+        fragment[base + 6] = 44;
+        let plen = (8 + piece.len()) as u16;
+        fragment[base + 4..base + 6].copy_from_slice(&plen.to_be_bytes());
+        let more = (index + 1) * chunk < payload.len();
+        let word = (index * chunk) as u16 | u16::from(more);
+        fragment.extend_from_slice(&[next_header, 0]);
+        fragment.extend_from_slice(&word.to_be_bytes());
+        fragment.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+        fragment.extend_from_slice(piece);
+        fragments.push(fragment);
+    }
+    fragments
+}
+
+/// Fragments derived from real TCP packets (the corpus has no fragmented TCP), delivered out of
+/// order with one duplicate, reassemble to the original segment.
+#[test]
+fn ip_fragments_of_real_packets_reassemble_out_of_order() {
+    let Some(dir) = corpus() else { return };
+    // Raw IPv4 (linktype 228) and IPv6 over BSD null.
+    for path in [
+        "wireshark/test/captures/tls12-dsb.pcapng",
+        "suricata-verify/tests/tls/tls-store-02/tls-client-auth.pcap",
+    ] {
+        let (link, data, payload_len, _) = first_tcp_packet_with_payload(&dir.join(path));
+        let mut whole_decoder = NetDecoder::default();
+        let whole = capture::Packet {
+            number: 1,
+            ts: Timestamp::default(),
+            link,
+            data: &data,
+            orig_len: data.len() as u32,
+        };
+        let Decoded::Tcp(expected) = whole_decoder.decode(&whole) else {
+            panic!("{path}: not TCP")
+        };
+        let expected_fields = first_fields(1, &expected);
+        let expected_payload = expected.payload.to_vec();
+        assert_eq!(expected_payload.len(), payload_len);
+
+        let mut fragments = if link == LinkType::NULL {
+            fragment_ipv6(&data[..4], &data[4..], 64)
+        } else {
+            fragment_ipv4(&data, 64)
+        };
+        assert!(fragments.len() >= 3, "{path}");
+        // Last first, then a duplicate of the second, then the rest.
+        fragments.rotate_right(1);
+        let duplicate = fragments[2].clone();
+        fragments.insert(1, duplicate);
+
+        let mut decoder = NetDecoder::default();
+        let count = fragments.len();
+        for (index, fragment) in fragments.iter().enumerate() {
+            let packet = capture::Packet {
+                number: 1,
+                ts: Timestamp::new(10, 0),
+                link,
+                data: fragment,
+                orig_len: fragment.len() as u32,
+            };
+            match decoder.decode(&packet) {
+                Decoded::Tcp(seg) => {
+                    assert_eq!(index, count - 1, "{path}: completed early");
+                    assert_eq!(first_fields(1, &seg), expected_fields, "{path}");
+                    assert_eq!(seg.payload, &expected_payload[..], "{path}");
+                    assert_eq!(seg.wire_payload_len as usize, payload_len);
+                }
+                Decoded::Other => assert!(index < count - 1, "{path}: never completed"),
+                other => panic!("{path}: fragment {index}: {other:?}"),
+            }
+        }
+    }
+}

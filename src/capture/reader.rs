@@ -779,10 +779,26 @@ impl CaptureReader {
                                 1_000_000
                             }
                         };
+                        // pcap-parser reads if_tsoffset as little-endian whatever the section's
+                        // byte order; read it here in the right order.
+                        let offset_secs = idb
+                            .options
+                            .iter()
+                            .find(|o| o.code == pcap_parser::OptionCode::IfTsoffset)
+                            .and_then(|o| o.value().get(..8))
+                            .and_then(|v| <[u8; 8]>::try_from(v).ok())
+                            .map(|v| {
+                                if *big_endian {
+                                    i64::from_be_bytes(v)
+                                } else {
+                                    i64::from_le_bytes(v)
+                                }
+                            })
+                            .unwrap_or(0);
                         interfaces.push(Interface {
                             link: LinkType(u32::from(idb.linktype.0 as u16)),
                             units_per_sec,
-                            offset_secs: idb.if_tsoffset,
+                            offset_secs,
                             snaplen: idb.snaplen,
                         });
                         Step::Skip(consume)
@@ -931,4 +947,132 @@ enum Step {
     Truncated,
     /// The block is invalid.
     Error(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pcapng block in big-endian order: type, total length, body (padded), total length.
+    fn block(block_type: u32, body: &[u8]) -> Vec<u8> {
+        let mut padded = body.to_vec();
+        while padded.len() % 4 != 0 {
+            padded.push(0);
+        }
+        let len = (padded.len() + 12) as u32;
+        let mut out = block_type.to_be_bytes().to_vec();
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&padded);
+        out.extend_from_slice(&len.to_be_bytes());
+        out
+    }
+
+    fn section_header() -> Vec<u8> {
+        let mut body = 0x1A2B_3C4Du32.to_be_bytes().to_vec();
+        body.extend_from_slice(&[0, 1, 0, 0]);
+        body.extend_from_slice(&(-1i64).to_be_bytes());
+        block(SHB_TYPE, &body)
+    }
+
+    /// IDB with `if_tsresol = 0x83` (1/8 s units) and `if_tsoffset = 100`.
+    fn interface(link: u16) -> Vec<u8> {
+        let mut body = link.to_be_bytes().to_vec();
+        body.extend_from_slice(&[0, 0]);
+        body.extend_from_slice(&0u32.to_be_bytes());
+        body.extend_from_slice(&[0, 9, 0, 1, 0x83, 0, 0, 0]);
+        body.extend_from_slice(&[0, 14, 0, 8]);
+        body.extend_from_slice(&100i64.to_be_bytes());
+        body.extend_from_slice(&[0, 0, 0, 0]);
+        block(IDB_TYPE, &body)
+    }
+
+    fn enhanced(if_id: u32, ts_units: u64, data: &[u8]) -> Vec<u8> {
+        let mut body = if_id.to_be_bytes().to_vec();
+        body.extend_from_slice(&((ts_units >> 32) as u32).to_be_bytes());
+        body.extend_from_slice(&(ts_units as u32).to_be_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        body.extend_from_slice(data);
+        block(EPB_TYPE, &body)
+    }
+
+    fn simple(data: &[u8]) -> Vec<u8> {
+        let mut body = (data.len() as u32).to_be_bytes().to_vec();
+        body.extend_from_slice(data);
+        block(SPB_TYPE, &body)
+    }
+
+    fn obsolete(if_id: u16, ts_units: u64, data: &[u8]) -> Vec<u8> {
+        let mut body = if_id.to_be_bytes().to_vec();
+        body.extend_from_slice(&[0, 0]);
+        body.extend_from_slice(&((ts_units >> 32) as u32).to_be_bytes());
+        body.extend_from_slice(&(ts_units as u32).to_be_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        body.extend_from_slice(data);
+        block(OBSOLETE_PB_TYPE, &body)
+    }
+
+    // Hand-built big-endian pcapng: the corpus has only little-endian sections and no binary
+    // timestamp resolution, Simple Packet Block, obsolete Packet Block or second section.
+    #[test]
+    fn big_endian_pcapng_blocks_interfaces_and_sections() {
+        let mut file = section_header();
+        file.extend(interface(1));
+        file.extend(interface(101));
+        file.extend(enhanced(1, 17, b"abc")); // 17/8 s = 2.125 s, + 100 s offset
+        file.extend(simple(b"defgh")); // interface 0, reuses the last timestamp
+        file.extend(obsolete(0, 8, b"ij")); // 1 s + 100
+        file.extend(section_header()); // new section: interfaces reset
+        file.extend(interface(228));
+        file.extend(enhanced(0, 4, b"k"));
+        file.extend(enhanced(1, 4, b"l")); // no interface 1 in this section
+        let mut reader =
+            CaptureReader::from_reader(Path::new("t.pcapng"), Box::new(io::Cursor::new(file)))
+                .unwrap();
+        assert_eq!(reader.format(), Format::PcapNg);
+        let mut seen = Vec::new();
+        let error = loop {
+            match reader.next_packet() {
+                Ok(Some(p)) => seen.push((p.number, p.ts, p.link, p.data.to_vec(), p.orig_len)),
+                Ok(None) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        let ts = |nanos: u64| Timestamp::new(100, nanos);
+        assert_eq!(
+            seen,
+            vec![
+                (1, ts(2_125_000_000), LinkType::RAW, b"abc".to_vec(), 3),
+                (
+                    2,
+                    ts(2_125_000_000),
+                    LinkType::ETHERNET,
+                    b"defgh".to_vec(),
+                    5
+                ),
+                (3, ts(1_000_000_000), LinkType::ETHERNET, b"ij".to_vec(), 2),
+                (4, ts(500_000_000), LinkType::IPV4, b"k".to_vec(), 1),
+            ]
+        );
+        assert!(matches!(
+            error,
+            Some(CaptureError::Corrupt { packets_read: 4, ref reason, .. })
+                if reason.contains("interface 1")
+        ));
+    }
+
+    #[test]
+    fn sniffs_magics() {
+        assert_eq!(sniff(&[0x1f, 0x8b, 8, 0]), Some((None, true)));
+        assert_eq!(
+            sniff(&[0xa1, 0xb2, 0x3c, 0x4d]),
+            Some((Some(Format::Pcap), false))
+        );
+        assert_eq!(
+            sniff(&[0x0a, 0x0d, 0x0d, 0x0a]),
+            Some((Some(Format::PcapNg), false))
+        );
+        assert_eq!(sniff(b"GET /"), None);
+    }
 }
