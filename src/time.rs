@@ -65,6 +65,12 @@ mod tests {
 
     #[test]
     fn normalises_nanos() {
-        assert_eq!(Timestamp::new(1, 2_500_000_000), Timestamp { secs: 3, nanos: 500_000_000 });
+        assert_eq!(
+            Timestamp::new(1, 2_500_000_000),
+            Timestamp {
+                secs: 3,
+                nanos: 500_000_000
+            }
+        );
     }
 }

@@ -1052,7 +1052,7 @@ mod tests {
         let empty: [Vec<u8>; 0] = [];
         let check = validator.check(&empty, Some("a.test"), Timestamp::default(), None);
         assert_eq!(check.path, PathStatus::Empty);
-        assert_eq!(check.hostname.unwrap().matched, false);
+        assert!(!check.hostname.unwrap().matched);
         let check = validator.check(
             &[vec![0x30, 0x03, 0x02, 0x01, 0x00]],
             Some("a.test"),

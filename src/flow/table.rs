@@ -11,7 +11,10 @@ pub struct FlowTable<H> {
 impl<H: StreamHandler> FlowTable<H> {
     /// An empty table.
     pub fn new(cfg: FlowConfig) -> Self {
-        FlowTable { _cfg: cfg, _h: std::marker::PhantomData }
+        FlowTable {
+            _cfg: cfg,
+            _h: std::marker::PhantomData,
+        }
     }
 
     /// Feeds one segment. `new_handler` makes the handler of a connection this segment opens

@@ -12,7 +12,9 @@ pub struct ObserverConfig {
 
 impl Default for ObserverConfig {
     fn default() -> Self {
-        ObserverConfig { max_handshake_message: 256 * 1024 }
+        ObserverConfig {
+            max_handshake_message: 256 * 1024,
+        }
     }
 }
 
