@@ -8,7 +8,7 @@
 //! capture time is computed once per distinct chain (keyed by the SHA-256 of its certificates)
 //! and the time comparisons are redone on every call.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -298,6 +298,8 @@ const MAX_TIME_CANDIDATES: usize = 16;
 /// Checks server chains against trust anchors at capture time, with caching.
 pub struct Validator {
     anchors: Vec<TrustAnchor<'static>>,
+    /// Subject Names (full DER) of all anchors.
+    anchor_subjects: HashSet<Vec<u8>>,
     /// DER of the extra and system roots (for CRL signature checks and issuer lookups).
     anchor_certs: Vec<Vec<u8>>,
     crls: CrlSet,
@@ -361,8 +363,13 @@ impl Validator {
             }
         }
         let crls = CrlSet::load(&opts.crl_files)?;
+        let anchor_subjects = anchors
+            .iter()
+            .map(|a| wrap_sequence(a.subject.as_ref()))
+            .collect();
         Ok(Validator {
             anchors,
+            anchor_subjects,
             anchor_certs,
             crls,
             chains: HashMap::new(),
@@ -650,20 +657,36 @@ impl Validator {
             let reason = "the leaf certificate is not parsable X.509".to_string();
             return (PathStatus::Invalid { reason }, Vec::new(), None);
         };
-        let leaf_der = CertificateDer::from(leaf_der.as_ref());
-        let end_entity = match EndEntityCert::try_from(&leaf_der) {
-            Ok(ee) => ee,
-            Err(e) => {
-                let reason = format!("webpki rejects the leaf: {}", error_text(&e));
-                return (PathStatus::Invalid { reason }, Vec::new(), None);
-            }
-        };
+        match self.run_webpki(chain, leaf_der.as_ref(), certs, leaf) {
+            Ok((indices, anchor)) => (PathStatus::Trusted, indices, anchor),
+            // When no path to an anchor can exist whatever else is wrong (the chain ends in an
+            // untrusted self-signed root, or its top issuer is neither sent nor an anchor), that
+            // is the diagnosis; webpki may have reported another problem it met first
+            // (CaUsedAsEndEntity on a self-signed CA leaf, UnsupportedCertVersion on v1 leaves).
+            Err(failure) => match self.no_path_by_names(certs) {
+                Some(status) => (status, Vec::new(), None),
+                None => (failure, Vec::new(), None),
+            },
+        }
+    }
+
+    /// webpki path building at candidate times inside the certificates' validity.
+    fn run_webpki<C: AsRef<[u8]>>(
+        &self,
+        chain: &[C],
+        leaf_der: &[u8],
+        certs: &[Option<CertFacts>],
+        leaf: &CertFacts,
+    ) -> Result<(Vec<usize>, Option<String>), PathStatus> {
+        let leaf_der = CertificateDer::from(leaf_der);
+        let end_entity = EndEntityCert::try_from(&leaf_der).map_err(|e| PathStatus::Invalid {
+            reason: format!("webpki rejects the leaf: {}", error_text(&e)),
+        })?;
         let intermediates: Vec<CertificateDer<'_>> = chain
             .iter()
             .skip(1)
             .map(|c| CertificateDer::from(c.as_ref()))
             .collect();
-
         let mut last_error = None;
         for secs in candidate_times(certs, leaf) {
             let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
@@ -689,11 +712,10 @@ impl Validator {
                             indices.push(pos + 1);
                         }
                     }
-                    let anchor = anchor_subject_text(path.anchor());
-                    return (PathStatus::Trusted, indices, anchor);
+                    return Ok((indices, anchor_subject_text(path.anchor())));
                 }
                 Err(e) if is_time_error(&e) => last_error = Some(e),
-                Err(e) => return (classify(&e, certs), Vec::new(), None),
+                Err(e) => return Err(classify(&e, certs)),
             }
         }
         let reason = match last_error {
@@ -703,7 +725,21 @@ impl Validator {
             ),
             None => "no usable validity period".to_string(),
         };
-        (PathStatus::Invalid { reason }, Vec::new(), None)
+        Err(PathStatus::Invalid { reason })
+    }
+
+    /// `Untrusted`/`Incomplete` when names alone show no path to an anchor can exist.
+    fn no_path_by_names(&self, certs: &[Option<CertFacts>]) -> Option<PathStatus> {
+        let top = chain_top(certs)?;
+        if top.info.self_signed {
+            (!self.anchor_subjects.contains(&top.subject_raw)).then(|| PathStatus::Untrusted {
+                root_subject: top.info.subject.clone(),
+            })
+        } else {
+            (!self.anchor_subjects.contains(&top.issuer_raw)).then(|| PathStatus::Incomplete {
+                last_sent_issuer: top.info.issuer.clone(),
+            })
+        }
     }
 }
 
