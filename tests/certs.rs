@@ -613,7 +613,7 @@ fn validity_is_judged_at_each_capture_time_with_one_cache_entry() {
     // First seen long after expiry: the cached path must still say Trusted.
     let late = validator.check(&chain, None, Timestamp::new(1_900_000_000, 0), None);
     assert_eq!(late.path, PathStatus::Trusted);
-    assert_eq!(late.expired, [leaf_time.clone()]);
+    assert_eq!(late.expired, std::slice::from_ref(&leaf_time));
     assert!(late.not_yet_valid.is_empty());
 
     let fine = validator.check(&chain, None, MID_2025, None);
