@@ -387,6 +387,12 @@ fn private_pki_certificate_fields() {
     assert!(self_signed.self_signed);
     assert!(!self_signed.is_ca);
     assert_eq!(summarize(&der("rsa1024")).unwrap().key, "RSA 1024");
+    let p384 = summarize(&der("p384")).unwrap();
+    assert_eq!((p384.key.as_str(), p384.key_bits), ("EC P-384", 384));
+    let ed25519 = summarize(&der("ed25519")).unwrap();
+    assert_eq!((ed25519.key.as_str(), ed25519.key_bits), ("Ed25519", 256));
+    let dsa = summarize(&der("dsa")).unwrap();
+    assert_eq!((dsa.key.as_str(), dsa.key_bits), ("DSA 1024", 1024));
     assert_eq!(
         summarize(&der("sha1")).unwrap().signature,
         "sha1WithRSAEncryption"
@@ -713,6 +719,19 @@ fn weak_signature_and_weak_key_are_listed() {
     );
     // The leaf's own key size is not webpki's concern: the path is trusted.
     assert_eq!(check.path, PathStatus::Trusted);
+
+    let check = validator.check(&[der("dsa"), der("inter")], None, MID_2025, None);
+    assert_eq!(
+        check.weak_key,
+        [WeakKey {
+            index: 0,
+            subject: "CN=dsa.example.test".into(),
+            key: "DSA 1024".into()
+        }]
+    );
+    let check = validator.check(&[der("p384"), der("inter")], None, MID_2025, None);
+    assert!(check.weak_key.is_empty());
+    assert_eq!(check.path, PathStatus::Trusted);
 }
 
 // ---------------------------------------------------------------- revocation
@@ -735,7 +754,7 @@ fn crl_revokes_listed_leaf_after_its_revocation_date() {
             [Revoked {
                 index: 0,
                 subject: "CN=revoked.example.test".into(),
-                serial: "10:08".into(),
+                serial: "10:0b".into(),
                 source: format!("CRL {}", crl_path.display()),
                 revoked_at: "2024-06-01T00:00:00Z".into(),
                 signature_verified: true,
@@ -756,7 +775,7 @@ fn stapled_ocsp_revoked_and_good() {
     let parsed = parse_ocsp_response(&revoked_response).unwrap();
     assert_eq!(parsed.response_status, "successful");
     assert_eq!(parsed.responses.len(), 1);
-    assert_eq!(parsed.responses[0].serial, "10:08");
+    assert_eq!(parsed.responses[0].serial, "10:0b");
     assert_eq!(
         parsed.responses[0].status,
         OcspCertStatus::Revoked {
@@ -783,7 +802,7 @@ fn stapled_ocsp_revoked_and_good() {
         [Revoked {
             index: 0,
             subject: "CN=revoked.example.test".into(),
-            serial: "10:08".into(),
+            serial: "10:0b".into(),
             source: "stapled OCSP".into(),
             revoked_at: "2024-06-01T00:00:00Z".into(),
             signature_verified: false,
@@ -810,6 +829,37 @@ fn stapled_ocsp_revoked_and_good() {
     // No staple, no verdict.
     let check = validator.check(&[der("leaf"), der("inter")], None, MID_2025, None);
     assert_eq!(check.stapled_ocsp, None);
+}
+
+#[test]
+fn system_roots_are_added_when_a_bundle_exists() {
+    if !tlscap::certs::SYSTEM_CA_BUNDLES
+        .iter()
+        .any(|p| Path::new(p).is_file())
+    {
+        eprintln!("skipping: no system CA bundle on this machine");
+        return;
+    }
+    let system_only = Validator::new(&TrustOptions {
+        system_roots: true,
+        without_mozilla_roots: true,
+        ..TrustOptions::default()
+    })
+    .unwrap();
+    assert!(system_only.anchor_count() > 0);
+}
+
+#[test]
+fn long_hostile_chain_is_bounded() {
+    // 2000 copies of the intermediate: duplicates are reported, the analysis stays bounded.
+    let mut chain = vec![der("leaf")];
+    chain.extend(std::iter::repeat(der("inter")).take(2000));
+    let mut validator = private_validator();
+    let check = validator.check(&chain, None, MID_2025, None);
+    assert_eq!(check.path, PathStatus::Trusted);
+    assert_eq!(check.chain_len, 2001);
+    // Only the first 64 certificates are compared: copies at indices 2..=63.
+    assert_eq!(check.order_problems.len(), 62);
 }
 
 // ---------------------------------------------------------------- bad inputs

@@ -292,6 +292,10 @@ struct ChainFacts {
 /// chains); they are then cleared and refilled.
 const CACHE_LIMIT: usize = 50_000;
 
+/// Ordering analysis and the issuer walk (quadratic) look at this many certificates at most;
+/// real chains have fewer than ten, hostile ones may have thousands.
+const MAX_ORDER_ANALYSIS: usize = 64;
+
 /// Path building is tried at most at this many candidate times per chain.
 const MAX_TIME_CANDIDATES: usize = 16;
 
@@ -809,6 +813,7 @@ fn classify(e: &webpki::Error, certs: &[Option<CertFacts>]) -> PathStatus {
 /// The last certificate reached from the leaf by following issuer names through the
 /// certificates sent (so a misordered but complete chain still ends at its root).
 fn chain_top(certs: &[Option<CertFacts>]) -> Option<&CertFacts> {
+    let certs = certs.get(..MAX_ORDER_ANALYSIS).unwrap_or(certs);
     let mut current_index = 0;
     let mut current = certs.first()?.as_ref()?;
     let mut visited = vec![0usize];
@@ -842,6 +847,7 @@ fn issues(issuer: &CertFacts, cert: &CertFacts, issuer_index: usize, cert_index:
 
 /// Duplicates, misordered issuers and certificates that issue nothing sent.
 fn order_problems(certs: &[Option<CertFacts>]) -> Vec<OrderProblem> {
+    let certs = certs.get(..MAX_ORDER_ANALYSIS).unwrap_or(certs);
     let mut problems = Vec::new();
     let mut duplicate = vec![false; certs.len()];
     for (index, cert) in certs.iter().enumerate() {
