@@ -832,6 +832,24 @@ fn stapled_ocsp_revoked_and_good() {
 }
 
 #[test]
+fn corrupted_signature_is_a_bad_signature() {
+    // Edge case built from a fixture: the last byte of the leaf's RSA signature flipped, so the
+    // certificate still parses but the intermediate's signature on it no longer verifies.
+    let mut leaf = der("leaf");
+    if let Some(last) = leaf.last_mut() {
+        *last ^= 0x01;
+    }
+    let mut validator = private_validator();
+    let check = validator.check(&[leaf, der("inter")], None, MID_2025, None);
+    assert_eq!(
+        check.path,
+        PathStatus::BadSignature {
+            reason: "InvalidSignatureForPublicKey".into()
+        }
+    );
+}
+
+#[test]
 fn system_roots_are_added_when_a_bundle_exists() {
     if !tlscap::certs::SYSTEM_CA_BUNDLES
         .iter()
