@@ -1,5 +1,8 @@
-//! Certificates: display fields (x509-parser) and, later, chain and hostname checks
-//! (rustls-webpki).
+//! Certificates: display fields (x509-parser), chain and hostname checks (rustls-webpki),
+//! revocation (CRL files, stapled OCSP).
+//!
+//! [`summarize`] reads one certificate. [`Validator`] checks a server chain as sent against the
+//! trust anchors at the capture's own time and caches per distinct chain.
 
 use serde::Serialize;
 
@@ -26,7 +29,72 @@ pub struct CertInfo {
     pub key: String,
     /// Signature algorithm, e.g. `sha256WithRSAEncryption`, `ecdsa-with-SHA256`.
     pub signature: String,
+    /// Issuer equals subject and the certificate signs itself (signature checked with its own key;
+    /// when ring cannot check the algorithm, the key identifiers must agree).
+    pub self_signed: bool,
+    /// basicConstraints says CA.
+    pub is_ca: bool,
+    /// Most specific (last) commonName of the subject.
+    pub common_name: Option<String>,
+    /// Public key size in bits (0 when unknown).
+    pub key_bits: u32,
 }
 
+pub mod hostname;
 mod info;
+pub mod revocation;
+mod validate;
 pub use info::{summarize, CertError};
+pub use validate::{
+    CacheStats, CertTime, ChainCheck, HostnameCheck, OrderProblem, PathStatus, Revoked,
+    StapledOcsp, TrustOptions, UnparsableCert, Validator, WeakKey, WeakSignature,
+    SYSTEM_CA_BUNDLES,
+};
+
+/// A trust or revocation input the [`Validator`] could not use; every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum CertsError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A CA file holds no certificate.
+    #[error(
+        "{path}: no certificate found (expected PEM \"CERTIFICATE\" blocks or one DER certificate)"
+    )]
+    NoCertificate {
+        /// The file.
+        path: String,
+    },
+    /// A certificate in a CA file is not usable as a trust anchor.
+    #[error("{path}: certificate #{index} is not a usable trust anchor: {reason}")]
+    BadAnchor {
+        /// The file.
+        path: String,
+        /// Position of the certificate in the file (0-based).
+        index: usize,
+        /// Why.
+        reason: String,
+    },
+    /// `system_roots` was asked for but no CA bundle exists on this machine.
+    #[error("no system CA bundle found (tried {tried})")]
+    NoSystemRoots {
+        /// The paths tried, comma-separated.
+        tried: String,
+    },
+    /// A CRL file holds no parsable CRL.
+    #[error("{path}: not a CRL (DER or PEM \"X509 CRL\"): {reason}")]
+    BadCrl {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// An OCSP response that is not RFC 6960 DER.
+    #[error("unparsable OCSP response: {0}")]
+    BadOcsp(String),
+}
