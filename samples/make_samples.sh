@@ -439,6 +439,13 @@ sc_tcp_reset_midway() {
   CURL --cacert "$R" --resolve api.tlscap.test:8415:127.0.0.1 https://api.tlscap.test:8415/
   finish
 }
+sc_tcp_reset_after_handshake() {
+  begin tcp-reset-after-handshake 8419 "TLS 1.3 handshake completes (python ssl server), curl sends GET, the server aborts the TCP connection with RST instead of answering."
+  expect status.0 reset; expect findings.0 "tcp-reset"
+  srv python3 "$S/tools/tcpserver.py" rst-after-request 127.0.0.1 8419 "$PKI/server-fullchain.pem" "$PKI/server.key"
+  CURL --cacert "$R" --resolve api.tlscap.test:8419:127.0.0.1 https://api.tlscap.test:8419/
+  finish
+}
 sc_handshake_stalled() {
   begin handshake-stalled 8416 "TCP accepted, the server never answers the ClientHello; the client (openssl s_client under timeout 6) gives up after 6 s and closes with FIN."
   expect status.0 stalled; expect findings.0 "handshake-stalled"
@@ -556,7 +563,7 @@ sc_tls13_http_401_200() {
 ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mtls-no-cert
      tls13-mtls-cert-sent tls13-mtls-no-cert tls12-chain-intermediate tls12-leaf-only
      tls12-alert-unknown-ca ipv6-tls13 sni-gated-client-auth
-     tcp-connect-timeout tcp-refused tcp-reset-midway handshake-stalled read-timeout not-tls
+     tcp-connect-timeout tcp-refused tcp-reset-midway tcp-reset-after-handshake handshake-stalled read-timeout not-tls
      cert-expired cert-not-yet-valid cert-wrong-host cert-self-signed cert-weak-signature-sha1
      cert-weak-key-rsa1024 chain-untrusted chain-order cert-revoked-ocsp cert-revoked-crl
      obsolete-tls10 weak-cipher-null tls13-hello-retry tls12-resumption tls13-http-401-200)

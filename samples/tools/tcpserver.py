@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Tiny misbehaving TCP servers for make_samples.sh (loopback only).
 
-usage: tcpserver.py MODE ADDR PORT
+usage: tcpserver.py MODE ADDR PORT [CHAIN_PEM KEY_PEM]
   rst-after-clienthello  accept, read one full TLS record (the ClientHello), abort with RST
+  rst-after-request      complete a TLS handshake (python ssl = OpenSSL, CHAIN_PEM/KEY_PEM),
+                         read the request, abort with RST instead of answering
   silent                 accept, read whatever comes, never answer (until killed, max 60 s)
 """
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -46,6 +49,17 @@ def main():
             # linger on, timeout 0: close() sends RST instead of FIN
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
+        elif mode == "rst-after-request":
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+            try:
+                tls = ctx.wrap_socket(conn, server_side=True)
+                tls.recv(65536)
+                # no close_notify: the TCP connection is aborted under the TLS session
+                tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                tls.close()
+            except (ssl.SSLError, OSError):
+                conn.close()
         elif mode == "silent":
             conn.settimeout(max(0.1, deadline - time.time()))
             try:
