@@ -1,0 +1,586 @@
+#!/usr/bin/env bash
+# make_samples.sh -- small, real TLS/TCP sample captures for tlscap, made by real TLS stacks
+# (OpenSSL 3.0 s_server/s_client, curl, nginx, tiny python socket servers) on loopback only.
+#
+# Everything runs inside a private network namespace ("tlscap-samples") whose loopback has
+# MTU 1500 and TSO/GSO/GRO off, so captures show realistic Ethernet-sized TCP segments
+# (certificate chains span several segments). Only 127.0.0.1 and ::1 of that namespace are
+# ever used; no packet leaves it.
+#
+# Outputs, beside this script (samples/):
+#   pki/                 test PKI (keys included; TEST KEYS ONLY), created only when missing
+#   <name>.pcap          one capture per scenario (tcpdump, pcap)
+#   <name>.keys          NSS key log written by the client (SSLKEYLOGFILE / -keylogfile)
+#   tls13-curl-sni.pcap.gz  gzip'd copy of tls13-curl-sni.pcap
+#   multi.pcapng         pcapng copy (editcap -F pcapng) of sni-gated-client-auth.pcap
+#   expected.json, README.md   ground truth, computed from tshark's view of every capture
+#
+# Usage: sudo samples/make_samples.sh            (all scenarios)
+#        sudo samples/make_samples.sh NAME...    (only these scenarios; README/expected.json
+#                                                 are still rebuilt from every capture present)
+# Needs root (network namespace, tcpdump, nftables). Installs its own tools with apt-get.
+set -euo pipefail
+
+S="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PKI=$S/pki
+NS=tlscap-samples
+NX=(ip netns exec "$NS")
+ONLY=("$@")
+
+# ---------------------------------------------------------------- requirements
+if [ "$(id -u)" != 0 ]; then echo "make_samples.sh: must run as root (netns, tcpdump)" >&2; exit 1; fi
+need=()
+for pair in openssl:openssl curl:curl nginx:nginx tcpdump:tcpdump tshark:tshark \
+            editcap:wireshark-common ip:iproute2 ethtool:ethtool nft:nftables \
+            python3:python3 gzip:gzip ss:iproute2; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+RUN=$(mktemp -d /tmp/tlscap-samples.XXXXXX)
+META=$RUN/meta
+mkdir -p "$META" "$RUN/www"
+PIDS=()        # long-lived helpers (nginx)
+SPIDS=()       # servers of the current scenario
+TPID=""
+cleanup() {
+  set +e
+  [ -n "$TPID" ] && kill -INT "$TPID" 2>/dev/null
+  for p in "${SPIDS[@]:-}" "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  # anything still running in our private namespace was started by this script
+  for p in $(ip netns pids "$NS" 2>/dev/null); do kill "$p" 2>/dev/null; done
+  ip netns del "$NS" 2>/dev/null
+  rm -rf "$RUN"
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- PKI
+make_pki() {
+  mkdir -p "$PKI" && cd "$PKI"
+  q() { "$@" >/dev/null 2>&1 || { echo "PKI step failed: $*" >&2; "$@"; exit 1; }; }
+  local D=3650
+  cat > ext.cnf <<'EOF'
+[root_ca]
+basicConstraints=critical,CA:TRUE
+keyUsage=critical,keyCertSign,cRLSign
+subjectKeyIdentifier=hash
+[int_ca]
+basicConstraints=critical,CA:TRUE,pathlen:0
+keyUsage=critical,keyCertSign,cRLSign
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+[server]
+basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:api.tlscap.test,DNS:localhost,IP:127.0.0.1,IP:::1
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+[server_wrong]
+basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:wrong.tlscap.test
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+[client]
+basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+EOF
+  # minimal `openssl ca` setup for the intermediate, so it keeps an index (for CRL and OCSP)
+  # and can sign with explicit start/end dates (expired, not-yet-valid).
+  mkdir -p ca/newcerts
+  : > ca/index.txt
+  echo 1000 > ca/serial
+  echo 1000 > ca/crlnumber
+  cat > ca.cnf <<EOF
+[ca]
+default_ca = int
+[int]
+dir = ca
+database = \$dir/index.txt
+new_certs_dir = \$dir/newcerts
+serial = \$dir/serial
+crlnumber = \$dir/crlnumber
+certificate = intermediate.pem
+private_key = intermediate.key
+default_md = sha256
+default_days = $D
+default_crl_days = $D
+policy = any
+unique_subject = no
+preserve = yes
+copy_extensions = none
+[any]
+organizationName = optional
+commonName = supplied
+EOF
+  subj() { echo "/O=tlscap tests/CN=$1"; }
+  # --- trusted hierarchy: root -> intermediate -> leaves (RSA 2048)
+  q openssl req -x509 -newkey rsa:2048 -nodes -keyout root.key -out root.pem -days 7300 \
+      -subj "$(subj 'tlscap Test Root CA')" -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign"
+  q openssl req -newkey rsa:2048 -nodes -keyout intermediate.key -out intermediate.csr -subj "$(subj 'tlscap Test Intermediate CA')"
+  q openssl x509 -req -in intermediate.csr -CA root.pem -CAkey root.key -set_serial 0x100 \
+      -out intermediate.pem -days 7300 -sha256 -extfile ext.cnf -extensions int_ca
+  # leaf signed by the intermediate through `openssl ca`: sign NAME CN EXT [ca options...]
+  sign() {
+    local name=$1 cn=$2 ext=$3; shift 3
+    [ -f "$name.key" ] || q openssl genrsa -out "$name.key" 2048
+    q openssl req -new -key "$name.key" -out "$name.csr" -subj "$(subj "$cn")"
+    q openssl ca -batch -config ca.cnf -notext -in "$name.csr" -out "$name.pem" \
+        -extfile ext.cnf -extensions "$ext" "$@"
+  }
+  sign server       api.tlscap.test      server
+  sign client       "tlscap test client" client
+  sign expired      api.tlscap.test      server -startdate 20200101000000Z -enddate 20210101000000Z
+  sign notyetvalid  api.tlscap.test      server -startdate 20990101000000Z -enddate 21000101000000Z
+  sign wronghost    wrong.tlscap.test    server_wrong
+  sign sha1         api.tlscap.test      server -md sha1
+  q openssl genrsa -out rsa1024.key 1024
+  sign rsa1024      api.tlscap.test      server
+  sign revoked      api.tlscap.test      server
+  q openssl ca -batch -config ca.cnf -revoke revoked.pem -crl_reason keyCompromise
+  q openssl ca -batch -config ca.cnf -gencrl -out revoked.crl.pem
+  # OCSP response "revoked" for revoked.pem, signed by the intermediate (the issuer itself)
+  q openssl ocsp -issuer intermediate.pem -cert revoked.pem -no_nonce -reqout revoked.ocsp-req.der
+  q openssl ocsp -index ca/index.txt -rsigner intermediate.pem -rkey intermediate.key \
+      -CA intermediate.pem -reqin revoked.ocsp-req.der -respout revoked.ocsp.der -ndays $D
+  # --- self-signed leaf
+  q openssl req -x509 -newkey rsa:2048 -nodes -keyout selfsigned.key -out selfsigned.pem -days $D \
+      -subj "$(subj api.tlscap.test)" -addext "subjectAltName=DNS:api.tlscap.test,DNS:localhost,IP:127.0.0.1,IP:::1" \
+      -addext "basicConstraints=CA:FALSE" -addext "extendedKeyUsage=serverAuth"
+  # --- a second, untrusted hierarchy: other root -> other intermediate -> leaf api.tlscap.test
+  q openssl req -x509 -newkey rsa:2048 -nodes -keyout other-root.key -out other-root.pem -days 7300 \
+      -subj "$(subj 'tlscap Other Root')" -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign"
+  q openssl req -newkey rsa:2048 -nodes -keyout other-intermediate.key -out other-intermediate.csr -subj "$(subj 'tlscap Other Intermediate')"
+  q openssl x509 -req -in other-intermediate.csr -CA other-root.pem -CAkey other-root.key -set_serial 0x200 \
+      -out other-intermediate.pem -days 7300 -sha256 -extfile ext.cnf -extensions int_ca
+  q openssl req -newkey rsa:2048 -nodes -keyout other-server.key -out other-server.csr -subj "$(subj api.tlscap.test)"
+  q openssl x509 -req -in other-server.csr -CA other-intermediate.pem -CAkey other-intermediate.key -set_serial 0x201 \
+      -out other-server.pem -days $D -sha256 -extfile ext.cnf -extensions server
+  # --- bundles
+  cat server.pem intermediate.pem > server-fullchain.pem
+  cat intermediate.pem root.pem > ca-bundle.pem                 # root + intermediate, for client auth
+  cat other-intermediate.pem other-root.pem > other-chain.pem     # sent by chain-untrusted
+  cat root.pem intermediate.pem > wrong-order-chain.pem           # leaf, root, intermediate
+  rm -f ./*.csr
+  cd "$S"
+}
+[ -f "$PKI/wrong-order-chain.pem" ] || make_pki
+
+# ---------------------------------------------------------------- namespace (loopback only)
+ip netns del "$NS" 2>/dev/null || true
+ip netns add "$NS"
+"${NX[@]}" ip link set lo up mtu 1500
+"${NX[@]}" ethtool -K lo tso off gso off gro off >/dev/null 2>&1 || echo "warning: could not disable offloads on lo"
+"${NX[@]}" sysctl -qw net.ipv6.conf.lo.disable_ipv6=0 || true
+for _ in $(seq 50); do "${NX[@]}" ip -6 addr show dev lo | grep -q '::1' && break; sleep 0.1; done
+
+printf 'hello from openssl s_server\n' > "$RUN/www/hello.txt"
+mkdir -p "$S/meta"
+
+# ---------------------------------------------------------------- nginx (one instance, many ports)
+cat > "$RUN/nginx.conf" <<EOF2
+user root;
+worker_processes 1;
+daemon off;
+pid $RUN/nginx.pid;
+error_log $RUN/nginx.err warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $RUN/nginx-tmp;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_certificate     $PKI/server-fullchain.pem;
+  ssl_certificate_key $PKI/server.key;
+  default_type text/plain;
+
+  # tls13-curl-sni (8401), tls12-chain-intermediate (8408), ipv6-tls13 ([::1]:8411)
+  server {
+    listen 127.0.0.1:8401 ssl; listen 127.0.0.1:8408 ssl; listen [::1]:8411 ssl;
+    server_name api.tlscap.test;
+    location / { return 200 "hello from nginx api.tlscap.test\n"; }
+  }
+
+  # sni-gated-client-auth (8412): the default server (no SNI / unknown name) never asks for a
+  # client certificate; only the api.tlscap.test server does. The API answers 401 without one.
+  server {
+    listen 127.0.0.1:8412 ssl default_server;
+    server_name _;
+    ssl_protocols TLSv1.2;
+    location / { return 401 "client certificate required\n"; }
+  }
+  server {
+    listen 127.0.0.1:8412 ssl;
+    server_name api.tlscap.test;
+    ssl_protocols TLSv1.2;
+    ssl_verify_client optional;
+    ssl_client_certificate $PKI/ca-bundle.pem;
+    ssl_verify_depth 2;
+    location / {
+      if (\$ssl_client_verify != SUCCESS) { return 401 "client certificate required\n"; }
+      return 200 "hello \$ssl_client_s_dn\n";
+    }
+  }
+
+  # not-tls (8418): plain HTTP port
+  server {
+    listen 127.0.0.1:8418;
+    location / { return 200 "plain http\n"; }
+  }
+
+  # tls13-http-401-200 (8434): TLS 1.3, optional client certificate, 401 without one
+  server {
+    listen 127.0.0.1:8434 ssl;
+    server_name api.tlscap.test;
+    ssl_protocols TLSv1.3;
+    ssl_verify_client optional;
+    ssl_client_certificate $PKI/ca-bundle.pem;
+    ssl_verify_depth 2;
+    location / {
+      if (\$ssl_client_verify != SUCCESS) { return 401 "client certificate required\n"; }
+      return 200 "hello \$ssl_client_s_dn\n";
+    }
+  }
+}
+EOF2
+mkdir -p "$RUN/nginx-tmp"
+"${NX[@]}" nginx -c "$RUN/nginx.conf" -e "$RUN/nginx.err" > "$RUN/nginx.out" 2>&1 &
+PIDS+=($!)
+
+# ---------------------------------------------------------------- scenario helpers
+CUR="" PORT=""
+rel() { local s="$*"; s=${s//$S\//samples/}; echo "${s//$RUN/\$RUN}"; }
+meta() { printf '%s: %s\n' "$1" "$(rel "$2")" >> "$S/meta/$CUR.txt"; }
+shq() {         # a command line as a person would type it (quotes only where needed)
+  local a out=()
+  for a in "$@"; do
+    if [[ $a =~ ^[A-Za-z0-9_./:=@,+%-]+$ ]]; then out+=("$a"); else out+=("'$a'"); fi
+  done
+  echo "${out[*]}"
+}
+listening() {   # wait until something listens on $PORT in the namespace
+  for _ in $(seq 100); do
+    [ -n "$("${NX[@]}" ss -Hltn "sport = :$1")" ] && return 0; sleep 0.05
+  done
+  echo "nothing listens on port $1" >&2; return 1
+}
+begin() {       # begin NAME PORT DESCRIPTION  -> starts tcpdump on tcp port PORT
+  CUR=$1 PORT=$2
+  echo "== $CUR (port $PORT)"
+  rm -f "$S/$CUR.pcap" "$S/$CUR.keys" "$S/meta/$CUR.txt"
+  meta desc "$3"
+  : > "$RUN/tcpdump.err"
+  "${NX[@]}" tcpdump -i lo --immediate-mode -U -s 0 -Z root -w "$S/$CUR.pcap" "tcp port $PORT" 2> "$RUN/tcpdump.err" &
+  TPID=$!
+  for _ in $(seq 100); do grep -q 'listening on' "$RUN/tcpdump.err" && break; sleep 0.05; done
+  sleep 0.2
+}
+expect() { meta "$@"; }    # expect KEY VALUE: ground-truth notes (findings, status) for the README
+srv() {         # srv CMD...: start a server for this scenario, cwd = $RUN/www, stdin = /dev/null
+  meta server "$(shq "$@")"
+  (cd "$RUN/www" && exec "${NX[@]}" "$@" < /dev/null >> "$RUN/$CUR.server.log" 2>&1) &
+  SPIDS+=($!)
+  listening "$PORT"
+}
+cli() {         # cli SECONDS CMD...: run a client (bounded by timeout), stdin = $INPUT
+  local t=$1; shift
+  meta client "${INPUT:+printf '$INPUT' | }$(shq "$@")"
+  printf '%b' "${INPUT:-}" | timeout "$t" "${NX[@]}" "$@" >> "$RUN/$CUR.client.log" 2>&1 || true
+}
+finish() {      # stop tcpdump (flushes), then the scenario's servers
+  sleep 0.5
+  kill -INT "$TPID"; wait "$TPID" || true; TPID=""
+  for p in "${SPIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  for p in "${SPIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+  SPIDS=()
+  # a key log without any secret (the handshake never got that far) is not worth keeping
+  if [ -f "$S/$CUR.keys" ] && ! grep -qv '^#' "$S/$CUR.keys"; then rm -f "$S/$CUR.keys"; fi
+  sed 's/^/   tcpdump: /' "$RUN/tcpdump.err" | grep -v 'listening on' || true
+}
+want() { [ ${#ONLY[@]} -eq 0 ] && return 0; local n; for n in "${ONLY[@]}"; do [ "$n" = "$1" ] && return 0; done; return 1; }
+
+R=$PKI/root.pem
+GET='GET /hello.txt HTTP/1.0\r\nHost: api.tlscap.test\r\n\r\n'
+# OpenSSL server: serves files of $RUN/www (-WWW), one request per connection, then closes.
+SSRV=(openssl s_server -WWW -cert "$PKI/server.pem" -key "$PKI/server.key" -cert_chain "$PKI/intermediate.pem")
+# OpenSSL client: verifies like a real client, aborts with an alert on verification errors.
+SC() { local port=$1; shift; cli 10 openssl s_client -connect "127.0.0.1:$port" -keylogfile "$S/$CUR.keys" -ign_eof "$@"; }
+CURL() { cli 15 env SSLKEYLOGFILE="$S/$CUR.keys" curl -sS -o /dev/null -w '%{http_code}\n' "$@"; }
+VERIFY=(-CAfile "$R" -verify_return_error -verify_hostname api.tlscap.test)
+
+# ---------------------------------------------------------------- scenarios
+# Each: begin NAME PORT DESC; expect KEY VALUE (ground truth: findings.N / status.N per
+# connection N in file order); servers (srv); clients (cli / SC / CURL); finish.
+export INPUT=""
+
+sc_tls13_curl_sni() {
+  begin tls13-curl-sni 8401 "TLS 1.3 with SNI, curl -> nginx sending leaf + intermediate; HTTP 200."
+  expect status.0 ok; expect findings.0 ""
+  listening 8401
+  CURL --cacert "$R" --resolve api.tlscap.test:8401:127.0.0.1 https://api.tlscap.test:8401/
+  finish
+}
+sc_tls12_openssl_sni() {
+  begin tls12-openssl-sni 8402 "TLS 1.2 with SNI, openssl s_client -> s_server (leaf + intermediate), GET and clean close."
+  expect status.0 ok; expect findings.0 ""
+  srv "${SSRV[@]}" -accept 8402 -tls1_2
+  INPUT=$GET SC 8402 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}"
+  finish
+}
+sc_tls12_no_sni() {
+  begin tls12-no-sni 8403 "TLS 1.2 without SNI (s_client -noservername); handshake succeeds."
+  expect status.0 ok; expect findings.0 "missing-sni"
+  srv "${SSRV[@]}" -accept 8403 -tls1_2
+  INPUT=$GET SC 8403 -tls1_2 -noservername "${VERIFY[@]}"
+  finish
+}
+sc_tls12_mtls_cert_sent() {
+  begin tls12-mtls-cert-sent 8404 "TLS 1.2 mutual TLS: server requires a client certificate (-Verify 1), client sends 'tlscap test client' + intermediate; succeeds."
+  expect status.0 ok; expect findings.0 ""
+  srv "${SSRV[@]}" -accept 8404 -tls1_2 -Verify 1 -CAfile "$PKI/ca-bundle.pem"
+  INPUT=$GET SC 8404 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}" \
+    -cert "$PKI/client.pem" -key "$PKI/client.key" -cert_chain "$PKI/intermediate.pem"
+  finish
+}
+sc_tls12_mtls_no_cert() {
+  begin tls12-mtls-no-cert 8405 "TLS 1.2 mutual TLS: server requires a client certificate, client sends an empty Certificate; server aborts with a fatal alert in clear."
+  expect status.0 alert; expect findings.0 "client-cert-missing tls-alert"
+  srv "${SSRV[@]}" -accept 8405 -tls1_2 -Verify 1 -CAfile "$PKI/ca-bundle.pem"
+  INPUT=$GET SC 8405 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}"
+  finish
+}
+sc_tls13_mtls_cert_sent() {
+  begin tls13-mtls-cert-sent 8406 "TLS 1.3 mutual TLS: server requires a client certificate, client sends it; succeeds (CertificateRequest/Certificate encrypted: keys needed to see them)."
+  expect status.0 ok; expect findings.0 ""
+  srv "${SSRV[@]}" -accept 8406 -tls1_3 -Verify 1 -CAfile "$PKI/ca-bundle.pem"
+  INPUT=$GET SC 8406 -tls1_3 -servername api.tlscap.test "${VERIFY[@]}" \
+    -cert "$PKI/client.pem" -key "$PKI/client.key" -cert_chain "$PKI/intermediate.pem"
+  finish
+}
+sc_tls13_mtls_no_cert() {
+  begin tls13-mtls-no-cert 8407 "TLS 1.3 mutual TLS: server requires a client certificate, client sends none; server's fatal alert certificate_required is encrypted (visible with the key log)."
+  expect status.0 alert; expect findings.0 "client-cert-missing tls-alert"
+  srv "${SSRV[@]}" -accept 8407 -tls1_3 -Verify 1 -CAfile "$PKI/ca-bundle.pem"
+  INPUT=$GET SC 8407 -tls1_3 -servername api.tlscap.test "${VERIFY[@]}"
+  finish
+}
+sc_tls12_chain_intermediate() {
+  begin tls12-chain-intermediate 8408 "TLS 1.2 (curl -> nginx), server sends leaf + intermediate (complete chain). tls12-openssl-sni shows the same chain from OpenSSL s_server."
+  expect status.0 ok; expect findings.0 ""
+  listening 8408
+  CURL --tlsv1.2 --tls-max 1.2 --cacert "$R" --resolve api.tlscap.test:8408:127.0.0.1 https://api.tlscap.test:8408/
+  finish
+}
+sc_tls12_leaf_only() {
+  begin tls12-leaf-only 8409 "TLS 1.2, server sends only its leaf (no intermediate): the client cannot build a chain to the root and aborts with unknown_ca."
+  expect status.0 alert; expect findings.0 "chain-incomplete tls-alert"
+  srv openssl s_server -WWW -cert "$PKI/server.pem" -key "$PKI/server.key" -accept 8409 -tls1_2
+  INPUT=$GET SC 8409 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}"
+  finish
+}
+sc_tls12_alert_unknown_ca() {
+  begin tls12-alert-unknown-ca 8410 "TLS 1.2, correct chain, but the client trusts only 'tlscap Other Root': client sends fatal alert unknown_ca."
+  expect status.0 alert; expect findings.0 "tls-alert"
+  srv "${SSRV[@]}" -accept 8410 -tls1_2
+  INPUT=$GET SC 8410 -tls1_2 -servername api.tlscap.test -CAfile "$PKI/other-root.pem" -verify_return_error
+  finish
+}
+sc_ipv6_tls13() {
+  begin ipv6-tls13 8411 "TLS 1.3 over IPv6 loopback [::1], curl with SNI -> nginx; HTTP 200."
+  expect status.0 ok; expect findings.0 ""
+  listening 8411
+  CURL --cacert "$R" --resolve 'api.tlscap.test:8411:[::1]' https://api.tlscap.test:8411/
+  finish
+}
+sc_sni_gated_client_auth() {
+  begin sni-gated-client-auth 8412 "nginx, one port, TLS 1.2: the api.tlscap.test server asks for a client certificate, the default server does not. Connection 0 sends SNI -> CertificateRequest, client cert sent, HTTP 200. Connection 1 connects by IP (no SNI) with the same client cert configured -> default server, no CertificateRequest, HTTP 401."
+  expect status.0 ok; expect findings.0 ""
+  expect status.1 ok; expect findings.1 "missing-sni sni-gated-client-auth client-cert-not-requested"
+  listening 8412
+  CURL --cacert "$R" --cert "$PKI/client.pem" --key "$PKI/client.key" \
+    --resolve api.tlscap.test:8412:127.0.0.1 https://api.tlscap.test:8412/
+  CURL -k --cert "$PKI/client.pem" --key "$PKI/client.key" https://127.0.0.1:8412/
+  finish
+}
+sc_tcp_connect_timeout() {
+  begin tcp-connect-timeout 8413 "SYNs to port 8413 are dropped by an nftables rule: curl --connect-timeout 8 retransmits its SYN and gives up; no answer at all."
+  expect status.0 timeout; expect findings.0 "tcp-connect-timeout"
+  "${NX[@]}" nft add table inet tlscap
+  "${NX[@]}" nft add chain inet tlscap input '{ type filter hook input priority 0; policy accept; }'
+  "${NX[@]}" nft add rule inet tlscap input tcp dport 8413 drop
+  meta server "(none) nft add rule inet tlscap input tcp dport 8413 drop"
+  CURL --connect-timeout 8 --cacert "$R" --resolve api.tlscap.test:8413:127.0.0.1 https://api.tlscap.test:8413/
+  "${NX[@]}" nft delete table inet tlscap
+  finish
+}
+sc_tcp_refused() {
+  begin tcp-refused 8414 "Nothing listens on port 8414: the SYN is answered by RST (connection refused)."
+  expect status.0 refused; expect findings.0 "tcp-refused"
+  meta server "(none: closed port)"
+  CURL --cacert "$R" --resolve api.tlscap.test:8414:127.0.0.1 https://api.tlscap.test:8414/
+  finish
+}
+sc_tcp_reset_midway() {
+  begin tcp-reset-midway 8415 "TCP accepted, the server reads the ClientHello then aborts with RST (SO_LINGER 0) during the handshake."
+  expect status.0 reset; expect findings.0 "tcp-reset"
+  srv python3 "$S/tools/tcpserver.py" rst-after-clienthello 127.0.0.1 8415
+  CURL --cacert "$R" --resolve api.tlscap.test:8415:127.0.0.1 https://api.tlscap.test:8415/
+  finish
+}
+sc_tcp_reset_after_handshake() {
+  begin tcp-reset-after-handshake 8419 "TLS 1.3 handshake completes (python ssl server), curl sends GET, the server aborts the TCP connection with RST instead of answering."
+  expect status.0 reset; expect findings.0 "tcp-reset"
+  srv python3 "$S/tools/tcpserver.py" rst-after-request 127.0.0.1 8419 "$PKI/server-fullchain.pem" "$PKI/server.key"
+  CURL --cacert "$R" --resolve api.tlscap.test:8419:127.0.0.1 https://api.tlscap.test:8419/
+  finish
+}
+sc_handshake_stalled() {
+  begin handshake-stalled 8416 "TCP accepted, the server never answers the ClientHello; the client (openssl s_client under timeout 6) gives up after 6 s and closes with FIN."
+  expect status.0 stalled; expect findings.0 "handshake-stalled"
+  srv python3 "$S/tools/tcpserver.py" silent 127.0.0.1 8416
+  INPUT="" cli 6 openssl s_client -connect 127.0.0.1:8416 -servername api.tlscap.test -keylogfile "$S/$CUR.keys" -ign_eof
+  finish
+}
+sc_read_timeout() {
+  begin read-timeout 8417 "TLS 1.3 handshake completes, curl sends GET, the server (s_server without -www) never answers; curl --max-time 7 gives up and closes."
+  expect status.0 timeout; expect findings.0 "read-timeout"
+  meta server "sleep 30 | openssl s_server -cert samples/pki/server.pem -key samples/pki/server.key -cert_chain samples/pki/intermediate.pem -accept 8417"
+  (cd "$RUN/www" && sleep 30 | "${NX[@]}" openssl s_server -cert "$PKI/server.pem" -key "$PKI/server.key" \
+      -cert_chain "$PKI/intermediate.pem" -accept 8417 >> "$RUN/$CUR.server.log" 2>&1) &
+  SPIDS+=($!)
+  listening 8417
+  CURL --max-time 7 --cacert "$R" --resolve api.tlscap.test:8417:127.0.0.1 https://api.tlscap.test:8417/
+  finish
+}
+sc_not_tls() {
+  begin not-tls 8418 "TLS client (curl https://) to a plain-HTTP nginx port: the server answers 'HTTP/1.1 400 Bad Request' in clear text."
+  expect status.0 not-tls; expect findings.0 "not-tls"
+  listening 8418
+  CURL --cacert "$R" --resolve api.tlscap.test:8418:127.0.0.1 https://api.tlscap.test:8418/
+  finish
+}
+cert_case() {   # cert_case NAME PORT DESC FINDINGS STATUS CERT KEY [CHAIN|-] [extra s_client args...]
+  local name=$1 port=$2 desc=$3 f=$4 st=$5 cert=$6 key=$7 chain=$8; shift 8
+  begin "$name" "$port" "$desc"
+  expect status.0 "$st"; expect findings.0 "$f"
+  local ch=(); [ "$chain" != - ] && ch=(-cert_chain "$chain")
+  srv openssl s_server -WWW -cert "$cert" -key "$key" "${ch[@]}" -accept "$port" -tls1_2 ${SRV_EXTRA:-}
+  INPUT=$GET SC "$port" -tls1_2 -servername api.tlscap.test "$@"
+  finish
+}
+sc_cert_expired() {
+  cert_case cert-expired 8420 "TLS 1.2, leaf expired (2020-01-01..2021-01-01); client aborts with alert certificate_expired." \
+    "cert-expired tls-alert" alert "$PKI/expired.pem" "$PKI/expired.key" "$PKI/intermediate.pem" "${VERIFY[@]}"
+}
+sc_cert_not_yet_valid() {
+  cert_case cert-not-yet-valid 8421 "TLS 1.2, leaf not valid before 2099-01-01; client aborts with a fatal alert." \
+    "cert-not-yet-valid tls-alert" alert "$PKI/notyetvalid.pem" "$PKI/notyetvalid.key" "$PKI/intermediate.pem" "${VERIFY[@]}"
+}
+sc_cert_wrong_host() {
+  cert_case cert-wrong-host 8422 "TLS 1.2, client asks for api.tlscap.test (SNI) but the leaf is for wrong.tlscap.test only; client aborts with a fatal alert." \
+    "hostname-mismatch tls-alert" alert "$PKI/wronghost.pem" "$PKI/wronghost.key" "$PKI/intermediate.pem" "${VERIFY[@]}"
+}
+sc_cert_self_signed() {
+  cert_case cert-self-signed 8423 "TLS 1.2, server sends a self-signed leaf for api.tlscap.test; client aborts with a fatal alert." \
+    "self-signed tls-alert" alert "$PKI/selfsigned.pem" "$PKI/selfsigned.key" - "${VERIFY[@]}"
+}
+sc_cert_weak_signature_sha1() {
+  SRV_EXTRA="-cipher DEFAULT@SECLEVEL=0" cert_case cert-weak-signature-sha1 8424 "TLS 1.2, leaf signed with sha1WithRSAEncryption; both sides at SECLEVEL=0, handshake succeeds." \
+    "weak-signature" ok "$PKI/sha1.pem" "$PKI/sha1.key" "$PKI/intermediate.pem" "${VERIFY[@]}" -cipher DEFAULT@SECLEVEL=0
+}
+sc_cert_weak_key_rsa1024() {
+  SRV_EXTRA="-cipher DEFAULT@SECLEVEL=0" cert_case cert-weak-key-rsa1024 8425 "TLS 1.2, leaf has an RSA 1024-bit key; both sides at SECLEVEL=0, handshake succeeds." \
+    "weak-key" ok "$PKI/rsa1024.pem" "$PKI/rsa1024.key" "$PKI/intermediate.pem" "${VERIFY[@]}" -cipher DEFAULT@SECLEVEL=0
+}
+sc_chain_untrusted() {
+  cert_case chain-untrusted 8426 "TLS 1.2, server sends a full chain of another hierarchy (leaf, 'tlscap Other Intermediate', 'tlscap Other Root'); the client trusts only 'tlscap Test Root CA' and aborts." \
+    "chain-untrusted tls-alert" alert "$PKI/other-server.pem" "$PKI/other-server.key" "$PKI/other-chain.pem" "${VERIFY[@]}"
+}
+sc_chain_order() {
+  cert_case chain-order 8427 "TLS 1.2, server sends leaf, root, intermediate (wrong order, root included); OpenSSL's client still verifies and succeeds." \
+    "chain-order" ok "$PKI/server.pem" "$PKI/server.key" "$PKI/wrong-order-chain.pem" "${VERIFY[@]}"
+}
+sc_cert_revoked_ocsp() {
+  SRV_EXTRA="-status_file $PKI/revoked.ocsp.der" cert_case cert-revoked-ocsp 8428 "TLS 1.2, server staples an OCSP response saying its leaf is revoked (keyCompromise); s_client -status does not enforce it, handshake succeeds." \
+    "cert-revoked" ok "$PKI/revoked.pem" "$PKI/revoked.key" "$PKI/intermediate.pem" "${VERIFY[@]}" -status
+}
+sc_cert_revoked_crl() {
+  cert_case cert-revoked-crl 8429 "TLS 1.2, server's leaf is listed in samples/pki/revoked.crl.pem; the client checks that CRL and aborts with certificate_revoked (tlscap must be given --crl samples/pki/revoked.crl.pem)." \
+    "cert-revoked tls-alert" alert "$PKI/revoked.pem" "$PKI/revoked.key" "$PKI/intermediate.pem" "${VERIFY[@]}" -crl_check -CRL "$PKI/revoked.crl.pem"
+}
+sc_obsolete_tls10() {
+  begin obsolete-tls10 8430 "TLS 1.0 negotiated (both sides -tls1 at SECLEVEL=0); succeeds."
+  expect status.0 ok; expect findings.0 "obsolete-version"
+  srv "${SSRV[@]}" -accept 8430 -tls1 -cipher DEFAULT@SECLEVEL=0
+  INPUT=$GET SC 8430 -tls1 -cipher DEFAULT@SECLEVEL=0 -servername api.tlscap.test "${VERIFY[@]}"
+  finish
+}
+sc_weak_cipher_null() {
+  begin weak-cipher-null 8431 "TLS 1.2, the server only allows NULL-SHA256 (no encryption; 3DES is not available in this OpenSSL build); client offers AES-GCM and NULL-SHA256, server picks TLS_RSA_WITH_NULL_SHA256. The HTTP request is readable in clear."
+  expect status.0 ok; expect findings.0 "weak-cipher"
+  srv "${SSRV[@]}" -accept 8431 -tls1_2 -cipher NULL-SHA256@SECLEVEL=0
+  INPUT=$GET SC 8431 -tls1_2 -cipher 'ECDHE-RSA-AES128-GCM-SHA256:NULL-SHA256@SECLEVEL=0' -servername api.tlscap.test "${VERIFY[@]}"
+  finish
+}
+sc_tls13_hello_retry() {
+  begin tls13-hello-retry 8432 "TLS 1.3: client's key share is X25519 only, server accepts only P-256 -> HelloRetryRequest, second ClientHello, success."
+  expect status.0 ok; expect findings.0 ""
+  srv "${SSRV[@]}" -accept 8432 -tls1_3 -groups P-256
+  INPUT=$GET SC 8432 -tls1_3 -groups X25519:P-256 -servername api.tlscap.test "${VERIFY[@]}"
+  finish
+}
+sc_tls12_resumption() {
+  begin tls12-resumption 8433 "TLS 1.2: a full handshake saving the session (-sess_out), then a second connection resuming it (-sess_in, abbreviated handshake without Certificate)."
+  expect status.0 ok; expect findings.0 ""; expect status.1 ok; expect findings.1 ""
+  srv "${SSRV[@]}" -accept 8433 -tls1_2
+  INPUT=$GET SC 8433 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}" -sess_out "$RUN/sess.pem"
+  INPUT=$GET SC 8433 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}" -sess_in "$RUN/sess.pem"
+  finish
+}
+sc_tls13_http_401_200() {
+  begin tls13-http-401-200 8434 "nginx TLS 1.3 with optional client certificate: connection 0 sends the client cert -> HTTP 200; connection 1 sends none -> HTTP 401 (status codes visible with the key log)."
+  expect status.0 ok; expect findings.0 ""
+  expect status.1 ok; expect findings.1 "client-cert-missing"
+  listening 8434
+  CURL --cacert "$R" --cert "$PKI/client.pem" --key "$PKI/client.key" \
+    --resolve api.tlscap.test:8434:127.0.0.1 https://api.tlscap.test:8434/
+  CURL --cacert "$R" --resolve api.tlscap.test:8434:127.0.0.1 https://api.tlscap.test:8434/
+  finish
+}
+
+ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mtls-no-cert
+     tls13-mtls-cert-sent tls13-mtls-no-cert tls12-chain-intermediate tls12-leaf-only
+     tls12-alert-unknown-ca ipv6-tls13 sni-gated-client-auth
+     tcp-connect-timeout tcp-refused tcp-reset-midway tcp-reset-after-handshake handshake-stalled read-timeout not-tls
+     cert-expired cert-not-yet-valid cert-wrong-host cert-self-signed cert-weak-signature-sha1
+     cert-weak-key-rsa1024 chain-untrusted chain-order cert-revoked-ocsp cert-revoked-crl
+     obsolete-tls10 weak-cipher-null tls13-hello-retry tls12-resumption tls13-http-401-200)
+printf '%s\n' "${ALL[@]}" > "$S/meta/ORDER"
+t0=$(date +%s)
+for name in "${ALL[@]}"; do
+  if want "$name"; then "sc_${name//-/_}"; fi
+done
+echo "scenarios took $(( $(date +%s) - t0 )) s"
+
+# ---------------------------------------------------------------- other container formats
+if want tls13-curl-sni; then gzip -9 -n -c "$S/tls13-curl-sni.pcap" > "$S/tls13-curl-sni.pcap.gz"; fi
+if want sni-gated-client-auth; then
+  editcap -F pcapng "$S/sni-gated-client-auth.pcap" "$S/multi.pcapng"
+  rm -f "$S/multi.keys"; cp "$S/sni-gated-client-auth.keys" "$S/multi.keys"
+fi
+
+# ---------------------------------------------------------------- ground truth
+python3 "$S/tools/groundtruth.py" "$S"
+du -sh "$S"

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Tiny misbehaving TCP servers for make_samples.sh (loopback only).
+
+usage: tcpserver.py MODE ADDR PORT [CHAIN_PEM KEY_PEM]
+  rst-after-clienthello  accept, read one full TLS record (the ClientHello), abort with RST
+  rst-after-request      complete a TLS handshake (python ssl = OpenSSL, CHAIN_PEM/KEY_PEM),
+                         read the request, abort with RST instead of answering
+  silent                 accept, read whatever comes, never answer (until killed, max 60 s)
+"""
+import socket
+import ssl
+import struct
+import sys
+import time
+
+
+def read_record(conn):
+    """Read one TLS record (5-byte header + body); stop early if the peer closes."""
+    data = b""
+    need = 5
+    while len(data) < need:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+        if len(data) >= 5:
+            need = 5 + struct.unpack("!H", data[3:5])[0]
+    return data
+
+
+def main():
+    mode, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if addr not in ("127.0.0.1", "::1"):
+        sys.exit("loopback only")
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    srv = socket.socket(family, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((addr, port))
+    srv.listen(8)
+    deadline = time.time() + 60
+    srv.settimeout(60)
+    while time.time() < deadline:
+        try:
+            conn, _ = srv.accept()
+        except socket.timeout:
+            break
+        if mode == "rst-after-clienthello":
+            read_record(conn)
+            # linger on, timeout 0: close() sends RST instead of FIN
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+        elif mode == "rst-after-request":
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+            try:
+                tls = ctx.wrap_socket(conn, server_side=True)
+                tls.recv(65536)
+                # no close_notify: the TCP connection is aborted under the TLS session
+                tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                tls.close()
+            except (ssl.SSLError, OSError):
+                conn.close()
+        elif mode == "silent":
+            conn.settimeout(max(0.1, deadline - time.time()))
+            try:
+                while conn.recv(65536):
+                    pass
+            except socket.timeout:
+                pass
+            time.sleep(max(0.0, deadline - time.time()))
+            conn.close()
+        else:
+            sys.exit("unknown mode " + mode)
+
+
+if __name__ == "__main__":
+    main()
