@@ -6,6 +6,7 @@
 
 use crate::capture::{CaptureError, CaptureReader, LinkType};
 use crate::certs::CertInfo;
+use crate::certs::{TrustOptions, Validator};
 use crate::findings::FindingsConfig;
 use crate::flow::{Direction, Finished, FlowConfig, FlowTable, SegmentMeta, Side, TcpSummary};
 use crate::model::{AlertRecord, ConnectionRecord, TcpRecord};
@@ -14,6 +15,7 @@ use crate::time::Timestamp;
 use crate::tls::{names, HandshakeSummary, ObserverConfig, TlsObserver};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// What to analyse and how.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +30,17 @@ pub struct Options {
     pub defrag: DefragLimits,
     /// Settings of the diagnosis rules.
     pub findings: FindingsConfig,
+    /// Chain validator shared by every file of a batch (its cache too). None: each file builds
+    /// one with Mozilla's roots.
+    pub validator: Option<SharedValidator>,
+}
+
+/// A chain validator shared between worker threads.
+pub type SharedValidator = Arc<Mutex<Validator>>;
+
+/// Builds a shared validator from trust options (errors name the offending file).
+pub fn shared_validator(trust: &TrustOptions) -> Result<SharedValidator, crate::certs::CertsError> {
+    Ok(Arc::new(Mutex::new(Validator::new(trust)?)))
 }
 
 /// Per-file statistics.
@@ -95,6 +108,12 @@ pub fn analyze_file(path: &Path, opts: &Options) -> FileAnalysis {
     let observer_cfg = opts.observer.clone();
     let mut new_handler = |_c, _s| TlsObserver::new(observer_cfg.clone());
     let mut builder = RecordBuilder::new(path, opts);
+    if builder.validator.is_none() {
+        out.warnings.push(format!(
+            "{}: trust anchors could not be loaded; certificate chains are not validated",
+            path.display()
+        ));
+    }
 
     loop {
         let packet = match reader.next_packet() {
@@ -176,6 +195,7 @@ pub fn analyze_file(path: &Path, opts: &Options) -> FileAnalysis {
 
 /// Turns finished connections into records, caching certificate display fields.
 struct RecordBuilder<'o> {
+    validator: Option<SharedValidator>,
     file: String,
     all: bool,
     opts: &'o Options,
@@ -191,7 +211,12 @@ const TLS_PORTS: &[u16] = &[
 
 impl<'o> RecordBuilder<'o> {
     fn new(path: &Path, opts: &'o Options) -> Self {
+        let validator = opts
+            .validator
+            .clone()
+            .or_else(|| shared_validator(&TrustOptions::default()).ok());
         RecordBuilder {
+            validator,
             file: path.display().to_string(),
             all: opts.all,
             opts,
@@ -214,7 +239,35 @@ impl<'o> RecordBuilder<'o> {
         let mut record = self.record(&hs, &tcp);
         record.findings =
             crate::findings::connection_findings(&record, &hs, &tcp, &self.opts.findings);
+        self.check_chain(&mut record, &hs);
         self.rows.push((record, hs, tcp));
+    }
+
+    /// Validates the server chain (cached per distinct chain) and adds certificate findings.
+    fn check_chain(&mut self, record: &mut ConnectionRecord, hs: &HandshakeSummary) {
+        let (Some(cert), Some(validator)) = (&hs.server_certificate, &self.validator) else {
+            return;
+        };
+        if cert.certs.is_empty() {
+            return;
+        }
+        let name = record
+            .sni
+            .clone()
+            .or_else(|| self.opts.findings.expect_host.clone());
+        let ocsp = hs.ocsp_response.as_ref().map(|(_, der)| der.as_slice());
+        let check = match validator.lock() {
+            Ok(mut v) => v.check(&cert.certs, name.as_deref(), cert.meta.ts, ocsp),
+            Err(_) => return,
+        };
+        record.chain_status = Some(chain_status(&check.path));
+        let ocsp_packet = hs.ocsp_response.as_ref().map(|(m, _)| m.packet);
+        record.findings.extend(crate::findings::chain_findings(
+            record,
+            &check,
+            cert.meta.packet,
+            ocsp_packet,
+        ));
     }
 
     fn cert_infos(&mut self, certs: &[Vec<u8>]) -> Vec<CertInfo> {
@@ -292,7 +345,14 @@ impl<'o> RecordBuilder<'o> {
             resumed: hs.resumed(),
             hello_retry: hs.hello_retry_request.is_some(),
             cert_requested: hs.cert_requested(),
-            client_cert_sent: hs.client_cert_sent(),
+            // No CertificateRequest in a visible handshake: the client cannot have sent one.
+            client_cert_sent: hs
+                .client_cert_sent()
+                .or(if hs.cert_requested() == Some(false) {
+                    Some(false)
+                } else {
+                    None
+                }),
             server_chain,
             client_chain,
             ocsp_stapled: hs.ocsp_response.is_some(),
@@ -313,6 +373,7 @@ impl<'o> RecordBuilder<'o> {
             ja3: ch.map(crate::tls::fingerprint::ja3),
             ja4: ch.map(crate::tls::fingerprint::ja4),
             status: status(hs, tcp).to_string(),
+            chain_status: None,
             findings: Vec::new(),
         }
     }
@@ -338,6 +399,19 @@ impl<'o> RecordBuilder<'o> {
     }
 }
 
+/// One word for a chain's path status.
+fn chain_status(p: &crate::certs::PathStatus) -> String {
+    use crate::certs::PathStatus::*;
+    match p {
+        Trusted => "trusted".into(),
+        Incomplete { .. } => "incomplete".into(),
+        Untrusted { .. } => "untrusted".into(),
+        BadSignature { .. } => "bad-signature".into(),
+        Invalid { reason } => format!("invalid: {reason}"),
+        Empty => "empty".into(),
+    }
+}
+
 /// GREASE values (RFC 8701): 0x?A?A with both bytes equal.
 fn is_grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
@@ -353,6 +427,8 @@ fn swap_roles(tcp: &mut TcpSummary) {
     std::mem::swap(&mut tcp.client_bytes, &mut tcp.server_bytes);
     tcp.first_data.swap(0, 1);
     tcp.last_data.swap(0, 1);
+    tcp.prev_data.swap(0, 1);
+    tcp.last_data_len.swap(0, 1);
     tcp.fin.swap(0, 1);
     let flip = |s: Side| match s {
         Side::Client => Side::Server,

@@ -79,6 +79,17 @@ pub struct CommonArgs {
     #[arg(long, value_enum, value_name = "SEVERITY", global = true)]
     pub fail_on: Option<SeverityArg>,
 
+    /// Add the root CAs in this PEM file to the trust anchors (repeatable), as if uploaded to
+    /// the client's trust store.
+    #[arg(long, value_name = "PEM", global = true)]
+    pub ca_file: Vec<PathBuf>,
+    /// Also trust the operating system's root store.
+    #[arg(long, global = true)]
+    pub system_roots: bool,
+    /// Certificate revocation list (DER or PEM) to check chains against; repeatable.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub crl: Vec<PathBuf>,
+
     /// Keep connections whose server matches (IP, CIDR or ip:port); repeatable.
     #[arg(long, value_name = "ADDR", global = true)]
     pub server: Vec<AddrPattern>,
@@ -192,8 +203,16 @@ pub fn main() -> i32 {
     }
 }
 
-fn options(common: &CommonArgs) -> Options {
-    Options {
+fn options(common: &CommonArgs) -> Result<Options, String> {
+    let trust = crate::certs::TrustOptions {
+        extra_ca_files: common.ca_file.clone(),
+        system_roots: common.system_roots,
+        crl_files: common.crl.clone(),
+        ..Default::default()
+    };
+    let validator = app::shared_validator(&trust).map_err(|e| e.to_string())?;
+    Ok(Options {
+        validator: Some(validator),
         all: common.all,
         findings: FindingsConfig {
             read_timeout_secs: common.read_timeout,
@@ -201,7 +220,7 @@ fn options(common: &CommonArgs) -> Options {
             expect_host: common.expect_host.clone(),
         },
         ..Default::default()
-    }
+    })
 }
 
 fn filter(common: &CommonArgs) -> Filter {
@@ -225,7 +244,13 @@ fn table_style(common: &CommonArgs, to_terminal: bool) -> TableStyle {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> std::io::Result<i32> {
-    let opts = options(&cli.common);
+    let opts = match options(&cli.common) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("tlscap: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
     if let Some(unknown) = cli
         .common
         .finding

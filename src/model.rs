@@ -102,6 +102,9 @@ pub struct ConnectionRecord {
     pub ja3: Option<String>,
     /// FoxIO JA4 of the ClientHello.
     pub ja4: Option<String>,
+    /// Path validation of the server chain: `trusted`, `incomplete`, `untrusted`,
+    /// `bad-signature`, `invalid: <reason>`, `empty`; null when no chain was seen.
+    pub chain_status: Option<String>,
     /// One-word state: `ok`, `alert`, `refused`, `timeout`, `reset`, `stalled`, `not-tls`, `incomplete`.
     pub status: String,
     /// Diagnoses.

@@ -410,6 +410,8 @@ fn full_connection_summary_is_exact() {
         server_bytes: 6,
         first_data: [Some(pref(4, 13)), Some(pref(5, 14))],
         last_data: [Some(pref(4, 13)), Some(pref(5, 14))],
+        prev_data: [None, None],
+        last_data_len: [5, 6],
         fin: [Some(pref(6, 15)), Some(pref(7, 16))],
         rst: None,
         closed_by: Some(Side::Client),

@@ -9,6 +9,8 @@
 use serde::Serialize;
 
 mod alerts;
+mod certs;
+pub use certs::chain_findings;
 mod rules;
 pub use rules::{connection_findings, cross_connection, glob_match, FindingsConfig, ServerPattern};
 

@@ -136,6 +136,10 @@ pub fn connection_findings(
     let mut out = Vec::new();
     tcp_rules(r, hs, tcp, cfg, &mut out);
     reply_rules(r, hs, tcp, &mut out);
+    // A reset that follows a non-TLS answer is its consequence, not a second cause.
+    if out.iter().any(|f| f.id == "not-tls") {
+        out.retain(|f| f.id != "tcp-reset");
+    }
     handshake_rules(r, hs, cfg, &mut out);
     alert_rules(r, hs, &mut out);
     protocol_rules(r, hs, &mut out);
@@ -186,8 +190,10 @@ fn tcp_rules(
         // A RST after both FINs is a normal abortive tail, not a failure.
         let both_fins = tcp.fin[0].is_some_and(|f| f.packet < rst.packet)
             && tcp.fin[1].is_some_and(|f| f.packet < rst.packet);
-        let own_fin_first = tcp.fin[if side == Side::Client { 0 } else { 1 }]
-            .is_some_and(|f| f.packet < rst.packet);
+        // ...and so is a RST after the sender's own FIN, or after the peer's FIN (the sender
+        // closes abortively once the peer is done).
+        let own_fin_first = tcp.fin[0].is_some_and(|f| f.packet < rst.packet)
+            || tcp.fin[1].is_some_and(|f| f.packet < rst.packet);
         if tcp.established && !both_fins && !own_fin_first {
             let handshake_done = hs.server_hello.is_some()
                 && (hs.change_cipher_spec[Direction::ToServer.idx()].is_some()
@@ -210,10 +216,19 @@ fn tcp_rules(
             } else {
                 "server"
             };
-            let severity = if stage == "after the TLS handshake" {
+            // After the handshake a reset is a failure when it cuts off an unanswered request.
+            let unanswered = side == Side::Server
+                && last_real_data(tcp, Direction::ToServer)
+                    .is_some_and(|req| req.packet < rst.packet && !answered(hs, tcp, req));
+            let severity = if stage == "after the TLS handshake" && !unanswered {
                 Severity::Warning
             } else {
                 Severity::Error
+            };
+            let stage = if stage == "after the TLS handshake" && unanswered {
+                "after the TLS handshake, without answering the client's request"
+            } else {
+                stage
             };
             let after_alert = hs
                 .alerts
@@ -239,42 +254,118 @@ fn tcp_rules(
             ));
         }
     }
-    // Server silent after the client's request.
-    if tcp.established {
-        if let Some(req) = tcp.last_data[Direction::ToServer.idx()] {
-            let handshake_done = hs.client_hello.is_none()
-                || (hs.server_hello.is_some()
-                    && hs.application_data_records[Direction::ToServer.idx()] > 0);
-            let server_last = tcp.last_data[Direction::ToClient.idx()];
-            let answered = server_last.is_some_and(|s| s.ts.seconds_since(req.ts) > 0.2);
-            let end = match (tcp.closed_by, tcp.rst, tcp.fin[0]) {
-                (Some(Side::Client), Some((Side::Client, p)), _) => p,
-                (Some(Side::Client), _, Some(f)) => f,
-                _ => tcp.last,
-            };
-            let silence = end
-                .ts
-                .seconds_since(req.ts.max(server_last.map(|s| s.ts).unwrap_or(req.ts)));
-            if handshake_done
-                && !answered
-                && silence >= cfg.read_timeout_secs
-                && hs.non_tls[1].is_none()
-            {
-                let how = if tcp.closed_by == Some(Side::Client) {
-                    "before the client closed the connection"
-                } else {
-                    "until the capture ended"
-                };
-                out.push(finding(
-                    "read-timeout",
-                    Severity::Error,
-                    format!("{server} sent nothing for {} after the client's request {how} (read timed out).", secs(silence)),
-                    format!("Client's last data in packet {} at +{:.3} s; connection end in packet {} at +{:.3} s; no server data in between.", req.packet, req.ts.seconds_since(tcp.first.ts), end.packet, end.ts.seconds_since(tcp.first.ts)),
-                    "Server: find why the request is not answered (slow backend, request waiting for a body, application hang); client: raise the read timeout only if the server is known to be slow.",
-                ));
-            }
+    if let Some(f) = read_timeout(r, hs, tcp, cfg) {
+        out.push(f);
+    }
+}
+
+/// Whether the last data of direction `d` is its closing flight: a close_notify-sized packet
+/// sent right before that side's FIN/RST, or (server) right after the client's own closing flight.
+fn closing_flight(tcp: &TcpSummary, d: Direction) -> bool {
+    let i = d.idx();
+    let Some(last) = tcp.last_data[i] else {
+        return false;
+    };
+    if tcp.last_data_len[i] > 64 {
+        return false;
+    }
+    let side = d.sender();
+    let close = match (tcp.fin[i], tcp.rst) {
+        (Some(f), _) => Some(f),
+        (None, Some((s, p))) if s == side => Some(p),
+        _ => None,
+    };
+    let before_own_close =
+        close.is_some_and(|f| f.ts.seconds_since(last.ts) < 1.0 && f.packet >= last.packet);
+    let after_peer_close = d == Direction::ToClient
+        && closing_flight(tcp, Direction::ToServer)
+        && tcp.last_data[0]
+            .is_some_and(|c| c.packet < last.packet && last.ts.seconds_since(c.ts) < 1.0);
+    before_own_close || after_peer_close
+}
+
+/// The last real data of a direction (its closing flight excluded).
+fn last_real_data(tcp: &TcpSummary, d: Direction) -> Option<crate::flow::PacketRef> {
+    if closing_flight(tcp, d) {
+        tcp.prev_data[d.idx()]
+    } else {
+        tcp.last_data[d.idx()]
+    }
+}
+
+/// Whether the server sent data after the client's request `req`. TLS 1.3 servers send session
+/// tickets right after the client's Finished, which can land just after the request: server data
+/// within two handshake round trips (+10 ms) of the request is not counted as an answer.
+fn answered(hs: &HandshakeSummary, tcp: &TcpSummary, req: crate::flow::PacketRef) -> bool {
+    let window = match (&hs.client_hello, &hs.server_hello) {
+        (Some(ch), Some(sh)) if sh.version == 0x0304 => {
+            2.0 * sh.meta.ts.seconds_since(ch.meta.ts).max(0.0) + 0.010
+        }
+        _ => 0.0,
+    };
+    last_real_data(tcp, Direction::ToClient).is_some_and(|s| s.ts.seconds_since(req.ts) > window)
+}
+
+/// `read-timeout`: the client sent a request after the handshake and the server stayed silent.
+fn read_timeout(
+    r: &ConnectionRecord,
+    hs: &HandshakeSummary,
+    tcp: &TcpSummary,
+    cfg: &FindingsConfig,
+) -> Option<Finding> {
+    if !tcp.established || hs.non_tls[Direction::ToClient.idx()].is_some() {
+        return None;
+    }
+    let req = last_real_data(tcp, Direction::ToServer)?;
+    // TLS: the request must follow the handshake.
+    if hs.client_hello.is_some() {
+        let sh = hs.server_hello.as_ref()?;
+        if req.packet <= sh.meta.packet
+            || hs.application_data_records[Direction::ToServer.idx()] == 0
+        {
+            return None;
         }
     }
+    if answered(hs, tcp, req) {
+        return None;
+    }
+    let server_last = last_real_data(tcp, Direction::ToClient);
+    let client_gave_up = closing_flight(tcp, Direction::ToServer);
+    let end = match (client_gave_up, tcp.closed_by, tcp.fin[0], tcp.rst) {
+        (true, _, _, _) => tcp.last_data[0].unwrap_or(tcp.last),
+        (_, Some(Side::Client), Some(f), _) => f,
+        (_, Some(Side::Client), None, Some((_, p))) => p,
+        _ => tcp.last,
+    };
+    let since = match server_last {
+        Some(s) if s.ts > req.ts => s.ts,
+        _ => req.ts,
+    };
+    let silence = end.ts.seconds_since(since);
+    if silence < cfg.read_timeout_secs {
+        return None;
+    }
+    let how = if client_gave_up || tcp.closed_by == Some(Side::Client) {
+        "before the client gave up and closed the connection"
+    } else if tcp.closed_by == Some(Side::Server) {
+        "before it closed the connection"
+    } else {
+        "until the capture ended"
+    };
+    let t0 = tcp.first.ts;
+    Some(finding(
+        "read-timeout",
+        Severity::Error,
+        format!("{} sent nothing for {} after the client's request {how} (read timed out).", r.server, secs(silence)),
+        format!(
+            "Client's request in packet {} at +{:.3} s; no answer from the server; the client closed in packet {} at +{:.3} s.",
+            req.packet,
+            req.ts.seconds_since(t0),
+            end.packet,
+            end.ts.seconds_since(t0)
+        ),
+        "Server: find why the request is not answered (slow backend, request waiting for a body, application hang); client: raise the read timeout only if the server is known to be slow.",
+    ))
 }
 
 fn handshake_rules(
@@ -446,7 +537,9 @@ fn reply_rules(
         ));
         return;
     }
-    let server_replied = hs.server_hello.is_some()
+    let server_reset = tcp.rst.is_some_and(|(side, _)| side == Side::Server);
+    let server_replied = server_reset
+        || hs.server_hello.is_some()
         || hs.hello_retry_request.is_some()
         || hs.alerts.iter().any(|a| a.from == Side::Server)
         || tcp.first_data[Direction::ToClient.idx()].is_some_and(|p| p.packet > ch.meta.packet);

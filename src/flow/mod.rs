@@ -152,6 +152,11 @@ pub struct TcpSummary {
     pub first_data: [Option<PacketRef>; 2],
     /// Last payload-bearing packet per direction.
     pub last_data: [Option<PacketRef>; 2],
+    /// The payload-bearing packet before the last one, per direction (tells a request from the
+    /// close_notify that follows it).
+    pub prev_data: [Option<PacketRef>; 2],
+    /// Payload length of the last payload-bearing packet per direction.
+    pub last_data_len: [u32; 2],
     /// First FIN per direction.
     pub fin: [Option<PacketRef>; 2],
     /// First RST and who sent it.

@@ -220,6 +220,8 @@ impl<H: StreamHandler> FlowTable<H> {
                 server_bytes: 0,
                 first_data: [None; 2],
                 last_data: [None; 2],
+                prev_data: [None; 2],
+                last_data_len: [0; 2],
                 fin: [None; 2],
                 rst: None,
                 closed_by: None,
@@ -352,7 +354,11 @@ impl<H: StreamHandler> Connection<H> {
             .max(seg.payload.len().min(u32::MAX as usize) as u32);
         if wire_len > 0 {
             tcp.first_data[dir.idx()].get_or_insert(at);
+            if tcp.last_data[dir.idx()].is_some_and(|p| p.packet != at.packet) {
+                tcp.prev_data[dir.idx()] = tcp.last_data[dir.idx()];
+            }
             tcp.last_data[dir.idx()] = Some(at);
+            tcp.last_data_len[dir.idx()] = wire_len;
             // Payload after a SYN flag starts at seq + 1.
             let seq = if flags.syn() {
                 seg.seq.wrapping_add(1)

@@ -115,7 +115,11 @@ pub fn alerts_cell(r: &ConnectionRecord) -> String {
                 crate::flow::Side::Client => "C",
                 crate::flow::Side::Server => "S",
             };
-            format!("{who} {} {}", a.level, a.description)
+            if a.level == "encrypted" {
+                format!("{who} (encrypted)")
+            } else {
+                format!("{who} {} {}", a.level, a.description)
+            }
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -145,11 +149,9 @@ pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Tab
         "Status",
         "Findings",
     ]);
-    let mut last_file: Option<&str> = None;
+    // With several captures, the first column names the file too.
+    let several_files = records.windows(2).any(|w| w[0].file != w[1].file);
     for r in records {
-        if last_file != Some(r.file.as_str()) {
-            last_file = Some(r.file.as_str());
-        }
         let time = r.start.get(11..23).unwrap_or(&r.start).to_string();
         let findings = r
             .findings
@@ -171,7 +173,15 @@ pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Tab
             });
         }
         t.add_row(vec![
-            Cell::new(format!("{}", r.index)),
+            Cell::new(if several_files {
+                let name = std::path::Path::new(&r.file)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| r.file.clone());
+                format!("{name}\n#{}", r.index)
+            } else {
+                format!("{}", r.index)
+            }),
             Cell::new(time),
             Cell::new(format!("{}\n→ {}", r.client, r.server)),
             Cell::new(r.sni.as_deref().unwrap_or("(none)")),
