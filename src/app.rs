@@ -240,6 +240,7 @@ impl<'o> RecordBuilder<'o> {
         record.findings =
             crate::findings::connection_findings(&record, &hs, &tcp, &self.opts.findings);
         self.check_chain(&mut record, &hs);
+        record.status = status(&hs, &record.findings).to_string();
         self.rows.push((record, hs, tcp));
     }
 
@@ -314,16 +315,9 @@ impl<'o> RecordBuilder<'o> {
             .iter()
             .map(|a| AlertRecord {
                 from: a.from,
-                level: if a.encrypted {
-                    "encrypted".into()
-                } else {
-                    names::alert_level_name(a.level)
-                },
-                description: if a.encrypted {
-                    "encrypted".into()
-                } else {
-                    names::alert_name(a.description)
-                },
+                level: (!a.encrypted).then(|| names::alert_level_name(a.level)),
+                description: (!a.encrypted).then(|| names::alert_name(a.description)),
+                encrypted: a.encrypted,
                 packet: a.meta.packet,
             })
             .collect();
@@ -343,16 +337,20 @@ impl<'o> RecordBuilder<'o> {
             version: sh.map(|s| names::version_name(s.version)),
             cipher: sh.map(|s| names::cipher_name(s.cipher)),
             resumed: hs.resumed(),
+            // A resumed handshake never carries a CertificateRequest (TLS 1.2 abbreviated
+            // handshake; TLS 1.3 PSK, RFC 8446 §4.3.2).
             hello_retry: hs.hello_retry_request.is_some(),
-            cert_requested: hs.cert_requested(),
+            cert_requested: hs
+                .cert_requested()
+                .or(if hs.resumed() { Some(false) } else { None }),
             // No CertificateRequest in a visible handshake: the client cannot have sent one.
-            client_cert_sent: hs
-                .client_cert_sent()
-                .or(if hs.cert_requested() == Some(false) {
+            client_cert_sent: hs.client_cert_sent().or(
+                if hs.cert_requested() == Some(false) || hs.resumed() {
                     Some(false)
                 } else {
                     None
-                }),
+                },
+            ),
             server_chain,
             client_chain,
             ocsp_stapled: hs.ocsp_response.is_some(),
@@ -367,12 +365,13 @@ impl<'o> RecordBuilder<'o> {
                 close: tcp.close,
                 gaps: tcp.gaps,
                 packets: tcp.packets,
-                retransmissions: tcp.retransmissions,
+                // Retransmitted SYNs count too, as in Wireshark's tcp.analysis.retransmission.
+                retransmissions: tcp.retransmissions + tcp.syn.saturating_sub(1),
                 midstream: tcp.midstream,
             },
             ja3: ch.map(crate::tls::fingerprint::ja3),
             ja4: ch.map(crate::tls::fingerprint::ja4),
-            status: status(hs, tcp).to_string(),
+            status: String::new(),
             chain_status: None,
             findings: Vec::new(),
         }
@@ -452,44 +451,33 @@ fn worth_reporting(hs: &HandshakeSummary, tcp: &TcpSummary) -> bool {
     no_data && TLS_PORTS.contains(&tcp.server.port())
 }
 
-/// One word for the table's status column.
-pub fn status(hs: &HandshakeSummary, tcp: &TcpSummary) -> &'static str {
-    let fatal_alert = hs
-        .alerts
-        .iter()
-        .any(|a| a.level == 2 || a.encrypted && hs.server_hello.is_none());
-    if tcp.syn > 0 && tcp.syn_ack == 0 && !tcp.midstream {
-        return if tcp.rst.is_some_and(|(s, _)| s == Side::Server) {
-            "refused"
-        } else {
-            "no-answer"
-        };
+/// One word for the table's status column, from the handshake and the findings.
+pub fn status(hs: &HandshakeSummary, findings: &[crate::findings::Finding]) -> &'static str {
+    let has = |id: &str| {
+        findings
+            .iter()
+            .any(|f| f.id == id && f.severity == crate::findings::Severity::Error)
+    };
+    if has("tcp-refused") {
+        "refused"
+    } else if has("tcp-connect-timeout") || has("read-timeout") {
+        "timeout"
+    } else if has("not-tls") {
+        "not-tls"
+    } else if hs.alerts.iter().any(|a| a.level == 2 && !a.encrypted) {
+        "alert"
+    } else if has("tcp-reset") {
+        "reset"
+    } else if has("handshake-stalled") {
+        "stalled"
+    } else if hs.server_hello.is_some()
+        && (hs.change_cipher_spec[Direction::ToClient.idx()].is_some()
+            || hs.encrypted_records[Direction::ToClient.idx()] > 0)
+    {
+        "ok"
+    } else {
+        "incomplete"
     }
-    if hs.non_tls[Direction::ToClient.idx()].is_some() && hs.client_hello.is_some() {
-        return "not-tls";
-    }
-    if fatal_alert {
-        return "alert";
-    }
-    if hs.client_hello.is_some() && hs.server_hello.is_none() {
-        if tcp.rst.is_some() {
-            return "reset";
-        }
-        return "stalled";
-    }
-    if hs.server_hello.is_some() {
-        if hs.change_cipher_spec[1].is_some() || hs.encrypted_records[1] > 0 {
-            if tcp.rst.is_some() {
-                return "reset";
-            }
-            return "ok";
-        }
-        return "incomplete";
-    }
-    if tcp.rst.is_some() {
-        return "reset";
-    }
-    "incomplete"
 }
 
 /// Expands the inputs: files as given, directories walked recursively (hidden entries skipped),

@@ -12,10 +12,12 @@ use serde::Serialize;
 pub struct AlertRecord {
     /// `client` or `server`.
     pub from: Side,
-    /// `warning` or `fatal`.
-    pub level: String,
-    /// RFC name, e.g. `unknown_ca`.
-    pub description: String,
+    /// `warning` or `fatal`; null when the alert was encrypted.
+    pub level: Option<String>,
+    /// RFC name, e.g. `unknown_ca`; null when the alert was encrypted.
+    pub description: Option<String>,
+    /// Sent after encryption started (level and description unreadable without keys).
+    pub encrypted: bool,
     /// Packet the alert was seen in.
     pub packet: u64,
 }

@@ -58,8 +58,8 @@ fn corpus_dir() -> Option<PathBuf> {
 fn real_self_signed_certificate_fields() {
     // nDPI selfsigned.pcap, frame 7.
     let info = summarize(&real("ntop-selfsigned-0")).unwrap();
-    assert_eq!(info.subject, "C=IT, ST=Some-State, O=ntop.org");
-    assert_eq!(info.issuer, "C=IT, ST=Some-State, O=ntop.org");
+    assert_eq!(info.subject, "O=ntop.org, ST=Some-State, C=IT");
+    assert_eq!(info.issuer, "O=ntop.org, ST=Some-State, C=IT");
     assert!(info.san_dns.is_empty());
     assert!(info.san_ip.is_empty());
     assert_eq!(info.not_before, "2015-10-10T15:55:47Z");
@@ -83,13 +83,13 @@ fn real_ev_leaf_and_sha1_root_fields() {
     let leaf = summarize(&real("riot-ekg-0")).unwrap();
     assert_eq!(
         leaf.subject,
-        "msJurisdictionCountry=US, msJurisdictionStateOrProvince=Delaware, \
-         businessCategory=Private Organization, serialNumber=4155843, C=US, ST=California, \
-         L=Los Angeles, O=Riot Games, Inc., CN=ekg.riotgames.com"
+        "CN=ekg.riotgames.com, O=Riot Games, Inc., L=Los Angeles, ST=California, C=US, \
+         serialNumber=4155843, businessCategory=Private Organization, \
+         msJurisdictionStateOrProvince=Delaware, msJurisdictionCountry=US"
     );
     assert_eq!(
         leaf.issuer,
-        "C=US, O=DigiCert Inc, OU=www.digicert.com, CN=DigiCert SHA2 Extended Validation Server CA"
+        "CN=DigiCert SHA2 Extended Validation Server CA, OU=www.digicert.com, O=DigiCert Inc, C=US"
     );
     assert_eq!(
         leaf.san_dns,
@@ -114,7 +114,7 @@ fn real_ev_leaf_and_sha1_root_fields() {
     let root = summarize(&real("riot-ekg-1")).unwrap();
     assert_eq!(
         root.subject,
-        "C=US, O=DigiCert Inc, OU=www.digicert.com, CN=DigiCert High Assurance EV Root CA"
+        "CN=DigiCert High Assurance EV Root CA, OU=www.digicert.com, O=DigiCert Inc, C=US"
     );
     assert_eq!(root.signature, "sha1WithRSAEncryption");
     assert_eq!(
@@ -132,12 +132,12 @@ fn real_rsa4096_cross_signed_intermediate_fields() {
     let info = summarize(&real("liveperson-2")).unwrap();
     assert_eq!(
         info.subject,
-        "C=US, ST=New Jersey, L=Jersey City, O=The USERTRUST Network, \
-         CN=USERTrust RSA Certification Authority"
+        "\
+         CN=USERTrust RSA Certification Authority, O=The USERTRUST Network, L=Jersey City, ST=New Jersey, C=US"
     );
     assert_eq!(
         info.issuer,
-        "C=GB, ST=Greater Manchester, L=Salford, O=Comodo CA Limited, CN=AAA Certificate Services"
+        "CN=AAA Certificate Services, O=Comodo CA Limited, L=Salford, ST=Greater Manchester, C=GB"
     );
     assert_eq!(info.key, "RSA 4096");
     assert_eq!(info.key_bits, 4096);
@@ -160,8 +160,8 @@ fn real_v1_sha1_leaf_without_san_fields() {
     let info = summarize(&real("zattoo-0")).unwrap();
     assert_eq!(
         info.subject,
-        "C=US, ST=California, L=San Jose, O=zattoo.com, OU=Marketing, CN=zattoo.com, \
-         Email=support@spirent.com"
+        "\
+         Email=support@spirent.com, CN=zattoo.com, OU=Marketing, O=zattoo.com, L=San Jose, ST=California, C=US"
     );
     assert_eq!(info.serial, "9a:11:ed:c2:31:ab:69:85");
     assert_eq!(info.signature, "sha1WithRSAEncryption");
@@ -248,8 +248,8 @@ fn real_chains_against_mozilla_roots() {
     assert_eq!(
         check.anchor_subject.as_deref(),
         Some(
-            "C=US, ST=New Jersey, L=Jersey City, O=The USERTRUST Network, \
-             CN=USERTrust RSA Certification Authority"
+            "\
+             CN=USERTrust RSA Certification Authority, O=The USERTRUST Network, L=Jersey City, ST=New Jersey, C=US"
         )
     );
     assert!(check.expired.is_empty());
@@ -267,13 +267,13 @@ fn real_chains_against_mozilla_roots() {
     assert_eq!(
         check.path,
         PathStatus::Untrusted {
-            root_subject: "C=US, O=DigiCert Inc, OU=www.digicert.com, \
-                           CN=DigiCert High Assurance EV Root CA"
+            root_subject: "\
+                           CN=DigiCert High Assurance EV Root CA, OU=www.digicert.com, O=DigiCert Inc, C=US"
                 .into()
         }
     );
-    let inter = "C=US, O=DigiCert Inc, OU=www.digicert.com, \
-                 CN=DigiCert SHA2 Extended Validation Server CA";
+    let inter = "\
+                 CN=DigiCert SHA2 Extended Validation Server CA, OU=www.digicert.com, O=DigiCert Inc, C=US";
     assert_eq!(check.order_problems.len(), 2);
     assert!(matches!(
         &check.order_problems[0],
@@ -313,8 +313,8 @@ fn real_chains_against_mozilla_roots() {
     assert_eq!(
         check.path,
         PathStatus::Incomplete {
-            last_sent_issuer: "C=US, O=DigiCert Inc, OU=www.digicert.com, \
-                               CN=DigiCert Global Root CA"
+            last_sent_issuer: "\
+                               CN=DigiCert Global Root CA, OU=www.digicert.com, O=DigiCert Inc, C=US"
                 .into()
         }
     );
@@ -329,8 +329,8 @@ fn real_chains_against_mozilla_roots() {
     assert_eq!(
         check.path,
         PathStatus::Incomplete {
-            last_sent_issuer: "C=US, ST=California, L=San Jose, O=Spirent Communications Inc., \
-                               OU=IT, CN=www.spirent.com, Email=testCA@spirent.com"
+            last_sent_issuer: "Email=testCA@spirent.com, CN=www.spirent.com, \
+                               OU=IT, O=Spirent Communications Inc., L=San Jose, ST=California, C=US"
                 .into()
         }
     );
@@ -351,14 +351,14 @@ fn real_chains_against_mozilla_roots() {
     assert_eq!(
         check.path,
         PathStatus::Untrusted {
-            root_subject: "C=IT, ST=Some-State, O=ntop.org".into()
+            root_subject: "O=ntop.org, ST=Some-State, C=IT".into()
         }
     );
     assert_eq!(
         check.expired,
         [CertTime {
             index: 0,
-            subject: "C=IT, ST=Some-State, O=ntop.org".into(),
+            subject: "O=ntop.org, ST=Some-State, C=IT".into(),
             not_before: "2015-10-10T15:55:47Z".into(),
             not_after: "2016-10-09T15:55:47Z".into(),
         }]
@@ -374,7 +374,7 @@ fn real_chains_against_mozilla_roots() {
 fn private_pki_certificate_fields() {
     let leaf = summarize(&der("leaf")).unwrap();
     assert_eq!(leaf.subject, "CN=api.example.test");
-    assert_eq!(leaf.issuer, "CN=Tlscap Test Intermediate, O=Tlscap Test");
+    assert_eq!(leaf.issuer, "O=Tlscap Test, CN=Tlscap Test Intermediate");
     assert_eq!(leaf.san_dns, ["api.example.test", "*.svc.example.test"]);
     assert_eq!(leaf.san_ip, ["127.0.0.1"]);
     assert_eq!(leaf.not_before, "2024-01-01T00:00:00Z");
@@ -398,7 +398,7 @@ fn private_pki_certificate_fields() {
         "sha1WithRSAEncryption"
     );
     let root = summarize(&der("root")).unwrap();
-    assert_eq!(root.subject, "CN=Tlscap Test Root, O=Tlscap Test");
+    assert_eq!(root.subject, "O=Tlscap Test, CN=Tlscap Test Root");
     assert!(root.self_signed && root.is_ca);
 }
 
@@ -415,7 +415,7 @@ fn complete_chain_with_uploaded_root_is_trusted() {
     assert_eq!(check.path_indices, [0, 1]);
     assert_eq!(
         check.anchor_subject.as_deref(),
-        Some("CN=Tlscap Test Root, O=Tlscap Test")
+        Some("O=Tlscap Test, CN=Tlscap Test Root")
     );
     assert_eq!(check.chain_len, 2);
     assert_eq!(check.checked_at, "2025-06-01T00:00:00.000000Z");
@@ -445,7 +445,7 @@ fn leaf_only_is_incomplete_with_the_missing_issuer() {
     assert_eq!(
         check.path,
         PathStatus::Incomplete {
-            last_sent_issuer: "CN=Tlscap Test Intermediate, O=Tlscap Test".into()
+            last_sent_issuer: "O=Tlscap Test, CN=Tlscap Test Intermediate".into()
         }
     );
     assert!(check.hostname.unwrap().matched);
@@ -463,7 +463,7 @@ fn complete_chain_with_unanchored_root_is_untrusted() {
     assert_eq!(
         check.path,
         PathStatus::Untrusted {
-            root_subject: "CN=Tlscap Test Root, O=Tlscap Test".into()
+            root_subject: "O=Tlscap Test, CN=Tlscap Test Root".into()
         }
     );
     // Without the root, the chain is incomplete rather than untrusted.
@@ -471,7 +471,7 @@ fn complete_chain_with_unanchored_root_is_untrusted() {
     assert_eq!(
         check.path,
         PathStatus::Incomplete {
-            last_sent_issuer: "CN=Tlscap Test Root, O=Tlscap Test".into()
+            last_sent_issuer: "O=Tlscap Test, CN=Tlscap Test Root".into()
         }
     );
 }
@@ -527,7 +527,7 @@ fn misordered_duplicate_and_unrelated_certificates() {
             },
             OrderProblem::OutOfOrder {
                 index: 2,
-                subject: "CN=Tlscap Test Intermediate, O=Tlscap Test".into(),
+                subject: "O=Tlscap Test, CN=Tlscap Test Intermediate".into(),
                 issuer_index: 1
             },
         ]
@@ -546,7 +546,7 @@ fn misordered_duplicate_and_unrelated_certificates() {
             OrderProblem::Duplicate {
                 index: 2,
                 first_index: 1,
-                subject: "CN=Tlscap Test Intermediate, O=Tlscap Test".into()
+                subject: "O=Tlscap Test, CN=Tlscap Test Intermediate".into()
             },
             OrderProblem::Unrelated {
                 index: 3,

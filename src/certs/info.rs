@@ -157,9 +157,31 @@ fn is_self_signed(
     }
 }
 
-/// RFC 4514-ish text of a Name, in the order the DER lists the RDNs (x509-parser's Display).
+/// RFC 4514 text of a Name: RDNs in reverse DER order (most specific first, as OpenSSL's
+/// `-nameopt RFC2253` and Wireshark show them), `, ` between RDNs, `+` inside a multi-valued
+/// one; unknown attribute types as dotted OIDs, non-string values as `#hex`.
 pub(crate) fn name_text(name: &X509Name<'_>) -> String {
-    name.to_string()
+    let registry = x509_parser::objects::oid_registry();
+    let rdns: Vec<String> = name
+        .iter_rdn()
+        .map(|rdn| {
+            rdn.iter()
+                .map(|attr| {
+                    let oid = attr.attr_type();
+                    let key = x509_parser::objects::oid2abbrev(oid, registry)
+                        .map(str::to_string)
+                        .unwrap_or_else(|_| oid.to_id_string());
+                    let value = match attr.as_str() {
+                        Ok(v) => v.to_string(),
+                        Err(_) => format!("#{}", hex::encode(attr.attr_value().data)),
+                    };
+                    format!("{key}={value}")
+                })
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect();
+    rdns.into_iter().rev().collect::<Vec<_>>().join(", ")
 }
 
 /// The most specific (last) commonName, as RFC 6125 §6.4.4 says to use.

@@ -199,6 +199,9 @@ pub struct FlowConfig {
     /// retransmitted FINs) are absorbed rather than starting a new connection. A SYN always
     /// starts a new one.
     pub linger_secs: i64,
+    /// Seconds a closed connection (both FINs, or a RST) is kept before it is emitted, so that
+    /// its final ACKs and retransmitted FINs still count as its packets.
+    pub close_grace_secs: i64,
 }
 
 impl Default for FlowConfig {
@@ -208,6 +211,7 @@ impl Default for FlowConfig {
             max_ranges_per_direction: 64,
             idle_timeout_secs: 600,
             linger_secs: 120,
+            close_grace_secs: 1,
         }
     }
 }

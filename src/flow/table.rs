@@ -44,6 +44,9 @@ struct Connection<H> {
     server_isn: Option<u32>,
     streams: [Reassembler; 2],
     handler: H,
+    /// When both FINs or a RST were seen; the connection is kept `close_grace_secs` longer so
+    /// its final ACKs still count, then emitted.
+    closed_at: Option<Timestamp>,
 }
 
 /// Live connections keyed by 5-tuple.
@@ -57,6 +60,8 @@ pub struct FlowTable<H> {
     last_sweep: Option<Timestamp>,
     /// The latest packet, for the `meta` of gaps declared at capture end.
     last_meta: SegmentMeta,
+    /// Closed connections waiting out their grace period, oldest first: (closed at, key, index).
+    closing: std::collections::VecDeque<(Timestamp, FlowKey, u64)>,
 }
 
 /// `later - earlier` in nanoseconds (exact, overflow-free on any timestamps).
@@ -88,6 +93,7 @@ impl<H: StreamHandler> FlowTable<H> {
             now: Timestamp::default(),
             last_sweep: None,
             last_meta: SegmentMeta::default(),
+            closing: std::collections::VecDeque::new(),
         }
     }
 
@@ -103,6 +109,7 @@ impl<H: StreamHandler> FlowTable<H> {
     ) {
         self.now = self.now.max(meta.ts);
         self.last_meta = meta;
+        self.emit_closed(emit);
         self.sweep_if_due(emit);
 
         let key = FlowKey::of(seg.src, seg.dst);
@@ -120,11 +127,17 @@ impl<H: StreamHandler> FlowTable<H> {
                 if elapsed_more_than(self.now, conn.tcp.last.ts, self.cfg.idle_timeout_secs) {
                     self.end(key, EndReason::Idle, meta, emit, false);
                 } else if opens && !conn.is_same_syn(seg) {
-                    self.end(key, EndReason::Reused, meta, emit, false);
+                    let reason = if conn.closed_at.is_some() {
+                        EndReason::Closed
+                    } else {
+                        EndReason::Reused
+                    };
+                    self.end(key, reason, meta, emit, false);
                 } else {
                     // The common case: one hash lookup per packet.
-                    if conn.on_segment(meta, seg) {
-                        self.end(key, EndReason::Closed, meta, emit, true);
+                    if conn.on_segment(meta, seg) && conn.closed_at.is_none() {
+                        conn.closed_at = Some(self.now);
+                        self.closing.push_back((self.now, key, conn.tcp.index));
                     }
                     return;
                 }
@@ -133,11 +146,29 @@ impl<H: StreamHandler> FlowTable<H> {
         }
 
         let mut conn = self.open(seg, new_handler);
-        let closed = conn.on_segment(meta, seg);
+        if conn.on_segment(meta, seg) {
+            conn.closed_at = Some(self.now);
+            self.closing.push_back((self.now, key, conn.tcp.index));
+        }
         self.slots.insert(key, Slot::Live(conn));
         self.live += 1;
-        if closed {
-            self.end(key, EndReason::Closed, meta, emit, true);
+    }
+
+    /// Emits closed connections whose grace period is over (oldest first), leaving tombstones.
+    fn emit_closed(&mut self, emit: &mut dyn FnMut(Finished<H>)) {
+        while let Some(&(closed_at, key, index)) = self.closing.front() {
+            if !elapsed_more_than(self.now, closed_at, self.cfg.close_grace_secs) {
+                break;
+            }
+            self.closing.pop_front();
+            let still_there = matches!(
+                self.slots.get(&key),
+                Some(Slot::Live(c)) if c.tcp.index == index && c.closed_at.is_some()
+            );
+            if still_there {
+                let meta = self.last_meta;
+                self.end(key, EndReason::Closed, meta, emit, true);
+            }
         }
     }
 
@@ -154,7 +185,14 @@ impl<H: StreamHandler> FlowTable<H> {
             .collect();
         open.sort_unstable_by_key(|(index, _)| *index);
         for (_, key) in open {
-            self.end(key, EndReason::CaptureEnd, meta, emit, false);
+            let closed =
+                matches!(self.slots.get(&key), Some(Slot::Live(c)) if c.closed_at.is_some());
+            let reason = if closed {
+                EndReason::Closed
+            } else {
+                EndReason::CaptureEnd
+            };
+            self.end(key, reason, meta, emit, false);
         }
     }
 
@@ -236,6 +274,7 @@ impl<H: StreamHandler> FlowTable<H> {
             server_isn: None,
             streams,
             handler: new_handler(client, server),
+            closed_at: None,
         })
     }
 
@@ -386,21 +425,21 @@ impl<H: StreamHandler> Connection<H> {
                 self.streams[dir.idx()]
                     .on_fin(seg.seq.wrapping_add(syn_len).wrapping_add(wire_len));
             }
-            tcp.closed_by.get_or_insert(side);
+            // `closed_by` and `close` describe the first close: who began it, and how.
+            if tcp.closed_by.is_none() {
+                tcp.closed_by = Some(side);
+                tcp.close = Some(CloseKind::Fin);
+            }
             closed |= tcp.fin[0].is_some() && tcp.fin[1].is_some();
         }
         if flags.rst() {
             tcp.rst.get_or_insert((side, at));
-            tcp.closed_by.get_or_insert(side);
+            if tcp.closed_by.is_none() {
+                tcp.closed_by = Some(side);
+                tcp.close = Some(CloseKind::Rst);
+            }
             closed = true;
         }
-        tcp.close = if tcp.rst.is_some() {
-            Some(CloseKind::Rst)
-        } else if tcp.fin.iter().any(Option::is_some) {
-            Some(CloseKind::Fin)
-        } else {
-            None
-        };
         closed
     }
 

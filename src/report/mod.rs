@@ -115,10 +115,9 @@ pub fn alerts_cell(r: &ConnectionRecord) -> String {
                 crate::flow::Side::Client => "C",
                 crate::flow::Side::Server => "S",
             };
-            if a.level == "encrypted" {
-                format!("{who} (encrypted)")
-            } else {
-                format!("{who} {} {}", a.level, a.description)
+            match (&a.level, &a.description) {
+                (Some(level), Some(desc)) => format!("{who} {level} {desc}"),
+                _ => format!("{who} (encrypted)"),
             }
         })
         .collect::<Vec<_>>()
