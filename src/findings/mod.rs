@@ -9,6 +9,7 @@
 use serde::Serialize;
 
 mod alerts;
+mod http;
 mod rules;
 pub use rules::{connection_findings, cross_connection, glob_match, FindingsConfig, ServerPattern};
 
@@ -75,4 +76,8 @@ pub const ALL_IDS: &[&str] = &[
     "handshake-stalled",
     "read-timeout",
     "not-tls",
+    "http-unauthorized",
+    "credentials-in-url",
+    "cleartext-credentials",
+    "sensitive-get",
 ];
