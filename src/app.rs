@@ -317,7 +317,7 @@ impl<'o> RecordBuilder<'o> {
         if hs.roles_swapped {
             swap_roles(&mut tcp);
         }
-        if !self.all && !worth_reporting(&hs, &tcp) {
+        if !self.all && !worth_reporting(&hs, &tcp) && !cleartext_credentials(&hs) {
             return;
         }
         let mut record = self.record(&hs, &tcp);
@@ -499,6 +499,15 @@ fn worth_reporting(hs: &HandshakeSummary, tcp: &TcpSummary) -> bool {
     }
     // Established but nothing sent, then reset or left hanging, on a port where TLS is expected.
     no_data && TLS_PORTS.contains(&tcp.server.port())
+}
+
+/// Cleartext HTTP that carries credentials is reported even without `--all`.
+fn cleartext_credentials(hs: &HandshakeSummary) -> bool {
+    hs.client_hello.is_none()
+        && !hs.app_data[Direction::ToServer.idx()].bytes.is_empty()
+        && crate::http::exchanges(hs)
+            .iter()
+            .any(|h| h.auth != "none" && h.auth != "client-certificate")
 }
 
 /// One word for the table's status column.

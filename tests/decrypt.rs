@@ -323,3 +323,34 @@ fn corpus_captures_decrypt_like_tshark() {
         }
     }
 }
+
+#[test]
+fn cleartext_http_with_a_signature_in_the_query() {
+    // nDPI's 1kxun.pcap, tcp.stream 73: tshark shows GET /rewardsetting?...&sign=... in frame
+    // 1569 and HTTP 200 in frame 1572, on plain HTTP (port 80).
+    let Some(corpus) = common::corpus("cleartext_http_with_a_signature_in_the_query") else {
+        return;
+    };
+    let a = run(
+        &corpus.join("nDPI/tests/cfgs/default/pcap/1kxun.pcap"),
+        None,
+        false,
+    );
+    let r = a
+        .connections
+        .iter()
+        .find(|r| r.index == 73)
+        .expect("reported");
+    assert!(r.decryption.is_none());
+    let h = &r.http[0];
+    assert_eq!(h.method.as_deref(), Some("GET"));
+    assert_eq!(h.status, Some(200));
+    assert_eq!(h.auth, "hmac-query");
+    assert_eq!(
+        (h.request_packet, h.response_packet),
+        (Some(1569), Some(1572))
+    );
+    let path = h.path.as_deref().unwrap();
+    assert!(path.starts_with("/rewardsetting?app_id=<redacted>&sign=<redacted>&channel=&"));
+    assert_eq!(ids(r), vec!["cleartext-credentials", "credentials-in-url"]);
+}

@@ -74,10 +74,7 @@ pub(super) fn http_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut 
             continue;
         }
         let names = h.path.as_deref().map(query_names).unwrap_or_default();
-        let secret: Vec<&String> = names
-            .iter()
-            .filter(|n| is_sensitive_param(n) || is_credential_param(n))
-            .collect();
+        let secret: Vec<&String> = names.iter().filter(|n| is_sensitive_param(n)).collect();
         if secret.is_empty() {
             continue;
         }

@@ -68,14 +68,14 @@ pub fn is_sensitive_param(name: &str) -> bool {
         .any(|p| n == *p || n.contains(p) && p.len() > 3)
 }
 
-/// Query parameter names of a (redacted) path.
+/// Names of the query parameters of a redacted path that had a value.
 pub fn query_names(path: &str) -> Vec<String> {
     let Some((_, q)) = path.split_once('?') else {
         return Vec::new();
     };
     q.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| kv.split_once('=').map(|(k, _)| k).unwrap_or(kv).to_string())
+        .filter_map(|kv| kv.strip_suffix("=<redacted>"))
+        .map(str::to_string)
         .collect()
 }
 
@@ -147,6 +147,11 @@ fn redact_path(raw: &str, auth: &mut Vec<&'static str>) -> String {
     let mut parts = Vec::new();
     for kv in q.split('&') {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        if v.is_empty() {
+            // Nothing to hide, and an empty token is no credential.
+            parts.push(kv.to_string());
+            continue;
+        }
         let name = k.to_ascii_lowercase();
         if SIG_PARAMS.iter().any(|p| name.contains(p)) {
             auth.push("hmac-query");
@@ -155,11 +160,7 @@ fn redact_path(raw: &str, auth: &mut Vec<&'static str>) -> String {
         } else if name.contains("token") {
             auth.push("bearer");
         }
-        if v.is_empty() && !kv.contains('=') {
-            parts.push(k.to_string());
-        } else {
-            parts.push(format!("{k}=<redacted>"));
-        }
+        parts.push(format!("{k}=<redacted>"));
     }
     format!("{base}?{}", parts.join("&"))
 }

@@ -113,6 +113,8 @@ pub struct TlsObserver {
     tls13: bool,
     /// Record decryption, only when a key log is given.
     dec: Option<Box<super::decrypt::ConnDecryptor>>,
+    /// Cleartext HTTP per delivered direction, once the client's first bytes were a request.
+    cleartext: Option<Box<[AppData; 2]>>,
 }
 
 impl TlsObserver {
@@ -236,6 +238,7 @@ impl TlsObserver {
     fn interest(&self, dir: Direction) -> Interest {
         let st = &self.dirs[dir.idx()];
         match st.mode {
+            Mode::Stopped if self.cleartext_wants(dir) => Interest::More,
             Mode::Stopped => Interest::Done,
             Mode::Encrypted
                 if st.encrypted_records >= self.cfg.max_encrypted_records
@@ -252,9 +255,10 @@ impl TlsObserver {
         let d = dir.idx();
         while !data.is_empty() {
             match self.dirs[d].mode {
-                Mode::Stopped => return,
+                Mode::Stopped => return self.cleartext_feed(dir, data, meta),
                 Mode::Start => {
                     if !self.recognise(dir, data, meta) {
+                        self.cleartext_feed(dir, data, meta);
                         return;
                     }
                     // Recognised: the buffered prefix stays as the start of the first record.

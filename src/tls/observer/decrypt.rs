@@ -6,7 +6,7 @@
 use super::super::decrypt::encrypted_extensions_alpn;
 use super::super::handshake::decode_server_hello;
 use super::super::names::{alert_level_name, alert_name};
-use super::super::{Decryption, HandshakeSummary};
+use super::super::{AppData, Decryption, HandshakeSummary};
 use super::{
     RawAlert, TlsObserver, CT_ALERT, CT_APPLICATION_DATA, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE,
 };
@@ -26,6 +26,11 @@ impl TlsObserver {
         if self.swapped {
             s.finished.swap(0, 1);
         }
+        if let Some(ct) = self.cleartext.take() {
+            let [a, b] = *ct;
+            s.app_data[Direction::ToServer.idx()] = a;
+            s.app_data[Direction::ToClient.idx()] = b;
+        }
         let Some(dec) = self.dec.take() else {
             return;
         };
@@ -33,6 +38,9 @@ impl TlsObserver {
             s.decryption = Some(Decryption { status, key_source });
         }
         let [client, server] = dec.app;
+        if client.bytes.is_empty() && server.bytes.is_empty() {
+            return;
+        }
         s.app_data[Direction::ToServer.idx()] = client;
         s.app_data[Direction::ToClient.idx()] = server;
     }
@@ -243,4 +251,63 @@ impl TlsObserver {
             _ => {}
         }
     }
+
+    /// Whether `dir` (stopped, not TLS) is cleartext HTTP still being collected.
+    pub(super) fn cleartext_wants(&self, dir: Direction) -> bool {
+        self.cleartext
+            .as_ref()
+            .is_some_and(|c| c[dir.idx()].bytes.len() < CLEARTEXT_CAP)
+    }
+
+    /// Collects the bytes of a direction that turned out not to be TLS, when the client's
+    /// first bytes are an HTTP request (cleartext HTTP on any port).
+    pub(super) fn cleartext_feed(&mut self, dir: Direction, data: &[u8], meta: SegmentMeta) {
+        if self.dirs[dir.idx()].mode != super::Mode::Stopped {
+            return;
+        }
+        if self.cleartext.is_none() {
+            let client = self.dirs[self.client_dir().idx()].non_tls.as_ref();
+            if !client.is_some_and(|(_, b)| starts_like_http_request(b)) {
+                return;
+            }
+            let mut c: Box<[AppData; 2]> = Box::default();
+            // The client's first bytes went to the evidence; start from them.
+            for d in [Direction::ToServer, Direction::ToClient] {
+                if let Some((m, b)) = &self.dirs[d.idx()].non_tls {
+                    if d != dir || b.len() >= data.len() || !data.starts_with(b) {
+                        c[d.idx()].packets.push((0, m.packet));
+                        c[d.idx()].bytes.extend_from_slice(b);
+                    }
+                }
+            }
+            self.cleartext = Some(c);
+        }
+        let Some(c) = self.cleartext.as_deref_mut() else {
+            return;
+        };
+        let a = &mut c[dir.idx()];
+        let room = CLEARTEXT_CAP.saturating_sub(a.bytes.len());
+        let n = room.min(data.len());
+        if n > 0 {
+            a.packets.push((a.bytes.len(), meta.packet));
+            a.bytes.extend_from_slice(&data[..n]);
+        }
+        a.truncated |= n < data.len();
+    }
+}
+
+/// Cleartext HTTP kept per direction (request and response heads).
+const CLEARTEXT_CAP: usize = 16 * 1024;
+
+fn starts_like_http_request(b: &[u8]) -> bool {
+    const METHODS: &[&[u8]] = &[
+        b"GET ",
+        b"POST ",
+        b"PUT ",
+        b"HEAD ",
+        b"DELETE ",
+        b"PATCH ",
+        b"OPTIONS ",
+    ];
+    METHODS.iter().any(|m| b.starts_with(m))
 }
