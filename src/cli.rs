@@ -234,6 +234,10 @@ fn options(common: &CommonArgs) -> Options {
     Options {
         all: common.all,
         auto_keylog: !common.no_auto_keylog,
+        observer: crate::tls::ObserverConfig {
+            cleartext_http: true,
+            ..Default::default()
+        },
         findings: FindingsConfig {
             read_timeout_secs: common.read_timeout,
             expect_client_auth: common.expect_client_auth.clone(),

@@ -331,11 +331,17 @@ fn cleartext_http_with_a_signature_in_the_query() {
     let Some(corpus) = common::corpus("cleartext_http_with_a_signature_in_the_query") else {
         return;
     };
-    let a = run(
-        &corpus.join("nDPI/tests/cfgs/default/pcap/1kxun.pcap"),
-        None,
-        false,
-    );
+    let opts = Options {
+        observer: tlscap::tls::ObserverConfig {
+            cleartext_http: true,
+            ..Default::default()
+        },
+        ..Options::default()
+    };
+    let cap = corpus.join("nDPI/tests/cfgs/default/pcap/1kxun.pcap");
+    let mut a = [analyze_file(&cap, &opts)];
+    apply_cross_connection(&mut a, &opts.findings);
+    let [a] = a;
     let r = a
         .connections
         .iter()

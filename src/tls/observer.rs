@@ -22,6 +22,9 @@ pub struct ObserverConfig {
     pub max_events: usize,
     /// Secrets for decryption; None (the default) keeps the observer on the plaintext path.
     pub keylog: Option<std::sync::Arc<super::keylog::KeySlot>>,
+    /// Keep reading a connection whose client starts with an HTTP request (cleartext HTTP on
+    /// any port), up to 16 KiB per direction, for the HTTP reader.
+    pub cleartext_http: bool,
 }
 
 impl Default for ObserverConfig {
@@ -31,6 +34,7 @@ impl Default for ObserverConfig {
             max_encrypted_records: 16,
             max_events: 64,
             keylog: None,
+            cleartext_http: false,
         }
     }
 }
