@@ -12,6 +12,7 @@ use crate::flow::{Direction, Finished, FlowConfig, FlowTable, SegmentMeta, Side,
 use crate::model::{AlertRecord, ConnectionRecord, TcpRecord};
 use crate::net::{Decoded, DefragLimits, NetDecoder};
 use crate::time::Timestamp;
+use crate::tls::keylog::{KeyLog, KeySlot};
 use crate::tls::{names, HandshakeSummary, ObserverConfig, TlsObserver};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -33,6 +34,10 @@ pub struct Options {
     /// Chain validator shared by every file of a batch (its cache too). None: each file builds
     /// one with Mozilla's roots.
     pub validator: Option<SharedValidator>,
+    /// Secrets from `--keylog` files (None: no key log given).
+    pub keylog: Option<Arc<KeyLog>>,
+    /// Use a key log named like the capture (`x.pcap` → `x.keys` / `x.keylog`) beside it.
+    pub auto_keylog: bool,
 }
 
 /// A chain validator shared between worker threads.
@@ -80,6 +85,8 @@ pub struct FileAnalysis {
     pub stats: FileStats,
     /// Non-fatal problems (unsupported link type, malformed packets), each once.
     pub warnings: Vec<String>,
+    /// Informational notes (e.g. which key log was used).
+    pub notes: Vec<String>,
     /// The error that stopped reading, if any (everything before it is still reported).
     pub error: Option<CaptureError>,
 }
@@ -105,8 +112,16 @@ pub fn analyze_file(path: &Path, opts: &Options) -> FileAnalysis {
     let mut finished: Vec<Finished<TlsObserver>> = Vec::new();
     let mut unsupported: BTreeSet<LinkType> = BTreeSet::new();
     let mut link_types: BTreeSet<LinkType> = BTreeSet::new();
-    let observer_cfg = opts.observer.clone();
-    let mut new_handler = |_c, _s| TlsObserver::new(observer_cfg.clone());
+    let mut observer_cfg = opts.observer.clone();
+    let keylog = initial_keylog(path, opts, &mut out);
+    // pcapng may carry Decryption Secrets Blocks: give connections a slot they can fill.
+    let pcapng = reader.format() == crate::capture::Format::PcapNg;
+    let slot = match keylog {
+        Some(log) => Some(Arc::new(KeySlot::new((*log).clone()))),
+        None if pcapng => Some(Arc::new(KeySlot::default())),
+        None => None,
+    };
+    observer_cfg.keylog = slot.clone();
     let mut builder = RecordBuilder::new(path, opts);
     if builder.validator.is_none() {
         out.warnings.push(format!(
@@ -116,6 +131,14 @@ pub fn analyze_file(path: &Path, opts: &Options) -> FileAnalysis {
     }
 
     loop {
+        if let Some(slot) = &slot {
+            // Secrets read with the previous packet: connections look them up at their
+            // ServerHello, so a DSB just before the first packet still counts.
+            let secrets = reader.take_decryption_secrets();
+            if !secrets.is_empty() {
+                add_dsb_secrets(path, secrets, slot, &mut out);
+            }
+        }
         let packet = match reader.next_packet() {
             Ok(Some(p)) => p,
             Ok(None) => break,
@@ -137,7 +160,13 @@ pub fn analyze_file(path: &Path, opts: &Options) -> FileAnalysis {
         match net.decode(&packet) {
             Decoded::Tcp(seg) => {
                 stats.tcp_segments += 1;
-                table.process(meta, &seg, &mut new_handler, &mut |f| finished.push(f));
+                let cfg = &observer_cfg;
+                table.process(
+                    meta,
+                    &seg,
+                    &mut |_c, _s| TlsObserver::new(cfg.clone()),
+                    &mut |f| finished.push(f),
+                );
             }
             Decoded::Other => {}
             Decoded::UnsupportedLink(link) => {
@@ -193,6 +222,85 @@ pub fn analyze_file(path: &Path, opts: &Options) -> FileAnalysis {
     out
 }
 
+/// The key log for a capture: `--keylog` files, plus one named like the capture beside it.
+fn initial_keylog(path: &Path, opts: &Options, out: &mut FileAnalysis) -> Option<Arc<KeyLog>> {
+    let beside = if opts.auto_keylog {
+        keylog_beside(path)
+    } else {
+        None
+    };
+    let Some((kpath, text)) = beside else {
+        return opts.keylog.clone();
+    };
+    let name = format!("{} (beside capture)", kpath.display());
+    let found = KeyLog::parse(&text, &name);
+    out.notes.push(format!(
+        "using key log {} for {}",
+        kpath.display(),
+        path.display()
+    ));
+    report_malformed(&found, out);
+    let mut log = opts.keylog.as_deref().cloned().unwrap_or_default();
+    log.merge(found);
+    Some(Arc::new(log))
+}
+
+/// `x.pcap` → `x.keys` or `x.keylog` (also `x.pcap.gz` → `x.keys`), if it exists.
+pub fn keylog_beside(path: &Path) -> Option<(PathBuf, Vec<u8>)> {
+    let name = path.file_name()?.to_str()?;
+    let mut stem = name;
+    for ext in [".gz", ".pcapng", ".pcap", ".cap"] {
+        stem = stem.strip_suffix(ext).unwrap_or(stem);
+    }
+    for ext in ["keys", "keylog"] {
+        let candidate = path.with_file_name(format!("{stem}.{ext}"));
+        if let Ok(text) = std::fs::read(&candidate) {
+            return Some((candidate, text));
+        }
+    }
+    None
+}
+
+fn report_malformed(log: &KeyLog, out: &mut FileAnalysis) {
+    if log.malformed_count == 0 {
+        return;
+    }
+    let lines: Vec<String> = log
+        .malformed
+        .iter()
+        .map(|m| format!("{}:{} ({})", m.source, m.line, m.reason))
+        .collect();
+    out.warnings.push(format!(
+        "{} malformed key log line{} skipped: {}",
+        log.malformed_count,
+        if log.malformed_count == 1 { "" } else { "s" },
+        lines.join(", ")
+    ));
+}
+
+/// Secrets from pcapng Decryption Secrets Blocks join the key log for connections that start
+/// after them (DSBs precede the packets they decrypt).
+fn add_dsb_secrets(path: &Path, secrets: Vec<Vec<u8>>, slot: &KeySlot, out: &mut FileAnalysis) {
+    let mut log = KeyLog::new();
+    for block in secrets {
+        let dsb = KeyLog::parse(&block, "pcapng DSB");
+        report_malformed(&dsb, out);
+        log.merge(dsb);
+    }
+    if !log.is_empty()
+        && !out
+            .notes
+            .iter()
+            .any(|n| n.starts_with("using keys embedded"))
+    {
+        out.notes.push(format!(
+            "using keys embedded in {} (pcapng Decryption Secrets Block)",
+            path.display()
+        ));
+    }
+    slot.merge(log);
+}
+
 /// Turns finished connections into records, caching certificate display fields.
 struct RecordBuilder<'o> {
     validator: Option<SharedValidator>,
@@ -233,7 +341,7 @@ impl<'o> RecordBuilder<'o> {
         if hs.roles_swapped {
             swap_roles(&mut tcp);
         }
-        if !self.all && !worth_reporting(&hs, &tcp) {
+        if !self.all && !worth_reporting(&hs, &tcp) && !cleartext_credentials(&hs) {
             return;
         }
         let mut record = self.record(&hs, &tcp);
@@ -374,6 +482,8 @@ impl<'o> RecordBuilder<'o> {
             status: String::new(),
             chain_status: None,
             findings: Vec::new(),
+            decryption: hs.decryption.as_ref().map(decryption_record),
+            http: crate::http::exchanges(hs),
         }
     }
 
@@ -408,6 +518,20 @@ fn chain_status(p: &crate::certs::PathStatus) -> String {
         BadSignature { .. } => "bad-signature".into(),
         Invalid { reason } => format!("invalid: {reason}"),
         Empty => "empty".into(),
+    }
+}
+
+fn decryption_record(d: &crate::tls::Decryption) -> crate::model::DecryptionRecord {
+    use crate::tls::DecryptionStatus;
+    let (status, reason) = match &d.status {
+        DecryptionStatus::Ok => ("ok", None),
+        DecryptionStatus::NoKey => ("no-key", None),
+        DecryptionStatus::Failed(r) => ("failed", Some(r.clone())),
+    };
+    crate::model::DecryptionRecord {
+        status: status.to_string(),
+        reason,
+        key_source: d.key_source.clone(),
     }
 }
 
@@ -449,6 +573,15 @@ fn worth_reporting(hs: &HandshakeSummary, tcp: &TcpSummary) -> bool {
     }
     // Established but nothing sent, then reset or left hanging, on a port where TLS is expected.
     no_data && TLS_PORTS.contains(&tcp.server.port())
+}
+
+/// Cleartext HTTP that carries credentials is reported even without `--all`.
+fn cleartext_credentials(hs: &HandshakeSummary) -> bool {
+    hs.client_hello.is_none()
+        && !hs.app_data[Direction::ToServer.idx()].bytes.is_empty()
+        && crate::http::exchanges(hs)
+            .iter()
+            .any(|h| h.auth != "none" && h.auth != "client-certificate")
 }
 
 /// One word for the table's status column, from the handshake and the findings.

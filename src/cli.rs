@@ -5,6 +5,7 @@ use crate::filter::{AddrPattern, Filter};
 use crate::findings::{FindingsConfig, ServerPattern, Severity};
 use crate::report::views::{self, FileRow, InputError};
 use crate::report::{self, Format, TableStyle};
+use crate::tls::keylog::KeyLog;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -111,6 +112,15 @@ pub struct CommonArgs {
     /// Keep only connections in which a TLS handshake was seen.
     #[arg(long, global = true)]
     pub tls_only: bool,
+
+    /// NSS key log (SSLKEYLOGFILE format) to decrypt TLS with; repeatable. A key log named like
+    /// the capture (`x.pcap` → `x.keys` / `x.keylog`) beside it, and keys embedded in pcapng
+    /// Decryption Secrets Blocks, are used automatically.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub keylog: Vec<PathBuf>,
+    /// Do not pick up a key log beside the capture.
+    #[arg(long, global = true)]
+    pub no_auto_keylog: bool,
 }
 
 /// Subcommands.
@@ -203,6 +213,34 @@ pub fn main() -> i32 {
     }
 }
 
+/// Reads the `--keylog` files into one key log (None when none given).
+fn load_keylogs(common: &CommonArgs) -> Result<Option<std::sync::Arc<KeyLog>>, String> {
+    if common.keylog.is_empty() {
+        return Ok(None);
+    }
+    let mut log = KeyLog::new();
+    for path in &common.keylog {
+        let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let one = KeyLog::parse(&text, &format!("--keylog {}", path.display()));
+        if one.malformed_count > 0 && !common.quiet {
+            let lines: Vec<String> = one
+                .malformed
+                .iter()
+                .map(|m| format!("{} ({})", m.line, m.reason))
+                .collect();
+            eprintln!(
+                "tlscap: warning: {}: {} malformed key log line{} skipped (line {})",
+                path.display(),
+                one.malformed_count,
+                if one.malformed_count == 1 { "" } else { "s" },
+                lines.join(", ")
+            );
+        }
+        log.merge(one);
+    }
+    Ok(Some(std::sync::Arc::new(log)))
+}
+
 fn options(common: &CommonArgs) -> Result<Options, String> {
     let trust = crate::certs::TrustOptions {
         extra_ca_files: common.ca_file.clone(),
@@ -211,9 +249,16 @@ fn options(common: &CommonArgs) -> Result<Options, String> {
         ..Default::default()
     };
     let validator = app::shared_validator(&trust).map_err(|e| e.to_string())?;
+    let keylog = load_keylogs(common)?;
     Ok(Options {
         validator: Some(validator),
+        keylog,
         all: common.all,
+        auto_keylog: !common.no_auto_keylog,
+        observer: crate::tls::ObserverConfig {
+            cleartext_http: true,
+            ..Default::default()
+        },
         findings: FindingsConfig {
             read_timeout_secs: common.read_timeout,
             expect_client_auth: common.expect_client_auth.clone(),
@@ -292,6 +337,11 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         for w in &a.warnings {
             if !common.quiet {
                 eprintln!("tlscap: warning: {w}");
+            }
+        }
+        for n in &a.notes {
+            if !common.quiet {
+                eprintln!("tlscap: {n}");
             }
         }
         if let Some(e) = &a.error {

@@ -3,7 +3,8 @@
 //! Data flows one way through the modules:
 //! [`capture`] (files → packets) → [`net`] (link/IP/TCP headers, defragmentation) →
 //! [`flow`] (connection table, TCP reassembly per direction) → [`tls`] (records, handshake
-//! messages, fingerprints) → [`certs`] (certificate display fields, chain and hostname checks) →
+//! messages, fingerprints, decryption with a key log) → [`http`] (requests and responses in
+//! decrypted or cleartext application data) → [`certs`] (certificate display fields, chain and hostname checks) →
 //! [`findings`] (rules → diagnoses) → [`report`] (table, JSON, CSV).
 //! [`app`] wires the stages together; `main.rs` only parses arguments.
 //!
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod filter;
 pub mod findings;
 pub mod flow;
+pub mod http;
 pub mod model;
 pub mod net;
 pub mod report;

@@ -22,6 +22,40 @@ pub struct AlertRecord {
     pub packet: u64,
 }
 
+/// What decryption with a key log gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecryptionRecord {
+    /// `ok`, `no-key` or `failed`.
+    pub status: String,
+    /// Why decryption failed.
+    pub reason: Option<String>,
+    /// Where the secrets came from: `--keylog FILE`, `FILE (beside capture)` or `pcapng DSB`.
+    pub key_source: Option<String>,
+}
+
+/// One HTTP request and its response, read from decrypted (or cleartext) application data.
+/// Query values and credentials are never included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpRecord {
+    /// `HTTP/1.0`, `HTTP/1.1` or `HTTP/2`.
+    pub version: String,
+    /// Request method.
+    pub method: Option<String>,
+    /// Request path with query values redacted (`?token=<redacted>`).
+    pub path: Option<String>,
+    /// Host header / `:authority`.
+    pub host: Option<String>,
+    /// Response status code.
+    pub status: Option<u16>,
+    /// How the request authenticated: `basic`, `bearer`, `hmac-header`, `hmac-query`,
+    /// `api-key`, `client-certificate`, `none` (several joined with `+`).
+    pub auth: String,
+    /// Packet that carried the request.
+    pub request_packet: Option<u64>,
+    /// Packet that carried the response.
+    pub response_packet: Option<u64>,
+}
+
 /// TCP facts of a connection.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TcpRecord {
@@ -111,4 +145,10 @@ pub struct ConnectionRecord {
     pub status: String,
     /// Diagnoses.
     pub findings: Vec<Finding>,
+    /// Decryption with a key log (absent when no key log applies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<DecryptionRecord>,
+    /// The first HTTP exchanges (absent when none was read).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<HttpRecord>,
 }

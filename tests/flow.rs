@@ -387,18 +387,20 @@ fn full_connection_summary_is_exact() {
         (tcp(S, C, 501, 106, ACK, b"world!"), 14),
         (tcp(C, S, 106, 507, FIN | ACK, b""), 15),
         (tcp(S, C, 507, 107, FIN | ACK, b""), 16),
-        (tcp(C, S, 107, 508, ACK, b""), 17), // final ACK: absorbed by the tombstone
+        (tcp(C, S, 107, 508, ACK, b""), 17), // final ACK: still counted (close grace)
     ];
     let (during, at_end, open) = run_table(FlowConfig::default(), &segs);
-    assert_eq!((during.len(), at_end.len(), open), (1, 0, 0));
-    let f = &during[0];
+    // Closed at the second FIN, kept for the 1 s grace (so the final ACK counts), then emitted
+    // at the end of the capture.
+    assert_eq!((during.len(), at_end.len(), open), (0, 1, 1));
+    let f = &at_end[0];
     let expected = TcpSummary {
         index: 0,
         client: addr(C),
         server: addr(S),
         first: pref(1, 10),
-        last: pref(7, 16),
-        packets: 7,
+        last: pref(8, 17),
+        packets: 8,
         syn: 1,
         first_syn: Some(pref(1, 10)),
         last_syn: Some(pref(1, 10)),
@@ -454,12 +456,13 @@ fn syn_retransmissions_are_counted_on_one_connection() {
 }
 
 #[test]
-fn rst_emits_immediately() {
-    // Hand-built segments: a refused connection (SYN answered by RST-ACK), then a stray RST.
+fn rst_closes_and_emits_after_the_grace_period() {
+    // Hand-built segments: a refused connection (SYN answered by RST-ACK), a stray RST 3 s later
+    // (after the 1 s close grace: absorbed by the tombstone).
     let segs = [
         (tcp(C, S, 100, 0, SYN, b""), 10),
         (tcp(S, C, 0, 101, RST | ACK, b""), 10),
-        (tcp(S, C, 0, 101, RST | ACK, b""), 11),
+        (tcp(S, C, 0, 101, RST | ACK, b""), 13),
     ];
     let mut table = FlowTable::new(FlowConfig::default());
     let mut emitted = Vec::new();
@@ -475,7 +478,7 @@ fn rst_emits_immediately() {
             emitted.push(f)
         });
         if i == 1 {
-            assert_eq!(emitted.len(), 1, "emitted at the RST");
+            assert_eq!(emitted.len(), 0, "kept during the close grace");
         }
     }
     assert_eq!(table.open_connections(), 0);
@@ -568,7 +571,8 @@ fn tombstone_absorbs_stragglers_then_expires() {
         ),
         (1, 0, 1)
     );
-    assert_eq!(emitted[0].tcp.packets, 4);
+    // The final ACK (1 s after the close, within the grace) counts; later stragglers do not.
+    assert_eq!(emitted[0].tcp.packets, 5);
     // Another connection 10 s later sweeps the expired tombstone.
     let other = tcp("10.0.0.3:1234", S, 1, 0, SYN, b"");
     let m = SegmentMeta {
@@ -749,6 +753,7 @@ proptest! {
             max_ranges_per_direction: 2,
             idle_timeout_secs: 5,
             linger_secs: 3,
+            close_grace_secs: 1,
         };
         let mut table = FlowTable::new(cfg);
         let mut emitted = Vec::new();

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 mod alerts;
 mod certs;
+mod http;
 pub use certs::chain_findings;
 mod rules;
 pub use rules::{connection_findings, cross_connection, glob_match, FindingsConfig, ServerPattern};
@@ -77,4 +78,8 @@ pub const ALL_IDS: &[&str] = &[
     "handshake-stalled",
     "read-timeout",
     "not-tls",
+    "http-unauthorized",
+    "credentials-in-url",
+    "cleartext-credentials",
+    "sensitive-get",
 ];

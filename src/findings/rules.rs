@@ -102,7 +102,7 @@ impl Default for FindingsConfig {
     }
 }
 
-fn finding(
+pub(super) fn finding(
     id: &'static str,
     severity: Severity,
     message: String,
@@ -143,6 +143,7 @@ pub fn connection_findings(
     handshake_rules(r, hs, cfg, &mut out);
     alert_rules(r, hs, &mut out);
     protocol_rules(r, hs, &mut out);
+    super::http::http_rules(r, hs, &mut out);
     out
 }
 

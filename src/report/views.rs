@@ -130,6 +130,9 @@ pub struct Summary {
     pub findings: BTreeMap<String, u64>,
     /// Findings per severity.
     pub severities: BTreeMap<String, u64>,
+    /// Decryption outcomes with counts (`ok`, `no-key`, `failed`), when a key log applied.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub decryption: BTreeMap<String, u64>,
     /// Servers with the most error-level findings (at most 10).
     pub top_failing_servers: Vec<FailingServer>,
 }
@@ -229,6 +232,7 @@ pub fn summary(files: &[FileRow], records: &[ConnectionRecord], errors: &[InputE
         statuses: BTreeMap::new(),
         findings: BTreeMap::new(),
         severities: BTreeMap::new(),
+        decryption: BTreeMap::new(),
         top_failing_servers: Vec::new(),
     };
     for r in records {
@@ -236,6 +240,9 @@ pub fn summary(files: &[FileRow], records: &[ConnectionRecord], errors: &[InputE
             *s.versions.entry(v.clone()).or_default() += 1;
         }
         *s.statuses.entry(r.status.clone()).or_default() += 1;
+        if let Some(d) = &r.decryption {
+            *s.decryption.entry(d.status.clone()).or_default() += 1;
+        }
         for f in &r.findings {
             *s.findings.entry(f.id.to_string()).or_default() += 1;
             *s.severities
@@ -441,6 +448,7 @@ pub fn write_summary(
                 ("status", &s.statuses),
                 ("finding", &s.findings),
                 ("severity", &s.severities),
+                ("decryption", &s.decryption),
             ] {
                 for (k, v) in map {
                     w.write_record([m, k, &v.to_string()])?;
@@ -480,6 +488,12 @@ pub fn write_summary(
                 Cell::new("By severity"),
                 Cell::new(counts(&s.severities)),
             ]);
+            if !s.decryption.is_empty() {
+                t.add_row(vec![
+                    Cell::new("Decryption"),
+                    Cell::new(counts(&s.decryption)),
+                ]);
+            }
             let top = s
                 .top_failing_servers
                 .iter()

@@ -87,6 +87,9 @@ pub(crate) fn decode_server_hello(body: &[u8]) -> Result<ServerHello, String> {
         *body.get(1).ok_or_else(err)?,
     ]);
     let random = body.get(2..34).ok_or_else(err)?;
+    if legacy_version >> 8 == 0x7f {
+        return decode_draft_server_hello(body, legacy_version, random);
+    }
     let sid_len = usize::from(*body.get(34).ok_or_else(err)?);
     if sid_len > 32 {
         return Err(err());
@@ -129,6 +132,34 @@ pub(crate) fn decode_server_hello(body: &[u8]) -> Result<ServerHello, String> {
                 _ => {}
             }
         }
+    }
+    Ok(out)
+}
+
+/// A TLS 1.3 draft (before draft 22) ServerHello: version, random, cipher suite, extensions
+/// (no session id, no compression method).
+fn decode_draft_server_hello(
+    body: &[u8],
+    version: u16,
+    random: &[u8],
+) -> Result<ServerHello, String> {
+    let err = || "malformed ServerHello".to_string();
+    let cipher = u16::from_be_bytes([
+        *body.get(34).ok_or_else(err)?,
+        *body.get(35).ok_or_else(err)?,
+    ]);
+    let mut out = ServerHello {
+        legacy_version: version,
+        version,
+        cipher,
+        hello_retry: random == HRR_RANDOM,
+        ..ServerHello::default()
+    };
+    if let Some(len) = body.get(36..38) {
+        let ext_len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        let block = body.get(38..38 + ext_len).unwrap_or_default();
+        out.extensions = raw_extensions(block).iter().map(|(t, _)| *t).collect();
+        out.psk = out.extensions.contains(&41);
     }
     Ok(out)
 }

@@ -8,12 +8,46 @@
 
 use crate::flow::{Direction, SegmentMeta, Side};
 
+mod decrypt;
 pub mod fingerprint;
 mod handshake;
+pub mod keylog;
 pub mod names;
 mod observer;
 mod sslv2;
+pub use decrypt::DecryptionStatus;
 pub use observer::{ObserverConfig, TlsObserver};
+
+/// What decryption with a key log gave for one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decryption {
+    /// `ok`, `no-key` or `failed` (with the reason).
+    pub status: DecryptionStatus,
+    /// The key log the secrets came from (e.g. `--keylog x.keys`, `pcapng DSB`).
+    pub key_source: Option<String>,
+}
+
+/// The first decrypted (or cleartext) application bytes of one direction, for the HTTP reader.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AppData {
+    /// The bytes, in order (bounded).
+    pub bytes: Vec<u8>,
+    /// `(offset in bytes, packet number)` where each record's data starts.
+    pub packets: Vec<(usize, u64)>,
+    /// More data followed than was kept.
+    pub truncated: bool,
+}
+
+impl AppData {
+    /// The packet that carried the byte at `offset`.
+    pub fn packet_at(&self, offset: usize) -> u64 {
+        let i = self.packets.partition_point(|(o, _)| *o <= offset);
+        i.checked_sub(1)
+            .and_then(|i| self.packets.get(i))
+            .map(|p| p.1)
+            .unwrap_or(0)
+    }
+}
 
 /// A decoded ClientHello (TLS, or SSLv2-format).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -152,6 +186,12 @@ pub struct HandshakeSummary {
     pub events: Vec<TlsEvent>,
     /// Decoding problems (malformed message, oversized message, gap inside the handshake).
     pub problems: Vec<String>,
+    /// Finished per direction ([`Direction::idx`]), seen only when decrypted.
+    pub finished: [Option<SegmentMeta>; 2],
+    /// Decryption outcome (None without a key log, or before any ServerHello).
+    pub decryption: Option<Decryption>,
+    /// Decrypted application data per direction ([`Direction::idx`]), bounded.
+    pub app_data: [AppData; 2],
 }
 
 /// TLS 1.3 version number.
@@ -192,6 +232,10 @@ impl HandshakeSummary {
         }
         match self.negotiated_version() {
             Some(v) if !is_tls13(v) && self.server_hello_done.is_some() => Some(false),
+            // Decrypted TLS 1.3: the server's flight ended (Finished) without a request.
+            Some(v) if is_tls13(v) && self.finished[Direction::ToClient.idx()].is_some() => {
+                Some(false)
+            }
             _ => None,
         }
     }
@@ -207,6 +251,12 @@ impl HandshakeSummary {
         if !tls13
             && self.certificate_request.is_some()
             && self.change_cipher_spec[Direction::ToServer.idx()].is_some()
+        {
+            return Some(false);
+        }
+        if tls13
+            && self.certificate_request.is_some()
+            && self.finished[Direction::ToServer.idx()].is_some()
         {
             return Some(false);
         }

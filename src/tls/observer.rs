@@ -8,6 +8,8 @@ use super::names::{alert_level_name, alert_name, cipher_name, is_grease, version
 use super::*;
 use crate::flow::{Interest, StreamHandler};
 
+mod decrypt;
+
 /// Limits for the observer.
 #[derive(Debug, Clone)]
 pub struct ObserverConfig {
@@ -18,6 +20,11 @@ pub struct ObserverConfig {
     pub max_encrypted_records: u64,
     /// Most entries kept in [`HandshakeSummary::events`].
     pub max_events: usize,
+    /// Secrets for decryption; None (the default) keeps the observer on the plaintext path.
+    pub keylog: Option<std::sync::Arc<super::keylog::KeySlot>>,
+    /// Keep reading a connection whose client starts with an HTTP request (cleartext HTTP on
+    /// any port), up to 16 KiB per direction, for the HTTP reader.
+    pub cleartext_http: bool,
 }
 
 impl Default for ObserverConfig {
@@ -26,6 +33,8 @@ impl Default for ObserverConfig {
             max_handshake_message: 256 * 1024,
             max_encrypted_records: 16,
             max_events: 64,
+            keylog: None,
+            cleartext_http: false,
         }
     }
 }
@@ -106,13 +115,22 @@ pub struct TlsObserver {
     swapped: bool,
     /// TLS 1.3 was selected (HelloRetryRequest or ServerHello supported_versions).
     tls13: bool,
+    /// Record decryption, only when a key log is given.
+    dec: Option<Box<super::decrypt::ConnDecryptor>>,
+    /// Cleartext HTTP per delivered direction, once the client's first bytes were a request.
+    cleartext: Option<Box<[AppData; 2]>>,
 }
 
 impl TlsObserver {
     /// A fresh observer.
     pub fn new(cfg: ObserverConfig) -> Self {
+        let dec = cfg
+            .keylog
+            .clone()
+            .map(|k| Box::new(super::decrypt::ConnDecryptor::new(k)));
         TlsObserver {
             cfg,
+            dec,
             ..TlsObserver::default()
         }
     }
@@ -161,6 +179,7 @@ impl TlsObserver {
                 self.events_dropped
             ));
         }
+        self.finish_decryption(&mut s);
         let any_tls = self.dirs.iter().any(|d| d.tls_seen);
         let client_not_tls = s.non_tls[Direction::ToServer.idx()].is_some();
         s.is_tls = s.client_hello.is_some() || (any_tls && !client_not_tls);
@@ -223,8 +242,12 @@ impl TlsObserver {
     fn interest(&self, dir: Direction) -> Interest {
         let st = &self.dirs[dir.idx()];
         match st.mode {
+            Mode::Stopped if self.cleartext_wants(dir) => Interest::More,
             Mode::Stopped => Interest::Done,
-            Mode::Encrypted if st.encrypted_records >= self.cfg.max_encrypted_records => {
+            Mode::Encrypted
+                if st.encrypted_records >= self.cfg.max_encrypted_records
+                    && !self.decrypt_wants_more(dir) =>
+            {
                 Interest::Done
             }
             _ => Interest::More,
@@ -236,9 +259,10 @@ impl TlsObserver {
         let d = dir.idx();
         while !data.is_empty() {
             match self.dirs[d].mode {
-                Mode::Stopped => return,
+                Mode::Stopped => return self.cleartext_feed(dir, data, meta),
                 Mode::Start => {
                     if !self.recognise(dir, data, meta) {
+                        self.cleartext_feed(dir, data, meta);
                         return;
                     }
                     // Recognised: the buffered prefix stays as the start of the first record.
@@ -309,6 +333,10 @@ impl TlsObserver {
         if st.skip > 0 {
             let n = st.skip.min(data.len());
             st.skip -= n;
+            let done = st.skip == 0;
+            if self.dec.is_some() {
+                self.decrypt_body(dir, &data[..n], done, meta);
+            }
             return n;
         }
         if st.resync {
@@ -352,6 +380,9 @@ impl TlsObserver {
         let ct = hdr[0];
         let len = usize::from(u16::from_be_bytes([hdr[3], hdr[4]]));
         self.dirs[dir.idx()].skip = len;
+        if self.dec.is_some() && self.decrypt_begin(dir, hdr, meta) {
+            return;
+        }
         match ct {
             CT_CHANGE_CIPHER_SPEC => {
                 // TLS 1.3 middlebox-compatibility CCS after the server's ServerHello: plaintext,
@@ -502,6 +533,9 @@ impl TlsObserver {
                 if self.ccs_encrypts(dir) {
                     self.set_encrypted(dir, meta);
                 }
+                if self.dec.is_some() {
+                    self.decrypt_ccs(dir);
+                }
             }
             CT_ALERT => {
                 if body.is_empty() || body.len() % 2 != 0 {
@@ -534,6 +568,9 @@ impl TlsObserver {
                 // Application data in a plaintext direction: keys are in use from here on
                 // (TLS 1.3 client after the ServerHello, early data, or an unseen CCS).
                 self.set_encrypted(dir, meta);
+                if self.dec.is_some() && self.decrypt_whole(dir, record, meta) {
+                    return;
+                }
                 let st = &mut self.dirs[dir.idx()];
                 st.encrypted_records += 1;
                 st.application_data_records += 1;
@@ -557,7 +594,8 @@ impl TlsObserver {
     fn handshake_fragment(&mut self, dir: Direction, body: &[u8], meta: SegmentMeta) {
         let d = dir.idx();
         let mut rest = body;
-        while !rest.is_empty() && self.dirs[d].mode == Mode::Plain {
+        // Encrypted mode gets here only with decrypted records.
+        while !rest.is_empty() && matches!(self.dirs[d].mode, Mode::Plain | Mode::Encrypted) {
             let buffered = !self.dirs[d].hs_buf.is_empty();
             if !buffered && rest.len() >= 4 {
                 let len = be_u24(&rest[1..]).unwrap_or(usize::MAX);
@@ -613,6 +651,9 @@ impl TlsObserver {
     fn handshake_message(&mut self, dir: Direction, msg: &[u8], meta: SegmentMeta) {
         let msg_type = msg[0];
         let body = &msg[4..];
+        if self.dec.is_some() {
+            self.decrypt_handshake(dir, msg_type, body, meta);
+        }
         match msg_type {
             1 => match decode_client_hello(body) {
                 Ok(mut ch) => {
@@ -628,7 +669,11 @@ impl TlsObserver {
                 }
                 Err(e) => self.malformed(dir, e, meta),
             },
-            11 => match decode_certificate(body) {
+            11 => match if self.tls13 {
+                super::decrypt::decode_certificate13(body)
+            } else {
+                decode_certificate(body)
+            } {
                 Ok(certs) => {
                     let text = match certs.len() {
                         0 => "Certificate (empty)".to_string(),
@@ -720,6 +765,9 @@ impl TlsObserver {
             text.push_str(&format!(" versions={}", versions.join(",")));
         }
         self.event(dir, meta, text);
+        if let Some(dec) = self.dec.as_deref_mut() {
+            dec.on_client_hello(&ch.random, &ch.extensions);
+        }
         if self.summary.client_hello.is_none() {
             self.summary.client_hello = Some(ch);
         } else if self.summary.hello_retry_request.is_some()

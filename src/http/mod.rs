@@ -1,0 +1,530 @@
+//! HTTP requests and responses in decrypted (or cleartext) application data.
+//!
+//! Reads the bounded application bytes the TLS observer kept per direction as HTTP/1.x (heads
+//! with httparse, bodies skipped by Content-Length or chunked framing) or HTTP/2 (frames, header
+//! blocks with an HPACK decoder per direction). Only the first few exchanges are kept. Secrets
+//! never leave this module: query values are redacted and credentials are reduced to a kind.
+
+use crate::flow::Direction;
+use crate::model::HttpRecord;
+use crate::tls::{AppData, HandshakeSummary};
+use std::collections::BTreeMap;
+
+/// Exchanges kept per connection.
+const MAX_EXCHANGES: usize = 8;
+/// Headers read per HTTP/1.x head.
+const MAX_HEADERS: usize = 96;
+/// The HTTP/2 client connection preface.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Query parameter names (lower case, substrings) that carry signatures.
+const SIG_PARAMS: &[&str] = &["signature", "hmac", "sig"];
+/// Query parameter names (lower case, exact) that carry API keys.
+const KEY_PARAMS: &[&str] = &[
+    "api_key",
+    "apikey",
+    "api-key",
+    "key",
+    "x-api-key",
+    "access_key",
+    "subscription-key",
+];
+/// Query parameter names (lower case, substrings) that carry tokens or other secrets.
+const TOKEN_PARAMS: &[&str] = &[
+    "token",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "auth",
+    "credential",
+    "session",
+];
+/// Query parameter names (lower case, substrings) that are secrets a GET must not carry.
+pub const SENSITIVE_PARAMS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "client_secret",
+    "private_key",
+    "otp",
+    "pin",
+];
+
+/// Whether a query parameter name carries a credential (token, key, signature, password).
+pub fn is_credential_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    SIG_PARAMS.iter().any(|p| n.contains(p))
+        || KEY_PARAMS.contains(&n.as_str())
+        || TOKEN_PARAMS.iter().any(|p| n.contains(p))
+}
+
+/// Whether a query parameter name is a secret that belongs in a POST body.
+pub fn is_sensitive_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    SENSITIVE_PARAMS
+        .iter()
+        .any(|p| n == *p || n.contains(p) && p.len() > 3)
+}
+
+/// Names of the query parameters of a redacted path that had a value.
+pub fn query_names(path: &str) -> Vec<String> {
+    let Some((_, q)) = path.split_once('?') else {
+        return Vec::new();
+    };
+    q.split('&')
+        .filter_map(|kv| kv.strip_suffix("=<redacted>"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A request as read, before pairing.
+#[derive(Debug, Default)]
+struct Request {
+    method: Option<String>,
+    path: Option<String>,
+    host: Option<String>,
+    auth: Vec<&'static str>,
+    packet: u64,
+}
+
+/// The first HTTP exchanges of a connection.
+pub fn exchanges(hs: &HandshakeSummary) -> Vec<HttpRecord> {
+    let client = &hs.app_data[Direction::ToServer.idx()];
+    let server = &hs.app_data[Direction::ToClient.idx()];
+    if client.bytes.is_empty() && server.bytes.is_empty() {
+        return Vec::new();
+    }
+    let cert = hs.client_cert_sent() == Some(true);
+    let mut out = if client.bytes.starts_with(H2_PREFACE) {
+        h2_exchanges(client, server)
+    } else {
+        h1_exchanges(client, server)
+    };
+    for r in &mut out {
+        if cert {
+            r.auth = if r.auth == "none" {
+                "client-certificate".to_string()
+            } else {
+                format!("client-certificate+{}", r.auth)
+            };
+        }
+    }
+    out
+}
+
+fn auth_string(kinds: &[&'static str]) -> String {
+    let mut k: Vec<&str> = kinds.to_vec();
+    k.sort_unstable();
+    k.dedup();
+    if k.is_empty() {
+        "none".to_string()
+    } else {
+        k.join("+")
+    }
+}
+
+/// Redacts query values (`?a=1&b` → `?a=<redacted>&b`) and userinfo, and classifies query
+/// credentials.
+fn redact_path(raw: &str, auth: &mut Vec<&'static str>) -> String {
+    let (mut base, query) = match raw.split_once('?') {
+        Some((b, q)) => (b.to_string(), Some(q)),
+        None => (raw.to_string(), None),
+    };
+    // Absolute form with userinfo: scheme://user:pass@host/...
+    if let Some(scheme_end) = base.find("://") {
+        let rest = &base[scheme_end + 3..];
+        let auth_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..auth_end].rfind('@') {
+            auth.push("basic");
+            base = format!("{}<redacted>@{}", &base[..scheme_end + 3], &rest[at + 1..]);
+        }
+    }
+    let Some(q) = query else {
+        return base;
+    };
+    let mut parts = Vec::new();
+    for kv in q.split('&') {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        if v.is_empty() {
+            // Nothing to hide, and an empty token is no credential.
+            parts.push(kv.to_string());
+            continue;
+        }
+        let name = k.to_ascii_lowercase();
+        if SIG_PARAMS.iter().any(|p| name.contains(p)) {
+            auth.push("hmac-query");
+        } else if KEY_PARAMS.contains(&name.as_str()) {
+            auth.push("api-key");
+        } else if name.contains("token") {
+            auth.push("bearer");
+        }
+        parts.push(format!("{k}=<redacted>"));
+    }
+    format!("{base}?{}", parts.join("&"))
+}
+
+/// Classifies one request header.
+fn header_auth(name: &str, value: &[u8], auth: &mut Vec<&'static str>) {
+    let n = name.to_ascii_lowercase();
+    if n == "authorization" || n == "proxy-authorization" {
+        let v = String::from_utf8_lossy(value).to_ascii_lowercase();
+        let scheme = v.split_whitespace().next().unwrap_or("");
+        auth.push(match scheme {
+            "basic" => "basic",
+            "bearer" => "bearer",
+            s if s.contains("hmac") || s == "signature" || s.starts_with("aws4") => "hmac-header",
+            "apikey" | "api-key" | "key" | "token" | "sso-key" => "api-key",
+            _ => "bearer",
+        });
+    } else if n.contains("signature") || n.contains("hmac") {
+        auth.push("hmac-header");
+    } else if n == "x-api-key"
+        || n == "api-key"
+        || n == "apikey"
+        || n == "x-apikey"
+        || n.ends_with("-api-key")
+        || n == "x-auth-token"
+        || n == "ocp-apim-subscription-key"
+    {
+        auth.push("api-key");
+    }
+}
+
+fn h1_exchanges(client: &AppData, server: &AppData) -> Vec<HttpRecord> {
+    let mut reqs = Vec::new();
+    let mut at = 0usize;
+    while reqs.len() < MAX_EXCHANGES {
+        let Some(rest) = client.bytes.get(at..).filter(|r| !r.is_empty()) else {
+            break;
+        };
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut headers);
+        let Ok(httparse::Status::Complete(head)) = req.parse(rest) else {
+            break;
+        };
+        let mut r = Request {
+            method: req.method.map(str::to_string),
+            packet: client.packet_at(at),
+            ..Request::default()
+        };
+        let mut body = BodyLen::None;
+        for h in req.headers.iter() {
+            header_auth(h.name, h.value, &mut r.auth);
+            if h.name.eq_ignore_ascii_case("host") {
+                r.host = Some(String::from_utf8_lossy(h.value).into_owned());
+            }
+            body = body.update(h.name, h.value);
+        }
+        r.path = req.path.map(|p| redact_path(p, &mut r.auth));
+        let version = req.version.unwrap_or(1);
+        reqs.push((r, version));
+        match skip_body(rest, head, body, false) {
+            Some(n) => at += n,
+            None => break,
+        }
+    }
+    let mut resps = Vec::new();
+    let mut at = 0usize;
+    while resps.len() < MAX_EXCHANGES {
+        let Some(rest) = server.bytes.get(at..).filter(|r| !r.is_empty()) else {
+            break;
+        };
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut headers);
+        let Ok(httparse::Status::Complete(head)) = resp.parse(rest) else {
+            break;
+        };
+        let code = resp.code;
+        let mut body = BodyLen::None;
+        for h in resp.headers.iter() {
+            body = body.update(h.name, h.value);
+        }
+        let packet = server.packet_at(at);
+        // 1xx answers precede the real response of the same request.
+        if !code.is_some_and(|c| (100..200).contains(&c)) {
+            resps.push((code, packet));
+        }
+        let no_body = code.is_some_and(|c| c == 204 || c == 304 || (100..200).contains(&c))
+            || reqs
+                .get(resps.len().saturating_sub(1))
+                .is_some_and(|(r, _)| r.method.as_deref() == Some("HEAD"));
+        if no_body {
+            at += head;
+            continue;
+        }
+        match skip_body(rest, head, body, true) {
+            Some(n) => at += n,
+            None => break,
+        }
+    }
+    let n = reqs.len().max(resps.len()).min(MAX_EXCHANGES);
+    (0..n)
+        .map(|i| {
+            let (r, v) = reqs.get(i).map(|(r, v)| (Some(r), *v)).unwrap_or((None, 1));
+            let resp = resps.get(i);
+            HttpRecord {
+                version: format!("HTTP/1.{v}"),
+                method: r.and_then(|r| r.method.clone()),
+                path: r.and_then(|r| r.path.clone()),
+                host: r.and_then(|r| r.host.clone()),
+                status: resp.and_then(|(c, _)| *c),
+                auth: auth_string(r.map(|r| r.auth.as_slice()).unwrap_or(&[])),
+                request_packet: r.map(|r| r.packet),
+                response_packet: resp.map(|(_, p)| *p),
+            }
+        })
+        .collect()
+}
+
+/// How a message body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyLen {
+    None,
+    Length(usize),
+    Chunked,
+}
+
+impl BodyLen {
+    fn update(self, name: &str, value: &[u8]) -> BodyLen {
+        if name.eq_ignore_ascii_case("content-length") {
+            if let Some(n) = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+            {
+                return BodyLen::Length(n);
+            }
+        }
+        if name.eq_ignore_ascii_case("transfer-encoding")
+            && String::from_utf8_lossy(value)
+                .to_ascii_lowercase()
+                .contains("chunked")
+        {
+            return BodyLen::Chunked;
+        }
+        self
+    }
+}
+
+/// Bytes of head + body from the start of `msg`; None when the body runs past the data (or
+/// runs to the end of the connection).
+fn skip_body(msg: &[u8], head: usize, body: BodyLen, response: bool) -> Option<usize> {
+    match body {
+        BodyLen::None if response => None,
+        BodyLen::None => Some(head),
+        BodyLen::Length(n) => {
+            let end = head.checked_add(n)?;
+            (end <= msg.len()).then_some(end)
+        }
+        BodyLen::Chunked => {
+            let mut at = head;
+            loop {
+                let rest = msg.get(at..)?;
+                let Ok(httparse::Status::Complete((used, size))) = httparse::parse_chunk_size(rest)
+                else {
+                    return None;
+                };
+                at = at.checked_add(used)?;
+                let size = usize::try_from(size).ok()?;
+                if size == 0 {
+                    // Trailers (usually none) end with an empty line.
+                    let rest = msg.get(at..)?;
+                    let end = rest.windows(2).position(|w| w == b"\r\n")?;
+                    return at.checked_add(end + 2);
+                }
+                at = at.checked_add(size)?.checked_add(2)?;
+            }
+        }
+    }
+}
+
+/// One HTTP/2 stream's interesting headers.
+#[derive(Debug, Default)]
+struct H2Stream {
+    req: Option<Request>,
+    status: Option<u16>,
+    resp_packet: Option<u64>,
+}
+
+fn h2_exchanges(client: &AppData, server: &AppData) -> Vec<HttpRecord> {
+    let mut streams: BTreeMap<u32, H2Stream> = BTreeMap::new();
+    h2_direction(client, H2_PREFACE.len(), true, &mut streams);
+    h2_direction(server, 0, false, &mut streams);
+    streams
+        .into_values()
+        .filter(|s| s.req.is_some() || s.status.is_some())
+        .take(MAX_EXCHANGES)
+        .map(|s| HttpRecord {
+            version: "HTTP/2".to_string(),
+            method: s.req.as_ref().and_then(|r| r.method.clone()),
+            path: s.req.as_ref().and_then(|r| r.path.clone()),
+            host: s.req.as_ref().and_then(|r| r.host.clone()),
+            status: s.status,
+            auth: auth_string(s.req.as_ref().map(|r| r.auth.as_slice()).unwrap_or(&[])),
+            request_packet: s.req.as_ref().map(|r| r.packet),
+            response_packet: s.resp_packet,
+        })
+        .collect()
+}
+
+/// Reads the frames of one direction, decoding every header block in order (the HPACK dynamic
+/// table depends on all of them).
+fn h2_direction(
+    data: &AppData,
+    start: usize,
+    is_client: bool,
+    streams: &mut BTreeMap<u32, H2Stream>,
+) {
+    let mut dec = loona_hpack::Decoder::new();
+    dec.set_max_allowed_table_size(1 << 16);
+    let mut at = start;
+    // A header block spread over HEADERS + CONTINUATION frames.
+    let mut block: Option<(u32, Vec<u8>, u64)> = None;
+    while let Some(hdr) = data.bytes.get(at..at + 9) {
+        let len = usize::from(hdr[0]) << 16 | usize::from(hdr[1]) << 8 | usize::from(hdr[2]);
+        let (ftype, flags) = (hdr[3], hdr[4]);
+        let stream = u32::from_be_bytes([hdr[5], hdr[6], hdr[7], hdr[8]]) & 0x7fff_ffff;
+        let Some(payload) = data.bytes.get(at + 9..at + 9 + len) else {
+            break;
+        };
+        let packet = data.packet_at(at);
+        at += 9 + len;
+        let fragment = match ftype {
+            1 => {
+                // HEADERS: optional padding and priority fields before the block fragment.
+                let mut p = payload;
+                let mut pad = 0usize;
+                if flags & 0x8 != 0 {
+                    pad = usize::from(*p.first().unwrap_or(&0));
+                    p = p.get(1..).unwrap_or_default();
+                }
+                if flags & 0x20 != 0 {
+                    p = p.get(5..).unwrap_or_default();
+                }
+                let keep = p.len().saturating_sub(pad);
+                block = Some((stream, Vec::new(), packet));
+                &p[..keep]
+            }
+            9 => payload,
+            _ => continue,
+        };
+        let Some((sid, buf, first_packet)) = block.as_mut() else {
+            continue;
+        };
+        buf.extend_from_slice(fragment);
+        if flags & 0x4 == 0 {
+            continue; // END_HEADERS not yet
+        }
+        let (sid, first_packet) = (*sid, *first_packet);
+        let Some((_, buf, _)) = block.take() else {
+            continue;
+        };
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dec.decode(&buf)));
+        let Ok(Ok(headers)) = decoded else {
+            break; // the table is out of step from here on
+        };
+        let s = streams.entry(sid).or_default();
+        if is_client {
+            if s.req.is_some() {
+                continue; // trailers
+            }
+            let mut r = Request {
+                packet: first_packet,
+                ..Request::default()
+            };
+            for (name, value) in &headers {
+                let name = String::from_utf8_lossy(name);
+                match name.as_ref() {
+                    ":method" => r.method = Some(String::from_utf8_lossy(value).into_owned()),
+                    ":path" => {
+                        let p = String::from_utf8_lossy(value).into_owned();
+                        r.path = Some(p);
+                    }
+                    ":authority" => r.host = Some(String::from_utf8_lossy(value).into_owned()),
+                    "host" if r.host.is_none() => {
+                        r.host = Some(String::from_utf8_lossy(value).into_owned())
+                    }
+                    n => header_auth(n, value, &mut r.auth),
+                }
+            }
+            r.path = r.path.take().map(|p| redact_path(&p, &mut r.auth));
+            s.req = Some(r);
+        } else {
+            for (name, value) in &headers {
+                if name.as_slice() == b":status" {
+                    let code = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+                    // 1xx informational heads precede the final one.
+                    if code.is_some_and(|c: u16| c >= 200) || s.status.is_none() {
+                        s.status = code;
+                        s.resp_packet = Some(first_packet);
+                    }
+                }
+            }
+        }
+        if streams.len() > 4 * MAX_EXCHANGES {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_redacted_and_classified() {
+        let mut auth = Vec::new();
+        let p = redact_path("/api/v1?x-sn-hmac-signature-256=abc&ts=1&flag", &mut auth);
+        assert_eq!(
+            p,
+            "/api/v1?x-sn-hmac-signature-256=<redacted>&ts=<redacted>&flag"
+        );
+        assert_eq!(auth, vec!["hmac-query"]);
+        let mut auth = Vec::new();
+        let p = redact_path("http://u:p@h.example/x?api_key=k", &mut auth);
+        assert_eq!(p, "http://<redacted>@h.example/x?api_key=<redacted>");
+        assert_eq!(auth_string(&auth), "api-key+basic");
+    }
+
+    #[test]
+    fn h1_request_and_chunked_response() {
+        // Hand-built HTTP/1.1 exchange: two requests, a chunked 401 and a 200.
+        let client = AppData {
+            bytes: b"GET /a?token=s HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer xyz\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(),
+            packets: vec![(0, 7)],
+            truncated: false,
+        };
+        let server = AppData {
+            bytes: b"HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+            packets: vec![(0, 9)],
+            truncated: false,
+        };
+        let ex = h1_exchanges(&client, &server);
+        assert_eq!(ex.len(), 2);
+        assert_eq!(ex[0].path.as_deref(), Some("/a?token=<redacted>"));
+        assert_eq!(ex[0].auth, "bearer");
+        assert_eq!(ex[0].status, Some(401));
+        assert_eq!(ex[1].status, Some(200));
+        assert_eq!(ex[1].auth, "none");
+        assert_eq!(ex[1].request_packet, Some(7));
+    }
+
+    #[test]
+    fn garbage_does_not_panic() {
+        let junk = AppData {
+            bytes: (0..=255u8).cycle().take(5000).collect(),
+            packets: vec![(0, 1)],
+            truncated: false,
+        };
+        let mut pre = H2_PREFACE.to_vec();
+        pre.extend_from_slice(&junk.bytes);
+        let h2 = AppData {
+            bytes: pre,
+            packets: vec![(0, 1)],
+            truncated: false,
+        };
+        let _ = h1_exchanges(&junk, &junk);
+        let _ = h2_exchanges(&h2, &junk);
+    }
+}
