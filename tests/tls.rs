@@ -384,7 +384,8 @@ fn gap_inside_handshake_is_reported() {
     assert!(s.server_certificate.is_none());
 }
 
-/// Bytes that are not TLS (an HTTP request) make the connection not TLS.
+/// Bytes that are not TLS (an HTTP request) make the connection not TLS; the direction is
+/// searched for TLS after a preamble only for a bounded number of deliveries.
 #[test]
 fn plaintext_http_is_not_tls() {
     // Hand-built: a plain HTTP request, the one edge case this test is about.
@@ -392,6 +393,17 @@ fn plaintext_http_is_not_tls() {
     let req = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
     assert_eq!(
         obs.on_data(Direction::ToServer, req, meta(4)),
+        Interest::More
+    );
+    let limit = ObserverConfig::default().max_preamble_chunks;
+    for i in 2..limit {
+        assert_eq!(
+            obs.on_data(Direction::ToServer, req, meta(4 + u64::from(i))),
+            Interest::More
+        );
+    }
+    assert_eq!(
+        obs.on_data(Direction::ToServer, req, meta(100)),
         Interest::Done
     );
     let s = obs.finish();

@@ -16,6 +16,9 @@
 
 use super::{Direction, Interest, SegmentMeta, StreamHandler};
 
+/// Alternative ISNs remembered per direction (see [`Reassembler::on_syn`]).
+const MAX_ALT_ISNS: usize = 4;
+
 /// A TCP sequence number: compared and subtracted modulo 2^32.
 ///
 /// There is deliberately no `Ord`: modular comparison is not transitive.
@@ -78,6 +81,10 @@ pub struct Reassembler {
     gap_bytes: u64,
     retransmissions: u32,
     out_of_order: u32,
+    /// Other ISNs announced by later SYNs with a different sequence number before any payload
+    /// (a server answering retransmitted SYNs with fresh SYN-ACKs); the first payload picks
+    /// the one it continues.
+    alt_isns: Vec<u32>,
 }
 
 impl Default for Reassembler {
@@ -105,15 +112,27 @@ impl Reassembler {
             gap_bytes: 0,
             retransmissions: 0,
             out_of_order: 0,
+            alt_isns: Vec::new(),
         }
     }
 
     /// A SYN from this direction's sender: the stream starts at `isn + 1`.
     /// Ignored once the direction has started (retransmitted SYN).
     pub fn on_syn(&mut self, isn: u32) {
-        if self.base.is_none() {
-            self.base = Some(SeqNumber(isn).plus(1));
+        match self.base {
+            None => self.base = Some(SeqNumber(isn).plus(1)),
+            Some(b) if b != SeqNumber(isn).plus(1) && self.no_payload_yet() => {
+                if self.alt_isns.len() < MAX_ALT_ISNS && !self.alt_isns.contains(&isn) {
+                    self.alt_isns.push(isn);
+                }
+            }
+            Some(_) => {}
         }
+    }
+
+    /// Nothing but SYNs seen in this direction so far.
+    fn no_payload_yet(&self) -> bool {
+        self.next == 0 && self.held.is_empty() && self.covered_bytes == 0
     }
 
     /// The direction has started (SYN or payload seen).
@@ -190,6 +209,16 @@ impl Reassembler {
             return;
         }
         let payload = payload.get(..wire_len as usize).unwrap_or(payload);
+        if self.no_payload_yet()
+            && self
+                .alt_isns
+                .iter()
+                .any(|isn| SeqNumber(*isn).plus(1) == SeqNumber(seq))
+        {
+            // The first payload continues a later SYN's ISN, not the first one.
+            self.base = Some(SeqNumber(seq));
+            self.alt_isns = Vec::new();
+        }
         let base = match self.base {
             Some(b) => b,
             None => {

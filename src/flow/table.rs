@@ -116,7 +116,9 @@ impl<H: StreamHandler> FlowTable<H> {
         let opens = seg.flags.syn() && !seg.flags.ack();
         match self.slots.get_mut(&key) {
             Some(Slot::Tombstone(closed_at)) => {
-                let expired = elapsed_more_than(self.now, *closed_at, self.cfg.linger_secs);
+                // The packet's own time, not the running maximum: in captures merged out of
+                // time order one early-stamped packet must not age every later connection.
+                let expired = elapsed_more_than(meta.ts, *closed_at, self.cfg.linger_secs);
                 if !expired && !opens {
                     // A trailing ACK, FIN, RST or retransmission of the closed connection.
                     return;
@@ -124,7 +126,7 @@ impl<H: StreamHandler> FlowTable<H> {
                 self.slots.remove(&key);
             }
             Some(Slot::Live(conn)) => {
-                if elapsed_more_than(self.now, conn.tcp.last.ts, self.cfg.idle_timeout_secs) {
+                if elapsed_more_than(meta.ts, conn.tcp.last.ts, self.cfg.idle_timeout_secs) {
                     self.end(key, EndReason::Idle, meta, emit, false);
                 } else if opens && !conn.is_same_syn(seg) {
                     let reason = if conn.closed_at.is_some() {

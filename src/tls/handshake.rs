@@ -87,20 +87,27 @@ pub(crate) fn decode_server_hello(body: &[u8]) -> Result<ServerHello, String> {
         *body.get(1).ok_or_else(err)?,
     ]);
     let random = body.get(2..34).ok_or_else(err)?;
-    if legacy_version >> 8 == 0x7f {
-        return decode_draft_server_hello(body, legacy_version, random);
-    }
-    let sid_len = usize::from(*body.get(34).ok_or_else(err)?);
-    if sid_len > 32 {
-        return Err(err());
-    }
-    let session_id = body.get(35..35 + sid_len).ok_or_else(err)?;
-    let rest = body.get(35 + sid_len..).ok_or_else(err)?;
+    // TLS 1.3 drafts up to 21 (0x7f00..=0x7f15, and 0x0304 itself in drafts before the 0x7fxx
+    // numbering) carry the version here and have neither session id nor compression method:
+    // random, cipher suite, extensions.
+    let draft = legacy_version == 0x0304 || (0x7f00..=0x7f15).contains(&legacy_version);
+    let (session_id, rest) = if draft {
+        (&[][..], body.get(34..).ok_or_else(err)?)
+    } else {
+        let sid_len = usize::from(*body.get(34).ok_or_else(err)?);
+        if sid_len > 32 {
+            return Err(err());
+        }
+        let session_id = body.get(35..35 + sid_len).ok_or_else(err)?;
+        (session_id, body.get(35 + sid_len..).ok_or_else(err)?)
+    };
     let cipher = u16::from_be_bytes([
         *rest.first().ok_or_else(err)?,
         *rest.get(1).ok_or_else(err)?,
     ]);
-    // rest[2] is the compression method; extensions follow when present (not in SSL 3.0).
+    // Then the compression method (not in drafts), then extensions when present (not in
+    // SSL 3.0).
+    let after_fixed = rest.get(if draft { 2 } else { 3 }..).unwrap_or_default();
     let mut out = ServerHello {
         legacy_version,
         version: legacy_version,
@@ -109,9 +116,9 @@ pub(crate) fn decode_server_hello(body: &[u8]) -> Result<ServerHello, String> {
         hello_retry: random == HRR_RANDOM,
         ..ServerHello::default()
     };
-    if rest.len() >= 5 {
-        let ext_len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
-        let block = rest.get(5..5 + ext_len).unwrap_or(&rest[5..]);
+    if let [hi, lo, block @ ..] = after_fixed {
+        let ext_len = usize::from(u16::from_be_bytes([*hi, *lo]));
+        let block = block.get(..ext_len).unwrap_or(block);
         for (ext_type, whole) in raw_extensions(block) {
             out.extensions.push(ext_type);
             let Ok((_, ext)) = parse_tls_server_hello_extension(whole) else {
@@ -132,34 +139,6 @@ pub(crate) fn decode_server_hello(body: &[u8]) -> Result<ServerHello, String> {
                 _ => {}
             }
         }
-    }
-    Ok(out)
-}
-
-/// A TLS 1.3 draft (before draft 22) ServerHello: version, random, cipher suite, extensions
-/// (no session id, no compression method).
-fn decode_draft_server_hello(
-    body: &[u8],
-    version: u16,
-    random: &[u8],
-) -> Result<ServerHello, String> {
-    let err = || "malformed ServerHello".to_string();
-    let cipher = u16::from_be_bytes([
-        *body.get(34).ok_or_else(err)?,
-        *body.get(35).ok_or_else(err)?,
-    ]);
-    let mut out = ServerHello {
-        legacy_version: version,
-        version,
-        cipher,
-        hello_retry: random == HRR_RANDOM,
-        ..ServerHello::default()
-    };
-    if let Some(len) = body.get(36..38) {
-        let ext_len = usize::from(u16::from_be_bytes([len[0], len[1]]));
-        let block = body.get(38..38 + ext_len).unwrap_or_default();
-        out.extensions = raw_extensions(block).iter().map(|(t, _)| *t).collect();
-        out.psk = out.extensions.contains(&41);
     }
     Ok(out)
 }

@@ -182,6 +182,10 @@ pub struct HandshakeSummary {
     pub application_data_records: [u64; 2],
     /// First bytes of a direction that was not TLS (up to 64), with where they were seen.
     pub non_tls: [Option<(SegmentMeta, Vec<u8>)>; 2],
+    /// First bytes (up to 64) of a non-TLS preamble that came before TLS in a direction (HTTP
+    /// CONNECT, SOCKS, STARTTLS, PROXY protocol, a database's TLS upgrade), with where they were
+    /// seen. A direction has either this or [`HandshakeSummary::non_tls`], never both.
+    pub preamble: [Option<(SegmentMeta, Vec<u8>)>; 2],
     /// Handshake steps in order, for the ladder.
     pub events: Vec<TlsEvent>,
     /// Decoding problems (malformed message, oversized message, gap inside the handshake).

@@ -25,6 +25,11 @@ pub struct ObserverConfig {
     /// Keep reading a connection whose client starts with an HTTP request (cleartext HTTP on
     /// any port), up to 16 KiB per direction, for the HTTP reader.
     pub cleartext_http: bool,
+    /// Bytes of a direction that did not start with TLS searched for a TLS start after a
+    /// preamble (proxy CONNECT, SOCKS, STARTTLS...) before the direction is given up.
+    pub max_preamble_bytes: usize,
+    /// Deliveries (roughly packets) of such a direction searched before it is given up.
+    pub max_preamble_chunks: u32,
 }
 
 impl Default for ObserverConfig {
@@ -35,6 +40,8 @@ impl Default for ObserverConfig {
             max_events: 64,
             keylog: None,
             cleartext_http: false,
+            max_preamble_bytes: 16 * 1024,
+            max_preamble_chunks: 32,
         }
     }
 }
@@ -58,6 +65,9 @@ enum Mode {
     /// Nothing recognised yet: first bytes decide.
     #[default]
     Start,
+    /// The first bytes were not TLS: searching, for a bounded number of bytes, for TLS that
+    /// starts after a preamble.
+    Hunt,
     /// Plaintext TLS records.
     Plain,
     /// An SSLv2-format ClientHello record is being read.
@@ -90,6 +100,14 @@ struct DirState {
     ccs: Option<SegmentMeta>,
     /// First bytes when not TLS.
     non_tls: Option<(SegmentMeta, Vec<u8>)>,
+    /// Hunt mode: bytes of a candidate TLS start too short to judge, at the end of a delivery.
+    hunt_tail: Vec<u8>,
+    /// Hunt mode: non-TLS bytes passed over so far.
+    preamble_bytes: usize,
+    /// Hunt mode: deliveries searched so far.
+    preamble_chunks: u32,
+    /// TLS was found after a non-TLS preamble, at this packet.
+    tls_after_preamble: Option<SegmentMeta>,
 }
 
 /// An event or alert in delivered direction; roles are applied in [`TlsObserver::finish`].
@@ -151,7 +169,25 @@ impl TlsObserver {
             s.change_cipher_spec[l] = st.ccs;
             s.encrypted_records[l] = st.encrypted_records;
             s.application_data_records[l] = st.application_data_records;
-            s.non_tls[l] = st.non_tls.take();
+            if st.tls_after_preamble.is_some() {
+                s.preamble[l] = st.non_tls.take();
+            } else {
+                s.non_tls[l] = st.non_tls.take();
+            }
+        }
+        // A server's non-TLS bytes sent before a ClientHello that itself came after a client
+        // preamble are part of the upgrade dialogue (a STARTTLS "220 Ready" the capture ends
+        // after, say), not an answer to the ClientHello.
+        let client_upgraded = self.dirs[self.client_dir().idx()]
+            .tls_after_preamble
+            .is_some();
+        let server = Direction::ToClient.idx();
+        if let (true, Some(ch), Some((meta, _))) =
+            (client_upgraded, &s.client_hello, &s.non_tls[server])
+        {
+            if meta.packet < ch.meta.packet {
+                s.preamble[server] = s.non_tls[server].take();
+            }
         }
         s.alerts = self
             .alerts
@@ -262,10 +298,23 @@ impl TlsObserver {
                 Mode::Stopped => return self.cleartext_feed(dir, data, meta),
                 Mode::Start => {
                     if !self.recognise(dir, data, meta) {
+                        if self.dirs[d].mode == Mode::Hunt {
+                            // Not TLS at the start: search this same delivery for a TLS start.
+                            self.dirs[d].preamble_chunks = 0;
+                            continue;
+                        }
                         self.cleartext_feed(dir, data, meta);
                         return;
                     }
                     // Recognised: the buffered prefix stays as the start of the first record.
+                }
+                Mode::Hunt => {
+                    let used = self.feed_hunt(dir, data, meta);
+                    // While no TLS start is found the bytes are cleartext (e.g. HTTP).
+                    if used > 0 {
+                        self.cleartext_feed(dir, &data[..used], meta);
+                    }
+                    data = &data[used..];
                 }
                 Mode::Encrypted => {
                     let used = self.feed_encrypted(dir, data, meta);
@@ -319,12 +368,96 @@ impl TlsObserver {
             return false;
         }
         let st = &mut self.dirs[dir.idx()];
-        let mut evidence = std::mem::take(&mut st.rec_buf);
+        let buffered = std::mem::take(&mut st.rec_buf);
+        let mut evidence = buffered.clone();
         let room = NON_TLS_EVIDENCE.saturating_sub(evidence.len());
         evidence.extend_from_slice(&data[..data.len().min(room)]);
         st.non_tls = Some((meta, evidence));
-        self.stop(dir);
+        // Bytes buffered from earlier deliveries are preamble; the caller searches `data`.
+        st.mode = Mode::Hunt;
+        st.preamble_bytes = buffered.len();
+        st.hunt_tail = Vec::new();
         false
+    }
+
+    /// Hunt mode: looks for TLS starting at the start of this delivery or right after a line
+    /// end in it (where preambles such as CONNECT, STARTTLS or PROXY end). Returns bytes
+    /// consumed: up to the TLS start when one is found (the mode is then [`Mode::Plain`]).
+    fn feed_hunt(&mut self, dir: Direction, data: &[u8], meta: SegmentMeta) -> usize {
+        let alert_ok = self.summary.client_hello.is_some() && dir != self.client_dir();
+        let max_len = self.cfg.max_handshake_message;
+        let d = dir.idx();
+        let st = &mut self.dirs[d];
+        st.preamble_chunks = st.preamble_chunks.saturating_add(1);
+        // A candidate cut short at the end of the previous delivery continues here.
+        let tail = std::mem::take(&mut st.hunt_tail);
+        if !tail.is_empty() {
+            let mut joined = tail.clone();
+            joined.extend_from_slice(&data[..data.len().min(PROBE_LEN)]);
+            match probe_tls_start(&joined, alert_ok, max_len) {
+                Probe::Tls => {
+                    st.preamble_bytes = st.preamble_bytes.saturating_sub(tail.len());
+                    st.rec_buf = tail;
+                    self.tls_found(dir, meta);
+                    return 0;
+                }
+                Probe::NeedMore => {
+                    st.hunt_tail = joined;
+                    st.preamble_bytes = st.preamble_bytes.saturating_add(data.len());
+                    return data.len();
+                }
+                Probe::NotTls => {}
+            }
+        }
+        let line_starts = data
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b == b'\n')
+            .map(|(i, _)| i + 1);
+        for at in std::iter::once(0).chain(line_starts) {
+            let Some(cand) = data.get(at..).filter(|c| !c.is_empty()) else {
+                break;
+            };
+            match probe_tls_start(cand, alert_ok, max_len) {
+                Probe::Tls => {
+                    st.preamble_bytes = st.preamble_bytes.saturating_add(at);
+                    self.tls_found(dir, meta);
+                    return at;
+                }
+                Probe::NeedMore => {
+                    // Only the last candidates can be short; judge when more bytes come.
+                    st.hunt_tail = cand.to_vec();
+                    break;
+                }
+                Probe::NotTls => {}
+            }
+        }
+        st.preamble_bytes = st.preamble_bytes.saturating_add(data.len());
+        if st.preamble_bytes >= self.cfg.max_preamble_bytes
+            || st.preamble_chunks >= self.cfg.max_preamble_chunks
+        {
+            // Bounded: a plain-text or binary protocol stops being delivered quickly.
+            self.stop(dir);
+            self.dirs[d].hunt_tail = Vec::new();
+        }
+        data.len()
+    }
+
+    /// TLS starts after a preamble in `dir`.
+    fn tls_found(&mut self, dir: Direction, meta: SegmentMeta) {
+        let st = &mut self.dirs[dir.idx()];
+        st.mode = Mode::Plain;
+        st.tls_seen = true;
+        st.tls_after_preamble = Some(meta);
+        if let Some((_, evidence)) = &mut st.non_tls {
+            // Evidence is the preamble only, not the start of the TLS that followed it.
+            evidence.truncate(st.preamble_bytes);
+        }
+        let text = format!(
+            "TLS begins after {} bytes of non-TLS preamble",
+            st.preamble_bytes
+        );
+        self.event(dir, meta, text);
     }
 
     /// Reads encrypted record headers and skips bodies. Returns bytes consumed.
@@ -811,6 +944,59 @@ impl TlsObserver {
     }
 }
 
+/// Bytes [`probe_tls_start`] needs to judge a candidate.
+const PROBE_LEN: usize = 11;
+
+/// Verdict on a candidate TLS start after a preamble.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    /// A TLS stream starts here.
+    Tls,
+    /// Not a TLS start.
+    NotTls,
+    /// Consistent so far, but shorter than [`PROBE_LEN`].
+    NeedMore,
+}
+
+/// Whether `b` starts a TLS stream: a handshake record whose first message is a ClientHello
+/// or ServerHello, with sane record and message lengths and a 3.x (or TLS 1.3 draft 0x7fxx,
+/// ServerHello only) version — 11 bytes checked, so random bytes almost never pass. With
+/// `alert_ok`, a 2-byte alert record also qualifies (a server refusing a ClientHello).
+fn probe_tls_start(b: &[u8], alert_ok: bool, max_handshake: usize) -> Probe {
+    let get = |i: usize| b.get(i).copied();
+    let rec_len = |hi: u8, lo: u8| usize::from(u16::from_be_bytes([hi, lo]));
+    // One check per byte position, None while the byte is missing.
+    let checks: Vec<Option<bool>> = if alert_ok && get(0) == Some(CT_ALERT) {
+        vec![
+            get(1).map(|v| v == 3),
+            get(2).map(|v| v <= 4),
+            get(3).map(|hi| hi == 0),
+            get(4).map(|lo| lo == 2),
+            get(5).map(|level| level == 1 || level == 2),
+        ]
+    } else {
+        vec![
+            get(0).map(|ct| ct == CT_HANDSHAKE),
+            get(1).map(|v| v == 3),
+            get(2).map(|v| v <= 4),
+            get(4).and_then(|lo| get(3).map(|hi| (4..=MAX_RECORD_BODY).contains(&rec_len(hi, lo)))),
+            get(5).map(|t| t == 1 || t == 2),
+            b.get(6..9)
+                .and_then(be_u24)
+                .map(|l| (38..=max_handshake).contains(&l)),
+            get(9).map(|major| major == 3 || (major == 0x7f && get(5) == Some(2))),
+            get(10).map(|minor| get(9) != Some(3) || minor <= 4),
+        ]
+    };
+    if checks.contains(&Some(false)) {
+        Probe::NotTls
+    } else if checks.contains(&None) {
+        Probe::NeedMore
+    } else {
+        Probe::Tls
+    }
+}
+
 /// A TLS record header: content type 20..=24, major version 3, minor 0..=4, sane length.
 fn looks_like_record_header(b: &[u8]) -> bool {
     match b {
@@ -840,6 +1026,10 @@ impl StreamHandler for TlsObserver {
                 st.rec_buf.clear();
                 st.resync = true;
             }
+            Mode::Hunt => {
+                // The next delivery is a fresh candidate start; a cut-short one is lost.
+                st.hunt_tail = Vec::new();
+            }
             Mode::Start if st.rec_buf.is_empty() => {
                 // Nothing seen yet: the stream may still start with a record header.
                 st.resync = true;
@@ -866,6 +1056,48 @@ impl StreamHandler for TlsObserver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn preamble_probe_rejects_pseudo_random_bytes() {
+        // Generated bytes (xorshift), the edge case being random binary protocols: no offset
+        // of 1 MiB passes the 11-byte check.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let bytes: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let hits = (0..bytes.len())
+            .filter(|&i| probe_tls_start(&bytes[i..], true, 256 * 1024) == Probe::Tls)
+            .count();
+        assert_eq!(hits, 0);
+    }
+
+    #[test]
+    fn preamble_probe_needs_a_hello() {
+        // Hand-built headers: a ClientHello start passes, an application-data record or a
+        // handshake of another type does not, a short prefix asks for more.
+        let ch = [22u8, 3, 1, 0, 200, 1, 0, 0, 196, 3, 3];
+        assert_eq!(probe_tls_start(&ch, false, 1 << 18), Probe::Tls);
+        assert_eq!(probe_tls_start(&ch[..7], false, 1 << 18), Probe::NeedMore);
+        let mut app = ch;
+        app[0] = 23;
+        assert_eq!(probe_tls_start(&app, false, 1 << 18), Probe::NotTls);
+        let mut fin = ch;
+        fin[5] = 20;
+        assert_eq!(probe_tls_start(&fin, false, 1 << 18), Probe::NotTls);
+        assert_eq!(
+            probe_tls_start(&[21, 3, 3, 0, 2, 2, 40], true, 1 << 18),
+            Probe::Tls
+        );
+        assert_eq!(
+            probe_tls_start(&[21, 3, 3, 0, 2, 2, 40], false, 1 << 18),
+            Probe::NotTls
+        );
+    }
 
     #[test]
     fn zero_length_records_split_bytewise_terminate() {

@@ -262,7 +262,8 @@ impl TlsObserver {
     /// Collects the bytes of a direction that turned out not to be TLS, when the client's
     /// first bytes are an HTTP request (cleartext HTTP on any port).
     pub(super) fn cleartext_feed(&mut self, dir: Direction, data: &[u8], meta: SegmentMeta) {
-        if !self.cfg.cleartext_http || self.dirs[dir.idx()].mode != super::Mode::Stopped {
+        let mode = self.dirs[dir.idx()].mode;
+        if !self.cfg.cleartext_http || !matches!(mode, super::Mode::Stopped | super::Mode::Hunt) {
             return;
         }
         if self.cleartext.is_none() {
