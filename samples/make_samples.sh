@@ -253,6 +253,36 @@ http {
       return 200 "hello \$ssl_client_s_dn\n";
     }
   }
+
+  # http-cleartext-credentials (8435): an API on plain HTTP (no TLS)
+  server {
+    listen 127.0.0.1:8435;
+    location /api/ { default_type application/json; return 200 '{"ok":true}\n'; }
+  }
+
+  # https-hmac-query (8436): TLS 1.3 API rejecting the request (query-string HMAC) with 401
+  server {
+    listen 127.0.0.1:8436 ssl;
+    server_name api.tlscap.test;
+    ssl_protocols TLSv1.3;
+    location /api/ { default_type application/json; return 401 '{"error":"invalid signature"}\n'; }
+  }
+
+  # https-bearer-post-200 (8437): TLS 1.2 API accepting a bearer-token POST
+  server {
+    listen 127.0.0.1:8437 ssl;
+    server_name api.tlscap.test;
+    ssl_protocols TLSv1.2;
+    location /api/ { default_type application/json; return 200 '{"ok":true}\n'; }
+  }
+
+  # https-password-get (8438): TLS 1.3 login endpoint that accepts a password in a GET query
+  server {
+    listen 127.0.0.1:8438 ssl;
+    server_name api.tlscap.test;
+    ssl_protocols TLSv1.3;
+    location /api/ { default_type application/json; return 200 '{"ok":true}\n'; }
+  }
 }
 EOF2
 mkdir -p "$RUN/nginx-tmp"
@@ -560,13 +590,54 @@ sc_tls13_http_401_200() {
   finish
 }
 
+# Fake credentials (test values only) for the HTTP credential scenarios.
+HMAC_SIG=abc123def4567890abc123def4567890abc123def4567890abc123def4567890
+BEARER=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ0bHNjYXAtdGVzdCJ9.dGVzdC1zaWduYXR1cmUtbm90LXJlYWw
+sc_http_cleartext_credentials() {
+  begin http-cleartext-credentials 8435 "Plain HTTP (no TLS), curl -> nginx: GET with HTTP Basic credentials (-u apiuser:apipass) and an API key in the query string (api_key=...); nginx answers 200. Everything, credentials included, is readable on the wire."
+  expect status.0 incomplete; expect findings.0 "cleartext-credentials credentials-in-url"
+  expect http_detail yes
+  listening 8435
+  cli 15 curl -sS -o /dev/null -w '%{http_code}\n' -u apiuser:apipass 'http://127.0.0.1:8435/api/v1/records?api_key=SECRETVALUE'
+  finish
+}
+sc_https_hmac_query() {
+  begin https-hmac-query 8436 "TLS 1.3 (curl -> nginx, key log): GET whose query string carries a ServiceNow-style HMAC signature, key id and timestamp; nginx answers 401. The request and the 401 are visible only with the key log."
+  expect status.0 ok; expect findings.0 "credentials-in-url http-unauthorized"
+  expect http_detail yes
+  listening 8436
+  CURL --cacert "$R" --resolve api.tlscap.test:8436:127.0.0.1 \
+    "https://api.tlscap.test:8436/api/now/table/incident?x-sn-hmac-signature-256=$HMAC_SIG&x-sn-hmac-key-id=k1&x-sn-hmac-timestamp=1700000000"
+  finish
+}
+sc_https_bearer_post_200() {
+  begin https-bearer-post-200 8437 "TLS 1.2 (curl -> nginx, key log): a healthy authenticated API call, POST with an Authorization: Bearer token and a JSON body; nginx answers 200. No error finding."
+  expect status.0 ok; expect findings.0 ""
+  expect http_detail yes
+  listening 8437
+  CURL --tlsv1.2 --tls-max 1.2 --cacert "$R" --resolve api.tlscap.test:8437:127.0.0.1 \
+    -X POST -H "Authorization: Bearer $BEARER" -H 'Content-Type: application/json' -d '{"a":1}' \
+    https://api.tlscap.test:8437/api/v1/records
+  finish
+}
+sc_https_password_get() {
+  begin https-password-get 8438 "TLS 1.3 (curl -> nginx, key log): GET to a login endpoint with the user name and password in the query string; nginx answers 200. The request is visible only with the key log."
+  expect status.0 ok; expect findings.0 "credentials-in-url sensitive-get"
+  expect http_detail yes
+  listening 8438
+  CURL --cacert "$R" --resolve api.tlscap.test:8438:127.0.0.1 \
+    'https://api.tlscap.test:8438/api/v1/login?user=apiuser&password=apipass'
+  finish
+}
+
 ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mtls-no-cert
      tls13-mtls-cert-sent tls13-mtls-no-cert tls12-chain-intermediate tls12-leaf-only
      tls12-alert-unknown-ca ipv6-tls13 sni-gated-client-auth
      tcp-connect-timeout tcp-refused tcp-reset-midway tcp-reset-after-handshake handshake-stalled read-timeout not-tls
      cert-expired cert-not-yet-valid cert-wrong-host cert-self-signed cert-weak-signature-sha1
      cert-weak-key-rsa1024 chain-untrusted chain-order cert-revoked-ocsp cert-revoked-crl
-     obsolete-tls10 weak-cipher-null tls13-hello-retry tls12-resumption tls13-http-401-200)
+     obsolete-tls10 weak-cipher-null tls13-hello-retry tls12-resumption tls13-http-401-200
+     http-cleartext-credentials https-hmac-query https-bearer-post-200 https-password-get)
 printf '%s\n' "${ALL[@]}" > "$S/meta/ORDER"
 t0=$(date +%s)
 for name in "${ALL[@]}"; do

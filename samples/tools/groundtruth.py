@@ -29,6 +29,7 @@ FIELDS = [
     "tls.alert_message.level", "tls.alert_message.desc", "tls.handshake.extension.type",
     "tls.change_cipher_spec", "tls.handshake.ja3", "tls.handshake.extensions_alpn_str",
     "http.response.code", "ocsp.certStatus", "tcp.payload",
+    "http.request.method", "http.request.uri", "http.host", "http.authorization",
 ]
 HRR_RANDOM = "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c"
 VERSIONS = {0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2", 0x0304: "TLS 1.3"}
@@ -143,8 +144,42 @@ def endpoint(ip, port):
     return ("[%s]:%s" % (ip, port)) if ":" in ip else ("%s:%s" % (ip, port))
 
 
-def connections(frames, encrypted_view):
-    """Per-connection facts. encrypted_view=True: TLS 1.3 handshake contents count as unseen."""
+# Query parameter names as tlscap classifies them (src/http/mod.rs): signatures (substrings),
+# API keys (exact names), tokens (substring).
+SIG_PARAMS = ("signature", "hmac", "sig")
+KEY_PARAMS = ("api_key", "apikey", "api-key", "key", "x-api-key", "access_key", "subscription-key")
+
+
+def http_view(uri, authorization):
+    """(path with query values redacted, auth kind) as tlscap must print them for a request."""
+    kinds = []
+    if authorization:
+        scheme = authorization.split()[0].lower() if authorization.split() else ""
+        kinds.append({"basic": "basic", "bearer": "bearer"}.get(scheme, scheme))
+    base, sep, query = uri.partition("?")
+    if not sep:
+        return base, "+".join(sorted(set(kinds))) or "none"
+    parts = []
+    for kv in query.split("&"):
+        k, _, v = kv.partition("=")
+        if v == "":
+            parts.append(kv)
+            continue
+        name = k.lower()
+        if any(p in name for p in SIG_PARAMS):
+            kinds.append("hmac-query")
+        elif name in KEY_PARAMS:
+            kinds.append("api-key")
+        elif "token" in name:
+            kinds.append("bearer")
+        parts.append(k + "=<redacted>")
+    return base + "?" + "&".join(parts), "+".join(sorted(set(kinds))) or "none"
+
+
+def connections(frames, encrypted_view, http_detail=False):
+    """Per-connection facts. encrypted_view=True: TLS 1.3 handshake contents count as unseen.
+    http_detail: also list each HTTP request/response (only scenarios that ask for it, so the
+    records of the other samples stay as they were)."""
     streams = OrderedDict()
     for f in frames:
         if f["tcp.stream"] == "":
@@ -196,6 +231,7 @@ def connections(frames, encrypted_view):
         ocsp_status = None
         alerts = []
         http = []
+        http_reqs, http_resps = [], []
         tcp = OrderedDict([("syn", 0), ("syn_ack", False), ("established", False),
                            ("client_bytes", 0), ("server_bytes", 0), ("closed_by", None),
                            ("close", None), ("packets", len(fs)), ("retransmissions", 0),
@@ -291,6 +327,14 @@ def connections(frames, encrypted_view):
             for code in lst(f["http.response.code"]):
                 if not from_client:
                     http.append(int(code))
+                    http_resps.append((n, int(code)))
+            if from_client:
+                methods, uris = lst(f["http.request.method"]), lst(f["http.request.uri"])
+                hosts, auths = lst(f["http.host"]), lst(f["http.authorization"])
+                for i, m in enumerate(methods):
+                    http_reqs.append((n, m, uris[i] if i < len(uris) else None,
+                                      hosts[i] if i < len(hosts) else None,
+                                      auths[i] if i < len(auths) else None))
             if not from_client and server_plain is None and tlen > 0 and f["tcp.payload"]:
                 # only the server's first payload, and only when it is not a TLS record
                 raw = bytes.fromhex(f["tcp.payload"].replace(":", ""))
@@ -327,6 +371,26 @@ def connections(frames, encrypted_view):
         c["ocsp_cert_status"] = ocsp_status
         c["alerts"] = alerts
         c["http_status"] = http
+        if http_detail:
+            exchanges = []
+            for i in range(max(len(http_reqs), len(http_resps))):
+                e = OrderedDict()
+                if i < len(http_reqs):
+                    pkt, method, uri, host, authz = http_reqs[i]
+                    path, auth = http_view(uri or "", authz)
+                    e["method"] = method
+                    e["uri"] = uri
+                    e["path"] = path
+                    e["host"] = host
+                    e["auth"] = auth
+                    e["request_packet"] = pkt
+                else:
+                    for k in ("method", "uri", "path", "host", "auth", "request_packet"):
+                        e[k] = None
+                e["status"] = http_resps[i][1] if i < len(http_resps) else None
+                e["response_packet"] = http_resps[i][0] if i < len(http_resps) else None
+                exchanges.append(e)
+            c["http"] = exchanges
         c["server_plaintext_first_line"] = server_plain or None
         c["ja3"] = ja3
         c["tcp"] = tcp
@@ -374,8 +438,9 @@ def main():
         path = os.path.join(d, f)
         name, source, keys = sample_for(path, d)
         meta = read_meta(os.path.join(d, "meta", source + ".txt"))
-        plain = connections(tshark_frames(path, None), encrypted_view=True)
-        keyed = connections(tshark_frames(path, keys), encrypted_view=False) if keys else None
+        detail = meta.get("http_detail") == "yes"
+        plain = connections(tshark_frames(path, None), encrypted_view=True, http_detail=detail)
+        keyed = connections(tshark_frames(path, keys), encrypted_view=False, http_detail=detail) if keys else None
         for i, c in enumerate(plain):
             c["expected_status"] = meta.get("status.%d" % i)
             c["expected_findings"] = (meta.get("findings.%d" % i) or "").split()
@@ -386,8 +451,8 @@ def main():
                     a["encrypted"] = (a["packet"], a["description"]) not in plain_alerts
                 diff = OrderedDict()
                 for key in ("cert_requested", "client_cert_sent", "server_cert_count", "server_chain",
-                            "client_chain", "alerts", "http_status", "resumed", "packets"):
-                    if k[key] != c[key]:
+                            "client_chain", "alerts", "http_status", "resumed", "packets", "http"):
+                    if key in k and k[key] != c[key]:
                         diff[key] = k[key]
                 c["with_keys"] = diff
         findings = []
@@ -459,6 +524,14 @@ def fmt_conn(c):
                                        "; with keys: " + fmt_alerts(wk["alerts"]) if "alerts" in wk else ""))
     if c["http_status"] or wk.get("http_status"):
         lines.append("  - HTTP status: %s" % (c["http_status"] or "%s (with keys)" % wk["http_status"]))
+    if "http" in c:
+        ex, keyed = c["http"], False
+        if not ex and wk.get("http"):
+            ex, keyed = wk["http"], True
+        for e in ex:
+            lines.append("  - HTTP%s: `%s %s` host `%s`, auth `%s`, status %s (request @%s, response @%s); on the wire: `%s`"
+                         % (" (with keys)" if keyed else "", e["method"], e["path"], e["host"], e["auth"],
+                            e["status"], e["request_packet"], e["response_packet"], e["uri"]))
     if c["server_plaintext_first_line"]:
         lines.append("  - server answered in clear: `%s`" % c["server_plaintext_first_line"])
     lines.append("  - TCP: SYN x%d, SYN-ACK %s, established %s, bytes c->s %d / s->c %d, closed by %s with %s, %d packets, %d retransmissions"
