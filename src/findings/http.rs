@@ -74,7 +74,12 @@ pub(super) fn http_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut 
             continue;
         }
         let names = h.path.as_deref().map(query_names).unwrap_or_default();
-        let secret: Vec<&String> = names.iter().filter(|n| is_sensitive_param(n)).collect();
+        // Passwords and secrets, and also tokens, keys and signatures: in a GET they travel in
+        // the URL, where a POST would carry them in the body.
+        let secret: Vec<&String> = names
+            .iter()
+            .filter(|n| is_sensitive_param(n) || is_credential_param(n))
+            .collect();
         if secret.is_empty() {
             continue;
         }
@@ -103,7 +108,12 @@ fn unauthorized(
     let code = h.status.unwrap_or(0);
     let ch_packet = hs.client_hello.as_ref().map(|c| c.meta.packet);
     let no_sni = hs.client_hello.as_ref().is_some_and(|c| c.sni.is_none());
+    let sent_credentials = h.auth != "none" && h.auth != "client-certificate";
     let (why, fix) = match (hs.cert_requested(), hs.client_cert_sent()) {
+        _ if sent_credentials && !no_sni => (
+            format!(": the request's {} credentials were rejected", h.auth),
+            "Client: check that the credentials (key id, secret, signature algorithm and timestamp for HMAC; token expiry for bearer) are valid and meant for this endpoint; server: check its logs for the reason.",
+        ),
         (Some(false), _) if no_sni => (
             format!(" after a handshake in which no client certificate was requested because the ClientHello had no SNI (packet {})", ch_packet.unwrap_or(0)),
             "Client: connect with the host name so that SNI is sent and the server's client-auth virtual host is selected; server: request client certificates on the default host too.",
