@@ -368,5 +368,8 @@ fn cleartext_http_with_a_signature_in_the_query() {
     );
     let path = h.path.as_deref().unwrap();
     assert!(path.starts_with("/rewardsetting?app_id=<redacted>&sign=<redacted>&channel=&"));
-    assert_eq!(ids(r), vec!["cleartext-credentials", "credentials-in-url"]);
+    assert_eq!(
+        ids(r),
+        vec!["cleartext-credentials", "credentials-in-url", "sensitive-get"]
+    );
 }
