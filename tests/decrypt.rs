@@ -370,6 +370,10 @@ fn cleartext_http_with_a_signature_in_the_query() {
     assert!(path.starts_with("/rewardsetting?app_id=<redacted>&sign=<redacted>&channel=&"));
     assert_eq!(
         ids(r),
-        vec!["cleartext-credentials", "credentials-in-url", "sensitive-get"]
+        vec![
+            "cleartext-credentials",
+            "credentials-in-url",
+            "sensitive-get"
+        ]
     );
 }
