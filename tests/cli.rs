@@ -1,0 +1,252 @@
+//! The command line end to end: bad input, exit codes, `explain`, `--fail-on`, and views that
+//! agree with each other. Captures are the real ones in samples/ (a truncated copy is made by
+//! cutting a real sample).
+
+mod common;
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn tlscap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tlscap"))
+        .current_dir(common::root())
+        .args(args)
+        .output()
+        .expect("run tlscap")
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_missing_file_is_named_and_exits_1() {
+    let out = tlscap(&["--format", "json", "samples/no-such-file.pcap"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("samples/no-such-file.pcap"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_capture_is_named_with_its_first_bytes() {
+    let out = tlscap(&["--format", "json", "samples/README.md"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("samples/README.md") && err.contains("not a capture"),
+        "{err}"
+    );
+    // The JSON stream carries the error as a record too.
+    let recs = json_lines(&out);
+    assert!(
+        recs.iter()
+            .any(|r| r["type"] == "error" && r["file"] == "samples/README.md"),
+        "{recs:?}"
+    );
+}
+
+#[test]
+fn a_directory_without_captures_is_an_error() {
+    let out = tlscap(&["samples/pki"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no capture files"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(
+        tlscap(&["--format", "xml", "samples/"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(tlscap(&[]).status.code(), Some(2));
+    assert_eq!(
+        tlscap(&["--finding", "no-such-id", "samples/"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn a_truncated_capture_reports_what_came_before_the_damage() {
+    // samples/sni-gated-client-auth.pcap holds two connections; cut it inside the second one.
+    let bytes = std::fs::read(common::sample("sni-gated-client-auth.pcap")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.pcap");
+    let at = bytes.len() * 3 / 4 + 7; // mid-record
+    std::fs::write(&cut, &bytes[..at]).unwrap();
+    let out = tlscap(&[
+        "--format",
+        "json",
+        "--no-auto-keylog",
+        cut.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cut.pcap") && err.contains("truncated at byte offset"),
+        "{err}"
+    );
+    let recs = json_lines(&out);
+    let conns: Vec<&Value> = recs.iter().filter(|r| r["type"] == "connection").collect();
+    assert_eq!(conns.len(), 2, "both connections started before the cut");
+    assert_eq!(conns[0]["sni"], "api.tlscap.test");
+    assert_eq!(conns[0]["cert_requested"], true);
+    assert_eq!(conns[0]["status"], "ok");
+    let errors: Vec<&Value> = recs.iter().filter(|r| r["type"] == "error").collect();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0]["reason"].as_str().unwrap().contains("truncated"));
+}
+
+#[test]
+fn explain_prints_the_ladder_and_the_findings() {
+    let out = tlscap(&[
+        "explain",
+        "samples/sni-gated-client-auth.pcap",
+        "--conn",
+        "1",
+        "--ca-file",
+        "samples/pki/root.pem",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "Connection 1 in samples/sni-gated-client-auth.pcap",
+        "      19   0.000000   →   SYN",
+        "      22   0.002237   →   ClientHello no SNI ALPN=h2,http/1.1",
+        "      24   0.003036   ←   ServerHello TLS 1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        "      25   0.003041   ←   ServerHelloDone",
+        "[error] sni-gated-client-auth:",
+        "connection #0 with SNI api.tlscap.test got a CertificateRequest in packet 7",
+        "[error] http-unauthorized: 127.0.0.1:8412 answered GET / with HTTP 401",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    // No CertificateRequest step on this connection.
+    assert!(!text.contains("←   CertificateRequest"));
+    let bad = tlscap(&[
+        "explain",
+        "samples/sni-gated-client-auth.pcap",
+        "--conn",
+        "9",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("indexes: 0, 1"), "{}", stderr(&bad));
+}
+
+#[test]
+fn fail_on_sets_exit_code_3() {
+    let failing = [
+        "--fail-on",
+        "error",
+        "--ca-file",
+        "samples/pki/root.pem",
+        "samples/tcp-refused.pcap",
+    ];
+    assert_eq!(tlscap(&failing).status.code(), Some(3));
+    let healthy = [
+        "--fail-on",
+        "error",
+        "--ca-file",
+        "samples/pki/root.pem",
+        "samples/tls12-openssl-sni.pcap",
+    ];
+    assert_eq!(tlscap(&healthy).status.code(), Some(0));
+    // Only warnings there (missing-sni), so `--fail-on warning` trips and `error` does not.
+    let no_sni = [
+        "--ca-file",
+        "samples/pki/root.pem",
+        "samples/tls12-no-sni.pcap",
+    ];
+    assert_eq!(
+        tlscap(&[&["--fail-on", "warning"][..], &no_sni[..]].concat())
+            .status
+            .code(),
+        Some(3)
+    );
+    assert_eq!(
+        tlscap(&[&["--fail-on", "error"][..], &no_sni[..]].concat())
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn views_agree_with_each_other() {
+    let base = [
+        "--format",
+        "json",
+        "-q",
+        "--ca-file",
+        "samples/pki/root.pem",
+        "samples/",
+    ];
+    let view = |v: &str| json_lines(&tlscap(&[&base[..], &["--view", v][..]].concat()));
+    let conns = view("connections");
+    let findings = view("findings");
+    let summary = view("summary");
+    let servers = view("servers");
+    let files = view("files");
+    let n_conn = conns.iter().filter(|r| r["type"] == "connection").count() as u64;
+    let n_find: usize = conns
+        .iter()
+        .map(|r| r["findings"].as_array().map_or(0, Vec::len))
+        .sum();
+    let s = summary
+        .iter()
+        .find(|r| r["type"] == "summary")
+        .expect("summary record");
+    assert_eq!(s["connections"].as_u64(), Some(n_conn));
+    assert_eq!(
+        findings.iter().filter(|r| r["type"] == "finding").count(),
+        n_find
+    );
+    let per_id: u64 = s["findings"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(per_id as usize, n_find);
+    let server_conns: u64 = servers
+        .iter()
+        .filter_map(|r| r["connections"].as_u64())
+        .sum();
+    assert_eq!(server_conns, n_conn);
+    let file_conns: u64 = files
+        .iter()
+        .filter(|r| r["type"] == "file")
+        .filter_map(|r| r["connections"].as_u64())
+        .sum();
+    assert_eq!(file_conns, n_conn);
+    assert_eq!(
+        s["files"].as_u64(),
+        Some(files.iter().filter(|r| r["type"] == "file").count() as u64)
+    );
+    // CSV has the same rows as JSON, and the documented header.
+    let csv = tlscap(&[&base[..1], &["csv"][..], &base[2..]].concat());
+    let mut reader = csv::Reader::from_reader(&csv.stdout[..]);
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(header, tlscap::report::CONNECTION_CSV_COLUMNS);
+    assert_eq!(reader.records().count() as u64, n_conn);
+}
