@@ -88,6 +88,9 @@ struct DirState {
     hs_buf: Vec<u8>,
     /// Encrypted-mode body bytes still to skip.
     skip: usize,
+    /// NULL-cipher suites leave records readable: the alert (index into `alerts`) whose first
+    /// body bytes (level, description) are still being read, and those read so far.
+    null_alert: Option<(usize, Vec<u8>)>,
     /// A gap broke framing: the next bytes must look like a record header.
     resync: bool,
     /// Encrypted records counted.
@@ -467,6 +470,16 @@ impl TlsObserver {
             let n = st.skip.min(data.len());
             st.skip -= n;
             let done = st.skip == 0;
+            if let Some((i, mut got)) = st.null_alert.take() {
+                got.extend(data[..n].iter().take(2 - got.len().min(2)));
+                if got.len() >= 2 {
+                    if let Some(a) = self.alerts.get_mut(i) {
+                        (a.level, a.description, a.encrypted) = (got[0], got[1], false);
+                    }
+                } else if !done {
+                    self.dirs[dir.idx()].null_alert = Some((i, got));
+                }
+            }
             if self.dec.is_some() {
                 self.decrypt_body(dir, &data[..n], done, meta);
             }
@@ -534,7 +547,17 @@ impl TlsObserver {
                     meta,
                     encrypted: true,
                 });
-                self.event(dir, meta, "Alert (encrypted)".to_string());
+                let null_cipher =
+                    self.summary.server_hello.as_ref().is_some_and(|sh| {
+                        super::names::cipher_name(sh.cipher).contains("WITH_NULL")
+                    });
+                if null_cipher && len >= 2 {
+                    // Plaintext + MAC: level and description are the first two body bytes.
+                    self.dirs[dir.idx()].null_alert = Some((self.alerts.len() - 1, Vec::new()));
+                    self.event(dir, meta, "Alert (NULL cipher: readable)".to_string());
+                } else {
+                    self.event(dir, meta, "Alert (encrypted)".to_string());
+                }
             }
             CT_APPLICATION_DATA => {
                 self.dirs[dir.idx()].application_data_records += 1;
