@@ -164,7 +164,12 @@ impl NetDecoder {
                 dst,
                 transport,
                 wire_len,
-            } => ip::tcp(src, dst, transport, wire_len),
+            } => {
+                // The IP length cannot claim more than the wire carried: what was captured plus
+                // what the snaplen cut (a lying length would invent missing bytes).
+                let cut = (packet.orig_len as usize).saturating_sub(packet.data.len());
+                ip::tcp(src, dst, transport, wire_len.min(transport.len() + cut))
+            }
             ip::Ip::Other => Decoded::Other,
             ip::Ip::Malformed(reason) => Decoded::Malformed(reason),
             // A fragment the snaplen cut cannot complete a datagram.
