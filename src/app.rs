@@ -1009,3 +1009,36 @@ fn progress_bar(files: &[PathBuf]) -> indicatif::ProgressBar {
     );
     bar
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(order: &[u64], reported: impl Fn(u64) -> bool) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut r: Reorder<u64> = Reorder::new();
+        for &i in order {
+            r.push(i, reported(i).then_some(i), &mut |x| out.push(x));
+        }
+        r.finish(&mut |x| out.push(x));
+        out
+    }
+
+    #[test]
+    fn reorder_restores_index_order_and_skips_unreported() {
+        let out = run(&[2, 0, 1, 5, 3, 4], |i| i != 3);
+        assert_eq!(out, vec![0, 1, 2, 4, 5]);
+    }
+
+    #[test]
+    fn reorder_is_bounded() {
+        // Index 0 finishes last (a long-lived connection): past the cap the smallest held
+        // indexes go out, and 0 comes at the end.
+        let order: Vec<u64> = (1..=REORDER_CAP as u64 + 10).chain([0]).collect();
+        let out = run(&order, |_| true);
+        assert_eq!(out.len(), order.len());
+        assert_eq!(out[0], 1);
+        assert_eq!(*out.last().unwrap(), 0);
+        assert!(out[..out.len() - 1].windows(2).all(|w| w[0] < w[1]));
+    }
+}

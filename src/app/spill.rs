@@ -18,9 +18,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Bytes of spill kept in memory across the whole process before spills go to disk: small
-/// batches (tests, a few samples) never touch the file system.
+/// batches (tests, a few samples) never touch the file system. `TLSCAP_SPILL_MEMORY` (bytes)
+/// overrides it; temporary files go to `TMPDIR`.
 const MEMORY_BUDGET: usize = 16 << 20;
 static IN_MEMORY: AtomicUsize = AtomicUsize::new(0);
+
+fn memory_budget() -> usize {
+    static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var("TLSCAP_SPILL_MEMORY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(MEMORY_BUDGET)
+    })
+}
 
 /// Chains remembered per spill; past this the table starts over (bounds memory on captures
 /// with many distinct chains).
@@ -67,7 +78,7 @@ impl SpillWriter {
         put_u(&mut len, frame.len() as u64);
         let n = len.len() + frame.len();
         if let Store::Memory(buf) = &mut self.store {
-            if IN_MEMORY.fetch_add(n, Ordering::Relaxed) + n > MEMORY_BUDGET {
+            if IN_MEMORY.fetch_add(n, Ordering::Relaxed) + n > memory_budget() {
                 IN_MEMORY.fetch_sub(n, Ordering::Relaxed);
                 let mut file = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
                 file.write_all(buf)?;
@@ -95,6 +106,11 @@ impl SpillWriter {
     /// Nothing written.
     pub fn is_empty(&self) -> bool {
         self.records == 0
+    }
+
+    /// The spill has moved to a temporary file.
+    pub fn on_disk(&self) -> bool {
+        matches!(self.store, Store::Disk(_))
     }
 
     /// Ends writing; the spill can then be read any number of times.
@@ -256,7 +272,10 @@ pub struct Spill {
 impl Drop for Spill {
     fn drop(&mut self) {
         if let SpillStore::Memory(buf) = &self.store {
-            IN_MEMORY.fetch_sub(buf.len(), Ordering::Relaxed);
+            let n = buf.len();
+            let _ = IN_MEMORY.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(n))
+            });
         }
     }
 }
@@ -686,5 +705,107 @@ impl Dec<'_> {
             return Err(bad("trailing bytes"));
         }
         Ok((record, facts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hand-built records (this tests the chain table, not real data): more distinct chains
+    /// than the table holds, each sent twice, must read back unchanged after the table resets.
+    #[test]
+    fn chain_table_resets_and_round_trips() {
+        let chain = |i: usize| -> Arc<[CertInfo]> {
+            Arc::from(vec![CertInfo {
+                subject: format!("CN=leaf{i}"),
+                sha256: format!("{i:064x}"),
+                san_dns: vec![format!("h{i}.example")],
+                key_bits: 2048,
+                ..Default::default()
+            }])
+        };
+        let chains: Vec<_> = (0..MAX_CHAINS + 300).map(chain).collect();
+        let mut w = SpillWriter::default();
+        let mut written = Vec::new();
+        for (i, c) in chains.iter().chain(chains.iter()).enumerate() {
+            let r = ConnectionRecord {
+                record_type: "connection",
+                file: "x.pcap".into(),
+                index: i as u64,
+                first_packet: 1,
+                start: "2024-01-01T00:00:00Z".into(),
+                duration_s: 0.25,
+                client: "10.0.0.1:5000".into(),
+                server: "10.0.0.2:443".into(),
+                sni: (i % 2 == 0).then(|| "a.example".into()),
+                alpn_offered: vec!["h2".into()],
+                alpn: None,
+                versions_offered: vec![],
+                version: Some("TLS 1.2".into()),
+                cipher: None,
+                resumed: false,
+                hello_retry: false,
+                cert_requested: Some(i % 3 == 0),
+                client_cert_sent: None,
+                server_chain: Some(c.clone()),
+                client_chain: None,
+                ocsp_stapled: false,
+                alerts: vec![],
+                tcp: TcpRecord {
+                    syn: 1,
+                    syn_ack: true,
+                    established: true,
+                    client_bytes: 10,
+                    server_bytes: 20,
+                    closed_by: Some(Side::Server),
+                    close: Some(CloseKind::Rst),
+                    gaps: 0,
+                    packets: 7,
+                    retransmissions: 0,
+                    midstream: false,
+                },
+                ja3: None,
+                ja4: None,
+                chain_status: Some("trusted".into()),
+                status: "ok".into(),
+                findings: vec![Finding {
+                    id: "tls-alert",
+                    severity: Severity::Warning,
+                    message: "m".into(),
+                    evidence: "e".into(),
+                    remediation: "r".into(),
+                }],
+                decryption: None,
+                http: vec![],
+            };
+            let facts = CrossFacts {
+                cert_request_packet: (i % 3 == 0).then_some(5),
+                candidate: None,
+            };
+            w.push(&r, &facts).unwrap();
+            written.push((r, facts));
+        }
+        let spill = w.finish().unwrap();
+        let mut read = Vec::new();
+        for _ in 0..2 {
+            read.clear();
+            spill
+                .read("x.pcap", &mut |r, f| {
+                    read.push((r, f));
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(read, written);
+        }
+    }
+
+    #[test]
+    fn corrupt_spill_is_an_error_not_a_panic() {
+        let spill = Spill {
+            store: SpillStore::Memory(vec![5, 1, 2, 0xff]),
+            records: 1,
+        };
+        assert!(spill.read("x", &mut |_, _| Ok(())).is_err());
     }
 }
