@@ -1,20 +1,26 @@
 //! Wires the stages together: capture → net → flow → tls → certs → findings → records.
 //!
-//! [`analyze_file`] streams one capture and returns its connection records and statistics;
-//! [`analyze_paths`] expands directories and runs files in parallel (rayon), returning results
-//! in path order so output is deterministic whatever the thread count.
+//! [`analyze_file_with`] streams one capture and hands each connection's record to a sink as
+//! the connection finishes; [`analyze_file`] collects them for one file (tests, `explain`).
+//! [`run_batch`] expands directories and runs files in parallel (rayon): each file's records
+//! go, in index order, to a spill ([`spill`]) while only small per-server aggregates stay in
+//! memory; [`Batch::for_each_record`] reads them back in path order with the cross-connection
+//! findings added, so output is deterministic whatever the thread count and memory follows the
+//! connections open at once, not the total.
+
+pub mod spill;
 
 use crate::capture::{CaptureError, CaptureReader, LinkType};
 use crate::certs::CertInfo;
 use crate::certs::{TrustOptions, Validator};
-use crate::findings::FindingsConfig;
+use crate::findings::{ClientAuthServers, CrossFacts, FindingsConfig};
 use crate::flow::{Direction, Finished, FlowConfig, FlowTable, SegmentMeta, Side, TcpSummary};
 use crate::model::{AlertRecord, ConnectionRecord, TcpRecord};
 use crate::net::{Decoded, DefragLimits, NetDecoder};
 use crate::time::Timestamp;
 use crate::tls::keylog::{KeyLog, KeySlot};
 use crate::tls::{names, HandshakeSummary, ObserverConfig, TlsObserver};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -94,8 +100,41 @@ pub struct FileAnalysis {
 /// How many distinct malformed-packet messages are kept per file.
 const MAX_MALFORMED_WARNINGS: usize = 5;
 
-/// Streams one capture through the pipeline.
+/// One reported connection as it leaves the per-file analysis.
+#[derive(Debug)]
+pub struct Built {
+    /// The record (connection findings and chain check included; cross-connection findings
+    /// are added later).
+    pub record: ConnectionRecord,
+    /// What the handshake showed.
+    pub handshake: HandshakeSummary,
+    /// TCP facts.
+    pub tcp: TcpSummary,
+}
+
+/// Analyses one capture and collects its records (index order), handshakes and TCP facts.
+/// Keeps everything: meant for tests, `explain` and library users with small captures; batches
+/// use [`run_batch`], which does not.
 pub fn analyze_file(path: &Path, opts: &Options) -> FileAnalysis {
+    let mut rows: Vec<Built> = Vec::new();
+    let mut out = analyze_file_with(path, opts, &mut |_, b| rows.extend(b));
+    rows.sort_by_key(|b| b.record.index);
+    for b in rows {
+        out.connections.push(b.record);
+        out.handshakes.push(b.handshake);
+        out.tcp.push(b.tcp);
+    }
+    out
+}
+
+/// Streams one capture through the pipeline. `sink` is called once per TCP connection, as it
+/// finishes (not in index order), with its index and, when the connection is reported, its
+/// record. The returned analysis has statistics, warnings and notes, but no records.
+pub fn analyze_file_with(
+    path: &Path,
+    opts: &Options,
+    sink: &mut dyn FnMut(u64, Option<Built>),
+) -> FileAnalysis {
     let mut out = FileAnalysis {
         path: path.to_path_buf(),
         ..Default::default()
@@ -194,12 +233,14 @@ pub fn analyze_file(path: &Path, opts: &Options) -> FileAnalysis {
         }
         // Turn finished connections into records right away: their buffers are released here.
         for f in finished.drain(..) {
-            builder.push(f);
+            let (index, built) = builder.push(f);
+            sink(index, built);
         }
     }
     table.finish(&mut |f| finished.push(f));
     for f in finished.drain(..) {
-        builder.push(f);
+        let (index, built) = builder.push(f);
+        sink(index, built);
     }
     for w in reader.take_warnings() {
         out.warnings
@@ -215,10 +256,6 @@ pub fn analyze_file(path: &Path, opts: &Options) -> FileAnalysis {
     }
     out.stats.link_types = link_types.iter().map(|l| l.name()).collect();
     out.stats.tcp_connections = builder.seen;
-    let (records, handshakes, tcp) = builder.into_sorted();
-    out.connections = records;
-    out.handshakes = handshakes;
-    out.tcp = tcp;
     out
 }
 
@@ -308,8 +345,32 @@ struct RecordBuilder<'o> {
     all: bool,
     opts: &'o Options,
     seen: u64,
-    certs: HashMap<Vec<u8>, CertInfo>,
-    rows: Vec<(ConnectionRecord, HandshakeSummary, TcpSummary)>,
+    /// Display fields per certificate and per chain, keyed by [`der_key`] and checked against
+    /// the DER on a hit. Chains are shared (`Arc`) by every record that sent them.
+    certs: HashMap<u64, (Vec<u8>, CertInfo)>,
+    chains: HashMap<u64, CachedChain>,
+}
+
+/// A chain's DER (to confirm a cache hit) and its shared display fields.
+type CachedChain = (Vec<Vec<u8>>, Arc<[CertInfo]>);
+
+/// Entries per certificate cache before it starts over: a capture of many distinct
+/// certificates must not grow it without limit.
+const MAX_CACHED: usize = 1024;
+
+/// A cheap cache key for DER certificates: length and the last 32 bytes of each (the
+/// signature, unique per certificate). Hits are confirmed by comparing the DER, so this only
+/// has to spread well, and it avoids hashing whole certificates per connection.
+fn der_key<'a>(ders: impl Iterator<Item = &'a [u8]>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for d in ders {
+        d.len().hash(&mut h);
+        d.get(d.len().saturating_sub(32)..)
+            .unwrap_or(d)
+            .hash(&mut h);
+    }
+    h.finish()
 }
 
 /// Well-known ports where TLS is expected even when no ClientHello was seen.
@@ -330,26 +391,35 @@ impl<'o> RecordBuilder<'o> {
             opts,
             seen: 0,
             certs: HashMap::new(),
-            rows: Vec::new(),
+            chains: HashMap::new(),
         }
     }
 
-    fn push(&mut self, f: Finished<TlsObserver>) {
+    /// The connection's index and, when it is reported, its record.
+    fn push(&mut self, f: Finished<TlsObserver>) -> (u64, Option<Built>) {
         self.seen += 1;
         let hs = f.handler.finish();
         let mut tcp = f.tcp;
+        let index = tcp.index;
         if hs.roles_swapped {
             swap_roles(&mut tcp);
         }
         if !self.all && !worth_reporting(&hs, &tcp) && !cleartext_credentials(&hs) {
-            return;
+            return (index, None);
         }
         let mut record = self.record(&hs, &tcp);
         record.findings =
             crate::findings::connection_findings(&record, &hs, &tcp, &self.opts.findings);
         self.check_chain(&mut record, &hs);
         record.status = status(&hs, &record.findings).to_string();
-        self.rows.push((record, hs, tcp));
+        (
+            index,
+            Some(Built {
+                record,
+                handshake: hs,
+                tcp,
+            }),
+        )
     }
 
     /// Validates the server chain (cached per distinct chain) and adds certificate findings.
@@ -379,26 +449,38 @@ impl<'o> RecordBuilder<'o> {
         ));
     }
 
-    fn cert_infos(&mut self, certs: &[Vec<u8>]) -> Vec<CertInfo> {
-        certs
-            .iter()
-            .map(|der| {
-                if let Some(info) = self.certs.get(der) {
-                    return info.clone();
-                }
-                let info = crate::certs::summarize(der).unwrap_or_else(|e| CertInfo {
-                    subject: format!("<{e}>"),
-                    ..Default::default()
-                });
-                // Bound the cache: a capture of many distinct certificates must not grow it
-                // without limit.
-                if self.certs.len() > 4096 {
-                    self.certs.clear();
-                }
-                self.certs.insert(der.clone(), info.clone());
-                info
-            })
-            .collect()
+    /// Display fields of a chain, shared with earlier connections that sent the same one.
+    fn chain_infos(&mut self, certs: &[Vec<u8>]) -> Arc<[CertInfo]> {
+        let key = der_key(certs.iter().map(Vec::as_slice));
+        if let Some((ders, infos)) = self.chains.get(&key) {
+            if ders.as_slice() == certs {
+                return infos.clone();
+            }
+        }
+        let infos: Arc<[CertInfo]> = certs.iter().map(|der| self.cert_info(der)).collect();
+        if self.chains.len() >= MAX_CACHED {
+            self.chains.clear();
+        }
+        self.chains.insert(key, (certs.to_vec(), infos.clone()));
+        infos
+    }
+
+    fn cert_info(&mut self, der: &[u8]) -> CertInfo {
+        let key = der_key(std::iter::once(der));
+        if let Some((cached, info)) = self.certs.get(&key) {
+            if cached.as_slice() == der {
+                return info.clone();
+            }
+        }
+        let info = crate::certs::summarize(der).unwrap_or_else(|e| CertInfo {
+            subject: format!("<{e}>"),
+            ..Default::default()
+        });
+        if self.certs.len() >= MAX_CACHED {
+            self.certs.clear();
+        }
+        self.certs.insert(key, (der.to_vec(), info.clone()));
+        info
     }
 
     fn record(&mut self, hs: &HandshakeSummary, tcp: &TcpSummary) -> ConnectionRecord {
@@ -414,10 +496,14 @@ impl<'o> RecordBuilder<'o> {
             Some(ch) => vec![names::version_name(ch.legacy_version)],
             None => Vec::new(),
         };
-        let server_chain = hs.server_certificate.as_ref().map(|c| c.certs.clone());
-        let client_chain = hs.client_certificate.as_ref().map(|c| c.certs.clone());
-        let server_chain = server_chain.map(|c| self.cert_infos(&c));
-        let client_chain = client_chain.map(|c| self.cert_infos(&c));
+        let server_chain = hs
+            .server_certificate
+            .as_ref()
+            .map(|c| self.chain_infos(&c.certs));
+        let client_chain = hs
+            .client_certificate
+            .as_ref()
+            .map(|c| self.chain_infos(&c.certs));
         let alerts = hs
             .alerts
             .iter()
@@ -485,26 +571,6 @@ impl<'o> RecordBuilder<'o> {
             decryption: hs.decryption.as_ref().map(decryption_record),
             http: crate::http::exchanges(hs),
         }
-    }
-
-    fn into_sorted(
-        self,
-    ) -> (
-        Vec<ConnectionRecord>,
-        Vec<HandshakeSummary>,
-        Vec<TcpSummary>,
-    ) {
-        let mut rows = self.rows;
-        rows.sort_by_key(|(r, _, _)| r.index);
-        let mut records = Vec::with_capacity(rows.len());
-        let mut handshakes = Vec::with_capacity(rows.len());
-        let mut tcps = Vec::with_capacity(rows.len());
-        for (r, h, t) in rows {
-            records.push(r);
-            handshakes.push(h);
-            tcps.push(t);
-        }
-        (records, handshakes, tcps)
     }
 }
 
@@ -675,14 +741,14 @@ fn sniff_file(p: &Path) -> bool {
     }
 }
 
-/// Analyses every file, in parallel, returning results in input order.
+/// Analyses every file, in parallel, collecting everything ([`analyze_file`]) in input order.
 pub fn analyze_paths(files: &[PathBuf], opts: &Options) -> Vec<FileAnalysis> {
     use rayon::prelude::*;
     files.par_iter().map(|p| analyze_file(p, opts)).collect()
 }
 
-/// Runs the rules that compare connections with each other over a whole batch, then orders
-/// each connection's findings by severity (worst first).
+/// Runs the rules that compare connections with each other over collected analyses, then
+/// orders each connection's findings by severity (worst first).
 pub fn apply_cross_connection(analyses: &mut [FileAnalysis], cfg: &FindingsConfig) {
     let mut rows: Vec<(&mut ConnectionRecord, &HandshakeSummary)> = Vec::new();
     for a in analyses.iter_mut() {
@@ -709,17 +775,162 @@ pub struct BatchOptions {
     pub progress: bool,
 }
 
-/// The result of a batch: per-file analyses in path order, and inputs that could not be used.
+/// One capture of a batch: its statistics and warnings, and its records waiting in a spill.
 #[derive(Debug, Default)]
-pub struct Batch {
-    /// One analysis per capture, sorted by path.
-    pub analyses: Vec<FileAnalysis>,
-    /// Inputs that could not be used at all: (path, reason).
-    pub input_problems: Vec<(String, String)>,
+pub struct FileResult {
+    /// Statistics, warnings, notes and read error (`connections`, `handshakes` and `tcp` are
+    /// empty: the records are in the spill).
+    pub analysis: FileAnalysis,
+    /// The capture's path as reported in records (`file`).
+    pub file: String,
+    /// Why records of this file could not be kept (spill write failed), if so.
+    pub spill_error: Option<String>,
+    spill: spill::Spill,
 }
 
-/// Expands the inputs, analyses every capture in parallel, runs the cross-connection rules,
-/// and returns everything in a deterministic order (by path, then connection index).
+impl FileResult {
+    /// Records reported for this file.
+    pub fn records(&self) -> u64 {
+        self.spill.len()
+    }
+}
+
+/// The result of a batch: per-file results in path order, and inputs that could not be used.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// One result per capture, sorted by path.
+    pub files: Vec<FileResult>,
+    /// Inputs that could not be used at all: (path, reason).
+    pub input_problems: Vec<(String, String)>,
+    servers: ClientAuthServers,
+    findings: FindingsConfig,
+}
+
+impl Batch {
+    /// Reads file `i`'s records in order (by connection index; see [`REORDER_CAP`]), with the
+    /// cross-connection findings added and each record's findings ordered worst first.
+    pub fn for_each_record(
+        &self,
+        i: usize,
+        f: &mut dyn FnMut(ConnectionRecord) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let Some(file) = self.files.get(i) else {
+            return Ok(());
+        };
+        file.spill.read(&file.file, &mut |mut r, facts| {
+            self.servers.add_findings(&mut r, &facts, &self.findings);
+            r.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+            f(r)
+        })
+    }
+
+    /// Every record of the batch, by path then index (collects: for tests and small batches).
+    pub fn records(&self) -> std::io::Result<Vec<ConnectionRecord>> {
+        let mut all = Vec::new();
+        for i in 0..self.files.len() {
+            self.for_each_record(i, &mut |r| {
+                all.push(r);
+                Ok(())
+            })?;
+        }
+        Ok(all)
+    }
+}
+
+/// Records held per file to put them back in index order (connections finish out of order).
+/// Past this many, the smallest indexes go out anyway: order then follows finishing order for
+/// the stragglers, still deterministic because a file is read sequentially.
+pub const REORDER_CAP: usize = 4096;
+
+/// Puts items back in index order, holding at most [`REORDER_CAP`] entries.
+struct Reorder<T> {
+    next: u64,
+    pending: BTreeMap<u64, Option<T>>,
+}
+
+impl<T> Reorder<T> {
+    fn new() -> Self {
+        Reorder {
+            next: 0,
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// Index `index` finished (`item` None: not reported).
+    fn push(&mut self, index: u64, item: Option<T>, emit: &mut dyn FnMut(T)) {
+        if index < self.next {
+            // Forced out of order earlier: its place has passed.
+            item.into_iter().for_each(&mut *emit);
+            return;
+        }
+        self.pending.insert(index, item);
+        let mut held = self.pending.len();
+        while let Some(entry) = self.pending.first_entry() {
+            let contiguous = *entry.key() == self.next;
+            if !contiguous && held <= REORDER_CAP {
+                break;
+            }
+            held -= 1;
+            let (k, v) = entry.remove_entry();
+            self.next = k.saturating_add(1);
+            v.into_iter().for_each(&mut *emit);
+        }
+    }
+
+    /// Emits everything still held, in index order.
+    fn finish(&mut self, emit: &mut dyn FnMut(T)) {
+        while let Some((k, v)) = self.pending.pop_first() {
+            self.next = k.saturating_add(1);
+            v.into_iter().for_each(&mut *emit);
+        }
+    }
+}
+
+/// Analyses one capture of a batch: records go to a spill in index order, cross-connection
+/// facts into a per-server aggregate, nothing per connection stays in memory.
+fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, ClientAuthServers) {
+    let mut servers = ClientAuthServers::default();
+    let mut writer = spill::SpillWriter::default();
+    let mut spill_error: Option<std::io::Error> = None;
+    let mut reorder: Reorder<(ConnectionRecord, CrossFacts)> = Reorder::new();
+    let mut emit = |(r, facts): (ConnectionRecord, CrossFacts)| {
+        if spill_error.is_none() {
+            if let Err(e) = writer.push(&r, &facts) {
+                spill_error = Some(e);
+            }
+        }
+    };
+    let analysis = analyze_file_with(path, opts, &mut |index, built| {
+        // The handshake and TCP summaries are dropped here: only the record and the few facts
+        // the cross-connection rules need go on.
+        let item = built.map(|b| {
+            let facts = CrossFacts::from_handshake(&b.handshake);
+            servers.observe(file_pos, &b.record, &facts);
+            (b.record, facts)
+        });
+        reorder.push(index, item, &mut emit);
+    });
+    reorder.finish(&mut emit);
+    let (spill, spill_error) = match spill_error {
+        Some(e) => (spill::Spill::default(), Some(e)),
+        None => match writer.finish() {
+            Ok(s) => (s, None),
+            Err(e) => (spill::Spill::default(), Some(e)),
+        },
+    };
+    let result = FileResult {
+        file: path.display().to_string(),
+        spill_error: spill_error
+            .map(|e| format!("cannot keep its records in a temporary file: {e}")),
+        analysis,
+        spill,
+    };
+    (result, servers)
+}
+
+/// Expands the inputs, analyses every capture in parallel, and returns the per-file results
+/// in a deterministic order (by path); records are read back with
+/// [`Batch::for_each_record`] (by path, then connection index).
 pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
     use rayon::prelude::*;
     let (mut files, problems) = expand_inputs(inputs);
@@ -745,26 +956,21 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
         })
         .collect();
     let bar = opts.progress.then(|| progress_bar(&files));
-    let work = || -> Vec<FileAnalysis> {
+    let work = || -> Vec<(FileResult, ClientAuthServers)> {
         files
             .par_iter()
-            .map(|p| {
-                let a = analyze_file(p, &opts.analysis);
+            .enumerate()
+            .map(|(i, p)| {
+                let r = stream_file(p, i, &opts.analysis);
                 if let Some(bar) = &bar {
                     bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
-                    let findings: usize = a.connections.iter().map(|r| r.findings.len()).sum();
-                    bar.set_message(format!(
-                        "{} — {} conns, {} findings",
-                        p.display(),
-                        a.connections.len(),
-                        findings
-                    ));
+                    bar.set_message(format!("{} — {} conns", p.display(), r.0.records()));
                 }
-                a
+                r
             })
             .collect()
     };
-    let mut analyses = match opts.threads {
+    let results = match opts.threads {
         Some(n) => match rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
             .build()
@@ -777,11 +983,16 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    apply_cross_connection(&mut analyses, &opts.analysis.findings);
-    Batch {
-        analyses,
+    let mut batch = Batch {
         input_problems,
+        findings: opts.analysis.findings.clone(),
+        ..Default::default()
+    };
+    for (file, servers) in results {
+        batch.servers.merge(servers);
+        batch.files.push(file);
     }
+    batch
 }
 
 fn progress_bar(files: &[PathBuf]) -> indicatif::ProgressBar {
@@ -797,4 +1008,37 @@ fn progress_bar(files: &[PathBuf]) -> indicatif::ProgressBar {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(order: &[u64], reported: impl Fn(u64) -> bool) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut r: Reorder<u64> = Reorder::new();
+        for &i in order {
+            r.push(i, reported(i).then_some(i), &mut |x| out.push(x));
+        }
+        r.finish(&mut |x| out.push(x));
+        out
+    }
+
+    #[test]
+    fn reorder_restores_index_order_and_skips_unreported() {
+        let out = run(&[2, 0, 1, 5, 3, 4], |i| i != 3);
+        assert_eq!(out, vec![0, 1, 2, 4, 5]);
+    }
+
+    #[test]
+    fn reorder_is_bounded() {
+        // Index 0 finishes last (a long-lived connection): past the cap the smallest held
+        // indexes go out, and 0 comes at the end.
+        let order: Vec<u64> = (1..=REORDER_CAP as u64 + 10).chain([0]).collect();
+        let out = run(&order, |_| true);
+        assert_eq!(out.len(), order.len());
+        assert_eq!(out[0], 1);
+        assert_eq!(*out.last().unwrap(), 0);
+        assert!(out[..out.len() - 1].windows(2).all(|w| w[0] < w[1]));
+    }
 }

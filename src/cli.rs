@@ -1,8 +1,9 @@
 //! Command-line arguments and the top-level run: parse → analyse → print → exit code.
 
-use crate::app::{self, FileAnalysis, Options};
+use crate::app::{self, Options};
 use crate::filter::{AddrPattern, Filter};
 use crate::findings::{FindingsConfig, ServerPattern, Severity};
+use crate::model::ConnectionRecord;
 use crate::report::views::{self, FileRow, InputError};
 use crate::report::{self, Format, TableStyle};
 use crate::tls::keylog::KeyLog;
@@ -331,9 +332,8 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         .iter()
         .map(|(f, r)| InputError::new(f.clone(), r.clone()))
         .collect();
-    let mut file_rows: Vec<FileRow> = Vec::new();
-    let mut records = Vec::new();
-    for a in &batch.analyses {
+    for f in &batch.files {
+        let a = &f.analysis;
         for w in &a.warnings {
             if !common.quiet {
                 eprintln!("tlscap: warning: {w}");
@@ -345,16 +345,11 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
             }
         }
         if let Some(e) = &a.error {
-            errors.push(InputError::new(a.path.display().to_string(), e.to_string()));
+            errors.push(InputError::new(f.file.clone(), e.to_string()));
         }
-        let kept: Vec<_> = a
-            .connections
-            .iter()
-            .cloned()
-            .filter_map(|r| filter.apply(r))
-            .collect();
-        file_rows.push(file_row(a, &kept));
-        records.extend(kept);
+        if let Some(e) = &f.spill_error {
+            errors.push(InputError::new(f.file.clone(), e.clone()));
+        }
     }
 
     let (mut out, to_terminal): (Box<dyn Write>, bool) = match &common.output {
@@ -372,36 +367,106 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
     };
     let format: Format = common.format.into();
     let style = table_style(common, to_terminal);
-    match common.view {
-        View::Connections => report::write_connections(&mut out, format, style, &records)?,
-        View::Findings => report::write_findings(&mut out, format, style, &records)?,
-        View::Servers => {
-            views::write_servers(&mut out, format, style, &views::server_rows(&records))?
+    // Records are read back from the batch's spills one at a time: JSON and CSV stream
+    // straight out, aggregate views count as they go, only tables collect (for people).
+    let mut tally = Tally::new(batch.files.len());
+    let out: &mut dyn Write = &mut out;
+    match (common.view, format) {
+        (View::Connections, Format::Json) => pass(&batch, &filter, &mut tally, &mut |r| {
+            serde_json::to_writer(&mut *out, &r)?;
+            out.write_all(b"\n")
+        })?,
+        (View::Connections, Format::Csv) => {
+            let mut w = report::ConnectionsCsv::new(out)?;
+            pass(&batch, &filter, &mut tally, &mut |r| w.write(&r))?;
+            w.finish()?;
         }
-        View::Files => views::write_files(&mut out, format, style, &file_rows)?,
-        View::Summary => views::write_summary(
-            &mut out,
-            format,
-            style,
-            &views::summary(&file_rows, &records, &errors),
-        )?,
+        (View::Findings, Format::Json | Format::Csv) => {
+            // Worst first, then by file name, then index: one pass per severity, files in
+            // name order (the order `finding_rows` sorts to), records in index order.
+            enum Sink<'w> {
+                Csv(Box<report::FindingsCsv<'w>>),
+                Json(&'w mut dyn Write),
+            }
+            let mut sink = match format {
+                Format::Csv => Sink::Csv(Box::new(report::FindingsCsv::new(&mut *out)?)),
+                _ => Sink::Json(&mut *out),
+            };
+            let mut order: Vec<usize> = (0..batch.files.len()).collect();
+            order.sort_by(|a, b| batch.files[*a].file.cmp(&batch.files[*b].file));
+            let mut counted = false;
+            for severity in [Severity::Error, Severity::Warning, Severity::Info] {
+                let mut scratch = Tally::new(batch.files.len());
+                let t = if counted { &mut scratch } else { &mut tally };
+                pass_in(&batch, &order, &filter, t, &mut |r| {
+                    for row in report::record_finding_rows(&r) {
+                        if row.finding.severity != severity {
+                            continue;
+                        }
+                        match &mut sink {
+                            Sink::Csv(w) => w.write(&row)?,
+                            Sink::Json(out) => {
+                                serde_json::to_writer(&mut **out, &row)?;
+                                out.write_all(b"\n")?;
+                            }
+                        }
+                    }
+                    Ok(())
+                })?;
+                counted = true;
+            }
+            if let Sink::Csv(w) = sink {
+                w.finish()?;
+            }
+        }
+        (View::Connections | View::Findings, Format::Table) => {
+            let mut records = Vec::new();
+            pass(&batch, &filter, &mut tally, &mut |r| {
+                records.push(r);
+                Ok(())
+            })?;
+            if common.view == View::Connections {
+                report::write_connections(out, format, style, &records)?;
+            } else {
+                report::write_findings(out, format, style, &records)?;
+            }
+        }
+        (View::Servers, _) => {
+            let mut agg = views::ServerAgg::default();
+            pass(&batch, &filter, &mut tally, &mut |r| {
+                agg.add(&r);
+                Ok(())
+            })?;
+            views::write_servers(out, format, style, &agg.rows())?;
+        }
+        (View::Files, _) => {
+            pass(&batch, &filter, &mut tally, &mut |_| Ok(()))?;
+            views::write_files(out, format, style, &file_rows(&batch, &tally))?;
+        }
+        (View::Summary, _) => {
+            let mut agg = views::SummaryAgg::default();
+            pass(&batch, &filter, &mut tally, &mut |r| {
+                agg.add(&r);
+                Ok(())
+            })?;
+            let summary = agg.finish(&file_rows(&batch, &tally), &errors);
+            views::write_summary(out, format, style, &summary)?;
+        }
     }
     if format == Format::Json {
         for e in &errors {
-            serde_json::to_writer(&mut out, e)?;
+            serde_json::to_writer(&mut *out, e)?;
             out.write_all(b"\n")?;
         }
     }
     out.flush()?;
-    drop(out);
 
-    if !common.quiet && batch.analyses.len() > 1 {
-        let findings: usize = records.iter().map(|r| r.findings.len()).sum();
+    if !common.quiet && batch.files.len() > 1 {
         eprintln!(
             "tlscap: {} files, {} connections, {} findings, {} errors",
-            batch.analyses.len(),
-            records.len(),
-            findings,
+            batch.files.len(),
+            tally.records.iter().sum::<u64>(),
+            tally.findings.iter().sum::<u64>(),
             errors.len()
         );
     }
@@ -419,61 +484,139 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
     }
     if let Some(fail_on) = common.fail_on {
         let threshold = Severity::from(fail_on);
-        let worst = records
-            .iter()
-            .flat_map(|r| r.findings.iter().map(|f| f.severity))
-            .max();
-        if worst.is_some_and(|w| w >= threshold) {
+        if tally.worst.is_some_and(|w| w >= threshold) {
             return Ok(EXIT_FINDINGS);
         }
     }
     Ok(EXIT_OK)
 }
 
-fn file_row(a: &FileAnalysis, kept: &[crate::model::ConnectionRecord]) -> FileRow {
-    let s = &a.stats;
-    FileRow {
-        record_type: "file",
-        file: a.path.display().to_string(),
-        packets: s.packets,
-        bytes: s.bytes,
-        first: s.first_ts.map(|t| t.rfc3339()),
-        last: s.last_ts.map(|t| t.rfc3339()),
-        span_s: match (s.first_ts, s.last_ts) {
-            (Some(a), Some(b)) => (b.seconds_since(a) * 1e6).round() / 1e6,
-            _ => 0.0,
-        },
-        link_types: s.link_types.iter().cloned().collect(),
-        connections: kept.len() as u64,
-        tcp_connections: s.tcp_connections,
-        findings: kept.iter().map(|r| r.findings.len() as u64).sum(),
-        warnings: a.warnings.len() as u64,
-        error: a.error.as_ref().map(|e| e.to_string()),
+/// What the output pass saw: kept records and findings per file, and the worst severity.
+struct Tally {
+    records: Vec<u64>,
+    findings: Vec<u64>,
+    worst: Option<Severity>,
+}
+
+impl Tally {
+    fn new(files: usize) -> Self {
+        Tally {
+            records: vec![0; files],
+            findings: vec![0; files],
+            worst: None,
+        }
     }
 }
 
+/// Reads every record of the batch (path order), applies the filters and hands the kept ones
+/// to `f`.
+fn pass(
+    batch: &app::Batch,
+    filter: &Filter,
+    tally: &mut Tally,
+    f: &mut dyn FnMut(ConnectionRecord) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let order: Vec<usize> = (0..batch.files.len()).collect();
+    pass_in(batch, &order, filter, tally, f)
+}
+
+/// [`pass`] over the files in the given order.
+fn pass_in(
+    batch: &app::Batch,
+    order: &[usize],
+    filter: &Filter,
+    tally: &mut Tally,
+    f: &mut dyn FnMut(ConnectionRecord) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    for &i in order {
+        batch.for_each_record(i, &mut |r| {
+            let Some(r) = filter.apply(r) else {
+                return Ok(());
+            };
+            if let Some(n) = tally.records.get_mut(i) {
+                *n += 1;
+            }
+            if let Some(n) = tally.findings.get_mut(i) {
+                *n += r.findings.len() as u64;
+            }
+            let worst = r.findings.iter().map(|f| f.severity).max();
+            tally.worst = tally.worst.max(worst);
+            f(r)
+        })?;
+    }
+    Ok(())
+}
+
+fn file_rows(batch: &app::Batch, tally: &Tally) -> Vec<FileRow> {
+    batch
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let s = &f.analysis.stats;
+            let a = &f.analysis;
+            FileRow {
+                record_type: "file",
+                file: f.file.clone(),
+                packets: s.packets,
+                bytes: s.bytes,
+                first: s.first_ts.map(|t| t.rfc3339()),
+                last: s.last_ts.map(|t| t.rfc3339()),
+                span_s: match (s.first_ts, s.last_ts) {
+                    (Some(a), Some(b)) => (b.seconds_since(a) * 1e6).round() / 1e6,
+                    _ => 0.0,
+                },
+                link_types: s.link_types.iter().cloned().collect(),
+                connections: tally.records.get(i).copied().unwrap_or(0),
+                tcp_connections: s.tcp_connections,
+                findings: tally.findings.get(i).copied().unwrap_or(0),
+                warnings: a.warnings.len() as u64,
+                error: a.error.as_ref().map(|e| e.to_string()),
+            }
+        })
+        .collect()
+}
+
+/// `explain`: analyses the file again, keeping only the chosen connection's handshake and
+/// TCP facts (plus the per-server aggregate the cross-connection rules need).
 fn explain(path: &std::path::Path, conn: u64, opts: &Options) -> std::io::Result<i32> {
-    let mut all = [app::analyze_file(path, opts)];
-    app::apply_cross_connection(&mut all, &opts.findings);
-    let [a]: [FileAnalysis; 1] = all;
+    let mut servers = crate::findings::ClientAuthServers::default();
+    let mut indexes: Vec<u64> = Vec::new();
+    let mut chosen: Option<(app::Built, crate::findings::CrossFacts)> = None;
+    let a = app::analyze_file_with(path, opts, &mut |index, built| {
+        let Some(b) = built else {
+            return;
+        };
+        let facts = crate::findings::CrossFacts::from_handshake(&b.handshake);
+        servers.observe(0, &b.record, &facts);
+        indexes.push(index);
+        if index == conn {
+            chosen = Some((b, facts));
+        }
+    });
     if let Some(e) = &a.error {
         eprintln!("tlscap: error: {e}");
     }
-    let Some(i) = a.connections.iter().position(|r| r.index == conn) else {
+    let Some((mut b, facts)) = chosen else {
+        indexes.sort_unstable();
         eprintln!(
             "tlscap: {}: no reported connection with index {conn} (indexes: {})",
             path.display(),
-            a.connections
+            indexes
                 .iter()
-                .map(|r| r.index.to_string())
+                .map(|i| i.to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         );
         return Ok(EXIT_USAGE);
     };
+    servers.add_findings(&mut b.record, &facts, &opts.findings);
+    b.record
+        .findings
+        .sort_by_key(|f| std::cmp::Reverse(f.severity));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    report::ladder::write_ladder(&mut out, &a.connections[i], &a.handshakes[i], &a.tcp[i])?;
+    report::ladder::write_ladder(&mut out, &b.record, &b.handshake, &b.tcp)?;
     Ok(if a.error.is_some() {
         EXIT_INPUT_ERROR
     } else {

@@ -6,6 +6,7 @@ use crate::certs::CertInfo;
 use crate::findings::Finding;
 use crate::flow::{CloseKind, Side};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// One TLS alert as reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -124,10 +125,11 @@ pub struct ConnectionRecord {
     pub cert_requested: Option<bool>,
     /// Client sent a non-empty Certificate (null when it cannot be seen).
     pub client_cert_sent: Option<bool>,
-    /// Server certificates as sent (null when not visible).
-    pub server_chain: Option<Vec<CertInfo>>,
+    /// Server certificates as sent (null when not visible). Shared: connections that sent the
+    /// same chain point at one copy.
+    pub server_chain: Option<Arc<[CertInfo]>>,
     /// Client certificates as sent (null when not visible).
-    pub client_chain: Option<Vec<CertInfo>>,
+    pub client_chain: Option<Arc<[CertInfo]>>,
     /// Server stapled an OCSP response.
     pub ocsp_stapled: bool,
     /// Alerts seen.

@@ -33,7 +33,7 @@ fn run(path: &Path, keylog: Option<&Path>, auto: bool) -> FileAnalysis {
     a
 }
 
-fn subjects(chain: &Option<Vec<tlscap::certs::CertInfo>>) -> Vec<String> {
+fn subjects(chain: &Option<std::sync::Arc<[tlscap::certs::CertInfo]>>) -> Vec<String> {
     chain
         .as_ref()
         .map(|c| c.iter().map(|i| i.subject.clone()).collect())
@@ -319,7 +319,7 @@ fn corpus_captures_decrypt_like_tshark() {
             let what = format!("{} #{}", case.capture, r.index);
             let d = r.decryption.as_ref().expect(&what);
             assert_eq!(d.status, "ok", "{what}: {:?}", d.reason);
-            let n = r.server_chain.as_ref().map(Vec::len).unwrap_or(0);
+            let n = r.server_chain.as_ref().map(|c| c.len()).unwrap_or(0);
             assert_eq!(n, *certs, "{what}: server certificates");
             assert_eq!(r.cert_requested.unwrap_or(false), *cr, "{what}");
             let got: Vec<&str> = r

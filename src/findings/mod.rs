@@ -13,7 +13,10 @@ mod certs;
 mod http;
 pub use certs::chain_findings;
 mod rules;
-pub use rules::{connection_findings, cross_connection, glob_match, FindingsConfig, ServerPattern};
+pub use rules::{
+    connection_findings, cross_connection, glob_match, Candidate, ClientAuthServers, CrossFacts,
+    FindingsConfig, ServerPattern,
+};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -570,61 +570,153 @@ fn reply_rules(
     }
 }
 
-/// Rules that compare connections to the same server: `sni-gated-client-auth` and the
-/// "requested elsewhere" form of `client-cert-not-requested`. `rows` pairs each record with
-/// its handshake summary; findings are appended to the records.
-pub fn cross_connection(
-    rows: &mut [(&mut ConnectionRecord, &HandshakeSummary)],
-    cfg: &FindingsConfig,
-) {
-    // Per server: an example connection (index, SNI, CertificateRequest packet) that was asked
-    // for a client certificate.
-    let mut requested: HashMap<String, (String, u64, Option<String>, u64)> = HashMap::new();
-    for (r, hs) in rows.iter() {
-        if hs.cert_requested() == Some(true) {
-            let pkt = hs.certificate_request.map(|m| m.packet).unwrap_or(0);
-            let entry = requested.entry(r.server.clone()).or_insert((
-                r.file.clone(),
-                r.index,
-                r.sni.clone(),
-                pkt,
-            ));
-            if entry.2.is_none() && r.sni.is_some() {
-                *entry = (r.file.clone(), r.index, r.sni.clone(), pkt);
+/// What one connection contributes to the cross-connection rules, taken from its handshake
+/// when its record is built, so the handshake itself need not be kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CrossFacts {
+    /// The server sent a CertificateRequest (in this packet; 0 when unknown).
+    pub cert_request_packet: Option<u64>,
+    /// A ClientHello was seen and the visible handshake had no CertificateRequest.
+    pub candidate: Option<Candidate>,
+}
+
+/// A handshake without a CertificateRequest: the packets the cross-connection findings cite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    /// Packet of the ClientHello.
+    pub client_hello_packet: u64,
+    /// Packet of the ServerHelloDone, if seen.
+    pub server_hello_done_packet: Option<u64>,
+}
+
+impl CrossFacts {
+    /// Extracts the facts from a handshake.
+    pub fn from_handshake(hs: &HandshakeSummary) -> CrossFacts {
+        let cert_requested = hs.cert_requested();
+        CrossFacts {
+            cert_request_packet: (cert_requested == Some(true))
+                .then(|| hs.certificate_request.map(|m| m.packet).unwrap_or(0)),
+            candidate: match (&hs.client_hello, cert_requested) {
+                (Some(ch), Some(false)) => Some(Candidate {
+                    client_hello_packet: ch.meta.packet,
+                    server_hello_done_packet: hs.server_hello_done.map(|m| m.packet),
+                }),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// A connection on which a server asked for a client certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Requested {
+    /// Position of its file in the batch (path order).
+    file_pos: usize,
+    file: String,
+    index: u64,
+    sni: Option<String>,
+    packet: u64,
+}
+
+impl Requested {
+    /// The example a finding cites: the first connection (by file, then index) that carried
+    /// SNI, else the first one. Order-independent, so records may arrive in any order.
+    fn better_than(&self, other: &Requested) -> bool {
+        match (self.sni.is_some(), other.sni.is_some()) {
+            (true, false) => true,
+            (false, true) => false,
+            _ => (self.file_pos, self.index) < (other.file_pos, other.index),
+        }
+    }
+}
+
+/// Per server (`ip:port`): one example connection that got a CertificateRequest. This is all
+/// the batch-wide state the cross-connection rules need: it grows with servers, not with
+/// connections.
+#[derive(Debug, Clone, Default)]
+pub struct ClientAuthServers {
+    requested: HashMap<String, Requested>,
+}
+
+impl ClientAuthServers {
+    /// Notes a record; `file_pos` is its file's position in the batch (path order).
+    pub fn observe(&mut self, file_pos: usize, r: &ConnectionRecord, facts: &CrossFacts) {
+        let Some(packet) = facts.cert_request_packet else {
+            return;
+        };
+        let new = Requested {
+            file_pos,
+            file: r.file.clone(),
+            index: r.index,
+            sni: r.sni.clone(),
+            packet,
+        };
+        match self.requested.get_mut(&r.server) {
+            Some(old) if !new.better_than(old) => {}
+            Some(old) => *old = new,
+            None => {
+                self.requested.insert(r.server.clone(), new);
             }
         }
     }
-    for (r, hs) in rows.iter_mut() {
-        if hs.cert_requested() != Some(false) {
-            continue;
+
+    /// Adds another file's servers (any order gives the same result).
+    pub fn merge(&mut self, other: ClientAuthServers) {
+        for (server, new) in other.requested {
+            match self.requested.get_mut(&server) {
+                Some(old) if !new.better_than(old) => {}
+                Some(old) => *old = new,
+                None => {
+                    self.requested.insert(server, new);
+                }
+            }
         }
-        let Some(ch) = hs.client_hello.as_ref() else {
-            continue;
+    }
+
+    /// Servers seen asking for a client certificate.
+    pub fn len(&self) -> usize {
+        self.requested.len()
+    }
+
+    /// No server asked for a client certificate.
+    pub fn is_empty(&self) -> bool {
+        self.requested.is_empty()
+    }
+
+    /// Appends the cross-connection findings of one record (`sni-gated-client-auth` and
+    /// `client-cert-not-requested`).
+    pub fn add_findings(&self, r: &mut ConnectionRecord, facts: &CrossFacts, cfg: &FindingsConfig) {
+        let Some(cand) = facts.candidate else {
+            return;
         };
-        let done = hs.server_hello_done.map(|m| m.packet);
-        let done_txt = match done {
+        let done_txt = match cand.server_hello_done_packet {
             Some(p) => {
                 format!("ServerHelloDone in packet {p} with no CertificateRequest before it")
             }
             None => "no CertificateRequest in the handshake".to_string(),
         };
-        let other = requested.get(&r.server).cloned();
-        let elsewhere = other
-            .as_ref()
-            .filter(|o| !(o.0 == r.file && o.1 == r.index));
-        if ch.sni.is_none() {
-            if let Some((file, idx, Some(sni), pkt)) = elsewhere {
-                let same_file = *file == r.file;
-                let where_ = if same_file {
-                    format!("connection #{idx}")
-                } else {
-                    format!("connection #{idx} in {file}")
-                };
+        let elsewhere = self
+            .requested
+            .get(&r.server)
+            .filter(|o| !(o.file == r.file && o.index == r.index));
+        // The record's SNI is the ClientHello's.
+        let no_sni = r.sni.is_none();
+        let where_ = |o: &Requested| {
+            if o.file == r.file {
+                format!("connection #{}", o.index)
+            } else {
+                format!("connection #{} in {}", o.index, o.file)
+            }
+        };
+        if no_sni {
+            if let Some(o @ Requested { sni: Some(sni), .. }) = elsewhere {
+                let where_ = where_(o);
+                let pkt = o.packet;
                 r.findings.push(finding(
                     "sni-gated-client-auth",
                     Severity::Error,
                     format!("{} asks for a client certificate only when the ClientHello carries SNI: it did on {where_} (SNI {sni}) but not on this connection, which sent no SNI, so certificate-based authentication cannot happen here (expect HTTP 401).", r.server),
-                    format!("This ClientHello (packet {}) has no server_name; {done_txt}; {where_} with SNI {sni} got a CertificateRequest in packet {pkt}.", ch.meta.packet),
+                    format!("This ClientHello (packet {}) has no server_name; {done_txt}; {where_} with SNI {sni} got a CertificateRequest in packet {pkt}.", cand.client_hello_packet),
                     format!("Client: send SNI by connecting to https://{sni}/ (host name, not IP address); server: if clients without SNI must authenticate, request client certificates on the default virtual host too."),
                 ));
             }
@@ -639,31 +731,55 @@ pub fn cross_connection(
                 "the client is expected to authenticate with a certificate (--expect-client-auth)"
                     .to_string(),
             )
-        } else if let Some((file, idx, sni, _)) = elsewhere {
-            let where_ = if *file == r.file {
-                format!("connection #{idx}")
-            } else {
-                format!("connection #{idx} in {file}")
-            };
-            let sni = sni
+        } else if let Some(o) = elsewhere {
+            let sni = o
+                .sni
                 .as_deref()
                 .map(|s| format!(" (SNI {s})"))
                 .unwrap_or_default();
             (
                 Severity::Error,
-                format!("the same server asked for one on {where_}{sni}"),
+                format!("the same server asked for one on {}{sni}", where_(o)),
             )
-        } else if ch.sni.is_none() {
+        } else if no_sni {
             (Severity::Warning, "the ClientHello had no SNI, and servers that authenticate clients by certificate often ask only on named virtual hosts".to_string())
         } else {
-            continue;
+            return;
         };
         r.findings.push(finding(
             "client-cert-not-requested",
             severity,
             format!("{} completed the handshake without asking for a client certificate, although {why}.", r.server),
-            format!("ClientHello in packet {} (SNI {}); {done_txt}.", ch.meta.packet, ch.sni.as_deref().unwrap_or("none")),
+            format!("ClientHello in packet {} (SNI {}); {done_txt}.", cand.client_hello_packet, r.sni.as_deref().unwrap_or("none")),
             "Client: send SNI with the host name the server's client-auth configuration is bound to; server: enable client-certificate requests (e.g. nginx ssl_verify_client optional/on) for this host and port.",
         ));
+    }
+}
+
+/// Rules that compare connections to the same server: `sni-gated-client-auth` and the
+/// "requested elsewhere" form of `client-cert-not-requested`. `rows` pairs each record with
+/// its handshake summary, in batch order (by file, then index); findings are appended to the
+/// records. Batches that do not keep handshakes use [`CrossFacts`] and [`ClientAuthServers`].
+pub fn cross_connection(
+    rows: &mut [(&mut ConnectionRecord, &HandshakeSummary)],
+    cfg: &FindingsConfig,
+) {
+    let mut servers = ClientAuthServers::default();
+    let mut file_pos = 0usize;
+    let mut last_file: Option<String> = None;
+    let mut facts = Vec::with_capacity(rows.len());
+    for (r, hs) in rows.iter() {
+        if last_file.as_deref().is_some_and(|f| f != r.file) {
+            file_pos += 1;
+        }
+        if last_file.as_deref() != Some(r.file.as_str()) {
+            last_file = Some(r.file.clone());
+        }
+        let f = CrossFacts::from_handshake(hs);
+        servers.observe(file_pos, r, &f);
+        facts.push(f);
+    }
+    for ((r, _), f) in rows.iter_mut().zip(&facts) {
+        servers.add_findings(r, f, cfg);
     }
 }

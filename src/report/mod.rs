@@ -242,9 +242,28 @@ fn opt_bool(v: Option<bool>) -> String {
 }
 
 fn write_csv(out: &mut dyn Write, records: &[ConnectionRecord]) -> io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(CONNECTION_CSV_COLUMNS)?;
+    let mut w = ConnectionsCsv::new(out)?;
     for r in records {
+        w.write(r)?;
+    }
+    w.finish()
+}
+
+/// Writes connection records as CSV one at a time (header first), for streaming output.
+pub struct ConnectionsCsv<'w> {
+    w: csv::Writer<&'w mut dyn Write>,
+}
+
+impl<'w> ConnectionsCsv<'w> {
+    /// Starts the CSV with its header row.
+    pub fn new(out: &'w mut dyn Write) -> io::Result<Self> {
+        let mut w = csv::Writer::from_writer(out);
+        w.write_record(CONNECTION_CSV_COLUMNS)?;
+        Ok(ConnectionsCsv { w })
+    }
+
+    /// Writes one record's row.
+    pub fn write(&mut self, r: &ConnectionRecord) -> io::Result<()> {
         let leaf = r.server_chain.as_ref().and_then(|c| c.first());
         let json_enum = |v: &dyn erased::ToJsonStr| v.to_json_str();
         let row: Vec<String> = vec![
@@ -296,10 +315,14 @@ fn write_csv(out: &mut dyn Write, records: &[ConnectionRecord]) -> io::Result<()
                 .collect::<Vec<_>>()
                 .join(";"),
         ];
-        w.write_record(&row)?;
+        self.w.write_record(&row)?;
+        Ok(())
     }
-    w.flush()?;
-    Ok(())
+
+    /// Flushes the rows.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.w.flush()
+    }
 }
 
 mod erased {
@@ -338,22 +361,22 @@ pub struct FindingRow<'a> {
     pub finding: &'a crate::findings::Finding,
 }
 
+/// One record's findings as rows, in the record's order.
+pub fn record_finding_rows(r: &ConnectionRecord) -> impl Iterator<Item = FindingRow<'_>> {
+    r.findings.iter().map(move |f| FindingRow {
+        record_type: "finding",
+        file: &r.file,
+        index: r.index,
+        client: &r.client,
+        server: &r.server,
+        sni: r.sni.as_deref(),
+        finding: f,
+    })
+}
+
 /// Findings of all records, worst first, then by file and connection.
 pub fn finding_rows(records: &[ConnectionRecord]) -> Vec<FindingRow<'_>> {
-    let mut rows: Vec<FindingRow<'_>> = records
-        .iter()
-        .flat_map(|r| {
-            r.findings.iter().map(move |f| FindingRow {
-                record_type: "finding",
-                file: &r.file,
-                index: r.index,
-                client: &r.client,
-                server: &r.server,
-                sni: r.sni.as_deref(),
-                finding: f,
-            })
-        })
-        .collect();
+    let mut rows: Vec<FindingRow<'_>> = records.iter().flat_map(record_finding_rows).collect();
     rows.sort_by(|a, b| {
         b.finding
             .severity
@@ -381,35 +404,11 @@ pub fn write_findings(
             Ok(())
         }
         Format::Csv => {
-            let mut w = csv::Writer::from_writer(out);
-            w.write_record([
-                "severity",
-                "id",
-                "file",
-                "index",
-                "client",
-                "server",
-                "sni",
-                "message",
-                "evidence",
-                "remediation",
-            ])?;
+            let mut w = FindingsCsv::new(out)?;
             for r in &rows {
-                w.write_record([
-                    r.finding.severity.as_str(),
-                    r.finding.id,
-                    r.file,
-                    &r.index.to_string(),
-                    r.client,
-                    r.server,
-                    r.sni.unwrap_or(""),
-                    &r.finding.message,
-                    &r.finding.evidence,
-                    &r.finding.remediation,
-                ])?;
+                w.write(r)?;
             }
-            w.flush()?;
-            Ok(())
+            w.finish()
         }
         Format::Table => {
             let mut t = new_table(style);
@@ -432,5 +431,52 @@ pub fn write_findings(
             }
             writeln!(out, "{t}")
         }
+    }
+}
+
+/// Writes `findings` view rows as CSV one at a time (header first), for streaming output.
+pub struct FindingsCsv<'w> {
+    w: csv::Writer<&'w mut dyn Write>,
+}
+
+impl<'w> FindingsCsv<'w> {
+    /// Starts the CSV with its header row.
+    pub fn new(out: &'w mut dyn Write) -> io::Result<Self> {
+        let mut w = csv::Writer::from_writer(out);
+        w.write_record([
+            "severity",
+            "id",
+            "file",
+            "index",
+            "client",
+            "server",
+            "sni",
+            "message",
+            "evidence",
+            "remediation",
+        ])?;
+        Ok(FindingsCsv { w })
+    }
+
+    /// Writes one row.
+    pub fn write(&mut self, r: &FindingRow<'_>) -> io::Result<()> {
+        self.w.write_record([
+            r.finding.severity.as_str(),
+            r.finding.id,
+            r.file,
+            &r.index.to_string(),
+            r.client,
+            r.server,
+            r.sni.unwrap_or(""),
+            &r.finding.message,
+            &r.finding.evidence,
+            &r.finding.remediation,
+        ])?;
+        Ok(())
+    }
+
+    /// Flushes the rows.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.w.flush()
     }
 }

@@ -139,9 +139,22 @@ pub struct Summary {
 
 /// Builds the `servers` view (sorted by errors, then server, then SNI).
 pub fn server_rows(records: &[ConnectionRecord]) -> Vec<ServerRow> {
-    let mut map: BTreeMap<(String, Option<String>), ServerRow> = BTreeMap::new();
-    for r in records {
-        let row = map
+    let mut agg = ServerAgg::default();
+    records.iter().for_each(|r| agg.add(r));
+    agg.rows()
+}
+
+/// The `servers` view built one record at a time (memory grows with servers, not records).
+#[derive(Debug, Default)]
+pub struct ServerAgg {
+    map: BTreeMap<(String, Option<String>), ServerRow>,
+}
+
+impl ServerAgg {
+    /// Counts one record.
+    pub fn add(&mut self, r: &ConnectionRecord) {
+        let row = self
+            .map
             .entry((r.server.clone(), r.sni.clone()))
             .or_insert_with(|| ServerRow {
                 record_type: "server",
@@ -180,88 +193,120 @@ pub fn server_rows(records: &[ConnectionRecord]) -> Vec<ServerRow> {
             row.chain = chain_state.to_string();
         }
     }
-    let chain_ids = [
-        "chain-incomplete",
-        "chain-untrusted",
-        "chain-order",
-        "hostname-mismatch",
-        "cert-expired",
-        "cert-not-yet-valid",
-        "self-signed",
-        "weak-signature",
-        "weak-key",
-        "cert-revoked",
-    ];
-    let mut rows: Vec<ServerRow> = map.into_values().collect();
-    for row in &mut rows {
-        let bad: Vec<&str> = chain_ids
-            .iter()
-            .copied()
-            .filter(|id| row.findings.contains_key(*id))
-            .collect();
-        row.chain = if !bad.is_empty() {
-            bad.join(", ")
-        } else {
-            match row.chain.as_str() {
-                "seen" => "ok".into(),
-                "encrypted" => "encrypted".into(),
-                _ => "none seen".into(),
-            }
-        };
+
+    /// The rows, sorted by errors, then server, then SNI.
+    pub fn rows(self) -> Vec<ServerRow> {
+        let chain_ids = [
+            "chain-incomplete",
+            "chain-untrusted",
+            "chain-order",
+            "hostname-mismatch",
+            "cert-expired",
+            "cert-not-yet-valid",
+            "self-signed",
+            "weak-signature",
+            "weak-key",
+            "cert-revoked",
+        ];
+        let mut rows: Vec<ServerRow> = self.map.into_values().collect();
+        for row in &mut rows {
+            let bad: Vec<&str> = chain_ids
+                .iter()
+                .copied()
+                .filter(|id| row.findings.contains_key(*id))
+                .collect();
+            row.chain = if !bad.is_empty() {
+                bad.join(", ")
+            } else {
+                match row.chain.as_str() {
+                    "seen" => "ok".into(),
+                    "encrypted" => "encrypted".into(),
+                    _ => "none seen".into(),
+                }
+            };
+        }
+        rows.sort_by(|a, b| {
+            b.errors
+                .cmp(&a.errors)
+                .then_with(|| a.server.cmp(&b.server))
+                .then_with(|| a.sni.cmp(&b.sni))
+        });
+        rows
     }
-    rows.sort_by(|a, b| {
-        b.errors
-            .cmp(&a.errors)
-            .then_with(|| a.server.cmp(&b.server))
-            .then_with(|| a.sni.cmp(&b.sni))
-    });
-    rows
 }
 
 /// Builds the `summary` view.
 pub fn summary(files: &[FileRow], records: &[ConnectionRecord], errors: &[InputError]) -> Summary {
-    let mut s = Summary {
-        record_type: "summary",
-        files: files.len() as u64,
-        errors: errors.len() as u64,
-        packets: files.iter().map(|f| f.packets).sum(),
-        bytes: files.iter().map(|f| f.bytes).sum(),
-        connections: records.len() as u64,
-        tls_connections: records.iter().filter(|r| r.version.is_some()).count() as u64,
-        versions: BTreeMap::new(),
-        statuses: BTreeMap::new(),
-        findings: BTreeMap::new(),
-        severities: BTreeMap::new(),
-        decryption: BTreeMap::new(),
-        top_failing_servers: Vec::new(),
-    };
-    for r in records {
+    let mut agg = SummaryAgg::default();
+    records.iter().for_each(|r| agg.add(r));
+    agg.finish(files, errors)
+}
+
+/// The `summary` view built one record at a time.
+#[derive(Debug, Default)]
+pub struct SummaryAgg {
+    connections: u64,
+    tls_connections: u64,
+    versions: BTreeMap<String, u64>,
+    statuses: BTreeMap<String, u64>,
+    findings: BTreeMap<String, u64>,
+    severities: BTreeMap<String, u64>,
+    decryption: BTreeMap<String, u64>,
+    servers: ServerAgg,
+}
+
+impl SummaryAgg {
+    /// Counts one record.
+    pub fn add(&mut self, r: &ConnectionRecord) {
+        self.connections += 1;
+        self.tls_connections += u64::from(r.version.is_some());
         if let Some(v) = &r.version {
-            *s.versions.entry(v.clone()).or_default() += 1;
+            *self.versions.entry(v.clone()).or_default() += 1;
         }
-        *s.statuses.entry(r.status.clone()).or_default() += 1;
+        *self.statuses.entry(r.status.clone()).or_default() += 1;
         if let Some(d) = &r.decryption {
-            *s.decryption.entry(d.status.clone()).or_default() += 1;
+            *self.decryption.entry(d.status.clone()).or_default() += 1;
         }
         for f in &r.findings {
-            *s.findings.entry(f.id.to_string()).or_default() += 1;
-            *s.severities
+            *self.findings.entry(f.id.to_string()).or_default() += 1;
+            *self
+                .severities
                 .entry(f.severity.as_str().to_string())
                 .or_default() += 1;
         }
+        self.servers.add(r);
     }
-    s.top_failing_servers = server_rows(records)
-        .into_iter()
-        .filter(|r| r.errors > 0)
-        .take(10)
-        .map(|r| FailingServer {
-            server: r.server,
-            sni: r.sni,
-            errors: r.errors,
-            connections: r.connections,
-        })
-        .collect();
-    s
+
+    /// The summary, with the per-file totals and input errors.
+    pub fn finish(self, files: &[FileRow], errors: &[InputError]) -> Summary {
+        Summary {
+            record_type: "summary",
+            files: files.len() as u64,
+            errors: errors.len() as u64,
+            packets: files.iter().map(|f| f.packets).sum(),
+            bytes: files.iter().map(|f| f.bytes).sum(),
+            connections: self.connections,
+            tls_connections: self.tls_connections,
+            versions: self.versions,
+            statuses: self.statuses,
+            findings: self.findings,
+            severities: self.severities,
+            decryption: self.decryption,
+            top_failing_servers: self
+                .servers
+                .rows()
+                .into_iter()
+                .filter(|r| r.errors > 0)
+                .take(10)
+                .map(|r| FailingServer {
+                    server: r.server,
+                    sni: r.sni,
+                    errors: r.errors,
+                    connections: r.connections,
+                })
+                .collect(),
+        }
+    }
 }
 
 fn counts(m: &BTreeMap<String, u64>) -> String {

@@ -10,32 +10,48 @@ pub fn ja3(ch: &ClientHello) -> String {
     hex::encode(Md5::digest(ja3_string(ch).as_bytes()))
 }
 
-/// JA3 before hashing.
+/// JA3 before hashing. Built into one `String` (no per-element allocation: this runs once per
+/// connection on the hot path).
 pub fn ja3_string(ch: &ClientHello) -> String {
-    let dashed = |vals: &[u16]| {
-        vals.iter()
-            .filter(|v| !is_grease(**v))
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join("-")
-    };
-    let point_formats = ch
-        .ec_point_formats
-        .iter()
-        .map(u8::to_string)
-        .collect::<Vec<_>>()
-        .join("-");
-    format!(
-        "{},{},{},{},{}",
-        ch.legacy_version,
-        dashed(&ch.ciphers),
-        dashed(&ch.extensions),
-        dashed(&ch.groups),
-        point_formats
-    )
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(
+        8 + 6 * (ch.ciphers.len() + ch.extensions.len() + ch.groups.len())
+            + 4 * ch.ec_point_formats.len(),
+    );
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{},", ch.legacy_version);
+    push_dashed(&mut out, no_grease(&ch.ciphers));
+    out.push(',');
+    push_dashed(&mut out, no_grease(&ch.extensions));
+    out.push(',');
+    push_dashed(&mut out, no_grease(&ch.groups));
+    out.push(',');
+    push_dashed(&mut out, ch.ec_point_formats.iter().map(|v| u32::from(*v)));
+    out
+}
+
+fn no_grease(vals: &[u16]) -> impl Iterator<Item = u32> + '_ {
+    vals.iter()
+        .copied()
+        .filter(|v| !is_grease(*v))
+        .map(u32::from)
+}
+
+/// Appends decimal values joined with `-`.
+fn push_dashed(out: &mut String, vals: impl Iterator<Item = u32>) {
+    use std::fmt::Write as _;
+    for (i, v) in vals.enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        let _ = write!(out, "{v}");
+    }
 }
 
 /// FoxIO JA4 for TLS over TCP, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
+///
+/// Built into one `String`; the sorted lists are hashed as they are hex-encoded, so the only
+/// allocations are the sort buffer and the result.
 pub fn ja4(ch: &ClientHello) -> String {
     let version = ch
         .supported_versions
@@ -61,91 +77,126 @@ pub fn ja4(ch: &ClientHello) -> String {
     } else {
         'i'
     };
-    let ciphers: Vec<u16> = ch
-        .ciphers
-        .iter()
-        .copied()
-        .filter(|c| !is_grease(*c))
-        .collect();
-    let extensions: Vec<u16> = ch
-        .extensions
-        .iter()
-        .copied()
-        .filter(|e| !is_grease(*e))
-        .collect();
-    let alpn = ja4_alpn(ch.alpn_first_raw.as_deref().unwrap_or_default());
+    let n_ciphers = ch.ciphers.iter().filter(|c| !is_grease(**c)).count();
+    let n_exts = ch.extensions.iter().filter(|e| !is_grease(**e)).count();
 
-    let mut sorted_ciphers = ciphers.clone();
-    sorted_ciphers.sort_unstable();
-    let cipher_hash = truncated_sha256(&hex_list(&sorted_ciphers));
+    let mut out = String::with_capacity(36);
+    out.push('t');
+    out.push_str(version);
+    out.push(sni);
+    push_2digits(&mut out, n_ciphers.min(99));
+    push_2digits(&mut out, n_exts.min(99));
+    push_ja4_alpn(&mut out, ch.alpn_first_raw.as_deref().unwrap_or_default());
+    out.push('_');
 
-    let mut sorted_exts: Vec<u16> = extensions
-        .iter()
-        .copied()
-        .filter(|e| *e != 0x0000 && *e != 0x0010)
-        .collect();
-    sorted_exts.sort_unstable();
-    let ext_hash = if sorted_exts.is_empty() {
-        truncated_sha256("")
+    let mut sorted: Vec<u16> = Vec::with_capacity(ch.ciphers.len().max(ch.extensions.len()));
+    sorted.extend(ch.ciphers.iter().copied().filter(|c| !is_grease(*c)));
+    sorted.sort_unstable();
+    let mut h = Sha256::new();
+    hash_hex_list(&mut h, &sorted);
+    push_truncated(&mut out, (!sorted.is_empty()).then_some(h));
+    out.push('_');
+
+    sorted.clear();
+    sorted.extend(
+        ch.extensions
+            .iter()
+            .copied()
+            .filter(|e| !is_grease(*e) && *e != 0x0000 && *e != 0x0010),
+    );
+    sorted.sort_unstable();
+    let ext_hash = if sorted.is_empty() {
+        None
     } else {
-        let sig_algs: Vec<u16> = ch
+        let mut h = Sha256::new();
+        hash_hex_list(&mut h, &sorted);
+        let mut sig_algs = ch
             .signature_algorithms
             .iter()
             .copied()
             .filter(|s| !is_grease(*s))
-            .collect();
-        let mut text = hex_list(&sorted_exts);
-        if !sig_algs.is_empty() {
-            text.push('_');
-            text.push_str(&hex_list(&sig_algs));
+            .peekable();
+        if sig_algs.peek().is_some() {
+            h.update(b"_");
+            let mut first = true;
+            for v in sig_algs {
+                if !first {
+                    h.update(b",");
+                }
+                first = false;
+                h.update(hex4(v));
+            }
         }
-        truncated_sha256(&text)
+        Some(h)
     };
+    push_truncated(&mut out, ext_hash);
+    out
+}
 
-    format!(
-        "t{version}{sni}{:02}{:02}{alpn}_{cipher_hash}_{ext_hash}",
-        ciphers.len().min(99),
-        extensions.len().min(99)
-    )
+fn push_2digits(out: &mut String, n: usize) {
+    out.push(char::from(b'0' + (n / 10 % 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// Lower-case 4-digit hex of a u16.
+fn hex4(v: u16) -> [u8; 4] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n = usize::from(v);
+    [
+        HEX[(n >> 12) & 0xf],
+        HEX[(n >> 8) & 0xf],
+        HEX[(n >> 4) & 0xf],
+        HEX[n & 0xf],
+    ]
+}
+
+/// Feeds `0a0a,1301,...` (lower-case 4-digit hex, comma separated) to the hash.
+fn hash_hex_list(h: &mut Sha256, vals: &[u16]) {
+    for (i, v) in vals.iter().enumerate() {
+        if i > 0 {
+            h.update(b",");
+        }
+        h.update(hex4(*v));
+    }
+}
+
+/// First 12 hex digits of the hash; `000000000000` for an empty list (None).
+fn push_truncated(out: &mut String, h: Option<Sha256>) {
+    match h {
+        None => out.push_str("000000000000"),
+        Some(h) => {
+            let digest = h.finalize();
+            let mut buf = [0u8; 12];
+            // 6 bytes → 12 hex digits; the slice lengths match, so this cannot fail.
+            if hex::encode_to_slice(digest.get(..6).unwrap_or_default(), &mut buf).is_ok() {
+                out.push_str(std::str::from_utf8(&buf).unwrap_or("000000000000"));
+            }
+        }
+    }
 }
 
 /// JA4's two ALPN characters from the first protocol: its first and last byte when both are
 /// ASCII alphanumeric; when both are ASCII but one is not alphanumeric, the first and last hex
 /// digit of the whole value (spec); a non-ASCII byte becomes `9`, as the FoxIO reference
 /// implementations do (their snapshot for tls-non-ascii-alpn.pcapng is `99`); `00` when absent.
-fn ja4_alpn(first: &[u8]) -> String {
+fn push_ja4_alpn(out: &mut String, first: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let (Some(&a), Some(&b)) = (first.first(), first.last()) else {
-        return "00".to_string();
+        out.push_str("00");
+        return;
     };
     if a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric() {
-        return format!("{}{}", char::from(a), char::from(b));
+        out.push(char::from(a));
+        out.push(char::from(b));
+    } else if a.is_ascii() && b.is_ascii() {
+        // First hex digit of the first byte, last hex digit of the last byte.
+        out.push(char::from(HEX[usize::from(a >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    } else {
+        let ascii_or_9 = |c: u8| if c.is_ascii() { char::from(c) } else { '9' };
+        out.push(ascii_or_9(a));
+        out.push(ascii_or_9(b));
     }
-    if a.is_ascii() && b.is_ascii() {
-        let hex = hex::encode(first);
-        let a = hex.chars().next().unwrap_or('0');
-        let b = hex.chars().last().unwrap_or('0');
-        return format!("{a}{b}");
-    }
-    let ascii_or_9 = |c: u8| if c.is_ascii() { char::from(c) } else { '9' };
-    format!("{}{}", ascii_or_9(a), ascii_or_9(b))
-}
-
-/// `0a0a,1301,...` lower-case 4-digit hex, comma separated.
-fn hex_list(vals: &[u16]) -> String {
-    vals.iter()
-        .map(|v| format!("{v:04x}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// First 12 hex digits of SHA-256; `000000000000` for an empty list.
-fn truncated_sha256(text: &str) -> String {
-    if text.is_empty() {
-        return "000000000000".to_string();
-    }
-    let mut h = hex::encode(Sha256::digest(text.as_bytes()));
-    h.truncate(12);
-    h
 }
 
 #[cfg(test)]
@@ -154,6 +205,11 @@ mod tests {
 
     #[test]
     fn alpn_chars() {
+        let ja4_alpn = |b: &[u8]| {
+            let mut s = String::new();
+            push_ja4_alpn(&mut s, b);
+            s
+        };
         assert_eq!(ja4_alpn(b"h2"), "h2");
         assert_eq!(ja4_alpn(b"http/1.1"), "h1");
         assert_eq!(ja4_alpn(b""), "00");

@@ -1,0 +1,811 @@
+//! Spill files: a batch's connection records wait here, off the heap, until every file is
+//! analysed and the cross-connection rules can run (see `BENCHMARKS.md`, "Streaming").
+//!
+//! The format is private to one process run: length-prefixed frames of LEB128 integers and
+//! length-prefixed strings, fields in [`ConnectionRecord`] order. Certificate chains are
+//! written once per spill and referenced by number afterwards (a chain is ~1 KB per
+//! certificate and most connections repeat one), with a bounded table on both sides.
+//! The `file` field is not stored: every record of a spill belongs to the same capture.
+
+use crate::certs::CertInfo;
+use crate::findings::{Candidate, CrossFacts, Finding, Severity};
+use crate::flow::{CloseKind, Side};
+use crate::model::{AlertRecord, ConnectionRecord, DecryptionRecord, HttpRecord, TcpRecord};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Bytes of spill kept in memory across the whole process before spills go to disk: small
+/// batches (tests, a few samples) never touch the file system. `TLSCAP_SPILL_MEMORY` (bytes)
+/// overrides it; temporary files go to `TMPDIR`.
+const MEMORY_BUDGET: usize = 16 << 20;
+static IN_MEMORY: AtomicUsize = AtomicUsize::new(0);
+
+fn memory_budget() -> usize {
+    static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var("TLSCAP_SPILL_MEMORY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(MEMORY_BUDGET)
+    })
+}
+
+/// Chains remembered per spill; past this the table starts over (bounds memory on captures
+/// with many distinct chains).
+const MAX_CHAINS: usize = 1024;
+
+/// Where a spill's bytes are.
+#[derive(Debug)]
+enum Store {
+    Memory(Vec<u8>),
+    Disk(BufWriter<File>),
+}
+
+/// Writes one capture's records.
+#[derive(Debug)]
+pub struct SpillWriter {
+    store: Store,
+    frame: Vec<u8>,
+    /// Chain (by `Arc` address) → number. The `Arc`s are kept in `alive` so an address cannot
+    /// be reused by a different chain while it is in the table.
+    chains: HashMap<usize, u32>,
+    alive: Vec<Arc<[CertInfo]>>,
+    records: u64,
+}
+
+impl Default for SpillWriter {
+    fn default() -> Self {
+        SpillWriter {
+            store: Store::Memory(Vec::new()),
+            frame: Vec::with_capacity(4096),
+            chains: HashMap::new(),
+            alive: Vec::new(),
+            records: 0,
+        }
+    }
+}
+
+impl SpillWriter {
+    /// Appends one record with its cross-connection facts.
+    pub fn push(&mut self, r: &ConnectionRecord, facts: &CrossFacts) -> io::Result<()> {
+        let mut frame = std::mem::take(&mut self.frame);
+        frame.clear();
+        self.encode(&mut frame, r, facts);
+        let mut len = Vec::with_capacity(10);
+        put_u(&mut len, frame.len() as u64);
+        let n = len.len() + frame.len();
+        if let Store::Memory(buf) = &mut self.store {
+            if IN_MEMORY.fetch_add(n, Ordering::Relaxed) + n > memory_budget() {
+                IN_MEMORY.fetch_sub(n, Ordering::Relaxed);
+                let mut file = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
+                file.write_all(buf)?;
+                IN_MEMORY.fetch_sub(buf.len(), Ordering::Relaxed);
+                self.store = Store::Disk(file);
+            } else {
+                buf.extend_from_slice(&len);
+                buf.extend_from_slice(&frame);
+            }
+        }
+        if let Store::Disk(file) = &mut self.store {
+            file.write_all(&len)?;
+            file.write_all(&frame)?;
+        }
+        self.frame = frame;
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Records written.
+    pub fn len(&self) -> u64 {
+        self.records
+    }
+
+    /// Nothing written.
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
+    /// The spill has moved to a temporary file.
+    pub fn on_disk(&self) -> bool {
+        matches!(self.store, Store::Disk(_))
+    }
+
+    /// Ends writing; the spill can then be read any number of times.
+    pub fn finish(self) -> io::Result<Spill> {
+        let store = match self.store {
+            Store::Memory(buf) => SpillStore::Memory(buf),
+            Store::Disk(w) => SpillStore::Disk(w.into_inner().map_err(|e| e.into_error())?),
+        };
+        Ok(Spill {
+            store,
+            records: self.records,
+        })
+    }
+
+    fn encode(&mut self, b: &mut Vec<u8>, r: &ConnectionRecord, facts: &CrossFacts) {
+        put_ou(b, facts.cert_request_packet);
+        match facts.candidate {
+            None => b.push(0),
+            Some(c) => {
+                b.push(1);
+                put_u(b, c.client_hello_packet);
+                put_ou(b, c.server_hello_done_packet);
+            }
+        }
+        put_u(b, r.index);
+        put_u(b, r.first_packet);
+        put_s(b, &r.start);
+        b.extend_from_slice(&r.duration_s.to_bits().to_le_bytes());
+        put_s(b, &r.client);
+        put_s(b, &r.server);
+        put_os(b, r.sni.as_deref());
+        put_vs(b, &r.alpn_offered);
+        put_os(b, r.alpn.as_deref());
+        put_vs(b, &r.versions_offered);
+        put_os(b, r.version.as_deref());
+        put_os(b, r.cipher.as_deref());
+        put_b(b, r.resumed);
+        put_b(b, r.hello_retry);
+        put_ob(b, r.cert_requested);
+        put_ob(b, r.client_cert_sent);
+        self.put_chain(b, r.server_chain.as_ref());
+        self.put_chain(b, r.client_chain.as_ref());
+        put_b(b, r.ocsp_stapled);
+        put_u(b, r.alerts.len() as u64);
+        for a in &r.alerts {
+            put_side(b, Some(a.from));
+            put_os(b, a.level.as_deref());
+            put_os(b, a.description.as_deref());
+            put_b(b, a.encrypted);
+            put_u(b, a.packet);
+        }
+        let t = &r.tcp;
+        put_u(b, u64::from(t.syn));
+        put_b(b, t.syn_ack);
+        put_b(b, t.established);
+        put_u(b, t.client_bytes);
+        put_u(b, t.server_bytes);
+        put_side(b, t.closed_by);
+        b.push(match t.close {
+            None => 0,
+            Some(CloseKind::Fin) => 1,
+            Some(CloseKind::Rst) => 2,
+        });
+        put_u(b, u64::from(t.gaps));
+        put_u(b, t.packets);
+        put_u(b, u64::from(t.retransmissions));
+        put_b(b, t.midstream);
+        put_os(b, r.ja3.as_deref());
+        put_os(b, r.ja4.as_deref());
+        put_os(b, r.chain_status.as_deref());
+        put_s(b, &r.status);
+        put_u(b, r.findings.len() as u64);
+        for f in &r.findings {
+            put_s(b, f.id);
+            b.push(match f.severity {
+                Severity::Info => 0,
+                Severity::Warning => 1,
+                Severity::Error => 2,
+            });
+            put_s(b, &f.message);
+            put_s(b, &f.evidence);
+            put_s(b, &f.remediation);
+        }
+        match &r.decryption {
+            None => b.push(0),
+            Some(d) => {
+                b.push(1);
+                put_s(b, &d.status);
+                put_os(b, d.reason.as_deref());
+                put_os(b, d.key_source.as_deref());
+            }
+        }
+        put_u(b, r.http.len() as u64);
+        for h in &r.http {
+            put_s(b, &h.version);
+            put_os(b, h.method.as_deref());
+            put_os(b, h.path.as_deref());
+            put_os(b, h.host.as_deref());
+            put_ou(b, h.status.map(u64::from));
+            put_s(b, &h.auth);
+            put_ou(b, h.request_packet);
+            put_ou(b, h.response_packet);
+        }
+    }
+
+    fn put_chain(&mut self, b: &mut Vec<u8>, chain: Option<&Arc<[CertInfo]>>) {
+        let Some(chain) = chain else {
+            b.push(0);
+            return;
+        };
+        let key = Arc::as_ptr(chain) as *const CertInfo as usize;
+        if let Some(id) = self.chains.get(&key) {
+            b.push(2);
+            put_u(b, u64::from(*id));
+            return;
+        }
+        if self.chains.len() >= MAX_CHAINS {
+            self.chains.clear();
+            self.alive.clear();
+            b.push(3);
+        } else {
+            b.push(1);
+        }
+        self.chains.insert(key, self.alive.len() as u32);
+        self.alive.push(chain.clone());
+        put_u(b, chain.len() as u64);
+        for c in chain.iter() {
+            put_s(b, &c.subject);
+            put_s(b, &c.issuer);
+            put_vs(b, &c.san_dns);
+            put_vs(b, &c.san_ip);
+            put_s(b, &c.not_before);
+            put_s(b, &c.not_after);
+            put_s(b, &c.serial);
+            put_s(b, &c.sha256);
+            put_s(b, &c.key);
+            put_s(b, &c.signature);
+            put_b(b, c.self_signed);
+            put_b(b, c.is_ca);
+            put_os(b, c.common_name.as_deref());
+            put_u(b, u64::from(c.key_bits));
+        }
+    }
+}
+
+#[derive(Debug)]
+enum SpillStore {
+    Memory(Vec<u8>),
+    Disk(File),
+}
+
+/// One capture's records, written and ready to read back.
+#[derive(Debug)]
+pub struct Spill {
+    store: SpillStore,
+    records: u64,
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        if let SpillStore::Memory(buf) = &self.store {
+            let n = buf.len();
+            let _ = IN_MEMORY.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(n))
+            });
+        }
+    }
+}
+
+impl Default for Spill {
+    fn default() -> Self {
+        Spill {
+            store: SpillStore::Memory(Vec::new()),
+            records: 0,
+        }
+    }
+}
+
+impl Spill {
+    /// Records in the spill.
+    pub fn len(&self) -> u64 {
+        self.records
+    }
+
+    /// No records.
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
+    /// Reads every record in the order written; `file` fills each record's `file` field.
+    pub fn read(
+        &self,
+        file: &str,
+        f: &mut dyn FnMut(ConnectionRecord, CrossFacts) -> io::Result<()>,
+    ) -> io::Result<()> {
+        match &self.store {
+            SpillStore::Memory(buf) => read_frames(&mut &buf[..], file, f),
+            SpillStore::Disk(d) => {
+                let mut d = d;
+                d.seek(SeekFrom::Start(0))?;
+                read_frames(&mut BufReader::with_capacity(1 << 16, d), file, f)
+            }
+        }
+    }
+}
+
+fn bad(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("spill file: {what}"))
+}
+
+fn read_frames(
+    r: &mut dyn Read,
+    file: &str,
+    f: &mut dyn FnMut(ConnectionRecord, CrossFacts) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut chains: Vec<Arc<[CertInfo]>> = Vec::new();
+    let mut frame = Vec::new();
+    let file: Arc<str> = Arc::from(file);
+    loop {
+        let Some(len) = read_varint(r)? else {
+            return Ok(());
+        };
+        let len = usize::try_from(len).map_err(|_| bad("frame too long"))?;
+        frame.resize(len, 0);
+        r.read_exact(&mut frame)?;
+        let mut d = Dec {
+            buf: &frame,
+            chains: &mut chains,
+        };
+        let (record, facts) = d.record(&file)?;
+        f(record, facts)?;
+    }
+}
+
+/// A varint at a frame boundary; None at a clean end of input.
+fn read_varint(r: &mut dyn Read) -> io::Result<Option<u64>> {
+    let mut v: u64 = 0;
+    for i in 0..10 {
+        let mut byte = [0u8; 1];
+        if r.read(&mut byte)? == 0 {
+            return if i == 0 {
+                Ok(None)
+            } else {
+                Err(bad("truncated length"))
+            };
+        }
+        v |= u64::from(byte[0] & 0x7f) << (7 * i);
+        if byte[0] & 0x80 == 0 {
+            return Ok(Some(v));
+        }
+    }
+    Err(bad("length too long"))
+}
+
+fn put_u(b: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            b.push(byte);
+            return;
+        }
+        b.push(byte | 0x80);
+    }
+}
+
+fn put_ou(b: &mut Vec<u8>, v: Option<u64>) {
+    match v {
+        None => b.push(0),
+        Some(v) => {
+            b.push(1);
+            put_u(b, v);
+        }
+    }
+}
+
+fn put_b(b: &mut Vec<u8>, v: bool) {
+    b.push(u8::from(v));
+}
+
+fn put_ob(b: &mut Vec<u8>, v: Option<bool>) {
+    b.push(match v {
+        None => 0,
+        Some(false) => 1,
+        Some(true) => 2,
+    });
+}
+
+fn put_side(b: &mut Vec<u8>, v: Option<Side>) {
+    b.push(match v {
+        None => 0,
+        Some(Side::Client) => 1,
+        Some(Side::Server) => 2,
+    });
+}
+
+fn put_s(b: &mut Vec<u8>, s: &str) {
+    put_u(b, s.len() as u64);
+    b.extend_from_slice(s.as_bytes());
+}
+
+fn put_os(b: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => b.push(0),
+        Some(s) => {
+            b.push(1);
+            put_s(b, s);
+        }
+    }
+}
+
+fn put_vs(b: &mut Vec<u8>, v: &[String]) {
+    put_u(b, v.len() as u64);
+    for s in v {
+        put_s(b, s);
+    }
+}
+
+/// Finding ids are `&'static str`: known ids map back to [`crate::findings::ALL_IDS`];
+/// anything else is interned once (bounded by the ids the code can produce).
+fn static_id(id: &str) -> &'static str {
+    if let Some(known) = crate::findings::ALL_IDS.iter().find(|k| **k == id) {
+        return known;
+    }
+    static OTHER: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let Ok(mut other) = OTHER.lock() else {
+        return "unknown";
+    };
+    if let Some(known) = other.iter().find(|k| **k == id) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(id.to_string().into_boxed_str());
+    other.push(leaked);
+    leaked
+}
+
+struct Dec<'a> {
+    buf: &'a [u8],
+    chains: &'a mut Vec<Arc<[CertInfo]>>,
+}
+
+impl Dec<'_> {
+    fn byte(&mut self) -> io::Result<u8> {
+        let (&b, rest) = self.buf.split_first().ok_or_else(|| bad("truncated"))?;
+        self.buf = rest;
+        Ok(b)
+    }
+
+    fn u(&mut self) -> io::Result<u64> {
+        let mut v: u64 = 0;
+        for i in 0..10 {
+            let byte = self.byte()?;
+            v |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(bad("integer too long"))
+    }
+
+    fn u32(&mut self) -> io::Result<u32> {
+        u32::try_from(self.u()?).map_err(|_| bad("integer out of range"))
+    }
+
+    fn ou(&mut self) -> io::Result<Option<u64>> {
+        Ok(match self.byte()? {
+            0 => None,
+            _ => Some(self.u()?),
+        })
+    }
+
+    fn b(&mut self) -> io::Result<bool> {
+        Ok(self.byte()? != 0)
+    }
+
+    fn ob(&mut self) -> io::Result<Option<bool>> {
+        Ok(match self.byte()? {
+            0 => None,
+            1 => Some(false),
+            _ => Some(true),
+        })
+    }
+
+    fn side(&mut self) -> io::Result<Option<Side>> {
+        Ok(match self.byte()? {
+            0 => None,
+            1 => Some(Side::Client),
+            _ => Some(Side::Server),
+        })
+    }
+
+    fn s(&mut self) -> io::Result<String> {
+        let n = usize::try_from(self.u()?).map_err(|_| bad("string too long"))?;
+        if n > self.buf.len() {
+            return Err(bad("truncated string"));
+        }
+        let (s, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        String::from_utf8(s.to_vec()).map_err(|_| bad("not UTF-8"))
+    }
+
+    fn os(&mut self) -> io::Result<Option<String>> {
+        Ok(match self.byte()? {
+            0 => None,
+            _ => Some(self.s()?),
+        })
+    }
+
+    fn count(&mut self) -> io::Result<usize> {
+        let n = usize::try_from(self.u()?).map_err(|_| bad("count too large"))?;
+        // Every element takes at least one byte: a larger count is corrupt.
+        if n > self.buf.len() {
+            return Err(bad("count too large"));
+        }
+        Ok(n)
+    }
+
+    fn vs(&mut self) -> io::Result<Vec<String>> {
+        let n = self.count()?;
+        (0..n).map(|_| self.s()).collect()
+    }
+
+    fn chain(&mut self) -> io::Result<Option<Arc<[CertInfo]>>> {
+        match self.byte()? {
+            0 => Ok(None),
+            2 => {
+                let id = usize::try_from(self.u()?).map_err(|_| bad("chain id"))?;
+                self.chains
+                    .get(id)
+                    .cloned()
+                    .map(Some)
+                    .ok_or_else(|| bad("unknown chain"))
+            }
+            tag => {
+                if tag == 3 {
+                    self.chains.clear();
+                }
+                let n = self.count()?;
+                let mut certs = Vec::with_capacity(n);
+                for _ in 0..n {
+                    certs.push(CertInfo {
+                        subject: self.s()?,
+                        issuer: self.s()?,
+                        san_dns: self.vs()?,
+                        san_ip: self.vs()?,
+                        not_before: self.s()?,
+                        not_after: self.s()?,
+                        serial: self.s()?,
+                        sha256: self.s()?,
+                        key: self.s()?,
+                        signature: self.s()?,
+                        self_signed: self.b()?,
+                        is_ca: self.b()?,
+                        common_name: self.os()?,
+                        key_bits: self.u32()?,
+                    });
+                }
+                let chain: Arc<[CertInfo]> = Arc::from(certs);
+                self.chains.push(chain.clone());
+                Ok(Some(chain))
+            }
+        }
+    }
+
+    fn record(&mut self, file: &str) -> io::Result<(ConnectionRecord, CrossFacts)> {
+        let cert_request_packet = self.ou()?;
+        let candidate = match self.byte()? {
+            0 => None,
+            _ => Some(Candidate {
+                client_hello_packet: self.u()?,
+                server_hello_done_packet: self.ou()?,
+            }),
+        };
+        let facts = CrossFacts {
+            cert_request_packet,
+            candidate,
+        };
+        let index = self.u()?;
+        let first_packet = self.u()?;
+        let start = self.s()?;
+        let (dur, rest) = self
+            .buf
+            .split_first_chunk::<8>()
+            .ok_or_else(|| bad("truncated"))?;
+        let duration_s = f64::from_bits(u64::from_le_bytes(*dur));
+        self.buf = rest;
+        let record = ConnectionRecord {
+            record_type: "connection",
+            file: file.to_string(),
+            index,
+            first_packet,
+            start,
+            duration_s,
+            client: self.s()?,
+            server: self.s()?,
+            sni: self.os()?,
+            alpn_offered: self.vs()?,
+            alpn: self.os()?,
+            versions_offered: self.vs()?,
+            version: self.os()?,
+            cipher: self.os()?,
+            resumed: self.b()?,
+            hello_retry: self.b()?,
+            cert_requested: self.ob()?,
+            client_cert_sent: self.ob()?,
+            server_chain: self.chain()?,
+            client_chain: self.chain()?,
+            ocsp_stapled: self.b()?,
+            alerts: {
+                let n = self.count()?;
+                let mut v = Vec::with_capacity(n);
+                for _ in 0..n {
+                    v.push(AlertRecord {
+                        from: self.side()?.unwrap_or(Side::Client),
+                        level: self.os()?,
+                        description: self.os()?,
+                        encrypted: self.b()?,
+                        packet: self.u()?,
+                    });
+                }
+                v
+            },
+            tcp: TcpRecord {
+                syn: self.u32()?,
+                syn_ack: self.b()?,
+                established: self.b()?,
+                client_bytes: self.u()?,
+                server_bytes: self.u()?,
+                closed_by: self.side()?,
+                close: match self.byte()? {
+                    0 => None,
+                    1 => Some(CloseKind::Fin),
+                    _ => Some(CloseKind::Rst),
+                },
+                gaps: self.u32()?,
+                packets: self.u()?,
+                retransmissions: self.u32()?,
+                midstream: self.b()?,
+            },
+            ja3: self.os()?,
+            ja4: self.os()?,
+            chain_status: self.os()?,
+            status: self.s()?,
+            findings: {
+                let n = self.count()?;
+                let mut v = Vec::with_capacity(n);
+                for _ in 0..n {
+                    v.push(Finding {
+                        id: static_id(&self.s()?),
+                        severity: match self.byte()? {
+                            0 => Severity::Info,
+                            1 => Severity::Warning,
+                            _ => Severity::Error,
+                        },
+                        message: self.s()?,
+                        evidence: self.s()?,
+                        remediation: self.s()?,
+                    });
+                }
+                v
+            },
+            decryption: match self.byte()? {
+                0 => None,
+                _ => Some(DecryptionRecord {
+                    status: self.s()?,
+                    reason: self.os()?,
+                    key_source: self.os()?,
+                }),
+            },
+            http: {
+                let n = self.count()?;
+                let mut v = Vec::with_capacity(n);
+                for _ in 0..n {
+                    v.push(HttpRecord {
+                        version: self.s()?,
+                        method: self.os()?,
+                        path: self.os()?,
+                        host: self.os()?,
+                        status: self
+                            .ou()?
+                            .map(|s| u16::try_from(s).map_err(|_| bad("status")))
+                            .transpose()?,
+                        auth: self.s()?,
+                        request_packet: self.ou()?,
+                        response_packet: self.ou()?,
+                    });
+                }
+                v
+            },
+        };
+        if !self.buf.is_empty() {
+            return Err(bad("trailing bytes"));
+        }
+        Ok((record, facts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hand-built records (this tests the chain table, not real data): more distinct chains
+    /// than the table holds, each sent twice, must read back unchanged after the table resets.
+    #[test]
+    fn chain_table_resets_and_round_trips() {
+        let chain = |i: usize| -> Arc<[CertInfo]> {
+            Arc::from(vec![CertInfo {
+                subject: format!("CN=leaf{i}"),
+                sha256: format!("{i:064x}"),
+                san_dns: vec![format!("h{i}.example")],
+                key_bits: 2048,
+                ..Default::default()
+            }])
+        };
+        let chains: Vec<_> = (0..MAX_CHAINS + 300).map(chain).collect();
+        let mut w = SpillWriter::default();
+        let mut written = Vec::new();
+        for (i, c) in chains.iter().chain(chains.iter()).enumerate() {
+            let r = ConnectionRecord {
+                record_type: "connection",
+                file: "x.pcap".into(),
+                index: i as u64,
+                first_packet: 1,
+                start: "2024-01-01T00:00:00Z".into(),
+                duration_s: 0.25,
+                client: "10.0.0.1:5000".into(),
+                server: "10.0.0.2:443".into(),
+                sni: (i % 2 == 0).then(|| "a.example".into()),
+                alpn_offered: vec!["h2".into()],
+                alpn: None,
+                versions_offered: vec![],
+                version: Some("TLS 1.2".into()),
+                cipher: None,
+                resumed: false,
+                hello_retry: false,
+                cert_requested: Some(i % 3 == 0),
+                client_cert_sent: None,
+                server_chain: Some(c.clone()),
+                client_chain: None,
+                ocsp_stapled: false,
+                alerts: vec![],
+                tcp: TcpRecord {
+                    syn: 1,
+                    syn_ack: true,
+                    established: true,
+                    client_bytes: 10,
+                    server_bytes: 20,
+                    closed_by: Some(Side::Server),
+                    close: Some(CloseKind::Rst),
+                    gaps: 0,
+                    packets: 7,
+                    retransmissions: 0,
+                    midstream: false,
+                },
+                ja3: None,
+                ja4: None,
+                chain_status: Some("trusted".into()),
+                status: "ok".into(),
+                findings: vec![Finding {
+                    id: "tls-alert",
+                    severity: Severity::Warning,
+                    message: "m".into(),
+                    evidence: "e".into(),
+                    remediation: "r".into(),
+                }],
+                decryption: None,
+                http: vec![],
+            };
+            let facts = CrossFacts {
+                cert_request_packet: (i % 3 == 0).then_some(5),
+                candidate: None,
+            };
+            w.push(&r, &facts).unwrap();
+            written.push((r, facts));
+        }
+        let spill = w.finish().unwrap();
+        let mut read = Vec::new();
+        for _ in 0..2 {
+            read.clear();
+            spill
+                .read("x.pcap", &mut |r, f| {
+                    read.push((r, f));
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(read, written);
+        }
+    }
+
+    #[test]
+    fn corrupt_spill_is_an_error_not_a_panic() {
+        let spill = Spill {
+            store: SpillStore::Memory(vec![5, 1, 2, 0xff]),
+            records: 1,
+        };
+        assert!(spill.read("x", &mut |_, _| Ok(())).is_err());
+    }
+}
