@@ -679,39 +679,71 @@ pub fn status(hs: &HandshakeSummary, findings: &[crate::findings::Finding]) -> &
     }
 }
 
-/// Expands the inputs: files as given, directories walked recursively (hidden entries skipped),
-/// keeping only files whose first bytes look like a capture. Returns (captures, problems).
-pub fn expand_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
-    let mut files = Vec::new();
-    let mut problems = Vec::new();
+/// Inputs expanded into the captures to analyse.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Inputs {
+    /// Files to analyse: every file named on the command line, and in directories every file
+    /// whose first bytes look like a capture or whose name says it is one (`.pcap`, `.pcapng`,
+    /// `.cap`, optionally `.gz`) — those are reported as errors if they cannot be read.
+    pub files: Vec<PathBuf>,
+    /// Inputs that could not be used at all (missing, unreadable, a directory without captures).
+    pub problems: Vec<String>,
+    /// Files met while walking directories that are not captures (path, reason); key logs
+    /// beside captures are used, not listed.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Expands the inputs: files as given, directories walked recursively (hidden entries skipped).
+pub fn expand_inputs(inputs: &[PathBuf]) -> Inputs {
+    let mut found = Inputs::default();
     for input in inputs {
         if input.as_os_str() == "-" {
-            files.push(input.clone());
+            found.files.push(input.clone());
             continue;
         }
         match std::fs::metadata(input) {
-            Err(e) => problems.push(format!("{}: {e}", input.display())),
+            Err(e) => found.problems.push(format!("{}: {e}", input.display())),
             Ok(m) if m.is_dir() => {
-                let before = files.len();
-                walk(input, &mut files, &mut problems);
-                if files.len() == before {
-                    problems.push(format!(
+                let before = found.files.len();
+                walk(input, &mut found);
+                if found.files.len() == before {
+                    found.problems.push(format!(
                         "{}: no capture files in this directory",
                         input.display()
                     ));
                 }
             }
-            Ok(_) => files.push(input.clone()),
+            Ok(_) => found.files.push(input.clone()),
         }
     }
-    (files, problems)
+    found
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<String>) {
+/// File names that say "capture" (a file so named that is not one is an error, not skipped).
+fn named_like_capture(p: &Path) -> bool {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    [".pcap", ".pcapng", ".cap", ".ntar"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+}
+
+/// Key logs are companions of captures, used automatically (see [`keylog_beside`]).
+fn is_key_log(p: &Path) -> bool {
+    matches!(
+        p.extension().and_then(|e| e.to_str()),
+        Some("keys" | "keylog")
+    )
+}
+
+fn walk(dir: &Path, found: &mut Inputs) {
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
         Err(e) => {
-            problems.push(format!("{}: {e}", dir.display()));
+            found.problems.push(format!("{}: {e}", dir.display()));
             return;
         }
     };
@@ -725,19 +757,48 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<String>) {
             continue;
         }
         if p.is_dir() {
-            walk(&p, files, problems);
-        } else if sniff_file(&p) {
-            files.push(p);
+            walk(&p, found);
+            continue;
+        }
+        match sniff_file(&p) {
+            Sniff::Capture => found.files.push(p),
+            _ if named_like_capture(&p) => found.files.push(p),
+            _ if is_key_log(&p) => {}
+            Sniff::Empty => found.skipped.push((p, "empty file".into())),
+            Sniff::Other(magic) => found
+                .skipped
+                .push((p, format!("not a capture (starts with {magic})"))),
+            Sniff::Unreadable(e) => found.problems.push(format!("{}: {e}", p.display())),
         }
     }
 }
 
-fn sniff_file(p: &Path) -> bool {
+enum Sniff {
+    Capture,
+    Empty,
+    Other(String),
+    Unreadable(std::io::Error),
+}
+
+fn sniff_file(p: &Path) -> Sniff {
     use std::io::Read;
     let mut buf = [0u8; 4];
     match std::fs::File::open(p).and_then(|mut f| f.read(&mut buf)) {
-        Ok(n) => crate::capture::looks_like_capture(&buf[..n]),
-        Err(_) => false,
+        Ok(0) => Sniff::Empty,
+        Ok(n) if crate::capture::looks_like_capture(&buf[..n]) => Sniff::Capture,
+        Ok(n) => Sniff::Other(format!(
+            "{} ({})",
+            hex::encode(&buf[..n]),
+            buf[..n]
+                .iter()
+                .map(|b| if b.is_ascii_graphic() {
+                    *b as char
+                } else {
+                    '.'
+                })
+                .collect::<String>()
+        )),
+        Err(e) => Sniff::Unreadable(e),
     }
 }
 
@@ -785,6 +846,8 @@ pub struct FileResult {
     pub file: String,
     /// Why records of this file could not be kept (spill write failed), if so.
     pub spill_error: Option<String>,
+    /// Findings on this file's connections (before the cross-connection rules).
+    pub findings: u64,
     spill: spill::Spill,
 }
 
@@ -802,6 +865,8 @@ pub struct Batch {
     pub files: Vec<FileResult>,
     /// Inputs that could not be used at all: (path, reason).
     pub input_problems: Vec<(String, String)>,
+    /// Files in the walked directories that are not captures (path, reason).
+    pub skipped: Vec<(PathBuf, String)>,
     servers: ClientAuthServers,
     findings: FindingsConfig,
 }
@@ -892,8 +957,10 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
     let mut servers = ClientAuthServers::default();
     let mut writer = spill::SpillWriter::default();
     let mut spill_error: Option<std::io::Error> = None;
+    let mut findings = 0u64;
     let mut reorder: Reorder<(ConnectionRecord, CrossFacts)> = Reorder::new();
     let mut emit = |(r, facts): (ConnectionRecord, CrossFacts)| {
+        findings += r.findings.len() as u64;
         if spill_error.is_none() {
             if let Err(e) = writer.push(&r, &facts) {
                 spill_error = Some(e);
@@ -923,6 +990,7 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
         spill_error: spill_error
             .map(|e| format!("cannot keep its records in a temporary file: {e}")),
         analysis,
+        findings,
         spill,
     };
     (result, servers)
@@ -933,7 +1001,11 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
 /// [`Batch::for_each_record`] (by path, then connection index).
 pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
     use rayon::prelude::*;
-    let (mut files, problems) = expand_inputs(inputs);
+    let Inputs {
+        mut files,
+        problems,
+        skipped,
+    } = expand_inputs(inputs);
     if !opts.globs.is_empty() {
         files.retain(|f| {
             let full = f.to_string_lossy().to_string();
@@ -956,6 +1028,9 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
         })
         .collect();
     let bar = opts.progress.then(|| progress_bar(&files));
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let conns = std::sync::atomic::AtomicU64::new(0);
+    let findings_so_far = std::sync::atomic::AtomicU64::new(0);
     let work = || -> Vec<(FileResult, ClientAuthServers)> {
         files
             .par_iter()
@@ -963,8 +1038,17 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
             .map(|(i, p)| {
                 let r = stream_file(p, i, &opts.analysis);
                 if let Some(bar) = &bar {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    let n = done.fetch_add(1, Relaxed) + 1;
+                    let c = conns.fetch_add(r.0.records(), Relaxed) + r.0.records();
+                    let f = findings_so_far.fetch_add(r.0.findings, Relaxed) + r.0.findings;
                     bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
-                    bar.set_message(format!("{} — {} conns", p.display(), r.0.records()));
+                    // Findings so far exclude the cross-connection ones, added at the end.
+                    bar.set_message(format!(
+                        "{n}/{} files, {c} connections, {f} findings — {}",
+                        files.len(),
+                        p.display()
+                    ));
                 }
                 r
             })
@@ -985,6 +1069,7 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
     }
     let mut batch = Batch {
         input_problems,
+        skipped,
         findings: opts.analysis.findings.clone(),
         ..Default::default()
     };

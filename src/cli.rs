@@ -332,6 +332,7 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         .iter()
         .map(|(f, r)| InputError::new(f.clone(), r.clone()))
         .collect();
+    let mut keylog_notes = 0usize;
     for f in &batch.files {
         let a = &f.analysis;
         for w in &a.warnings {
@@ -340,9 +341,17 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
             }
         }
         for n in &a.notes {
-            if !common.quiet {
-                eprintln!("tlscap: {n}");
+            if common.quiet {
+                continue;
             }
+            // One line per key log is noise in a big batch: the first few, then a count.
+            if n.starts_with("using key log") {
+                keylog_notes += 1;
+                if keylog_notes > 3 {
+                    continue;
+                }
+            }
+            eprintln!("tlscap: {n}");
         }
         if let Some(e) = &a.error {
             errors.push(InputError::new(f.file.clone(), e.to_string()));
@@ -352,6 +361,12 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         }
     }
 
+    if keylog_notes > 3 {
+        eprintln!(
+            "tlscap: … and {} more captures with a key log beside them (`--no-auto-keylog` turns this off)",
+            keylog_notes - 3
+        );
+    }
     let (mut out, to_terminal): (Box<dyn Write>, bool) = match &common.output {
         Some(path) => match std::fs::File::create(path) {
             Ok(f) => (Box::new(std::io::BufWriter::new(f)), false),
@@ -458,8 +473,52 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
             serde_json::to_writer(&mut *out, e)?;
             out.write_all(b"\n")?;
         }
+        for (path, reason) in &batch.skipped {
+            #[derive(serde::Serialize)]
+            struct Skipped<'a> {
+                #[serde(rename = "type")]
+                record_type: &'static str,
+                file: String,
+                reason: &'a str,
+            }
+            let rec = Skipped {
+                record_type: "skipped",
+                file: path.display().to_string(),
+                reason,
+            };
+            serde_json::to_writer(&mut *out, &rec)?;
+            out.write_all(b"\n")?;
+        }
     }
     out.flush()?;
+
+    if !common.quiet && !batch.skipped.is_empty() {
+        // Not errors: a folder of captures often holds notes and key logs too.
+        const SHOWN: usize = 4;
+        let names: Vec<String> = batch
+            .skipped
+            .iter()
+            .take(SHOWN)
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        let more = batch.skipped.len().saturating_sub(SHOWN);
+        eprintln!(
+            "tlscap: skipped {} file{} that {} not captures: {}{}",
+            batch.skipped.len(),
+            if batch.skipped.len() == 1 { "" } else { "s" },
+            if batch.skipped.len() == 1 {
+                "is"
+            } else {
+                "are"
+            },
+            names.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
 
     if !common.quiet && batch.files.len() > 1 {
         eprintln!(

@@ -96,3 +96,123 @@ fn batch_agrees_with_single_file_analysis() {
         .any(|f| f.id == "sni-gated-client-auth"));
     assert_eq!(batch.files[0].records(), 2);
 }
+
+/// The scenario: a tree with nested folders, a gzip'd capture, a pcapng, a truncated
+/// capture, a non-capture file and an empty file, analysed by one command. All captures are
+/// real samples (the truncated one is a real sample cut mid-record).
+#[test]
+fn a_tree_of_good_and_bad_files_in_one_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let copy = |from: &str, to: &str| {
+        let dest = root.join(to);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(common::sample(from), dest).unwrap();
+    };
+    copy("tls12-leaf-only.pcap", "site-a/2026/leaf-only.pcap");
+    copy("tls13-curl-sni.pcap.gz", "site-a/2026/nov/curl.pcap.gz");
+    copy("multi.pcapng", "site-b/multi.pcapng");
+    copy("tcp-refused.pcap", "site-b/deep/er/refused.cap");
+    let full = std::fs::read(common::sample("sni-gated-client-auth.pcap")).unwrap();
+    std::fs::write(
+        root.join("site-b/cut.pcap"),
+        &full[..full.len() * 3 / 4 + 7],
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("site-a/notes.txt"),
+        "customer says: 401 since Monday\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("site-b/empty.pcap"), b"").unwrap();
+    std::fs::write(root.join("site-b/empty-notes"), b"").unwrap();
+    std::fs::write(root.join(".hidden.pcap"), b"junk").unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+        .args([
+            "--format",
+            "json",
+            "--view",
+            "connections",
+            "--no-auto-keylog",
+        ])
+        .arg(root)
+        .output()
+        .unwrap();
+    // Exit code 1: some input could not be read (documented in README).
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let name = |r: &serde_json::Value| {
+        PathBuf::from(r["file"].as_str().unwrap())
+            .strip_prefix(root)
+            .unwrap()
+            .display()
+            .to_string()
+    };
+    let by_type = |t: &str| -> Vec<(String, serde_json::Value)> {
+        records
+            .iter()
+            .filter(|r| r["type"] == t)
+            .map(|r| (name(r), r.clone()))
+            .collect()
+    };
+    // Every capture analysed, in path order, with its connections.
+    let files: Vec<String> = by_type("connection").into_iter().map(|(f, _)| f).collect();
+    assert_eq!(
+        files,
+        [
+            "site-a/2026/leaf-only.pcap",
+            "site-a/2026/nov/curl.pcap.gz",
+            "site-b/cut.pcap",
+            "site-b/cut.pcap",
+            "site-b/deep/er/refused.cap",
+            "site-b/multi.pcapng",
+            "site-b/multi.pcapng",
+        ]
+    );
+    // The truncated capture's early connections are reported.
+    let cut: Vec<serde_json::Value> = by_type("connection")
+        .into_iter()
+        .filter(|(f, _)| f == "site-b/cut.pcap")
+        .map(|(_, r)| r)
+        .collect();
+    assert_eq!(cut[0]["sni"], "api.tlscap.test");
+    assert_eq!(cut[0]["cert_requested"], true);
+    // Bad files are named with reasons, in the JSON stream and on stderr.
+    let errors = by_type("error");
+    let reasons: Vec<(String, String)> = errors
+        .iter()
+        .map(|(f, r)| (f.clone(), r["reason"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].0 == "site-b/cut.pcap" && reasons[0].1.contains("truncated at byte offset"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].0 == "site-b/empty.pcap" && reasons[1].1.contains("empty file"),
+        "{reasons:?}"
+    );
+    let skipped: Vec<(String, String)> = by_type("skipped")
+        .into_iter()
+        .map(|(f, r)| (f, r["reason"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            (
+                "site-a/notes.txt".to_string(),
+                "not a capture (starts with 63757374 (cust))".to_string()
+            ),
+            ("site-b/empty-notes".to_string(), "empty file".to_string()),
+        ]
+    );
+    for f in ["cut.pcap", "empty.pcap", "notes.txt", "empty-notes"] {
+        assert!(stderr.contains(f), "stderr does not name {f}:\n{stderr}");
+    }
+    assert!(!stderr.contains(".hidden"), "hidden files are not walked");
+}
