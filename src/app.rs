@@ -669,6 +669,9 @@ pub fn status(hs: &HandshakeSummary, findings: &[crate::findings::Finding]) -> &
         "reset"
     } else if has("handshake-stalled") {
         "stalled"
+    } else if hs.client_hello.is_none() && !crate::http::exchanges(hs).is_empty() {
+        // A plain-HTTP connection (reported for the credentials it carried).
+        "cleartext"
     } else if hs.server_hello.is_some()
         && (hs.change_cipher_spec[Direction::ToClient.idx()].is_some()
             || hs.encrypted_records[Direction::ToClient.idx()] > 0)

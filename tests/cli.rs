@@ -130,6 +130,8 @@ fn explain_prints_the_ladder_and_the_findings() {
         "      22   0.002237   →   ClientHello no SNI ALPN=h2,http/1.1",
         "      24   0.003036   ←   ServerHello TLS 1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
         "      25   0.003041   ←   ServerHelloDone",
+        "      30              →   HTTP GET / (auth none)",
+        "      31   0.004164   ←   HTTP 401",
         "[error] sni-gated-client-auth:",
         "connection #0 with SNI api.tlscap.test got a CertificateRequest in packet 7",
         "[error] http-unauthorized: 127.0.0.1:8412 answered GET / with HTTP 401",

@@ -135,16 +135,48 @@ pub fn write_ladder(
         "  {:>7}  {:>9}  {:^3}  event",
         "packet", "time (s)", "dir"
     )?;
-    for s in steps(hs, tcp) {
+    let mut all = steps(hs, tcp);
+    // HTTP exchanges (decrypted or cleartext) at the packets that carried them; their time is
+    // the time of another step in the same packet, when there is one.
+    let mut http = Vec::new();
+    for h in &r.http {
+        let request = format!(
+            "HTTP {} {} (auth {})",
+            h.method.as_deref().unwrap_or("?"),
+            h.path.as_deref().unwrap_or(""),
+            h.auth
+        );
+        if let Some(p) = h.request_packet {
+            http.push((p, Direction::ToServer, request));
+        }
+        if let (Some(p), Some(code)) = (h.response_packet, h.status) {
+            http.push((p, Direction::ToClient, format!("HTTP {code}")));
+        }
+    }
+    for (packet, dir, text) in http {
+        let rel_s = all
+            .iter()
+            .find(|s| s.packet == packet)
+            .map_or(f64::NAN, |s| s.rel_s);
+        all.push(Step {
+            packet,
+            rel_s,
+            dir,
+            text,
+        });
+    }
+    all.sort_by(|a, b| a.packet.cmp(&b.packet).then(a.dir.idx().cmp(&b.dir.idx())));
+    for s in all {
         let arrow = match s.dir {
             Direction::ToServer => "→",
             Direction::ToClient => "←",
         };
-        writeln!(
-            out,
-            "  {:>7}  {:>9.6}   {arrow}   {}",
-            s.packet, s.rel_s, s.text
-        )?;
+        let time = if s.rel_s.is_nan() {
+            String::new()
+        } else {
+            format!("{:.6}", s.rel_s)
+        };
+        writeln!(out, "  {:>7}  {:>9}   {arrow}   {}", s.packet, time, s.text)?;
     }
     writeln!(out)?;
     if r.findings.is_empty() {

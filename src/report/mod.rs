@@ -124,6 +124,36 @@ pub fn alerts_cell(r: &ConnectionRecord) -> String {
         .join("\n")
 }
 
+/// Alerts worth a table cell: close_notify and (on a healthy connection) encrypted alerts, the
+/// normal end of a session, are left out; JSON and CSV keep every alert.
+pub fn alerts_cell_brief(r: &ConnectionRecord) -> String {
+    r.alerts
+        .iter()
+        .filter(|a| match a.description.as_deref() {
+            Some(d) => d != "close_notify",
+            None => r.status != "ok",
+        })
+        .map(|a| {
+            let who = match a.from {
+                crate::flow::Side::Client => "C",
+                crate::flow::Side::Server => "S",
+            };
+            match (&a.level, &a.description) {
+                (Some(level), Some(desc)) => format!("{who} {level} {desc}"),
+                _ => format!("{who} (encrypted)"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A cipher suite name shortened for a table cell: `TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384` →
+/// `ECDHE_RSA AES_256_GCM_SHA384` (it wraps at the space).
+pub fn cipher_cell(name: &str) -> String {
+    let n = name.strip_prefix("TLS_").unwrap_or(name);
+    n.replacen("_WITH_", " ", 1)
+}
+
 fn severity_color(s: Severity) -> Color {
     match s {
         Severity::Error => Color::Red,
@@ -185,10 +215,15 @@ pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Tab
             Cell::new(format!("{}\n→ {}", r.client, r.server)),
             Cell::new(r.sni.as_deref().unwrap_or("(none)")),
             Cell::new(r.version.as_deref().unwrap_or("-")),
-            Cell::new(r.cipher.as_deref().unwrap_or("-")),
+            Cell::new(
+                r.cipher
+                    .as_deref()
+                    .map(cipher_cell)
+                    .unwrap_or_else(|| "-".into()),
+            ),
             Cell::new(client_cert_cell(r)),
             Cell::new(chain_cell(r)),
-            Cell::new(alerts_cell(r)),
+            Cell::new(alerts_cell_brief(r)),
             status,
             findings_cell,
         ]);
