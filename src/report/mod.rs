@@ -108,8 +108,12 @@ pub fn common_name(dn: &str) -> Option<&str> {
 
 /// Alerts as `C fatal unknown_ca` lines.
 pub fn alerts_cell(r: &ConnectionRecord) -> String {
-    r.alerts
-        .iter()
+    format_alerts(r.alerts.iter())
+}
+
+/// `C fatal unknown_ca` / `S (encrypted)` lines.
+fn format_alerts<'a>(alerts: impl Iterator<Item = &'a crate::model::AlertRecord>) -> String {
+    alerts
         .map(|a| {
             let who = match a.from {
                 crate::flow::Side::Client => "C",
@@ -127,24 +131,10 @@ pub fn alerts_cell(r: &ConnectionRecord) -> String {
 /// Alerts worth a table cell: close_notify and (on a healthy connection) encrypted alerts, the
 /// normal end of a session, are left out; JSON and CSV keep every alert.
 pub fn alerts_cell_brief(r: &ConnectionRecord) -> String {
-    r.alerts
-        .iter()
-        .filter(|a| match a.description.as_deref() {
-            Some(d) => d != "close_notify",
-            None => r.status != "ok",
-        })
-        .map(|a| {
-            let who = match a.from {
-                crate::flow::Side::Client => "C",
-                crate::flow::Side::Server => "S",
-            };
-            match (&a.level, &a.description) {
-                (Some(level), Some(desc)) => format!("{who} {level} {desc}"),
-                _ => format!("{who} (encrypted)"),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    format_alerts(r.alerts.iter().filter(|a| match a.description.as_deref() {
+        Some(d) => d != "close_notify",
+        None => r.status != "ok",
+    }))
 }
 
 /// A cipher suite name shortened for a table cell: `TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384` →
