@@ -220,7 +220,7 @@ fn tcp_rules(
             // After the handshake a reset is a failure when it cuts off an unanswered request.
             let unanswered = side == Side::Server
                 && last_real_data(tcp, Direction::ToServer)
-                    .is_some_and(|req| req.packet < rst.packet && !answered(hs, tcp, req));
+                    .is_some_and(|req| req.packet < rst.packet && !answered(r, hs, tcp, req));
             let severity = if stage == "after the TLS handshake" && !unanswered {
                 Severity::Warning
             } else {
@@ -297,7 +297,19 @@ fn last_real_data(tcp: &TcpSummary, d: Direction) -> Option<crate::flow::PacketR
 /// Whether the server sent data after the client's request `req`. TLS 1.3 servers send session
 /// tickets right after the client's Finished, which can land just after the request: server data
 /// within two handshake round trips (+10 ms) of the request is not counted as an answer.
-fn answered(hs: &HandshakeSummary, tcp: &TcpSummary, req: crate::flow::PacketRef) -> bool {
+fn answered(
+    r: &ConnectionRecord,
+    hs: &HandshakeSummary,
+    tcp: &TcpSummary,
+    req: crate::flow::PacketRef,
+) -> bool {
+    // Decrypted (or cleartext) HTTP settles it: a response after the request is an answer.
+    if r.http
+        .iter()
+        .any(|h| h.status.is_some() && h.response_packet.is_some_and(|p| p >= req.packet))
+    {
+        return true;
+    }
     let window = match (&hs.client_hello, &hs.server_hello) {
         (Some(ch), Some(sh)) if sh.version == 0x0304 => {
             2.0 * sh.meta.ts.seconds_since(ch.meta.ts).max(0.0) + 0.010
@@ -327,7 +339,7 @@ fn read_timeout(
             return None;
         }
     }
-    if answered(hs, tcp, req) {
+    if answered(r, hs, tcp, req) {
         return None;
     }
     let server_last = last_real_data(tcp, Direction::ToClient);
