@@ -435,10 +435,16 @@ impl<'o> RecordBuilder<'o> {
             .clone()
             .or_else(|| self.opts.findings.expect_host.clone());
         let ocsp = hs.ocsp_response.as_ref().map(|(_, der)| der.as_slice());
-        let check = match validator.lock() {
+        let mut check = match validator.lock() {
             Ok(mut v) => v.check(&cert.certs, name.as_deref(), cert.meta.ts, ocsp),
             Err(_) => return,
         };
+        // Captures with zeroed or reset clocks (1970...) cannot date a certificate: validity
+        // is only judged when the capture time is plausible.
+        if cert.meta.ts.secs < PLAUSIBLE_CAPTURE_TIME {
+            check.expired.clear();
+            check.not_yet_valid.clear();
+        }
         record.chain_status = Some(chain_status(&check.path));
         let ocsp_packet = hs.ocsp_response.as_ref().map(|(m, _)| m.packet);
         record.findings.extend(crate::findings::chain_findings(
@@ -574,6 +580,10 @@ impl<'o> RecordBuilder<'o> {
     }
 }
 
+/// 2003-01-01T00:00:00Z. Earlier capture timestamps are broken clocks in practice (zeroed
+/// RTCs: 1970, 2000-01-01), which cannot date a certificate.
+const PLAUSIBLE_CAPTURE_TIME: i64 = 1_041_379_200;
+
 /// One word for a chain's path status.
 fn chain_status(p: &crate::certs::PathStatus) -> String {
     use crate::certs::PathStatus::*;
@@ -618,6 +628,7 @@ fn swap_roles(tcp: &mut TcpSummary) {
     tcp.last_data.swap(0, 1);
     tcp.prev_data.swap(0, 1);
     tcp.last_data_len.swap(0, 1);
+    tcp.prev_data_len.swap(0, 1);
     tcp.fin.swap(0, 1);
     let flip = |s: Side| match s {
         Side::Client => Side::Server,

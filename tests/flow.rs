@@ -414,6 +414,7 @@ fn full_connection_summary_is_exact() {
         last_data: [Some(pref(4, 13)), Some(pref(5, 14))],
         prev_data: [None, None],
         last_data_len: [5, 6],
+        prev_data_len: [0, 0],
         fin: [Some(pref(6, 15)), Some(pref(7, 16))],
         rst: None,
         closed_by: Some(Side::Client),

@@ -285,14 +285,24 @@ fn closing_flight(tcp: &TcpSummary, d: Direction) -> bool {
     before_own_close || after_peer_close
 }
 
-/// The last real data of a direction (its closing flight excluded).
-fn last_real_data(tcp: &TcpSummary, d: Direction) -> Option<crate::flow::PacketRef> {
+/// The last real data of a direction (its closing flight excluded), with its payload length.
+fn last_real_data_len(tcp: &TcpSummary, d: Direction) -> Option<(crate::flow::PacketRef, u32)> {
+    let i = d.idx();
     if closing_flight(tcp, d) {
-        tcp.prev_data[d.idx()]
+        tcp.prev_data[i].map(|p| (p, tcp.prev_data_len[i]))
     } else {
-        tcp.last_data[d.idx()]
+        tcp.last_data[i].map(|p| (p, tcp.last_data_len[i]))
     }
 }
+
+/// The last real data of a direction (its closing flight excluded).
+fn last_real_data(tcp: &TcpSummary, d: Direction) -> Option<crate::flow::PacketRef> {
+    last_real_data_len(tcp, d).map(|(p, _)| p)
+}
+
+/// Smallest client packet taken for a request: smaller ones are control traffic (TCP
+/// keep-alive probes, HTTP/2 PING / SETTINGS / WINDOW_UPDATE frames in one TLS record).
+const MIN_REQUEST_BYTES: u32 = 64;
 
 /// Whether the server sent data after the client's request `req`. TLS 1.3 servers send session
 /// tickets right after the client's Finished, which can land just after the request: server data
@@ -329,7 +339,10 @@ fn read_timeout(
     if !tcp.established || hs.non_tls[Direction::ToClient.idx()].is_some() {
         return None;
     }
-    let req = last_real_data(tcp, Direction::ToServer)?;
+    let (req, req_len) = last_real_data_len(tcp, Direction::ToServer)?;
+    if req_len <= MIN_REQUEST_BYTES {
+        return None;
+    }
     // TLS: the request must follow the handshake.
     if hs.client_hello.is_some() {
         let sh = hs.server_hello.as_ref()?;

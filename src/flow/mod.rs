@@ -157,6 +157,8 @@ pub struct TcpSummary {
     pub prev_data: [Option<PacketRef>; 2],
     /// Payload length of the last payload-bearing packet per direction.
     pub last_data_len: [u32; 2],
+    /// Payload length of the packet in `prev_data`.
+    pub prev_data_len: [u32; 2],
     /// First FIN per direction.
     pub fin: [Option<PacketRef>; 2],
     /// First RST and who sent it.

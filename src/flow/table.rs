@@ -261,6 +261,7 @@ impl<H: StreamHandler> FlowTable<H> {
                 first_data: [None; 2],
                 last_data: [None; 2],
                 prev_data: [None; 2],
+                prev_data_len: [0; 2],
                 last_data_len: [0; 2],
                 fin: [None; 2],
                 rst: None,
@@ -397,6 +398,7 @@ impl<H: StreamHandler> Connection<H> {
             tcp.first_data[dir.idx()].get_or_insert(at);
             if tcp.last_data[dir.idx()].is_some_and(|p| p.packet != at.packet) {
                 tcp.prev_data[dir.idx()] = tcp.last_data[dir.idx()];
+                tcp.prev_data_len[dir.idx()] = tcp.last_data_len[dir.idx()];
             }
             tcp.last_data[dir.idx()] = Some(at);
             tcp.last_data_len[dir.idx()] = wire_len;

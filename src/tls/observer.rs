@@ -694,16 +694,21 @@ impl TlsObserver {
                 }
             }
             CT_ALERT => {
-                if body.is_empty() || body.len() % 2 != 0 {
-                    let name = self.stream_name(dir);
-                    self.problem(format!(
-                        "malformed alert record ({} bytes) in {name} stream at packet {}",
-                        body.len(),
-                        meta.packet
-                    ));
-                }
-                for pair in body.chunks_exact(2) {
-                    let (level, description) = (pair[0], pair[1]);
+                // A plaintext alert is 2 bytes with level 1 or 2. Anything else is an alert that
+                // was encrypted (the switch to encryption was not seen, e.g. after a gap or in
+                // an abbreviated handshake): its level and description are unreadable.
+                let plain = body.len() == 2 && matches!(body[0], 1 | 2);
+                if !plain {
+                    self.alerts.push(RawAlert {
+                        dir,
+                        level: 0,
+                        description: 0,
+                        meta,
+                        encrypted: true,
+                    });
+                    self.event(dir, meta, "Alert (encrypted)".to_string());
+                } else {
+                    let (level, description) = (body[0], body[1]);
                     self.alerts.push(RawAlert {
                         dir,
                         level,
