@@ -85,3 +85,38 @@ fn tls13_draft_server_hellos() {
         assert_eq!((sh.version, sh.cipher), (version, cipher), "{rel}");
     }
 }
+
+/// Findings that must not appear on these real captures (false diagnoses fixed by looking at
+/// the whole corpus): garbage "alerts" read from encrypted alert records whose encryption start
+/// was not seen, certificate validity judged against zeroed capture clocks.
+#[test]
+fn no_false_diagnoses_on_real_captures() {
+    let Some(corpus) = common::corpus("no_false_diagnoses_on_real_captures") else {
+        return;
+    };
+    let ids = |rel: &str| -> Vec<(u64, &'static str, String)> {
+        let a = analyze_file(&corpus.join(rel), &Options::default());
+        a.connections
+            .iter()
+            .flat_map(|r| {
+                r.findings
+                    .iter()
+                    .map(move |f| (r.index, f.id, f.message.clone()))
+            })
+            .collect()
+    };
+    // KakaoTalk's TLS records after a resumed handshake: before the fix, 21 "level_121 alert_238"
+    // style alerts; now every alert there is either a real plaintext one or marked encrypted.
+    let kakao = ids("nDPI/tests/cfgs/default/pcap/KakaoTalk_chat.pcap");
+    assert!(
+        kakao.iter().all(|(_, _, m)| !m.contains("level_")),
+        "{kakao:?}"
+    );
+    // Stamped 1999-12-31: no validity verdict, but the chain itself is still judged.
+    let rdn = ids("nDPI/tests/cfgs/default/pcap/tls-rdn-extract.pcap");
+    assert!(
+        rdn.iter()
+            .all(|(_, id, _)| *id != "cert-not-yet-valid" && *id != "cert-expired"),
+        "{rdn:?}"
+    );
+}
