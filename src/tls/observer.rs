@@ -521,6 +521,30 @@ impl TlsObserver {
         n
     }
 
+    /// Records a readable alert and its ladder step (`suffix` says how it was read).
+    fn plain_alert(
+        &mut self,
+        dir: Direction,
+        level: u8,
+        description: u8,
+        meta: SegmentMeta,
+        suffix: &str,
+    ) {
+        self.alerts.push(RawAlert {
+            dir,
+            level,
+            description,
+            meta,
+            encrypted: false,
+        });
+        let text = format!(
+            "Alert {} {}{suffix}",
+            alert_level_name(level),
+            alert_name(description)
+        );
+        self.event(dir, meta, text);
+    }
+
     /// Counts one encrypted record from its header and arranges to skip its body.
     fn encrypted_record(&mut self, dir: Direction, hdr: &[u8], meta: SegmentMeta) {
         let ct = hdr[0];
@@ -708,20 +732,7 @@ impl TlsObserver {
                     });
                     self.event(dir, meta, "Alert (encrypted)".to_string());
                 } else {
-                    let (level, description) = (body[0], body[1]);
-                    self.alerts.push(RawAlert {
-                        dir,
-                        level,
-                        description,
-                        meta,
-                        encrypted: false,
-                    });
-                    let text = format!(
-                        "Alert {} {}",
-                        alert_level_name(level),
-                        alert_name(description)
-                    );
-                    self.event(dir, meta, text);
+                    self.plain_alert(dir, body[0], body[1], meta, "");
                 }
             }
             CT_HANDSHAKE => self.handshake_fragment(dir, body, meta),

@@ -5,7 +5,6 @@
 
 use super::super::decrypt::encrypted_extensions_alpn;
 use super::super::handshake::decode_server_hello;
-use super::super::names::{alert_level_name, alert_name};
 use super::super::{AppData, Decryption, HandshakeSummary};
 use super::{
     RawAlert, TlsObserver, CT_ALERT, CT_APPLICATION_DATA, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE,
@@ -224,20 +223,7 @@ impl TlsObserver {
             }
             CT_ALERT => {
                 for pair in plain.chunks_exact(2) {
-                    let (level, description) = (pair[0], pair[1]);
-                    self.alerts.push(RawAlert {
-                        dir,
-                        level,
-                        description,
-                        meta,
-                        encrypted: false,
-                    });
-                    let text = format!(
-                        "Alert {} {} (decrypted)",
-                        alert_level_name(level),
-                        alert_name(description)
-                    );
-                    self.event(dir, meta, text);
+                    self.plain_alert(dir, pair[0], pair[1], meta, " (decrypted)");
                 }
             }
             CT_HANDSHAKE => self.handshake_fragment(dir, plain, meta),
