@@ -404,14 +404,16 @@ impl<'o> RecordBuilder<'o> {
         if hs.roles_swapped {
             swap_roles(&mut tcp);
         }
-        if !self.all && !worth_reporting(&hs, &tcp) && !cleartext_credentials(&hs) {
+        // HTTP is read once per connection: it decides reporting, status and findings.
+        let http = crate::http::exchanges(&hs);
+        if !self.all && !worth_reporting(&hs, &tcp) && !cleartext_credentials(&hs, &http) {
             return (index, None);
         }
-        let mut record = self.record(&hs, &tcp);
+        let mut record = self.record(&hs, &tcp, http);
         record.findings =
             crate::findings::connection_findings(&record, &hs, &tcp, &self.opts.findings);
         self.check_chain(&mut record, &hs);
-        record.status = status(&hs, &record.findings).to_string();
+        record.status = status(&hs, &record.findings, !record.http.is_empty()).to_string();
         (
             index,
             Some(Built {
@@ -489,7 +491,12 @@ impl<'o> RecordBuilder<'o> {
         info
     }
 
-    fn record(&mut self, hs: &HandshakeSummary, tcp: &TcpSummary) -> ConnectionRecord {
+    fn record(
+        &mut self,
+        hs: &HandshakeSummary,
+        tcp: &TcpSummary,
+        http: Vec<crate::model::HttpRecord>,
+    ) -> ConnectionRecord {
         let ch = hs.client_hello.as_ref();
         let sh = hs.server_hello.as_ref();
         let versions_offered = match ch {
@@ -575,7 +582,7 @@ impl<'o> RecordBuilder<'o> {
             chain_status: None,
             findings: Vec::new(),
             decryption: hs.decryption.as_ref().map(decryption_record),
-            http: crate::http::exchanges(hs),
+            http,
         }
     }
 }
@@ -653,16 +660,19 @@ fn worth_reporting(hs: &HandshakeSummary, tcp: &TcpSummary) -> bool {
 }
 
 /// Cleartext HTTP that carries credentials is reported even without `--all`.
-fn cleartext_credentials(hs: &HandshakeSummary) -> bool {
+fn cleartext_credentials(hs: &HandshakeSummary, http: &[crate::model::HttpRecord]) -> bool {
     hs.client_hello.is_none()
-        && !hs.app_data[Direction::ToServer.idx()].bytes.is_empty()
-        && crate::http::exchanges(hs)
+        && http
             .iter()
             .any(|h| h.auth != "none" && h.auth != "client-certificate")
 }
 
 /// One word for the table's status column, from the handshake and the findings.
-pub fn status(hs: &HandshakeSummary, findings: &[crate::findings::Finding]) -> &'static str {
+pub fn status(
+    hs: &HandshakeSummary,
+    findings: &[crate::findings::Finding],
+    http_seen: bool,
+) -> &'static str {
     let has = |id: &str| {
         findings
             .iter()
@@ -680,7 +690,7 @@ pub fn status(hs: &HandshakeSummary, findings: &[crate::findings::Finding]) -> &
         "reset"
     } else if has("handshake-stalled") {
         "stalled"
-    } else if hs.client_hello.is_none() && !crate::http::exchanges(hs).is_empty() {
+    } else if hs.client_hello.is_none() && http_seen {
         // A plain-HTTP connection (reported for the credentials it carried).
         "cleartext"
     } else if hs.server_hello.is_some()

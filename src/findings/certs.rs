@@ -20,6 +20,20 @@ fn finding(
     }
 }
 
+/// The ids [`chain_findings`] can report: the certificate and chain findings.
+pub const CERTIFICATE_IDS: &[&str] = &[
+    "chain-incomplete",
+    "chain-untrusted",
+    "chain-order",
+    "hostname-mismatch",
+    "cert-expired",
+    "cert-not-yet-valid",
+    "self-signed",
+    "weak-signature",
+    "weak-key",
+    "cert-revoked",
+];
+
 /// `CN=x` of a DN string, else the whole DN.
 fn short(dn: &str) -> &str {
     dn.split(", ")

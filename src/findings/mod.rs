@@ -11,7 +11,7 @@ use serde::Serialize;
 mod alerts;
 mod certs;
 mod http;
-pub use certs::chain_findings;
+pub use certs::{chain_findings, CERTIFICATE_IDS};
 mod rules;
 pub use rules::{
     connection_findings, cross_connection, glob_match, Candidate, ClientAuthServers, CrossFacts,
@@ -86,3 +86,13 @@ pub const ALL_IDS: &[&str] = &[
     "cleartext-credentials",
     "sensitive-get",
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn certificate_ids_are_finding_ids() {
+        for id in super::CERTIFICATE_IDS {
+            assert!(super::ALL_IDS.contains(id), "{id}");
+        }
+    }
+}

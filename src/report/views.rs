@@ -196,18 +196,7 @@ impl ServerAgg {
 
     /// The rows, sorted by errors, then server, then SNI.
     pub fn rows(self) -> Vec<ServerRow> {
-        let chain_ids = [
-            "chain-incomplete",
-            "chain-untrusted",
-            "chain-order",
-            "hostname-mismatch",
-            "cert-expired",
-            "cert-not-yet-valid",
-            "self-signed",
-            "weak-signature",
-            "weak-key",
-            "cert-revoked",
-        ];
+        let chain_ids = crate::findings::CERTIFICATE_IDS;
         let mut rows: Vec<ServerRow> = self.map.into_values().collect();
         for row in &mut rows {
             let bad: Vec<&str> = chain_ids
