@@ -826,12 +826,6 @@ fn sniff_file(p: &Path) -> Sniff {
     }
 }
 
-/// Analyses every file, in parallel, collecting everything ([`analyze_file`]) in input order.
-pub fn analyze_paths(files: &[PathBuf], opts: &Options) -> Vec<FileAnalysis> {
-    use rayon::prelude::*;
-    files.par_iter().map(|p| analyze_file(p, opts)).collect()
-}
-
 /// Runs the rules that compare connections with each other over collected analyses, then
 /// orders each connection's findings by severity (worst first).
 pub fn apply_cross_connection(analyses: &mut [FileAnalysis], cfg: &FindingsConfig) {
