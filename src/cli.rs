@@ -387,10 +387,19 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
     let mut tally = Tally::new(batch.files.len());
     let out: &mut dyn Write = &mut out;
     match (common.view, format) {
-        (View::Connections, Format::Json) => pass(&batch, &filter, &mut tally, &mut |r| {
-            serde_json::to_writer(&mut *out, &r)?;
-            out.write_all(b"\n")
-        })?,
+        (View::Connections, Format::Json) => {
+            let pool = common.threads.and_then(|n| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n.max(1))
+                    .build()
+                    .ok()
+            });
+            let mut lines = report::JsonLines::new(pool.as_ref());
+            pass(&batch, &filter, &mut tally, &mut |r| {
+                lines.push(r, &mut *out)
+            })?;
+            lines.flush(out)?;
+        }
         (View::Connections, Format::Csv) => {
             let mut w = report::ConnectionsCsv::new(out)?;
             pass(&batch, &filter, &mut tally, &mut |r| w.write(&r))?;

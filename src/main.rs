@@ -3,3 +3,5 @@
 fn main() {
     std::process::exit(tlscap::cli::main());
 }
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

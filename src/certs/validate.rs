@@ -276,6 +276,8 @@ struct CrlHit {
 /// The time-independent part of a chain's check, cached per distinct chain.
 #[derive(Debug)]
 struct ChainFacts {
+    /// SHA-256 of the leaf (keys the hostname cache).
+    leaf_fingerprint: [u8; 32],
     certs: Vec<Option<CertFacts>>,
     path: PathStatus,
     path_indices: Vec<usize>,
@@ -292,6 +294,24 @@ struct ChainFacts {
 /// chains); they are then cleared and refilled.
 const CACHE_LIMIT: usize = 50_000;
 
+/// DER bytes the chain cache keeps to confirm its hits before it is cleared and refilled.
+const CACHE_DER_BYTES: usize = 32 << 20;
+
+/// A cache key for a chain as sent: each certificate's length and last 32 bytes (its signature,
+/// distinct per certificate). Hits are confirmed against the DER, so it only has to spread.
+fn chain_key<C: AsRef<[u8]>>(chain: &[C]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for c in chain {
+        let d = c.as_ref();
+        d.len().hash(&mut h);
+        d.get(d.len().saturating_sub(32)..)
+            .unwrap_or(d)
+            .hash(&mut h);
+    }
+    h.finish()
+}
+
 /// Ordering analysis and the issuer walk (quadratic) look at this many certificates at most;
 /// real chains have fewer than ten, hostile ones may have thousands.
 const MAX_ORDER_ANALYSIS: usize = 64;
@@ -307,7 +327,10 @@ pub struct Validator {
     /// DER of the extra and system roots (for CRL signature checks and issuer lookups).
     anchor_certs: Vec<Vec<u8>>,
     crls: CrlSet,
-    chains: HashMap<[u8; 32], Arc<ChainFacts>>,
+    /// By [`chain_key`]; a hit is confirmed against the chain's DER kept beside it.
+    chains: HashMap<u64, (Vec<Vec<u8>>, Arc<ChainFacts>)>,
+    /// DER bytes held by `chains`.
+    chains_bytes: usize,
     hostnames: HashMap<([u8; 32], String), HostnameCheck>,
     staples: HashMap<[u8; 32], Arc<Result<OcspResponse, String>>>,
     stats: CacheStats,
@@ -377,6 +400,7 @@ impl Validator {
             anchor_certs,
             crls,
             chains: HashMap::new(),
+            chains_bytes: 0,
             hostnames: HashMap::new(),
             staples: HashMap::new(),
             stats: CacheStats::default(),
@@ -403,27 +427,35 @@ impl Validator {
         at: Timestamp,
         stapled_ocsp: Option<&[u8]>,
     ) -> ChainCheck {
-        let fingerprints: Vec<[u8; 32]> = chain
-            .iter()
-            .map(|c| Sha256::digest(c.as_ref()).into())
-            .collect();
-        let mut key_hasher = Sha256::new();
-        for fp in &fingerprints {
-            key_hasher.update(fp);
-        }
-        let key: [u8; 32] = key_hasher.finalize().into();
-        let chain_facts = match self.chains.get(&key) {
+        // A cheap key and a DER comparison instead of hashing every certificate on each
+        // check: this runs once per connection, under the lock all workers share.
+        let key = chain_key(chain);
+        let cached = self
+            .chains
+            .get(&key)
+            .filter(|(ders, _)| {
+                ders.len() == chain.len() && ders.iter().zip(chain).all(|(a, b)| a == b.as_ref())
+            })
+            .map(|(_, facts)| Arc::clone(facts));
+        let chain_facts = match cached {
             Some(found) => {
                 self.stats.chain_hits += 1;
-                Arc::clone(found)
+                found
             }
             None => {
                 self.stats.chain_misses += 1;
                 let computed = Arc::new(self.chain_facts(chain));
-                if self.chains.len() >= CACHE_LIMIT {
+                let ders: Vec<Vec<u8>> = chain.iter().map(|c| c.as_ref().to_vec()).collect();
+                let bytes: usize = ders.iter().map(Vec::len).sum();
+                if self.chains.len() >= CACHE_LIMIT || self.chains_bytes + bytes > CACHE_DER_BYTES {
                     self.chains.clear();
+                    self.chains_bytes = 0;
                 }
-                self.chains.insert(key, Arc::clone(&computed));
+                self.chains_bytes += bytes;
+                if let Some((old, _)) = self.chains.insert(key, (ders, Arc::clone(&computed))) {
+                    // A different chain with the same key: the newer one stays.
+                    self.chains_bytes -= old.iter().map(Vec::len).sum::<usize>();
+                }
                 computed
             }
         };
@@ -478,7 +510,8 @@ impl Validator {
             });
         }
 
-        let hostname = name.map(|name| self.hostname(fingerprints.first(), leaf, name));
+        let leaf_fp = (!chain.is_empty()).then_some(&chain_facts.leaf_fingerprint);
+        let hostname = name.map(|name| self.hostname(leaf_fp, leaf, name));
 
         ChainCheck {
             chain_len: chain.len(),
@@ -584,6 +617,10 @@ impl Validator {
         let crl_hits = self.crl_hits(&certs);
         let (path, path_indices, anchor_subject) = self.build_path(chain, &certs);
         ChainFacts {
+            leaf_fingerprint: chain
+                .first()
+                .map(|c| Sha256::digest(c.as_ref()).into())
+                .unwrap_or_default(),
             certs,
             path,
             path_indices,

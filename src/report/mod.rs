@@ -274,6 +274,61 @@ fn write_csv(out: &mut dyn Write, records: &[ConnectionRecord]) -> io::Result<()
     w.finish()
 }
 
+/// Records to serialise as one JSON document per line.
+const JSON_LINES_CHUNK: usize = 1024;
+
+/// Connection records as JSON lines, serialised a chunk at a time on a thread pool and written
+/// in arrival order: serialisation is most of the output pass, and it parallelises.
+pub struct JsonLines<'p> {
+    pool: Option<&'p rayon::ThreadPool>,
+    chunk: Vec<ConnectionRecord>,
+}
+
+impl<'p> JsonLines<'p> {
+    /// Serialises on `pool` (None: rayon's global pool).
+    pub fn new(pool: Option<&'p rayon::ThreadPool>) -> Self {
+        JsonLines {
+            pool,
+            chunk: Vec::with_capacity(JSON_LINES_CHUNK),
+        }
+    }
+
+    /// Queues one record; writes a chunk when it is full.
+    pub fn push(&mut self, r: ConnectionRecord, out: &mut dyn Write) -> io::Result<()> {
+        self.chunk.push(r);
+        if self.chunk.len() >= JSON_LINES_CHUNK {
+            self.flush(out)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is queued.
+    pub fn flush(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        use rayon::prelude::*;
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(JSON_LINES_CHUNK));
+        // Records are dropped on the pool too: freeing them is part of the work.
+        let serialise = || -> Vec<serde_json::Result<Vec<u8>>> {
+            chunk
+                .into_par_iter()
+                .with_min_len(64)
+                .map(|r| {
+                    let mut line = serde_json::to_vec(&r)?;
+                    line.push(b'\n');
+                    Ok(line)
+                })
+                .collect()
+        };
+        let lines = match self.pool {
+            Some(pool) => pool.install(serialise),
+            None => serialise(),
+        };
+        for line in lines {
+            out.write_all(&line?)?;
+        }
+        Ok(())
+    }
+}
+
 /// Writes connection records as CSV one at a time (header first), for streaming output.
 pub struct ConnectionsCsv<'w> {
     w: csv::Writer<&'w mut dyn Write>,
