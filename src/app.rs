@@ -8,15 +8,17 @@
 //! findings added, so output is deterministic whatever the thread count and memory follows the
 //! connections open at once, not the total.
 
+mod sharded;
+mod source;
 pub mod spill;
 
-use crate::capture::{CaptureError, CaptureReader, LinkType};
+use crate::capture::{CaptureError, CaptureReader};
 use crate::certs::CertInfo;
 use crate::certs::{TrustOptions, Validator};
 use crate::findings::{ClientAuthServers, CrossFacts, FindingsConfig};
-use crate::flow::{Direction, Finished, FlowConfig, FlowTable, SegmentMeta, Side, TcpSummary};
+use crate::flow::{Direction, Finished, FlowConfig, FlowTable, Side, TcpSummary};
 use crate::model::{AlertRecord, ConnectionRecord, TcpRecord};
-use crate::net::{Decoded, DefragLimits, NetDecoder};
+use crate::net::{DefragLimits, NetDecoder};
 use crate::time::Timestamp;
 use crate::tls::keylog::{KeyLog, KeySlot};
 use crate::tls::{names, HandshakeSummary, ObserverConfig, TlsObserver};
@@ -44,6 +46,9 @@ pub struct Options {
     pub keylog: Option<Arc<KeyLog>>,
     /// Use a key log named like the capture (`x.pcap` → `x.keys` / `x.keylog`) beside it.
     pub auto_keylog: bool,
+    /// Flow-table shards for one file: above 1, a reader thread feeds this many worker threads,
+    /// each owning the connections that hash to it (output is the same for any value).
+    pub shards: usize,
 }
 
 /// A chain validator shared between worker threads.
@@ -135,70 +140,107 @@ pub fn analyze_file_with(
     opts: &Options,
     sink: &mut dyn FnMut(u64, Option<Built>),
 ) -> FileAnalysis {
+    analyze_prepared(path, opts, &|b| Box::new(b), &mut |index, b| {
+        sink(index, b.map(|b| *b))
+    })
+}
+
+/// A connection's result on its way to the sink; it learns its index late when the file is
+/// sharded (workers number their connections locally).
+pub(crate) trait Indexed {
+    /// Sets the connection index everywhere the value carries it.
+    fn set_index(&mut self, index: u64);
+}
+
+impl Indexed for Built {
+    fn set_index(&mut self, index: u64) {
+        self.record.index = index;
+        self.tcp.index = index;
+    }
+}
+
+impl<T: Indexed> Indexed for Box<T> {
+    fn set_index(&mut self, index: u64) {
+        (**self).set_index(index);
+    }
+}
+
+/// [`analyze_file_with`], with `prepare` applied to each reported connection where it is built
+/// (on a worker thread when the file is sharded): what it keeps should be small (boxed), and
+/// what it drops is freed there.
+fn analyze_prepared<T: Indexed + Send>(
+    path: &Path,
+    opts: &Options,
+    prepare: &(dyn Fn(Built) -> T + Sync),
+    sink: &mut dyn FnMut(u64, Option<T>),
+) -> FileAnalysis {
     let mut out = FileAnalysis {
         path: path.to_path_buf(),
         ..Default::default()
     };
-    let mut reader = match CaptureReader::open(path) {
+    let reader = match CaptureReader::open(path) {
         Ok(r) => r,
         Err(e) => {
             out.error = Some(e);
             return out;
         }
     };
-    let mut net = NetDecoder::new(opts.defrag.clone());
-    let mut table: FlowTable<TlsObserver> = FlowTable::new(opts.flow.clone());
-    let mut finished: Vec<Finished<TlsObserver>> = Vec::new();
-    let mut unsupported: BTreeSet<LinkType> = BTreeSet::new();
-    let mut link_types: BTreeSet<LinkType> = BTreeSet::new();
-    let mut observer_cfg = opts.observer.clone();
     let keylog = initial_keylog(path, opts, &mut out);
     // pcapng may carry Decryption Secrets Blocks: give connections a slot they can fill.
     let pcapng = reader.format() == crate::capture::Format::PcapNg;
-    let slot = match keylog {
-        Some(log) => Some(Arc::new(KeySlot::new((*log).clone()))),
-        None if pcapng => Some(Arc::new(KeySlot::default())),
+    let with_slot = keylog.is_some() || pcapng;
+    let net = NetDecoder::new(opts.defrag.clone());
+    let source = source::SegmentSource::new(path, reader, net, with_slot);
+    if opts.shards > 1 {
+        sharded::run(path, opts, source, keylog, with_slot, out, prepare, sink)
+    } else {
+        analyze_in_line(path, opts, source, keylog, with_slot, out, prepare, sink)
+    }
+}
+
+/// A slot for the connections' key log: the initial log, or an empty one that pcapng
+/// Decryption Secrets Blocks can fill; None when neither can exist.
+fn key_slot(keylog: &Option<Arc<KeyLog>>, with_slot: bool) -> Option<Arc<KeySlot>> {
+    match keylog {
+        Some(log) => Some(Arc::new(KeySlot::new((**log).clone()))),
+        None if with_slot => Some(Arc::new(KeySlot::default())),
         None => None,
-    };
+    }
+}
+
+/// The single-threaded pipeline: every stage of one file on the calling thread.
+#[allow(clippy::too_many_arguments)]
+fn analyze_in_line<T>(
+    path: &Path,
+    opts: &Options,
+    mut source: source::SegmentSource<'_>,
+    keylog: Option<Arc<KeyLog>>,
+    with_slot: bool,
+    mut out: FileAnalysis,
+    prepare: &dyn Fn(Built) -> T,
+    sink: &mut dyn FnMut(u64, Option<T>),
+) -> FileAnalysis {
+    let mut table: FlowTable<TlsObserver> = FlowTable::new(opts.flow.clone());
+    let mut finished: Vec<Finished<TlsObserver>> = Vec::new();
+    let mut observer_cfg = opts.observer.clone();
+    let slot = key_slot(&keylog, with_slot);
     observer_cfg.keylog = slot.clone();
     let mut builder = RecordBuilder::new(path, opts);
     if builder.validator.is_none() {
-        out.warnings.push(format!(
-            "{}: trust anchors could not be loaded; certificate chains are not validated",
-            path.display()
-        ));
+        out.warnings.push(no_validator_warning(path));
     }
-
-    loop {
-        if let Some(slot) = &slot {
-            // Secrets read with the previous packet: connections look them up at their
-            // ServerHello, so a DSB just before the first packet still counts.
-            let secrets = reader.take_decryption_secrets();
-            if !secrets.is_empty() {
-                add_dsb_secrets(path, secrets, slot, &mut out);
-            }
+    let mut emit = |finished: &mut Vec<Finished<TlsObserver>>, builder: &mut RecordBuilder| {
+        // One packet can end several connections: they go out by index, as the sharded
+        // pipeline orders them, so both give the same sink order.
+        finished.sort_by_key(|f| f.tcp.index);
+        for f in finished.drain(..) {
+            let (index, built) = builder.push(f);
+            sink(index, built.map(prepare));
         }
-        let packet = match reader.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            Err(e) => {
-                out.error = Some(e);
-                break;
-            }
-        };
-        let stats = &mut out.stats;
-        stats.packets += 1;
-        stats.bytes += packet.data.len() as u64;
-        stats.first_ts.get_or_insert(packet.ts);
-        stats.last_ts = Some(packet.ts);
-        link_types.insert(packet.link);
-        let meta = SegmentMeta {
-            packet: packet.number,
-            ts: packet.ts,
-        };
-        match net.decode(&packet) {
-            Decoded::Tcp(seg) => {
-                stats.tcp_segments += 1;
+    };
+    loop {
+        match source.next(&mut out) {
+            source::Step::Segment(meta, seg) => {
                 let cfg = &observer_cfg;
                 table.process(
                     meta,
@@ -207,56 +249,29 @@ pub fn analyze_file_with(
                     &mut |f| finished.push(f),
                 );
             }
-            Decoded::Other => {}
-            Decoded::UnsupportedLink(link) => {
-                if unsupported.insert(link) {
-                    out.warnings.push(format!(
-                        "{}: link type {} ({}) is not supported; its packets are skipped \
-                         (first at packet {})",
-                        path.display(),
-                        link.0,
-                        link.name(),
-                        packet.number
-                    ));
+            source::Step::Secrets(log) => {
+                if let Some(slot) = &slot {
+                    slot.merge(log);
                 }
             }
-            Decoded::Malformed(reason) => {
-                stats.malformed_packets += 1;
-                if stats.malformed_packets as usize <= MAX_MALFORMED_WARNINGS {
-                    out.warnings.push(format!(
-                        "{}: packet {}: {reason}",
-                        path.display(),
-                        packet.number
-                    ));
-                }
-            }
+            source::Step::Other => {}
+            source::Step::End => break,
         }
         // Turn finished connections into records right away: their buffers are released here.
-        for f in finished.drain(..) {
-            let (index, built) = builder.push(f);
-            sink(index, built);
-        }
+        emit(&mut finished, &mut builder);
     }
     table.finish(&mut |f| finished.push(f));
-    for f in finished.drain(..) {
-        let (index, built) = builder.push(f);
-        sink(index, built);
-    }
-    for w in reader.take_warnings() {
-        out.warnings
-            .push(format!("{}: {}", w.path.display(), w.message));
-    }
-    if out.stats.malformed_packets as usize > MAX_MALFORMED_WARNINGS {
-        out.warnings.push(format!(
-            "{}: {} malformed packets in all (first {} shown)",
-            path.display(),
-            out.stats.malformed_packets,
-            MAX_MALFORMED_WARNINGS
-        ));
-    }
-    out.stats.link_types = link_types.iter().map(|l| l.name()).collect();
+    emit(&mut finished, &mut builder);
+    source.finish(&mut out);
     out.stats.tcp_connections = builder.seen;
     out
+}
+
+fn no_validator_warning(path: &Path) -> String {
+    format!(
+        "{}: trust anchors could not be loaded; certificate chains are not validated",
+        path.display()
+    )
 }
 
 /// The key log for a capture: `--keylog` files, plus one named like the capture beside it.
@@ -315,9 +330,9 @@ fn report_malformed(log: &KeyLog, out: &mut FileAnalysis) {
     ));
 }
 
-/// Secrets from pcapng Decryption Secrets Blocks join the key log for connections that start
-/// after them (DSBs precede the packets they decrypt).
-fn add_dsb_secrets(path: &Path, secrets: Vec<Vec<u8>>, slot: &KeySlot, out: &mut FileAnalysis) {
+/// Secrets from pcapng Decryption Secrets Blocks, for the key log of connections that start
+/// after them (DSBs precede the packets they decrypt). Notes and malformed lines go to `out`.
+fn add_dsb_secrets(path: &Path, secrets: Vec<Vec<u8>>, out: &mut FileAnalysis) -> KeyLog {
     let mut log = KeyLog::new();
     for block in secrets {
         let dsb = KeyLog::parse(&block, "pcapng DSB");
@@ -335,7 +350,7 @@ fn add_dsb_secrets(path: &Path, secrets: Vec<Vec<u8>>, slot: &KeySlot, out: &mut
             path.display()
         ));
     }
-    slot.merge(log);
+    log
 }
 
 /// Turns finished connections into records, caching certificate display fields.
@@ -969,6 +984,18 @@ impl<T> Reorder<T> {
     }
 }
 
+/// What a batch keeps of a reported connection.
+struct Streamed {
+    record: ConnectionRecord,
+    facts: CrossFacts,
+}
+
+impl Indexed for Streamed {
+    fn set_index(&mut self, index: u64) {
+        self.record.index = index;
+    }
+}
+
 /// Analyses one capture of a batch: records go to a spill in index order, cross-connection
 /// facts into a per-server aggregate, nothing per connection stays in memory.
 fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, ClientAuthServers) {
@@ -976,23 +1003,27 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
     let mut writer = spill::SpillWriter::default();
     let mut spill_error: Option<std::io::Error> = None;
     let mut findings = 0u64;
-    let mut reorder: Reorder<(ConnectionRecord, CrossFacts)> = Reorder::new();
-    let mut emit = |(r, facts): (ConnectionRecord, CrossFacts)| {
-        findings += r.findings.len() as u64;
+    let mut reorder: Reorder<Box<Streamed>> = Reorder::new();
+    let mut emit = |s: Box<Streamed>| {
+        findings += s.record.findings.len() as u64;
         if spill_error.is_none() {
-            if let Err(e) = writer.push(&r, &facts) {
+            if let Err(e) = writer.push(&s.record, &s.facts) {
                 spill_error = Some(e);
             }
         }
     };
-    let analysis = analyze_file_with(path, opts, &mut |index, built| {
-        // The handshake and TCP summaries are dropped here: only the record and the few facts
-        // the cross-connection rules need go on.
-        let item = built.map(|b| {
-            let facts = CrossFacts::from_handshake(&b.handshake);
-            servers.observe(file_pos, &b.record, &facts);
-            (b.record, facts)
-        });
+    // The handshake and TCP summaries are dropped where the record is built: only the record
+    // and the few facts the cross-connection rules need go on.
+    let prepare = |b: Built| {
+        Box::new(Streamed {
+            facts: CrossFacts::from_handshake(&b.handshake),
+            record: b.record,
+        })
+    };
+    let analysis = analyze_prepared(path, opts, &prepare, &mut |index, item| {
+        if let Some(s) = &item {
+            servers.observe(file_pos, &s.record, &s.facts);
+        }
         reorder.push(index, item, &mut emit);
     });
     reorder.finish(&mut emit);
@@ -1012,6 +1043,15 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
         spill,
     };
     (result, servers)
+}
+
+/// Captures below this size run on one thread: starting the sharded pipeline costs more than
+/// it saves.
+const SHARD_MIN_BYTES: u64 = 16 << 20;
+
+/// Large enough to spread over several threads (stdin and unknown sizes count as large).
+fn worth_sharding(p: &Path) -> bool {
+    std::fs::metadata(p).map_or(true, |m| !m.is_file() || m.len() >= SHARD_MIN_BYTES)
 }
 
 /// Expands the inputs, analyses every capture in parallel, and returns the per-file results
@@ -1049,12 +1089,22 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
     let done = std::sync::atomic::AtomicUsize::new(0);
     let conns = std::sync::atomic::AtomicU64::new(0);
     let findings_so_far = std::sync::atomic::AtomicU64::new(0);
+    // Fewer files than threads: the spare threads shard the large files' connections.
+    let threads = opts
+        .threads
+        .unwrap_or_else(rayon::current_num_threads)
+        .max(1);
+    let spare_shards = threads / files.len().max(1);
     let work = || -> Vec<(FileResult, ClientAuthServers)> {
         files
             .par_iter()
             .enumerate()
             .map(|(i, p)| {
-                let r = stream_file(p, i, &opts.analysis);
+                let mut analysis = std::borrow::Cow::Borrowed(&opts.analysis);
+                if spare_shards > 1 && worth_sharding(p) {
+                    analysis.to_mut().shards = spare_shards;
+                }
+                let r = stream_file(p, i, &analysis);
                 if let Some(bar) = &bar {
                     use std::sync::atomic::Ordering::Relaxed;
                     let n = done.fetch_add(1, Relaxed) + 1;

@@ -52,7 +52,7 @@ struct Connection<H> {
 /// Live connections keyed by 5-tuple.
 pub struct FlowTable<H> {
     cfg: FlowConfig,
-    slots: HashMap<FlowKey, Slot<H>>,
+    slots: HashMap<FlowKey, Slot<H>, foldhash::fast::RandomState>,
     live: usize,
     next_index: u64,
     /// Capture time: the largest timestamp seen.
@@ -62,6 +62,9 @@ pub struct FlowTable<H> {
     last_meta: SegmentMeta,
     /// Closed connections waiting out their grace period, oldest first: (closed at, key, index).
     closing: std::collections::VecDeque<(Timestamp, FlowKey, u64)>,
+    /// Packet numbers of the connections opened since the last [`FlowTable::take_opened`], in
+    /// index order; only kept when [`FlowTable::track_opens`] asked for them.
+    opened: Option<Vec<u64>>,
 }
 
 /// `later - earlier` in nanoseconds (exact, overflow-free on any timestamps).
@@ -87,14 +90,38 @@ impl<H: StreamHandler> FlowTable<H> {
     pub fn new(cfg: FlowConfig) -> Self {
         FlowTable {
             cfg,
-            slots: HashMap::new(),
+            slots: HashMap::default(),
             live: 0,
             next_index: 0,
             now: Timestamp::default(),
             last_sweep: None,
             last_meta: SegmentMeta::default(),
             closing: std::collections::VecDeque::new(),
+            opened: None,
         }
+    }
+
+    /// Remember the packet that opens each connection, for [`FlowTable::take_opened`]: a
+    /// table that sees only some of a capture's connections (one shard of several) reports
+    /// them so a merger can number connections as one table would (by opening packet).
+    pub fn track_opens(&mut self) {
+        self.opened.get_or_insert_with(Vec::new);
+    }
+
+    /// Opening packets of the connections opened since the last call (their indexes are
+    /// consecutive, in this order).
+    pub fn take_opened(&mut self) -> Vec<u64> {
+        self.opened.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Lets capture time pass without a segment of this table: a packet that belongs to
+    /// another shard. Closed and idle connections are emitted exactly when one table holding
+    /// every connection would have emitted them.
+    pub fn tick(&mut self, meta: SegmentMeta, emit: &mut dyn FnMut(Finished<H>)) {
+        self.now = self.now.max(meta.ts);
+        self.last_meta = meta;
+        self.emit_closed(emit);
+        self.sweep_if_due(emit);
     }
 
     /// Feeds one segment. `new_handler` makes the handler of a connection this segment opens
@@ -107,10 +134,7 @@ impl<H: StreamHandler> FlowTable<H> {
         new_handler: &mut dyn FnMut(SocketAddr, SocketAddr) -> H,
         emit: &mut dyn FnMut(Finished<H>),
     ) {
-        self.now = self.now.max(meta.ts);
-        self.last_meta = meta;
-        self.emit_closed(emit);
-        self.sweep_if_due(emit);
+        self.tick(meta, emit);
 
         let key = FlowKey::of(seg.src, seg.dst);
         let opens = seg.flags.syn() && !seg.flags.ack();
@@ -148,6 +172,9 @@ impl<H: StreamHandler> FlowTable<H> {
         }
 
         let mut conn = self.open(seg, new_handler);
+        if let Some(opened) = &mut self.opened {
+            opened.push(meta.packet);
+        }
         if conn.on_segment(meta, seg) {
             conn.closed_at = Some(self.now);
             self.closing.push_back((self.now, key, conn.tcp.index));

@@ -1,0 +1,355 @@
+//! One capture on several cores: a reader thread, `shards` flow workers and a merger.
+//!
+//! - The **reader** (capture + net) copies each TCP segment's payload into a batch and notes
+//!   which shard owns it ([`TcpSegment::shard`]: both directions of a 5-tuple hash alike).
+//!   Every worker receives every batch (shared, read-only).
+//! - Each **worker** owns a flow table, TLS observers and a record builder. It processes the
+//!   segments of its shard and lets capture time pass on the others
+//!   ([`FlowTable::tick`]), so its connections close, idle out and linger exactly as in one
+//!   table holding them all. Per batch it reports the packets that opened its connections and
+//!   the records of those that ended (with the packet at which they ended).
+//! - The **merger** (the calling thread) numbers connections as one table would: by the packet
+//!   that opened them, merged across workers. It hands ended connections to the sink ordered
+//!   by (packet at which they ended, index), the order the single-threaded path uses too, so
+//!   the output is identical for any number of shards.
+
+use super::source::{SegmentSource, Step};
+use super::{key_slot, no_validator_warning, Built, FileAnalysis, Indexed, Options, RecordBuilder};
+use crate::flow::{Finished, FlowTable, SegmentMeta};
+use crate::net::{TcpFlags, TcpSegment};
+use crate::tls::keylog::KeyLog;
+use crate::tls::TlsObserver;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+
+/// Segments per batch: large enough that channel traffic is negligible, small enough that
+/// the batches in flight stay a few MiB.
+const BATCH_SEGMENTS: usize = 1024;
+/// Payload bytes per batch before it is sent early.
+const BATCH_BYTES: usize = 512 << 10;
+/// A segment's payload is at most a jumbo IP packet (the arena is sized to take one more).
+const MAX_SEGMENT_PAYLOAD: usize = 256 << 10;
+/// Batches queued per worker (bounds memory when a worker falls behind).
+const QUEUE: usize = 4;
+
+/// A TCP segment whose payload lives in its batch's arena.
+struct Entry {
+    meta: SegmentMeta,
+    src: SocketAddr,
+    dst: SocketAddr,
+    seq: u32,
+    ack: u32,
+    flags: TcpFlags,
+    window: u16,
+    wire_payload_len: u32,
+    start: u32,
+    len: u32,
+    shard: u32,
+}
+
+/// Consecutive TCP segments of a capture, with any key-log secrets met between them.
+#[derive(Default)]
+struct Batch {
+    entries: Vec<Entry>,
+    arena: Vec<u8>,
+    /// Secrets to add before entry `.0` (== `entries.len()` for after the last one).
+    secrets: Vec<(usize, Arc<KeyLog>)>,
+}
+
+impl Batch {
+    fn push(&mut self, meta: SegmentMeta, seg: &TcpSegment<'_>, shard: usize) {
+        let start = self.arena.len() as u32;
+        self.arena.extend_from_slice(seg.payload);
+        self.entries.push(Entry {
+            meta,
+            src: seg.src,
+            dst: seg.dst,
+            seq: seg.seq,
+            ack: seg.ack,
+            flags: seg.flags,
+            window: seg.window,
+            wire_payload_len: seg.wire_payload_len,
+            start,
+            len: seg.payload.len() as u32,
+            shard: shard as u32,
+        });
+    }
+
+    fn is_full(&self) -> bool {
+        self.entries.len() >= BATCH_SEGMENTS || self.arena.len() >= BATCH_BYTES
+    }
+
+    fn segment(&self, e: &Entry) -> TcpSegment<'_> {
+        TcpSegment {
+            src: e.src,
+            dst: e.dst,
+            seq: e.seq,
+            ack: e.ack,
+            flags: e.flags,
+            window: e.window,
+            payload: &self.arena[e.start as usize..(e.start + e.len) as usize],
+            wire_payload_len: e.wire_payload_len,
+        }
+    }
+}
+
+/// What a worker reports for one batch (or, last, for the end of the capture).
+struct WorkerReport<T> {
+    /// Packets that opened this worker's connections, in its local index order.
+    opened: Vec<u64>,
+    /// Ended connections: (packet at which they ended, u64::MAX at capture end; local index;
+    /// prepared record when reported).
+    ended: Vec<(u64, u64, Option<T>)>,
+}
+
+impl<T> Default for WorkerReport<T> {
+    fn default() -> Self {
+        WorkerReport {
+            opened: Vec::new(),
+            ended: Vec::new(),
+        }
+    }
+}
+
+/// Runs one file with `opts.shards` workers; same contract as [`super::analyze_prepared`].
+/// `prepare` runs on the workers: whatever it drops is freed there, and only its (small) result
+/// travels to the merger.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run<T: Indexed + Send>(
+    path: &Path,
+    opts: &Options,
+    mut source: SegmentSource<'_>,
+    keylog: Option<Arc<KeyLog>>,
+    with_slot: bool,
+    mut out: FileAnalysis,
+    prepare: &(dyn Fn(Built) -> T + Sync),
+    sink: &mut dyn FnMut(u64, Option<T>),
+) -> FileAnalysis {
+    let shards = opts.shards.max(1);
+    // One validator (and its cache) for all workers.
+    let mut opts = opts.clone();
+    if opts.validator.is_none() {
+        opts.validator = super::shared_validator(&crate::certs::TrustOptions::default()).ok();
+        if opts.validator.is_none() {
+            out.warnings.push(no_validator_warning(path));
+        }
+    }
+    let opts = &opts;
+    let mut batch_txs: Vec<SyncSender<Arc<Batch>>> = Vec::with_capacity(shards);
+    let mut report_rxs: Vec<Receiver<WorkerReport<T>>> = Vec::with_capacity(shards);
+    std::thread::scope(|scope| {
+        let mut workers = Vec::with_capacity(shards);
+        for me in 0..shards {
+            let (btx, brx) = sync_channel::<Arc<Batch>>(QUEUE);
+            let (rtx, rrx) = sync_channel::<WorkerReport<T>>(QUEUE);
+            batch_txs.push(btx);
+            report_rxs.push(rrx);
+            let slot = key_slot(&keylog, with_slot);
+            workers.push(scope.spawn(move || worker(me, path, opts, slot, prepare, brx, rtx)));
+        }
+        let reader = scope.spawn(move || {
+            read(&mut source, &mut out, shards, &batch_txs);
+            drop(batch_txs);
+            source.finish(&mut out);
+            out
+        });
+        merge(&report_rxs, sink);
+        let mut out = match reader.join() {
+            Ok(out) => out,
+            Err(p) => std::panic::resume_unwind(p),
+        };
+        for w in workers {
+            match w.join() {
+                Ok(seen) => out.stats.tcp_connections += seen,
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+        out
+    })
+}
+
+/// The reader thread: segments into batches, every batch to every worker.
+fn read(
+    source: &mut SegmentSource<'_>,
+    out: &mut FileAnalysis,
+    shards: usize,
+    txs: &[SyncSender<Arc<Batch>>],
+) {
+    let mut pool = BatchPool::default();
+    let mut batch = pool.take();
+    loop {
+        match source.next(out) {
+            Step::Segment(meta, seg) => {
+                let shard = seg.shard(shards);
+                batch.push(meta, &seg, shard);
+                if batch.is_full() {
+                    let full = std::mem::replace(&mut batch, pool.take());
+                    if !pool.send(full, txs) {
+                        return;
+                    }
+                }
+            }
+            Step::Secrets(log) => batch.secrets.push((batch.entries.len(), Arc::new(log))),
+            Step::Other => {}
+            Step::End => break,
+        }
+    }
+    if !batch.entries.is_empty() || !batch.secrets.is_empty() {
+        pool.send(batch, txs);
+    }
+}
+
+/// Batches in flight, reused once every worker is done with them: fresh multi-MiB buffers
+/// would cost a page fault per 4 KiB on every batch.
+#[derive(Default)]
+struct BatchPool {
+    in_flight: std::collections::VecDeque<Arc<Batch>>,
+}
+
+impl BatchPool {
+    /// An empty batch, recycled when the oldest one in flight is free.
+    fn take(&mut self) -> Batch {
+        if let Some(oldest) = self.in_flight.front() {
+            if Arc::strong_count(oldest) == 1 {
+                if let Some(Ok(mut b)) = self.in_flight.pop_front().map(Arc::try_unwrap) {
+                    b.entries.clear();
+                    b.arena.clear();
+                    b.secrets.clear();
+                    return b;
+                }
+            }
+        }
+        Batch {
+            entries: Vec::with_capacity(BATCH_SEGMENTS),
+            arena: Vec::with_capacity(BATCH_BYTES + MAX_SEGMENT_PAYLOAD),
+            secrets: Vec::new(),
+        }
+    }
+
+    /// Sends `batch` to every worker; false when a worker is gone (it panicked: the merger and
+    /// the join report it).
+    fn send(&mut self, batch: Batch, txs: &[SyncSender<Arc<Batch>>]) -> bool {
+        let batch = Arc::new(batch);
+        let sent = txs.iter().all(|tx| tx.send(batch.clone()).is_ok());
+        // Bounded: the channels hold at most QUEUE batches per worker, plus one being read.
+        if self.in_flight.len() > 2 * QUEUE + 2 {
+            self.in_flight.pop_front();
+        }
+        self.in_flight.push_back(batch);
+        sent
+    }
+}
+
+/// A worker thread: the connections of shard `me`. Returns how many it saw.
+fn worker<T>(
+    me: usize,
+    path: &Path,
+    opts: &Options,
+    slot: Option<Arc<crate::tls::keylog::KeySlot>>,
+    prepare: &(dyn Fn(Built) -> T + Sync),
+    batches: Receiver<Arc<Batch>>,
+    reports: SyncSender<WorkerReport<T>>,
+) -> u64 {
+    let mut observer_cfg = opts.observer.clone();
+    observer_cfg.keylog = slot.clone();
+    let mut table: FlowTable<TlsObserver> = FlowTable::new(opts.flow.clone());
+    table.track_opens();
+    let mut builder = RecordBuilder::new(path, opts);
+    let mut finished: Vec<Finished<TlsObserver>> = Vec::new();
+    let me = me as u32;
+    for batch in batches {
+        let mut report = WorkerReport::default();
+        let mut secrets = batch.secrets.iter().peekable();
+        let mut add_secrets_before = |i: usize| {
+            while let Some((_, log)) = secrets.next_if(|(at, _)| *at <= i) {
+                if let Some(slot) = &slot {
+                    slot.merge((**log).clone());
+                }
+            }
+        };
+        for (i, e) in batch.entries.iter().enumerate() {
+            add_secrets_before(i);
+            if e.shard == me {
+                let cfg = &observer_cfg;
+                table.process(
+                    e.meta,
+                    &batch.segment(e),
+                    &mut |_c, _s| TlsObserver::new(cfg.clone()),
+                    &mut |f| finished.push(f),
+                );
+            } else {
+                table.tick(e.meta, &mut |f| finished.push(f));
+            }
+            for f in finished.drain(..) {
+                let (index, built) = builder.push(f);
+                report
+                    .ended
+                    .push((e.meta.packet, index, built.map(prepare)));
+            }
+        }
+        add_secrets_before(usize::MAX);
+        report.opened = table.take_opened();
+        if reports.send(report).is_err() {
+            return builder.seen;
+        }
+    }
+    // Nothing opens at the end of the capture.
+    table.finish(&mut |f| finished.push(f));
+    let mut report = WorkerReport::default();
+    for f in finished.drain(..) {
+        let (index, built) = builder.push(f);
+        report.ended.push((u64::MAX, index, built.map(prepare)));
+    }
+    let _ = reports.send(report);
+    builder.seen
+}
+
+/// The merger: one report per worker per batch, connections numbered by opening packet.
+fn merge<T: Indexed>(reports: &[Receiver<WorkerReport<T>>], sink: &mut dyn FnMut(u64, Option<T>)) {
+    let shards = reports.len();
+    let mut next_index = 0u64;
+    // Per worker: its next local index, and global indexes of its connections still open.
+    let mut next_local = vec![0u64; shards];
+    let mut global: Vec<HashMap<u64, u64>> = vec![HashMap::new(); shards];
+    let mut round: Vec<WorkerReport<T>> = Vec::with_capacity(shards);
+    let mut ended: Vec<(u64, u64, Option<T>)> = Vec::new();
+    loop {
+        round.clear();
+        for rx in reports {
+            match rx.recv() {
+                Ok(r) => round.push(r),
+                // Every worker sends one report per batch, then its last one and hangs up.
+                Err(_) => return,
+            }
+        }
+        // Number this round's new connections in opening-packet order across workers.
+        let mut heads = vec![0usize; shards];
+        loop {
+            let next = (0..shards)
+                .filter_map(|w| round[w].opened.get(heads[w]).map(|&p| (p, w)))
+                .min();
+            let Some((_, w)) = next else { break };
+            heads[w] += 1;
+            global[w].insert(next_local[w], next_index);
+            next_local[w] += 1;
+            next_index += 1;
+        }
+        for (w, r) in round.iter_mut().enumerate() {
+            for (packet, local, built) in r.ended.drain(..) {
+                // Every connection was opened (and numbered) no later than it ended.
+                let index = global[w].remove(&local).unwrap_or(u64::MAX);
+                ended.push((packet, index, built));
+            }
+        }
+        ended.sort_unstable_by_key(|(packet, index, _)| (*packet, *index));
+        for (_, index, mut built) in ended.drain(..) {
+            if let Some(b) = &mut built {
+                b.set_index(index);
+            }
+            sink(index, built);
+        }
+    }
+}
