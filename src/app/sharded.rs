@@ -33,7 +33,7 @@ const BATCH_BYTES: usize = 512 << 10;
 /// A segment's payload is at most a jumbo IP packet (the arena is sized to take one more).
 const MAX_SEGMENT_PAYLOAD: usize = 256 << 10;
 /// Batches queued per worker (bounds memory when a worker falls behind).
-const QUEUE: usize = 4;
+const QUEUE: usize = 16;
 
 /// A TCP segment whose payload lives in its batch's arena.
 struct Entry {

@@ -37,10 +37,61 @@ fn memory_budget() -> usize {
 /// with many distinct chains).
 const MAX_CHAINS: usize = 1024;
 
+/// In-memory spills grow by whole chunks of this size: a growing `Vec` would reallocate
+/// (copying, and briefly holding old and new buffers: up to 3x the budget).
+const MEMORY_CHUNK: usize = 1 << 20;
+
+/// Spill bytes in fixed-size chunks.
+#[derive(Debug, Default)]
+struct Chunks(Vec<Vec<u8>>);
+
+impl Chunks {
+    fn extend(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            match self.0.last_mut() {
+                Some(last) if last.len() < last.capacity() => {
+                    let take = bytes.len().min(last.capacity() - last.len());
+                    last.extend_from_slice(&bytes[..take]);
+                    bytes = &bytes[take..];
+                }
+                _ => self.0.push(Vec::with_capacity(MEMORY_CHUNK)),
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.iter().map(Vec::len).sum()
+    }
+}
+
+/// Reads chunks back as one byte stream.
+struct ChunkReader<'a> {
+    rest: &'a [Vec<u8>],
+    at: usize,
+}
+
+impl Read for ChunkReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while let Some(first) = self.rest.first() {
+            let avail = &first[self.at..];
+            if avail.is_empty() {
+                self.rest = &self.rest[1..];
+                self.at = 0;
+                continue;
+            }
+            let n = avail.len().min(buf.len());
+            buf[..n].copy_from_slice(&avail[..n]);
+            self.at += n;
+            return Ok(n);
+        }
+        Ok(0)
+    }
+}
+
 /// Where a spill's bytes are.
 #[derive(Debug)]
 enum Store {
-    Memory(Vec<u8>),
+    Memory(Chunks),
     Disk(BufWriter<File>),
 }
 
@@ -59,7 +110,7 @@ pub struct SpillWriter {
 impl Default for SpillWriter {
     fn default() -> Self {
         SpillWriter {
-            store: Store::Memory(Vec::new()),
+            store: Store::Memory(Chunks::default()),
             frame: Vec::with_capacity(4096),
             chains: HashMap::new(),
             alive: Vec::new(),
@@ -81,12 +132,14 @@ impl SpillWriter {
             if IN_MEMORY.fetch_add(n, Ordering::Relaxed) + n > memory_budget() {
                 IN_MEMORY.fetch_sub(n, Ordering::Relaxed);
                 let mut file = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
-                file.write_all(buf)?;
+                for chunk in &buf.0 {
+                    file.write_all(chunk)?;
+                }
                 IN_MEMORY.fetch_sub(buf.len(), Ordering::Relaxed);
                 self.store = Store::Disk(file);
             } else {
-                buf.extend_from_slice(&len);
-                buf.extend_from_slice(&frame);
+                buf.extend(&len);
+                buf.extend(&frame);
             }
         }
         if let Store::Disk(file) = &mut self.store {
@@ -258,7 +311,7 @@ impl SpillWriter {
 
 #[derive(Debug)]
 enum SpillStore {
-    Memory(Vec<u8>),
+    Memory(Chunks),
     Disk(File),
 }
 
@@ -283,7 +336,7 @@ impl Drop for Spill {
 impl Default for Spill {
     fn default() -> Self {
         Spill {
-            store: SpillStore::Memory(Vec::new()),
+            store: SpillStore::Memory(Chunks::default()),
             records: 0,
         }
     }
@@ -307,7 +360,14 @@ impl Spill {
         f: &mut dyn FnMut(ConnectionRecord, CrossFacts) -> io::Result<()>,
     ) -> io::Result<()> {
         match &self.store {
-            SpillStore::Memory(buf) => read_frames(&mut &buf[..], file, f),
+            SpillStore::Memory(buf) => read_frames(
+                &mut ChunkReader {
+                    rest: &buf.0,
+                    at: 0,
+                },
+                file,
+                f,
+            ),
             SpillStore::Disk(d) => {
                 let mut d = d;
                 d.seek(SeekFrom::Start(0))?;
@@ -803,9 +863,41 @@ mod tests {
     #[test]
     fn corrupt_spill_is_an_error_not_a_panic() {
         let spill = Spill {
-            store: SpillStore::Memory(vec![5, 1, 2, 0xff]),
+            store: SpillStore::Memory(Chunks(vec![vec![5, 1, 2, 0xff]])),
             records: 1,
         };
         assert!(spill.read("x", &mut |_, _| Ok(())).is_err());
+    }
+
+    #[test]
+    fn chunks_read_back_across_chunk_boundaries() {
+        // Synthetic bytes: pieces of awkward sizes so writes straddle the 1 MiB chunks.
+        let mut chunks = Chunks::default();
+        let mut expected = Vec::new();
+        for i in 0..5000u32 {
+            let piece: Vec<u8> = (0..(i % 997) as usize)
+                .map(|j| (j as u32 ^ i) as u8)
+                .collect();
+            chunks.extend(&piece);
+            expected.extend_from_slice(&piece);
+        }
+        assert!(chunks.0.len() > 2, "{} chunks", chunks.0.len());
+        assert!(chunks.0.iter().all(|c| c.capacity() == MEMORY_CHUNK));
+        assert_eq!(chunks.len(), expected.len());
+        let mut back = Vec::new();
+        let mut r = ChunkReader {
+            rest: &chunks.0,
+            at: 0,
+        };
+        // Odd-sized reads, as BufReader-less frame decoding does.
+        let mut buf = [0u8; 333];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            back.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(back, expected);
     }
 }
