@@ -7,6 +7,7 @@
 #        OTHERS=0          skip tshark / ndpiReader / ssldump (they are slow: ~40x-140x the floor)
 #        WARM=1            cat the file to /dev/null first so every tool reads from page cache
 #        TLSCAP_ARGS=...   extra tlscap arguments
+#        REPEAT=N          runs per program, fastest kept (default 3; the slow others run once)
 # Every program runs under /usr/bin/time -v: wall = clock time around it, cpu = user + sys,
 # peak = "Maximum resident set size". x_floor = wall / floor's wall; x_f_cpu = cpu / floor's cpu
 # (useful on a shared machine, where wall time depends on the neighbours). tlscap writes its JSON to /dev/null; a separate untimed-for-the-table pass
@@ -18,6 +19,7 @@ TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 TLSCAP="$TARGET/release/tlscap"
 FLOOR="$TARGET/release/examples/floor"
 OTHERS=${OTHERS:-1}
+REPEAT=${REPEAT:-3}
 WARM=${WARM:-1}
 TIME=/usr/bin/time
 [ -x $TIME ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
@@ -30,20 +32,28 @@ fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-# run NAME CMD... : runs CMD under time -v (stdout to $TMP/NAME.out); records wall seconds
-# (from the clock, ns resolution), CPU seconds (user + sys) and peak RSS KiB.
+# run NAME CMD... : runs CMD REPEAT times under time -v (stdout to $TMP/NAME.out) and keeps the
+# fastest run: wall seconds (from the clock, ns resolution), its CPU seconds (user + sys), and
+# the largest peak RSS KiB of all runs.
 run() {
   local name=$1; shift
-  local t0 t1
-  t0=$(date +%s.%N)
-  if ! $TIME -v -o "$TMP/$name.time" "$@" > "$TMP/$name.out" 2> "$TMP/$name.err"; then
-    echo "  ($name exited non-zero; stderr: $(head -c 300 "$TMP/$name.err"))" >&2
-  fi
-  t1=$(date +%s.%N)
-  local cpu rss
-  cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$TMP/$name.time")
-  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$TMP/$name.time")
-  echo "$name $(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}') $cpu $rss" >> "$TMP/results"
+  local t0 t1 i best="" best_cpu="" rss_max=0
+  for i in $(seq "$REPEAT"); do
+    t0=$(date +%s.%N)
+    if ! $TIME -v -o "$TMP/$name.time" "$@" > "$TMP/$name.out" 2> "$TMP/$name.err"; then
+      echo "  ($name exited non-zero; stderr: $(head -c 300 "$TMP/$name.err"))" >&2
+    fi
+    t1=$(date +%s.%N)
+    local wall cpu rss
+    wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
+    cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$TMP/$name.time")
+    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$TMP/$name.time")
+    [ "$rss" -gt "$rss_max" ] && rss_max=$rss
+    if [ -z "$best" ] || awk -v a="$wall" -v b="$best" 'BEGIN {exit !(a < b)}'; then
+      best=$wall; best_cpu=$cpu
+    fi
+  done
+  echo "$name $best $best_cpu $rss_max" >> "$TMP/results"
 }
 
 for CAP in "$@"; do
@@ -60,6 +70,7 @@ for CAP in "$@"; do
   # shellcheck disable=SC2086
   run tlscap_t1 "$TLSCAP" -q --threads 1 --format json -o /dev/null ${TLSCAP_ARGS:-} "$CAP"
   if [ "$OTHERS" = 1 ]; then
+    REPEAT_ALL=$REPEAT; REPEAT=1
     if command -v tshark > /dev/null; then
       # The issue's command, plus tcp.stream so tshark's count of TLS connections is known.
       run tshark tshark -r "$CAP" -Y 'tls.handshake.type==1' -T fields \
@@ -67,6 +78,7 @@ for CAP in "$@"; do
     fi
     command -v ndpiReader > /dev/null && run ndpiReader ndpiReader -q -i "$CAP"
     command -v ssldump > /dev/null && run ssldump ssldump -n -N -r "$CAP"
+    REPEAT=$REPEAT_ALL
   fi
 
   # Connections reported by tlscap (one JSON object per connection).

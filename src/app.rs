@@ -867,6 +867,9 @@ pub struct BatchOptions {
     pub globs: Vec<String>,
     /// Draw a progress bar on stderr.
     pub progress: bool,
+    /// Captures at least this large are split over spare threads (None: 16 MiB). Output is
+    /// the same either way; this only decides when the extra threads are worth starting.
+    pub shard_min_bytes: Option<u64>,
 }
 
 /// One capture of a batch: its statistics and warnings, and its records waiting in a spill.
@@ -1050,8 +1053,9 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
 const SHARD_MIN_BYTES: u64 = 16 << 20;
 
 /// Large enough to spread over several threads (stdin and unknown sizes count as large).
-fn worth_sharding(p: &Path) -> bool {
-    std::fs::metadata(p).map_or(true, |m| !m.is_file() || m.len() >= SHARD_MIN_BYTES)
+fn worth_sharding(p: &Path, min_bytes: Option<u64>) -> bool {
+    let min = min_bytes.unwrap_or(SHARD_MIN_BYTES);
+    std::fs::metadata(p).map_or(true, |m| !m.is_file() || m.len() >= min)
 }
 
 /// Expands the inputs, analyses every capture in parallel, and returns the per-file results
@@ -1101,7 +1105,7 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
             .enumerate()
             .map(|(i, p)| {
                 let mut analysis = std::borrow::Cow::Borrowed(&opts.analysis);
-                if spare_shards > 1 && worth_sharding(p) {
+                if spare_shards > 1 && worth_sharding(p, opts.shard_min_bytes) {
                     analysis.to_mut().shards = spare_shards;
                 }
                 let r = stream_file(p, i, &analysis);

@@ -323,6 +323,7 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
             threads: cli.common.threads,
             globs: cli.common.glob.clone(),
             progress: !cli.common.quiet && std::io::stderr().is_terminal(),
+            shard_min_bytes: None,
         },
     );
     let common = &cli.common;

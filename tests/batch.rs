@@ -97,6 +97,49 @@ fn batch_agrees_with_single_file_analysis() {
     assert_eq!(batch.files[0].records(), 2);
 }
 
+/// A single capture split over several threads (forced, samples are small) gives the same
+/// batch as one thread: records with cross-connection findings, statistics, spill counts.
+#[test]
+fn one_capture_split_over_threads_gives_the_same_batch() {
+    for name in [
+        "sni-gated-client-auth.pcap",
+        "multi.pcapng",
+        "tls13-http-401-200.pcap",
+    ] {
+        let file = common::sample(name);
+        let run = |threads: usize| {
+            let batch = app::run_batch(
+                std::slice::from_ref(&file),
+                &BatchOptions {
+                    analysis: Options {
+                        auto_keylog: true,
+                        ..Options::default()
+                    },
+                    threads: Some(threads),
+                    shard_min_bytes: Some(0),
+                    ..Default::default()
+                },
+            );
+            let records = batch.records().expect("read spill");
+            let f = &batch.files[0];
+            (
+                records,
+                format!("{:?}", f.analysis.stats),
+                f.records(),
+                f.findings,
+            )
+        };
+        let one = run(1);
+        assert!(!one.0.is_empty(), "{name}: no records");
+        for threads in [2, 3] {
+            assert!(
+                run(threads) == one,
+                "{name}: {threads} threads differ from 1"
+            );
+        }
+    }
+}
+
 /// The scenario: a tree with nested folders, a gzip'd capture, a pcapng, a truncated
 /// capture, a non-capture file and an empty file, analysed by one command. All captures are
 /// real samples (the truncated one is a real sample cut mid-record).
