@@ -278,10 +278,31 @@ fn write_csv(out: &mut dyn Write, records: &[ConnectionRecord]) -> io::Result<()
 const JSON_LINES_CHUNK: usize = 1024;
 
 /// Connection records as JSON lines, serialised a chunk at a time on a thread pool and written
-/// in arrival order: serialisation is most of the output pass, and it parallelises.
+/// in arrival order: serialisation is most of the output pass, and it parallelises. One chunk
+/// is serialised while the caller reads the next (at most two chunks in memory).
 pub struct JsonLines<'p> {
     pool: Option<&'p rayon::ThreadPool>,
     chunk: Vec<ConnectionRecord>,
+    /// The chunk being serialised: its lines, in order, when done.
+    pending: Option<std::sync::mpsc::Receiver<serde_json::Result<Vec<Vec<u8>>>>>,
+}
+
+/// Serialises records to JSON lines in parallel, a buffer per run of records; the records are
+/// dropped on the pool too (freeing them is part of the work).
+fn json_lines(chunk: Vec<ConnectionRecord>) -> serde_json::Result<Vec<Vec<u8>>> {
+    use rayon::prelude::*;
+    chunk
+        .into_par_iter()
+        .chunks(64)
+        .map(|records| {
+            let mut buf = Vec::with_capacity(records.len() * 2048);
+            for r in &records {
+                serde_json::to_writer(&mut buf, r)?;
+                buf.push(b'\n');
+            }
+            Ok(buf)
+        })
+        .collect()
 }
 
 impl<'p> JsonLines<'p> {
@@ -290,40 +311,60 @@ impl<'p> JsonLines<'p> {
         JsonLines {
             pool,
             chunk: Vec::with_capacity(JSON_LINES_CHUNK),
+            pending: None,
         }
     }
 
-    /// Queues one record; writes a chunk when it is full.
+    /// Queues one record; a full chunk starts serialising in the background.
     pub fn push(&mut self, r: ConnectionRecord, out: &mut dyn Write) -> io::Result<()> {
         self.chunk.push(r);
         if self.chunk.len() >= JSON_LINES_CHUNK {
-            self.flush(out)?;
+            self.write_pending(out)?;
+            let threads = self
+                .pool
+                .map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
+            if threads <= 1 {
+                // One thread asked for: no serialising behind the caller's back.
+                return self.flush(out);
+            }
+            let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(JSON_LINES_CHUNK));
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            let job = move || {
+                let _ = tx.send(json_lines(chunk));
+            };
+            match self.pool {
+                Some(pool) => pool.spawn(job),
+                None => rayon::spawn(job),
+            }
+            self.pending = Some(rx);
         }
         Ok(())
     }
 
-    /// Writes what is queued.
+    /// Writes the chunk being serialised, if any.
+    fn write_pending(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        let Some(rx) = self.pending.take() else {
+            return Ok(());
+        };
+        let bufs = rx
+            .recv()
+            .map_err(|_| io::Error::other("JSON serialisation stopped"))??;
+        for buf in bufs {
+            out.write_all(&buf)?;
+        }
+        Ok(())
+    }
+
+    /// Writes everything queued.
     pub fn flush(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        use rayon::prelude::*;
-        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(JSON_LINES_CHUNK));
-        // Records are dropped on the pool too: freeing them is part of the work.
-        let serialise = || -> Vec<serde_json::Result<Vec<u8>>> {
-            chunk
-                .into_par_iter()
-                .with_min_len(64)
-                .map(|r| {
-                    let mut line = serde_json::to_vec(&r)?;
-                    line.push(b'\n');
-                    Ok(line)
-                })
-                .collect()
-        };
-        let lines = match self.pool {
-            Some(pool) => pool.install(serialise),
-            None => serialise(),
-        };
-        for line in lines {
-            out.write_all(&line?)?;
+        self.write_pending(out)?;
+        let chunk = std::mem::take(&mut self.chunk);
+        let bufs = match self.pool {
+            Some(pool) => pool.install(|| json_lines(chunk)),
+            None => json_lines(chunk),
+        }?;
+        for buf in bufs {
+            out.write_all(&buf)?;
         }
         Ok(())
     }
