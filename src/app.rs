@@ -186,6 +186,18 @@ fn analyze_prepared<T: Indexed + Send>(
         }
     };
     let keylog = initial_keylog(path, opts, &mut out);
+    // One validator (and its cache) for every builder of this file, sharded or not.
+    let mut opts = std::borrow::Cow::Borrowed(opts);
+    if opts.validator.is_none() {
+        opts.to_mut().validator = shared_validator(&TrustOptions::default()).ok();
+        if opts.validator.is_none() {
+            out.warnings.push(format!(
+                "{}: trust anchors could not be loaded; certificate chains are not validated",
+                path.display()
+            ));
+        }
+    }
+    let opts = &*opts;
     // pcapng may carry Decryption Secrets Blocks: give connections a slot they can fill.
     let pcapng = reader.format() == crate::capture::Format::PcapNg;
     let with_slot = keylog.is_some() || pcapng;
@@ -226,9 +238,6 @@ fn analyze_in_line<T>(
     let slot = key_slot(&keylog, with_slot);
     observer_cfg.keylog = slot.clone();
     let mut builder = RecordBuilder::new(path, opts);
-    if builder.validator.is_none() {
-        out.warnings.push(no_validator_warning(path));
-    }
     let mut emit = |finished: &mut Vec<Finished<TlsObserver>>, builder: &mut RecordBuilder| {
         // One packet can end several connections: they go out by index, as the sharded
         // pipeline orders them, so both give the same sink order.
@@ -265,13 +274,6 @@ fn analyze_in_line<T>(
     source.finish(&mut out);
     out.stats.tcp_connections = builder.seen;
     out
-}
-
-fn no_validator_warning(path: &Path) -> String {
-    format!(
-        "{}: trust anchors could not be loaded; certificate chains are not validated",
-        path.display()
-    )
 }
 
 /// The key log for a capture: `--keylog` files, plus one named like the capture beside it.
@@ -395,12 +397,9 @@ const TLS_PORTS: &[u16] = &[
 
 impl<'o> RecordBuilder<'o> {
     fn new(path: &Path, opts: &'o Options) -> Self {
-        let validator = opts
-            .validator
-            .clone()
-            .or_else(|| shared_validator(&TrustOptions::default()).ok());
         RecordBuilder {
-            validator,
+            // Resolved once per file by `analyze_prepared` (None: anchors failed to load).
+            validator: opts.validator.clone(),
             file: path.display().to_string(),
             all: opts.all,
             opts,

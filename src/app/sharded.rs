@@ -14,7 +14,7 @@
 //!   the output is identical for any number of shards.
 
 use super::source::{SegmentSource, Step};
-use super::{key_slot, no_validator_warning, Built, FileAnalysis, Indexed, Options, RecordBuilder};
+use super::{key_slot, Built, FileAnalysis, Indexed, Options, RecordBuilder};
 use crate::flow::{Finished, FlowTable, SegmentMeta};
 use crate::net::{TcpFlags, TcpSegment};
 use crate::tls::keylog::KeyLog;
@@ -129,15 +129,6 @@ pub(super) fn run<T: Indexed + Send>(
     sink: &mut dyn FnMut(u64, Option<T>),
 ) -> FileAnalysis {
     let shards = opts.shards.max(1);
-    // One validator (and its cache) for all workers.
-    let mut opts = opts.clone();
-    if opts.validator.is_none() {
-        opts.validator = super::shared_validator(&crate::certs::TrustOptions::default()).ok();
-        if opts.validator.is_none() {
-            out.warnings.push(no_validator_warning(path));
-        }
-    }
-    let opts = &opts;
     let mut batch_txs: Vec<SyncSender<Arc<Batch>>> = Vec::with_capacity(shards);
     let mut report_rxs: Vec<Receiver<WorkerReport<T>>> = Vec::with_capacity(shards);
     std::thread::scope(|scope| {
