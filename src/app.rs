@@ -249,7 +249,7 @@ fn analyze_in_line<T>(
     };
     loop {
         match source.next(&mut out) {
-            source::Step::Segment(meta, seg) => {
+            source::Step::Segment(meta, seg, _) => {
                 let cfg = &observer_cfg;
                 table.process(
                     meta,

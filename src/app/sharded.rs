@@ -15,6 +15,7 @@
 
 use super::source::{SegmentSource, Step};
 use super::{key_slot, Built, FileAnalysis, Indexed, Options, RecordBuilder};
+use crate::capture::SharedBlock;
 use crate::flow::{Finished, FlowTable, SegmentMeta};
 use crate::net::{TcpFlags, TcpSegment};
 use crate::tls::keylog::KeyLog;
@@ -30,12 +31,14 @@ use std::sync::Arc;
 const BATCH_SEGMENTS: usize = 1024;
 /// Payload bytes per batch before it is sent early.
 const BATCH_BYTES: usize = 512 << 10;
-/// A segment's payload is at most a jumbo IP packet (the arena is sized to take one more).
-const MAX_SEGMENT_PAYLOAD: usize = 256 << 10;
 /// Batches queued per worker (bounds memory when a worker falls behind).
 const QUEUE: usize = 16;
 
-/// A TCP segment whose payload lives in its batch's arena.
+/// Where an entry's payload lies: `block` indexes the batch's shared blocks, or is
+/// [`IN_ARENA`] for payloads built outside the capture's blocks (IP reassembly).
+const IN_ARENA: u32 = u32::MAX;
+
+/// A TCP segment whose payload lives in one of its batch's shared blocks or in its arena.
 struct Entry {
     meta: SegmentMeta,
     src: SocketAddr,
@@ -45,6 +48,7 @@ struct Entry {
     flags: TcpFlags,
     window: u16,
     wire_payload_len: u32,
+    block: u32,
     start: u32,
     len: u32,
     shard: u32,
@@ -54,15 +58,32 @@ struct Entry {
 #[derive(Default)]
 struct Batch {
     entries: Vec<Entry>,
+    /// The capture blocks the payloads were read into: shared, not copied.
+    blocks: Vec<SharedBlock>,
+    /// Payloads that are not in a capture block (reassembled from IP fragments).
     arena: Vec<u8>,
+    /// Payload bytes of the batch (wherever they lie), to bound the blocks it keeps alive.
+    payload_bytes: usize,
     /// Secrets to add before entry `.0` (== `entries.len()` for after the last one).
     secrets: Vec<(usize, Arc<KeyLog>)>,
 }
 
 impl Batch {
-    fn push(&mut self, meta: SegmentMeta, seg: &TcpSegment<'_>, shard: usize) {
-        let start = self.arena.len() as u32;
-        self.arena.extend_from_slice(seg.payload);
+    fn push(&mut self, meta: SegmentMeta, seg: &TcpSegment<'_>, shard: usize, block: &SharedBlock) {
+        let (block, start) = match offset_in(block, seg.payload) {
+            Some(start) => {
+                if !self.blocks.last().is_some_and(|b| Arc::ptr_eq(b, block)) {
+                    self.blocks.push(Arc::clone(block));
+                }
+                ((self.blocks.len() - 1) as u32, start)
+            }
+            None => {
+                let start = self.arena.len();
+                self.arena.extend_from_slice(seg.payload);
+                (IN_ARENA, start)
+            }
+        };
+        self.payload_bytes += seg.payload.len();
         self.entries.push(Entry {
             meta,
             src: seg.src,
@@ -72,17 +93,30 @@ impl Batch {
             flags: seg.flags,
             window: seg.window,
             wire_payload_len: seg.wire_payload_len,
-            start,
+            block,
+            start: start as u32,
             len: seg.payload.len() as u32,
             shard: shard as u32,
         });
     }
 
     fn is_full(&self) -> bool {
-        self.entries.len() >= BATCH_SEGMENTS || self.arena.len() >= BATCH_BYTES
+        self.entries.len() >= BATCH_SEGMENTS || self.payload_bytes >= BATCH_BYTES
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.blocks.clear();
+        self.arena.clear();
+        self.payload_bytes = 0;
+        self.secrets.clear();
     }
 
     fn segment(&self, e: &Entry) -> TcpSegment<'_> {
+        let bytes = match e.block {
+            IN_ARENA => &self.arena[..],
+            b => &self.blocks[b as usize][..],
+        };
         TcpSegment {
             src: e.src,
             dst: e.dst,
@@ -90,10 +124,16 @@ impl Batch {
             ack: e.ack,
             flags: e.flags,
             window: e.window,
-            payload: &self.arena[e.start as usize..(e.start + e.len) as usize],
+            payload: &bytes[e.start as usize..(e.start + e.len) as usize],
             wire_payload_len: e.wire_payload_len,
         }
     }
+}
+
+/// Where `part` starts inside `block`, when it lies wholly within it.
+fn offset_in(block: &[u8], part: &[u8]) -> Option<usize> {
+    let start = (part.as_ptr() as usize).checked_sub(block.as_ptr() as usize)?;
+    (start + part.len() <= block.len()).then_some(start)
 }
 
 /// What a worker reports for one batch (or, last, for the end of the capture).
@@ -173,9 +213,9 @@ fn read(
     let mut batch = pool.take();
     loop {
         match source.next(out) {
-            Step::Segment(meta, seg) => {
+            Step::Segment(meta, seg, block) => {
                 let shard = seg.shard(shards);
-                batch.push(meta, &seg, shard);
+                batch.push(meta, &seg, shard, block);
                 if batch.is_full() {
                     let full = std::mem::replace(&mut batch, pool.take());
                     if !pool.send(full, txs) {
@@ -206,17 +246,14 @@ impl BatchPool {
         if let Some(oldest) = self.in_flight.front() {
             if Arc::strong_count(oldest) == 1 {
                 if let Some(Ok(mut b)) = self.in_flight.pop_front().map(Arc::try_unwrap) {
-                    b.entries.clear();
-                    b.arena.clear();
-                    b.secrets.clear();
+                    b.clear();
                     return b;
                 }
             }
         }
         Batch {
             entries: Vec::with_capacity(BATCH_SEGMENTS),
-            arena: Vec::with_capacity(BATCH_BYTES + MAX_SEGMENT_PAYLOAD),
-            secrets: Vec::new(),
+            ..Batch::default()
         }
     }
 

@@ -3,7 +3,7 @@
 //! sharded reader thread, so both see exactly the same segments, secrets and warnings.
 
 use super::{add_dsb_secrets, FileAnalysis, MAX_MALFORMED_WARNINGS};
-use crate::capture::{CaptureReader, LinkType};
+use crate::capture::{CaptureReader, LinkType, SharedBlock};
 use crate::flow::SegmentMeta;
 use crate::net::{Decoded, NetDecoder, TcpSegment};
 use crate::tls::keylog::KeyLog;
@@ -12,8 +12,9 @@ use std::path::Path;
 
 /// What the next step of a capture produced.
 pub(super) enum Step<'a> {
-    /// A TCP segment of packet `meta.packet`.
-    Segment(SegmentMeta, TcpSegment<'a>),
+    /// A TCP segment of packet `meta.packet`, and the shared block the packet was read into
+    /// (its payload lies there unless IP reassembly built it elsewhere).
+    Segment(SegmentMeta, TcpSegment<'a>, &'a SharedBlock),
     /// Secrets from pcapng Decryption Secrets Blocks read since the previous packet: they join
     /// the key log before the next segment is processed.
     Secrets(KeyLog),
@@ -62,7 +63,7 @@ impl<'p> SegmentSource<'p> {
                 return Step::Secrets(add_dsb_secrets(self.path, secrets, out));
             }
         }
-        let packet = match self.reader.next_packet() {
+        let (packet, block) = match self.reader.next_shared() {
             Ok(Some(p)) => p,
             Ok(None) => return Step::End,
             Err(e) => {
@@ -83,7 +84,7 @@ impl<'p> SegmentSource<'p> {
         match self.net.decode(&packet) {
             Decoded::Tcp(seg) => {
                 stats.tcp_segments += 1;
-                Step::Segment(meta, seg)
+                Step::Segment(meta, seg, block)
             }
             Decoded::Other => Step::Other,
             Decoded::UnsupportedLink(link) => {

@@ -142,7 +142,9 @@ pub struct CaptureWarning {
 }
 
 mod reader;
+mod shared;
 pub use reader::CaptureReader;
+pub use shared::SharedBlock;
 
 /// True when the first bytes look like a capture we can read (pcap, pcapng, or gzip).
 pub fn looks_like_capture(first_bytes: &[u8]) -> bool {

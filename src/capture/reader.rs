@@ -5,10 +5,11 @@
 //! hostile length cannot make it wait for megabytes that never come), interface bookkeeping for
 //! pcapng timestamps and link types, and error mapping with byte offsets.
 
+use super::shared::{SharedBlock, SharedReader};
 use super::*;
 use pcap_parser::pcapng::{Block, SecretsType};
 use pcap_parser::traits::PcapReaderIterator;
-use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
+use pcap_parser::{PcapBlockOwned, PcapError};
 use std::collections::HashSet;
 use std::io::{self, Read};
 use std::sync::{Arc, Mutex};
@@ -159,7 +160,7 @@ pub struct CaptureReader {
     path: PathBuf,
     format: Format,
     compressed: bool,
-    parser: Box<dyn PcapReaderIterator + Send>,
+    parser: SharedReader<FillingReader>,
     status: Arc<Mutex<SourceStatus>>,
     container: Container,
     /// Size of the parser's buffer now.
@@ -322,10 +323,10 @@ impl CaptureReader {
                 reason: format!("invalid file header ({other:?})"),
             },
         };
-        let (parser, container): (Box<dyn PcapReaderIterator + Send>, Container) = match format {
+        let (parser, container) = match format {
             Format::Pcap => {
                 let mut reader =
-                    LegacyPcapReader::new(INITIAL_BUFFER, filling).map_err(header_error)?;
+                    SharedReader::pcap(INITIAL_BUFFER, filling).map_err(header_error)?;
                 // The first `next` hands out the file header without reading anything.
                 let container = match reader.next() {
                     Ok((_, PcapBlockOwned::LegacyHeader(header))) => Container::Pcap {
@@ -344,12 +345,12 @@ impl CaptureReader {
                         })
                     }
                 };
-                (Box::new(reader), container)
+                (reader, container)
             }
             Format::PcapNg => {
-                let reader = PcapNGReader::new(INITIAL_BUFFER, filling).map_err(header_error)?;
+                let reader = SharedReader::pcapng(INITIAL_BUFFER, filling).map_err(header_error)?;
                 (
-                    Box::new(reader),
+                    reader,
                     Container::PcapNg {
                         big_endian: false,
                         interfaces: Vec::new(),
@@ -381,6 +382,12 @@ impl CaptureReader {
 
     /// The next packet, `Ok(None)` at a clean end of file.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        Ok(self.next_shared()?.map(|(packet, _)| packet))
+    }
+
+    /// The next packet and the shared block its bytes live in: holding the block keeps the
+    /// bytes valid after the next call (see [`SharedBlock`]).
+    pub fn next_shared(&mut self) -> Result<Option<(Packet<'_>, &SharedBlock)>, CaptureError> {
         if self.finished {
             return Ok(None);
         }
@@ -392,13 +399,16 @@ impl CaptureReader {
             Ok(Some(located)) => {
                 let end = located.start.saturating_add(located.len);
                 match self.parser.data().get(located.start..end) {
-                    Some(data) => Ok(Some(Packet {
-                        number: self.packets,
-                        ts: located.ts,
-                        link: located.link,
-                        data,
-                        orig_len: located.orig_len,
-                    })),
+                    Some(data) => Ok(Some((
+                        Packet {
+                            number: self.packets,
+                            ts: located.ts,
+                            link: located.link,
+                            data,
+                            orig_len: located.orig_len,
+                        },
+                        self.parser.block(),
+                    ))),
                     None => {
                         // Unreachable with pcap-parser's block layouts; refuse rather than panic.
                         self.finished = true;

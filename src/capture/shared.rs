@@ -1,0 +1,329 @@
+//! pcap-parser's block parsers over a buffer whose bytes can outlive the parser's view of them.
+//!
+//! pcap-parser's streaming readers shift their one circular buffer on every refill, so a
+//! packet's bytes are only valid until the next call and a multi-threaded reader has to copy
+//! every payload out. [`SharedReader`] does the same job (same `PcapReaderIterator` contract,
+//! same parse functions, same errors) but fills reference-counted blocks: when a block is still
+//! held elsewhere, a refill moves the unread tail into a fresh block instead of shifting in
+//! place. A packet's bytes then stay valid for as long as its [`SharedBlock`] is held, and
+//! batches can hand payloads to other threads without copying them.
+
+use pcap_parser::nom;
+use pcap_parser::pcap::{
+    parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header,
+    LegacyPcapBlock, PcapHeader,
+};
+use pcap_parser::pcapng::{parse_block_be, parse_block_le, parse_sectionheaderblock, Block};
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{PcapBlockOwned, PcapError};
+use std::collections::VecDeque;
+use std::io::Read;
+use std::sync::Arc;
+
+/// A block of capture bytes shared between the reader and the batches that point into it.
+pub type SharedBlock = Arc<Vec<u8>>;
+
+/// Retired blocks kept for reuse; older ones are simply dropped (freed by their last holder).
+const MAX_RETIRED: usize = 64;
+
+type LegacyParseFn = fn(&[u8]) -> nom::IResult<&[u8], LegacyPcapBlock<'_>, PcapError<&[u8]>>;
+
+/// Which container's blocks are parsed.
+enum Kind {
+    /// Legacy pcap: the file header (handed out first) and the record parser for its format.
+    Pcap {
+        header: PcapHeader,
+        parse: LegacyParseFn,
+    },
+    /// pcapng: the current section's byte order.
+    PcapNg { big_endian: bool },
+}
+
+/// A [`PcapReaderIterator`] over shared blocks (see the module documentation).
+pub struct SharedReader<R: Read> {
+    reader: R,
+    kind: Kind,
+    block: SharedBlock,
+    /// Unread bytes are `block[pos..end]`.
+    pos: usize,
+    end: usize,
+    /// Size of the blocks allocated from now on (`grow` raises it).
+    capacity: usize,
+    consumed: usize,
+    exhausted: bool,
+    /// Blocks handed out before, reused once nobody else holds them.
+    retired: VecDeque<SharedBlock>,
+}
+
+impl<R: Read> SharedReader<R> {
+    /// A legacy pcap reader; reads and checks the file header like
+    /// `pcap_parser::LegacyPcapReader::new`.
+    pub fn pcap(capacity: usize, reader: R) -> Result<Self, PcapError<&'static [u8]>> {
+        let mut me = Self::start(capacity, reader)?;
+        let header = match parse_pcap_header(&me.block[..me.end]) {
+            Ok((_, header)) => header,
+            Err(e) => return Err(header_error(e)),
+        };
+        let parse: LegacyParseFn = if header.is_modified_format() {
+            parse_pcap_frame_modified
+        } else if header.is_bigendian() {
+            parse_pcap_frame_be
+        } else {
+            parse_pcap_frame
+        };
+        me.kind = Kind::Pcap { header, parse };
+        Ok(me)
+    }
+
+    /// A pcapng reader; checks the first Section Header Block like
+    /// `pcap_parser::PcapNGReader::new`.
+    pub fn pcapng(capacity: usize, reader: R) -> Result<Self, PcapError<&'static [u8]>> {
+        let me = Self::start(capacity, reader)?;
+        if let Err(e) = parse_sectionheaderblock(&me.block[..me.end]) {
+            return Err(header_error(e));
+        }
+        Ok(me)
+    }
+
+    fn start(capacity: usize, mut reader: R) -> Result<Self, PcapError<&'static [u8]>> {
+        let mut first = vec![0; capacity];
+        let end = reader.read(&mut first).map_err(|_| PcapError::ReadError)?;
+        Ok(SharedReader {
+            reader,
+            kind: Kind::PcapNg { big_endian: false },
+            block: Arc::new(first),
+            pos: 0,
+            end,
+            capacity,
+            consumed: 0,
+            exhausted: false,
+            retired: VecDeque::new(),
+        })
+    }
+
+    /// The block the unread bytes (and the last block returned by `next`) live in.
+    pub fn block(&self) -> &SharedBlock {
+        &self.block
+    }
+
+    /// A block of at least `len` bytes that nobody else holds: a retired one when possible.
+    fn fresh_block(&mut self, len: usize) -> Vec<u8> {
+        for _ in 0..self.retired.len() {
+            let Some(block) = self.retired.pop_front() else {
+                break;
+            };
+            match Arc::try_unwrap(block) {
+                Ok(v) if v.len() >= len => return v,
+                Ok(_) => {}
+                Err(held) => self.retired.push_back(held),
+            }
+        }
+        vec![0; len]
+    }
+}
+
+/// Maps a header parse failure the way pcap-parser's streaming readers do.
+fn header_error(e: nom::Err<PcapError<&[u8]>>) -> PcapError<&'static [u8]> {
+    match e {
+        nom::Err::Error(e) | nom::Err::Failure(e) => e.to_owned_vec(),
+        nom::Err::Incomplete(nom::Needed::Size(n)) => PcapError::Incomplete(n.into()),
+        nom::Err::Incomplete(nom::Needed::Unknown) => PcapError::Incomplete(0),
+    }
+}
+
+impl<R: Read> PcapReaderIterator for SharedReader<R> {
+    fn next(&mut self) -> Result<(usize, PcapBlockOwned<'_>), PcapError<&[u8]>> {
+        if let Kind::Pcap { header, .. } = &self.kind {
+            if self.consumed == 0 {
+                return Ok((header.size(), PcapBlockOwned::from(header.clone())));
+            }
+        }
+        if self.pos == self.end && self.exhausted {
+            return Err(PcapError::Eof);
+        }
+        let data = &self.block[self.pos..self.end];
+        let parsed = match &mut self.kind {
+            Kind::Pcap { parse, .. } => parse(data).map(|(rem, b)| (rem, PcapBlockOwned::from(b))),
+            Kind::PcapNg { big_endian } => {
+                let parse = if *big_endian {
+                    parse_block_be
+                } else {
+                    parse_block_le
+                };
+                parse(data).map(|(rem, b)| {
+                    if let Block::SectionHeader(shb) = &b {
+                        *big_endian = shb.big_endian();
+                    }
+                    (rem, PcapBlockOwned::from(b))
+                })
+            }
+        };
+        match parsed {
+            Ok((rem, block)) => Ok((data.len() - rem.len(), block)),
+            Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => Err(e),
+            Err(nom::Err::Incomplete(needed)) => {
+                if self.exhausted {
+                    return Err(PcapError::UnexpectedEof);
+                }
+                match needed {
+                    nom::Needed::Size(n) if data.len() + usize::from(n) >= self.capacity => {
+                        Err(PcapError::BufferTooSmall)
+                    }
+                    nom::Needed::Size(n) => Err(PcapError::Incomplete(n.into())),
+                    nom::Needed::Unknown => Err(PcapError::Incomplete(0)),
+                }
+            }
+        }
+    }
+
+    fn consume(&mut self, offset: usize) {
+        self.consume_noshift(offset);
+    }
+
+    fn consume_noshift(&mut self, offset: usize) {
+        let offset = offset.min(self.end - self.pos);
+        self.consumed += offset;
+        self.pos += offset;
+    }
+
+    fn consumed(&self) -> usize {
+        self.consumed
+    }
+
+    fn refill(&mut self) -> Result<(), PcapError<&[u8]>> {
+        let tail = self.end - self.pos;
+        let size = self.capacity.max(tail);
+        if let Some(own) = Arc::get_mut(&mut self.block).filter(|b| b.len() >= size) {
+            // Nobody else holds the block: shift in place, as a circular buffer would.
+            own.copy_within(self.pos..self.end, 0);
+        } else {
+            let mut fresh = self.fresh_block(size);
+            fresh[..tail].copy_from_slice(&self.block[self.pos..self.end]);
+            let old = std::mem::replace(&mut self.block, Arc::new(fresh));
+            if self.retired.len() >= MAX_RETIRED {
+                self.retired.pop_front();
+            }
+            self.retired.push_back(old);
+        }
+        self.pos = 0;
+        self.end = tail;
+        let Some(own) = Arc::get_mut(&mut self.block) else {
+            return Err(PcapError::ReadError);
+        };
+        let space = &mut own[tail..];
+        if space.is_empty() {
+            return Ok(());
+        }
+        let n = self.reader.read(space).map_err(|_| PcapError::ReadError)?;
+        self.exhausted = n == 0;
+        self.end += n;
+        Ok(())
+    }
+
+    fn position(&self) -> usize {
+        self.pos
+    }
+
+    fn grow(&mut self, new_size: usize) -> bool {
+        // Takes effect at the next refill, which the caller does after growing.
+        self.capacity = self.capacity.max(new_size);
+        true
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.block[self.pos..self.end]
+    }
+
+    fn reader_exhausted(&self) -> bool {
+        self.exhausted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pcap_parser::{LegacyPcapReader, PcapNGReader};
+
+    /// Every block's bytes, read with `reader`, refilling on demand. When `block_of` gives the
+    /// shared block, it is held (as batches in flight hold theirs), so refills must move to
+    /// fresh blocks; the held bytes are checked unchanged at the end.
+    fn read_all<P: PcapReaderIterator>(
+        mut reader: P,
+        block_of: impl Fn(&P) -> Option<SharedBlock>,
+    ) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut held: Vec<(SharedBlock, usize, usize)> = Vec::new();
+        let mut capacity = 512;
+        loop {
+            match reader.next() {
+                Ok((n, _)) => {
+                    let bytes = reader.data()[..n].to_vec();
+                    if let Some(block) = block_of(&reader) {
+                        let start = reader.data().as_ptr() as usize - block.as_ptr() as usize;
+                        held.push((block, start, n));
+                    }
+                    out.push(bytes);
+                    reader.consume(n);
+                }
+                Err(PcapError::Eof) => break,
+                Err(PcapError::Incomplete(_)) => reader.refill().expect("refill"),
+                Err(PcapError::BufferTooSmall) => {
+                    // As CaptureReader does for a record larger than the buffer.
+                    capacity *= 2;
+                    assert!(reader.grow(capacity));
+                    reader.refill().expect("refill");
+                }
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        // Blocks held while the reader went on still show the bytes they were read with.
+        for ((block, start, n), bytes) in held.iter().zip(&out) {
+            assert_eq!(&block[*start..start + n], &bytes[..]);
+        }
+        out
+    }
+
+    fn sample(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/samples/{name}", env!("CARGO_MANIFEST_DIR"))).expect(name)
+    }
+
+    #[test]
+    fn pcap_blocks_match_pcap_parsers_reader_with_and_without_held_blocks() {
+        let file = sample("tls13-http-401-200.pcap");
+        let oracle = read_all(LegacyPcapReader::new(1 << 16, &file[..]).unwrap(), |_| None);
+        // A 512-byte block size forces a refill every few packets.
+        let free = read_all(SharedReader::pcap(512, &file[..]).unwrap(), |_| None);
+        let held = read_all(SharedReader::pcap(512, &file[..]).unwrap(), |r| {
+            Some(Arc::clone(r.block()))
+        });
+        assert_eq!(oracle.len(), 41, "file header + 40 packets");
+        assert_eq!(free, oracle);
+        assert_eq!(held, oracle);
+    }
+
+    #[test]
+    fn pcapng_blocks_match_pcap_parsers_reader_with_and_without_held_blocks() {
+        let file = sample("multi.pcapng");
+        let oracle = read_all(PcapNGReader::new(1 << 16, &file[..]).unwrap(), |_| None);
+        let free = read_all(SharedReader::pcapng(512, &file[..]).unwrap(), |_| None);
+        let held = read_all(SharedReader::pcapng(512, &file[..]).unwrap(), |r| {
+            Some(Arc::clone(r.block()))
+        });
+        assert!(oracle.len() > 10);
+        assert_eq!(free, oracle);
+        assert_eq!(held, oracle);
+    }
+
+    #[test]
+    fn a_block_larger_than_the_buffer_asks_to_grow() {
+        let file = sample("tls13-http-401-200.pcap");
+        let mut r = SharedReader::pcap(64, &file[..]).unwrap();
+        let (n, _) = r.next().unwrap();
+        r.consume(n);
+        assert!(matches!(r.next(), Err(PcapError::BufferTooSmall)));
+        assert!(r.grow(1 << 16));
+        assert!(matches!(r.next(), Err(PcapError::Incomplete(_))));
+        r.refill().unwrap();
+        assert!(r.next().is_ok());
+    }
+}
