@@ -23,8 +23,11 @@ use std::sync::Arc;
 /// A block of capture bytes shared between the reader and the batches that point into it.
 pub type SharedBlock = Arc<Vec<u8>>;
 
-/// Retired blocks kept for reuse; older ones are simply dropped (freed by their last holder).
-const MAX_RETIRED: usize = 64;
+/// Retired blocks kept for reuse. Batches in flight hold at most a few MiB of blocks, so the
+/// list stays far below this; the cap only guards against a holder that never lets go (older
+/// blocks are then dropped and freed by their last holder). Reuse matters: a fresh block costs
+/// zeroing and page faults.
+const MAX_RETIRED: usize = 1024;
 
 type LegacyParseFn = fn(&[u8]) -> nom::IResult<&[u8], LegacyPcapBlock<'_>, PcapError<&[u8]>>;
 
