@@ -111,8 +111,8 @@ pub struct Built {
     /// The record (connection findings and chain check included; cross-connection findings
     /// are added later).
     pub record: ConnectionRecord,
-    /// What the handshake showed.
-    pub handshake: HandshakeSummary,
+    /// What the handshake showed (boxed: ~1.6 KiB that most callers drop unread).
+    pub handshake: Box<HandshakeSummary>,
     /// TCP facts.
     pub tcp: TcpSummary,
 }
@@ -126,7 +126,7 @@ pub fn analyze_file(path: &Path, opts: &Options) -> FileAnalysis {
     rows.sort_by_key(|b| b.record.index);
     for b in rows {
         out.connections.push(b.record);
-        out.handshakes.push(b.handshake);
+        out.handshakes.push(*b.handshake);
         out.tcp.push(b.tcp);
     }
     out
@@ -432,7 +432,7 @@ impl<'o> RecordBuilder<'o> {
             index,
             Some(Built {
                 record,
-                handshake: hs,
+                handshake: Box::new(hs),
                 tcp,
             }),
         )

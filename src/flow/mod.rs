@@ -184,8 +184,8 @@ pub struct TcpSummary {
 pub struct Finished<H> {
     /// TCP facts.
     pub tcp: TcpSummary,
-    /// The handler that saw the byte streams.
-    pub handler: H,
+    /// The handler that saw the byte streams (boxed: it is large and moves on from here).
+    pub handler: Box<H>,
 }
 
 /// Limits and timeouts of the connection table.

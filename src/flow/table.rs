@@ -43,7 +43,9 @@ struct Connection<H> {
     /// Server's ISN, from its SYN-ACK.
     server_isn: Option<u32>,
     streams: [Reassembler; 2],
-    handler: H,
+    /// Boxed: handlers are large (a TLS observer is ~2 KiB) and travel on after the table
+    /// lets go of them; moving a pointer is cheaper than moving the handler.
+    handler: Box<H>,
     /// When both FINs or a RST were seen; the connection is kept `close_grace_secs` longer so
     /// its final ACKs still count, then emitted.
     closed_at: Option<Timestamp>,
@@ -303,7 +305,7 @@ impl<H: StreamHandler> FlowTable<H> {
             client_isn: None,
             server_isn: None,
             streams,
-            handler: new_handler(client, server),
+            handler: Box::new(new_handler(client, server)),
             closed_at: None,
         })
     }
@@ -441,7 +443,7 @@ impl<H: StreamHandler> Connection<H> {
                 seg.payload,
                 wire_len,
                 meta,
-                &mut self.handler,
+                &mut *self.handler,
             );
             if tcp.midstream && tcp.first_data[0].is_some() && tcp.first_data[1].is_some() {
                 tcp.established = true;
@@ -477,7 +479,7 @@ impl<H: StreamHandler> Connection<H> {
     /// Flushes both directions and packages the summary.
     fn into_finished(mut self, reason: EndReason, meta: SegmentMeta) -> Finished<H> {
         for dir in [Direction::ToServer, Direction::ToClient] {
-            self.streams[dir.idx()].flush(dir, meta, &mut self.handler);
+            self.streams[dir.idx()].flush(dir, meta, &mut *self.handler);
         }
         let Connection {
             mut tcp,
