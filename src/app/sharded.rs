@@ -1,8 +1,9 @@
 //! One capture on several cores: a reader thread, `shards` flow workers and a merger.
 //!
-//! - The **reader** (capture + net) copies each TCP segment's payload into a batch and notes
-//!   which shard owns it ([`TcpSegment::shard`]: both directions of a 5-tuple hash alike).
-//!   Every worker receives every batch (shared, read-only).
+//! - The **reader** (capture + net) puts each TCP segment into a batch and notes which shard
+//!   owns it ([`TcpSegment::shard`]: both directions of a 5-tuple hash alike). Payloads are not
+//!   copied: the batch holds the capture reader's shared blocks ([`SharedBlock`]) and points
+//!   into them. Every worker receives every batch (shared, read-only).
 //! - Each **worker** owns a flow table, TLS observers and a record builder. It processes the
 //!   segments of its shard and lets capture time pass on the others
 //!   ([`FlowTable::tick`]), so its connections close, idle out and linger exactly as in one
@@ -233,8 +234,8 @@ fn read(
     }
 }
 
-/// Batches in flight, reused once every worker is done with them: fresh multi-MiB buffers
-/// would cost a page fault per 4 KiB on every batch.
+/// Batches in flight, reused once every worker is done with them (which also releases the
+/// capture blocks they held, for the reader to reuse).
 #[derive(Default)]
 struct BatchPool {
     in_flight: std::collections::VecDeque<Arc<Batch>>,
