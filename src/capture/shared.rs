@@ -125,6 +125,15 @@ impl<R: Read> SharedReader<R> {
     }
 }
 
+/// One read into `space`; `None` when there is no space (the block is full: nothing is read,
+/// as pcap-parser's readers do).
+fn read_into(reader: &mut impl Read, space: &mut [u8]) -> std::io::Result<Option<usize>> {
+    if space.is_empty() {
+        return Ok(None);
+    }
+    reader.read(space).map(Some)
+}
+
 /// Maps a header parse failure the way pcap-parser's streaming readers do.
 fn header_error(e: nom::Err<PcapError<&[u8]>>) -> PcapError<&'static [u8]> {
     match e {
@@ -194,32 +203,30 @@ impl<R: Read> PcapReaderIterator for SharedReader<R> {
     }
 
     fn refill(&mut self) -> Result<(), PcapError<&[u8]>> {
-        let tail = self.end - self.pos;
+        let (pos, end) = (self.pos, self.end);
+        let tail = end - pos;
         let size = self.capacity.max(tail);
-        if let Some(own) = Arc::get_mut(&mut self.block).filter(|b| b.len() >= size) {
+        let read = if let Some(own) = Arc::get_mut(&mut self.block).filter(|b| b.len() >= size) {
             // Nobody else holds the block: shift in place, as a circular buffer would.
-            own.copy_within(self.pos..self.end, 0);
+            own.copy_within(pos..end, 0);
+            read_into(&mut self.reader, &mut own[tail..])
         } else {
             let mut fresh = self.fresh_block(size);
-            fresh[..tail].copy_from_slice(&self.block[self.pos..self.end]);
+            fresh[..tail].copy_from_slice(&self.block[pos..end]);
+            let read = read_into(&mut self.reader, &mut fresh[tail..]);
             let old = std::mem::replace(&mut self.block, Arc::new(fresh));
             if self.retired.len() >= MAX_RETIRED {
                 self.retired.pop_front();
             }
             self.retired.push_back(old);
-        }
+            read
+        };
         self.pos = 0;
         self.end = tail;
-        let Some(own) = Arc::get_mut(&mut self.block) else {
-            return Err(PcapError::ReadError);
-        };
-        let space = &mut own[tail..];
-        if space.is_empty() {
-            return Ok(());
+        if let Some(n) = read.map_err(|_| PcapError::ReadError)? {
+            self.exhausted = n == 0;
+            self.end += n;
         }
-        let n = self.reader.read(space).map_err(|_| PcapError::ReadError)?;
-        self.exhausted = n == 0;
-        self.end += n;
         Ok(())
     }
 
