@@ -244,11 +244,6 @@ mod tests {
         assert_eq!(ja4(&ch), "t12i000000_000000000000_000000000000");
         assert_eq!(ja3_string(&ch), "771,,,,");
     }
-}
-
-#[cfg(test)]
-mod decimal_tests {
-    use super::push_decimal;
 
     /// Hand-picked edge values (0, one digit, powers of ten, the largest u16 and u32).
     #[test]
