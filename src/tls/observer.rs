@@ -123,6 +123,19 @@ struct RawAlert {
     encrypted: bool,
 }
 
+impl RawAlert {
+    /// An alert whose level and description are unreadable (encrypted, no keys or no success).
+    fn encrypted(dir: Direction, meta: SegmentMeta) -> Self {
+        RawAlert {
+            dir,
+            level: 0,
+            description: 0,
+            meta,
+            encrypted: true,
+        }
+    }
+}
+
 /// Watches one connection's two byte streams and decodes its TLS handshake.
 #[derive(Debug, Default)]
 pub struct TlsObserver {
@@ -564,13 +577,7 @@ impl TlsObserver {
                 return;
             }
             CT_ALERT => {
-                self.alerts.push(RawAlert {
-                    dir,
-                    level: 0,
-                    description: 0,
-                    meta,
-                    encrypted: true,
-                });
+                self.alerts.push(RawAlert::encrypted(dir, meta));
                 let null_cipher =
                     self.summary.server_hello.as_ref().is_some_and(|sh| {
                         super::names::cipher_name(sh.cipher).contains("WITH_NULL")
@@ -723,13 +730,7 @@ impl TlsObserver {
                 // an abbreviated handshake): its level and description are unreadable.
                 let plain = body.len() == 2 && matches!(body[0], 1 | 2);
                 if !plain {
-                    self.alerts.push(RawAlert {
-                        dir,
-                        level: 0,
-                        description: 0,
-                        meta,
-                        encrypted: true,
-                    });
+                    self.alerts.push(RawAlert::encrypted(dir, meta));
                     self.event(dir, meta, "Alert (encrypted)".to_string());
                 } else {
                     self.plain_alert(dir, body[0], body[1], meta, "");

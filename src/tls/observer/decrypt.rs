@@ -122,13 +122,7 @@ impl TlsObserver {
                     meta.packet
                 ));
                 if outer == Some(CT_ALERT) {
-                    self.alerts.push(RawAlert {
-                        dir,
-                        level: 0,
-                        description: 0,
-                        meta,
-                        encrypted: true,
-                    });
+                    self.alerts.push(RawAlert::encrypted(dir, meta));
                 }
             }
         }
