@@ -366,6 +366,7 @@ struct RecordBuilder<'o> {
     /// the DER on a hit. Chains are shared (`Arc`) by every record that sent them.
     certs: HashMap<u64, (Vec<u8>, CertInfo)>,
     chains: HashMap<u64, CachedChain>,
+    fingerprints: crate::tls::fingerprint::FingerprintCache,
 }
 
 /// A chain's DER (to confirm a cache hit) and its shared display fields.
@@ -406,6 +407,7 @@ impl<'o> RecordBuilder<'o> {
             seen: 0,
             certs: HashMap::new(),
             chains: HashMap::new(),
+            fingerprints: Default::default(),
         }
     }
 
@@ -523,6 +525,7 @@ impl<'o> RecordBuilder<'o> {
             Some(ch) => vec![names::version_name(ch.legacy_version)],
             None => Vec::new(),
         };
+        let (ja3, ja4) = ch.map(|ch| self.fingerprints.get(ch)).unzip();
         let server_chain = hs
             .server_certificate
             .as_ref()
@@ -590,8 +593,8 @@ impl<'o> RecordBuilder<'o> {
                 retransmissions: tcp.retransmissions + tcp.syn.saturating_sub(1),
                 midstream: tcp.midstream,
             },
-            ja3: ch.map(crate::tls::fingerprint::ja3),
-            ja4: ch.map(crate::tls::fingerprint::ja4),
+            ja3,
+            ja4,
             status: String::new(),
             chain_status: None,
             findings: Vec::new(),
