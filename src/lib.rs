@@ -21,5 +21,6 @@ pub mod http;
 pub mod model;
 pub mod net;
 pub mod report;
+mod text;
 pub mod time;
 pub mod tls;

@@ -2,6 +2,7 @@
 
 use super::names::is_grease;
 use super::ClientHello;
+use crate::text::push_decimal;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -44,24 +45,6 @@ fn push_dashed(out: &mut String, vals: impl Iterator<Item = u32>) {
             out.push('-');
         }
         push_decimal(out, v);
-    }
-}
-
-/// Appends `v` in decimal. `write!` goes through `core::fmt`, which was most of the cost of
-/// building a JA3 string (once per connection, ~40 numbers each).
-fn push_decimal(out: &mut String, mut v: u32) {
-    let mut digits = [0u8; 10];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for &d in &digits[at..] {
-        out.push(char::from(d));
     }
 }
 
@@ -350,27 +333,5 @@ mod tests {
         }
         // base and greased share a shape; every change is a shape of its own.
         assert_eq!(cache.map.len(), variants.len() - 1);
-    }
-
-    /// Hand-picked edge values (0, one digit, powers of ten, the largest u16 and u32).
-    #[test]
-    fn decimal_matches_display() {
-        for v in [
-            0u32,
-            7,
-            9,
-            10,
-            99,
-            100,
-            769,
-            4865,
-            65535,
-            1_000_000,
-            u32::MAX,
-        ] {
-            let mut out = String::new();
-            push_decimal(&mut out, v);
-            assert_eq!(out, v.to_string());
-        }
     }
 }

@@ -1,0 +1,86 @@
+//! Numbers and addresses as text without `core::fmt`, for fields built once per connection.
+//!
+//! `format!`/`to_string` go through `core::fmt`'s dynamic dispatch and padding logic; for the
+//! few values every record carries that was a visible share of a whole run.
+
+use std::net::SocketAddr;
+
+/// Appends `v` in decimal.
+pub(crate) fn push_decimal(out: &mut String, mut v: u32) {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+}
+
+/// `addr` as `Display` writes it (`1.2.3.4:443`, `[::1]:443`).
+pub(crate) fn socket_addr(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => {
+            let mut out = String::with_capacity(21);
+            for (i, octet) in a.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_decimal(&mut out, u32::from(octet));
+            }
+            out.push(':');
+            push_decimal(&mut out, u32::from(a.port()));
+            out
+        }
+        // Rare on the hot path, and the compressed form has rules of its own.
+        SocketAddr::V6(_) => addr.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hand-picked edge values (0, one digit, powers of ten, the largest u16 and u32).
+    #[test]
+    fn decimal_matches_display() {
+        for v in [
+            0u32,
+            7,
+            9,
+            10,
+            99,
+            100,
+            769,
+            4865,
+            65535,
+            1_000_000,
+            u32::MAX,
+        ] {
+            let mut out = String::new();
+            push_decimal(&mut out, v);
+            assert_eq!(out, v.to_string());
+        }
+    }
+
+    #[test]
+    fn socket_addr_matches_display() {
+        for a in [
+            "0.0.0.0:0",
+            "127.0.0.1:443",
+            "255.255.255.255:65535",
+            "10.0.200.9:8080",
+            "[::1]:443",
+            "[fe80::1%2]:22",
+            "[::ffff:1.2.3.4]:80",
+        ] {
+            let addr: SocketAddr = a.parse().unwrap_or_else(|e| panic!("{a}: {e}"));
+            assert_eq!(socket_addr(addr), addr.to_string());
+        }
+    }
+}
