@@ -258,6 +258,8 @@ fn options(common: &CommonArgs) -> Result<Options, String> {
         auto_keylog: !common.no_auto_keylog,
         observer: crate::tls::ObserverConfig {
             cleartext_http: true,
+            // Only `explain` draws the ladder; it turns them back on.
+            events: false,
             ..Default::default()
         },
         findings: FindingsConfig {
@@ -310,6 +312,8 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         return Ok(EXIT_USAGE);
     }
     if let Some(Command::Explain { path, conn }) = &cli.command {
+        let mut opts = opts;
+        opts.observer.events = true;
         return explain(path, *conn, &opts);
     }
     if cli.paths.is_empty() {

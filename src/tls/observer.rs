@@ -20,6 +20,9 @@ pub struct ObserverConfig {
     pub max_encrypted_records: u64,
     /// Most entries kept in [`HandshakeSummary::events`].
     pub max_events: usize,
+    /// Keep [`HandshakeSummary::events`] (the `explain` ladder). Batch analysis reads no
+    /// ladder and turns this off: building the step texts was ~2 % of a run.
+    pub events: bool,
     /// Secrets for decryption; None (the default) keeps the observer on the plaintext path.
     pub keylog: Option<std::sync::Arc<super::keylog::KeySlot>>,
     /// Keep reading a connection whose client starts with an HTTP request (cleartext HTTP on
@@ -38,6 +41,7 @@ impl Default for ObserverConfig {
             max_handshake_message: 256 * 1024,
             max_encrypted_records: 16,
             max_events: 64,
+            events: true,
             keylog: None,
             cleartext_http: false,
             max_preamble_bytes: 16 * 1024,
@@ -247,9 +251,14 @@ impl TlsObserver {
         }
     }
 
-    fn event(&mut self, dir: Direction, meta: SegmentMeta, text: String) {
+    /// Notes a ladder step; `text` is only built when events are kept
+    /// ([`ObserverConfig::events`]).
+    fn event(&mut self, dir: Direction, meta: SegmentMeta, text: impl FnOnce() -> String) {
+        if !self.cfg.events {
+            return;
+        }
         if self.events.len() < self.cfg.max_events {
-            self.events.push((dir, meta, text));
+            self.events.push((dir, meta, text()));
         } else {
             self.events_dropped += 1;
         }
@@ -288,7 +297,7 @@ impl TlsObserver {
         st.hs_buf = Vec::new();
         st.rec_buf.clear();
         st.skip = 0;
-        self.event(dir, meta, "encrypted records begin".to_string());
+        self.event(dir, meta, || "encrypted records begin".to_string());
     }
 
     fn interest(&self, dir: Direction) -> Interest {
@@ -469,11 +478,10 @@ impl TlsObserver {
             // Evidence is the preamble only, not the start of the TLS that followed it.
             evidence.truncate(st.preamble_bytes);
         }
-        let text = format!(
-            "TLS begins after {} bytes of non-TLS preamble",
-            st.preamble_bytes
-        );
-        self.event(dir, meta, text);
+        let preamble = st.preamble_bytes;
+        self.event(dir, meta, || {
+            format!("TLS begins after {preamble} bytes of non-TLS preamble")
+        });
     }
 
     /// Reads encrypted record headers and skips bodies. Returns bytes consumed.
@@ -550,12 +558,13 @@ impl TlsObserver {
             meta,
             encrypted: false,
         });
-        let text = format!(
-            "Alert {} {}{suffix}",
-            alert_level_name(level),
-            alert_name(description)
-        );
-        self.event(dir, meta, text);
+        self.event(dir, meta, || {
+            format!(
+                "Alert {} {}{suffix}",
+                alert_level_name(level),
+                alert_name(description)
+            )
+        });
     }
 
     /// Counts one encrypted record from its header and arranges to skip its body.
@@ -572,7 +581,7 @@ impl TlsObserver {
                 // not counted as encrypted.
                 if self.dirs[dir.idx()].ccs.is_none() {
                     self.dirs[dir.idx()].ccs = Some(meta);
-                    self.event(dir, meta, "ChangeCipherSpec".to_string());
+                    self.event(dir, meta, || "ChangeCipherSpec".to_string());
                 }
                 return;
             }
@@ -585,9 +594,9 @@ impl TlsObserver {
                 if null_cipher && len >= 2 {
                     // Plaintext + MAC: level and description are the first two body bytes.
                     self.dirs[dir.idx()].null_alert = Some((self.alerts.len() - 1, Vec::new()));
-                    self.event(dir, meta, "Alert (NULL cipher: readable)".to_string());
+                    self.event(dir, meta, || "Alert (NULL cipher: readable)".to_string());
                 } else {
-                    self.event(dir, meta, "Alert (encrypted)".to_string());
+                    self.event(dir, meta, || "Alert (encrypted)".to_string());
                 }
             }
             CT_APPLICATION_DATA => {
@@ -673,8 +682,11 @@ impl TlsObserver {
                 self.bad_header(dir, meta);
                 return data.len();
             }
-            if st.rec_buf[3] != 0 || st.rec_buf[4] != 0 {
-                // Header complete: the body is collected on the next round.
+            let body = usize::from(u16::from_be_bytes([st.rec_buf[3], st.rec_buf[4]]));
+            if body != 0 {
+                // Header complete: the body is collected on the next round, into room made
+                // once (growing by doubling copied a certificate record several times).
+                st.rec_buf.reserve_exact(body);
                 return n;
             }
         }
@@ -716,7 +728,7 @@ impl TlsObserver {
                 if self.dirs[dir.idx()].ccs.is_none() {
                     self.dirs[dir.idx()].ccs = Some(meta);
                 }
-                self.event(dir, meta, "ChangeCipherSpec".to_string());
+                self.event(dir, meta, || "ChangeCipherSpec".to_string());
                 if self.ccs_encrypts(dir) {
                     self.set_encrypted(dir, meta);
                 }
@@ -731,7 +743,7 @@ impl TlsObserver {
                 let plain = body.len() == 2 && matches!(body[0], 1 | 2);
                 if !plain {
                     self.alerts.push(RawAlert::encrypted(dir, meta));
-                    self.event(dir, meta, "Alert (encrypted)".to_string());
+                    self.event(dir, meta, || "Alert (encrypted)".to_string());
                 } else {
                     self.plain_alert(dir, body[0], body[1], meta, "");
                 }
@@ -848,12 +860,11 @@ impl TlsObserver {
                 decode_certificate(body)
             } {
                 Ok(certs) => {
-                    let text = match certs.len() {
+                    self.event(dir, meta, || match certs.len() {
                         0 => "Certificate (empty)".to_string(),
                         1 => "Certificate (1 certificate)".to_string(),
                         n => format!("Certificate ({n} certificates)"),
-                    };
-                    self.event(dir, meta, text);
+                    });
                     let cert = CertificateMsg { meta, certs };
                     let slot = if dir == self.client_dir() {
                         &mut self.summary.client_certificate
@@ -867,20 +878,18 @@ impl TlsObserver {
                 Err(e) => self.malformed(dir, e, meta),
             },
             13 => {
-                self.event(dir, meta, "CertificateRequest".to_string());
+                self.event(dir, meta, || "CertificateRequest".to_string());
                 self.summary.certificate_request.get_or_insert(meta);
             }
             14 => {
-                self.event(dir, meta, "ServerHelloDone".to_string());
+                self.event(dir, meta, || "ServerHelloDone".to_string());
                 self.summary.server_hello_done.get_or_insert(meta);
             }
             22 => match decode_certificate_status(body) {
                 Ok(der) => {
-                    self.event(
-                        dir,
-                        meta,
-                        format!("CertificateStatus (OCSP, {} bytes)", der.len()),
-                    );
+                    self.event(dir, meta, || {
+                        format!("CertificateStatus (OCSP, {} bytes)", der.len())
+                    });
                     if self.summary.ocsp_response.is_none() {
                         self.summary.ocsp_response = Some((meta, der));
                     }
@@ -888,7 +897,7 @@ impl TlsObserver {
                 Err(e) => self.malformed(dir, e, meta),
             },
             other => {
-                let text = match other {
+                self.event(dir, meta, || match other {
                     0 => "HelloRequest".to_string(),
                     4 => "NewSessionTicket".to_string(),
                     8 => "EncryptedExtensions".to_string(),
@@ -899,8 +908,7 @@ impl TlsObserver {
                     25 => "CompressedCertificate".to_string(),
                     67 => "NextProtocol".to_string(),
                     n => format!("Handshake message type {n}"),
-                };
-                self.event(dir, meta, text);
+                });
             }
         }
     }
@@ -914,30 +922,7 @@ impl TlsObserver {
         if self.summary.client_hello.is_none() && dir == Direction::ToClient {
             self.swapped = true;
         }
-        let mut text = if ch.sslv2 {
-            "ClientHello (SSLv2 format)".to_string()
-        } else {
-            "ClientHello".to_string()
-        };
-        match &ch.sni {
-            Some(sni) => text.push_str(&format!(" SNI={sni}")),
-            None => text.push_str(" no SNI"),
-        }
-        if !ch.alpn.is_empty() {
-            text.push_str(&format!(" ALPN={}", ch.alpn.join(",")));
-        }
-        let versions: Vec<String> = ch
-            .supported_versions
-            .iter()
-            .filter(|v| !is_grease(**v))
-            .map(|v| version_name(*v))
-            .collect();
-        if versions.is_empty() {
-            text.push_str(&format!(" version={}", version_name(ch.legacy_version)));
-        } else {
-            text.push_str(&format!(" versions={}", versions.join(",")));
-        }
-        self.event(dir, meta, text);
+        self.event(dir, meta, || client_hello_text(&ch));
         if let Some(dec) = self.dec.as_deref_mut() {
             dec.on_client_hello(&ch.random, &ch.extensions);
         }
@@ -956,15 +941,7 @@ impl TlsObserver {
         } else {
             "ServerHello"
         };
-        let mut text = format!(
-            "{kind} {} {}",
-            version_name(sh.version),
-            cipher_name(sh.cipher)
-        );
-        if let Some(alpn) = &sh.alpn {
-            text.push_str(&format!(" ALPN={alpn}"));
-        }
-        self.event(dir, meta, text);
+        self.event(dir, meta, || server_hello_text(kind, &sh));
         let tls13 = super::is_tls13(sh.version);
         self.tls13 |= tls13;
         if sh.hello_retry {
@@ -982,6 +959,47 @@ impl TlsObserver {
             self.set_encrypted(dir, meta);
         }
     }
+}
+
+/// The ladder step of a ClientHello.
+fn client_hello_text(ch: &ClientHello) -> String {
+    let mut text = if ch.sslv2 {
+        "ClientHello (SSLv2 format)".to_string()
+    } else {
+        "ClientHello".to_string()
+    };
+    match &ch.sni {
+        Some(sni) => text.push_str(&format!(" SNI={sni}")),
+        None => text.push_str(" no SNI"),
+    }
+    if !ch.alpn.is_empty() {
+        text.push_str(&format!(" ALPN={}", ch.alpn.join(",")));
+    }
+    let versions: Vec<String> = ch
+        .supported_versions
+        .iter()
+        .filter(|v| !is_grease(**v))
+        .map(|v| version_name(*v))
+        .collect();
+    if versions.is_empty() {
+        text.push_str(&format!(" version={}", version_name(ch.legacy_version)));
+    } else {
+        text.push_str(&format!(" versions={}", versions.join(",")));
+    }
+    text
+}
+
+/// The ladder step of a ServerHello or HelloRetryRequest (`kind`).
+fn server_hello_text(kind: &str, sh: &ServerHello) -> String {
+    let mut text = format!(
+        "{kind} {} {}",
+        version_name(sh.version),
+        cipher_name(sh.cipher)
+    );
+    if let Some(alpn) = &sh.alpn {
+        text.push_str(&format!(" ALPN={alpn}"));
+    }
+    text
 }
 
 /// Bytes [`probe_tls_start`] needs to judge a candidate.

@@ -212,7 +212,7 @@ impl TlsObserver {
     fn plaintext(&mut self, dir: Direction, ct: u8, plain: &[u8], meta: SegmentMeta) {
         match ct {
             CT_CHANGE_CIPHER_SPEC => {
-                self.event(dir, meta, "ChangeCipherSpec (renegotiation)".to_string());
+                self.event(dir, meta, || "ChangeCipherSpec (renegotiation)".to_string());
                 self.decrypt_ccs(dir);
             }
             CT_ALERT => {
