@@ -287,7 +287,6 @@ fn worker<T>(
     let mut table: FlowTable<TlsObserver> = FlowTable::new(opts.flow.clone());
     table.track_opens();
     let mut builder = RecordBuilder::new(path, opts);
-    let mut finished: Vec<Finished<TlsObserver>> = Vec::new();
     let me = me as u32;
     for batch in batches {
         let mut report = WorkerReport::default();
@@ -301,22 +300,23 @@ fn worker<T>(
         };
         for (i, e) in batch.entries.iter().enumerate() {
             add_secrets_before(i);
+            // Ended connections go straight to the builder (a finished connection is large:
+            // every move through an intermediate list copied it again).
+            let ended = &mut report.ended;
+            let mut on_end = |f: Finished<TlsObserver>| {
+                let (index, built) = builder.push(f);
+                ended.push((e.meta.packet, index, built.map(prepare)));
+            };
             if e.shard == me {
                 let cfg = &observer_cfg;
                 table.process(
                     e.meta,
                     &batch.segment(e),
                     &mut |_c, _s| TlsObserver::new(cfg.clone()),
-                    &mut |f| finished.push(f),
+                    &mut on_end,
                 );
             } else {
-                table.tick(e.meta, &mut |f| finished.push(f));
-            }
-            for f in finished.drain(..) {
-                let (index, built) = builder.push(f);
-                report
-                    .ended
-                    .push((e.meta.packet, index, built.map(prepare)));
+                table.tick(e.meta, &mut on_end);
             }
         }
         add_secrets_before(usize::MAX);
@@ -326,12 +326,11 @@ fn worker<T>(
         }
     }
     // Nothing opens at the end of the capture.
-    table.finish(&mut |f| finished.push(f));
     let mut report = WorkerReport::default();
-    for f in finished.drain(..) {
+    table.finish(&mut |f| {
         let (index, built) = builder.push(f);
         report.ended.push((u64::MAX, index, built.map(prepare)));
-    }
+    });
     let _ = reports.send(report);
     builder.seen
 }

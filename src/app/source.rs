@@ -33,6 +33,7 @@ pub(super) struct SegmentSource<'p> {
     want_secrets: bool,
     unsupported: BTreeSet<LinkType>,
     link_types: BTreeSet<LinkType>,
+    last_link: Option<LinkType>,
 }
 
 impl<'p> SegmentSource<'p> {
@@ -50,6 +51,7 @@ impl<'p> SegmentSource<'p> {
             want_secrets,
             unsupported: BTreeSet::new(),
             link_types: BTreeSet::new(),
+            last_link: None,
         }
     }
 
@@ -76,7 +78,11 @@ impl<'p> SegmentSource<'p> {
         stats.bytes += packet.data.len() as u64;
         stats.first_ts.get_or_insert(packet.ts);
         stats.last_ts = Some(packet.ts);
-        self.link_types.insert(packet.link);
+        if self.last_link != Some(packet.link) {
+            // Link types rarely change within a file: no set insert per packet.
+            self.last_link = Some(packet.link);
+            self.link_types.insert(packet.link);
+        }
         let meta = SegmentMeta {
             packet: packet.number,
             ts: packet.ts,
