@@ -140,7 +140,7 @@ pub fn analyze_file_with(
     opts: &Options,
     sink: &mut dyn FnMut(u64, Option<Built>),
 ) -> FileAnalysis {
-    analyze_prepared(path, opts, &|b| Box::new(b), &mut |index, b| {
+    analyze_prepared(path, opts, &|b, _| Box::new(b), &mut |index, b| {
         sink(index, b.map(|b| *b))
     })
 }
@@ -165,13 +165,32 @@ impl<T: Indexed> Indexed for Box<T> {
     }
 }
 
+/// State that `prepare` keeps per thread that builds records: the spill frame encoder (a
+/// sharded file has one per worker).
+pub(crate) struct Scratch {
+    encoder: spill::FrameEncoder,
+}
+
+impl Scratch {
+    /// The scratch of worker `worker` (0 on the single-threaded path).
+    fn new(worker: u32) -> Self {
+        Scratch {
+            encoder: spill::FrameEncoder::new(worker),
+        }
+    }
+}
+
+/// What `prepare` is: applied to each reported connection where it is built, with that
+/// thread's [`Scratch`].
+type Prepare<'a, T> = dyn Fn(Built, &mut Scratch) -> T + Sync + 'a;
+
 /// [`analyze_file_with`], with `prepare` applied to each reported connection where it is built
 /// (on a worker thread when the file is sharded): what it keeps should be small (boxed), and
 /// what it drops is freed there.
 fn analyze_prepared<T: Indexed + Send>(
     path: &Path,
     opts: &Options,
-    prepare: &(dyn Fn(Built) -> T + Sync),
+    prepare: &Prepare<'_, T>,
     sink: &mut dyn FnMut(u64, Option<T>),
 ) -> FileAnalysis {
     let mut out = FileAnalysis {
@@ -229,9 +248,10 @@ fn analyze_in_line<T>(
     keylog: Option<Arc<KeyLog>>,
     with_slot: bool,
     mut out: FileAnalysis,
-    prepare: &dyn Fn(Built) -> T,
+    prepare: &Prepare<'_, T>,
     sink: &mut dyn FnMut(u64, Option<T>),
 ) -> FileAnalysis {
+    let mut scratch = Scratch::new(0);
     let mut table: FlowTable<TlsObserver> = FlowTable::new(opts.flow.clone());
     let mut finished: Vec<Finished<TlsObserver>> = Vec::new();
     let mut observer_cfg = opts.observer.clone();
@@ -244,7 +264,7 @@ fn analyze_in_line<T>(
         finished.sort_by_key(|f| f.tcp.index);
         for f in finished.drain(..) {
             let (index, built) = builder.push(f);
-            sink(index, built.map(prepare));
+            sink(index, built.map(|b| prepare(b, &mut scratch)));
         }
     };
     loop {
@@ -989,15 +1009,22 @@ impl<T> Reorder<T> {
     }
 }
 
-/// What a batch keeps of a reported connection.
+/// What a batch keeps of a reported connection: its record as a spill frame body, encoded
+/// (and the record freed) on the thread that built it.
 struct Streamed {
-    record: ConnectionRecord,
+    body: Vec<u8>,
+    encoder: u32,
+    index: u64,
     facts: CrossFacts,
+    findings: u64,
+    /// Server and SNI, when the server asked for a client certificate (all the
+    /// cross-connection aggregate reads besides the index).
+    asked: Option<(String, Option<String>)>,
 }
 
 impl Indexed for Streamed {
     fn set_index(&mut self, index: u64) {
-        self.record.index = index;
+        self.index = index;
     }
 }
 
@@ -1010,24 +1037,44 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
     let mut findings = 0u64;
     let mut reorder: Reorder<Box<Streamed>> = Reorder::new();
     let mut emit = |s: Box<Streamed>| {
-        findings += s.record.findings.len() as u64;
+        findings += s.findings;
         if spill_error.is_none() {
-            if let Err(e) = writer.push(&s.record, &s.facts) {
+            if let Err(e) = writer.push_frame(s.encoder, s.index, &s.body) {
                 spill_error = Some(e);
             }
         }
     };
-    // The handshake and TCP summaries are dropped where the record is built: only the record
-    // and the few facts the cross-connection rules need go on.
-    let prepare = |b: Built| {
+    // Everything is dropped where the record is built: only its frame body and the few facts
+    // the cross-connection rules need go on.
+    let prepare = |b: Built, scratch: &mut Scratch| {
+        let facts = CrossFacts::from_handshake(&b.handshake);
+        let r = &b.record;
         Box::new(Streamed {
-            facts: CrossFacts::from_handshake(&b.handshake),
-            record: b.record,
+            body: scratch.encoder.encode(r, &facts),
+            encoder: scratch.encoder.id(),
+            index: r.index,
+            facts,
+            findings: r.findings.len() as u64,
+            asked: facts
+                .cert_request_packet
+                .map(|_| (r.server.clone(), r.sni.clone())),
         })
     };
+    let file = path.display().to_string();
     let analysis = analyze_prepared(path, opts, &prepare, &mut |index, item| {
-        if let Some(s) = &item {
-            servers.observe(file_pos, &s.record, &s.facts);
+        if let Some(Streamed {
+            asked: Some((server, sni)),
+            facts,
+            ..
+        }) = item.as_deref()
+        {
+            let connection = crate::findings::Observed {
+                file: &file,
+                index,
+                server,
+                sni: sni.as_deref(),
+            };
+            servers.observe_parts(file_pos, &connection, facts);
         }
         reorder.push(index, item, &mut emit);
     });

@@ -15,7 +15,7 @@
 //!   the output is identical for any number of shards.
 
 use super::source::{SegmentSource, Step};
-use super::{key_slot, Built, FileAnalysis, Indexed, Options, RecordBuilder};
+use super::{key_slot, FileAnalysis, Indexed, Options, Prepare, RecordBuilder, Scratch};
 use crate::capture::SharedBlock;
 use crate::flow::{Finished, FlowTable, SegmentMeta};
 use crate::net::{TcpFlags, TcpSegment};
@@ -184,7 +184,7 @@ pub(super) fn run<T: Indexed + Send>(
     keylog: Option<Arc<KeyLog>>,
     with_slot: bool,
     mut out: FileAnalysis,
-    prepare: &(dyn Fn(Built) -> T + Sync),
+    prepare: &Prepare<'_, T>,
     sink: &mut dyn FnMut(u64, Option<T>),
 ) -> FileAnalysis {
     let shards = opts.shards.max(1);
@@ -297,7 +297,7 @@ fn worker<T>(
     path: &Path,
     opts: &Options,
     slot: Option<Arc<crate::tls::keylog::KeySlot>>,
-    prepare: &(dyn Fn(Built) -> T + Sync),
+    prepare: &Prepare<'_, T>,
     batches: Receiver<Arc<Batch>>,
     reports: SyncSender<WorkerReport<T>>,
 ) -> u64 {
@@ -307,6 +307,7 @@ fn worker<T>(
     table.track_opens();
     let mut builder = RecordBuilder::new(path, opts);
     let me = me as u32;
+    let mut scratch = Scratch::new(me);
     for batch in batches {
         let mut report = WorkerReport::default();
         let mut secrets = batch.secrets.iter().peekable();
@@ -324,7 +325,11 @@ fn worker<T>(
             let ended = &mut report.ended;
             let mut on_end = |f: Finished<TlsObserver>| {
                 let (index, built) = builder.push(f);
-                ended.push((h.meta.packet, index, built.map(prepare)));
+                ended.push((
+                    h.meta.packet,
+                    index,
+                    built.map(|b| prepare(b, &mut scratch)),
+                ));
             };
             if h.shard == me {
                 let cfg = &observer_cfg;
@@ -351,7 +356,8 @@ fn worker<T>(
     let mut report = WorkerReport::default();
     table.finish(&mut |f| {
         let (index, built) = builder.push(f);
-        report.ended.push((u64::MAX, index, built.map(prepare)));
+        let prepared = built.map(|b| prepare(b, &mut scratch));
+        report.ended.push((u64::MAX, index, prepared));
     });
     let _ = reports.send(report);
     builder.seen

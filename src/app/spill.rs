@@ -95,90 +95,43 @@ enum Store {
     Disk(BufWriter<File>),
 }
 
-/// Writes one capture's records.
+/// Turns records into frame bodies, on whichever thread built them (a sharded file has one
+/// encoder per worker, so records are freed where they were allocated and only the bytes
+/// travel). Certificate chains are written once per encoder and referenced by number after.
 #[derive(Debug)]
-pub struct SpillWriter {
-    store: Store,
-    frame: Vec<u8>,
+pub struct FrameEncoder {
+    id: u32,
     /// Chain (by `Arc` address) → number. The `Arc`s are kept in `alive` so an address cannot
     /// be reused by a different chain while it is in the table.
     chains: HashMap<usize, u32>,
     alive: Vec<Arc<[CertInfo]>>,
-    records: u64,
 }
 
-impl Default for SpillWriter {
-    fn default() -> Self {
-        SpillWriter {
-            store: Store::Memory(Chunks::default()),
-            frame: Vec::with_capacity(4096),
+impl FrameEncoder {
+    /// An encoder numbered `id`: distinct for every encoder writing into one spill (its
+    /// chain numbers are its own).
+    pub fn new(id: u32) -> Self {
+        FrameEncoder {
+            id,
             chains: HashMap::new(),
             alive: Vec::new(),
-            records: 0,
         }
     }
-}
 
-impl SpillWriter {
-    /// Appends one record with its cross-connection facts.
-    pub fn push(&mut self, r: &ConnectionRecord, facts: &CrossFacts) -> io::Result<()> {
-        let mut frame = std::mem::take(&mut self.frame);
-        frame.clear();
-        self.encode(&mut frame, r, facts);
-        let mut len = Vec::with_capacity(10);
-        put_u(&mut len, frame.len() as u64);
-        let n = len.len() + frame.len();
-        if let Store::Memory(buf) = &mut self.store {
-            if IN_MEMORY.fetch_add(n, Ordering::Relaxed) + n > memory_budget() {
-                IN_MEMORY.fetch_sub(n, Ordering::Relaxed);
-                let mut file = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
-                for chunk in &buf.0 {
-                    file.write_all(chunk)?;
-                }
-                IN_MEMORY.fetch_sub(buf.len(), Ordering::Relaxed);
-                self.store = Store::Disk(file);
-            } else {
-                buf.extend(&len);
-                buf.extend(&frame);
-            }
-        }
-        if let Store::Disk(file) = &mut self.store {
-            file.write_all(&len)?;
-            file.write_all(&frame)?;
-        }
-        self.frame = frame;
-        self.records += 1;
-        Ok(())
+    /// This encoder's number, for [`SpillWriter::push_frame`].
+    pub fn id(&self) -> u32 {
+        self.id
     }
 
-    /// Records written.
-    pub fn len(&self) -> u64 {
-        self.records
+    /// The frame body of one record with its cross-connection facts; everything but the
+    /// record's index, which the writer adds (a sharded file numbers connections late).
+    pub fn encode(&mut self, r: &ConnectionRecord, facts: &CrossFacts) -> Vec<u8> {
+        let mut b = Vec::with_capacity(1024);
+        self.encode_into(&mut b, r, facts);
+        b
     }
 
-    /// Nothing written.
-    pub fn is_empty(&self) -> bool {
-        self.records == 0
-    }
-
-    /// The spill has moved to a temporary file.
-    pub fn on_disk(&self) -> bool {
-        matches!(self.store, Store::Disk(_))
-    }
-
-    /// Ends writing; the spill can then be read any number of times.
-    pub fn finish(self) -> io::Result<Spill> {
-        let store = match self.store {
-            Store::Memory(buf) => SpillStore::Memory(buf),
-            Store::Disk(w) => SpillStore::Disk(w.into_inner().map_err(|e| e.into_error())?),
-        };
-        Ok(Spill {
-            store,
-            records: self.records,
-        })
-    }
-
-    fn encode(&mut self, b: &mut Vec<u8>, r: &ConnectionRecord, facts: &CrossFacts) {
+    fn encode_into(&mut self, b: &mut Vec<u8>, r: &ConnectionRecord, facts: &CrossFacts) {
         put_ou(b, facts.cert_request_packet);
         match facts.candidate {
             None => b.push(0),
@@ -188,7 +141,6 @@ impl SpillWriter {
                 put_ou(b, c.server_hello_done_packet);
             }
         }
-        put_u(b, r.index);
         put_u(b, r.first_packet);
         put_s(b, &r.start);
         b.extend_from_slice(&r.duration_s.to_bits().to_le_bytes());
@@ -309,6 +261,87 @@ impl SpillWriter {
     }
 }
 
+/// Writes one capture's frames, in the order they are pushed.
+#[derive(Debug)]
+pub struct SpillWriter {
+    store: Store,
+    head: Vec<u8>,
+    records: u64,
+}
+
+impl Default for SpillWriter {
+    fn default() -> Self {
+        SpillWriter {
+            store: Store::Memory(Chunks::default()),
+            head: Vec::with_capacity(32),
+            records: 0,
+        }
+    }
+}
+
+impl SpillWriter {
+    /// Appends one record: `body` from encoder `encoder` ([`FrameEncoder::encode`]), with
+    /// its connection index.
+    pub fn push_frame(&mut self, encoder: u32, index: u64, body: &[u8]) -> io::Result<()> {
+        let mut ids = std::mem::take(&mut self.head);
+        ids.clear();
+        put_u(&mut ids, u64::from(encoder));
+        put_u(&mut ids, index);
+        let mut head = Vec::with_capacity(10 + ids.len());
+        put_u(&mut head, (ids.len() + body.len()) as u64);
+        head.extend_from_slice(&ids);
+        self.head = ids;
+        let n = head.len() + body.len();
+        if let Store::Memory(buf) = &mut self.store {
+            if IN_MEMORY.fetch_add(n, Ordering::Relaxed) + n > memory_budget() {
+                IN_MEMORY.fetch_sub(n, Ordering::Relaxed);
+                let mut file = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
+                for chunk in &buf.0 {
+                    file.write_all(chunk)?;
+                }
+                IN_MEMORY.fetch_sub(buf.len(), Ordering::Relaxed);
+                self.store = Store::Disk(file);
+            } else {
+                buf.extend(&head);
+                buf.extend(body);
+            }
+        }
+        if let Store::Disk(file) = &mut self.store {
+            file.write_all(&head)?;
+            file.write_all(body)?;
+        }
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Records written.
+    pub fn len(&self) -> u64 {
+        self.records
+    }
+
+    /// Nothing written.
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
+    /// The spill has moved to a temporary file.
+    pub fn on_disk(&self) -> bool {
+        matches!(self.store, Store::Disk(_))
+    }
+
+    /// Ends writing; the spill can then be read any number of times.
+    pub fn finish(self) -> io::Result<Spill> {
+        let store = match self.store {
+            Store::Memory(buf) => SpillStore::Memory(buf),
+            Store::Disk(w) => SpillStore::Disk(w.into_inner().map_err(|e| e.into_error())?),
+        };
+        Ok(Spill {
+            store,
+            records: self.records,
+        })
+    }
+}
+
 #[derive(Debug)]
 enum SpillStore {
     Memory(Chunks),
@@ -386,7 +419,8 @@ fn read_frames(
     file: &str,
     f: &mut dyn FnMut(ConnectionRecord, CrossFacts) -> io::Result<()>,
 ) -> io::Result<()> {
-    let mut chains: Vec<Arc<[CertInfo]>> = Vec::new();
+    // Chain tables per encoder, in the order encoders first appear (a handful per spill).
+    let mut tables: Vec<(u64, Vec<Arc<[CertInfo]>>)> = Vec::new();
     let mut frame = Vec::new();
     let file: Arc<str> = Arc::from(file);
     loop {
@@ -398,9 +432,23 @@ fn read_frames(
         r.read_exact(&mut frame)?;
         let mut d = Dec {
             buf: &frame,
-            chains: &mut chains,
+            chains: &mut Vec::new(),
         };
-        let (record, facts) = d.record(&file)?;
+        let encoder = d.u()?;
+        let index = d.u()?;
+        let rest = d.buf;
+        let at = match tables.iter().position(|(id, _)| *id == encoder) {
+            Some(at) => at,
+            None => {
+                tables.push((encoder, Vec::new()));
+                tables.len() - 1
+            }
+        };
+        let mut d = Dec {
+            buf: rest,
+            chains: &mut tables[at].1,
+        };
+        let (record, facts) = d.record(&file, index)?;
         f(record, facts)?;
     }
 }
@@ -635,7 +683,7 @@ impl Dec<'_> {
         }
     }
 
-    fn record(&mut self, file: &str) -> io::Result<(ConnectionRecord, CrossFacts)> {
+    fn record(&mut self, file: &str, index: u64) -> io::Result<(ConnectionRecord, CrossFacts)> {
         let cert_request_packet = self.ou()?;
         let candidate = match self.byte()? {
             0 => None,
@@ -648,7 +696,6 @@ impl Dec<'_> {
             cert_request_packet,
             candidate,
         };
-        let index = self.u()?;
         let first_packet = self.u()?;
         let start = self.s()?;
         let (dur, rest) = self
@@ -787,6 +834,9 @@ mod tests {
         };
         let chains: Vec<_> = (0..MAX_CHAINS + 300).map(chain).collect();
         let mut w = SpillWriter::default();
+        // Two encoders writing alternately into one spill (as two workers do), each with a
+        // chain table of its own.
+        let mut encoders = [FrameEncoder::new(0), FrameEncoder::new(1)];
         let mut written = Vec::new();
         for (i, c) in chains.iter().chain(chains.iter()).enumerate() {
             let r = ConnectionRecord {
@@ -843,7 +893,9 @@ mod tests {
                 cert_request_packet: (i % 3 == 0).then_some(5),
                 candidate: None,
             };
-            w.push(&r, &facts).unwrap();
+            let e = &mut encoders[(i / 7) % 2];
+            w.push_frame(e.id(), r.index, &e.encode(&r, &facts))
+                .unwrap();
             written.push((r, facts));
         }
         let spill = w.finish().unwrap();

@@ -15,7 +15,7 @@ pub use certs::{chain_findings, CERTIFICATE_IDS};
 mod rules;
 pub use rules::{
     connection_findings, cross_connection, glob_match, Candidate, ClientAuthServers, CrossFacts,
-    FindingsConfig, ServerPattern,
+    FindingsConfig, Observed, ServerPattern,
 };
 
 /// How bad a finding is.

@@ -655,6 +655,19 @@ impl Requested {
     }
 }
 
+/// What [`ClientAuthServers::observe_parts`] reads of a connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    /// Its capture file (as records name it).
+    pub file: &'a str,
+    /// Its connection index in that file.
+    pub index: u64,
+    /// The server, `ip:port`.
+    pub server: &'a str,
+    /// The SNI of its ClientHello.
+    pub sni: Option<&'a str>,
+}
+
 /// Per server (`ip:port`): one example connection that got a CertificateRequest. This is all
 /// the batch-wide state the cross-connection rules need: it grows with servers, not with
 /// connections.
@@ -666,21 +679,33 @@ pub struct ClientAuthServers {
 impl ClientAuthServers {
     /// Notes a record; `file_pos` is its file's position in the batch (path order).
     pub fn observe(&mut self, file_pos: usize, r: &ConnectionRecord, facts: &CrossFacts) {
+        let connection = Observed {
+            file: &r.file,
+            index: r.index,
+            server: &r.server,
+            sni: r.sni.as_deref(),
+        };
+        self.observe_parts(file_pos, &connection, facts);
+    }
+
+    /// [`ClientAuthServers::observe`] from the few fields it reads, for callers that no
+    /// longer hold the record.
+    pub fn observe_parts(&mut self, file_pos: usize, c: &Observed<'_>, facts: &CrossFacts) {
         let Some(packet) = facts.cert_request_packet else {
             return;
         };
         let new = Requested {
             file_pos,
-            file: r.file.clone(),
-            index: r.index,
-            sni: r.sni.clone(),
+            file: c.file.to_string(),
+            index: c.index,
+            sni: c.sni.map(str::to_string),
             packet,
         };
-        match self.requested.get_mut(&r.server) {
+        match self.requested.get_mut(c.server) {
             Some(old) if !new.better_than(old) => {}
             Some(old) => *old = new,
             None => {
-                self.requested.insert(r.server.clone(), new);
+                self.requested.insert(c.server.to_string(), new);
             }
         }
     }
