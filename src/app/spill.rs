@@ -2,9 +2,11 @@
 //! analysed and the cross-connection rules can run (see `BENCHMARKS.md`, "Streaming").
 //!
 //! The format is private to one process run: length-prefixed frames of LEB128 integers and
-//! length-prefixed strings, fields in [`ConnectionRecord`] order. Certificate chains are
-//! written once per spill and referenced by number afterwards (a chain is ~1 KB per
-//! certificate and most connections repeat one), with a bounded table on both sides.
+//! length-prefixed strings. A frame is the number of the [`FrameEncoder`] that wrote it, the
+//! connection index, then the fields in [`ConnectionRecord`] order. Certificate chains are
+//! written once per encoder and referenced by number afterwards (a chain is ~1 KB per
+//! certificate and most connections repeat one), with a bounded table on both sides; a
+//! sharded file has one encoder per worker, so chain numbers are per encoder.
 //! The `file` field is not stored: every record of a spill belongs to the same capture.
 
 use crate::certs::CertInfo;
