@@ -140,7 +140,7 @@ pub fn analyze_file_with(
     opts: &Options,
     sink: &mut dyn FnMut(u64, Option<Built>),
 ) -> FileAnalysis {
-    analyze_prepared(path, opts, &|b, _| Box::new(b), &mut |index, b| {
+    analyze_prepared(path, opts, &|b| Box::new(b), &mut |index, b| {
         sink(index, b.map(|b| *b))
     })
 }
@@ -165,24 +165,8 @@ impl<T: Indexed> Indexed for Box<T> {
     }
 }
 
-/// State that `prepare` keeps per thread that builds records: the spill frame encoder (a
-/// sharded file has one per worker).
-pub(crate) struct Scratch {
-    encoder: spill::FrameEncoder,
-}
-
-impl Scratch {
-    /// The scratch of worker `worker` (0 on the single-threaded path).
-    fn new(worker: u32) -> Self {
-        Scratch {
-            encoder: spill::FrameEncoder::new(worker),
-        }
-    }
-}
-
-/// What `prepare` is: applied to each reported connection where it is built, with that
-/// thread's [`Scratch`].
-type Prepare<'a, T> = dyn Fn(Built, &mut Scratch) -> T + Sync + 'a;
+/// What `prepare` is: applied to each reported connection where it is built.
+type Prepare<'a, T> = dyn Fn(Built) -> T + Sync + 'a;
 
 /// [`analyze_file_with`], with `prepare` applied to each reported connection where it is built
 /// (on a worker thread when the file is sharded): what it keeps should be small (boxed), and
@@ -251,7 +235,6 @@ fn analyze_in_line<T>(
     prepare: &Prepare<'_, T>,
     sink: &mut dyn FnMut(u64, Option<T>),
 ) -> FileAnalysis {
-    let mut scratch = Scratch::new(0);
     let mut table: FlowTable<TlsObserver> = FlowTable::new(opts.flow.clone());
     let mut finished: Vec<Finished<TlsObserver>> = Vec::new();
     let mut observer_cfg = opts.observer.clone();
@@ -264,7 +247,7 @@ fn analyze_in_line<T>(
         finished.sort_by_key(|f| f.tcp.index);
         for f in finished.drain(..) {
             let (index, built) = builder.push(f);
-            sink(index, built.map(|b| prepare(b, &mut scratch)));
+            sink(index, built.map(prepare));
         }
     };
     loop {
@@ -1010,10 +993,12 @@ impl<T> Reorder<T> {
 }
 
 /// What a batch keeps of a reported connection: its record as a spill frame body, encoded
-/// (and the record freed) on the thread that built it.
+/// (and the record freed) on the thread that built it, and its chains (shared with the
+/// builder's cache; the spill writer numbers them in the order it writes frames).
 struct Streamed {
     body: Vec<u8>,
-    encoder: u32,
+    server_chain: Option<Arc<[CertInfo]>>,
+    client_chain: Option<Arc<[CertInfo]>>,
     index: u64,
     facts: CrossFacts,
     findings: u64,
@@ -1039,19 +1024,21 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
     let mut emit = |s: Box<Streamed>| {
         findings += s.findings;
         if spill_error.is_none() {
-            if let Err(e) = writer.push_frame(s.encoder, s.index, &s.body) {
+            let chains = (s.server_chain.as_ref(), s.client_chain.as_ref());
+            if let Err(e) = writer.push_frame(s.index, chains.0, chains.1, &s.body) {
                 spill_error = Some(e);
             }
         }
     };
     // Everything is dropped where the record is built: only its frame body and the few facts
     // the cross-connection rules need go on.
-    let prepare = |b: Built, scratch: &mut Scratch| {
+    let prepare = |b: Built| {
         let facts = CrossFacts::from_handshake(&b.handshake);
         let r = &b.record;
         Box::new(Streamed {
-            body: scratch.encoder.encode(r, &facts),
-            encoder: scratch.encoder.id(),
+            body: spill::encode_body(r, &facts),
+            server_chain: r.server_chain.clone(),
+            client_chain: r.client_chain.clone(),
             index: r.index,
             facts,
             findings: r.findings.len() as u64,

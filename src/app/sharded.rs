@@ -15,7 +15,7 @@
 //!   the output is identical for any number of shards.
 
 use super::source::{SegmentSource, Step};
-use super::{key_slot, FileAnalysis, Indexed, Options, Prepare, RecordBuilder, Scratch};
+use super::{key_slot, FileAnalysis, Indexed, Options, Prepare, RecordBuilder};
 use crate::capture::SharedBlock;
 use crate::flow::{Finished, FlowTable, SegmentMeta};
 use crate::net::{TcpFlags, TcpSegment};
@@ -307,7 +307,6 @@ fn worker<T>(
     table.track_opens();
     let mut builder = RecordBuilder::new(path, opts);
     let me = me as u32;
-    let mut scratch = Scratch::new(me);
     for batch in batches {
         let mut report = WorkerReport::default();
         let mut secrets = batch.secrets.iter().peekable();
@@ -325,11 +324,7 @@ fn worker<T>(
             let ended = &mut report.ended;
             let mut on_end = |f: Finished<TlsObserver>| {
                 let (index, built) = builder.push(f);
-                ended.push((
-                    h.meta.packet,
-                    index,
-                    built.map(|b| prepare(b, &mut scratch)),
-                ));
+                ended.push((h.meta.packet, index, built.map(prepare)));
             };
             if h.shard == me {
                 let cfg = &observer_cfg;
@@ -356,7 +351,7 @@ fn worker<T>(
     let mut report = WorkerReport::default();
     table.finish(&mut |f| {
         let (index, built) = builder.push(f);
-        let prepared = built.map(|b| prepare(b, &mut scratch));
+        let prepared = built.map(prepare);
         report.ended.push((u64::MAX, index, prepared));
     });
     let _ = reports.send(report);

@@ -2,11 +2,11 @@
 //! analysed and the cross-connection rules can run (see `BENCHMARKS.md`, "Streaming").
 //!
 //! The format is private to one process run: length-prefixed frames of LEB128 integers and
-//! length-prefixed strings. A frame is the number of the [`FrameEncoder`] that wrote it, the
-//! connection index, then the fields in [`ConnectionRecord`] order. Certificate chains are
-//! written once per encoder and referenced by number afterwards (a chain is ~1 KB per
-//! certificate and most connections repeat one), with a bounded table on both sides; a
-//! sharded file has one encoder per worker, so chain numbers are per encoder.
+//! length-prefixed strings. A frame is the connection index, the server and client chains,
+//! then the other fields in [`ConnectionRecord`] order ([`encode_body`], which can run on
+//! the thread that built the record). Certificate chains are written once per spill, in
+//! frame order, and referenced by number afterwards (a chain is ~1 KB per certificate and
+//! most connections repeat one), with a bounded table on both sides.
 //! The `file` field is not stored: every record of a spill belongs to the same capture.
 
 use crate::certs::CertInfo;
@@ -97,130 +97,180 @@ enum Store {
     Disk(BufWriter<File>),
 }
 
-/// Turns records into frame bodies, on whichever thread built them (a sharded file has one
-/// encoder per worker, so records are freed where they were allocated and only the bytes
-/// travel). Certificate chains are written once per encoder and referenced by number after.
+/// The frame body of one record with its cross-connection facts: everything but the index
+/// and the certificate chains, which [`SpillWriter::push_frame`] adds. It needs no state, so
+/// it runs on whichever thread built the record (a sharded file's workers): records are freed
+/// where they were allocated, and only these bytes travel. The chains stay with the writer,
+/// which numbers them in the order frames are written, whatever order bodies were encoded in.
+pub fn encode_body(r: &ConnectionRecord, facts: &CrossFacts) -> Vec<u8> {
+    let mut b = Vec::with_capacity(1024);
+    encode_into(&mut b, r, facts);
+    b
+}
+
+fn encode_into(b: &mut Vec<u8>, r: &ConnectionRecord, facts: &CrossFacts) {
+    put_ou(b, facts.cert_request_packet);
+    match facts.candidate {
+        None => b.push(0),
+        Some(c) => {
+            b.push(1);
+            put_u(b, c.client_hello_packet);
+            put_ou(b, c.server_hello_done_packet);
+        }
+    }
+    put_u(b, r.first_packet);
+    put_s(b, &r.start);
+    b.extend_from_slice(&r.duration_s.to_bits().to_le_bytes());
+    put_s(b, &r.client);
+    put_s(b, &r.server);
+    put_os(b, r.sni.as_deref());
+    put_vs(b, &r.alpn_offered);
+    put_os(b, r.alpn.as_deref());
+    put_vs(b, &r.versions_offered);
+    put_os(b, r.version.as_deref());
+    put_os(b, r.cipher.as_deref());
+    put_b(b, r.resumed);
+    put_b(b, r.hello_retry);
+    put_ob(b, r.cert_requested);
+    put_ob(b, r.client_cert_sent);
+    put_b(b, r.ocsp_stapled);
+    put_u(b, r.alerts.len() as u64);
+    for a in &r.alerts {
+        put_side(b, Some(a.from));
+        put_os(b, a.level.as_deref());
+        put_os(b, a.description.as_deref());
+        put_b(b, a.encrypted);
+        put_u(b, a.packet);
+    }
+    let t = &r.tcp;
+    put_u(b, u64::from(t.syn));
+    put_b(b, t.syn_ack);
+    put_b(b, t.established);
+    put_u(b, t.client_bytes);
+    put_u(b, t.server_bytes);
+    put_side(b, t.closed_by);
+    b.push(match t.close {
+        None => 0,
+        Some(CloseKind::Fin) => 1,
+        Some(CloseKind::Rst) => 2,
+    });
+    put_u(b, u64::from(t.gaps));
+    put_u(b, t.packets);
+    put_u(b, u64::from(t.retransmissions));
+    put_b(b, t.midstream);
+    put_os(b, r.ja3.as_deref());
+    put_os(b, r.ja4.as_deref());
+    put_os(b, r.chain_status.as_deref());
+    put_s(b, &r.status);
+    put_u(b, r.findings.len() as u64);
+    for f in &r.findings {
+        put_s(b, f.id);
+        b.push(match f.severity {
+            Severity::Info => 0,
+            Severity::Warning => 1,
+            Severity::Error => 2,
+        });
+        put_s(b, &f.message);
+        put_s(b, &f.evidence);
+        put_s(b, &f.remediation);
+    }
+    match &r.decryption {
+        None => b.push(0),
+        Some(d) => {
+            b.push(1);
+            put_s(b, &d.status);
+            put_os(b, d.reason.as_deref());
+            put_os(b, d.key_source.as_deref());
+        }
+    }
+    put_u(b, r.http.len() as u64);
+    for h in &r.http {
+        put_s(b, &h.version);
+        put_os(b, h.method.as_deref());
+        put_os(b, h.path.as_deref());
+        put_os(b, h.host.as_deref());
+        put_ou(b, h.status.map(u64::from));
+        put_s(b, &h.auth);
+        put_ou(b, h.request_packet);
+        put_ou(b, h.response_packet);
+    }
+}
+
+/// Writes one capture's frames, in the order they are pushed.
 #[derive(Debug)]
-pub struct FrameEncoder {
-    id: u32,
+pub struct SpillWriter {
+    store: Store,
+    head: Vec<u8>,
     /// Chain (by `Arc` address) → number. The `Arc`s are kept in `alive` so an address cannot
     /// be reused by a different chain while it is in the table.
     chains: HashMap<usize, u32>,
     alive: Vec<Arc<[CertInfo]>>,
+    records: u64,
 }
 
-impl FrameEncoder {
-    /// An encoder numbered `id`: distinct for every encoder writing into one spill (its
-    /// chain numbers are its own).
-    pub fn new(id: u32) -> Self {
-        FrameEncoder {
-            id,
+impl Default for SpillWriter {
+    fn default() -> Self {
+        SpillWriter {
+            store: Store::Memory(Chunks::default()),
+            head: Vec::with_capacity(32),
             chains: HashMap::new(),
             alive: Vec::new(),
+            records: 0,
         }
     }
+}
 
-    /// This encoder's number, for [`SpillWriter::push_frame`].
-    pub fn id(&self) -> u32 {
-        self.id
-    }
-
-    /// The frame body of one record with its cross-connection facts; everything but the
-    /// record's index, which the writer adds (a sharded file numbers connections late).
-    pub fn encode(&mut self, r: &ConnectionRecord, facts: &CrossFacts) -> Vec<u8> {
-        let mut b = Vec::with_capacity(1024);
-        self.encode_into(&mut b, r, facts);
-        b
-    }
-
-    fn encode_into(&mut self, b: &mut Vec<u8>, r: &ConnectionRecord, facts: &CrossFacts) {
-        put_ou(b, facts.cert_request_packet);
-        match facts.candidate {
-            None => b.push(0),
-            Some(c) => {
-                b.push(1);
-                put_u(b, c.client_hello_packet);
-                put_ou(b, c.server_hello_done_packet);
+impl SpillWriter {
+    /// Appends one record: its connection index, its chains and its `body` from
+    /// [`encode_body`].
+    pub fn push_frame(
+        &mut self,
+        index: u64,
+        server_chain: Option<&Arc<[CertInfo]>>,
+        client_chain: Option<&Arc<[CertInfo]>>,
+        body: &[u8],
+    ) -> io::Result<()> {
+        let mut fields = std::mem::take(&mut self.head);
+        fields.clear();
+        put_u(&mut fields, index);
+        self.put_chain(&mut fields, server_chain);
+        self.put_chain(&mut fields, client_chain);
+        let mut head = Vec::with_capacity(10 + fields.len());
+        put_u(&mut head, (fields.len() + body.len()) as u64);
+        head.extend_from_slice(&fields);
+        self.head = fields;
+        let n = head.len() + body.len();
+        if let Store::Memory(buf) = &mut self.store {
+            if IN_MEMORY.fetch_add(n, Ordering::Relaxed) + n > memory_budget() {
+                IN_MEMORY.fetch_sub(n, Ordering::Relaxed);
+                let mut file = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
+                for chunk in &buf.0 {
+                    file.write_all(chunk)?;
+                }
+                IN_MEMORY.fetch_sub(buf.len(), Ordering::Relaxed);
+                self.store = Store::Disk(file);
+            } else {
+                buf.extend(&head);
+                buf.extend(body);
             }
         }
-        put_u(b, r.first_packet);
-        put_s(b, &r.start);
-        b.extend_from_slice(&r.duration_s.to_bits().to_le_bytes());
-        put_s(b, &r.client);
-        put_s(b, &r.server);
-        put_os(b, r.sni.as_deref());
-        put_vs(b, &r.alpn_offered);
-        put_os(b, r.alpn.as_deref());
-        put_vs(b, &r.versions_offered);
-        put_os(b, r.version.as_deref());
-        put_os(b, r.cipher.as_deref());
-        put_b(b, r.resumed);
-        put_b(b, r.hello_retry);
-        put_ob(b, r.cert_requested);
-        put_ob(b, r.client_cert_sent);
-        self.put_chain(b, r.server_chain.as_ref());
-        self.put_chain(b, r.client_chain.as_ref());
-        put_b(b, r.ocsp_stapled);
-        put_u(b, r.alerts.len() as u64);
-        for a in &r.alerts {
-            put_side(b, Some(a.from));
-            put_os(b, a.level.as_deref());
-            put_os(b, a.description.as_deref());
-            put_b(b, a.encrypted);
-            put_u(b, a.packet);
+        if let Store::Disk(file) = &mut self.store {
+            file.write_all(&head)?;
+            file.write_all(body)?;
         }
-        let t = &r.tcp;
-        put_u(b, u64::from(t.syn));
-        put_b(b, t.syn_ack);
-        put_b(b, t.established);
-        put_u(b, t.client_bytes);
-        put_u(b, t.server_bytes);
-        put_side(b, t.closed_by);
-        b.push(match t.close {
-            None => 0,
-            Some(CloseKind::Fin) => 1,
-            Some(CloseKind::Rst) => 2,
-        });
-        put_u(b, u64::from(t.gaps));
-        put_u(b, t.packets);
-        put_u(b, u64::from(t.retransmissions));
-        put_b(b, t.midstream);
-        put_os(b, r.ja3.as_deref());
-        put_os(b, r.ja4.as_deref());
-        put_os(b, r.chain_status.as_deref());
-        put_s(b, &r.status);
-        put_u(b, r.findings.len() as u64);
-        for f in &r.findings {
-            put_s(b, f.id);
-            b.push(match f.severity {
-                Severity::Info => 0,
-                Severity::Warning => 1,
-                Severity::Error => 2,
-            });
-            put_s(b, &f.message);
-            put_s(b, &f.evidence);
-            put_s(b, &f.remediation);
-        }
-        match &r.decryption {
-            None => b.push(0),
-            Some(d) => {
-                b.push(1);
-                put_s(b, &d.status);
-                put_os(b, d.reason.as_deref());
-                put_os(b, d.key_source.as_deref());
-            }
-        }
-        put_u(b, r.http.len() as u64);
-        for h in &r.http {
-            put_s(b, &h.version);
-            put_os(b, h.method.as_deref());
-            put_os(b, h.path.as_deref());
-            put_os(b, h.host.as_deref());
-            put_ou(b, h.status.map(u64::from));
-            put_s(b, &h.auth);
-            put_ou(b, h.request_packet);
-            put_ou(b, h.response_packet);
-        }
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Appends one record (encoded here).
+    pub fn push(&mut self, r: &ConnectionRecord, facts: &CrossFacts) -> io::Result<()> {
+        let body = encode_body(r, facts);
+        self.push_frame(
+            r.index,
+            r.server_chain.as_ref(),
+            r.client_chain.as_ref(),
+            &body,
+        )
     }
 
     fn put_chain(&mut self, b: &mut Vec<u8>, chain: Option<&Arc<[CertInfo]>>) {
@@ -260,60 +310,6 @@ impl FrameEncoder {
             put_os(b, c.common_name.as_deref());
             put_u(b, u64::from(c.key_bits));
         }
-    }
-}
-
-/// Writes one capture's frames, in the order they are pushed.
-#[derive(Debug)]
-pub struct SpillWriter {
-    store: Store,
-    head: Vec<u8>,
-    records: u64,
-}
-
-impl Default for SpillWriter {
-    fn default() -> Self {
-        SpillWriter {
-            store: Store::Memory(Chunks::default()),
-            head: Vec::with_capacity(32),
-            records: 0,
-        }
-    }
-}
-
-impl SpillWriter {
-    /// Appends one record: `body` from encoder `encoder` ([`FrameEncoder::encode`]), with
-    /// its connection index.
-    pub fn push_frame(&mut self, encoder: u32, index: u64, body: &[u8]) -> io::Result<()> {
-        let mut ids = std::mem::take(&mut self.head);
-        ids.clear();
-        put_u(&mut ids, u64::from(encoder));
-        put_u(&mut ids, index);
-        let mut head = Vec::with_capacity(10 + ids.len());
-        put_u(&mut head, (ids.len() + body.len()) as u64);
-        head.extend_from_slice(&ids);
-        self.head = ids;
-        let n = head.len() + body.len();
-        if let Store::Memory(buf) = &mut self.store {
-            if IN_MEMORY.fetch_add(n, Ordering::Relaxed) + n > memory_budget() {
-                IN_MEMORY.fetch_sub(n, Ordering::Relaxed);
-                let mut file = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
-                for chunk in &buf.0 {
-                    file.write_all(chunk)?;
-                }
-                IN_MEMORY.fetch_sub(buf.len(), Ordering::Relaxed);
-                self.store = Store::Disk(file);
-            } else {
-                buf.extend(&head);
-                buf.extend(body);
-            }
-        }
-        if let Store::Disk(file) = &mut self.store {
-            file.write_all(&head)?;
-            file.write_all(body)?;
-        }
-        self.records += 1;
-        Ok(())
     }
 
     /// Records written.
@@ -421,8 +417,7 @@ fn read_frames(
     file: &str,
     f: &mut dyn FnMut(ConnectionRecord, CrossFacts) -> io::Result<()>,
 ) -> io::Result<()> {
-    // Chain tables per encoder, in the order encoders first appear (a handful per spill).
-    let mut tables: Vec<(u64, Vec<Arc<[CertInfo]>>)> = Vec::new();
+    let mut chains: Vec<Arc<[CertInfo]>> = Vec::new();
     let mut frame = Vec::new();
     let file: Arc<str> = Arc::from(file);
     loop {
@@ -434,23 +429,12 @@ fn read_frames(
         r.read_exact(&mut frame)?;
         let mut d = Dec {
             buf: &frame,
-            chains: &mut Vec::new(),
+            chains: &mut chains,
         };
-        let encoder = d.u()?;
         let index = d.u()?;
-        let rest = d.buf;
-        let at = match tables.iter().position(|(id, _)| *id == encoder) {
-            Some(at) => at,
-            None => {
-                tables.push((encoder, Vec::new()));
-                tables.len() - 1
-            }
-        };
-        let mut d = Dec {
-            buf: rest,
-            chains: &mut tables[at].1,
-        };
-        let (record, facts) = d.record(&file, index)?;
+        let server_chain = d.chain()?;
+        let client_chain = d.chain()?;
+        let (record, facts) = d.record(&file, index, server_chain, client_chain)?;
         f(record, facts)?;
     }
 }
@@ -685,7 +669,13 @@ impl Dec<'_> {
         }
     }
 
-    fn record(&mut self, file: &str, index: u64) -> io::Result<(ConnectionRecord, CrossFacts)> {
+    fn record(
+        &mut self,
+        file: &str,
+        index: u64,
+        server_chain: Option<Arc<[CertInfo]>>,
+        client_chain: Option<Arc<[CertInfo]>>,
+    ) -> io::Result<(ConnectionRecord, CrossFacts)> {
         let cert_request_packet = self.ou()?;
         let candidate = match self.byte()? {
             0 => None,
@@ -725,8 +715,8 @@ impl Dec<'_> {
             hello_retry: self.b()?,
             cert_requested: self.ob()?,
             client_cert_sent: self.ob()?,
-            server_chain: self.chain()?,
-            client_chain: self.chain()?,
+            server_chain,
+            client_chain,
             ocsp_stapled: self.b()?,
             alerts: {
                 let n = self.count()?;
@@ -836,9 +826,6 @@ mod tests {
         };
         let chains: Vec<_> = (0..MAX_CHAINS + 300).map(chain).collect();
         let mut w = SpillWriter::default();
-        // Two encoders writing alternately into one spill (as two workers do), each with a
-        // chain table of its own.
-        let mut encoders = [FrameEncoder::new(0), FrameEncoder::new(1)];
         let mut written = Vec::new();
         for (i, c) in chains.iter().chain(chains.iter()).enumerate() {
             let r = ConnectionRecord {
@@ -895,9 +882,7 @@ mod tests {
                 cert_request_packet: (i % 3 == 0).then_some(5),
                 candidate: None,
             };
-            let e = &mut encoders[(i / 7) % 2];
-            w.push_frame(e.id(), r.index, &e.encode(&r, &facts))
-                .unwrap();
+            w.push(&r, &facts).unwrap();
             written.push((r, facts));
         }
         let spill = w.finish().unwrap();
@@ -912,6 +897,89 @@ mod tests {
                 .unwrap();
             assert_eq!(read, written);
         }
+    }
+
+    /// Hand-built records: bodies are encoded in one order (as workers finish connections)
+    /// and written in another (index order, after the merger): the chains, numbered when
+    /// written, must still resolve. A chain table kept by the encoder would number a chain at
+    /// its first *encoded* use and write a reference before the definition.
+    #[test]
+    fn bodies_encoded_out_of_write_order_read_back() {
+        let chain: Arc<[CertInfo]> = Arc::from(vec![CertInfo {
+            subject: "CN=shared".into(),
+            ..Default::default()
+        }]);
+        let records: Vec<ConnectionRecord> = (0..4u64)
+            .map(|i| ConnectionRecord {
+                record_type: "connection",
+                file: "x.pcap".into(),
+                index: i,
+                first_packet: 1 + i,
+                start: String::new(),
+                duration_s: 0.0,
+                client: "10.0.0.1:5000".into(),
+                server: "10.0.0.2:443".into(),
+                sni: None,
+                alpn_offered: vec![],
+                alpn: None,
+                versions_offered: vec![],
+                version: None,
+                cipher: None,
+                resumed: false,
+                hello_retry: false,
+                cert_requested: None,
+                client_cert_sent: None,
+                server_chain: Some(chain.clone()),
+                client_chain: (i == 2).then(|| chain.clone()),
+                ocsp_stapled: false,
+                alerts: vec![],
+                tcp: TcpRecord {
+                    syn: 1,
+                    syn_ack: true,
+                    established: true,
+                    client_bytes: 0,
+                    server_bytes: 0,
+                    closed_by: None,
+                    close: None,
+                    gaps: 0,
+                    packets: 3,
+                    retransmissions: 0,
+                    midstream: false,
+                },
+                ja3: None,
+                ja4: None,
+                chain_status: None,
+                status: "ok".into(),
+                findings: vec![],
+                decryption: None,
+                http: vec![],
+            })
+            .collect();
+        let facts = CrossFacts::default();
+        let bodies: Vec<Vec<u8>> = records
+            .iter()
+            .rev()
+            .map(|r| encode_body(r, &facts))
+            .collect();
+        let mut w = SpillWriter::default();
+        for (r, body) in records.iter().zip(bodies.iter().rev()) {
+            w.push_frame(
+                r.index,
+                r.server_chain.as_ref(),
+                r.client_chain.as_ref(),
+                body,
+            )
+            .unwrap();
+        }
+        let spill = w.finish().unwrap();
+        let mut read = Vec::new();
+        spill
+            .read("x.pcap", &mut |r, _| {
+                read.push(r);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(read, records);
     }
 
     #[test]
