@@ -22,7 +22,7 @@ use crate::net::{DefragLimits, NetDecoder};
 use crate::time::Timestamp;
 use crate::tls::keylog::{KeyLog, KeySlot};
 use crate::tls::{names, HandshakeSummary, ObserverConfig, TlsObserver};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -367,8 +367,8 @@ struct RecordBuilder<'o> {
     seen: u64,
     /// Display fields per certificate and per chain, keyed by [`der_key`] and checked against
     /// the DER on a hit. Chains are shared (`Arc`) by every record that sent them.
-    certs: HashMap<u64, (Vec<u8>, CertInfo)>,
-    chains: HashMap<u64, CachedChain>,
+    certs: crate::FastMap<u64, (Vec<u8>, CertInfo)>,
+    chains: crate::FastMap<u64, CachedChain>,
     fingerprints: crate::tls::fingerprint::FingerprintCache,
 }
 
@@ -408,8 +408,8 @@ impl<'o> RecordBuilder<'o> {
             all: opts.all,
             opts,
             seen: 0,
-            certs: HashMap::new(),
-            chains: HashMap::new(),
+            certs: Default::default(),
+            chains: Default::default(),
             fingerprints: Default::default(),
         }
     }

@@ -21,7 +21,6 @@ use crate::flow::{Finished, FlowTable, SegmentMeta};
 use crate::net::{TcpFlags, TcpSegment};
 use crate::tls::keylog::KeyLog;
 use crate::tls::TlsObserver;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -364,7 +363,7 @@ fn merge<T: Indexed>(reports: &[Receiver<WorkerReport<T>>], sink: &mut dyn FnMut
     let mut next_index = 0u64;
     // Per worker: its next local index, and global indexes of its connections still open.
     let mut next_local = vec![0u64; shards];
-    let mut global: Vec<HashMap<u64, u64>> = vec![HashMap::new(); shards];
+    let mut global: Vec<crate::FastMap<u64, u64>> = vec![Default::default(); shards];
     let mut round: Vec<WorkerReport<T>> = Vec::with_capacity(shards);
     let mut ended: Vec<(u64, u64, Option<T>)> = Vec::new();
     loop {

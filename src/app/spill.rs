@@ -13,7 +13,6 @@ use crate::certs::CertInfo;
 use crate::findings::{Candidate, CrossFacts, Finding, Severity};
 use crate::flow::{CloseKind, Side};
 use crate::model::{AlertRecord, ConnectionRecord, DecryptionRecord, HttpRecord, TcpRecord};
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -203,7 +202,7 @@ pub struct SpillWriter {
     head: Vec<u8>,
     /// Chain (by `Arc` address) → number. The `Arc`s are kept in `alive` so an address cannot
     /// be reused by a different chain while it is in the table.
-    chains: HashMap<usize, u32>,
+    chains: crate::FastMap<usize, u32>,
     alive: Vec<Arc<[CertInfo]>>,
     records: u64,
 }
@@ -213,7 +212,7 @@ impl Default for SpillWriter {
         SpillWriter {
             store: Store::Memory(Chunks::default()),
             head: Vec::with_capacity(32),
-            chains: HashMap::new(),
+            chains: Default::default(),
             alive: Vec::new(),
             records: 0,
         }

@@ -8,7 +8,7 @@
 //! capture time is computed once per distinct chain (keyed by the SHA-256 of its certificates)
 //! and the time comparisons are redone on every call.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -328,11 +328,11 @@ pub struct Validator {
     anchor_certs: Vec<Vec<u8>>,
     crls: CrlSet,
     /// By [`chain_key`]; a hit is confirmed against the chain's DER kept beside it.
-    chains: HashMap<u64, (Vec<Vec<u8>>, Arc<ChainFacts>)>,
+    chains: crate::FastMap<u64, (Vec<Vec<u8>>, Arc<ChainFacts>)>,
     /// DER bytes held by `chains`.
     chains_bytes: usize,
-    hostnames: HashMap<([u8; 32], String), HostnameCheck>,
-    staples: HashMap<[u8; 32], Arc<Result<OcspResponse, String>>>,
+    hostnames: crate::FastMap<([u8; 32], String), HostnameCheck>,
+    staples: crate::FastMap<[u8; 32], Arc<Result<OcspResponse, String>>>,
     stats: CacheStats,
 }
 
@@ -399,10 +399,10 @@ impl Validator {
             anchor_subjects,
             anchor_certs,
             crls,
-            chains: HashMap::new(),
+            chains: Default::default(),
             chains_bytes: 0,
-            hostnames: HashMap::new(),
-            staples: HashMap::new(),
+            hostnames: Default::default(),
+            staples: Default::default(),
             stats: CacheStats::default(),
         })
     }

@@ -4,7 +4,6 @@ use super::{alerts, Finding, Severity};
 use crate::flow::{Direction, Side, TcpSummary};
 use crate::model::ConnectionRecord;
 use crate::tls::HandshakeSummary;
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// A server named on the command line: `ip`, `ip:port`, or an SNI glob (`*.example.com`).
@@ -673,7 +672,7 @@ pub struct Observed<'a> {
 /// connections.
 #[derive(Debug, Clone, Default)]
 pub struct ClientAuthServers {
-    requested: HashMap<String, Requested>,
+    requested: crate::FastMap<String, Requested>,
 }
 
 impl ClientAuthServers {

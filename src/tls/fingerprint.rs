@@ -5,7 +5,6 @@ use super::ClientHello;
 use crate::text::push_decimal;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
-use std::collections::HashMap;
 
 /// JA3 (Salesforce): MD5 of `version,ciphers,extensions,groups,point_formats` without GREASE.
 pub fn ja3(ch: &ClientHello) -> String {
@@ -140,7 +139,7 @@ pub fn ja4(ch: &ClientHello) -> String {
 /// and building both strings (MD5, two SHA-256, sorting) was ~7 % of a whole run.
 #[derive(Debug, Default)]
 pub struct FingerprintCache {
-    map: HashMap<Vec<u16>, (String, String)>,
+    map: crate::FastMap<Vec<u16>, (String, String)>,
     key: Vec<u16>,
 }
 

@@ -6,7 +6,6 @@
 //! such as `RSA`) are recognised and ignored. Malformed lines are counted with their line
 //! numbers, never fatal. The same text comes from pcapng Decryption Secrets Blocks.
 
-use std::collections::HashMap;
 
 /// Line numbers of malformed lines kept per key log (the count goes on beyond it).
 const MAX_MALFORMED_KEPT: usize = 20;
@@ -42,7 +41,7 @@ pub struct MalformedLine {
 /// Secrets by client random, from one or more key logs.
 #[derive(Debug, Clone, Default)]
 pub struct KeyLog {
-    entries: HashMap<[u8; 32], Secrets>,
+    entries: crate::FastMap<[u8; 32], Secrets>,
     /// Names of the key logs merged in (e.g. `--keylog x.keys`, `pcapng DSB`).
     pub sources: Vec<String>,
     /// Malformed lines (the first few per key log).
