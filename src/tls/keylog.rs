@@ -6,7 +6,6 @@
 //! such as `RSA`) are recognised and ignored. Malformed lines are counted with their line
 //! numbers, never fatal. The same text comes from pcapng Decryption Secrets Blocks.
 
-
 /// Line numbers of malformed lines kept per key log (the count goes on beyond it).
 const MAX_MALFORMED_KEPT: usize = 20;
 
