@@ -365,8 +365,9 @@ struct RecordBuilder<'o> {
     all: bool,
     opts: &'o Options,
     seen: u64,
-    /// Display fields per certificate and per chain, keyed by [`der_key`] and checked against
-    /// the DER on a hit. Chains are shared (`Arc`) by every record that sent them.
+    /// Display fields per certificate and per chain, keyed by [`crate::certs::der_key`] and
+    /// checked against the DER on a hit. Chains are shared (`Arc`) by every record that sent
+    /// them.
     certs: crate::FastMap<u64, (Vec<u8>, CertInfo)>,
     chains: crate::FastMap<u64, CachedChain>,
     fingerprints: crate::tls::fingerprint::FingerprintCache,
@@ -378,21 +379,6 @@ type CachedChain = (Vec<Vec<u8>>, Arc<[CertInfo]>);
 /// Entries per certificate cache before it starts over: a capture of many distinct
 /// certificates must not grow it without limit.
 const MAX_CACHED: usize = 1024;
-
-/// A cheap cache key for DER certificates: length and the last 32 bytes of each (the
-/// signature, unique per certificate). Hits are confirmed by comparing the DER, so this only
-/// has to spread well, and it avoids hashing whole certificates per connection.
-fn der_key<'a>(ders: impl Iterator<Item = &'a [u8]>) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for d in ders {
-        d.len().hash(&mut h);
-        d.get(d.len().saturating_sub(32)..)
-            .unwrap_or(d)
-            .hash(&mut h);
-    }
-    h.finish()
-}
 
 /// Well-known ports where TLS is expected even when no ClientHello was seen.
 const TLS_PORTS: &[u16] = &[
@@ -478,7 +464,7 @@ impl<'o> RecordBuilder<'o> {
 
     /// Display fields of a chain, shared with earlier connections that sent the same one.
     fn chain_infos(&mut self, certs: &[Vec<u8>]) -> Arc<[CertInfo]> {
-        let key = der_key(certs.iter().map(Vec::as_slice));
+        let key = crate::certs::der_key(certs.iter().map(Vec::as_slice));
         if let Some((ders, infos)) = self.chains.get(&key) {
             if ders.as_slice() == certs {
                 return infos.clone();
@@ -493,7 +479,7 @@ impl<'o> RecordBuilder<'o> {
     }
 
     fn cert_info(&mut self, der: &[u8]) -> CertInfo {
-        let key = der_key(std::iter::once(der));
+        let key = crate::certs::der_key(std::iter::once(der));
         if let Some((cached, info)) = self.certs.get(&key) {
             if cached.as_slice() == der {
                 return info.clone();

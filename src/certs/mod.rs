@@ -6,6 +6,21 @@
 
 use serde::Serialize;
 
+/// A cheap cache key for DER certificates (one, or a chain as sent): each one's length and
+/// last 32 bytes (the signature, distinct per certificate). Caches confirm a hit against the
+/// DER, so this only has to spread, and it avoids hashing whole certificates per connection.
+pub fn der_key<'a>(ders: impl IntoIterator<Item = &'a [u8]>) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = foldhash::fast::FixedState::default().build_hasher();
+    for d in ders {
+        d.len().hash(&mut h);
+        d.get(d.len().saturating_sub(32)..)
+            .unwrap_or(d)
+            .hash(&mut h);
+    }
+    h.finish()
+}
+
 /// Display fields of one certificate, as reported in `server_chain` / `client_chain`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct CertInfo {

@@ -297,21 +297,6 @@ const CACHE_LIMIT: usize = 50_000;
 /// DER bytes the chain cache keeps to confirm its hits before it is cleared and refilled.
 const CACHE_DER_BYTES: usize = 32 << 20;
 
-/// A cache key for a chain as sent: each certificate's length and last 32 bytes (its signature,
-/// distinct per certificate). Hits are confirmed against the DER, so it only has to spread.
-fn chain_key<C: AsRef<[u8]>>(chain: &[C]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for c in chain {
-        let d = c.as_ref();
-        d.len().hash(&mut h);
-        d.get(d.len().saturating_sub(32)..)
-            .unwrap_or(d)
-            .hash(&mut h);
-    }
-    h.finish()
-}
-
 /// Ordering analysis and the issuer walk (quadratic) look at this many certificates at most;
 /// real chains have fewer than ten, hostile ones may have thousands.
 const MAX_ORDER_ANALYSIS: usize = 64;
@@ -327,7 +312,7 @@ pub struct Validator {
     /// DER of the extra and system roots (for CRL signature checks and issuer lookups).
     anchor_certs: Vec<Vec<u8>>,
     crls: CrlSet,
-    /// By [`chain_key`]; a hit is confirmed against the chain's DER kept beside it.
+    /// By [`super::der_key`]; a hit is confirmed against the chain's DER kept beside it.
     chains: crate::FastMap<u64, (Vec<Vec<u8>>, Arc<ChainFacts>)>,
     /// DER bytes held by `chains`.
     chains_bytes: usize,
@@ -429,7 +414,7 @@ impl Validator {
     ) -> ChainCheck {
         // A cheap key and a DER comparison instead of hashing every certificate on each
         // check: this runs once per connection, under the lock all workers share.
-        let key = chain_key(chain);
+        let key = super::der_key(chain.iter().map(AsRef::as_ref));
         let cached = self
             .chains
             .get(&key)
