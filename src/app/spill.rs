@@ -199,6 +199,7 @@ fn encode_into(b: &mut Vec<u8>, r: &ConnectionRecord, facts: &CrossFacts) {
 #[derive(Debug)]
 pub struct SpillWriter {
     store: Store,
+    /// Scratch for a frame's index and chains (reused).
     head: Vec<u8>,
     /// Chain (by `Arc` address) → number. The `Arc`s are kept in `alive` so an address cannot
     /// be reused by a different chain while it is in the table.
@@ -229,16 +230,14 @@ impl SpillWriter {
         client_chain: Option<&Arc<[CertInfo]>>,
         body: &[u8],
     ) -> io::Result<()> {
-        let mut fields = std::mem::take(&mut self.head);
-        fields.clear();
-        put_u(&mut fields, index);
-        self.put_chain(&mut fields, server_chain);
-        self.put_chain(&mut fields, client_chain);
-        let mut head = Vec::with_capacity(10 + fields.len());
-        put_u(&mut head, (fields.len() + body.len()) as u64);
-        head.extend_from_slice(&fields);
-        self.head = fields;
-        let n = head.len() + body.len();
+        let mut head = std::mem::take(&mut self.head);
+        head.clear();
+        put_u(&mut head, index);
+        self.put_chain(&mut head, server_chain);
+        self.put_chain(&mut head, client_chain);
+        let mut len_buf = [0u8; 10];
+        let len = varint(&mut len_buf, (head.len() + body.len()) as u64);
+        let n = len.len() + head.len() + body.len();
         if let Store::Memory(buf) = &mut self.store {
             if IN_MEMORY.fetch_add(n, Ordering::Relaxed) + n > memory_budget() {
                 IN_MEMORY.fetch_sub(n, Ordering::Relaxed);
@@ -249,14 +248,17 @@ impl SpillWriter {
                 IN_MEMORY.fetch_sub(buf.len(), Ordering::Relaxed);
                 self.store = Store::Disk(file);
             } else {
+                buf.extend(len);
                 buf.extend(&head);
                 buf.extend(body);
             }
         }
         if let Store::Disk(file) = &mut self.store {
+            file.write_all(len)?;
             file.write_all(&head)?;
             file.write_all(body)?;
         }
+        self.head = head;
         self.records += 1;
         Ok(())
     }
@@ -458,15 +460,23 @@ fn read_varint(r: &mut dyn Read) -> io::Result<Option<u64>> {
     Err(bad("length too long"))
 }
 
-fn put_u(b: &mut Vec<u8>, mut v: u64) {
+fn put_u(b: &mut Vec<u8>, v: u64) {
+    let mut buf = [0u8; 10];
+    b.extend_from_slice(varint(&mut buf, v));
+}
+
+/// `v` as LEB128 in `buf`; returns the bytes used.
+fn varint(buf: &mut [u8; 10], mut v: u64) -> &[u8] {
+    let mut n = 0;
     loop {
         let byte = (v & 0x7f) as u8;
         v >>= 7;
         if v == 0 {
-            b.push(byte);
-            return;
+            buf[n] = byte;
+            return &buf[..=n];
         }
-        b.push(byte | 0x80);
+        buf[n] = byte | 0x80;
+        n += 1;
     }
 }
 
@@ -810,6 +820,58 @@ impl Dec<'_> {
 mod tests {
     use super::*;
 
+    /// A hand-built record (these tests are about the spill format, not real data).
+    fn record(
+        index: u64,
+        server_chain: Option<Arc<[CertInfo]>>,
+        client_chain: Option<Arc<[CertInfo]>>,
+    ) -> ConnectionRecord {
+        ConnectionRecord {
+            record_type: "connection",
+            file: "x.pcap".into(),
+            index,
+            first_packet: 1,
+            start: "2024-01-01T00:00:00Z".into(),
+            duration_s: 0.25,
+            client: "10.0.0.1:5000".into(),
+            server: "10.0.0.2:443".into(),
+            sni: None,
+            alpn_offered: vec![],
+            alpn: None,
+            versions_offered: vec![],
+            version: None,
+            cipher: None,
+            resumed: false,
+            hello_retry: false,
+            cert_requested: None,
+            client_cert_sent: None,
+            server_chain,
+            client_chain,
+            ocsp_stapled: false,
+            alerts: vec![],
+            tcp: TcpRecord {
+                syn: 1,
+                syn_ack: true,
+                established: true,
+                client_bytes: 10,
+                server_bytes: 20,
+                closed_by: Some(Side::Server),
+                close: Some(CloseKind::Rst),
+                gaps: 0,
+                packets: 7,
+                retransmissions: 0,
+                midstream: false,
+            },
+            ja3: None,
+            ja4: None,
+            chain_status: None,
+            status: "ok".into(),
+            findings: vec![],
+            decryption: None,
+            http: vec![],
+        }
+    }
+
     /// Hand-built records (this tests the chain table, not real data): more distinct chains
     /// than the table holds, each sent twice, must read back unchanged after the table resets.
     #[test]
@@ -828,45 +890,11 @@ mod tests {
         let mut written = Vec::new();
         for (i, c) in chains.iter().chain(chains.iter()).enumerate() {
             let r = ConnectionRecord {
-                record_type: "connection",
-                file: "x.pcap".into(),
-                index: i as u64,
-                first_packet: 1,
-                start: "2024-01-01T00:00:00Z".into(),
-                duration_s: 0.25,
-                client: "10.0.0.1:5000".into(),
-                server: "10.0.0.2:443".into(),
                 sni: (i % 2 == 0).then(|| "a.example".into()),
                 alpn_offered: vec!["h2".into()],
-                alpn: None,
-                versions_offered: vec![],
                 version: Some("TLS 1.2".into()),
-                cipher: None,
-                resumed: false,
-                hello_retry: false,
                 cert_requested: Some(i % 3 == 0),
-                client_cert_sent: None,
-                server_chain: Some(c.clone()),
-                client_chain: None,
-                ocsp_stapled: false,
-                alerts: vec![],
-                tcp: TcpRecord {
-                    syn: 1,
-                    syn_ack: true,
-                    established: true,
-                    client_bytes: 10,
-                    server_bytes: 20,
-                    closed_by: Some(Side::Server),
-                    close: Some(CloseKind::Rst),
-                    gaps: 0,
-                    packets: 7,
-                    retransmissions: 0,
-                    midstream: false,
-                },
-                ja3: None,
-                ja4: None,
                 chain_status: Some("trusted".into()),
-                status: "ok".into(),
                 findings: vec![Finding {
                     id: "tls-alert",
                     severity: Severity::Warning,
@@ -874,8 +902,7 @@ mod tests {
                     evidence: "e".into(),
                     remediation: "r".into(),
                 }],
-                decryption: None,
-                http: vec![],
+                ..record(i as u64, Some(c.clone()), None)
             };
             let facts = CrossFacts {
                 cert_request_packet: (i % 3 == 0).then_some(5),
@@ -909,50 +936,7 @@ mod tests {
             ..Default::default()
         }]);
         let records: Vec<ConnectionRecord> = (0..4u64)
-            .map(|i| ConnectionRecord {
-                record_type: "connection",
-                file: "x.pcap".into(),
-                index: i,
-                first_packet: 1 + i,
-                start: String::new(),
-                duration_s: 0.0,
-                client: "10.0.0.1:5000".into(),
-                server: "10.0.0.2:443".into(),
-                sni: None,
-                alpn_offered: vec![],
-                alpn: None,
-                versions_offered: vec![],
-                version: None,
-                cipher: None,
-                resumed: false,
-                hello_retry: false,
-                cert_requested: None,
-                client_cert_sent: None,
-                server_chain: Some(chain.clone()),
-                client_chain: (i == 2).then(|| chain.clone()),
-                ocsp_stapled: false,
-                alerts: vec![],
-                tcp: TcpRecord {
-                    syn: 1,
-                    syn_ack: true,
-                    established: true,
-                    client_bytes: 0,
-                    server_bytes: 0,
-                    closed_by: None,
-                    close: None,
-                    gaps: 0,
-                    packets: 3,
-                    retransmissions: 0,
-                    midstream: false,
-                },
-                ja3: None,
-                ja4: None,
-                chain_status: None,
-                status: "ok".into(),
-                findings: vec![],
-                decryption: None,
-                http: vec![],
-            })
+            .map(|i| record(i, Some(chain.clone()), (i == 2).then(|| chain.clone())))
             .collect();
         let facts = CrossFacts::default();
         let bodies: Vec<Vec<u8>> = records
