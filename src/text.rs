@@ -6,20 +6,25 @@
 use std::net::SocketAddr;
 
 /// Appends `v` in decimal.
-pub(crate) fn push_decimal(out: &mut String, mut v: u32) {
-    let mut digits = [0u8; 10];
-    let mut at = digits.len();
+pub(crate) fn push_decimal(out: &mut String, v: u32) {
+    let mut buf = [0u8; 20];
+    for &d in decimal(&mut buf, u64::from(v)) {
+        out.push(char::from(d));
+    }
+}
+
+/// `v`'s decimal digits, written into the end of `buf`.
+pub(crate) fn decimal(buf: &mut [u8; 20], mut v: u64) -> &[u8] {
+    let mut at = buf.len();
     loop {
         at -= 1;
-        digits[at] = b'0' + (v % 10) as u8;
+        buf[at] = b'0' + (v % 10) as u8;
         v /= 10;
         if v == 0 {
             break;
         }
     }
-    for &d in &digits[at..] {
-        out.push(char::from(d));
-    }
+    &buf[at..]
 }
 
 /// `addr` as `Display` writes it (`1.2.3.4:443`, `[::1]:443`).
@@ -66,6 +71,8 @@ mod tests {
             push_decimal(&mut out, v);
             assert_eq!(out, v.to_string());
         }
+        let mut buf = [0u8; 20];
+        assert_eq!(decimal(&mut buf, u64::MAX), u64::MAX.to_string().as_bytes());
     }
 
     #[test]

@@ -332,14 +332,7 @@ fn write_list<T>(out: &mut Vec<u8>, items: &[T], write: fn(&mut Vec<u8>, &T)) {
 }
 
 fn write_strs(out: &mut Vec<u8>, items: &[String]) {
-    out.push(b'[');
-    for (i, s) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_str(out, s);
-    }
-    out.push(b']');
+    write_list(out, items, |out, s| write_str(out, s));
 }
 
 fn write_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
@@ -368,18 +361,9 @@ fn write_opt_u64(out: &mut Vec<u8>, v: Option<u64>) {
 }
 
 /// `v` in decimal, without `core::fmt` (most values are small: packet numbers, counts).
-fn write_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+fn write_u64(out: &mut Vec<u8>, v: u64) {
+    let mut buf = [0u8; 20];
+    out.extend_from_slice(crate::text::decimal(&mut buf, v));
 }
 
 /// Goes through serde_json itself: the shortest round-trip form it prints comes from a

@@ -20,21 +20,19 @@ pub fn ja3_string(ch: &ClientHello) -> String {
     );
     push_decimal(&mut out, u32::from(ch.legacy_version));
     out.push(',');
-    push_dashed(&mut out, no_grease(&ch.ciphers));
+    push_dashed(&mut out, no_grease(&ch.ciphers).map(u32::from));
     out.push(',');
-    push_dashed(&mut out, no_grease(&ch.extensions));
+    push_dashed(&mut out, no_grease(&ch.extensions).map(u32::from));
     out.push(',');
-    push_dashed(&mut out, no_grease(&ch.groups));
+    push_dashed(&mut out, no_grease(&ch.groups).map(u32::from));
     out.push(',');
     push_dashed(&mut out, ch.ec_point_formats.iter().map(|v| u32::from(*v)));
     out
 }
 
-fn no_grease(vals: &[u16]) -> impl Iterator<Item = u32> + '_ {
-    vals.iter()
-        .copied()
-        .filter(|v| !is_grease(*v))
-        .map(u32::from)
+/// The values of a list that are not GREASE.
+fn no_grease(vals: &[u16]) -> impl Iterator<Item = u16> + '_ {
+    vals.iter().copied().filter(|v| !is_grease(*v))
 }
 
 /// Appends decimal values joined with `-`.
@@ -163,21 +161,16 @@ impl FingerprintCache {
     }
 }
 
-/// The values of a list that are not GREASE.
-fn kept(vals: &[u16]) -> impl Iterator<Item = u16> + '_ {
-    vals.iter().copied().filter(|v| !is_grease(*v))
-}
-
 /// Every input of [`ja3`] and [`ja4`], each list length-prefixed so that no two different
 /// hellos share a key (lists are shorter than 2^16: a ClientHello's are u16-length-prefixed).
 fn shape_key(key: &mut Vec<u16>, ch: &ClientHello) {
     key.push(ch.legacy_version);
-    push_list(key, kept(&ch.ciphers));
-    push_list(key, kept(&ch.extensions));
-    push_list(key, kept(&ch.groups));
+    push_list(key, no_grease(&ch.ciphers));
+    push_list(key, no_grease(&ch.extensions));
+    push_list(key, no_grease(&ch.groups));
     push_list(key, ch.ec_point_formats.iter().map(|v| u16::from(*v)));
-    push_list(key, kept(&ch.supported_versions));
-    push_list(key, kept(&ch.signature_algorithms));
+    push_list(key, no_grease(&ch.supported_versions));
+    push_list(key, no_grease(&ch.signature_algorithms));
     match &ch.alpn_first_raw {
         None => key.push(u16::MAX),
         Some(alpn) => push_list(key, alpn.iter().map(|b| u16::from(*b))),
