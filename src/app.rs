@@ -916,6 +916,54 @@ impl Batch {
         })
     }
 
+    /// Reads file `i`'s records like [`Batch::for_each_record`], `run` consecutive records
+    /// at a time ([`RECORD_RUN`] is a good size), and hands each run to `map` on `pool`
+    /// (None: rayon's global pool) while this thread reads on; `sink` receives the results
+    /// on this thread, in order. Decoding the records and whatever `map` does (serialising
+    /// them, say) is most of an output pass and it parallelises; reading the spill and
+    /// resolving its chains does not. At most four runs per pool thread are in flight. On a
+    /// one-thread pool everything runs on this thread.
+    pub fn map_record_runs<R: Send>(
+        &self,
+        i: usize,
+        run: usize,
+        pool: Option<&rayon::ThreadPool>,
+        map: &(dyn Fn(Vec<ConnectionRecord>) -> std::io::Result<R> + Sync),
+        sink: &mut dyn FnMut(R) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let Some(file) = self.files.get(i) else {
+            return Ok(());
+        };
+        let decode = |run: spill::FrameRun| -> std::io::Result<R> {
+            let mut records = Vec::with_capacity(run.len());
+            run.decode(&file.file, &mut |mut r, facts| {
+                self.servers.add_findings(&mut r, &facts, &self.findings);
+                r.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+                records.push(r);
+                Ok(())
+            })?;
+            // The run's bytes are freed here, on the thread that decoded them.
+            drop(run);
+            map(records)
+        };
+        let threads = pool.map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
+        if threads <= 1 {
+            return file
+                .spill
+                .read_runs(run, &mut |frames| sink(decode(frames)?));
+        }
+        let in_flight = 4 * threads;
+        let decode: &(dyn Fn(spill::FrameRun) -> std::io::Result<R> + Sync) = &decode;
+        match pool {
+            Some(p) => {
+                p.in_place_scope(|s| decode_runs(s, &file.spill, run, decode, in_flight, sink))
+            }
+            None => {
+                rayon::in_place_scope(|s| decode_runs(s, &file.spill, run, decode, in_flight, sink))
+            }
+        }
+    }
+
     /// Every record of the batch, by path then index (collects: for tests and small batches).
     pub fn records(&self) -> std::io::Result<Vec<ConnectionRecord>> {
         let mut all = Vec::new();
@@ -928,6 +976,64 @@ impl Batch {
         Ok(all)
     }
 }
+
+/// Reads `spill`'s runs of `run` records on this thread and decodes them on `scope`'s pool,
+/// at most `in_flight` at a time; `sink` gets the results in run order.
+fn decode_runs<'s, R: Send>(
+    scope: &rayon::Scope<'s>,
+    spill: &'s spill::Spill,
+    run: usize,
+    decode: &'s (dyn Fn(spill::FrameRun) -> std::io::Result<R> + Sync),
+    in_flight: usize,
+    sink: &mut dyn FnMut(R) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let (tx, rx) = std::sync::mpsc::channel::<(u64, std::io::Result<R>)>();
+    let mut done: BTreeMap<u64, std::io::Result<R>> = BTreeMap::new();
+    let (mut sent, mut next) = (0u64, 0u64);
+    // Hands finished runs to `sink` in order; first waits for the next one when `wait`.
+    let mut deliver = |sent: u64, next: &mut u64, wait: bool| -> std::io::Result<()> {
+        if wait {
+            while !done.contains_key(next) {
+                let Ok((seq, result)) = rx.recv() else {
+                    break;
+                };
+                done.insert(seq, result);
+            }
+        }
+        while let Ok((seq, result)) = rx.try_recv() {
+            done.insert(seq, result);
+        }
+        while *next < sent {
+            let Some(result) = done.remove(next) else {
+                break;
+            };
+            *next += 1;
+            sink(result?)?;
+        }
+        Ok(())
+    };
+    spill.read_runs(run, &mut |run| {
+        let tx = tx.clone();
+        let seq = sent;
+        scope.spawn(move |_| {
+            // A panic must still answer, or the loop below would wait for this run forever.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(run)))
+                .unwrap_or_else(|_| Err(std::io::Error::other("reading records back panicked")));
+            let _ = tx.send((seq, result));
+        });
+        sent += 1;
+        let wait = sent - next > in_flight as u64;
+        deliver(sent, &mut next, wait)
+    })?;
+    while next < sent {
+        deliver(sent, &mut next, true)?;
+    }
+    Ok(())
+}
+
+/// Records per run for [`Batch::map_record_runs`]: enough to make a task worth its hand-off,
+/// few enough that several runs keep every pool thread busy.
+pub const RECORD_RUN: usize = 256;
 
 /// Records held per file to put them back in index order (connections finish out of order).
 /// Past this many, the smallest indexes go out anyway: order then follows finishing order for

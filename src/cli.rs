@@ -399,11 +399,31 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
                     .build()
                     .ok()
             });
-            let mut lines = report::JsonLines::new(pool.as_ref());
-            pass(&batch, &filter, &mut tally, &mut |r| {
-                lines.push(r, &mut *out)
-            })?;
-            lines.flush(out)?;
+            // Records are decoded, filtered and serialised on the pool, a run at a time, and
+            // written here in order.
+            let lines = |records: Vec<ConnectionRecord>| {
+                let mut buf = Vec::with_capacity(records.len() * 2048);
+                let mut counts = Tally::new(1);
+                for r in records {
+                    let Some(r) = filter.apply(r) else { continue };
+                    counts.count(0, &r);
+                    report::json::write_connection(&mut buf, &r);
+                    buf.push(b'\n');
+                }
+                Ok((buf, counts))
+            };
+            for i in 0..batch.files.len() {
+                batch.map_record_runs(
+                    i,
+                    app::RECORD_RUN,
+                    pool.as_ref(),
+                    &lines,
+                    &mut |(buf, counts)| {
+                        tally.add(i, &counts);
+                        out.write_all(&buf)
+                    },
+                )?;
+            }
         }
         (View::Connections, Format::Csv) => {
             let mut w = report::ConnectionsCsv::new(out)?;
@@ -579,6 +599,29 @@ impl Tally {
             worst: None,
         }
     }
+
+    /// Counts a record kept from file `i`.
+    fn count(&mut self, i: usize, r: &ConnectionRecord) {
+        if let Some(n) = self.records.get_mut(i) {
+            *n += 1;
+        }
+        if let Some(n) = self.findings.get_mut(i) {
+            *n += r.findings.len() as u64;
+        }
+        let worst = r.findings.iter().map(|f| f.severity).max();
+        self.worst = self.worst.max(worst);
+    }
+
+    /// Adds the counts of a one-file tally (a run of file `i`'s records).
+    fn add(&mut self, i: usize, run: &Tally) {
+        if let Some(n) = self.records.get_mut(i) {
+            *n += run.records[0];
+        }
+        if let Some(n) = self.findings.get_mut(i) {
+            *n += run.findings[0];
+        }
+        self.worst = self.worst.max(run.worst);
+    }
 }
 
 /// Reads every record of the batch (path order), applies the filters and hands the kept ones
@@ -606,14 +649,7 @@ fn pass_in(
             let Some(r) = filter.apply(r) else {
                 return Ok(());
             };
-            if let Some(n) = tally.records.get_mut(i) {
-                *n += 1;
-            }
-            if let Some(n) = tally.findings.get_mut(i) {
-                *n += r.findings.len() as u64;
-            }
-            let worst = r.findings.iter().map(|f| f.severity).max();
-            tally.worst = tally.worst.max(worst);
+            tally.count(i, &r);
             f(r)
         })?;
     }

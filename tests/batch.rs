@@ -260,35 +260,65 @@ fn a_tree_of_good_and_bad_files_in_one_command() {
     assert!(!stderr.contains(".hidden"), "hidden files are not walked");
 }
 
-/// JSON lines serialised in background chunks come out in order and byte-identical to plain
-/// serde_json, across several chunks (records of a real sample, renumbered to 2,500).
+/// Records decoded and serialised on a pool, a run at a time, come out in order and
+/// byte-identical to reading them one by one, for any pool size and run length (samples, and
+/// when present the corpus directories, whose larger captures hold up to 100 connections).
 #[test]
-fn json_lines_in_parallel_chunks_keep_order_and_bytes() {
-    let real = app::analyze_file(&common::sample("tls12-no-sni.pcap"), &Options::default());
-    let template = real.connections[0].clone();
-    let records: Vec<_> = (0..2500u64)
-        .map(|i| {
-            let mut r = template.clone();
-            r.index = i;
-            r
-        })
-        .collect();
+fn record_runs_on_a_pool_keep_order_and_bytes() {
+    let paths: Vec<PathBuf> = inputs().iter().map(PathBuf::from).collect();
+    let batch = app::run_batch(
+        &paths,
+        &BatchOptions {
+            threads: Some(2),
+            ..BatchOptions::default()
+        },
+    );
     let mut expected = Vec::new();
-    for r in &records {
-        serde_json::to_writer(&mut expected, r).unwrap();
-        expected.push(b'\n');
+    let mut records = 0;
+    for i in 0..batch.files.len() {
+        batch
+            .for_each_record(i, &mut |r| {
+                tlscap::report::json::write_connection(&mut expected, &r);
+                expected.push(b'\n');
+                records += 1;
+                Ok(())
+            })
+            .unwrap();
     }
+    assert!(records > 100, "{records} records");
+    let serialise = |rs: Vec<tlscap::model::ConnectionRecord>| {
+        let mut buf = Vec::new();
+        for r in &rs {
+            tlscap::report::json::write_connection(&mut buf, r);
+            buf.push(b'\n');
+        }
+        Ok((rs.len(), buf))
+    };
     for threads in [1, 2, 3] {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap();
-        let mut out = Vec::new();
-        let mut lines = tlscap::report::JsonLines::new(Some(&pool));
-        for r in records.iter().cloned() {
-            lines.push(r, &mut out).unwrap();
+        for run in [1, 7, app::RECORD_RUN] {
+            let mut out = Vec::new();
+            let mut runs = 0;
+            for i in 0..batch.files.len() {
+                batch
+                    .map_record_runs(i, run, Some(&pool), &serialise, &mut |(n, buf)| {
+                        assert!((1..=run).contains(&n), "a run of {n}, asked for {run}");
+                        runs += 1;
+                        out.extend_from_slice(&buf);
+                        Ok(())
+                    })
+                    .unwrap();
+            }
+            assert!(
+                out == expected,
+                "{threads} threads, runs of {run}: JSON lines differ"
+            );
+            if run == 1 {
+                assert_eq!(runs, records);
+            }
         }
-        lines.flush(&mut out).unwrap();
-        assert!(out == expected, "{threads} threads: JSON lines differ");
     }
 }

@@ -391,21 +391,87 @@ impl Spill {
         file: &str,
         f: &mut dyn FnMut(ConnectionRecord, CrossFacts) -> io::Result<()>,
     ) -> io::Result<()> {
+        self.read_runs(RUN_FRAMES, &mut |run| run.decode(file, f))
+    }
+
+    /// Reads the frames in the order written, `frames` at a time, without decoding them: each
+    /// [`FrameRun`] can be decoded on another thread. Chains are resolved here, because a
+    /// frame may use a chain that an earlier frame defined.
+    pub fn read_runs(
+        &self,
+        frames: usize,
+        f: &mut dyn FnMut(FrameRun) -> io::Result<()>,
+    ) -> io::Result<()> {
         match &self.store {
             SpillStore::Memory(buf) => read_frames(
                 &mut ChunkReader {
                     rest: &buf.0,
                     at: 0,
                 },
-                file,
+                frames,
                 f,
             ),
             SpillStore::Disk(d) => {
                 let mut d = d;
                 d.seek(SeekFrom::Start(0))?;
-                read_frames(&mut BufReader::with_capacity(1 << 16, d), file, f)
+                read_frames(&mut BufReader::with_capacity(1 << 16, d), frames, f)
             }
         }
+    }
+}
+
+/// Frames per run when a spill is read on one thread.
+const RUN_FRAMES: usize = 256;
+
+/// Consecutive frames of a spill, split and with their chains resolved but not decoded.
+#[derive(Debug, Default)]
+pub struct FrameRun {
+    /// The frames' bodies, back to back.
+    bytes: Vec<u8>,
+    frames: Vec<RawFrame>,
+}
+
+/// One frame of a run: what the reader resolved, and where its body lies in the run's bytes.
+#[derive(Debug)]
+struct RawFrame {
+    index: u64,
+    server_chain: Option<Arc<[CertInfo]>>,
+    client_chain: Option<Arc<[CertInfo]>>,
+    body: std::ops::Range<usize>,
+}
+
+impl FrameRun {
+    /// Frames in the run.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// No frames.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Decodes the frames in order; `file` fills each record's `file` field.
+    pub fn decode(
+        &self,
+        file: &str,
+        f: &mut dyn FnMut(ConnectionRecord, CrossFacts) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut no_chains = Vec::new();
+        for frame in &self.frames {
+            let mut d = Dec {
+                buf: self.bytes.get(frame.body.clone()).unwrap_or_default(),
+                chains: &mut no_chains,
+            };
+            let (record, facts) = d.record(
+                file,
+                frame.index,
+                frame.server_chain.clone(),
+                frame.client_chain.clone(),
+            )?;
+            f(record, facts)?;
+        }
+        Ok(())
     }
 }
 
@@ -415,29 +481,43 @@ fn bad(what: &str) -> io::Error {
 
 fn read_frames(
     r: &mut dyn Read,
-    file: &str,
-    f: &mut dyn FnMut(ConnectionRecord, CrossFacts) -> io::Result<()>,
+    frames: usize,
+    f: &mut dyn FnMut(FrameRun) -> io::Result<()>,
 ) -> io::Result<()> {
     let mut chains: Vec<Arc<[CertInfo]>> = Vec::new();
-    let mut frame = Vec::new();
-    let file: Arc<str> = Arc::from(file);
-    loop {
-        let Some(len) = read_varint(r)? else {
-            return Ok(());
-        };
+    let mut run = FrameRun::default();
+    while let Some(len) = read_varint(r)? {
         let len = usize::try_from(len).map_err(|_| bad("frame too long"))?;
-        frame.resize(len, 0);
-        r.read_exact(&mut frame)?;
+        // The whole frame goes into the run; its head (index, chains) is then skipped.
+        let start = run.bytes.len();
+        run.bytes.resize(start + len, 0);
+        r.read_exact(&mut run.bytes[start..])?;
         let mut d = Dec {
-            buf: &frame,
+            buf: &run.bytes[start..],
             chains: &mut chains,
         };
         let index = d.u()?;
         let server_chain = d.chain()?;
         let client_chain = d.chain()?;
-        let (record, facts) = d.record(&file, index, server_chain, client_chain)?;
-        f(record, facts)?;
+        let body = run.bytes.len() - d.buf.len()..run.bytes.len();
+        run.frames.push(RawFrame {
+            index,
+            server_chain,
+            client_chain,
+            body,
+        });
+        if run.frames.len() >= frames.max(1) {
+            let next = FrameRun {
+                bytes: Vec::with_capacity(run.bytes.capacity()),
+                frames: Vec::with_capacity(run.frames.capacity()),
+            };
+            f(std::mem::replace(&mut run, next))?;
+        }
     }
+    if !run.is_empty() {
+        f(run)?;
+    }
+    Ok(())
 }
 
 /// A varint at a frame boundary; None at a clean end of input.
