@@ -393,42 +393,37 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
     let out: &mut dyn Write = &mut out;
     match (common.view, format) {
         (View::Connections, Format::Json) => {
-            let pool = common.threads.and_then(|n| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n.max(1))
-                    .build()
-                    .ok()
-            });
-            // Records are decoded, filtered and serialised on the pool, a run at a time, and
-            // written here in order.
-            let lines = |records: Vec<ConnectionRecord>| {
-                let mut buf = Vec::with_capacity(records.len() * 2048);
-                let mut counts = Tally::new(1);
-                for r in records {
-                    let Some(r) = filter.apply(r) else { continue };
-                    counts.count(0, &r);
-                    report::json::write_connection(&mut buf, &r);
-                    buf.push(b'\n');
-                }
-                Ok((buf, counts))
-            };
-            for i in 0..batch.files.len() {
-                batch.map_record_runs(
-                    i,
-                    app::RECORD_RUN,
-                    pool.as_ref(),
-                    &lines,
-                    &mut |(buf, counts)| {
-                        tally.add(i, &counts);
-                        out.write_all(&buf)
-                    },
-                )?;
-            }
+            pass_rendered(
+                &batch,
+                common.threads,
+                &filter,
+                &mut tally,
+                out,
+                &|rs, buf| {
+                    for r in rs {
+                        report::json::write_connection(buf, r);
+                        buf.push(b'\n');
+                    }
+                    Ok(())
+                },
+            )?;
         }
         (View::Connections, Format::Csv) => {
-            let mut w = report::ConnectionsCsv::new(out)?;
-            pass(&batch, &filter, &mut tally, &mut |r| w.write(&r))?;
-            w.finish()?;
+            report::ConnectionsCsv::new(&mut *out)?.finish()?;
+            pass_rendered(
+                &batch,
+                common.threads,
+                &filter,
+                &mut tally,
+                out,
+                &|rs, buf| {
+                    let mut w = report::ConnectionsCsv::rows(buf);
+                    for r in rs {
+                        w.write(r)?;
+                    }
+                    w.finish()
+                },
+            )?;
         }
         (View::Findings, Format::Json | Format::Csv) => {
             // Worst first, then by file name, then index: one pass per severity, files in
@@ -634,6 +629,49 @@ fn pass(
 ) -> std::io::Result<()> {
     let order: Vec<usize> = (0..batch.files.len()).collect();
     pass_in(batch, &order, filter, tally, f)
+}
+
+/// Writes a run of records into a buffer (JSON lines, CSV rows).
+type RenderRun = dyn Fn(&[ConnectionRecord], &mut Vec<u8>) -> std::io::Result<()> + Sync;
+
+/// Like [`pass`], but records are decoded, filtered and rendered (`render` writes a run of
+/// them into a buffer) on a pool of `threads` (None: rayon's global pool), a run at a time,
+/// and written to `out` here, in order: decoding and rendering are most of the output pass.
+fn pass_rendered(
+    batch: &app::Batch,
+    threads: Option<usize>,
+    filter: &Filter,
+    tally: &mut Tally,
+    out: &mut dyn Write,
+    render: &RenderRun,
+) -> std::io::Result<()> {
+    let pool = threads.and_then(|n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .ok()
+    });
+    let map = |records: Vec<ConnectionRecord>| {
+        let mut counts = Tally::new(1);
+        let kept: Vec<ConnectionRecord> = records
+            .into_iter()
+            .filter_map(|r| filter.apply(r))
+            .inspect(|r| counts.count(0, r))
+            .collect();
+        let mut buf = Vec::with_capacity(kept.len() * 2048);
+        render(&kept, &mut buf)?;
+        Ok((buf, counts))
+    };
+    for i in 0..batch.files.len() {
+        batch.map_record_runs(i, app::RECORD_RUN, pool.as_ref(), &map, &mut |(
+            buf,
+            counts,
+        )| {
+            tally.add(i, &counts);
+            out.write_all(&buf)
+        })?;
+    }
+    Ok(())
 }
 
 /// [`pass`] over the files in the given order.

@@ -61,6 +61,17 @@ fn one_and_four_threads_give_identical_json() {
     }
 }
 
+/// CSV rows are rendered a run at a time on the pool: same bytes as on one thread.
+#[test]
+fn one_and_four_threads_give_identical_csv() {
+    let inputs = inputs();
+    let csv = |threads| tlscap(&["--format", "csv", "--threads", threads], &inputs, &[]);
+    let one = csv("1");
+    assert!(one == csv("4"), "CSV differs between 1 and 4 threads");
+    let rows = one.iter().filter(|b| **b == b'\n').count();
+    assert!(rows > 100, "{rows} lines");
+}
+
 #[test]
 fn spilling_to_disk_changes_nothing() {
     let inputs = inputs();

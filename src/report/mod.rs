@@ -288,6 +288,13 @@ impl<'w> ConnectionsCsv<'w> {
         Ok(ConnectionsCsv { w })
     }
 
+    /// Continues a CSV whose header is already written (rows of a run rendered apart).
+    pub fn rows(out: &'w mut dyn Write) -> Self {
+        ConnectionsCsv {
+            w: csv::Writer::from_writer(out),
+        }
+    }
+
     /// Writes one record's row.
     pub fn write(&mut self, r: &ConnectionRecord) -> io::Result<()> {
         let leaf = r.server_chain.as_ref().and_then(|c| c.first());
