@@ -909,11 +909,16 @@ impl Batch {
         let Some(file) = self.files.get(i) else {
             return Ok(());
         };
-        file.spill.read(&file.file, &mut |mut r, facts| {
-            self.servers.add_findings(&mut r, &facts, &self.findings);
-            r.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-            f(r)
-        })
+        file.spill
+            .read(&file.file, &mut |r, facts| f(self.complete(r, &facts)))
+    }
+
+    /// A record read back from a spill, with its cross-connection findings and its findings
+    /// ordered worst first.
+    fn complete(&self, mut r: ConnectionRecord, facts: &CrossFacts) -> ConnectionRecord {
+        self.servers.add_findings(&mut r, facts, &self.findings);
+        r.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        r
     }
 
     /// Reads file `i`'s records like [`Batch::for_each_record`], `run` consecutive records
@@ -936,10 +941,8 @@ impl Batch {
         };
         let decode = |run: spill::FrameRun| -> std::io::Result<R> {
             let mut records = Vec::with_capacity(run.len());
-            run.decode(&file.file, &mut |mut r, facts| {
-                self.servers.add_findings(&mut r, &facts, &self.findings);
-                r.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-                records.push(r);
+            run.decode(&file.file, &mut |r, facts| {
+                records.push(self.complete(r, &facts));
                 Ok(())
             })?;
             // The run's bytes are freed here, on the thread that decoded them.
@@ -987,46 +990,36 @@ fn decode_runs<'s, R: Send>(
     in_flight: usize,
     sink: &mut dyn FnMut(R) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let (tx, rx) = std::sync::mpsc::channel::<(u64, std::io::Result<R>)>();
-    let mut done: BTreeMap<u64, std::io::Result<R>> = BTreeMap::new();
-    let (mut sent, mut next) = (0u64, 0u64);
-    // Hands finished runs to `sink` in order; first waits for the next one when `wait`.
-    let mut deliver = |sent: u64, next: &mut u64, wait: bool| -> std::io::Result<()> {
-        if wait {
-            while !done.contains_key(next) {
-                let Ok((seq, result)) = rx.recv() else {
-                    break;
-                };
-                done.insert(seq, result);
-            }
-        }
-        while let Ok((seq, result)) = rx.try_recv() {
-            done.insert(seq, result);
-        }
-        while *next < sent {
-            let Some(result) = done.remove(next) else {
-                break;
+    use std::sync::mpsc::{sync_channel, Receiver};
+    // One answer per run, in run order.
+    let mut pending: std::collections::VecDeque<Receiver<std::io::Result<R>>> = Default::default();
+    let lost = || std::io::Error::other("reading records back stopped");
+    spill.read_runs(run, &mut |run| {
+        let (tx, rx) = sync_channel(1);
+        scope.spawn(move |_| {
+            // A panic must still answer, or the wait below would never end.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(run)))
+                .unwrap_or_else(|_| Err(std::io::Error::other("reading records back panicked")));
+            let _ = tx.send(result);
+        });
+        pending.push_back(rx);
+        // Write what is done; wait for the oldest run only when too many are in flight.
+        while let Some(oldest) = pending.front() {
+            let result = if pending.len() > in_flight {
+                oldest.recv().map_err(|_| lost())?
+            } else {
+                match oldest.try_recv() {
+                    Ok(result) => result,
+                    Err(_) => break,
+                }
             };
-            *next += 1;
+            pending.pop_front();
             sink(result?)?;
         }
         Ok(())
-    };
-    spill.read_runs(run, &mut |run| {
-        let tx = tx.clone();
-        let seq = sent;
-        scope.spawn(move |_| {
-            // A panic must still answer, or the loop below would wait for this run forever.
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(run)))
-                .unwrap_or_else(|_| Err(std::io::Error::other("reading records back panicked")));
-            let _ = tx.send((seq, result));
-        });
-        sent += 1;
-        let wait = sent - next > in_flight as u64;
-        deliver(sent, &mut next, wait)
     })?;
-    while next < sent {
-        deliver(sent, &mut next, true)?;
+    for rx in pending {
+        sink(rx.recv().map_err(|_| lost())??)?;
     }
     Ok(())
 }

@@ -387,43 +387,34 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
     };
     let format: Format = common.format.into();
     let style = table_style(common, to_terminal);
-    // Records are read back from the batch's spills one at a time: JSON and CSV stream
-    // straight out, aggregate views count as they go, only tables collect (for people).
+    // Records are read back from the batch's spills in order: JSON and CSV connections are
+    // decoded and rendered a run at a time on the pool and stream straight out, aggregate
+    // views count as they go, only tables collect (for people).
     let mut tally = Tally::new(batch.files.len());
     let out: &mut dyn Write = &mut out;
     match (common.view, format) {
-        (View::Connections, Format::Json) => {
-            pass_rendered(
-                &batch,
-                common.threads,
-                &filter,
-                &mut tally,
-                out,
-                &|rs, buf| {
-                    for r in rs {
-                        report::json::write_connection(buf, r);
-                        buf.push(b'\n');
-                    }
-                    Ok(())
-                },
-            )?;
-        }
-        (View::Connections, Format::Csv) => {
-            report::ConnectionsCsv::new(&mut *out)?.finish()?;
-            pass_rendered(
-                &batch,
-                common.threads,
-                &filter,
-                &mut tally,
-                out,
-                &|rs, buf| {
-                    let mut w = report::ConnectionsCsv::rows(buf);
-                    for r in rs {
-                        w.write(r)?;
-                    }
-                    w.finish()
-                },
-            )?;
+        (View::Connections, Format::Json | Format::Csv) => {
+            let json = |rs: &[ConnectionRecord], buf: &mut Vec<u8>| {
+                for r in rs {
+                    report::json::write_connection(buf, r);
+                    buf.push(b'\n');
+                }
+                Ok(())
+            };
+            let csv = |rs: &[ConnectionRecord], buf: &mut Vec<u8>| {
+                let mut w = report::ConnectionsCsv::rows(buf);
+                for r in rs {
+                    w.write(r)?;
+                }
+                w.finish()
+            };
+            let render: &RenderRun = if format == Format::Csv {
+                report::ConnectionsCsv::new(&mut *out)?.finish()?;
+                &csv
+            } else {
+                &json
+            };
+            pass_rendered(&batch, common.threads, &filter, &mut tally, out, render)?;
         }
         (View::Findings, Format::Json | Format::Csv) => {
             // Worst first, then by file name, then index: one pass per severity, files in
