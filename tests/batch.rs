@@ -68,8 +68,15 @@ fn one_and_four_threads_give_identical_csv() {
     let csv = |threads| tlscap(&["--format", "csv", "--threads", threads], &inputs, &[]);
     let one = csv("1");
     assert!(one == csv("4"), "CSV differs between 1 and 4 threads");
-    let rows = one.iter().filter(|b| **b == b'\n').count();
-    assert!(rows > 100, "{rows} lines");
+    // One row per connection: as many as JSON connection lines (JSON also lists skipped files).
+    let rows = csv::Reader::from_reader(&one[..]).records().count();
+    let json = tlscap(&["--format", "json"], &inputs, &[]);
+    let connections = String::from_utf8_lossy(&json)
+        .lines()
+        .filter(|l| l.starts_with("{\"type\":\"connection\""))
+        .count();
+    assert_eq!(rows, connections);
+    assert!(rows > 40, "{rows} rows");
 }
 
 #[test]
@@ -296,7 +303,9 @@ fn record_runs_on_a_pool_keep_order_and_bytes() {
             })
             .unwrap();
     }
-    assert!(records > 100, "{records} records");
+    // Samples alone hold up to 2 records per file (so runs of 1 split files); the corpus
+    // files up to 100.
+    assert!(records > 40, "{records} records");
     let serialise = |rs: Vec<tlscap::model::ConnectionRecord>| {
         let mut buf = Vec::new();
         for r in &rs {
