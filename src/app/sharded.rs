@@ -26,20 +26,26 @@ use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 
-/// Segments per batch: large enough that channel traffic is negligible, small enough that
-/// the batches in flight stay a few MiB.
-const BATCH_SEGMENTS: usize = 1024;
+/// Segments per batch: large enough that hand-offs are rare, small enough that the batches in
+/// flight stay a few MiB.
+///
+/// Each hand-off can wake a sleeping thread, and on this 2-core VM a wake-up is dear (futex,
+/// inter-processor interrupt, cache lost to the switch). Round 7, `large.pcap`, 12 alternated
+/// runs: from 1024 segments / 256 KiB × 32 queued to 4096 / 1 MiB × 8 (the same 8 MiB and
+/// 32 Ki segments of slack), context switches per run fell from ~13 k to ~5 k, sys time
+/// 0.54 → 0.48 s, user 1.77 → 1.73 s, wall 1.27 → 1.21 s; peak RSS +5 MiB.
+const BATCH_SEGMENTS: usize = 4096;
 /// Payload bytes per batch before it is sent early.
-const BATCH_BYTES: usize = 256 << 10;
+const BATCH_BYTES: usize = 1 << 20;
 /// Batches queued per worker (bounds memory when a worker falls behind).
 ///
 /// The reader waits when the slowest worker's queue is full, and a worker whose shard is
 /// lighter for a while then runs dry: the queue is the slack that absorbs such imbalance
-/// (bursts of connections ending in one shard). Measured on `large.pcap` (cpu utilisation
-/// on 2 cores, median of 6): 8 → 1.57, 16 → 1.72, 32 → 1.75, 64 → 1.79; wall 1.93 → 1.67 s
-/// from 8 to 32, at the same cpu. With 256 KiB batches that is ≤ 8 MiB of capture blocks in
-/// flight (peak RSS 39 → 50 MiB); 128 KiB batches cost more in hand-offs than they saved.
-const QUEUE: usize = 32;
+/// (bursts of connections ending in one shard). Measured with 256 KiB batches on
+/// `large.pcap` (cpu utilisation on 2 cores, median of 6): 8 → 1.57, 16 → 1.72, 32 → 1.75,
+/// 64 → 1.79, so the slack kept since is 8 MiB (8 batches of 1 MiB now). Half of it (4 × 1 MiB)
+/// measured within noise of 8 (cpu −3 %, wall +2 %).
+const QUEUE: usize = 8;
 
 /// Where an entry's payload lies: `block` indexes the batch's shared blocks, or is
 /// [`IN_ARENA`] for payloads built outside the capture's blocks (IP reassembly).
