@@ -242,6 +242,10 @@ fn analyze_in_line<T>(
     observer_cfg.keylog = slot.clone();
     let mut builder = RecordBuilder::new(path, opts);
     let mut emit = |finished: &mut Vec<Finished<TlsObserver>>, builder: &mut RecordBuilder| {
+        // Most packets end no connection: nothing to sort or drain (this runs per packet).
+        if finished.is_empty() {
+            return;
+        }
         // One packet can end several connections: they go out by index, as the sharded
         // pipeline orders them, so both give the same sink order.
         finished.sort_by_key(|f| f.tcp.index);

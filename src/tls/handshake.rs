@@ -17,18 +17,18 @@ pub(crate) const HRR_RANDOM: [u8; 32] = [
 
 /// Splits a raw extensions block into `(type, whole extension bytes)`; stops at the first
 /// truncated entry.
-fn raw_extensions(mut block: &[u8]) -> Vec<(u16, &[u8])> {
-    let mut out = Vec::new();
-    while block.len() >= 4 {
-        let ext_type = u16::from_be_bytes([block[0], block[1]]);
-        let len = usize::from(u16::from_be_bytes([block[2], block[3]]));
-        let Some(whole) = block.get(..4 + len) else {
-            break;
+fn raw_extensions(mut block: &[u8]) -> impl Iterator<Item = (u16, &[u8])> + Clone {
+    // An iterator, not a Vec: walking the headers twice (count, then decode) is cheaper than
+    // one allocation per hello.
+    std::iter::from_fn(move || {
+        let [t0, t1, l0, l1, ..] = *block else {
+            return None;
         };
-        out.push((ext_type, whole));
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        let whole = block.get(..4 + len)?;
         block = &block[4 + len..];
-    }
-    out
+        Some((u16::from_be_bytes([t0, t1]), whole))
+    })
 }
 
 /// Decodes a ClientHello body (after the 4-byte handshake header). `meta` is left default.
@@ -42,7 +42,9 @@ pub(crate) fn decode_client_hello(body: &[u8]) -> Result<ClientHello, String> {
         ciphers: ch.ciphers.iter().map(|c| c.0).collect(),
         ..ClientHello::default()
     };
-    for (ext_type, whole) in raw_extensions(ch.ext.unwrap_or_default()) {
+    let extensions = raw_extensions(ch.ext.unwrap_or_default());
+    out.extensions.reserve_exact(extensions.clone().count());
+    for (ext_type, whole) in extensions {
         out.extensions.push(ext_type);
         let Ok((_, ext)) = parse_tls_client_hello_extension(whole) else {
             continue;
@@ -119,7 +121,9 @@ pub(crate) fn decode_server_hello(body: &[u8]) -> Result<ServerHello, String> {
     if let [hi, lo, block @ ..] = after_fixed {
         let ext_len = usize::from(u16::from_be_bytes([*hi, *lo]));
         let block = block.get(..ext_len).unwrap_or(block);
-        for (ext_type, whole) in raw_extensions(block) {
+        let extensions = raw_extensions(block);
+        out.extensions.reserve_exact(extensions.clone().count());
+        for (ext_type, whole) in extensions {
             out.extensions.push(ext_type);
             let Ok((_, ext)) = parse_tls_server_hello_extension(whole) else {
                 continue;
