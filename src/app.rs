@@ -1163,7 +1163,7 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
         },
     };
     let result = FileResult {
-        file: path.display().to_string(),
+        file,
         spill_error: spill_error
             .map(|e| format!("cannot keep its records in a temporary file: {e}")),
         analysis,

@@ -357,8 +357,7 @@ fn worker<T>(
     let mut report = WorkerReport::default();
     table.finish(&mut |f| {
         let (index, built) = builder.push(f);
-        let prepared = built.map(prepare);
-        report.ended.push((u64::MAX, index, prepared));
+        report.ended.push((u64::MAX, index, built.map(prepare)));
     });
     let _ = reports.send(report);
     builder.seen

@@ -102,12 +102,8 @@ enum Store {
 /// where they were allocated, and only these bytes travel. The chains stay with the writer,
 /// which numbers them in the order frames are written, whatever order bodies were encoded in.
 pub fn encode_body(r: &ConnectionRecord, facts: &CrossFacts) -> Vec<u8> {
-    let mut b = Vec::with_capacity(1024);
-    encode_into(&mut b, r, facts);
-    b
-}
-
-fn encode_into(b: &mut Vec<u8>, r: &ConnectionRecord, facts: &CrossFacts) {
+    let mut body = Vec::with_capacity(1024);
+    let b = &mut body;
     put_ou(b, facts.cert_request_packet);
     match facts.candidate {
         None => b.push(0),
@@ -193,6 +189,7 @@ fn encode_into(b: &mut Vec<u8>, r: &ConnectionRecord, facts: &CrossFacts) {
         put_ou(b, h.request_packet);
         put_ou(b, h.response_packet);
     }
+    body
 }
 
 /// Writes one capture's frames, in the order they are pushed.
@@ -263,7 +260,8 @@ impl SpillWriter {
         Ok(())
     }
 
-    /// Appends one record (encoded here).
+    /// Appends one record (encoded here; the batch encodes bodies where records are built).
+    #[cfg(test)]
     pub fn push(&mut self, r: &ConnectionRecord, facts: &CrossFacts) -> io::Result<()> {
         let body = encode_body(r, facts);
         self.push_frame(

@@ -283,9 +283,9 @@ pub struct ConnectionsCsv<'w> {
 impl<'w> ConnectionsCsv<'w> {
     /// Starts the CSV with its header row.
     pub fn new(out: &'w mut dyn Write) -> io::Result<Self> {
-        let mut w = csv::Writer::from_writer(out);
-        w.write_record(CONNECTION_CSV_COLUMNS)?;
-        Ok(ConnectionsCsv { w })
+        let mut me = Self::rows(out);
+        me.w.write_record(CONNECTION_CSV_COLUMNS)?;
+        Ok(me)
     }
 
     /// Continues a CSV whose header is already written (rows of a run rendered apart).
