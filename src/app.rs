@@ -49,6 +49,10 @@ pub struct Options {
     /// Flow-table shards for one file: above 1, a reader thread feeds this many worker threads,
     /// each owning the connections that hash to it (output is the same for any value).
     pub shards: usize,
+    /// Never read a capture through a memory map (`--no-mmap`): sharded files are mapped
+    /// otherwise, and a file truncated by another process while it is mapped ends the run
+    /// with SIGBUS.
+    pub no_mmap: bool,
 }
 
 /// A chain validator shared between worker threads.
@@ -181,7 +185,13 @@ fn analyze_prepared<T: Indexed + Send>(
         path: path.to_path_buf(),
         ..Default::default()
     };
-    let reader = match CaptureReader::open(path) {
+    // A sharded file's packets go to other threads: map it rather than copy it.
+    let opened = if opts.shards > 1 && !opts.no_mmap {
+        CaptureReader::open_mapped(path)
+    } else {
+        CaptureReader::open(path)
+    };
+    let reader = match opened {
         Ok(r) => r,
         Err(e) => {
             out.error = Some(e);

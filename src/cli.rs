@@ -62,6 +62,10 @@ pub struct CommonArgs {
     /// Worker threads for a batch of files (default: all cores).
     #[arg(long, value_name = "N", global = true)]
     pub threads: Option<usize>,
+    /// Read captures with `read` calls only, never through a memory map (a file that another
+    /// process truncates while it is mapped ends the run with SIGBUS).
+    #[arg(long, global = true)]
+    pub no_mmap: bool,
     /// Only analyse files whose name or path matches this glob (`*` any run, `?` one
     /// character); repeatable.
     #[arg(long, value_name = "GLOB", global = true)]
@@ -256,6 +260,7 @@ fn options(common: &CommonArgs) -> Result<Options, String> {
         keylog,
         all: common.all,
         auto_keylog: !common.no_auto_keylog,
+        no_mmap: common.no_mmap,
         observer: crate::tls::ObserverConfig {
             cleartext_http: true,
             // Only `explain` draws the ladder; it turns them back on.

@@ -21,7 +21,74 @@ use std::io::Read;
 use std::sync::Arc;
 
 /// A block of capture bytes shared between the reader and the batches that point into it.
-pub type SharedBlock = Arc<Vec<u8>>;
+pub type SharedBlock = Arc<BlockBytes>;
+
+/// Capture bytes: read into memory, or a window of the file mapped into memory.
+pub enum BlockBytes {
+    /// Bytes read from a stream (a pipe, a decompressor, or a file read with `read`).
+    Heap(Vec<u8>),
+    /// A window of a regular file, mapped read-only.
+    Mapped(memmap2::Mmap),
+}
+
+impl std::ops::Deref for BlockBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            BlockBytes::Heap(bytes) => bytes,
+            BlockBytes::Mapped(map) => map,
+        }
+    }
+}
+
+/// A regular capture file read through windows mapped into memory instead of `read` calls.
+pub struct MappedFile {
+    file: std::fs::File,
+    /// The file's length when it was opened: bytes appended later are not read.
+    len: u64,
+    /// File offset of the current window's first byte.
+    window_start: u64,
+    /// Bytes mapped per window (at least the parser's buffer size).
+    window: usize,
+}
+
+impl MappedFile {
+    /// Maps `file`'s bytes as it is now (its length is fixed here).
+    pub fn new(file: std::fs::File) -> std::io::Result<Self> {
+        let len = file.metadata()?.len();
+        Ok(MappedFile {
+            file,
+            len,
+            window_start: 0,
+            window: WINDOW,
+        })
+    }
+
+    /// Maps `[start, start + len)` (cut to the file's length); None past the end.
+    fn window(&self, start: u64, len: usize) -> std::io::Result<Option<memmap2::Mmap>> {
+        let len = (len as u64).min(self.len.saturating_sub(start)) as usize;
+        if len == 0 {
+            return Ok(None);
+        }
+        // SAFETY: the mapping is read-only. A file truncated by another process
+        // while it is mapped makes later reads fault (SIGBUS), as for any tool that maps its
+        // input (ripgrep does too); `--no-mmap` reads with `read` instead.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(start)
+                .len(len)
+                .map(&self.file)?
+        };
+        // Read-ahead as for `read`, and the kernel may drop pages behind us.
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Ok(Some(map))
+    }
+}
+
+/// Bytes mapped per window: large enough that mapping calls are rare, small enough that the
+/// windows batches still hold stay a few MiB of resident memory.
+const WINDOW: usize = 8 << 20;
 
 /// Retired blocks kept for reuse. Batches in flight hold at most a few MiB of blocks, so the
 /// list stays far below this; the cap only guards against a holder that never lets go (older
@@ -56,13 +123,19 @@ pub struct SharedReader<R: Read> {
     exhausted: bool,
     /// Blocks handed out before, reused once nobody else holds them.
     retired: VecDeque<SharedBlock>,
+    /// Set when the bytes come from windows of a mapped file rather than `reader`.
+    mapped: Option<MappedFile>,
 }
 
 impl<R: Read> SharedReader<R> {
     /// A legacy pcap reader; reads and checks the file header like
     /// `pcap_parser::LegacyPcapReader::new`.
-    pub fn pcap(capacity: usize, reader: R) -> Result<Self, PcapError<&'static [u8]>> {
-        let mut me = Self::start(capacity, reader)?;
+    pub fn pcap(
+        capacity: usize,
+        reader: R,
+        mapped: Option<MappedFile>,
+    ) -> Result<Self, PcapError<&'static [u8]>> {
+        let mut me = Self::start(capacity, reader, mapped)?;
         let header = match parse_pcap_header(&me.block[..me.end]) {
             Ok((_, header)) => header,
             Err(e) => return Err(header_error(e)),
@@ -80,28 +153,70 @@ impl<R: Read> SharedReader<R> {
 
     /// A pcapng reader; checks the first Section Header Block like
     /// `pcap_parser::PcapNGReader::new`.
-    pub fn pcapng(capacity: usize, reader: R) -> Result<Self, PcapError<&'static [u8]>> {
-        let me = Self::start(capacity, reader)?;
+    pub fn pcapng(
+        capacity: usize,
+        reader: R,
+        mapped: Option<MappedFile>,
+    ) -> Result<Self, PcapError<&'static [u8]>> {
+        let me = Self::start(capacity, reader, mapped)?;
         if let Err(e) = parse_sectionheaderblock(&me.block[..me.end]) {
             return Err(header_error(e));
         }
         Ok(me)
     }
 
-    fn start(capacity: usize, mut reader: R) -> Result<Self, PcapError<&'static [u8]>> {
-        let mut first = vec![0; capacity];
-        let end = reader.read(&mut first).map_err(|_| PcapError::ReadError)?;
+    fn start(
+        capacity: usize,
+        mut reader: R,
+        mapped: Option<MappedFile>,
+    ) -> Result<Self, PcapError<&'static [u8]>> {
+        let (block, end, exhausted) = match &mapped {
+            Some(file) => match file.window(0, file.window.max(capacity)) {
+                Ok(Some(map)) => {
+                    let end = map.len();
+                    (BlockBytes::Mapped(map), end, end as u64 >= file.len)
+                }
+                Ok(None) => (BlockBytes::Heap(Vec::new()), 0, true),
+                Err(_) => return Err(PcapError::ReadError),
+            },
+            None => {
+                let mut first = vec![0; capacity];
+                let end = reader.read(&mut first).map_err(|_| PcapError::ReadError)?;
+                (BlockBytes::Heap(first), end, false)
+            }
+        };
         Ok(SharedReader {
             reader,
             kind: Kind::PcapNg { big_endian: false },
-            block: Arc::new(first),
+            block: Arc::new(block),
             pos: 0,
             end,
             capacity,
             consumed: 0,
-            exhausted: false,
+            exhausted,
             retired: VecDeque::new(),
+            mapped,
         })
+    }
+
+    /// Moves on to the window that starts at the first unread byte.
+    fn remap(&mut self) -> Result<(), PcapError<&'static [u8]>> {
+        let Some(file) = &mut self.mapped else {
+            return Ok(());
+        };
+        let start = file.window_start + self.pos as u64;
+        match file.window(start, file.window.max(self.capacity)) {
+            Ok(Some(map)) => {
+                self.end = map.len();
+                self.exhausted = start + map.len() as u64 >= file.len;
+                self.block = Arc::new(BlockBytes::Mapped(map));
+                file.window_start = start;
+                self.pos = 0;
+            }
+            Ok(None) => self.exhausted = true,
+            Err(_) => return Err(PcapError::ReadError),
+        }
+        Ok(())
     }
 
     /// The block the unread bytes (and the last block returned by `next`) live in.
@@ -116,7 +231,7 @@ impl<R: Read> SharedReader<R> {
                 break;
             };
             match Arc::try_unwrap(block) {
-                Ok(v) if v.len() >= len => return v,
+                Ok(BlockBytes::Heap(v)) if v.len() >= len => return v,
                 Ok(_) => {}
                 Err(held) => self.retired.push_back(held),
             }
@@ -203,10 +318,17 @@ impl<R: Read> PcapReaderIterator for SharedReader<R> {
     }
 
     fn refill(&mut self) -> Result<(), PcapError<&[u8]>> {
+        if self.mapped.is_some() {
+            return self.remap();
+        }
         let (pos, end) = (self.pos, self.end);
         let tail = end - pos;
         let size = self.capacity.max(tail);
-        let read = if let Some(own) = Arc::get_mut(&mut self.block).filter(|b| b.len() >= size) {
+        let own = match Arc::get_mut(&mut self.block) {
+            Some(BlockBytes::Heap(own)) if own.len() >= size => Some(own),
+            _ => None,
+        };
+        let read = if let Some(own) = own {
             // Nobody else holds the block: shift in place, as a circular buffer would.
             own.copy_within(pos..end, 0);
             read_into(&mut self.reader, &mut own[tail..])
@@ -214,7 +336,7 @@ impl<R: Read> PcapReaderIterator for SharedReader<R> {
             let mut fresh = self.fresh_block(size);
             fresh[..tail].copy_from_slice(&self.block[pos..end]);
             let read = read_into(&mut self.reader, &mut fresh[tail..]);
-            let old = std::mem::replace(&mut self.block, Arc::new(fresh));
+            let old = std::mem::replace(&mut self.block, Arc::new(BlockBytes::Heap(fresh)));
             if self.retired.len() >= MAX_RETIRED {
                 self.retired.pop_front();
             }
@@ -302,8 +424,8 @@ mod tests {
         let file = sample("tls13-http-401-200.pcap");
         let oracle = read_all(LegacyPcapReader::new(1 << 16, &file[..]).unwrap(), |_| None);
         // A 512-byte block size forces a refill every few packets.
-        let free = read_all(SharedReader::pcap(512, &file[..]).unwrap(), |_| None);
-        let held = read_all(SharedReader::pcap(512, &file[..]).unwrap(), |r| {
+        let free = read_all(SharedReader::pcap(512, &file[..], None).unwrap(), |_| None);
+        let held = read_all(SharedReader::pcap(512, &file[..], None).unwrap(), |r| {
             Some(Arc::clone(r.block()))
         });
         assert_eq!(oracle.len(), 41, "file header + 40 packets");
@@ -315,8 +437,10 @@ mod tests {
     fn pcapng_blocks_match_pcap_parsers_reader_with_and_without_held_blocks() {
         let file = sample("multi.pcapng");
         let oracle = read_all(PcapNGReader::new(1 << 16, &file[..]).unwrap(), |_| None);
-        let free = read_all(SharedReader::pcapng(512, &file[..]).unwrap(), |_| None);
-        let held = read_all(SharedReader::pcapng(512, &file[..]).unwrap(), |r| {
+        let free = read_all(SharedReader::pcapng(512, &file[..], None).unwrap(), |_| {
+            None
+        });
+        let held = read_all(SharedReader::pcapng(512, &file[..], None).unwrap(), |r| {
             Some(Arc::clone(r.block()))
         });
         assert!(oracle.len() > 10);
@@ -324,10 +448,69 @@ mod tests {
         assert_eq!(held, oracle);
     }
 
+    /// `name` read through mapped windows of `window` bytes (a small window moves to a new
+    /// one every few packets, as an 8 MiB window does on a large capture).
+    fn mapped(name: &str, window: usize) -> Option<MappedFile> {
+        let path = format!("{}/samples/{name}", env!("CARGO_MANIFEST_DIR"));
+        let mut file = MappedFile::new(std::fs::File::open(path).expect(name)).unwrap();
+        file.window = window;
+        Some(file)
+    }
+
+    #[test]
+    fn mapped_windows_give_the_same_blocks_as_reads() {
+        for (name, pcapng) in [("tls13-http-401-200.pcap", false), ("multi.pcapng", true)] {
+            let file = sample(name);
+            let oracle = if pcapng {
+                read_all(PcapNGReader::new(1 << 16, &file[..]).unwrap(), |_| None)
+            } else {
+                read_all(LegacyPcapReader::new(1 << 16, &file[..]).unwrap(), |_| None)
+            };
+            for window in [600, 4096, 1 << 20] {
+                let open = |w| {
+                    let none = std::io::empty();
+                    if pcapng {
+                        SharedReader::pcapng(512, none, mapped(name, w)).unwrap()
+                    } else {
+                        SharedReader::pcap(512, none, mapped(name, w)).unwrap()
+                    }
+                };
+                let free = read_all(open(window), |_| None);
+                let held = read_all(open(window), |r| Some(Arc::clone(r.block())));
+                assert_eq!(free, oracle, "{name}, {window}-byte windows");
+                assert_eq!(held, oracle, "{name}, {window}-byte windows, held");
+            }
+        }
+    }
+
+    #[test]
+    fn a_mapped_file_cut_mid_packet_ends_early() {
+        // The last 7 bytes of the file cut off: the parser sees the end of the data mid-block.
+        let file = sample("tls13-http-401-200.pcap");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cut.pcap");
+        std::fs::write(&path, &file[..file.len() - 7]).unwrap();
+        let map = MappedFile::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let mut r = SharedReader::pcap(1 << 16, std::io::empty(), Some(map)).unwrap();
+        let mut blocks = 0;
+        let end = loop {
+            match r.next() {
+                Ok((n, _)) => {
+                    blocks += 1;
+                    r.consume(n);
+                }
+                Err(PcapError::Incomplete(_)) => r.refill().unwrap(),
+                Err(e) => break e,
+            }
+        };
+        assert!(matches!(end, PcapError::UnexpectedEof), "{end:?}");
+        assert_eq!(blocks, 40, "file header + 39 whole packets");
+    }
+
     #[test]
     fn a_block_larger_than_the_buffer_asks_to_grow() {
         let file = sample("tls13-http-401-200.pcap");
-        let mut r = SharedReader::pcap(64, &file[..]).unwrap();
+        let mut r = SharedReader::pcap(64, &file[..], None).unwrap();
         let (n, _) = r.next().unwrap();
         r.consume(n);
         assert!(matches!(r.next(), Err(PcapError::BufferTooSmall)));
