@@ -19,6 +19,7 @@ use super::{key_slot, FileAnalysis, Indexed, Options, Prepare, RecordBuilder};
 use crate::capture::SharedBlock;
 use crate::flow::{Finished, FlowTable, SegmentMeta};
 use crate::net::{TcpFlags, TcpSegment};
+use crate::time::Timestamp;
 use crate::tls::keylog::KeyLog;
 use crate::tls::TlsObserver;
 use std::net::SocketAddr;
@@ -51,17 +52,9 @@ const QUEUE: usize = 8;
 /// [`IN_ARENA`] for payloads built outside the capture's blocks (IP reassembly).
 const IN_ARENA: u32 = u32::MAX;
 
-/// What every worker reads of every segment: when it was captured, and whose it is. Kept
-/// apart from the rest of the segment ([`Entry`]) so that walking the other shards'
-/// segments pulls 32 bytes per segment through the cache, not the whole entry.
-struct Head {
-    meta: SegmentMeta,
-    shard: u32,
-}
-
-/// The rest of a TCP segment: its payload lives in one of its batch's shared blocks or in its
-/// arena.
+/// A TCP segment: its payload lives in one of its batch's shared blocks or in its arena.
 struct Entry {
+    meta: SegmentMeta,
     src: SocketAddr,
     dst: SocketAddr,
     seq: u32,
@@ -77,21 +70,33 @@ struct Entry {
 /// Consecutive TCP segments of a capture, with any key-log secrets met between them.
 #[derive(Default)]
 struct Batch {
-    /// One per segment, in capture order; `entries[i]` is the rest of `heads[i]`.
-    heads: Vec<Head>,
+    /// One per segment, in capture order.
     entries: Vec<Entry>,
+    /// Per segment, the latest capture time up to and including it (since the capture's
+    /// start): a worker finds where time passing has work for it without visiting the other
+    /// shards' segments.
+    nows: Vec<Timestamp>,
+    /// Per shard, the indexes of its segments, in order.
+    mine: Vec<Vec<u32>>,
     /// The capture blocks the payloads were read into: shared, not copied.
     blocks: Vec<SharedBlock>,
     /// Payloads that are not in a capture block (reassembled from IP fragments).
     arena: Vec<u8>,
     /// Payload bytes of the batch (wherever they lie), to bound the blocks it keeps alive.
     payload_bytes: usize,
-    /// Secrets to add before segment `.0` (== `heads.len()` for after the last one).
+    /// Secrets to add before segment `.0` (== `entries.len()` for after the last one).
     secrets: Vec<(usize, Arc<KeyLog>)>,
 }
 
 impl Batch {
-    fn push(&mut self, meta: SegmentMeta, seg: &TcpSegment<'_>, shard: usize, block: &SharedBlock) {
+    fn push(
+        &mut self,
+        meta: SegmentMeta,
+        now: Timestamp,
+        seg: &TcpSegment<'_>,
+        shard: usize,
+        block: &SharedBlock,
+    ) {
         let (block, start) = match offset_in(block, seg.payload) {
             Some(start) => {
                 if !self.blocks.last().is_some_and(|b| Arc::ptr_eq(b, block)) {
@@ -106,11 +111,12 @@ impl Batch {
             }
         };
         self.payload_bytes += seg.payload.len();
-        self.heads.push(Head {
-            meta,
-            shard: shard as u32,
-        });
+        if let Some(mine) = self.mine.get_mut(shard) {
+            mine.push(self.entries.len() as u32);
+        }
+        self.nows.push(now);
         self.entries.push(Entry {
+            meta,
             src: seg.src,
             dst: seg.dst,
             seq: seg.seq,
@@ -125,12 +131,13 @@ impl Batch {
     }
 
     fn is_full(&self) -> bool {
-        self.heads.len() >= BATCH_SEGMENTS || self.payload_bytes >= BATCH_BYTES
+        self.entries.len() >= BATCH_SEGMENTS || self.payload_bytes >= BATCH_BYTES
     }
 
     fn clear(&mut self) {
-        self.heads.clear();
         self.entries.clear();
+        self.nows.clear();
+        self.mine.iter_mut().for_each(Vec::clear);
         self.blocks.clear();
         self.arena.clear();
         self.payload_bytes = 0;
@@ -234,13 +241,19 @@ fn read(
     shards: usize,
     txs: &[SyncSender<Arc<Batch>>],
 ) {
-    let mut pool = BatchPool::default();
+    let mut pool = BatchPool {
+        shards,
+        in_flight: Default::default(),
+    };
     let mut batch = pool.take();
+    // The latest capture time so far: what a table that saw every packet takes as "now".
+    let mut now = Timestamp::default();
     loop {
         match source.next(out) {
             Step::Segment(meta, seg, block) => {
                 let shard = seg.shard(shards);
-                batch.push(meta, &seg, shard, block);
+                now = now.max(meta.ts);
+                batch.push(meta, now, &seg, shard, block);
                 if batch.is_full() {
                     let full = std::mem::replace(&mut batch, pool.take());
                     if !pool.send(full, txs) {
@@ -248,20 +261,20 @@ fn read(
                     }
                 }
             }
-            Step::Secrets(log) => batch.secrets.push((batch.heads.len(), Arc::new(log))),
+            Step::Secrets(log) => batch.secrets.push((batch.entries.len(), Arc::new(log))),
             Step::Other => {}
             Step::End => break,
         }
     }
-    if !batch.heads.is_empty() || !batch.secrets.is_empty() {
+    if !batch.entries.is_empty() || !batch.secrets.is_empty() {
         pool.send(batch, txs);
     }
 }
 
 /// Batches in flight, reused once every worker is done with them (which also releases the
 /// capture blocks they held, for the reader to reuse).
-#[derive(Default)]
 struct BatchPool {
+    shards: usize,
     in_flight: std::collections::VecDeque<Arc<Batch>>,
 }
 
@@ -277,8 +290,9 @@ impl BatchPool {
             }
         }
         Batch {
-            heads: Vec::with_capacity(BATCH_SEGMENTS),
             entries: Vec::with_capacity(BATCH_SEGMENTS),
+            nows: Vec::with_capacity(BATCH_SEGMENTS),
+            mine: vec![Vec::with_capacity(BATCH_SEGMENTS / self.shards + 1); self.shards],
             ..Batch::default()
         }
     }
@@ -323,29 +337,52 @@ fn worker<T>(
                 }
             }
         };
-        for (i, h) in batch.heads.iter().enumerate() {
-            add_secrets_before(i);
-            // Ended connections go straight to the builder (a finished connection is large:
-            // every move through an intermediate list copied it again).
-            let ended = &mut report.ended;
-            let mut on_end = |f: Finished<TlsObserver>| {
-                let (index, built) = builder.push(f);
-                ended.push((h.meta.packet, index, built.map(prepare)));
-            };
-            if h.shard == me {
-                let cfg = &observer_cfg;
-                let Some(e) = batch.entries.get(i) else {
-                    continue;
-                };
-                table.process(
-                    h.meta,
-                    &batch.segment(e),
-                    &mut |_c, _s| TlsObserver::new(cfg.clone()),
-                    &mut on_end,
-                );
-            } else {
-                table.tick(h.meta, &mut on_end);
+        let ended = &mut report.ended;
+        // Ended connections go straight to the builder (a finished connection is large:
+        // every move through an intermediate list copied it again).
+        // The packet at which connections end now.
+        let at_packet = std::cell::Cell::new(0);
+        let mut on_end = |f: Finished<TlsObserver>| {
+            let (index, built) = builder.push(f);
+            ended.push((at_packet.get(), index, built.map(prepare)));
+        };
+        // Segments before `from` are accounted for (processed, or their time passed).
+        let mut from = 0;
+        let mine = batch.mine.get(me as usize).map_or(&[][..], Vec::as_slice);
+        for &i in mine
+            .iter()
+            .chain(std::iter::once(&(batch.entries.len() as u32)))
+        {
+            let i = i as usize;
+            // The other shards' segments before this one only let time pass: find the first
+            // at which that has work, rather than visiting each.
+            while from < i {
+                let due = table.due();
+                let passed = &batch.nows[from..i];
+                let at = from + passed.partition_point(|t| *t < due);
+                if at == i {
+                    table.pass_time(passed[passed.len() - 1], batch.entries[i - 1].meta);
+                    break;
+                }
+                add_secrets_before(at);
+                let meta = batch.entries[at].meta;
+                at_packet.set(meta.packet);
+                table.tick(meta, &mut on_end);
+                from = at + 1;
             }
+            let Some(e) = batch.entries.get(i) else {
+                break;
+            };
+            add_secrets_before(i);
+            let cfg = &observer_cfg;
+            at_packet.set(e.meta.packet);
+            table.process(
+                e.meta,
+                &batch.segment(e),
+                &mut |_c, _s| TlsObserver::new(cfg.clone()),
+                &mut on_end,
+            );
+            from = i + 1;
         }
         add_secrets_before(usize::MAX);
         report.opened = table.take_opened();

@@ -172,21 +172,35 @@ impl<H: StreamHandler> FlowTable<H> {
     pub fn tick(&mut self, meta: SegmentMeta, emit: &mut dyn FnMut(Finished<H>)) {
         self.now = self.now.max(meta.ts);
         self.last_meta = meta;
-        // Every packet of every shard ticks every table: most ticks have nothing to do, and
-        // one comparison says so.
-        let due = *self.due.get_or_insert_with(|| {
-            next_due(
-                self.closing.front().map(|c| c.0),
-                self.last_sweep,
-                &self.cfg,
-            )
-        });
+        // Most ticks have nothing to do, and one comparison says so.
+        let due = self.due();
         if self.now < due {
             return;
         }
         self.emit_closed(emit);
         self.sweep_if_due(emit);
         self.due = None;
+    }
+
+    /// The capture time from which [`FlowTable::tick`] has work: before it, time passing ends
+    /// nothing.
+    pub fn due(&mut self) -> Timestamp {
+        *self.due.get_or_insert_with(|| {
+            next_due(
+                self.closing.front().map(|c| c.0),
+                self.last_sweep,
+                &self.cfg,
+            )
+        })
+    }
+
+    /// Lets capture time pass up to `now` (the latest time of the packets up to `meta`'s)
+    /// when [`FlowTable::due`] says no tick in between has work: the same state as ticking
+    /// each of those packets, without visiting them.
+    pub fn pass_time(&mut self, now: Timestamp, meta: SegmentMeta) {
+        debug_assert!(now < self.due());
+        self.now = self.now.max(now);
+        self.last_meta = meta;
     }
 
     /// Feeds one segment. `new_handler` makes the handler of a connection this segment opens
