@@ -89,6 +89,8 @@ impl MappedFile {
 /// Bytes mapped per window: large enough that mapping calls are rare, small enough that the
 /// windows batches still hold stay a few MiB of resident memory.
 const WINDOW: usize = 8 << 20;
+/// How far ahead of the parser mapped bytes are prefetched.
+const PREFETCH_AHEAD: usize = 4 << 10;
 
 /// Retired blocks kept for reuse. Batches in flight hold at most a few MiB of blocks, so the
 /// list stays far below this; the cap only guards against a holder that never lets go (older
@@ -125,6 +127,8 @@ pub struct SharedReader<R: Read> {
     retired: VecDeque<SharedBlock>,
     /// Set when the bytes come from windows of a mapped file rather than `reader`.
     mapped: Option<MappedFile>,
+    /// Mapped bytes before this offset in `block` were prefetched.
+    prefetched: usize,
 }
 
 impl<R: Read> SharedReader<R> {
@@ -196,7 +200,28 @@ impl<R: Read> SharedReader<R> {
             exhausted,
             retired: VecDeque::new(),
             mapped,
+            prefetched: 0,
         })
+    }
+
+    /// Asks the cpu to load the mapped bytes a little ahead of the parser. A mapped window
+    /// comes straight from the page cache, cold: without this each packet header is a cache
+    /// miss the hardware prefetcher (which stops at 4 KiB pages) does not hide.
+    fn prefetch(&mut self) {
+        let ahead = (self.pos + PREFETCH_AHEAD).min(self.end);
+        let start = self.prefetched.max(self.pos);
+        if start >= ahead {
+            return;
+        }
+        let bytes = &self.block[start..ahead];
+        #[cfg(target_arch = "x86_64")]
+        for line in bytes.chunks(64) {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            // SAFETY: a prefetch is only a hint (it never faults, even on a bad address), and
+            // SSE is part of every x86-64 cpu.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        }
+        self.prefetched = ahead;
     }
 
     /// Moves on to the window that starts at the first unread byte.
@@ -212,6 +237,7 @@ impl<R: Read> SharedReader<R> {
                 self.block = Arc::new(BlockBytes::Mapped(map));
                 file.window_start = start;
                 self.pos = 0;
+                self.prefetched = 0;
             }
             Ok(None) => self.exhausted = true,
             Err(_) => return Err(PcapError::ReadError),
@@ -267,6 +293,9 @@ impl<R: Read> PcapReaderIterator for SharedReader<R> {
         }
         if self.pos == self.end && self.exhausted {
             return Err(PcapError::Eof);
+        }
+        if self.mapped.is_some() {
+            self.prefetch();
         }
         let data = &self.block[self.pos..self.end];
         let parsed = match &mut self.kind {
