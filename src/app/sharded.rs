@@ -5,9 +5,10 @@
 //!   copied: the batch holds the capture reader's shared blocks ([`SharedBlock`]) and points
 //!   into them. Every worker receives every batch (shared, read-only).
 //! - Each **worker** owns a flow table, TLS observers and a record builder. It processes the
-//!   segments of its shard and lets capture time pass on the others
-//!   ([`FlowTable::tick`]), so its connections close, idle out and linger exactly as in one
-//!   table holding them all. Per batch it reports the packets that opened its connections and
+//!   segments of its shard and lets capture time pass on the others: it does not visit
+//!   them, but finds by binary search over the batch's running capture time the first one at
+//!   which time passing has work ([`FlowTable::due`]) and ticks there ([`FlowTable::tick`]),
+//!   so its connections close, idle out and linger exactly as in one table holding them all. Per batch it reports the packets that opened its connections and
 //!   the records of those that ended (with the packet at which they ended).
 //! - The **merger** (the calling thread) numbers connections as one table would: by the packet
 //!   that opened them, merged across workers. It hands ended connections to the sink ordered
@@ -339,8 +340,8 @@ fn worker<T>(
         };
         let ended = &mut report.ended;
         // Ended connections go straight to the builder (a finished connection is large:
-        // every move through an intermediate list copied it again).
-        // The packet at which connections end now.
+        // every move through an intermediate list copied it again), marked with the packet
+        // at which they ended (`at_packet`, set before each tick or segment).
         let at_packet = std::cell::Cell::new(0);
         let mut on_end = |f: Finished<TlsObserver>| {
             let (index, built) = builder.push(f);
