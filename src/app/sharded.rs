@@ -8,8 +8,9 @@
 //!   segments of its shard and lets capture time pass on the others: it does not visit
 //!   them, but finds by binary search over the batch's running capture time the first one at
 //!   which time passing has work ([`FlowTable::due`]) and ticks there ([`FlowTable::tick`]),
-//!   so its connections close, idle out and linger exactly as in one table holding them all. Per batch it reports the packets that opened its connections and
-//!   the records of those that ended (with the packet at which they ended).
+//!   so its connections close, idle out and linger exactly as in one table holding them all.
+//!   Per batch it reports the packets that opened its connections and the records of those
+//!   that ended (with the packet at which they ended).
 //! - The **merger** (the calling thread) numbers connections as one table would: by the packet
 //!   that opened them, merged across workers. It hands ended connections to the sink ordered
 //!   by (packet at which they ended, index), the order the single-threaded path uses too, so

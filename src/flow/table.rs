@@ -63,19 +63,8 @@ impl FlowKey {
         // The IP layer never sets an IPv6 flow label or scope in these addresses, so the
         // packed key tells apart exactly the 5-tuples that `SocketAddr` equality does.
         let (a, b, v6) = (Endpoint::of(a), Endpoint::of(b), a.is_ipv6());
-        if a <= b {
-            FlowKey {
-                low: a,
-                high: b,
-                v6,
-            }
-        } else {
-            FlowKey {
-                low: b,
-                high: a,
-                v6,
-            }
-        }
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        FlowKey { low, high, v6 }
     }
 }
 
@@ -97,11 +86,6 @@ impl<H> Slot<H> {
             nanos: closed_at.nanos,
         }
     }
-}
-
-/// When a tombstone's connection closed.
-fn closed_at(secs: i64, nanos: u32) -> Timestamp {
-    Timestamp { secs, nanos }
 }
 
 /// A live connection.
@@ -272,7 +256,7 @@ impl<H: StreamHandler> FlowTable<H> {
                 // The packet's own time, not the running maximum: in captures merged out of
                 // time order one early-stamped packet must not age every later connection.
                 let expired =
-                    elapsed_more_than(meta.ts, closed_at(secs, nanos), self.cfg.linger_secs);
+                    elapsed_more_than(meta.ts, Timestamp { secs, nanos }, self.cfg.linger_secs);
                 if !expired && !opens {
                     // A trailing ACK, FIN, RST or retransmission of the closed connection.
                     return;
@@ -473,7 +457,7 @@ impl<H: StreamHandler> FlowTable<H> {
         let (now, idle, linger) = (self.now, self.cfg.idle_timeout_secs, self.cfg.linger_secs);
         self.slots.retain(|_, slot| match slot {
             &mut Slot::Tombstone { secs, nanos } => {
-                !elapsed_more_than(now, closed_at(secs, nanos), linger)
+                !elapsed_more_than(now, Timestamp { secs, nanos }, linger)
             }
             Slot::Live(_) => true,
         });
