@@ -11,6 +11,19 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+/// Rows per table page: a table sizes its columns from every row it holds, so a long
+/// listing is written as several tables (each with its header) and memory stays flat.
+/// `TLSCAP_TABLE_PAGE_ROWS` overrides it (tests use small pages on small captures).
+const TABLE_PAGE_ROWS: usize = 1000;
+
+fn table_page_rows() -> usize {
+    std::env::var("TLSCAP_TABLE_PAGE_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(TABLE_PAGE_ROWS)
+}
+
 /// Exit code when every input was read.
 pub const EXIT_OK: i32 = 0;
 /// Exit code when some input could not be read (missing, not a capture, truncated, corrupt).
@@ -459,16 +472,58 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
                 w.finish()?;
             }
         }
-        (View::Connections | View::Findings, Format::Table) => {
-            let mut records = Vec::new();
+        (View::Connections, Format::Table) => {
+            // Pages of `page_rows` rows, each a table with its header: a table sizes its
+            // columns from every row it holds, and holding a whole capture's rows grew
+            // memory with the capture (1 GiB for 155 k connections).
+            let page_rows = table_page_rows();
+            let mut page = Vec::new();
+            let mut pages = 0;
             pass(&batch, &filter, &mut tally, &mut |r| {
-                records.push(r);
+                page.push(r);
+                if page.len() == page_rows {
+                    report::write_connections(out, format, style, &page)?;
+                    page.clear();
+                    pages += 1;
+                }
                 Ok(())
             })?;
-            if common.view == View::Connections {
-                report::write_connections(out, format, style, &records)?;
-            } else {
-                report::write_findings(out, format, style, &records)?;
+            if !page.is_empty() || pages == 0 {
+                report::write_connections(out, format, style, &page)?;
+            }
+        }
+        (View::Findings, Format::Table) => {
+            // Worst first as in JSON (one pass per severity, files in name order, records in
+            // index order), in pages of about `page_rows` findings: each page holds the
+            // records with findings of that severity, cut down to those findings.
+            let mut order: Vec<usize> = (0..batch.files.len()).collect();
+            order.sort_by(|a, b| batch.files[*a].file.cmp(&batch.files[*b].file));
+            let page_rows = table_page_rows();
+            let mut page: Vec<ConnectionRecord> = Vec::new();
+            let (mut rows, mut pages) = (0, 0);
+            let mut counted = false;
+            for severity in [Severity::Error, Severity::Warning, Severity::Info] {
+                let mut scratch = Tally::new(batch.files.len());
+                let t = if counted { &mut scratch } else { &mut tally };
+                pass_in(&batch, &order, &filter, t, &mut |mut r| {
+                    r.findings.retain(|f| f.severity == severity);
+                    if r.findings.is_empty() {
+                        return Ok(());
+                    }
+                    rows += r.findings.len();
+                    page.push(r);
+                    if rows >= page_rows {
+                        report::write_findings(out, format, style, &page)?;
+                        page.clear();
+                        rows = 0;
+                        pages += 1;
+                    }
+                    Ok(())
+                })?;
+                counted = true;
+            }
+            if !page.is_empty() || pages == 0 {
+                report::write_findings(out, format, style, &page)?;
             }
         }
         (View::Servers, _) => {

@@ -252,3 +252,71 @@ fn views_agree_with_each_other() {
     assert_eq!(header, tlscap::report::CONNECTION_CSV_COLUMNS);
     assert_eq!(reader.records().count() as u64, n_conn);
 }
+
+/// The cells of a table listing, line by line (borders and padding dropped), and how many
+/// tables it holds.
+fn table_cells(text: &str) -> (Vec<String>, usize) {
+    let cells = text
+        .lines()
+        .filter(|l| l.starts_with('│'))
+        .map(|l| {
+            l.trim_matches('│')
+                .split('┆')
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect();
+    (cells, text.lines().filter(|l| l.starts_with('┌')).count())
+}
+
+/// Long listings are written as pages (tables of at most N rows, each with its header) so
+/// that a table never holds a whole capture's rows: the same cells as one page, in the same
+/// order, cut into ceil(rows / N) tables for connections.
+#[test]
+fn tables_are_paged_without_losing_or_reordering_rows() {
+    let run = |view: &str, page: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+            .current_dir(common::root())
+            .args(["--width", "1000", "--ca-file", "samples/pki/root.pem"])
+            .args(["--view", view, "samples/"])
+            .env("TLSCAP_TABLE_PAGE_ROWS", page)
+            .output()
+            .expect("run tlscap");
+        table_cells(&String::from_utf8_lossy(&out.stdout))
+    };
+    let connections = json_lines(&tlscap(&[
+        "--format",
+        "json",
+        "--ca-file",
+        "samples/pki/root.pem",
+        "samples/",
+    ]))
+    .iter()
+    .filter(|r| r["type"] == "connection")
+    .count();
+    assert_eq!(connections, 44);
+    for (view, header_lines, tables) in [
+        ("connections", 2, connections.div_ceil(10)),
+        ("findings", 1, 5),
+    ] {
+        let (whole, one) = run(view, "100000");
+        let (paged, many) = run(view, "10");
+        assert_eq!(one, 1, "{view}");
+        assert_eq!(many, tables, "{view}");
+        let header = &whole[..header_lines];
+        let body = |cells: &[String]| -> Vec<String> {
+            cells
+                .iter()
+                .filter(|c| !header.contains(c))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(
+            paged.len(),
+            whole.len() + (many - 1) * header_lines,
+            "{view}"
+        );
+        assert_eq!(body(&paged), body(&whole), "{view}");
+    }
+}
