@@ -417,7 +417,8 @@ impl<'o> RecordBuilder<'o> {
     /// The connection's index and, when it is reported, its record.
     fn push(&mut self, f: Finished<TlsObserver>) -> (u64, Option<Built>) {
         self.seen += 1;
-        let hs = f.handler.finish();
+        let mut handler = f.handler;
+        let hs = handler.take_summary();
         let mut tcp = f.tcp;
         let index = tcp.index;
         if hs.roles_swapped {
