@@ -530,22 +530,32 @@ impl TlsObserver {
             self.encrypted_record(dir, &hdr, meta);
             return n;
         }
-        let need = RECORD_HEADER - st.rec_buf.len();
-        let n = need.min(data.len());
-        st.rec_buf.extend_from_slice(&data[..n]);
-        if st.rec_buf.len() == RECORD_HEADER {
-            let hdr = std::mem::take(&mut st.rec_buf);
-            if !looks_like_record_header(&hdr) {
-                let name = self.stream_name(dir);
-                self.problem(format!(
-                    "invalid record header in encrypted {name} stream at packet {}",
-                    meta.packet
-                ));
-                self.stop(dir);
+        // Most headers are whole in one delivery and are read in place; one cut by a segment
+        // boundary is collected in rec_buf (cleared, not taken: its room is reused).
+        let mut hdr = [0u8; RECORD_HEADER];
+        let n = if st.rec_buf.is_empty() && data.len() >= RECORD_HEADER {
+            hdr.copy_from_slice(&data[..RECORD_HEADER]);
+            RECORD_HEADER
+        } else {
+            let n = (RECORD_HEADER - st.rec_buf.len()).min(data.len());
+            st.rec_buf.extend_from_slice(&data[..n]);
+            if st.rec_buf.len() < RECORD_HEADER {
                 return n;
             }
-            self.encrypted_record(dir, &hdr, meta);
+            hdr.copy_from_slice(&st.rec_buf);
+            st.rec_buf.clear();
+            n
+        };
+        if !looks_like_record_header(&hdr) {
+            let name = self.stream_name(dir);
+            self.problem(format!(
+                "invalid record header in encrypted {name} stream at packet {}",
+                meta.packet
+            ));
+            self.stop(dir);
+            return n;
         }
+        self.encrypted_record(dir, &hdr, meta);
         n
     }
 
