@@ -372,20 +372,28 @@ impl TlsObserver {
     /// needed (they were buffered) or the direction is not TLS.
     fn recognise(&mut self, dir: Direction, data: &[u8], meta: SegmentMeta) -> bool {
         let st = &mut self.dirs[dir.idx()];
-        let mut head = st.rec_buf.clone();
-        head.extend_from_slice(&data[..data.len().min(RECORD_HEADER)]);
-        if head.len() < RECORD_HEADER {
-            st.rec_buf = head;
-            return false;
-        }
+        let joined;
+        let head = if st.rec_buf.is_empty() && data.len() >= RECORD_HEADER {
+            // The common case: the first delivery holds a whole header; no copy.
+            &data[..RECORD_HEADER]
+        } else {
+            let mut head = st.rec_buf.clone();
+            head.extend_from_slice(&data[..data.len().min(RECORD_HEADER)]);
+            if head.len() < RECORD_HEADER {
+                st.rec_buf = head;
+                return false;
+            }
+            joined = head;
+            &joined[..]
+        };
         let resync = st.resync;
         st.resync = false;
-        if looks_like_record_header(&head) {
+        if looks_like_record_header(head) {
             st.mode = Mode::Plain;
             st.tls_seen = true;
             return true;
         }
-        if !resync && super::sslv2::looks_like_sslv2_hello(&head) {
+        if !resync && super::sslv2::looks_like_sslv2_hello(head) {
             st.mode = Mode::SslV2;
             st.tls_seen = true;
             return true;
