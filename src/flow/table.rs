@@ -1,8 +1,8 @@
 //! The connection table.
 //!
-//! One map from a direction-independent 5-tuple key to either a live connection or a tombstone
-//! (a closed connection's 5-tuple, remembered for `linger_secs` so its trailing packets are
-//! absorbed). Capture time is the largest timestamp seen; idle connections and expired
+//! Two maps from a direction-independent 5-tuple key: live connections, and tombstones (closed
+//! connections' 5-tuples, remembered for `linger_secs` so their trailing packets are absorbed).
+//! A key is in one of them at most; every packet looks up the small live map first. Capture time is the largest timestamp seen; idle connections and expired
 //! tombstones are swept at most once per `sweep_interval` of capture time, and a live
 //! connection found idle on lookup is emitted before the packet is processed.
 
@@ -78,22 +78,26 @@ impl FlowKey {
     }
 }
 
-/// What the table remembers about a 5-tuple. 16 bytes: the tombstone's time is held as its
-/// two fields, which pack beside the tag (a `Timestamp` field would make it 24).
-enum Slot<H> {
-    Live(Box<Connection<H>>),
-    /// Closed at this capture time; stray packets until `linger_secs` later are absorbed.
-    Tombstone {
-        secs: i64,
-        nanos: u32,
-    },
+/// A closed connection's 5-tuple, remembered for `linger_secs` so that its stray packets
+/// are absorbed. 16 bytes: the time is held as its two fields (a `Timestamp` would make it 24).
+#[derive(Debug, Clone, Copy)]
+struct Tombstone {
+    secs: i64,
+    nanos: u32,
 }
 
-impl<H> Slot<H> {
-    fn tombstone(closed_at: Timestamp) -> Self {
-        Slot::Tombstone {
+impl Tombstone {
+    fn at(closed_at: Timestamp) -> Self {
+        Tombstone {
             secs: closed_at.secs,
             nanos: closed_at.nanos,
+        }
+    }
+
+    fn closed_at(self) -> Timestamp {
+        Timestamp {
+            secs: self.secs,
+            nanos: self.nanos,
         }
     }
 }
@@ -117,8 +121,14 @@ struct Connection<H> {
 /// Live connections keyed by 5-tuple.
 pub struct FlowTable<H> {
     cfg: FlowConfig,
-    slots: HashMap<FlowKey, Slot<H>, foldhash::fast::RandomState>,
-    live: usize,
+    /// Open connections (and closed ones in their grace period). Apart from the tombstones:
+    /// every packet looks its connection up here, and this map stays as small as the number
+    /// of connections open at once, so the lookup stays in cache.
+    live: HashMap<FlowKey, Box<Connection<H>>, foldhash::fast::RandomState>,
+    /// 5-tuples closed in the last `linger_secs`: on a busy capture most of the 5-tuples
+    /// remembered, looked up only by packets of no live connection (a SYN opening one, a
+    /// straggler of a closed one). Never holds a key that `live` holds.
+    tombstones: HashMap<FlowKey, Tombstone, foldhash::fast::RandomState>,
     next_index: u64,
     /// Capture time: the largest timestamp seen.
     now: Timestamp,
@@ -185,8 +195,8 @@ impl<H: StreamHandler> FlowTable<H> {
     pub fn new(cfg: FlowConfig) -> Self {
         FlowTable {
             cfg,
-            slots: HashMap::default(),
-            live: 0,
+            live: HashMap::default(),
+            tombstones: HashMap::default(),
             next_index: 0,
             now: Timestamp::default(),
             last_sweep: None,
@@ -261,39 +271,34 @@ impl<H: StreamHandler> FlowTable<H> {
 
         let key = FlowKey::of(seg.src, seg.dst);
         let opens = seg.flags.syn() && !seg.flags.ack();
-        match self.slots.get_mut(&key) {
-            Some(&mut Slot::Tombstone { secs, nanos }) => {
-                // The packet's own time, not the running maximum: in captures merged out of
-                // time order one early-stamped packet must not age every later connection.
-                let expired =
-                    elapsed_more_than(meta.ts, Timestamp { secs, nanos }, self.cfg.linger_secs);
-                if !expired && !opens {
-                    // A trailing ACK, FIN, RST or retransmission of the closed connection.
-                    return;
-                }
-                self.slots.remove(&key);
-            }
-            Some(Slot::Live(conn)) => {
-                if elapsed_more_than(meta.ts, conn.tcp.last.ts, self.cfg.idle_timeout_secs) {
-                    self.end(key, EndReason::Idle, meta, emit, false);
-                } else if opens && !conn.is_same_syn(seg) {
-                    let reason = if conn.closed_at.is_some() {
-                        EndReason::Closed
-                    } else {
-                        EndReason::Reused
-                    };
-                    self.end(key, reason, meta, emit, false);
+        if let Some(conn) = self.live.get_mut(&key) {
+            if elapsed_more_than(meta.ts, conn.tcp.last.ts, self.cfg.idle_timeout_secs) {
+                self.end(key, EndReason::Idle, meta, emit, false);
+            } else if opens && !conn.is_same_syn(seg) {
+                let reason = if conn.closed_at.is_some() {
+                    EndReason::Closed
                 } else {
-                    // The common case: one hash lookup per packet.
-                    if conn.on_segment(meta, seg) && conn.closed_at.is_none() {
-                        conn.closed_at = Some(self.now);
-                        self.closing.push_back((self.now, key, conn.tcp.index));
-                        self.due = None;
-                    }
-                    return;
+                    EndReason::Reused
+                };
+                self.end(key, reason, meta, emit, false);
+            } else {
+                // The common case: one lookup per packet, in the small map of live ones.
+                if conn.on_segment(meta, seg) && conn.closed_at.is_none() {
+                    conn.closed_at = Some(self.now);
+                    self.closing.push_back((self.now, key, conn.tcp.index));
+                    self.due = None;
                 }
+                return;
             }
-            None => {}
+        } else if let Some(tomb) = self.tombstones.get(&key) {
+            // The packet's own time, not the running maximum: in captures merged out of
+            // time order one early-stamped packet must not age every later connection.
+            let expired = elapsed_more_than(meta.ts, tomb.closed_at(), self.cfg.linger_secs);
+            if !expired && !opens {
+                // A trailing ACK, FIN, RST or retransmission of the closed connection.
+                return;
+            }
+            self.tombstones.remove(&key);
         }
 
         let mut conn = self.open(seg, new_handler);
@@ -305,8 +310,7 @@ impl<H: StreamHandler> FlowTable<H> {
             self.closing.push_back((self.now, key, conn.tcp.index));
             self.due = None;
         }
-        self.slots.insert(key, Slot::Live(conn));
-        self.live += 1;
+        self.live.insert(key, conn);
     }
 
     /// Emits closed connections whose grace period is over (oldest first), leaving tombstones.
@@ -317,8 +321,8 @@ impl<H: StreamHandler> FlowTable<H> {
             }
             self.closing.pop_front();
             let still_there = matches!(
-                self.slots.get(&key),
-                Some(Slot::Live(c)) if c.tcp.index == index && c.closed_at.is_some()
+                self.live.get(&key),
+                Some(c) if c.tcp.index == index && c.closed_at.is_some()
             );
             if still_there {
                 let meta = self.last_meta;
@@ -330,18 +334,11 @@ impl<H: StreamHandler> FlowTable<H> {
     /// End of capture: emits every connection still open, in index order.
     pub fn finish(mut self, emit: &mut dyn FnMut(Finished<H>)) {
         let meta = self.last_meta;
-        let mut open: Vec<(u64, FlowKey)> = self
-            .slots
-            .iter()
-            .filter_map(|(k, s)| match s {
-                Slot::Live(c) => Some((c.tcp.index, *k)),
-                Slot::Tombstone { .. } => None,
-            })
-            .collect();
+        let mut open: Vec<(u64, FlowKey)> =
+            self.live.iter().map(|(k, c)| (c.tcp.index, *k)).collect();
         open.sort_unstable_by_key(|(index, _)| *index);
         for (_, key) in open {
-            let closed =
-                matches!(self.slots.get(&key), Some(Slot::Live(c)) if c.closed_at.is_some());
+            let closed = self.live.get(&key).is_some_and(|c| c.closed_at.is_some());
             let reason = if closed {
                 EndReason::Closed
             } else {
@@ -353,12 +350,12 @@ impl<H: StreamHandler> FlowTable<H> {
 
     /// Connections currently open.
     pub fn open_connections(&self) -> usize {
-        self.live
+        self.live.len()
     }
 
     /// 5-tuples remembered (open connections plus tombstones); bounded over time.
     pub fn tracked_tuples(&self) -> usize {
-        self.slots.len()
+        self.live.len() + self.tombstones.len()
     }
 
     /// A new connection for the 5-tuple of `seg`, with client and server told apart.
@@ -444,13 +441,10 @@ impl<H: StreamHandler> FlowTable<H> {
         emit: &mut dyn FnMut(Finished<H>),
         tombstone: bool,
     ) {
-        let slot = if tombstone {
-            self.slots.insert(key, Slot::tombstone(self.now))
-        } else {
-            self.slots.remove(&key)
-        };
-        if let Some(Slot::Live(conn)) = slot {
-            self.live = self.live.saturating_sub(1);
+        if let Some(conn) = self.live.remove(&key) {
+            if tombstone {
+                self.tombstones.insert(key, Tombstone::at(self.now));
+            }
             emit((*conn).into_finished(reason, meta));
         }
     }
@@ -465,21 +459,13 @@ impl<H: StreamHandler> FlowTable<H> {
         }
         self.last_sweep = Some(self.now);
         let (now, idle, linger) = (self.now, self.cfg.idle_timeout_secs, self.cfg.linger_secs);
-        self.slots.retain(|_, slot| match slot {
-            &mut Slot::Tombstone { secs, nanos } => {
-                !elapsed_more_than(now, Timestamp { secs, nanos }, linger)
-            }
-            Slot::Live(_) => true,
-        });
+        self.tombstones
+            .retain(|_, t| !elapsed_more_than(now, t.closed_at(), linger));
         let mut idle_keys: Vec<(u64, FlowKey)> = self
-            .slots
+            .live
             .iter()
-            .filter_map(|(k, s)| match s {
-                Slot::Live(c) if elapsed_more_than(now, c.tcp.last.ts, idle) => {
-                    Some((c.tcp.index, *k))
-                }
-                _ => None,
-            })
+            .filter(|(_, c)| elapsed_more_than(now, c.tcp.last.ts, idle))
+            .map(|(k, c)| (c.tcp.index, *k))
             .collect();
         idle_keys.sort_unstable_by_key(|(index, _)| *index);
         let meta = self.last_meta;
@@ -627,14 +613,15 @@ impl<H: StreamHandler> Connection<H> {
 mod tests {
     use super::*;
 
-    /// A table entry is 56 bytes (key 38, padding 2, slot 16); it was 88 with `SocketAddr`
-    /// keys and a `Timestamp` in the tombstone. Most entries of a busy capture's table are
-    /// tombstones, so this is most of its memory.
+    /// A tombstone entry is 56 bytes (key 38, padding 2, time 16), a live one 48 (key and a
+    /// box); with `SocketAddr` keys and a `Timestamp` an entry was 88. Most 5-tuples a busy
+    /// capture's table remembers are tombstones, so this is most of its memory.
     #[test]
     fn table_entries_are_packed() {
         assert_eq!(std::mem::size_of::<FlowKey>(), 38);
-        assert_eq!(std::mem::size_of::<Slot<()>>(), 16);
-        assert_eq!(std::mem::size_of::<(FlowKey, Slot<()>)>(), 56);
+        assert_eq!(std::mem::size_of::<Tombstone>(), 16);
+        assert_eq!(std::mem::size_of::<(FlowKey, Tombstone)>(), 56);
+        assert_eq!(std::mem::size_of::<(FlowKey, Box<Connection<()>>)>(), 48);
     }
 
     /// Both directions give one key; IPv4 and an IPv6 address with the same leading bytes
