@@ -2,9 +2,10 @@
 //!
 //! Two maps from a direction-independent 5-tuple key: live connections, and tombstones (closed
 //! connections' 5-tuples, remembered for `linger_secs` so their trailing packets are absorbed).
-//! A key is in one of them at most; every packet looks up the small live map first. Capture time is the largest timestamp seen; idle connections and expired
-//! tombstones are swept at most once per `sweep_interval` of capture time, and a live
-//! connection found idle on lookup is emitted before the packet is processed.
+//! A key is in one of them at most; every packet looks up the small live map first. Capture
+//! time is the largest timestamp seen; idle connections and expired tombstones are swept at
+//! most once per `sweep_interval` of capture time, and a live connection found idle on lookup
+//! is emitted before the packet is processed.
 
 use super::reassembly::SeqNumber;
 use super::*;
