@@ -473,58 +473,46 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
             }
         }
         (View::Connections, Format::Table) => {
-            // Pages of `page_rows` rows, each a table with its header: a table sizes its
-            // columns from every row it holds, and holding a whole capture's rows grew
-            // memory with the capture (1 GiB for 155 k connections).
-            let page_rows = table_page_rows();
-            let mut page = Vec::new();
-            let mut pages = 0;
+            // Pages of rows, each a table with its header: a table sizes its columns from
+            // every row it holds, and holding a whole capture's rows grew memory with the
+            // capture (1 GiB for 155 k connections).
+            let mut pages = TablePages::default();
+            let mut write = |page: &[ConnectionRecord]| {
+                report::write_connections(&mut *out, format, style, page)
+            };
             pass(&batch, &filter, &mut tally, &mut |r| {
-                page.push(r);
-                if page.len() == page_rows {
-                    report::write_connections(out, format, style, &page)?;
-                    page.clear();
-                    pages += 1;
-                }
-                Ok(())
+                pages.push(r, 1, &mut write)
             })?;
-            if !page.is_empty() || pages == 0 {
-                report::write_connections(out, format, style, &page)?;
-            }
+            pages.finish(&mut write)?;
         }
         (View::Findings, Format::Table) => {
             // Worst first as in JSON (one pass per severity, files in name order, records in
-            // index order), in pages of about `page_rows` findings: each page holds the
-            // records with findings of that severity, cut down to those findings.
+            // index order), in pages of about as many findings as a connections page has
+            // rows: each page holds the records with findings of that severity, cut down to
+            // those findings.
             let mut order: Vec<usize> = (0..batch.files.len()).collect();
             order.sort_by(|a, b| batch.files[*a].file.cmp(&batch.files[*b].file));
-            let page_rows = table_page_rows();
-            let mut page: Vec<ConnectionRecord> = Vec::new();
-            let (mut rows, mut pages) = (0, 0);
-            let mut counted = false;
+            let mut pages = TablePages::default();
+            let mut write =
+                |page: &[ConnectionRecord]| report::write_findings(&mut *out, format, style, page);
             for severity in [Severity::Error, Severity::Warning, Severity::Info] {
-                let mut scratch = Tally::new(batch.files.len());
-                let t = if counted { &mut scratch } else { &mut tally };
+                // Records are counted once, on the first pass.
+                let mut recount = Tally::new(batch.files.len());
+                let t = if severity == Severity::Error {
+                    &mut tally
+                } else {
+                    &mut recount
+                };
                 pass_in(&batch, &order, &filter, t, &mut |mut r| {
                     r.findings.retain(|f| f.severity == severity);
                     if r.findings.is_empty() {
                         return Ok(());
                     }
-                    rows += r.findings.len();
-                    page.push(r);
-                    if rows >= page_rows {
-                        report::write_findings(out, format, style, &page)?;
-                        page.clear();
-                        rows = 0;
-                        pages += 1;
-                    }
-                    Ok(())
+                    let rows = r.findings.len();
+                    pages.push(r, rows, &mut write)
                 })?;
-                counted = true;
             }
-            if !page.is_empty() || pages == 0 {
-                report::write_findings(out, format, style, &page)?;
-            }
+            pages.finish(&mut write)?;
         }
         (View::Servers, _) => {
             let mut agg = views::ServerAgg::default();
@@ -667,6 +655,56 @@ impl Tally {
             *n += run.findings[0];
         }
         self.worst = self.worst.max(run.worst);
+    }
+}
+
+/// Records collected into table pages of about [`table_page_rows`] rows, each page written
+/// (as its own table) as soon as it is full.
+struct TablePages {
+    page: Vec<ConnectionRecord>,
+    rows: usize,
+    limit: usize,
+    written: usize,
+}
+
+impl Default for TablePages {
+    fn default() -> Self {
+        TablePages {
+            page: Vec::new(),
+            rows: 0,
+            limit: table_page_rows(),
+            written: 0,
+        }
+    }
+}
+
+type WritePage<'a> = dyn FnMut(&[ConnectionRecord]) -> std::io::Result<()> + 'a;
+
+impl TablePages {
+    /// Adds a record that fills `rows` rows of the table.
+    fn push(
+        &mut self,
+        r: ConnectionRecord,
+        rows: usize,
+        write: &mut WritePage<'_>,
+    ) -> std::io::Result<()> {
+        self.page.push(r);
+        self.rows += rows;
+        if self.rows >= self.limit {
+            write(&self.page)?;
+            self.page.clear();
+            self.rows = 0;
+            self.written += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes the last page, or an empty table when there were no rows at all.
+    fn finish(self, write: &mut WritePage<'_>) -> std::io::Result<()> {
+        if !self.page.is_empty() || self.written == 0 {
+            write(&self.page)?;
+        }
+        Ok(())
     }
 }
 
