@@ -633,7 +633,7 @@ struct Dec<'a> {
     chains: &'a mut Vec<Arc<[CertInfo]>>,
 }
 
-impl Dec<'_> {
+impl<'a> Dec<'a> {
     fn byte(&mut self) -> io::Result<u8> {
         let (&b, rest) = self.buf.split_first().ok_or_else(|| bad("truncated"))?;
         self.buf = rest;
@@ -683,14 +683,19 @@ impl Dec<'_> {
         })
     }
 
-    fn s(&mut self) -> io::Result<String> {
+    /// A string, borrowed from the frame.
+    fn str(&mut self) -> io::Result<&'a str> {
         let n = usize::try_from(self.u()?).map_err(|_| bad("string too long"))?;
         if n > self.buf.len() {
             return Err(bad("truncated string"));
         }
         let (s, rest) = self.buf.split_at(n);
         self.buf = rest;
-        String::from_utf8(s.to_vec()).map_err(|_| bad("not UTF-8"))
+        std::str::from_utf8(s).map_err(|_| bad("not UTF-8"))
+    }
+
+    fn s(&mut self) -> io::Result<String> {
+        self.str().map(str::to_owned)
     }
 
     fn os(&mut self) -> io::Result<Option<String>> {
@@ -711,7 +716,11 @@ impl Dec<'_> {
 
     fn vs(&mut self) -> io::Result<Vec<String>> {
         let n = self.count()?;
-        (0..n).map(|_| self.s()).collect()
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            v.push(self.s()?);
+        }
+        Ok(v)
     }
 
     fn chain(&mut self) -> io::Result<Option<Arc<[CertInfo]>>> {
@@ -845,7 +854,7 @@ impl Dec<'_> {
                 let mut v = Vec::with_capacity(n);
                 for _ in 0..n {
                     v.push(Finding {
-                        id: static_id(&self.s()?),
+                        id: static_id(self.str()?),
                         severity: match self.byte()? {
                             0 => Severity::Info,
                             1 => Severity::Warning,
