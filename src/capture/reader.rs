@@ -425,7 +425,11 @@ impl CaptureReader {
         if pending > 0 {
             self.parser.consume(pending);
         }
-        match self.locate_next() {
+        let located = match self.whole_pcap_record() {
+            Some(located) => Ok(Some(located)),
+            None => self.locate_next(),
+        };
+        match located {
             Ok(Some(located)) => {
                 let end = located.start.saturating_add(located.len);
                 match self.parser.data().get(located.start..end) {
@@ -653,6 +657,52 @@ impl CaptureReader {
             });
         }
         Ok(())
+    }
+
+    /// [`CaptureReader::locate_next`] for the common case: a legacy pcap record that lies
+    /// whole in the buffer and needs no warning. None sends the caller down the general path,
+    /// which parses the record again and deals with whatever is unusual about it.
+    fn whole_pcap_record(&mut self) -> Option<Located> {
+        let Container::Pcap {
+            link,
+            nanos,
+            modified,
+            ..
+        } = self.container
+        else {
+            return None;
+        };
+        let capacity = self.capacity;
+        let (consume, record) = self.parser.next_whole_legacy()?;
+        let frac = u64::from(record.ts_usec);
+        let (limit, scale) = if nanos {
+            (1_000_000_000, 1)
+        } else {
+            (1_000_000, 1000)
+        };
+        // What the general path would warn about, refuse, or grow the buffer for.
+        if frac >= limit
+            || record.caplen > record.origlen
+            || record.caplen > MAX_CAPLEN
+            || consume >= capacity
+        {
+            return None;
+        }
+        let located = Located {
+            ts: Timestamp::new(i64::from(record.ts_sec), frac * scale),
+            link,
+            start: if modified {
+                PCAP_MODIFIED_RECORD_HEADER
+            } else {
+                PCAP_RECORD_HEADER
+            },
+            len: record.data.len(),
+            orig_len: record.origlen,
+        };
+        self.packets += 1;
+        self.last_ts = located.ts;
+        self.pending_consume = consume;
+        Some(located)
     }
 
     /// Advances to the next packet block, handling the others on the way; leaves the packet's
