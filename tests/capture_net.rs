@@ -776,3 +776,48 @@ fn ip_fragments_of_real_packets_reassemble_out_of_order() {
         }
     }
 }
+
+/// A record the reader's fast path (a whole legacy pcap record, parsed alone) must hand to the
+/// general path, which warns about it: a timestamp fraction out of range and a captured length
+/// above the original length. Edge case built by patching two record headers of a real
+/// capture; read both ways the reader can (`read` calls and mapped windows).
+#[test]
+fn odd_pcap_record_headers_still_warn_on_both_read_paths() {
+    let Some(dir) = corpus() else { return };
+    let mut bytes =
+        std::fs::read(dir.join("nDPI/tests/cfgs/default/pcap/selfsigned.pcap")).unwrap();
+    let offsets = pcap_record_offsets(&bytes);
+    assert_eq!(offsets.len(), 20);
+    // Packet 4: ts_usec = 1,500,000. Packet 8: orig_len = caplen - 1.
+    bytes[offsets[3] + 4..offsets[3] + 8].copy_from_slice(&1_500_000u32.to_le_bytes());
+    let caplen = u32::from_le_bytes(bytes[offsets[7] + 8..offsets[7] + 12].try_into().unwrap());
+    bytes[offsets[7] + 12..offsets[7] + 16].copy_from_slice(&(caplen - 1).to_le_bytes());
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(&bytes).unwrap();
+    for mapped in [false, true] {
+        let mut reader = if mapped {
+            CaptureReader::open_mapped(file.path()).unwrap()
+        } else {
+            capture::open(file.path()).unwrap()
+        };
+        let mut packets = Vec::new();
+        while let Some(p) = reader.next_packet().unwrap() {
+            packets.push((p.number, p.data.len(), p.orig_len));
+        }
+        assert_eq!(packets.len(), 20, "mapped: {mapped}");
+        assert_eq!(packets[7], (8, caplen as usize, caplen - 1));
+        let warnings: Vec<String> = reader
+            .take_warnings()
+            .into_iter()
+            .map(|w| w.message)
+            .collect();
+        assert_eq!(
+            warnings,
+            [
+                "timestamp fraction 1500000 out of range (packet 4)",
+                "captured length larger than original length in some packets",
+            ],
+            "mapped: {mapped}"
+        );
+    }
+}
