@@ -821,3 +821,80 @@ fn odd_pcap_record_headers_still_warn_on_both_read_paths() {
         );
     }
 }
+
+/// Offsets of a little-endian pcapng file's Enhanced Packet Blocks (type 6).
+fn epb_offsets(bytes: &[u8]) -> Vec<usize> {
+    let mut offsets = Vec::new();
+    let mut at = 0;
+    while at + 12 <= bytes.len() {
+        let block_type = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        if block_type == 6 {
+            offsets.push(at);
+        }
+        at += len;
+    }
+    offsets
+}
+
+/// The pcapng side of the reader's fast path: an Enhanced Packet Block whose captured length
+/// exceeds its original length is still warned about, and one on an interface the section
+/// never described still stops the file with the packets before it kept. Edge cases built by
+/// patching two block headers of a real capture; read with `read` and through mapped windows.
+#[test]
+fn odd_pcapng_packet_blocks_still_warn_or_stop_on_both_read_paths() {
+    let Some(dir) = corpus() else { return };
+    let mut bytes = std::fs::read(dir.join("wireshark/test/captures/http2-brotli.pcapng")).unwrap();
+    let offsets = epb_offsets(&bytes);
+    assert_eq!(offsets.len(), 25);
+    // Packet 3: orig_len = caplen - 1 (caplen at +20, orig_len at +24).
+    let caplen = u32::from_le_bytes(bytes[offsets[2] + 20..offsets[2] + 24].try_into().unwrap());
+    bytes[offsets[2] + 24..offsets[2] + 28].copy_from_slice(&(caplen - 1).to_le_bytes());
+    // Packet 11: interface 7 (interface id at +8), of one described.
+    bytes[offsets[10] + 8..offsets[10] + 12].copy_from_slice(&7u32.to_le_bytes());
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(&bytes).unwrap();
+    for mapped in [false, true] {
+        let mut reader = if mapped {
+            CaptureReader::open_mapped(file.path()).unwrap()
+        } else {
+            capture::open(file.path()).unwrap()
+        };
+        let mut packets = Vec::new();
+        let error = loop {
+            match reader.next_packet() {
+                Ok(Some(p)) => packets.push((p.number, p.data.len(), p.orig_len)),
+                Ok(None) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        assert_eq!(packets.len(), 10, "mapped: {mapped}");
+        assert_eq!(packets[2], (3, caplen as usize, caplen - 1));
+        match error {
+            Some(CaptureError::Corrupt {
+                offset,
+                packets_read,
+                reason,
+                ..
+            }) => {
+                assert_eq!(offset, offsets[10] as u64);
+                assert_eq!(packets_read, 10);
+                assert_eq!(
+                    reason,
+                    "packet on interface 7 but the section describes 1 interface(s)"
+                );
+            }
+            other => panic!("expected Corrupt, got {other:?} (mapped: {mapped})"),
+        }
+        let warnings: Vec<String> = reader
+            .take_warnings()
+            .into_iter()
+            .map(|w| w.message)
+            .collect();
+        assert_eq!(
+            warnings,
+            ["captured length larger than original length in some packets"],
+            "mapped: {mapped}"
+        );
+    }
+}

@@ -425,7 +425,7 @@ impl CaptureReader {
         if pending > 0 {
             self.parser.consume(pending);
         }
-        let located = match self.whole_pcap_record() {
+        let located = match self.whole_packet() {
             Some(located) => Ok(Some(located)),
             None => self.locate_next(),
         };
@@ -659,46 +659,72 @@ impl CaptureReader {
         Ok(())
     }
 
-    /// [`CaptureReader::locate_next`] for the common case: a legacy pcap record that lies
-    /// whole in the buffer and needs no warning. None sends the caller down the general path,
-    /// which parses the record again and deals with whatever is unusual about it.
-    fn whole_pcap_record(&mut self) -> Option<Located> {
-        let Container::Pcap {
-            link,
-            nanos,
-            modified,
-            ..
-        } = self.container
-        else {
-            return None;
-        };
+    /// [`CaptureReader::locate_next`] for the common case: a packet record (legacy pcap) or an
+    /// Enhanced Packet Block (pcapng) that lies whole in the buffer and needs no warning. None
+    /// sends the caller down the general path, which parses the block again and deals with
+    /// whatever is unusual about it.
+    fn whole_packet(&mut self) -> Option<Located> {
         let capacity = self.capacity;
-        let (consume, record) = self.parser.next_whole_legacy()?;
-        let frac = u64::from(record.ts_usec);
-        let (limit, scale) = if nanos {
-            (1_000_000_000, 1)
-        } else {
-            (1_000_000, 1000)
+        let (located, consume) = match &self.container {
+            &Container::Pcap {
+                link,
+                nanos,
+                modified,
+                ..
+            } => {
+                let (consume, record) = self.parser.next_whole_legacy()?;
+                let frac = u64::from(record.ts_usec);
+                let (limit, scale) = if nanos {
+                    (1_000_000_000, 1)
+                } else {
+                    (1_000_000, 1000)
+                };
+                // What the general path would warn about or refuse.
+                if frac >= limit || record.caplen > record.origlen || record.caplen > MAX_CAPLEN {
+                    return None;
+                }
+                let located = Located {
+                    ts: Timestamp::new(i64::from(record.ts_sec), frac * scale),
+                    link,
+                    start: if modified {
+                        PCAP_MODIFIED_RECORD_HEADER
+                    } else {
+                        PCAP_RECORD_HEADER
+                    },
+                    len: record.data.len(),
+                    orig_len: record.origlen,
+                };
+                (located, consume)
+            }
+            Container::PcapNg { interfaces, .. } => {
+                let (consume, epb) = self.parser.next_whole_epb()?;
+                let iface = interfaces.get(epb.if_id as usize)?;
+                // What the general path (its precheck, then the block's own checks) would
+                // warn about or refuse.
+                let block_len = epb.block_len1;
+                if epb.caplen > epb.origlen
+                    || epb.caplen > MAX_CAPLEN
+                    || block_len % 4 != 0
+                    || block_len < 32
+                    || u64::from(epb.caplen) + 32 > u64::from(block_len)
+                {
+                    return None;
+                }
+                let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                let located = Located {
+                    ts: ng_timestamp(raw, iface.units_per_sec, iface.offset_secs),
+                    link: iface.link,
+                    start: EPB_DATA_OFFSET,
+                    len: (epb.caplen as usize).min(epb.data.len()),
+                    orig_len: epb.origlen,
+                };
+                (located, consume)
+            }
         };
-        // What the general path would warn about, refuse, or grow the buffer for.
-        if frac >= limit
-            || record.caplen > record.origlen
-            || record.caplen > MAX_CAPLEN
-            || consume >= capacity
-        {
+        // A block as large as the buffer makes the general path grow it first.
+        if consume >= capacity {
             return None;
         }
-        let located = Located {
-            ts: Timestamp::new(i64::from(record.ts_sec), frac * scale),
-            link,
-            start: if modified {
-                PCAP_MODIFIED_RECORD_HEADER
-            } else {
-                PCAP_RECORD_HEADER
-            },
-            len: record.data.len(),
-            orig_len: record.origlen,
-        };
         self.packets += 1;
         self.last_ts = located.ts;
         self.pending_consume = consume;

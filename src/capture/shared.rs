@@ -13,7 +13,10 @@ use pcap_parser::pcap::{
     parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header,
     LegacyPcapBlock, PcapHeader,
 };
-use pcap_parser::pcapng::{parse_block_be, parse_block_le, parse_sectionheaderblock, Block};
+use pcap_parser::pcapng::{
+    parse_block_be, parse_block_le, parse_enhancedpacketblock_be, parse_enhancedpacketblock_le,
+    parse_sectionheaderblock, Block, EnhancedPacketBlock, EPB_MAGIC,
+};
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError};
 use std::collections::VecDeque;
@@ -102,6 +105,7 @@ const PREFETCH_AHEAD: usize = 4 << 10;
 const MAX_RETIRED: usize = 1024;
 
 type LegacyParseFn = fn(&[u8]) -> nom::IResult<&[u8], LegacyPcapBlock<'_>, PcapError<&[u8]>>;
+type EpbParseFn = fn(&[u8]) -> nom::IResult<&[u8], EnhancedPacketBlock<'_>, PcapError<&[u8]>>;
 
 /// Which container's blocks are parsed.
 enum Kind {
@@ -273,6 +277,30 @@ impl<R: Read> SharedReader<R> {
         let data = &self.block[self.pos..self.end];
         let (rem, record) = parse(data).ok()?;
         Some((data.len() - rem.len(), record))
+    }
+
+    /// [`SharedReader::next_whole_legacy`] for pcapng: the next block when it is an Enhanced
+    /// Packet Block that lies whole in the buffer, parsed with pcap-parser's EPB parser alone.
+    /// None for any other block or anything unusual (the caller then takes `next`).
+    pub fn next_whole_epb(&mut self) -> Option<(usize, EnhancedPacketBlock<'_>)> {
+        let Kind::PcapNg { big_endian } = self.kind else {
+            return None;
+        };
+        if self.mapped.is_some() {
+            self.prefetch();
+        }
+        let data = &self.block[self.pos..self.end];
+        let block_type: [u8; 4] = data.get(..4)?.try_into().ok()?;
+        let (block_type, parse): (u32, EpbParseFn) = if big_endian {
+            (u32::from_be_bytes(block_type), parse_enhancedpacketblock_be)
+        } else {
+            (u32::from_le_bytes(block_type), parse_enhancedpacketblock_le)
+        };
+        if block_type != EPB_MAGIC {
+            return None;
+        }
+        let (rem, epb) = parse(data).ok()?;
+        Some((data.len() - rem.len(), epb))
     }
 
     /// The block the unread bytes (and the last block returned by `next`) live in.
