@@ -413,10 +413,7 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
     match (common.view, format) {
         (View::Connections, Format::Json | Format::Csv) => {
             let json = |rs: &[ConnectionRecord], buf: &mut Vec<u8>| {
-                for r in rs {
-                    report::json::write_connection(buf, r);
-                    buf.push(b'\n');
-                }
+                report::json::write_connections(buf, rs);
                 Ok(())
             };
             let csv = |rs: &[ConnectionRecord], buf: &mut Vec<u8>| {

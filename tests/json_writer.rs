@@ -1,6 +1,7 @@
 //! The hand-written JSON writer of connection records against serde_json on real records:
 //! every record of every sample and of every shared-corpus capture must serialise to the same
-//! bytes (`tlscap::report::json::write_connection` vs `serde_json::to_vec`).
+//! bytes (`tlscap::report::json::write_connection` vs `serde_json::to_vec`), alone and as the
+//! lines `write_connections` writes for a run of records (which renders shared chains once).
 
 mod common;
 
@@ -8,7 +9,7 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tlscap::app::{analyze_file, apply_cross_connection, Options};
-use tlscap::report::json::write_connection;
+use tlscap::report::json::{write_connection, write_connections};
 use tlscap::tls::keylog::KeyLog;
 
 /// Records compared, and how many of them had the optional parts that are easy to miss.
@@ -16,6 +17,9 @@ use tlscap::tls::keylog::KeyLog;
 struct Counts {
     records: usize,
     server_chain: usize,
+    /// Records whose server chain is the same `Arc` as an earlier record's (rendered from the
+    /// run's chain cache by `write_connections`).
+    shared_chain: usize,
     alerts: usize,
     findings: usize,
     decryption: usize,
@@ -28,6 +32,7 @@ impl std::ops::Add for Counts {
         Counts {
             records: self.records + o.records,
             server_chain: self.server_chain + o.server_chain,
+            shared_chain: self.shared_chain + o.shared_chain,
             alerts: self.alerts + o.alerts,
             findings: self.findings + o.findings,
             decryption: self.decryption + o.decryption,
@@ -56,12 +61,37 @@ fn compare_file(path: &Path, opts: &Options) -> Counts {
             );
         }
     }
+    let mut lines = Vec::new();
+    write_connections(&mut lines, &a.connections);
+    let mut expected = Vec::new();
+    for r in &a.connections {
+        expected.extend(serde_json::to_vec(r).expect("serde_json"));
+        expected.push(b'\n');
+    }
+    assert!(
+        lines == expected,
+        "{}: write_connections differs from serde_json lines",
+        path.display()
+    );
+    let shared_chain = a
+        .connections
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| {
+            r.server_chain.as_ref().is_some_and(|c| {
+                a.connections[..*i]
+                    .iter()
+                    .any(|e| e.server_chain.as_ref().is_some_and(|d| Arc::ptr_eq(c, d)))
+            })
+        })
+        .count();
     let count = |f: fn(&tlscap::model::ConnectionRecord) -> bool| {
         a.connections.iter().filter(|r| f(r)).count()
     };
     Counts {
         records: a.connections.len(),
         server_chain: count(|r| r.server_chain.is_some()),
+        shared_chain,
         alerts: count(|r| !r.alerts.is_empty()),
         findings: count(|r| !r.findings.is_empty()),
         decryption: count(|r| r.decryption.is_some()),
@@ -110,6 +140,8 @@ fn samples_serialise_like_serde_json() {
     assert!(compared.records > 0, "no sample records compared");
     // The samples ship key logs: decrypted records must be among those compared.
     assert!(compared.decryption > 0 && compared.http > 0, "{compared:?}");
+    // Connections that share a chain, so the chain cache of `write_connections` was used.
+    assert!(compared.shared_chain > 0, "{compared:?}");
 }
 
 #[test]

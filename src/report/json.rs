@@ -14,10 +14,57 @@ use crate::certs::CertInfo;
 use crate::findings::{Finding, Severity};
 use crate::flow::{CloseKind, Side};
 use crate::model::{AlertRecord, ConnectionRecord, DecryptionRecord, HttpRecord, TcpRecord};
+use std::sync::Arc;
 
 /// Appends `r` as one compact JSON object, byte for byte what `serde_json::to_writer` writes
 /// (no trailing newline).
 pub fn write_connection(out: &mut Vec<u8>, r: &ConnectionRecord) {
+    write_connection_with(out, r, &mut ChainCache::default());
+}
+
+/// Appends each record as a line of JSON ([`write_connection`] and a newline). Certificate
+/// chains are rendered once per distinct chain of the run: records share their chains
+/// (`Arc`), and a chain's JSON is ~1 KiB that would otherwise be escaped again for every
+/// connection to the same server.
+pub fn write_connections(out: &mut Vec<u8>, records: &[ConnectionRecord]) {
+    let mut chains = ChainCache::default();
+    for r in records {
+        write_connection_with(out, r, &mut chains);
+        out.push(b'\n');
+    }
+}
+
+/// Chains rendered lately, each kept alive by its `Arc` so that pointer equality means the
+/// same chain.
+#[derive(Default)]
+struct ChainCache {
+    rendered: Vec<(Arc<[CertInfo]>, Vec<u8>)>,
+}
+
+/// Distinct chains remembered per run (a run's connections mostly go to a few servers).
+const CACHED_CHAINS: usize = 16;
+
+impl ChainCache {
+    fn write(&mut self, out: &mut Vec<u8>, chain: Option<&Arc<[CertInfo]>>) {
+        let Some(chain) = chain else {
+            out.extend_from_slice(b"null");
+            return;
+        };
+        if let Some((_, bytes)) = self.rendered.iter().find(|(c, _)| Arc::ptr_eq(c, chain)) {
+            out.extend_from_slice(bytes);
+            return;
+        }
+        let start = out.len();
+        write_chain(out, Some(chain));
+        if self.rendered.len() >= CACHED_CHAINS {
+            self.rendered.remove(0);
+        }
+        self.rendered
+            .push((Arc::clone(chain), out[start..].to_vec()));
+    }
+}
+
+fn write_connection_with(out: &mut Vec<u8>, r: &ConnectionRecord, chains: &mut ChainCache) {
     let ConnectionRecord {
         record_type,
         file,
@@ -88,9 +135,9 @@ pub fn write_connection(out: &mut Vec<u8>, r: &ConnectionRecord) {
     out.extend_from_slice(b",\"client_cert_sent\":");
     write_opt_bool(out, *client_cert_sent);
     out.extend_from_slice(b",\"server_chain\":");
-    write_chain(out, server_chain.as_deref());
+    chains.write(out, server_chain.as_ref());
     out.extend_from_slice(b",\"client_chain\":");
-    write_chain(out, client_chain.as_deref());
+    chains.write(out, client_chain.as_ref());
     out.extend_from_slice(b",\"ocsp_stapled\":");
     write_bool(out, *ocsp_stapled);
     out.extend_from_slice(b",\"alerts\":");
