@@ -15,7 +15,7 @@ pub mod spill;
 use crate::capture::{CaptureError, CaptureReader};
 use crate::certs::CertInfo;
 use crate::certs::{TrustOptions, Validator};
-use crate::findings::{ClientAuthServers, CrossFacts, FindingsConfig};
+use crate::findings::{ClientAuthServers, CrossFacts, FindingsConfig, Severity};
 use crate::flow::{Direction, Finished, FlowConfig, FlowTable, Side, TcpSummary};
 use crate::model::{AlertRecord, ConnectionRecord, TcpRecord};
 use crate::net::{DefragLimits, NetDecoder};
@@ -951,10 +951,7 @@ impl Batch {
         map: &(dyn Fn(Vec<ConnectionRecord>) -> std::io::Result<R> + Sync),
         sink: &mut dyn FnMut(R) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
-        let Some(file) = self.files.get(i) else {
-            return Ok(());
-        };
-        let decode = |run: spill::FrameRun| -> std::io::Result<R> {
+        let decode = |file: &FileResult, run: spill::FrameRun| -> std::io::Result<R> {
             let mut records = Vec::with_capacity(run.len());
             run.decode(&file.file, &mut |r, facts| {
                 records.push(self.complete(r, &facts));
@@ -964,6 +961,54 @@ impl Batch {
             drop(run);
             map(records)
         };
+        self.map_frame_runs(i, run, pool, &decode, sink)
+    }
+
+    /// File `i`'s records as JSON lines, `run` at a time on `pool` like
+    /// [`Batch::map_record_runs`], each line exactly what [`crate::report::json::write_connection`]
+    /// writes for the completed record (and a newline). They are written straight from the
+    /// spill's frames: no record is built, which is most of the cost of reading records back.
+    /// For output without filters (a filter needs the records).
+    pub fn json_runs(
+        &self,
+        i: usize,
+        run: usize,
+        pool: Option<&rayon::ThreadPool>,
+        sink: &mut dyn FnMut(JsonRun) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let cross = spill::CrossRules {
+            servers: &self.servers,
+            cfg: &self.findings,
+        };
+        let write = |file: &FileResult, run: spill::FrameRun| -> std::io::Result<JsonRun> {
+            let mut bytes = Vec::with_capacity(run.len() * 2048);
+            let (findings, worst) = run.write_json(&file.file, &cross, &mut bytes)?;
+            Ok(JsonRun {
+                bytes,
+                records: run.len() as u64,
+                findings,
+                worst,
+            })
+        };
+        self.map_frame_runs(i, run, pool, &write, sink)
+    }
+
+    /// Reads file `i`'s spill `run` frames at a time and hands each run to `map` on `pool`
+    /// (None: rayon's global pool) while this thread reads on; `sink` receives the results on
+    /// this thread, in order. At most four runs per pool thread are in flight. On a one-thread
+    /// pool everything runs on this thread.
+    fn map_frame_runs<R: Send>(
+        &self,
+        i: usize,
+        run: usize,
+        pool: Option<&rayon::ThreadPool>,
+        map: &(dyn Fn(&FileResult, spill::FrameRun) -> std::io::Result<R> + Sync),
+        sink: &mut dyn FnMut(R) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let Some(file) = self.files.get(i) else {
+            return Ok(());
+        };
+        let decode = |run: spill::FrameRun| map(file, run);
         let threads = pool.map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
         if threads <= 1 {
             return file
@@ -1037,6 +1082,19 @@ fn decode_runs<'s, R: Send>(
         sink(rx.recv().map_err(|_| lost())??)?;
     }
     Ok(())
+}
+
+/// A run of JSON lines from [`Batch::json_runs`], with what a tally needs of it.
+#[derive(Debug, Default)]
+pub struct JsonRun {
+    /// The lines, each ending in a newline.
+    pub bytes: Vec<u8>,
+    /// Records written.
+    pub records: u64,
+    /// Findings written.
+    pub findings: u64,
+    /// The worst severity among them.
+    pub worst: Option<Severity>,
 }
 
 /// Records per run for [`Batch::map_record_runs`]: enough to make a task worth its hand-off,

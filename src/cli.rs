@@ -423,13 +423,17 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
                 }
                 w.finish()
             };
-            let render: &RenderRun = if format == Format::Csv {
-                report::ConnectionsCsv::new(&mut *out)?.finish()?;
-                &csv
+            if format == Format::Json && filter.is_empty() {
+                pass_json(&batch, common.threads, &mut tally, out)?;
             } else {
-                &json
-            };
-            pass_rendered(&batch, common.threads, &filter, &mut tally, out, render)?;
+                let render: &RenderRun = if format == Format::Csv {
+                    report::ConnectionsCsv::new(&mut *out)?.finish()?;
+                    &csv
+                } else {
+                    &json
+                };
+                pass_rendered(&batch, common.threads, &filter, &mut tally, out, render)?;
+            }
         }
         (View::Findings, Format::Json | Format::Csv) => {
             // Worst first, then by file name, then index: one pass per severity, files in
@@ -643,15 +647,20 @@ impl Tally {
         self.worst = self.worst.max(worst);
     }
 
-    /// Adds the counts of a one-file tally (a run of file `i`'s records).
-    fn add(&mut self, i: usize, run: &Tally) {
+    /// Counts `records` records of file `i` with `findings` findings, the worst `worst`.
+    fn add_counts(&mut self, i: usize, records: u64, findings: u64, worst: Option<Severity>) {
         if let Some(n) = self.records.get_mut(i) {
-            *n += run.records[0];
+            *n += records;
         }
         if let Some(n) = self.findings.get_mut(i) {
-            *n += run.findings[0];
+            *n += findings;
         }
-        self.worst = self.worst.max(run.worst);
+        self.worst = self.worst.max(worst);
+    }
+
+    /// Adds the counts of a one-file tally (a run of file `i`'s records).
+    fn add(&mut self, i: usize, run: &Tally) {
+        self.add_counts(i, run.records[0], run.findings[0], run.worst);
     }
 }
 
@@ -731,12 +740,7 @@ fn pass_rendered(
     out: &mut dyn Write,
     render: &RenderRun,
 ) -> std::io::Result<()> {
-    let pool = threads.and_then(|n| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build()
-            .ok()
-    });
+    let pool = output_pool(threads);
     let map = |records: Vec<ConnectionRecord>| {
         let mut counts = Tally::new(1);
         let kept: Vec<ConnectionRecord> = records
@@ -755,6 +759,36 @@ fn pass_rendered(
         )| {
             tally.add(i, &counts);
             out.write_all(&buf)
+        })?;
+    }
+    Ok(())
+}
+
+/// The pool an output pass decodes and renders on: `threads` threads (None: rayon's global
+/// pool).
+fn output_pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
+    threads.and_then(|n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .ok()
+    })
+}
+
+/// [`pass_rendered`] for JSON lines without a filter: each run is written as JSON straight
+/// from the spill ([`app::Batch::json_runs`]), byte for byte what decoding the records and
+/// writing them would give, without building them.
+fn pass_json(
+    batch: &app::Batch,
+    threads: Option<usize>,
+    tally: &mut Tally,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let pool = output_pool(threads);
+    for i in 0..batch.files.len() {
+        batch.json_runs(i, app::RECORD_RUN, pool.as_ref(), &mut |run| {
+            tally.add_counts(i, run.records, run.findings, run.worst);
+            out.write_all(&run.bytes)
         })?;
     }
     Ok(())

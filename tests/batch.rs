@@ -339,6 +339,45 @@ fn record_runs_on_a_pool_keep_order_and_bytes() {
             if run == 1 {
                 assert_eq!(runs, records);
             }
+            // The same lines written straight from the spill's frames, without records.
+            let mut direct = Vec::new();
+            let (mut direct_records, mut findings) = (0, 0);
+            for i in 0..batch.files.len() {
+                batch
+                    .json_runs(i, run, Some(&pool), &mut |r| {
+                        assert!((1..=run as u64).contains(&r.records));
+                        direct_records += r.records;
+                        findings += r.findings;
+                        direct.extend_from_slice(&r.bytes);
+                        Ok(())
+                    })
+                    .unwrap();
+            }
+            assert_eq!(direct_records, records as u64);
+            assert_eq!(
+                findings,
+                String::from_utf8_lossy(&expected)
+                    .matches("{\"id\":\"")
+                    .count() as u64
+            );
+            if direct != expected {
+                let (d, e) = (
+                    String::from_utf8_lossy(&direct),
+                    String::from_utf8_lossy(&expected),
+                );
+                let (d, e) = d
+                    .lines()
+                    .zip(e.lines())
+                    .find(|(d, e)| d != e)
+                    .unwrap_or_default();
+                panic!("{threads} threads, runs of {run}: direct JSON differs:\n{d}\n{e}");
+            }
         }
+    }
+    // Both kinds of cross-connection finding are among the lines compared (the frames'
+    // findings are merged with them, worst first).
+    let text = String::from_utf8_lossy(&expected);
+    for id in ["sni-gated-client-auth", "client-cert-not-requested"] {
+        assert!(text.contains(&format!("{{\"id\":\"{id}\"")), "no {id}");
     }
 }

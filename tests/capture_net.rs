@@ -777,6 +777,31 @@ fn ip_fragments_of_real_packets_reassemble_out_of_order() {
     }
 }
 
+/// `bytes` in a temporary file.
+fn temp_capture(bytes: &[u8]) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(bytes).unwrap();
+    file
+}
+
+/// The reader's warnings so far, as text.
+fn warning_texts(reader: &mut CaptureReader) -> Vec<String> {
+    reader
+        .take_warnings()
+        .into_iter()
+        .map(|w| w.message)
+        .collect()
+}
+
+/// Opens a capture read with `read` calls, or through mapped windows.
+fn open_either_way(path: &Path, mapped: bool) -> CaptureReader {
+    if mapped {
+        CaptureReader::open_mapped(path).unwrap()
+    } else {
+        capture::open(path).unwrap()
+    }
+}
+
 /// A record the reader's fast path (a whole legacy pcap record, parsed alone) must hand to the
 /// general path, which warns about it: a timestamp fraction out of range and a captured length
 /// above the original length. Edge case built by patching two record headers of a real
@@ -792,25 +817,16 @@ fn odd_pcap_record_headers_still_warn_on_both_read_paths() {
     bytes[offsets[3] + 4..offsets[3] + 8].copy_from_slice(&1_500_000u32.to_le_bytes());
     let caplen = u32::from_le_bytes(bytes[offsets[7] + 8..offsets[7] + 12].try_into().unwrap());
     bytes[offsets[7] + 12..offsets[7] + 16].copy_from_slice(&(caplen - 1).to_le_bytes());
-    let mut file = tempfile::NamedTempFile::new().unwrap();
-    file.write_all(&bytes).unwrap();
+    let file = temp_capture(&bytes);
     for mapped in [false, true] {
-        let mut reader = if mapped {
-            CaptureReader::open_mapped(file.path()).unwrap()
-        } else {
-            capture::open(file.path()).unwrap()
-        };
+        let mut reader = open_either_way(file.path(), mapped);
         let mut packets = Vec::new();
         while let Some(p) = reader.next_packet().unwrap() {
             packets.push((p.number, p.data.len(), p.orig_len));
         }
         assert_eq!(packets.len(), 20, "mapped: {mapped}");
         assert_eq!(packets[7], (8, caplen as usize, caplen - 1));
-        let warnings: Vec<String> = reader
-            .take_warnings()
-            .into_iter()
-            .map(|w| w.message)
-            .collect();
+        let warnings = warning_texts(&mut reader);
         assert_eq!(
             warnings,
             [
@@ -852,14 +868,9 @@ fn odd_pcapng_packet_blocks_still_warn_or_stop_on_both_read_paths() {
     bytes[offsets[2] + 24..offsets[2] + 28].copy_from_slice(&(caplen - 1).to_le_bytes());
     // Packet 11: interface 7 (interface id at +8), of one described.
     bytes[offsets[10] + 8..offsets[10] + 12].copy_from_slice(&7u32.to_le_bytes());
-    let mut file = tempfile::NamedTempFile::new().unwrap();
-    file.write_all(&bytes).unwrap();
+    let file = temp_capture(&bytes);
     for mapped in [false, true] {
-        let mut reader = if mapped {
-            CaptureReader::open_mapped(file.path()).unwrap()
-        } else {
-            capture::open(file.path()).unwrap()
-        };
+        let mut reader = open_either_way(file.path(), mapped);
         let mut packets = Vec::new();
         let error = loop {
             match reader.next_packet() {
@@ -886,11 +897,7 @@ fn odd_pcapng_packet_blocks_still_warn_or_stop_on_both_read_paths() {
             }
             other => panic!("expected Corrupt, got {other:?} (mapped: {mapped})"),
         }
-        let warnings: Vec<String> = reader
-            .take_warnings()
-            .into_iter()
-            .map(|w| w.message)
-            .collect();
+        let warnings = warning_texts(&mut reader);
         assert_eq!(
             warnings,
             ["captured length larger than original length in some packets"],

@@ -10,9 +10,12 @@
 //! The `file` field is not stored: every record of a spill belongs to the same capture.
 
 use crate::certs::CertInfo;
-use crate::findings::{Candidate, CrossFacts, Finding, Severity};
+use crate::findings::{
+    Candidate, ClientAuthServers, CrossFacts, Finding, FindingsConfig, Observed, Severity,
+};
 use crate::flow::{CloseKind, Side};
 use crate::model::{AlertRecord, ConnectionRecord, DecryptionRecord, HttpRecord, TcpRecord};
+use crate::report::json;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -449,6 +452,30 @@ impl FrameRun {
         self.frames.is_empty()
     }
 
+    /// Writes the frames in order as JSON lines, each exactly what decoding its record,
+    /// completing it with `cross` and `write_connection` (plus a newline) would write, without
+    /// building the records. Returns the findings written and the worst severity.
+    pub fn write_json(
+        &self,
+        file: &str,
+        cross: &CrossRules<'_>,
+        out: &mut Vec<u8>,
+    ) -> io::Result<(u64, Option<Severity>)> {
+        let mut no_chains = Vec::new();
+        let mut chains = json::ChainCache::default();
+        let (mut findings, mut worst) = (0, None);
+        for frame in &self.frames {
+            let mut d = Dec {
+                buf: self.bytes.get(frame.body.clone()).unwrap_or_default(),
+                chains: &mut no_chains,
+            };
+            let (n, w) = d.write_json(file, frame.index, frame, cross, &mut chains, out)?;
+            findings += n;
+            worst = worst.max(w);
+        }
+        Ok((findings, worst))
+    }
+
     /// Decodes the frames in order; `file` fills each record's `file` field.
     pub fn decode(
         &self,
@@ -765,13 +792,8 @@ impl<'a> Dec<'a> {
         }
     }
 
-    fn record(
-        &mut self,
-        file: &str,
-        index: u64,
-        server_chain: Option<Arc<[CertInfo]>>,
-        client_chain: Option<Arc<[CertInfo]>>,
-    ) -> io::Result<(ConnectionRecord, CrossFacts)> {
+    /// The cross-connection facts that open every frame's body.
+    fn facts(&mut self) -> io::Result<CrossFacts> {
         let cert_request_packet = self.ou()?;
         let candidate = match self.byte()? {
             0 => None,
@@ -780,18 +802,100 @@ impl<'a> Dec<'a> {
                 server_hello_done_packet: self.ou()?,
             }),
         };
-        let facts = CrossFacts {
+        Ok(CrossFacts {
             cert_request_packet,
             candidate,
-        };
-        let first_packet = self.u()?;
-        let start = self.s()?;
-        let (dur, rest) = self
+        })
+    }
+
+    fn f64(&mut self) -> io::Result<f64> {
+        let (bits, rest) = self
             .buf
             .split_first_chunk::<8>()
             .ok_or_else(|| bad("truncated"))?;
-        let duration_s = f64::from_bits(u64::from_le_bytes(*dur));
         self.buf = rest;
+        Ok(f64::from_bits(u64::from_le_bytes(*bits)))
+    }
+
+    fn severity(&mut self) -> io::Result<Severity> {
+        Ok(match self.byte()? {
+            0 => Severity::Info,
+            1 => Severity::Warning,
+            _ => Severity::Error,
+        })
+    }
+
+    fn tcp(&mut self) -> io::Result<TcpRecord> {
+        Ok(TcpRecord {
+            syn: self.u32()?,
+            syn_ack: self.b()?,
+            established: self.b()?,
+            client_bytes: self.u()?,
+            server_bytes: self.u()?,
+            closed_by: self.side()?,
+            close: match self.byte()? {
+                0 => None,
+                1 => Some(CloseKind::Fin),
+                _ => Some(CloseKind::Rst),
+            },
+            gaps: self.u32()?,
+            packets: self.u()?,
+            retransmissions: self.u32()?,
+            midstream: self.b()?,
+        })
+    }
+
+    fn decryption(&mut self) -> io::Result<Option<DecryptionRecord>> {
+        Ok(match self.byte()? {
+            0 => None,
+            _ => Some(DecryptionRecord {
+                status: self.s()?,
+                reason: self.os()?,
+                key_source: self.os()?,
+            }),
+        })
+    }
+
+    fn http(&mut self) -> io::Result<Vec<HttpRecord>> {
+        let n = self.count()?;
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            v.push(HttpRecord {
+                version: self.s()?,
+                method: self.os()?,
+                path: self.os()?,
+                host: self.os()?,
+                status: self
+                    .ou()?
+                    .map(|s| u16::try_from(s).map_err(|_| bad("status")))
+                    .transpose()?,
+                auth: self.s()?,
+                request_packet: self.ou()?,
+                response_packet: self.ou()?,
+            });
+        }
+        Ok(v)
+    }
+
+    fn end(&self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(bad("trailing bytes"))
+        }
+    }
+
+    fn record(
+        &mut self,
+        file: &str,
+        index: u64,
+        server_chain: Option<Arc<[CertInfo]>>,
+        client_chain: Option<Arc<[CertInfo]>>,
+    ) -> io::Result<(ConnectionRecord, CrossFacts)> {
+        let facts = self.facts()?;
+        let first_packet = self.u()?;
+        let start = self.s()?;
+        let duration_s = self.f64()?;
         let record = ConnectionRecord {
             record_type: "connection",
             file: file.to_string(),
@@ -828,23 +932,7 @@ impl<'a> Dec<'a> {
                 }
                 v
             },
-            tcp: TcpRecord {
-                syn: self.u32()?,
-                syn_ack: self.b()?,
-                established: self.b()?,
-                client_bytes: self.u()?,
-                server_bytes: self.u()?,
-                closed_by: self.side()?,
-                close: match self.byte()? {
-                    0 => None,
-                    1 => Some(CloseKind::Fin),
-                    _ => Some(CloseKind::Rst),
-                },
-                gaps: self.u32()?,
-                packets: self.u()?,
-                retransmissions: self.u32()?,
-                midstream: self.b()?,
-            },
+            tcp: self.tcp()?,
             ja3: self.os()?,
             ja4: self.os()?,
             chain_status: self.os()?,
@@ -855,11 +943,7 @@ impl<'a> Dec<'a> {
                 for _ in 0..n {
                     v.push(Finding {
                         id: static_id(self.str()?),
-                        severity: match self.byte()? {
-                            0 => Severity::Info,
-                            1 => Severity::Warning,
-                            _ => Severity::Error,
-                        },
+                        severity: self.severity()?,
                         message: self.s()?,
                         evidence: self.s()?,
                         remediation: self.s()?,
@@ -867,40 +951,169 @@ impl<'a> Dec<'a> {
                 }
                 v
             },
-            decryption: match self.byte()? {
-                0 => None,
-                _ => Some(DecryptionRecord {
-                    status: self.s()?,
-                    reason: self.os()?,
-                    key_source: self.os()?,
-                }),
-            },
-            http: {
-                let n = self.count()?;
-                let mut v = Vec::with_capacity(n);
-                for _ in 0..n {
-                    v.push(HttpRecord {
-                        version: self.s()?,
-                        method: self.os()?,
-                        path: self.os()?,
-                        host: self.os()?,
-                        status: self
-                            .ou()?
-                            .map(|s| u16::try_from(s).map_err(|_| bad("status")))
-                            .transpose()?,
-                        auth: self.s()?,
-                        request_packet: self.ou()?,
-                        response_packet: self.ou()?,
-                    });
-                }
-                v
-            },
+            decryption: self.decryption()?,
+            http: self.http()?,
         };
-        if !self.buf.is_empty() {
-            return Err(bad("trailing bytes"));
-        }
+        self.end()?;
         Ok((record, facts))
     }
+
+    fn ostr(&mut self) -> io::Result<Option<&'a str>> {
+        Ok(match self.byte()? {
+            0 => None,
+            _ => Some(self.str()?),
+        })
+    }
+
+    /// A list of strings, as a JSON array.
+    fn json_strs(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        out.push(b'[');
+        for i in 0..self.count()? {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::write_str(out, self.str()?);
+        }
+        out.push(b']');
+        Ok(())
+    }
+
+    /// The JSON line [`Dec::record`] + cross-connection findings + `write_connection` would
+    /// produce, written straight from the frame: no record is built. The field order of the
+    /// frame is the JSON's (both follow `ConnectionRecord`), so the frame is walked once;
+    /// only the findings wait, to be ordered worst first with the cross-connection ones.
+    /// Returns the findings written and the worst severity among them.
+    #[allow(clippy::too_many_arguments)]
+    fn write_json(
+        &mut self,
+        file: &str,
+        index: u64,
+        frame: &RawFrame,
+        cross: &CrossRules<'_>,
+        chains: &mut json::ChainCache,
+        out: &mut Vec<u8>,
+    ) -> io::Result<(u64, Option<Severity>)> {
+        let facts = self.facts()?;
+        out.extend_from_slice(b"{\"type\":\"connection\",\"file\":");
+        json::write_str(out, file);
+        out.extend_from_slice(b",\"index\":");
+        json::write_u64(out, index);
+        out.extend_from_slice(b",\"first_packet\":");
+        json::write_u64(out, self.u()?);
+        out.extend_from_slice(b",\"start\":");
+        json::write_str(out, self.str()?);
+        out.extend_from_slice(b",\"duration_s\":");
+        json::write_f64(out, self.f64()?);
+        out.extend_from_slice(b",\"client\":");
+        json::write_str(out, self.str()?);
+        let server = self.str()?;
+        out.extend_from_slice(b",\"server\":");
+        json::write_str(out, server);
+        let sni = self.ostr()?;
+        out.extend_from_slice(b",\"sni\":");
+        json::write_opt_str(out, sni);
+        out.extend_from_slice(b",\"alpn_offered\":");
+        self.json_strs(out)?;
+        out.extend_from_slice(b",\"alpn\":");
+        json::write_opt_str(out, self.ostr()?);
+        out.extend_from_slice(b",\"versions_offered\":");
+        self.json_strs(out)?;
+        out.extend_from_slice(b",\"version\":");
+        json::write_opt_str(out, self.ostr()?);
+        out.extend_from_slice(b",\"cipher\":");
+        json::write_opt_str(out, self.ostr()?);
+        out.extend_from_slice(b",\"resumed\":");
+        json::write_bool(out, self.b()?);
+        out.extend_from_slice(b",\"hello_retry\":");
+        json::write_bool(out, self.b()?);
+        out.extend_from_slice(b",\"cert_requested\":");
+        json::write_opt_bool(out, self.ob()?);
+        out.extend_from_slice(b",\"client_cert_sent\":");
+        json::write_opt_bool(out, self.ob()?);
+        out.extend_from_slice(b",\"server_chain\":");
+        chains.write(out, frame.server_chain.as_ref());
+        out.extend_from_slice(b",\"client_chain\":");
+        chains.write(out, frame.client_chain.as_ref());
+        out.extend_from_slice(b",\"ocsp_stapled\":");
+        json::write_bool(out, self.b()?);
+        out.extend_from_slice(b",\"alerts\":[");
+        for i in 0..self.count()? {
+            if i > 0 {
+                out.push(b',');
+            }
+            let from = self.side()?.unwrap_or(Side::Client);
+            let (level, description) = (self.ostr()?, self.ostr()?);
+            let encrypted = self.b()?;
+            json::write_alert_parts(out, from, level, description, encrypted, self.u()?);
+        }
+        out.extend_from_slice(b"],\"tcp\":");
+        json::write_tcp(out, &self.tcp()?);
+        out.extend_from_slice(b",\"ja3\":");
+        json::write_opt_str(out, self.ostr()?);
+        out.extend_from_slice(b",\"ja4\":");
+        json::write_opt_str(out, self.ostr()?);
+        out.extend_from_slice(b",\"chain_status\":");
+        json::write_opt_str(out, self.ostr()?);
+        out.extend_from_slice(b",\"status\":");
+        json::write_str(out, self.str()?);
+        let n = self.count()?;
+        let mut findings: Vec<(Severity, &str, &str, &str, &str)> = Vec::with_capacity(n + 1);
+        for _ in 0..n {
+            let id = self.str()?;
+            let severity = self.severity()?;
+            findings.push((severity, id, self.str()?, self.str()?, self.str()?));
+        }
+        let mut extra = Vec::new();
+        let of = Observed {
+            file,
+            index,
+            server,
+            sni,
+        };
+        cross
+            .servers
+            .cross_findings(&of, &facts, cross.cfg, &mut extra);
+        findings.extend(extra.iter().map(|f| {
+            (
+                f.severity,
+                f.id,
+                f.message.as_str(),
+                f.evidence.as_str(),
+                f.remediation.as_str(),
+            )
+        }));
+        // Worst first, stable: as `Batch::complete` orders a decoded record's findings.
+        findings.sort_by_key(|f| std::cmp::Reverse(f.0));
+        out.extend_from_slice(b",\"findings\":[");
+        for (i, (severity, id, message, evidence, remediation)) in findings.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::write_finding_parts(out, id, *severity, message, evidence, remediation);
+        }
+        out.push(b']');
+        // `skip_serializing_if` on these two: the key is left out, not written as null / [].
+        if let Some(d) = self.decryption()? {
+            out.extend_from_slice(b",\"decryption\":");
+            json::write_decryption(out, &d);
+        }
+        let http = self.http()?;
+        if !http.is_empty() {
+            out.extend_from_slice(b",\"http\":");
+            json::write_list(out, &http, json::write_http);
+        }
+        out.extend_from_slice(b"}\n");
+        self.end()?;
+        Ok((findings.len() as u64, findings.first().map(|f| f.0)))
+    }
+}
+
+/// What the cross-connection rules need to complete a record read back from a spill.
+pub struct CrossRules<'a> {
+    /// The batch's servers that asked for client certificates.
+    pub servers: &'a ClientAuthServers,
+    /// The rules' settings.
+    pub cfg: &'a FindingsConfig,
 }
 
 #[cfg(test)]

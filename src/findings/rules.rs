@@ -735,6 +735,25 @@ impl ClientAuthServers {
     /// Appends the cross-connection findings of one record (`sni-gated-client-auth` and
     /// `client-cert-not-requested`).
     pub fn add_findings(&self, r: &mut ConnectionRecord, facts: &CrossFacts, cfg: &FindingsConfig) {
+        let mut found = Vec::new();
+        let of = Observed {
+            file: &r.file,
+            index: r.index,
+            server: &r.server,
+            sni: r.sni.as_deref(),
+        };
+        self.cross_findings(&of, facts, cfg, &mut found);
+        r.findings.append(&mut found);
+    }
+
+    /// The cross-connection findings of the record `r` identifies, appended to `out`.
+    pub fn cross_findings(
+        &self,
+        r: &Observed<'_>,
+        facts: &CrossFacts,
+        cfg: &FindingsConfig,
+        out: &mut Vec<Finding>,
+    ) {
         let Some(cand) = facts.candidate else {
             return;
         };
@@ -746,7 +765,7 @@ impl ClientAuthServers {
         };
         let elsewhere = self
             .requested
-            .get(&r.server)
+            .get(r.server)
             .filter(|o| !(o.file == r.file && o.index == r.index));
         // The record's SNI is the ClientHello's.
         let no_sni = r.sni.is_none();
@@ -761,7 +780,7 @@ impl ClientAuthServers {
             if let Some(o @ Requested { sni: Some(sni), .. }) = elsewhere {
                 let where_ = where_(o);
                 let pkt = o.packet;
-                r.findings.push(finding(
+                out.push(finding(
                     "sni-gated-client-auth",
                     Severity::Error,
                     format!("{} asks for a client certificate only when the ClientHello carries SNI: it did on {where_} (SNI {sni}) but not on this connection, which sent no SNI, so certificate-based authentication cannot happen here (expect HTTP 401).", r.server),
@@ -773,7 +792,7 @@ impl ClientAuthServers {
         let expected = cfg
             .expect_client_auth
             .iter()
-            .any(|p| p.matches(&r.server, r.sni.as_deref()));
+            .any(|p| p.matches(r.server, r.sni));
         let (severity, why) = if expected {
             (
                 Severity::Error,
@@ -795,11 +814,11 @@ impl ClientAuthServers {
         } else {
             return;
         };
-        r.findings.push(finding(
+        out.push(finding(
             "client-cert-not-requested",
             severity,
             format!("{} completed the handshake without asking for a client certificate, although {why}.", r.server),
-            format!("ClientHello in packet {} (SNI {}); {done_txt}.", cand.client_hello_packet, r.sni.as_deref().unwrap_or("none")),
+            format!("ClientHello in packet {} (SNI {}); {done_txt}.", cand.client_hello_packet, r.sni.unwrap_or("none")),
             "Client: send SNI with the host name the server's client-auth configuration is bound to; server: enable client-certificate requests (e.g. nginx ssl_verify_client optional/on) for this host and port.",
         ));
     }

@@ -37,7 +37,7 @@ pub fn write_connections(out: &mut Vec<u8>, records: &[ConnectionRecord]) {
 /// Chains rendered lately, each kept alive by its `Arc` so that pointer equality means the
 /// same chain.
 #[derive(Default)]
-struct ChainCache {
+pub(crate) struct ChainCache {
     rendered: Vec<(Arc<[CertInfo]>, Vec<u8>)>,
 }
 
@@ -45,7 +45,7 @@ struct ChainCache {
 const CACHED_CHAINS: usize = 16;
 
 impl ChainCache {
-    fn write(&mut self, out: &mut Vec<u8>, chain: Option<&Arc<[CertInfo]>>) {
+    pub(crate) fn write(&mut self, out: &mut Vec<u8>, chain: Option<&Arc<[CertInfo]>>) {
         let Some(chain) = chain else {
             out.extend_from_slice(b"null");
             return;
@@ -222,20 +222,39 @@ fn write_alert(out: &mut Vec<u8>, a: &AlertRecord) {
         encrypted,
         packet,
     } = a;
+    write_alert_parts(
+        out,
+        *from,
+        level.as_deref(),
+        description.as_deref(),
+        *encrypted,
+        *packet,
+    );
+}
+
+/// An alert's JSON from its parts (the spill's frames hold them as borrowed text).
+pub(crate) fn write_alert_parts(
+    out: &mut Vec<u8>,
+    from: Side,
+    level: Option<&str>,
+    description: Option<&str>,
+    encrypted: bool,
+    packet: u64,
+) {
     out.extend_from_slice(b"{\"from\":");
-    write_side(out, *from);
+    write_side(out, from);
     out.extend_from_slice(b",\"level\":");
-    write_opt_str(out, level.as_deref());
+    write_opt_str(out, level);
     out.extend_from_slice(b",\"description\":");
-    write_opt_str(out, description.as_deref());
+    write_opt_str(out, description);
     out.extend_from_slice(b",\"encrypted\":");
-    write_bool(out, *encrypted);
+    write_bool(out, encrypted);
     out.extend_from_slice(b",\"packet\":");
-    write_u64(out, *packet);
+    write_u64(out, packet);
     out.push(b'}');
 }
 
-fn write_tcp(out: &mut Vec<u8>, t: &TcpRecord) {
+pub(crate) fn write_tcp(out: &mut Vec<u8>, t: &TcpRecord) {
     let TcpRecord {
         syn,
         syn_ack,
@@ -289,6 +308,18 @@ fn write_finding(out: &mut Vec<u8>, f: &Finding) {
         evidence,
         remediation,
     } = f;
+    write_finding_parts(out, id, *severity, message, evidence, remediation);
+}
+
+/// A finding's JSON from its parts (the spill's frames hold them as borrowed text).
+pub(crate) fn write_finding_parts(
+    out: &mut Vec<u8>,
+    id: &str,
+    severity: Severity,
+    message: &str,
+    evidence: &str,
+    remediation: &str,
+) {
     out.extend_from_slice(b"{\"id\":");
     write_str(out, id);
     out.extend_from_slice(b",\"severity\":");
@@ -307,7 +338,7 @@ fn write_finding(out: &mut Vec<u8>, f: &Finding) {
     out.push(b'}');
 }
 
-fn write_decryption(out: &mut Vec<u8>, d: &DecryptionRecord) {
+pub(crate) fn write_decryption(out: &mut Vec<u8>, d: &DecryptionRecord) {
     let DecryptionRecord {
         status,
         reason,
@@ -322,7 +353,7 @@ fn write_decryption(out: &mut Vec<u8>, d: &DecryptionRecord) {
     out.push(b'}');
 }
 
-fn write_http(out: &mut Vec<u8>, h: &HttpRecord) {
+pub(crate) fn write_http(out: &mut Vec<u8>, h: &HttpRecord) {
     let HttpRecord {
         version,
         method,
@@ -353,7 +384,7 @@ fn write_http(out: &mut Vec<u8>, h: &HttpRecord) {
 }
 
 /// `rename_all = "lowercase"` on Side.
-fn write_side(out: &mut Vec<u8>, side: Side) {
+pub(crate) fn write_side(out: &mut Vec<u8>, side: Side) {
     out.extend_from_slice(match side {
         Side::Client => b"\"client\"",
         Side::Server => b"\"server\"",
@@ -367,7 +398,7 @@ fn write_chain(out: &mut Vec<u8>, chain: Option<&[CertInfo]>) {
     }
 }
 
-fn write_list<T>(out: &mut Vec<u8>, items: &[T], write: fn(&mut Vec<u8>, &T)) {
+pub(crate) fn write_list<T>(out: &mut Vec<u8>, items: &[T], write: fn(&mut Vec<u8>, &T)) {
     out.push(b'[');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -382,25 +413,25 @@ fn write_strs(out: &mut Vec<u8>, items: &[String]) {
     write_list(out, items, |out, s| write_str(out, s));
 }
 
-fn write_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+pub(crate) fn write_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
     match s {
         Some(s) => write_str(out, s),
         None => out.extend_from_slice(b"null"),
     }
 }
 
-fn write_bool(out: &mut Vec<u8>, b: bool) {
+pub(crate) fn write_bool(out: &mut Vec<u8>, b: bool) {
     out.extend_from_slice(if b { b"true" } else { b"false" });
 }
 
-fn write_opt_bool(out: &mut Vec<u8>, b: Option<bool>) {
+pub(crate) fn write_opt_bool(out: &mut Vec<u8>, b: Option<bool>) {
     match b {
         Some(b) => write_bool(out, b),
         None => out.extend_from_slice(b"null"),
     }
 }
 
-fn write_opt_u64(out: &mut Vec<u8>, v: Option<u64>) {
+pub(crate) fn write_opt_u64(out: &mut Vec<u8>, v: Option<u64>) {
     match v {
         Some(v) => write_u64(out, v),
         None => out.extend_from_slice(b"null"),
@@ -408,14 +439,14 @@ fn write_opt_u64(out: &mut Vec<u8>, v: Option<u64>) {
 }
 
 /// `v` in decimal, without `core::fmt` (most values are small: packet numbers, counts).
-fn write_u64(out: &mut Vec<u8>, v: u64) {
+pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
     let mut buf = [0u8; 20];
     out.extend_from_slice(crate::text::decimal(&mut buf, v));
 }
 
 /// Goes through serde_json itself: the shortest round-trip form it prints comes from a
 /// formatter this crate does not depend on directly, and one float per record is cheap.
-fn write_f64(out: &mut Vec<u8>, v: f64) {
+pub(crate) fn write_f64(out: &mut Vec<u8>, v: f64) {
     if !v.is_finite() {
         // serde_json writes NaN and infinities as null.
         out.extend_from_slice(b"null");
