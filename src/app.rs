@@ -144,7 +144,14 @@ pub fn analyze_file_with(
     opts: &Options,
     sink: &mut dyn FnMut(u64, Option<Built>),
 ) -> FileAnalysis {
-    analyze_prepared(path, opts, &|b| Box::new(b), &mut |index, b| {
+    let prepare = |record, handshake, tcp| {
+        Box::new(Built {
+            record,
+            handshake: Box::new(handshake),
+            tcp,
+        })
+    };
+    analyze_prepared(path, opts, &prepare, &mut |index, b| {
         sink(index, b.map(|b| *b))
     })
 }
@@ -169,8 +176,10 @@ impl<T: Indexed> Indexed for Box<T> {
     }
 }
 
-/// What `prepare` is: applied to each reported connection where it is built.
-type Prepare<'a, T> = dyn Fn(Built) -> T + Sync + 'a;
+/// What `prepare` is: applied to each reported connection where it is built, to its record,
+/// handshake and TCP facts (by value: a caller that keeps only a little of them does not pay
+/// for boxing the ~1.6 KiB handshake or moving a [`Built`] around).
+type Prepare<'a, T> = dyn Fn(ConnectionRecord, HandshakeSummary, TcpSummary) -> T + Sync + 'a;
 
 /// [`analyze_file_with`], with `prepare` applied to each reported connection where it is built
 /// (on a worker thread when the file is sharded): what it keeps should be small (boxed), and
@@ -260,8 +269,8 @@ fn analyze_in_line<T>(
         // pipeline orders them, so both give the same sink order.
         finished.sort_by_key(|f| f.tcp.index);
         for f in finished.drain(..) {
-            let (index, built) = builder.push(f);
-            sink(index, built.map(prepare));
+            let (index, prepared) = builder.push(f, prepare);
+            sink(index, prepared);
         }
     };
     loop {
@@ -415,7 +424,7 @@ impl<'o> RecordBuilder<'o> {
     }
 
     /// The connection's index and, when it is reported, its record.
-    fn push(&mut self, f: Finished<TlsObserver>) -> (u64, Option<Built>) {
+    fn push<T>(&mut self, f: Finished<TlsObserver>, prepare: &Prepare<'_, T>) -> (u64, Option<T>) {
         self.seen += 1;
         let mut handler = f.handler;
         let hs = handler.take_summary();
@@ -434,14 +443,7 @@ impl<'o> RecordBuilder<'o> {
             crate::findings::connection_findings(&record, &hs, &tcp, &self.opts.findings);
         self.check_chain(&mut record, &hs);
         record.status = status(&hs, &record.findings, !record.http.is_empty()).to_string();
-        (
-            index,
-            Some(Built {
-                record,
-                handshake: Box::new(hs),
-                tcp,
-            }),
-        )
+        (index, Some(prepare(record, hs, tcp)))
     }
 
     /// Validates the server chain (cached per distinct chain) and adds certificate findings.
@@ -1190,9 +1192,9 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
     };
     // Everything is dropped where the record is built: only its frame body and the few facts
     // the cross-connection rules need go on.
-    let prepare = |b: Built| {
-        let facts = CrossFacts::from_handshake(&b.handshake);
-        let r = &b.record;
+    let prepare = |record: ConnectionRecord, handshake: HandshakeSummary, _| {
+        let facts = CrossFacts::from_handshake(&handshake);
+        let r = &record;
         Box::new(Streamed {
             body: spill::encode_body(r, &facts),
             server_chain: r.server_chain.clone(),

@@ -345,8 +345,8 @@ fn worker<T>(
         // at which they ended (`at_packet`, set before each tick or segment).
         let at_packet = std::cell::Cell::new(0);
         let mut on_end = |f: Finished<TlsObserver>| {
-            let (index, built) = builder.push(f);
-            ended.push((at_packet.get(), index, built.map(prepare)));
+            let (index, prepared) = builder.push(f, prepare);
+            ended.push((at_packet.get(), index, prepared));
         };
         // Segments before `from` are accounted for (processed, or their time passed).
         let mut from = 0;
@@ -395,8 +395,8 @@ fn worker<T>(
     // Nothing opens at the end of the capture.
     let mut report = WorkerReport::default();
     table.finish(&mut |f| {
-        let (index, built) = builder.push(f);
-        report.ended.push((u64::MAX, index, built.map(prepare)));
+        let (index, prepared) = builder.push(f, prepare);
+        report.ended.push((u64::MAX, index, prepared));
     });
     let _ = reports.send(report);
     builder.seen
