@@ -710,15 +710,28 @@ impl<'a> Dec<'a> {
         })
     }
 
-    /// A string, borrowed from the frame.
-    fn str(&mut self) -> io::Result<&'a str> {
+    /// A string's bytes, borrowed from the frame and not checked to be UTF-8 (the JSON
+    /// writer escapes and copies them as they are; they were written from a `&str`).
+    fn text(&mut self) -> io::Result<&'a [u8]> {
         let n = usize::try_from(self.u()?).map_err(|_| bad("string too long"))?;
         if n > self.buf.len() {
             return Err(bad("truncated string"));
         }
         let (s, rest) = self.buf.split_at(n);
         self.buf = rest;
-        std::str::from_utf8(s).map_err(|_| bad("not UTF-8"))
+        Ok(s)
+    }
+
+    fn otext(&mut self) -> io::Result<Option<&'a [u8]>> {
+        Ok(match self.byte()? {
+            0 => None,
+            _ => Some(self.text()?),
+        })
+    }
+
+    /// A string, borrowed from the frame.
+    fn str(&mut self) -> io::Result<&'a str> {
+        std::str::from_utf8(self.text()?).map_err(|_| bad("not UTF-8"))
     }
 
     fn s(&mut self) -> io::Result<String> {
@@ -972,7 +985,7 @@ impl<'a> Dec<'a> {
             if i > 0 {
                 out.push(b',');
             }
-            json::write_str(out, self.str()?);
+            json::write_str_bytes(out, self.text()?);
         }
         out.push(b']');
         Ok(())
@@ -1001,11 +1014,11 @@ impl<'a> Dec<'a> {
         out.extend_from_slice(b",\"first_packet\":");
         json::write_u64(out, self.u()?);
         out.extend_from_slice(b",\"start\":");
-        json::write_str(out, self.str()?);
+        json::write_str_bytes(out, self.text()?);
         out.extend_from_slice(b",\"duration_s\":");
         json::write_f64(out, self.f64()?);
         out.extend_from_slice(b",\"client\":");
-        json::write_str(out, self.str()?);
+        json::write_str_bytes(out, self.text()?);
         let server = self.str()?;
         out.extend_from_slice(b",\"server\":");
         json::write_str(out, server);
@@ -1015,13 +1028,13 @@ impl<'a> Dec<'a> {
         out.extend_from_slice(b",\"alpn_offered\":");
         self.json_strs(out)?;
         out.extend_from_slice(b",\"alpn\":");
-        json::write_opt_str(out, self.ostr()?);
+        json::write_opt_str_bytes(out, self.otext()?);
         out.extend_from_slice(b",\"versions_offered\":");
         self.json_strs(out)?;
         out.extend_from_slice(b",\"version\":");
-        json::write_opt_str(out, self.ostr()?);
+        json::write_opt_str_bytes(out, self.otext()?);
         out.extend_from_slice(b",\"cipher\":");
-        json::write_opt_str(out, self.ostr()?);
+        json::write_opt_str_bytes(out, self.otext()?);
         out.extend_from_slice(b",\"resumed\":");
         json::write_bool(out, self.b()?);
         out.extend_from_slice(b",\"hello_retry\":");
@@ -1042,26 +1055,26 @@ impl<'a> Dec<'a> {
                 out.push(b',');
             }
             let from = self.side()?.unwrap_or(Side::Client);
-            let (level, description) = (self.ostr()?, self.ostr()?);
+            let (level, description) = (self.otext()?, self.otext()?);
             let encrypted = self.b()?;
             json::write_alert_parts(out, from, level, description, encrypted, self.u()?);
         }
         out.extend_from_slice(b"],\"tcp\":");
         json::write_tcp(out, &self.tcp()?);
         out.extend_from_slice(b",\"ja3\":");
-        json::write_opt_str(out, self.ostr()?);
+        json::write_opt_str_bytes(out, self.otext()?);
         out.extend_from_slice(b",\"ja4\":");
-        json::write_opt_str(out, self.ostr()?);
+        json::write_opt_str_bytes(out, self.otext()?);
         out.extend_from_slice(b",\"chain_status\":");
-        json::write_opt_str(out, self.ostr()?);
+        json::write_opt_str_bytes(out, self.otext()?);
         out.extend_from_slice(b",\"status\":");
-        json::write_str(out, self.str()?);
+        json::write_str_bytes(out, self.text()?);
         let n = self.count()?;
-        let mut findings: Vec<(Severity, &str, &str, &str, &str)> = Vec::with_capacity(n + 1);
+        let mut findings: Vec<FindingText<'_>> = Vec::with_capacity(n + 1);
         for _ in 0..n {
-            let id = self.str()?;
+            let id = self.text()?;
             let severity = self.severity()?;
-            findings.push((severity, id, self.str()?, self.str()?, self.str()?));
+            findings.push((severity, id, self.text()?, self.text()?, self.text()?));
         }
         let mut extra = Vec::new();
         let of = Observed {
@@ -1076,10 +1089,10 @@ impl<'a> Dec<'a> {
         findings.extend(extra.iter().map(|f| {
             (
                 f.severity,
-                f.id,
-                f.message.as_str(),
-                f.evidence.as_str(),
-                f.remediation.as_str(),
+                f.id.as_bytes(),
+                f.message.as_bytes(),
+                f.evidence.as_bytes(),
+                f.remediation.as_bytes(),
             )
         }));
         // Worst first, stable: as `Batch::complete` orders a decoded record's findings.
@@ -1107,6 +1120,10 @@ impl<'a> Dec<'a> {
         Ok((findings.len() as u64, findings.first().map(|f| f.0)))
     }
 }
+
+/// A finding as a frame holds it: severity, then the id, message, evidence and remediation
+/// text (see [`Dec::text`]).
+type FindingText<'a> = (Severity, &'a [u8], &'a [u8], &'a [u8], &'a [u8]);
 
 /// What the cross-connection rules need to complete a record read back from a spill.
 pub struct CrossRules<'a> {

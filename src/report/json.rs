@@ -225,28 +225,29 @@ fn write_alert(out: &mut Vec<u8>, a: &AlertRecord) {
     write_alert_parts(
         out,
         *from,
-        level.as_deref(),
-        description.as_deref(),
+        level.as_deref().map(str::as_bytes),
+        description.as_deref().map(str::as_bytes),
         *encrypted,
         *packet,
     );
 }
 
-/// An alert's JSON from its parts (the spill's frames hold them as borrowed text).
+/// An alert's JSON from its parts (the spill's frames hold them as bytes of text; see
+/// [`write_str_bytes`]).
 pub(crate) fn write_alert_parts(
     out: &mut Vec<u8>,
     from: Side,
-    level: Option<&str>,
-    description: Option<&str>,
+    level: Option<&[u8]>,
+    description: Option<&[u8]>,
     encrypted: bool,
     packet: u64,
 ) {
     out.extend_from_slice(b"{\"from\":");
     write_side(out, from);
     out.extend_from_slice(b",\"level\":");
-    write_opt_str(out, level);
+    write_opt_str_bytes(out, level);
     out.extend_from_slice(b",\"description\":");
-    write_opt_str(out, description);
+    write_opt_str_bytes(out, description);
     out.extend_from_slice(b",\"encrypted\":");
     write_bool(out, encrypted);
     out.extend_from_slice(b",\"packet\":");
@@ -308,20 +309,28 @@ fn write_finding(out: &mut Vec<u8>, f: &Finding) {
         evidence,
         remediation,
     } = f;
-    write_finding_parts(out, id, *severity, message, evidence, remediation);
+    write_finding_parts(
+        out,
+        id.as_bytes(),
+        *severity,
+        message.as_bytes(),
+        evidence.as_bytes(),
+        remediation.as_bytes(),
+    );
 }
 
-/// A finding's JSON from its parts (the spill's frames hold them as borrowed text).
+/// A finding's JSON from its parts (the spill's frames hold them as bytes of text; see
+/// [`write_str_bytes`]).
 pub(crate) fn write_finding_parts(
     out: &mut Vec<u8>,
-    id: &str,
+    id: &[u8],
     severity: Severity,
-    message: &str,
-    evidence: &str,
-    remediation: &str,
+    message: &[u8],
+    evidence: &[u8],
+    remediation: &[u8],
 ) {
     out.extend_from_slice(b"{\"id\":");
-    write_str(out, id);
+    write_str_bytes(out, id);
     out.extend_from_slice(b",\"severity\":");
     // `rename_all = "lowercase"` on Severity.
     out.extend_from_slice(match severity {
@@ -330,11 +339,11 @@ pub(crate) fn write_finding_parts(
         Severity::Error => b"\"error\"",
     });
     out.extend_from_slice(b",\"message\":");
-    write_str(out, message);
+    write_str_bytes(out, message);
     out.extend_from_slice(b",\"evidence\":");
-    write_str(out, evidence);
+    write_str_bytes(out, evidence);
     out.extend_from_slice(b",\"remediation\":");
-    write_str(out, remediation);
+    write_str_bytes(out, remediation);
     out.push(b'}');
 }
 
@@ -414,8 +423,13 @@ fn write_strs(out: &mut Vec<u8>, items: &[String]) {
 }
 
 pub(crate) fn write_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+    write_opt_str_bytes(out, s.map(str::as_bytes));
+}
+
+/// [`write_opt_str`] for text held as bytes (see [`write_str_bytes`]).
+pub(crate) fn write_opt_str_bytes(out: &mut Vec<u8>, s: Option<&[u8]>) {
     match s {
-        Some(s) => write_str(out, s),
+        Some(s) => write_str_bytes(out, s),
         None => out.extend_from_slice(b"null"),
     }
 }
@@ -490,7 +504,12 @@ fn escape_marked(out: &mut Vec<u8>, bytes: &[u8], base: usize, mut special: u64,
 /// `\f`, `\r`, other bytes below 0x20 as `\u00xx` (lower-case hex); everything else, DEL and
 /// non-ASCII included, as is.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
+    write_str_bytes(out, s.as_bytes());
+}
+
+/// [`write_str`] for text already known to be UTF-8 but held as bytes (a spill frame's, which
+/// this process wrote from `&str`): the bytes are escaped and copied, not validated again.
+pub(crate) fn write_str_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     // Eight bytes at a time: most strings need no escape at all, and a clean run is copied
