@@ -238,9 +238,10 @@ impl CaptureReader {
     }
 
     /// Like [`CaptureReader::open`], but an uncompressed regular file is read through
-    /// windows mapped into memory (see [`MappedFile`]) instead of `read` calls: no copy out of
-    /// the page cache, which pays when the packets go to other threads anyway (a copy then
-    /// lands in cold memory). Read by one thread, the copy into one hot buffer is cheaper.
+    /// windows mapped into memory (`MappedFile`, in the `shared` module) instead of `read`
+    /// calls: no copy out of the page cache, which pays when the packets go to other threads
+    /// anyway (a copy then lands in cold memory). Read by one thread, the copy into one hot
+    /// buffer is cheaper.
     pub fn open_mapped(path: &Path) -> Result<Self, CaptureError> {
         Self::open_with(path, true)
     }
