@@ -7,7 +7,8 @@
 
 use super::shared::{MappedFile, SharedBlock, SharedReader};
 use super::*;
-use pcap_parser::pcapng::{Block, SecretsType};
+use pcap_parser::pcap::LegacyPcapBlock;
+use pcap_parser::pcapng::{Block, EnhancedPacketBlock, SecretsType};
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError};
 use std::collections::HashSet;
@@ -229,6 +230,83 @@ fn ng_timestamp(raw: u64, units_per_sec: u64, offset_secs: i64) -> Timestamp {
     let frac = u128::from(raw % units);
     let nanos = (frac * 1_000_000_000 / u128::from(units)) as u64;
     Timestamp::new(secs.saturating_add(offset_secs), nanos)
+}
+
+/// A legacy pcap record's packet, and whether its timestamp fraction is in range (the
+/// general path warns when it is not; the timestamp is kept as the record gives it).
+fn legacy_packet(
+    record: &LegacyPcapBlock<'_>,
+    link: LinkType,
+    nanos: bool,
+    modified: bool,
+) -> (Located, bool) {
+    let frac = u64::from(record.ts_usec);
+    let (limit, scale) = if nanos {
+        (1_000_000_000, 1)
+    } else {
+        (1_000_000, 1000)
+    };
+    let located = Located {
+        ts: Timestamp::new(i64::from(record.ts_sec), frac * scale),
+        link,
+        start: if modified {
+            PCAP_MODIFIED_RECORD_HEADER
+        } else {
+            PCAP_RECORD_HEADER
+        },
+        len: record.data.len(),
+        orig_len: record.origlen,
+    };
+    (located, frac < limit)
+}
+
+/// An Enhanced Packet Block's packet, on the interface it names.
+fn epb_packet(epb: &EnhancedPacketBlock<'_>, iface: &Interface) -> Located {
+    let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+    Located {
+        ts: ng_timestamp(raw, iface.units_per_sec, iface.offset_secs),
+        link: iface.link,
+        start: EPB_DATA_OFFSET,
+        len: (epb.caplen as usize).min(epb.data.len()),
+        orig_len: epb.origlen,
+    }
+}
+
+/// Why a pcapng block of this type and length cannot be right, if it cannot.
+fn block_length_problem(block_type: u32, block_len: u32) -> Option<String> {
+    let min_len = match block_type {
+        SHB_TYPE => 28,
+        IDB_TYPE => 20,
+        SPB_TYPE => 16,
+        EPB_TYPE | OBSOLETE_PB_TYPE => 32,
+        _ => 12,
+    };
+    if block_len < min_len || block_len % 4 != 0 {
+        return Some(format!(
+            "block type 0x{block_type:08x} has impossible length {block_len}"
+        ));
+    }
+    if block_len as usize > MAX_BUFFER {
+        return Some(format!(
+            "block type 0x{block_type:08x} claims {block_len} bytes (more than {MAX_BUFFER})"
+        ));
+    }
+    None
+}
+
+/// Why a packet block claiming `caplen` captured bytes in `block_len` bytes cannot be right.
+fn packet_block_problem(caplen: u32, block_len: u32) -> Option<String> {
+    if caplen > MAX_CAPLEN {
+        return Some(format!(
+            "packet block claims {caplen} captured bytes (more than {MAX_CAPLEN})"
+        ));
+    }
+    if u64::from(caplen) + 32 > u64::from(block_len) {
+        return Some(format!(
+            "packet block claims {caplen} captured bytes in a {block_len}-byte block"
+        ));
+    }
+    None
 }
 
 impl CaptureReader {
@@ -592,36 +670,15 @@ impl CaptureReader {
                 let Some(block_len) = read_u32(data, 4, big_endian) else {
                     return Precheck::Unknown;
                 };
-                let min_len = match block_type {
-                    SHB_TYPE => 28,
-                    IDB_TYPE => 20,
-                    SPB_TYPE => 16,
-                    EPB_TYPE | OBSOLETE_PB_TYPE => 32,
-                    _ => 12,
-                };
-                if block_len < min_len || block_len % 4 != 0 {
-                    return Precheck::Bad(format!(
-                        "block type 0x{block_type:08x} has impossible length {block_len}"
-                    ));
-                }
-                if block_len as usize > MAX_BUFFER {
-                    return Precheck::Bad(format!(
-                        "block type 0x{block_type:08x} claims {block_len} bytes (more than {MAX_BUFFER})"
-                    ));
+                if let Some(problem) = block_length_problem(block_type, block_len) {
+                    return Precheck::Bad(problem);
                 }
                 if block_type == EPB_TYPE || block_type == OBSOLETE_PB_TYPE {
                     let Some(caplen) = read_u32(data, 20, big_endian) else {
                         return Precheck::Unknown;
                     };
-                    if caplen > MAX_CAPLEN {
-                        return Precheck::Bad(format!(
-                            "packet block claims {caplen} captured bytes (more than {MAX_CAPLEN})"
-                        ));
-                    }
-                    if u64::from(caplen) + 32 > u64::from(block_len) {
-                        return Precheck::Bad(format!(
-                            "packet block claims {caplen} captured bytes in a {block_len}-byte block"
-                        ));
+                    if let Some(problem) = packet_block_problem(caplen, block_len) {
+                        return Precheck::Bad(problem);
                     }
                 }
                 Precheck::Len(block_len as usize)
@@ -674,27 +731,11 @@ impl CaptureReader {
                 ..
             } => {
                 let (consume, record) = self.parser.next_whole_legacy()?;
-                let frac = u64::from(record.ts_usec);
-                let (limit, scale) = if nanos {
-                    (1_000_000_000, 1)
-                } else {
-                    (1_000_000, 1000)
-                };
+                let (located, frac_in_range) = legacy_packet(&record, link, nanos, modified);
                 // What the general path would warn about or refuse.
-                if frac >= limit || record.caplen > record.origlen || record.caplen > MAX_CAPLEN {
+                if !frac_in_range || record.caplen > record.origlen || record.caplen > MAX_CAPLEN {
                     return None;
                 }
-                let located = Located {
-                    ts: Timestamp::new(i64::from(record.ts_sec), frac * scale),
-                    link,
-                    start: if modified {
-                        PCAP_MODIFIED_RECORD_HEADER
-                    } else {
-                        PCAP_RECORD_HEADER
-                    },
-                    len: record.data.len(),
-                    orig_len: record.origlen,
-                };
                 (located, consume)
             }
             Container::PcapNg { interfaces, .. } => {
@@ -702,24 +743,13 @@ impl CaptureReader {
                 let iface = interfaces.get(epb.if_id as usize)?;
                 // What the general path (its precheck, then the block's own checks) would
                 // warn about or refuse.
-                let block_len = epb.block_len1;
                 if epb.caplen > epb.origlen
-                    || epb.caplen > MAX_CAPLEN
-                    || block_len % 4 != 0
-                    || block_len < 32
-                    || u64::from(epb.caplen) + 32 > u64::from(block_len)
+                    || block_length_problem(EPB_TYPE, epb.block_len1).is_some()
+                    || packet_block_problem(epb.caplen, epb.block_len1).is_some()
                 {
                     return None;
                 }
-                let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                let located = Located {
-                    ts: ng_timestamp(raw, iface.units_per_sec, iface.offset_secs),
-                    link: iface.link,
-                    start: EPB_DATA_OFFSET,
-                    len: (epb.caplen as usize).min(epb.data.len()),
-                    orig_len: epb.origlen,
-                };
-                (located, consume)
+                (epb_packet(&epb, iface), consume)
             }
         };
         // A block as large as the buffer makes the general path grow it first.
@@ -836,15 +866,11 @@ impl CaptureReader {
                         ..
                     },
                 ) => {
-                    let frac = u64::from(record.ts_usec);
-                    let (limit, scale) = if *nanos {
-                        (1_000_000_000, 1)
-                    } else {
-                        (1_000_000, 1000)
-                    };
-                    if frac >= limit {
+                    let (located, frac_in_range) = legacy_packet(&record, *link, *nanos, *modified);
+                    if !frac_in_range {
                         warnings.push(format!(
-                            "timestamp fraction {frac} out of range (packet {})",
+                            "timestamp fraction {} out of range (packet {})",
+                            record.ts_usec,
                             self.packets + 1
                         ));
                     }
@@ -853,21 +879,7 @@ impl CaptureReader {
                             "captured length larger than original length in some packets".into(),
                         );
                     }
-                    let start = if *modified {
-                        PCAP_MODIFIED_RECORD_HEADER
-                    } else {
-                        PCAP_RECORD_HEADER
-                    };
-                    Step::Packet(
-                        Located {
-                            ts: Timestamp::new(i64::from(record.ts_sec), frac * scale),
-                            link: *link,
-                            start,
-                            len: record.data.len(),
-                            orig_len: record.origlen,
-                        },
-                        consume,
-                    )
+                    Step::Packet(located, consume)
                 }
                 (PcapBlockOwned::LegacyHeader(_), _) => {
                     Step::Error("second pcap file header inside the file".into())
@@ -928,17 +940,7 @@ impl CaptureReader {
                                         .into(),
                                 );
                             }
-                            let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                            Step::Packet(
-                                Located {
-                                    ts: ng_timestamp(raw, iface.units_per_sec, iface.offset_secs),
-                                    link: iface.link,
-                                    start: EPB_DATA_OFFSET,
-                                    len: (epb.caplen as usize).min(epb.data.len()),
-                                    orig_len: epb.origlen,
-                                },
-                                consume,
-                            )
+                            Step::Packet(epb_packet(&epb, iface), consume)
                         }
                         None => Step::Error(format!(
                             "packet on interface {} but the section describes {} interface(s)",

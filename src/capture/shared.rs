@@ -105,6 +105,8 @@ const PREFETCH_AHEAD: usize = 4 << 10;
 const MAX_RETIRED: usize = 1024;
 
 type LegacyParseFn = fn(&[u8]) -> nom::IResult<&[u8], LegacyPcapBlock<'_>, PcapError<&[u8]>>;
+/// A pcap-parser block parser, on bytes that live for `'s`.
+type BlockParser<'s, T> = fn(&'s [u8]) -> nom::IResult<&'s [u8], T, PcapError<&'s [u8]>>;
 type EpbParseFn = fn(&[u8]) -> nom::IResult<&[u8], EnhancedPacketBlock<'_>, PcapError<&[u8]>>;
 
 /// Which container's blocks are parsed.
@@ -271,12 +273,7 @@ impl<R: Read> SharedReader<R> {
         if self.consumed == 0 {
             return None;
         }
-        if self.mapped.is_some() {
-            self.prefetch();
-        }
-        let data = &self.block[self.pos..self.end];
-        let (rem, record) = parse(data).ok()?;
-        Some((data.len() - rem.len(), record))
+        self.parse_whole(parse)
     }
 
     /// [`SharedReader::next_whole_legacy`] for pcapng: the next block when it is an Enhanced
@@ -286,11 +283,7 @@ impl<R: Read> SharedReader<R> {
         let Kind::PcapNg { big_endian } = self.kind else {
             return None;
         };
-        if self.mapped.is_some() {
-            self.prefetch();
-        }
-        let data = &self.block[self.pos..self.end];
-        let block_type: [u8; 4] = data.get(..4)?.try_into().ok()?;
+        let block_type: [u8; 4] = self.block[self.pos..self.end].get(..4)?.try_into().ok()?;
         let (block_type, parse): (u32, EpbParseFn) = if big_endian {
             (u32::from_be_bytes(block_type), parse_enhancedpacketblock_be)
         } else {
@@ -299,8 +292,18 @@ impl<R: Read> SharedReader<R> {
         if block_type != EPB_MAGIC {
             return None;
         }
-        let (rem, epb) = parse(data).ok()?;
-        Some((data.len() - rem.len(), epb))
+        self.parse_whole(parse)
+    }
+
+    /// The unread bytes' first block parsed with `parse` (after prefetching ahead in a mapped
+    /// window), and the bytes it takes; None when it is cut short or malformed.
+    fn parse_whole<'s, T>(&'s mut self, parse: BlockParser<'s, T>) -> Option<(usize, T)> {
+        if self.mapped.is_some() {
+            self.prefetch();
+        }
+        let data = &self.block[self.pos..self.end];
+        let (rem, block) = parse(data).ok()?;
+        Some((data.len() - rem.len(), block))
     }
 
     /// The block the unread bytes (and the last block returned by `next`) live in.
