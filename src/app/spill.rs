@@ -469,7 +469,7 @@ impl FrameRun {
                 buf: self.bytes.get(frame.body.clone()).unwrap_or_default(),
                 chains: &mut no_chains,
             };
-            let (n, w) = d.write_json(file, frame.index, frame, cross, &mut chains, out)?;
+            let (n, w) = d.write_json(file, frame, cross, &mut chains, out)?;
             findings += n;
             worst = worst.max(w);
         }
@@ -996,16 +996,15 @@ impl<'a> Dec<'a> {
     /// frame is the JSON's (both follow `ConnectionRecord`), so the frame is walked once;
     /// only the findings wait, to be ordered worst first with the cross-connection ones.
     /// Returns the findings written and the worst severity among them.
-    #[allow(clippy::too_many_arguments)]
     fn write_json(
         &mut self,
         file: &str,
-        index: u64,
         frame: &RawFrame,
         cross: &CrossRules<'_>,
         chains: &mut json::ChainCache,
         out: &mut Vec<u8>,
     ) -> io::Result<(u64, Option<Severity>)> {
+        let index = frame.index;
         let facts = self.facts()?;
         out.extend_from_slice(b"{\"type\":\"connection\",\"file\":");
         json::write_str(out, file);
