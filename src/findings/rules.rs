@@ -3,6 +3,7 @@
 use super::{alerts, Finding, Severity};
 use crate::flow::{Direction, Side, TcpSummary};
 use crate::model::ConnectionRecord;
+use crate::text::Digits;
 use crate::tls::HandshakeSummary;
 use std::net::IpAddr;
 
@@ -244,7 +245,7 @@ fn tcp_rules(
             out.push(finding(
                 "tcp-reset",
                 severity,
-                format!("The {who} reset the connection {stage}{why} (socket closed)."),
+                ["The ", who, " reset the connection ", stage, &why, " (socket closed)."].concat(),
                 format!("RST from the {who} in packet {} at +{:.3} s.", rst.packet, rst.ts.seconds_since(tcp.first.ts)),
                 if side == Side::Server {
                     "Server: check its logs around this time (crash, connection limit, a TLS or proxy layer rejecting the client); network: look for a load balancer or IPS sending resets."
@@ -416,8 +417,14 @@ fn handshake_rules(
         out.push(finding(
             "missing-sni",
             Severity::Warning,
-            format!("The ClientHello to {server} carries no server_name (SNI){ip_hint}."),
-            format!("ClientHello in packet {} has no server_name extension.", ch.meta.packet),
+            // `concat`, not `format!`: common enough to show in a run's profile (see `Digits`).
+            ["The ClientHello to ", server, " carries no server_name (SNI)", ip_hint, "."].concat(),
+            [
+                "ClientHello in packet ",
+                Digits::of(ch.meta.packet).as_str(),
+                " has no server_name extension.",
+            ]
+            .concat(),
             "Client: connect with the server's host name rather than its IP address (or pin the IP with a resolver override such as curl --resolve), and make sure SNI is enabled in the TLS library.",
         ));
     }
@@ -511,34 +518,56 @@ fn protocol_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fin
             ));
         }
     }
-    if let Some(c) = r.cipher.as_deref() {
-        let weak = [
-            "_NULL_",
-            "_anon_",
-            "EXPORT",
-            "_RC4_",
-            "_DES_",
-            "_3DES_",
-            "_DES40_",
-            "_DES_CBC_",
-        ];
-        if let Some(w) = weak.iter().find(|w| c.contains(*w)) {
-            let what = match *w {
-                "_NULL_" => "no encryption",
-                "_anon_" => "no server authentication",
-                "EXPORT" => "export-grade keys",
-                "_RC4_" => "the broken RC4 stream cipher",
-                _ => "(3)DES, a 64-bit block cipher open to Sweet32",
-            };
-            out.push(finding(
+    if let (Some(c), Some(what)) = (r.cipher.as_deref(), weak_cipher_use(sh.cipher)) {
+        out.push(finding(
                 "weak-cipher",
                 Severity::Warning,
                 format!("{} negotiated {c}, which uses {what}.", r.server),
                 format!("ServerHello in packet {} selects {c}.", sh.meta.packet),
                 "Server: remove NULL, anonymous, EXPORT, RC4 and DES/3DES suites; prefer ECDHE with AES-GCM or ChaCha20-Poly1305.",
             ));
-        }
     }
+}
+
+/// What makes the suite `id` weak (no encryption, export keys, RC4, DES...), judged from its
+/// registered name; None for a sound or unknown suite (an unknown one is named by its hex id,
+/// which contains none of the markers).
+///
+/// Judged once per suite for the whole process: searching each connection's cipher name for
+/// eight markers was ~1 % of a run.
+fn weak_cipher_use(id: u16) -> Option<&'static str> {
+    static WEAK: std::sync::OnceLock<crate::FastMap<u16, &'static str>> =
+        std::sync::OnceLock::new();
+    WEAK.get_or_init(|| {
+        tls_parser::CIPHERS
+            .entries()
+            .filter_map(|(id, cs)| Some((*id, weak_cipher_name(cs.name)?)))
+            .collect()
+    })
+    .get(&id)
+    .copied()
+}
+
+/// What the suite named `name` uses that makes it weak, if anything.
+fn weak_cipher_name(name: &str) -> Option<&'static str> {
+    let weak = [
+        "_NULL_",
+        "_anon_",
+        "EXPORT",
+        "_RC4_",
+        "_DES_",
+        "_3DES_",
+        "_DES40_",
+        "_DES_CBC_",
+    ];
+    let w = weak.iter().find(|w| name.contains(*w))?;
+    Some(match *w {
+        "_NULL_" => "no encryption",
+        "_anon_" => "no server authentication",
+        "EXPORT" => "export-grade keys",
+        "_RC4_" => "the broken RC4 stream cipher",
+        _ => "(3)DES, a 64-bit block cipher open to Sweet32",
+    })
 }
 
 /// Stalled handshakes and non-TLS answers: the server's side of the first flight.
@@ -757,10 +786,15 @@ impl ClientAuthServers {
         let Some(cand) = facts.candidate else {
             return;
         };
-        let done_txt = match cand.server_hello_done_packet {
-            Some(p) => {
-                format!("ServerHelloDone in packet {p} with no CertificateRequest before it")
-            }
+        // Built only for a finding (most candidates get none), with `concat` rather than
+        // `format!` (this runs once per reported connection, see `Digits`).
+        let done_txt = || match cand.server_hello_done_packet {
+            Some(p) => [
+                "ServerHelloDone in packet ",
+                Digits::of(p).as_str(),
+                " with no CertificateRequest before it",
+            ]
+            .concat(),
             None => "no CertificateRequest in the handshake".to_string(),
         };
         let elsewhere = self
@@ -770,15 +804,17 @@ impl ClientAuthServers {
         // The record's SNI is the ClientHello's.
         let no_sni = r.sni.is_none();
         let where_ = |o: &Requested| {
+            let index = Digits::of(o.index);
             if o.file == r.file {
-                format!("connection #{}", o.index)
+                ["connection #", index.as_str()].concat()
             } else {
-                format!("connection #{} in {}", o.index, o.file)
+                ["connection #", index.as_str(), " in ", &o.file].concat()
             }
         };
         if no_sni {
             if let Some(o @ Requested { sni: Some(sni), .. }) = elsewhere {
                 let where_ = where_(o);
+                let done_txt = done_txt();
                 let pkt = o.packet;
                 out.push(finding(
                     "sni-gated-client-auth",
@@ -803,11 +839,11 @@ impl ClientAuthServers {
             let sni = o
                 .sni
                 .as_deref()
-                .map(|s| format!(" (SNI {s})"))
+                .map(|s| [" (SNI ", s, ")"].concat())
                 .unwrap_or_default();
             (
                 Severity::Error,
-                format!("the same server asked for one on {}{sni}", where_(o)),
+                ["the same server asked for one on ", &where_(o), &sni].concat(),
             )
         } else if no_sni {
             (Severity::Warning, "the ClientHello had no SNI, and servers that authenticate clients by certificate often ask only on named virtual hosts".to_string())
@@ -817,8 +853,17 @@ impl ClientAuthServers {
         out.push(finding(
             "client-cert-not-requested",
             severity,
-            format!("{} completed the handshake without asking for a client certificate, although {why}.", r.server),
-            format!("ClientHello in packet {} (SNI {}); {done_txt}.", cand.client_hello_packet, r.sni.unwrap_or("none")),
+            [r.server, " completed the handshake without asking for a client certificate, although ", &why, "."].concat(),
+            [
+                "ClientHello in packet ",
+                Digits::of(cand.client_hello_packet).as_str(),
+                " (SNI ",
+                r.sni.unwrap_or("none"),
+                "); ",
+                &done_txt(),
+                ".",
+            ]
+            .concat(),
             "Client: send SNI with the host name the server's client-auth configuration is bound to; server: enable client-certificate requests (e.g. nginx ssl_verify_client optional/on) for this host and port.",
         ));
     }
@@ -849,5 +894,34 @@ pub fn cross_connection(
     }
     for ((r, _), f) in rows.iter_mut().zip(&facts) {
         servers.add_findings(r, f, cfg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Suite ids from the IANA registry, one per kind of weakness, and sound ones: the table
+    /// built once per process judges each as its name does.
+    #[test]
+    fn weak_cipher_suites_are_judged_by_id() {
+        for (id, expected) in [
+            (0x003b, Some("no encryption")), // TLS_RSA_WITH_NULL_SHA256 (samples/weak-cipher-null.pcap)
+            (0x0018, Some("no server authentication")), // TLS_DH_anon_WITH_RC4_128_MD5
+            (0x0003, Some("export-grade keys")), // TLS_RSA_EXPORT_WITH_RC4_40_MD5
+            (0x0005, Some("the broken RC4 stream cipher")), // TLS_RSA_WITH_RC4_128_SHA
+            (
+                0x000a,
+                Some("(3)DES, a 64-bit block cipher open to Sweet32"),
+            ), // TLS_RSA_WITH_3DES_EDE_CBC_SHA
+            (0x1301, None),                  // TLS_AES_128_GCM_SHA256
+            (0xc02f, None),                  // TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+            (0xfefe, None),                  // unassigned
+        ] {
+            assert_eq!(weak_cipher_use(id), expected, "suite 0x{id:04x}");
+            if let Some(cs) = tls_parser::TlsCipherSuite::from_id(id) {
+                assert_eq!(weak_cipher_name(cs.name), expected, "{}", cs.name);
+            }
+        }
     }
 }
