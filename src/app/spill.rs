@@ -16,6 +16,7 @@ use crate::findings::{
 use crate::flow::{CloseKind, Side};
 use crate::model::{AlertRecord, ConnectionRecord, DecryptionRecord, HttpRecord, TcpRecord};
 use crate::report::json;
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -170,7 +171,7 @@ pub fn encode_body(r: &ConnectionRecord, facts: &CrossFacts) -> Vec<u8> {
         });
         put_s(b, &f.message);
         put_s(b, &f.evidence);
-        put_s(b, &f.remediation);
+        put_fix(b, &f.remediation);
     }
     match &r.decryption {
         None => b.push(0),
@@ -644,6 +645,88 @@ fn put_vs(b: &mut Vec<u8>, v: &[String]) {
 
 /// Finding ids are `&'static str`: known ids map back to [`crate::findings::ALL_IDS`];
 /// anything else is interned once (bounded by the ids the code can produce).
+fn utf8(text: &[u8]) -> io::Result<&str> {
+    std::str::from_utf8(text).map_err(|_| bad("not UTF-8"))
+}
+
+/// A remediation as a frame holds it (see [`put_fix`]).
+enum Fix<'a> {
+    /// A rule's fixed text, by number.
+    Fixed(FixedText),
+    /// Any other text, inline.
+    Text(&'a [u8]),
+}
+
+/// A rule's fixed remediation text, and the same as a JSON string (escaped once per process).
+#[derive(Clone, Copy)]
+struct FixedText {
+    text: &'static str,
+    json: &'static [u8],
+}
+
+/// Fixed texts numbered so far, by the address and length of their `&'static str`.
+#[derive(Default)]
+struct FixedTexts {
+    ids: crate::FastMap<(usize, usize), u32>,
+    texts: Vec<FixedText>,
+}
+
+/// Fixed texts numbered per process; past this many (the rules have a few dozen) texts are
+/// written inline.
+const MAX_FIXED_TEXTS: usize = 4096;
+
+static FIXED_TEXTS: std::sync::LazyLock<std::sync::RwLock<FixedTexts>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The number of the fixed text `text`, numbering it on first sight.
+fn fixed_text_id(text: &'static str) -> Option<u32> {
+    let key = (text.as_ptr() as usize, text.len());
+    if let Some(id) = FIXED_TEXTS.read().ok()?.ids.get(&key) {
+        return Some(*id);
+    }
+    let mut fixed = FIXED_TEXTS.write().ok()?;
+    if let Some(id) = fixed.ids.get(&key) {
+        return Some(*id);
+    }
+    if fixed.texts.len() >= MAX_FIXED_TEXTS {
+        return None;
+    }
+    let id = u32::try_from(fixed.texts.len()).ok()?;
+    let mut escaped = Vec::with_capacity(text.len() + 2);
+    json::write_str(&mut escaped, text);
+    // Leaked: one per distinct rule text (bounded above), kept for the whole process like
+    // the texts themselves.
+    let json: &'static [u8] = Box::leak(escaped.into_boxed_slice());
+    fixed.texts.push(FixedText { text, json });
+    fixed.ids.insert(key, id);
+    Some(id)
+}
+
+fn fixed_text(id: u32) -> Option<FixedText> {
+    FIXED_TEXTS
+        .read()
+        .ok()?
+        .texts
+        .get(usize::try_from(id).ok()?)
+        .copied()
+}
+
+/// A remediation: a rule's fixed text (`Cow::Borrowed`) as `2 × number + 1`, any other as
+/// `2 × length` and its bytes. Fixed texts were a third of a frame's bytes, written to and
+/// read back from the spill file once per finding.
+// `&Cow`, not `&str`: whether the text is borrowed (a rule's `&'static str`) is the point.
+#[allow(clippy::ptr_arg)]
+fn put_fix(b: &mut Vec<u8>, fix: &Cow<'static, str>) {
+    if let Cow::Borrowed(text) = fix {
+        if let Some(id) = fixed_text_id(text) {
+            put_u(b, u64::from(id) << 1 | 1);
+            return;
+        }
+    }
+    put_u(b, (fix.len() as u64) << 1);
+    b.extend_from_slice(fix.as_bytes());
+}
+
 fn static_id(id: &str) -> &'static str {
     if let Some(known) = crate::findings::ALL_IDS.iter().find(|k| **k == id) {
         return known;
@@ -736,7 +819,25 @@ impl<'a> Dec<'a> {
 
     /// A string, borrowed from the frame.
     fn str(&mut self) -> io::Result<&'a str> {
-        std::str::from_utf8(self.text()?).map_err(|_| bad("not UTF-8"))
+        utf8(self.text()?)
+    }
+
+    /// A remediation written by [`put_fix`].
+    fn fix(&mut self) -> io::Result<Fix<'a>> {
+        let v = self.u()?;
+        if v & 1 == 1 {
+            let id = u32::try_from(v >> 1).map_err(|_| bad("fixed text number too large"))?;
+            return fixed_text(id)
+                .map(Fix::Fixed)
+                .ok_or_else(|| bad("unknown fixed text"));
+        }
+        let n = usize::try_from(v >> 1).map_err(|_| bad("string too long"))?;
+        if n > self.buf.len() {
+            return Err(bad("truncated string"));
+        }
+        let (text, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        Ok(Fix::Text(text))
     }
 
     fn s(&mut self) -> io::Result<String> {
@@ -964,7 +1065,10 @@ impl<'a> Dec<'a> {
                         severity: self.severity()?,
                         message: self.s()?,
                         evidence: self.s()?,
-                        remediation: self.s()?,
+                        remediation: match self.fix()? {
+                            Fix::Fixed(text) => Cow::Borrowed(text.text),
+                            Fix::Text(text) => Cow::Owned(utf8(text)?.to_owned()),
+                        },
                     });
                 }
                 v
@@ -1078,7 +1182,12 @@ impl<'a> Dec<'a> {
         for _ in 0..n {
             let id = self.text()?;
             let severity = self.severity()?;
-            findings.push((severity, id, self.text()?, self.text()?, self.text()?));
+            let (message, evidence) = (self.text()?, self.text()?);
+            let remediation = match self.fix()? {
+                Fix::Fixed(text) => json::Remedy::Escaped(text.json),
+                Fix::Text(text) => json::Remedy::Raw(text),
+            };
+            findings.push((severity, id, message, evidence, remediation));
         }
         let mut extra = Vec::new();
         let of = Observed {
@@ -1096,7 +1205,7 @@ impl<'a> Dec<'a> {
                 f.id.as_bytes(),
                 f.message.as_bytes(),
                 f.evidence.as_bytes(),
-                f.remediation.as_bytes(),
+                json::Remedy::Raw(f.remediation.as_bytes()),
             )
         }));
         // Worst first, stable: as `Batch::complete` orders a decoded record's findings.
@@ -1106,7 +1215,7 @@ impl<'a> Dec<'a> {
             if i > 0 {
                 out.push(b',');
             }
-            json::write_finding_parts(out, id, *severity, message, evidence, remediation);
+            json::write_finding_parts(out, id, *severity, message, evidence, *remediation);
         }
         out.push(b']');
         // `skip_serializing_if` on these two: the key is left out, not written as null / [].
@@ -1127,7 +1236,7 @@ impl<'a> Dec<'a> {
 
 /// A finding as a frame holds it: severity, then the id, message, evidence and remediation
 /// text (see [`Dec::text`]).
-type FindingText<'a> = (Severity, &'a [u8], &'a [u8], &'a [u8], &'a [u8]);
+type FindingText<'a> = (Severity, &'a [u8], &'a [u8], &'a [u8], json::Remedy<'a>);
 
 /// What the cross-connection rules need to complete a record read back from a spill.
 pub struct CrossRules<'a> {
@@ -1238,7 +1347,13 @@ mod tests {
                     severity: Severity::Warning,
                     message: "m".into(),
                     evidence: "e".into(),
-                    remediation: "r".into(),
+                    // Both forms a frame holds: a rule's fixed text, by number, and any
+                    // other text inline (with a byte JSON must escape).
+                    remediation: if i % 2 == 0 {
+                        "r".into()
+                    } else {
+                        Cow::Owned(format!("r\"{i}"))
+                    },
                 }],
                 ..record(i as u64, Some(c.clone()), None)
             };
@@ -1261,6 +1376,30 @@ mod tests {
                 .unwrap();
             assert_eq!(read, written);
         }
+        // The JSON written straight from the frames is what the decoded records give.
+        let servers = ClientAuthServers::default();
+        let cfg = FindingsConfig::default();
+        let cross = CrossRules {
+            servers: &servers,
+            cfg: &cfg,
+        };
+        let (mut direct, mut decoded) = (Vec::new(), Vec::new());
+        spill
+            .read_runs(7, &mut |run| {
+                run.write_json("x.pcap", &cross, &mut direct)?;
+                run.decode("x.pcap", &mut |r, _| {
+                    json::write_connection(&mut decoded, &r);
+                    decoded.push(b'\n');
+                    Ok(())
+                })
+            })
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&direct),
+            String::from_utf8_lossy(&decoded)
+        );
+        let escaped = br#""remediation":"r\"1"}"#;
+        assert!(direct.windows(escaped.len()).any(|w| w == escaped));
     }
 
     /// Hand-built records: bodies are encoded in one order (as workers finish connections)

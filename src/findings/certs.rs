@@ -10,14 +10,14 @@ fn finding(
     severity: Severity,
     message: String,
     evidence: String,
-    fix: &str,
+    fix: &'static str,
 ) -> Finding {
     Finding {
         id,
         severity,
         message,
         evidence,
-        remediation: fix.to_string(),
+        remediation: fix.into(),
     }
 }
 

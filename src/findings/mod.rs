@@ -7,6 +7,7 @@
 //! every connection of a batch is known.
 
 use serde::Serialize;
+use std::borrow::Cow;
 
 mod alerts;
 mod certs;
@@ -52,8 +53,9 @@ pub struct Finding {
     pub message: String,
     /// Packet numbers and fields that prove it.
     pub evidence: String,
-    /// What to change, and on which side.
-    pub remediation: String,
+    /// What to change, and on which side. Usually its rule's fixed text, borrowed rather than
+    /// copied per finding (and held by number in spill frames, see `app::spill`).
+    pub remediation: Cow<'static, str>,
 }
 
 /// Every finding id tlscap can report, in documentation order.

@@ -107,7 +107,7 @@ pub(super) fn finding(
     severity: Severity,
     message: String,
     evidence: String,
-    remediation: impl Into<String>,
+    remediation: impl Into<std::borrow::Cow<'static, str>>,
 ) -> Finding {
     Finding {
         id,

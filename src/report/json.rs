@@ -315,8 +315,17 @@ fn write_finding(out: &mut Vec<u8>, f: &Finding) {
         *severity,
         message.as_bytes(),
         evidence.as_bytes(),
-        remediation.as_bytes(),
+        Remedy::Raw(remediation.as_bytes()),
     );
+}
+
+/// A finding's remediation as [`write_finding_parts`] takes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Remedy<'a> {
+    /// Text to escape.
+    Raw(&'a [u8]),
+    /// Already a JSON string, quotes included (a rule's fixed text, escaped once).
+    Escaped(&'a [u8]),
 }
 
 /// A finding's JSON from its parts (the spill's frames hold them as bytes of text; see
@@ -327,7 +336,7 @@ pub(crate) fn write_finding_parts(
     severity: Severity,
     message: &[u8],
     evidence: &[u8],
-    remediation: &[u8],
+    remediation: Remedy<'_>,
 ) {
     out.extend_from_slice(b"{\"id\":");
     write_str_bytes(out, id);
@@ -343,7 +352,10 @@ pub(crate) fn write_finding_parts(
     out.extend_from_slice(b",\"evidence\":");
     write_str_bytes(out, evidence);
     out.extend_from_slice(b",\"remediation\":");
-    write_str_bytes(out, remediation);
+    match remediation {
+        Remedy::Raw(text) => write_str_bytes(out, text),
+        Remedy::Escaped(json) => out.extend_from_slice(json),
+    }
     out.push(b'}');
 }
 
