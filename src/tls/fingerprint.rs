@@ -163,26 +163,41 @@ impl FingerprintCache {
 
 /// Every input of [`ja3`] and [`ja4`], each list length-prefixed so that no two different
 /// hellos share a key (lists are shorter than 2^16: a ClientHello's are u16-length-prefixed).
+///
+/// GREASE values are all replaced by one mark rather than left out: lists are copied whole
+/// (filtering value by value was most of a lookup's cost), and hellos that differ only in
+/// which GREASE values they drew (browsers draw them per connection) still share a key.
+/// Hellos sharing a key have the same lists once GREASE is left out, hence the same JA3/JA4.
 fn shape_key(key: &mut Vec<u16>, ch: &ClientHello) {
     key.push(ch.legacy_version);
-    push_list(key, no_grease(&ch.ciphers));
-    push_list(key, no_grease(&ch.extensions));
-    push_list(key, no_grease(&ch.groups));
-    push_list(key, ch.ec_point_formats.iter().map(|v| u16::from(*v)));
-    push_list(key, no_grease(&ch.supported_versions));
-    push_list(key, no_grease(&ch.signature_algorithms));
+    push_list(key, &ch.ciphers);
+    push_list(key, &ch.extensions);
+    push_list(key, &ch.groups);
+    push_bytes(key, &ch.ec_point_formats);
+    push_list(key, &ch.supported_versions);
+    push_list(key, &ch.signature_algorithms);
     match &ch.alpn_first_raw {
         None => key.push(u16::MAX),
-        Some(alpn) => push_list(key, alpn.iter().map(|b| u16::from(*b))),
+        Some(alpn) => push_bytes(key, alpn),
     }
 }
 
-/// Appends the number of values, then the values.
-fn push_list(key: &mut Vec<u16>, vals: impl Iterator<Item = u16>) {
+/// Appends the number of values, then the values with every GREASE value as 0x0a0a.
+fn push_list(key: &mut Vec<u16>, vals: &[u16]) {
+    key.push(vals.len() as u16);
     let at = key.len();
-    key.push(0);
-    key.extend(vals);
-    key[at] = (key.len() - at - 1) as u16;
+    key.extend_from_slice(vals);
+    for v in &mut key[at..] {
+        if is_grease(*v) {
+            *v = 0x0a0a;
+        }
+    }
+}
+
+/// Appends the number of bytes, then the bytes.
+fn push_bytes(key: &mut Vec<u16>, bytes: &[u8]) {
+    key.push(bytes.len() as u16);
+    key.extend(bytes.iter().map(|b| u16::from(*b)));
 }
 
 fn push_2digits(out: &mut String, n: usize) {
@@ -281,7 +296,7 @@ mod tests {
         assert_eq!(ja3_string(&ch), "771,,,,");
     }
 
-    /// Hand-built hellos: the cache answers what `ja3`/`ja4` compute, GREASE values do not
+    /// Hand-built hellos: the cache answers what `ja3`/`ja4` compute, the GREASE values drawn do not
     /// split a shape, and a change in any one input gives a new entry.
     #[test]
     fn cache_matches_direct_computation() {
@@ -301,7 +316,18 @@ mod tests {
         greased.extensions.insert(0, 0x1a1a);
         greased.groups.insert(0, 0x2a2a);
         greased.supported_versions.insert(0, 0x3a3a);
-        let mut variants = vec![base.clone(), greased];
+        // The same hello with other GREASE values drawn.
+        let mut regreased = greased.clone();
+        for (list, grease) in [
+            (&mut regreased.ciphers, 0x5a5a),
+            (&mut regreased.extensions, 0x6a6a),
+            (&mut regreased.groups, 0x7a7a),
+            (&mut regreased.supported_versions, 0x8a8a),
+        ] {
+            list[0] = grease;
+        }
+        assert_eq!((ja3(&greased), ja4(&greased)), (ja3(&base), ja4(&base)));
+        let mut variants = vec![base.clone(), greased, regreased];
         let changes: [fn(&mut ClientHello); 8] = [
             |c| c.legacy_version = 0x0301,
             |c| c.ciphers.swap(0, 1),
@@ -323,7 +349,7 @@ mod tests {
                 assert_eq!(cache.get(ch), (ja3(ch), ja4(ch)));
             }
         }
-        // base and greased share a shape; every change is a shape of its own.
+        // The two GREASE draws share a shape; every other variant is a shape of its own.
         assert_eq!(cache.map.len(), variants.len() - 1);
     }
 }
