@@ -53,6 +53,9 @@ pub struct Options {
     /// otherwise, and a file truncated by another process while it is mapped ends the run
     /// with SIGBUS.
     pub no_mmap: bool,
+    /// Segments per batch the reader hands to sharded workers (0: the default, 4096). Tests
+    /// set a few, so that small captures cross many batch and report boundaries.
+    pub batch_segments: usize,
 }
 
 /// A chain validator shared between worker threads.

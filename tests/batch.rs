@@ -117,6 +117,8 @@ fn batch_agrees_with_single_file_analysis() {
 
 /// A single capture split over several threads (forced, samples are small) gives the same
 /// batch as one thread: records with cross-connection findings, statistics, spill counts.
+/// Batches of a few segments make these small captures cross many batch boundaries, and
+/// reports to the merger that each cover several batches.
 #[test]
 fn one_capture_split_over_threads_gives_the_same_batch() {
     for name in [
@@ -125,12 +127,13 @@ fn one_capture_split_over_threads_gives_the_same_batch() {
         "tls13-http-401-200.pcap",
     ] {
         let file = common::sample(name);
-        let run = |threads: usize| {
+        let run = |threads: usize, batch_segments: usize| {
             let batch = app::run_batch(
                 std::slice::from_ref(&file),
                 &BatchOptions {
                     analysis: Options {
                         auto_keylog: true,
+                        batch_segments,
                         ..Options::default()
                     },
                     threads: Some(threads),
@@ -147,13 +150,15 @@ fn one_capture_split_over_threads_gives_the_same_batch() {
                 f.findings,
             )
         };
-        let one = run(1);
+        let one = run(1, 0);
         assert!(!one.0.is_empty(), "{name}: no records");
         for threads in [2, 3] {
-            assert!(
-                run(threads) == one,
-                "{name}: {threads} threads differ from 1"
-            );
+            for batch_segments in [0, 1, 3, 7] {
+                assert!(
+                    run(threads, batch_segments) == one,
+                    "{name}: {threads} threads, batches of {batch_segments} segments differ from 1"
+                );
+            }
         }
     }
 }
