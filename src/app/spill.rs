@@ -1250,6 +1250,21 @@ pub struct CrossRules<'a> {
 mod tests {
     use super::*;
 
+    /// Every value on either side of each 7-bit boundary (and all values below 2^16).
+    #[test]
+    fn put_u_is_varint_at_every_boundary() {
+        let edges = (1..64).flat_map(|bits| {
+            let b = 1u64 << bits;
+            [b - 1, b, b + 1]
+        });
+        for v in (0..=u64::from(u16::MAX)).chain(edges).chain([u64::MAX]) {
+            let mut pushed = Vec::new();
+            put_u(&mut pushed, v);
+            let mut buf = [0u8; 10];
+            assert_eq!(&pushed[..], varint(&mut buf, v), "{v}");
+        }
+    }
+
     proptest::proptest! {
         /// `put_u` writes what `varint` does, and `Dec::u` reads it back.
         #[test]

@@ -67,8 +67,8 @@ pub fn chain_findings(
     let mut out = Vec::new();
     let server = &r.server;
     let chain = r.server_chain.as_deref().unwrap_or(&[]);
-    // Built with `concat` rather than `format!`: this runs for most connections (see
-    // [`Digits`]).
+    // Built piece by piece rather than with `format!`: this runs for most connections (see
+    // `Digits`).
     let mut evidence = String::with_capacity(64 + 96 * chain.len());
     for p in [
         "Certificate in packet ",
