@@ -95,8 +95,6 @@ struct Batch {
     payload_bytes: usize,
     /// Secrets to add before segment `.0` (== `entries.len()` for after the last one).
     secrets: Vec<(usize, Arc<KeyLog>)>,
-    /// Segments at which the batch is full.
-    max_segments: usize,
 }
 
 impl Batch {
@@ -141,8 +139,9 @@ impl Batch {
         });
     }
 
-    fn is_full(&self) -> bool {
-        self.entries.len() >= self.max_segments || self.payload_bytes >= BATCH_BYTES
+    /// Holds `segments` segments or [`BATCH_BYTES`] of payload.
+    fn is_full(&self, segments: usize) -> bool {
+        self.entries.len() >= segments || self.payload_bytes >= BATCH_BYTES
     }
 
     fn clear(&mut self) {
@@ -271,7 +270,7 @@ fn read(
                 let shard = seg.shard(shards);
                 now = now.max(meta.ts);
                 batch.push(meta, now, &seg, shard, block);
-                if batch.is_full() {
+                if batch.is_full(segments) {
                     let full = std::mem::replace(&mut batch, pool.take());
                     if !pool.send(full, txs) {
                         return;
@@ -312,7 +311,6 @@ impl BatchPool {
             entries: Vec::with_capacity(self.segments),
             nows: Vec::with_capacity(self.segments),
             mine: vec![Vec::with_capacity(self.segments / self.shards + 1); self.shards],
-            max_segments: self.segments,
             ..Batch::default()
         }
     }

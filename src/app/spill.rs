@@ -801,7 +801,13 @@ impl<'a> Dec<'a> {
     /// A string's bytes, borrowed from the frame and not checked to be UTF-8 (the JSON
     /// writer escapes and copies them as they are; they were written from a `&str`).
     fn text(&mut self) -> io::Result<&'a [u8]> {
-        let n = usize::try_from(self.u()?).map_err(|_| bad("string too long"))?;
+        let n = self.u()?;
+        self.take(n)
+    }
+
+    /// The next `n` bytes of a string.
+    fn take(&mut self, n: u64) -> io::Result<&'a [u8]> {
+        let n = usize::try_from(n).map_err(|_| bad("string too long"))?;
         if n > self.buf.len() {
             return Err(bad("truncated string"));
         }
@@ -831,13 +837,7 @@ impl<'a> Dec<'a> {
                 .map(Fix::Fixed)
                 .ok_or_else(|| bad("unknown fixed text"));
         }
-        let n = usize::try_from(v >> 1).map_err(|_| bad("string too long"))?;
-        if n > self.buf.len() {
-            return Err(bad("truncated string"));
-        }
-        let (text, rest) = self.buf.split_at(n);
-        self.buf = rest;
-        Ok(Fix::Text(text))
+        self.take(v >> 1).map(Fix::Text)
     }
 
     fn s(&mut self) -> io::Result<String> {

@@ -1,25 +1,10 @@
 //! Certificate rules: they read the [`ChainCheck`] of the server's chain.
 
+use super::rules::finding;
 use super::{Finding, Severity};
 use crate::certs::{ChainCheck, OrderProblem, PathStatus};
 use crate::model::ConnectionRecord;
 use crate::text::Digits;
-
-fn finding(
-    id: &'static str,
-    severity: Severity,
-    message: String,
-    evidence: String,
-    fix: &'static str,
-) -> Finding {
-    Finding {
-        id,
-        severity,
-        message,
-        evidence,
-        remediation: fix.into(),
-    }
-}
 
 /// The ids [`chain_findings`] can report: the certificate and chain findings.
 pub const CERTIFICATE_IDS: &[&str] = &[

@@ -786,16 +786,20 @@ impl ClientAuthServers {
         let Some(cand) = facts.candidate else {
             return;
         };
-        // Built only for a finding (most candidates get none), with `concat` rather than
-        // `format!` (this runs once per reported connection, see `Digits`).
-        let done_txt = || match cand.server_hello_done_packet {
-            Some(p) => [
-                "ServerHelloDone in packet ",
-                Digits::of(p).as_str(),
-                " with no CertificateRequest before it",
-            ]
-            .concat(),
-            None => "no CertificateRequest in the handshake".to_string(),
+        // Built only for a finding (most candidates get none), once even when both findings
+        // cite it, with `concat` rather than `format!` (see `Digits`).
+        let done = std::cell::OnceCell::new();
+        let done_txt = || {
+            done.get_or_init(|| match cand.server_hello_done_packet {
+                Some(p) => [
+                    "ServerHelloDone in packet ",
+                    Digits::of(p).as_str(),
+                    " with no CertificateRequest before it",
+                ]
+                .concat(),
+                None => "no CertificateRequest in the handshake".to_string(),
+            })
+            .as_str()
         };
         let elsewhere = self
             .requested
@@ -860,7 +864,7 @@ impl ClientAuthServers {
                 " (SNI ",
                 r.sni.unwrap_or("none"),
                 "); ",
-                &done_txt(),
+                done_txt(),
                 ".",
             ]
             .concat(),
