@@ -581,12 +581,12 @@ fn reply_rules(
         return;
     };
     if let Some((meta, bytes)) = &hs.non_tls[Direction::ToClient.idx()] {
-        let text = crate::report::ladder::printable(bytes);
+        let text = crate::http::preview(bytes);
         out.push(finding(
             "not-tls",
             Severity::Error,
-            format!("{} answered the ClientHello with something that is not TLS: \"{text}\".", r.server),
-            format!("ClientHello in packet {}; the server's first bytes in packet {}: \"{text}\".", ch.meta.packet, meta.packet),
+            format!("{} answered the ClientHello with something that is not TLS: {text}.", r.server),
+            format!("ClientHello in packet {}; the server's first bytes in packet {}: {text}.", ch.meta.packet, meta.packet),
             "Client: use the TLS port of the service (or plain HTTP on this port); server: enable TLS on this listener if clients expect it.",
         ));
         return;

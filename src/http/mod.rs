@@ -141,6 +141,7 @@ fn redact_path(raw: &str, auth: &mut Vec<&'static str>) -> String {
             base = format!("{}<redacted>@{}", &base[..scheme_end + 3], &rest[at + 1..]);
         }
     }
+    base = redact_path_params(&base);
     let Some(q) = query else {
         return base;
     };
@@ -163,6 +164,117 @@ fn redact_path(raw: &str, auth: &mut Vec<&'static str>) -> String {
         parts.push(format!("{k}=<redacted>"));
     }
     format!("{base}?{}", parts.join("&"))
+}
+
+/// Redacts path-parameter values (`/a;jsessionid=X/b` → `/a;jsessionid=<redacted>/b`): servlet
+/// containers carry session ids there when cookies are off.
+fn redact_path_params(base: &str) -> String {
+    if !base.contains(';') {
+        return base.to_string();
+    }
+    let mut out = String::with_capacity(base.len());
+    for (i, segment) in base.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        let mut params = segment.split(';');
+        out.push_str(params.next().unwrap_or(""));
+        for param in params {
+            out.push(';');
+            match param.split_once('=') {
+                Some((k, v)) if !v.is_empty() => {
+                    out.push_str(k);
+                    out.push_str("=<redacted>");
+                }
+                _ if param.is_empty() => {}
+                _ => out.push_str("<redacted>"),
+            }
+        }
+    }
+    out
+}
+
+/// Header names shown by [`preview`], at most.
+const PREVIEW_HEADERS: usize = 6;
+
+/// What the first bytes of a non-TLS stream are, as protocol structure only: an HTTP request line
+/// with query and path-parameter values redacted, an HTTP status line, header names (never their
+/// values), an SSH banner, the first word of another text protocol (`USER`, `220`, `+OK`), or the
+/// first four bytes in hex. No credential, cookie, token or body byte can reach the output
+/// through it.
+pub fn preview(bytes: &[u8]) -> String {
+    let line_end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(bytes.len());
+    let line = bytes[..line_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&bytes[..line_end]);
+    let text = std::str::from_utf8(line)
+        .ok()
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| (0x20..0x7f).contains(&b)));
+    let Some(text) = text else {
+        let hex: Vec<String> = bytes.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        return format!("binary, starting {}", hex.join(" "));
+    };
+    let words: Vec<&str> = text.split(' ').collect();
+    if let [method, target, version] = words[..] {
+        if version.starts_with("HTTP/") && method.bytes().all(|b| b.is_ascii_uppercase()) {
+            let mut ignored = Vec::new();
+            let path = redact_path(target, &mut ignored);
+            return format!("{method} {path} {version}{}", header_names(bytes, line_end));
+        }
+    }
+    if words.len() >= 2
+        && words[0].starts_with("HTTP/")
+        && words[1].len() == 3
+        && words[1].bytes().all(|b| b.is_ascii_digit())
+    {
+        // The reason phrase is the server's fixed text for the code.
+        let status = text.chars().take(48).collect::<String>();
+        return format!("{status}{}", header_names(bytes, line_end));
+    }
+    if text.starts_with("SSH-") {
+        return text.chars().take(48).collect();
+    }
+    let first = words[0];
+    if !first.is_empty()
+        && first.len() <= 12
+        && first
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-*._".contains(&b))
+    {
+        format!("text starting \"{first}\" (rest not shown)")
+    } else {
+        "text (not shown)".to_string()
+    }
+}
+
+/// ` [headers: A, B, …]` for the header names after an HTTP start line.
+fn header_names(bytes: &[u8], line_end: usize) -> String {
+    let rest = bytes.get(line_end + 1..).unwrap_or(&[]);
+    let mut names = Vec::new();
+    let mut more = false;
+    for line in rest.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            break;
+        };
+        let name = &line[..colon];
+        if name.is_empty() || !name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-') {
+            break;
+        }
+        if names.len() == PREVIEW_HEADERS {
+            more = true;
+            break;
+        }
+        names.push(String::from_utf8_lossy(name).into_owned());
+    }
+    match (names.is_empty(), more) {
+        (true, _) => String::new(),
+        (false, false) => format!(" [headers: {}]", names.join(", ")),
+        (false, true) => format!(" [headers: {}, …]", names.join(", ")),
+    }
 }
 
 /// Classifies one request header.
@@ -485,6 +597,53 @@ mod tests {
         let p = redact_path("http://u:p@h.example/x?api_key=k", &mut auth);
         assert_eq!(p, "http://<redacted>@h.example/x?api_key=<redacted>");
         assert_eq!(auth_string(&auth), "api-key+basic");
+    }
+
+    #[test]
+    fn path_parameters_are_redacted() {
+        let mut auth = Vec::new();
+        let p = redact_path("/app;jsessionid=ABC123/page;v=2;flag?q=1", &mut auth);
+        assert_eq!(
+            p,
+            "/app;jsessionid=<redacted>/page;v=<redacted>;<redacted>?q=<redacted>"
+        );
+    }
+
+    #[test]
+    fn preview_shows_structure_never_values() {
+        // Hand-built first bytes of the kinds a non-TLS peer sends.
+        let req = b"GET /api/v1/records?api_key=SECRETVALUE HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer TOKEN1\r\n\r\n";
+        assert_eq!(
+            preview(req),
+            "GET /api/v1/records?api_key=<redacted> HTTP/1.1 [headers: Host, Authorization]"
+        );
+        let resp = b"HTTP/1.1 400 Bad Request\r\nSet-Cookie: sid=COOKIEVALUE\r\nContent-Length: 5\r\n\r\nbody!";
+        assert_eq!(
+            preview(resp),
+            "HTTP/1.1 400 Bad Request [headers: Set-Cookie, Content-Length]"
+        );
+        assert_eq!(
+            preview(b"PASS hunter2\r\n"),
+            "text starting \"PASS\" (rest not shown)"
+        );
+        assert_eq!(
+            preview(b"a1 LOGIN bob pw\r\n"),
+            "text starting \"a1\" (rest not shown)"
+        );
+        assert_eq!(preview(b"SSH-2.0-OpenSSH_9.2\r\n"), "SSH-2.0-OpenSSH_9.2");
+        assert_eq!(
+            preview(&[0x00, 0x00, 0x00, 0x08, 0x04, 0xd2]),
+            "binary, starting 00 00 00 08"
+        );
+        assert_eq!(
+            preview(b"GET /x;jsessionid=S1 HTTP/1.1"),
+            "GET /x;jsessionid=<redacted> HTTP/1.1"
+        );
+        // Every truncated prefix is handled.
+        for n in 0..req.len() {
+            let p = preview(&req[..n]);
+            assert!(!p.contains("SECRETVALUE") && !p.contains("TOKEN1"), "{p}");
+        }
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub fn steps(hs: &HandshakeSummary, tcp: &TcpSummary) -> Vec<Step> {
                 packet: meta.packet,
                 ts: meta.ts,
             };
-            push(p, dir, format!("not TLS: {}", printable(bytes)));
+            push(p, dir, format!("not TLS: {}", crate::http::preview(bytes)));
         }
     }
     if let Some(p) = tcp.last_data[Direction::ToServer.idx()] {
@@ -98,21 +98,6 @@ pub fn steps(hs: &HandshakeSummary, tcp: &TcpSummary) -> Vec<Step> {
     v.sort_by(|a, b| a.packet.cmp(&b.packet).then(a.dir.idx().cmp(&b.dir.idx())));
     v.dedup();
     v
-}
-
-/// Bytes as text: printable ASCII kept, the rest as `.`; at most 48 characters.
-pub fn printable(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .take(48)
-        .map(|&b| {
-            if (0x20..0x7f).contains(&b) {
-                b as char
-            } else {
-                '.'
-            }
-        })
-        .collect()
 }
 
 /// Writes the ladder for one connection.
