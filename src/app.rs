@@ -699,22 +699,23 @@ pub fn status(
     findings: &[crate::findings::Finding],
     http_seen: bool,
 ) -> &'static str {
-    let has = |id: &str| {
+    use crate::findings::FindingKind as K;
+    let has = |kind: K| {
         findings
             .iter()
-            .any(|f| f.id == id && f.severity == crate::findings::Severity::Error)
+            .any(|f| f.kind == kind && f.severity == crate::findings::Severity::Error)
     };
-    if has("tcp-refused") {
+    if has(K::TcpRefused) {
         "refused"
-    } else if has("tcp-connect-timeout") || has("read-timeout") {
+    } else if has(K::TcpConnectTimeout) || has(K::ReadTimeout) {
         "timeout"
-    } else if has("not-tls") {
+    } else if has(K::NotTls) {
         "not-tls"
     } else if hs.alerts.iter().any(|a| a.level == 2 && !a.encrypted) {
         "alert"
-    } else if has("tcp-reset") {
+    } else if has(K::TcpReset) {
         "reset"
-    } else if has("handshake-stalled") {
+    } else if has(K::HandshakeStalled) {
         "stalled"
     } else if hs.client_hello.is_none() && http_seen {
         // A plain-HTTP connection (reported for the credentials it carried).

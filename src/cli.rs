@@ -295,7 +295,12 @@ fn filter(common: &CommonArgs) -> Filter {
         client: common.client.clone(),
         port: common.port.clone(),
         sni: common.sni.clone(),
-        finding: common.finding.clone(),
+        // Validated in `run`: an unknown id is a usage error before anything is read.
+        finding: common
+            .finding
+            .iter()
+            .filter_map(|id| id.parse().ok())
+            .collect(),
         min_severity: common.min_severity.map(Severity::from),
         tls_only: common.tls_only,
     }
@@ -321,11 +326,15 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         .common
         .finding
         .iter()
-        .find(|id| !crate::findings::ALL_IDS.contains(&id.as_str()))
+        .find(|id| crate::findings::FindingKind::from_id(id).is_none())
     {
         eprintln!(
             "tlscap: unknown finding id {unknown:?}; known ids: {}",
-            crate::findings::ALL_IDS.join(", ")
+            crate::findings::FindingKind::ALL
+                .iter()
+                .map(|k| k.id())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         return Ok(EXIT_USAGE);
     }

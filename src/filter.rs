@@ -1,7 +1,7 @@
 //! Record filters (`--server`, `--client`, `--port`, `--sni`, `--finding`, `--min-severity`,
 //! `--tls-only`). Filters apply to connection records before any view is built.
 
-use crate::findings::{glob_match, Severity};
+use crate::findings::{glob_match, FindingKind, Severity};
 use crate::model::ConnectionRecord;
 use std::net::{IpAddr, SocketAddr};
 
@@ -88,8 +88,8 @@ pub struct Filter {
     pub port: Vec<u16>,
     /// SNI globs (any may match).
     pub sni: Vec<String>,
-    /// Keep connections with any of these finding ids; other findings are dropped from them.
-    pub finding: Vec<String>,
+    /// Keep connections with any of these findings; other findings are dropped from them.
+    pub finding: Vec<FindingKind>,
     /// Drop findings below this severity; with it, keep only connections that still have one.
     pub min_severity: Option<Severity>,
     /// Only connections in which a TLS handshake was seen.
@@ -138,8 +138,7 @@ impl Filter {
             return None;
         }
         if !self.finding.is_empty() {
-            r.findings
-                .retain(|f| self.finding.iter().any(|id| id == f.id));
+            r.findings.retain(|f| self.finding.contains(&f.kind));
             if r.findings.is_empty() {
                 return None;
             }

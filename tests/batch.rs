@@ -111,7 +111,7 @@ fn batch_agrees_with_single_file_analysis() {
     assert!(streamed[1]
         .findings
         .iter()
-        .any(|f| f.id == "sni-gated-client-auth"));
+        .any(|f| f.kind.id() == "sni-gated-client-auth"));
     assert_eq!(batch.files[0].records(), 2);
 }
 

@@ -101,7 +101,7 @@ fn no_false_diagnoses_on_real_captures() {
             .flat_map(|r| {
                 r.findings
                     .iter()
-                    .map(move |f| (r.index, f.id, f.message.clone()))
+                    .map(move |f| (r.index, f.kind.id(), f.message.clone()))
             })
             .collect()
     };

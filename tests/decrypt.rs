@@ -59,7 +59,7 @@ fn alerts(r: &ConnectionRecord) -> Vec<(String, String, String, u64)> {
 }
 
 fn ids(r: &ConnectionRecord) -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = r.findings.iter().map(|f| f.id).collect();
+    let mut v: Vec<&'static str> = r.findings.iter().map(|f| f.kind.id()).collect();
     v.sort_unstable();
     v
 }
@@ -152,7 +152,7 @@ fn tls13_http_401_200() {
     let f = denied
         .findings
         .iter()
-        .find(|f| f.id == "http-unauthorized")
+        .find(|f| f.kind.id() == "http-unauthorized")
         .unwrap();
     assert!(
         f.message
@@ -176,7 +176,7 @@ fn sni_gated_client_auth_401_explained_by_missing_sni() {
     let f = no_sni
         .findings
         .iter()
-        .find(|f| f.id == "http-unauthorized")
+        .find(|f| f.kind.id() == "http-unauthorized")
         .unwrap();
     assert!(
         f.message.contains(

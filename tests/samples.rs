@@ -361,9 +361,10 @@ fn every_finding_id_fires_on_some_sample() {
         .filter(|r| r["type"] == "finding")
         .filter_map(|r| r["id"].as_str())
         .collect();
-    let missing: Vec<&&str> = tlscap::findings::ALL_IDS
+    let missing: Vec<&str> = tlscap::findings::FindingKind::ALL
         .iter()
-        .filter(|id| !fired.contains(**id))
+        .map(|k| k.id())
+        .filter(|id| !fired.contains(*id))
         .collect();
     assert!(missing.is_empty(), "no sample triggers {missing:?}");
     for healthy in [

@@ -11,7 +11,8 @@
 
 use crate::certs::CertInfo;
 use crate::findings::{
-    Candidate, ClientAuthServers, CrossFacts, Finding, FindingsConfig, Observed, Severity,
+    Candidate, ClientAuthServers, CrossFacts, Finding, FindingKind, FindingsConfig, Observed,
+    Severity,
 };
 use crate::flow::{CloseKind, Side};
 use crate::model::{AlertRecord, ConnectionRecord, DecryptionRecord, HttpRecord, TcpRecord};
@@ -20,7 +21,7 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Bytes of spill kept in memory across the whole process before spills go to disk: small
 /// batches (tests, a few samples) never touch the file system. `TLSCAP_SPILL_MEMORY` (bytes)
@@ -163,7 +164,7 @@ pub fn encode_body(r: &ConnectionRecord, facts: &CrossFacts) -> Vec<u8> {
     put_s(b, &r.status);
     put_u(b, r.findings.len() as u64);
     for f in &r.findings {
-        put_s(b, f.id);
+        b.push(f.kind.code());
         b.push(match f.severity {
             Severity::Info => 0,
             Severity::Warning => 1,
@@ -643,8 +644,6 @@ fn put_vs(b: &mut Vec<u8>, v: &[String]) {
     }
 }
 
-/// Finding ids are `&'static str`: known ids map back to [`crate::findings::ALL_IDS`];
-/// anything else is interned once (bounded by the ids the code can produce).
 fn utf8(text: &[u8]) -> io::Result<&str> {
     std::str::from_utf8(text).map_err(|_| bad("not UTF-8"))
 }
@@ -725,22 +724,6 @@ fn put_fix(b: &mut Vec<u8>, fix: &Cow<'static, str>) {
     }
     put_u(b, (fix.len() as u64) << 1);
     b.extend_from_slice(fix.as_bytes());
-}
-
-fn static_id(id: &str) -> &'static str {
-    if let Some(known) = crate::findings::ALL_IDS.iter().find(|k| **k == id) {
-        return known;
-    }
-    static OTHER: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let Ok(mut other) = OTHER.lock() else {
-        return "unknown";
-    };
-    if let Some(known) = other.iter().find(|k| **k == id) {
-        return known;
-    }
-    let leaked: &'static str = Box::leak(id.to_string().into_boxed_str());
-    other.push(leaked);
-    leaked
 }
 
 struct Dec<'a> {
@@ -936,6 +919,10 @@ impl<'a> Dec<'a> {
         Ok(f64::from_bits(u64::from_le_bytes(*bits)))
     }
 
+    fn kind(&mut self) -> io::Result<FindingKind> {
+        FindingKind::from_code(self.byte()?).ok_or_else(|| bad("unknown finding kind"))
+    }
+
     fn severity(&mut self) -> io::Result<Severity> {
         Ok(match self.byte()? {
             0 => Severity::Info,
@@ -1061,7 +1048,7 @@ impl<'a> Dec<'a> {
                 let mut v = Vec::with_capacity(n);
                 for _ in 0..n {
                     v.push(Finding {
-                        id: static_id(self.str()?),
+                        kind: self.kind()?,
                         severity: self.severity()?,
                         message: self.s()?,
                         evidence: self.s()?,
@@ -1180,7 +1167,7 @@ impl<'a> Dec<'a> {
         let n = self.count()?;
         let mut findings: Vec<FindingText<'_>> = Vec::with_capacity(n + 1);
         for _ in 0..n {
-            let id = self.text()?;
+            let id = self.kind()?.id().as_bytes();
             let severity = self.severity()?;
             let (message, evidence) = (self.text()?, self.text()?);
             let remediation = match self.fix()? {
@@ -1202,7 +1189,7 @@ impl<'a> Dec<'a> {
         findings.extend(extra.iter().map(|f| {
             (
                 f.severity,
-                f.id.as_bytes(),
+                f.kind.id().as_bytes(),
                 f.message.as_bytes(),
                 f.evidence.as_bytes(),
                 json::Remedy::Raw(f.remediation.as_bytes()),
@@ -1358,7 +1345,7 @@ mod tests {
                 cert_requested: Some(i % 3 == 0),
                 chain_status: Some("trusted".into()),
                 findings: vec![Finding {
-                    id: "tls-alert",
+                    kind: FindingKind::TlsAlert,
                     severity: Severity::Warning,
                     message: "m".into(),
                     evidence: "e".into(),

@@ -1,23 +1,23 @@
 //! Certificate rules: they read the [`ChainCheck`] of the server's chain.
 
 use super::rules::finding;
-use super::{Finding, Severity};
+use super::{Finding, FindingKind, Severity};
 use crate::certs::{ChainCheck, OrderProblem, PathStatus};
 use crate::model::ConnectionRecord;
 use crate::text::Digits;
 
-/// The ids [`chain_findings`] can report: the certificate and chain findings.
-pub const CERTIFICATE_IDS: &[&str] = &[
-    "chain-incomplete",
-    "chain-untrusted",
-    "chain-order",
-    "hostname-mismatch",
-    "cert-expired",
-    "cert-not-yet-valid",
-    "self-signed",
-    "weak-signature",
-    "weak-key",
-    "cert-revoked",
+/// The kinds [`chain_findings`] can report: the certificate and chain findings.
+pub const CERTIFICATE_KINDS: &[FindingKind] = &[
+    FindingKind::ChainIncomplete,
+    FindingKind::ChainUntrusted,
+    FindingKind::ChainOrder,
+    FindingKind::HostnameMismatch,
+    FindingKind::CertExpired,
+    FindingKind::CertNotYetValid,
+    FindingKind::SelfSigned,
+    FindingKind::WeakSignature,
+    FindingKind::WeakKey,
+    FindingKind::CertRevoked,
 ];
 
 /// `CN=x` of a DN string (its first `, `-separated component that starts with `CN=`), else
@@ -91,7 +91,7 @@ pub fn chain_findings(
                 ["the issuer of the last certificate sent, ", issuer, ", was neither sent nor is a trusted root: an intermediate is missing, or ", issuer, " is a private root the client must be told to trust"].concat()
             };
             out.push(finding(
-                "chain-incomplete",
+                FindingKind::ChainIncomplete,
                 Severity::Error,
                 [
                     "The chain ",
@@ -105,15 +105,13 @@ pub fn chain_findings(
                 ]
                 .concat(),
                 evidence.clone(),
-                "Server: send the full chain (leaf, then every intermediate up to the root). If the root is a private CA, add it to the client's trust store (tlscap: --ca-file).",
             ));
         }
         PathStatus::Untrusted { root_subject } if !self_signed_only => out.push(finding(
-            "chain-untrusted",
+            FindingKind::ChainUntrusted,
             Severity::Error,
             format!("The chain {server} sent is complete but ends in the root {}, which is not a trusted root.", short(root_subject)),
             evidence.clone(),
-            "Client: add this root CA to the client's trust store if it is a legitimate private CA (tlscap: --ca-file); server: otherwise use a certificate from a publicly trusted CA.",
         )),
         _ => {}
     }
@@ -135,11 +133,10 @@ pub fn chain_findings(
             .collect::<Vec<_>>()
             .join("; ");
         out.push(finding(
-            "chain-order",
+            FindingKind::ChainOrder,
             Severity::Warning,
             format!("{server} sends its chain out of order or with extra certificates: {what}."),
             evidence.clone(),
-            "Server: send the leaf first, then each issuer in turn, and nothing else.",
         ));
     }
     if let Some(h) = &check.hostname {
@@ -160,7 +157,7 @@ pub fn chain_findings(
                 "expected host"
             };
             out.push(finding(
-                "hostname-mismatch",
+                FindingKind::HostnameMismatch,
                 Severity::Error,
                 [
                     "The certificate of ",
@@ -176,49 +173,65 @@ pub fn chain_findings(
                 ]
                 .concat(),
                 [&evidence, " The leaf's names: ", &names, "."].concat(),
-                "Client: connect with a name the certificate lists; server: reissue the certificate with this name in its subjectAltName (a wildcard covers exactly one left-most label).",
             ));
         }
     }
     for c in &check.expired {
         out.push(finding(
-            "cert-expired",
+            FindingKind::CertExpired,
             Severity::Error,
-            format!("Certificate [{}] {} of {server} expired on {}, before the capture time {}.", c.index, short(&c.subject), c.not_after, check.checked_at),
+            format!(
+                "Certificate [{}] {} of {server} expired on {}, before the capture time {}.",
+                c.index,
+                short(&c.subject),
+                c.not_after,
+                check.checked_at
+            ),
             format!("{evidence} notAfter of [{}] = {}.", c.index, c.not_after),
-            "Server: renew the certificate and deploy it (with its current intermediates) on every node.",
         ));
     }
     for c in &check.not_yet_valid {
         out.push(finding(
-            "cert-not-yet-valid",
+            FindingKind::CertNotYetValid,
             Severity::Error,
-            format!("Certificate [{}] {} of {server} is valid only from {}, after the capture time {}.", c.index, short(&c.subject), c.not_before, check.checked_at),
+            format!(
+                "Certificate [{}] {} of {server} is valid only from {}, after the capture time {}.",
+                c.index,
+                short(&c.subject),
+                c.not_before,
+                check.checked_at
+            ),
             format!("{evidence} notBefore of [{}] = {}.", c.index, c.not_before),
-            "Check the clocks of the issuing system and of the capture host; deploy the certificate only once it is valid.",
         ));
     }
     if check.self_signed_leaf {
         let trusted = check.path == PathStatus::Trusted;
         out.push(finding(
-            "self-signed",
-            if trusted { Severity::Warning } else { Severity::Error },
+            FindingKind::SelfSigned,
+            if trusted {
+                Severity::Warning
+            } else {
+                Severity::Error
+            },
             [
                 server.as_str(),
                 " presents a self-signed certificate (",
                 chain.first().map(|c| short(&c.subject)).unwrap_or("?"),
                 ")",
-                if trusted { ", trusted here only because it was given as a root" } else { "" },
+                if trusted {
+                    ", trusted here only because it was given as a root"
+                } else {
+                    ""
+                },
                 ".",
             ]
             .concat(),
             evidence.clone(),
-            "Server: install a certificate issued by a trusted CA; or, for a private service, trust this certificate explicitly on the client.",
         ));
     }
     for w in &check.weak_signature {
         out.push(finding(
-            "weak-signature",
+            FindingKind::WeakSignature,
             Severity::Warning,
             format!(
                 "Certificate [{}] {} of {server} is signed with {}, which modern clients reject.",
@@ -227,16 +240,19 @@ pub fn chain_findings(
                 w.algorithm
             ),
             format!("{evidence} signature of [{}] = {}.", w.index, w.algorithm),
-            "Reissue the certificate with a SHA-256 (or stronger) signature.",
         ));
     }
     for k in &check.weak_key {
         out.push(finding(
-            "weak-key",
+            FindingKind::WeakKey,
             Severity::Warning,
-            format!("Certificate [{}] {} of {server} has a weak {} key.", k.index, short(&k.subject), k.key),
+            format!(
+                "Certificate [{}] {} of {server} has a weak {} key.",
+                k.index,
+                short(&k.subject),
+                k.key
+            ),
             format!("{evidence} key of [{}] = {}.", k.index, k.key),
-            "Reissue the certificate with an RSA key of at least 2048 bits or an EC key of at least P-256.",
         ));
     }
     for rv in &check.revoked {
@@ -245,11 +261,10 @@ pub fn chain_findings(
             _ => String::new(),
         };
         out.push(finding(
-            "cert-revoked",
+            FindingKind::CertRevoked,
             Severity::Error,
             format!("Certificate [{}] {} (serial {}) of {server} was revoked on {} according to the {}{at}.", rv.index, short(&rv.subject), rv.serial, rv.revoked_at, rv.source),
             format!("{evidence} Revocation source: {}{at}; signature verified: {}.", rv.source, rv.signature_verified),
-            "Server: replace the revoked certificate.",
         ));
     }
     out

@@ -1,7 +1,7 @@
 //! Rules on the HTTP exchanges read from decrypted (or cleartext) application data.
 
 use super::rules::finding;
-use super::{Finding, Severity};
+use super::{Finding, FindingKind, Severity};
 use crate::http::{is_credential_param, is_sensitive_param, query_names};
 use crate::model::{ConnectionRecord, HttpRecord};
 use crate::tls::HandshakeSummary;
@@ -45,11 +45,10 @@ pub(super) fn http_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut 
                 .collect::<Vec<_>>()
                 .join(", ");
             out.push(finding(
-                "credentials-in-url",
+                FindingKind::CredentialsInUrl,
                 Severity::Warning,
                 format!("The request {} to {} carries credentials in its URL ({list}); URLs land in proxy, server and browser logs.", request_text(h), r.server),
                 format!("{}; query parameter{} {list} (values not shown).", packets(h), if creds.len() == 1 { "" } else { "s" }),
-                "Client: send tokens, keys and signatures in headers (e.g. Authorization) instead of query parameters; server: stop accepting them in the URL and rotate the ones already logged.",
             ));
             break;
         }
@@ -61,11 +60,10 @@ pub(super) fn http_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut 
             .find(|h| h.auth != "none" && h.auth != "client-certificate")
         {
             out.push(finding(
-                "cleartext-credentials",
+                FindingKind::CleartextCredentials,
                 Severity::Error,
                 format!("The request {} to {} sends {} credentials over plain HTTP, readable by anyone on the path.", request_text(h), r.server, h.auth),
                 format!("{}; no TLS on this connection.", packets(h)),
-                "Client: use https:// for this endpoint; server: redirect or refuse plain HTTP and rotate credentials already sent in clear.",
             ));
         }
     }
@@ -89,11 +87,10 @@ pub(super) fn http_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut 
             .collect::<Vec<_>>()
             .join(", ");
         out.push(finding(
-            "sensitive-get",
+            FindingKind::SensitiveGet,
             Severity::Warning,
             format!("A GET request to {} sends secrets as query parameters ({list}); they belong in a POST body or a header.", r.server),
             format!("{}: {} (values not shown).", packets(h), request_text(h)),
-            "Client: send the secret in a POST body or an Authorization header; server: reject secrets in GET query strings.",
         ));
         break;
     }
@@ -139,15 +136,17 @@ fn unauthorized(
             "Client: check that the credentials are valid, unexpired and meant for this endpoint.",
         ),
     };
-    out.push(finding(
-        "http-unauthorized",
-        Severity::Error,
-        format!(
-            "{} answered {} with HTTP {code}{why}.",
-            r.server,
-            request_text(h)
-        ),
-        format!("{}; auth {}; HTTP {code}.", packets(h), h.auth),
-        fix,
-    ));
+    out.push(
+        finding(
+            FindingKind::HttpUnauthorized,
+            Severity::Error,
+            format!(
+                "{} answered {} with HTTP {code}{why}.",
+                r.server,
+                request_text(h)
+            ),
+            format!("{}; auth {}; HTTP {code}.", packets(h), h.auth),
+        )
+        .with_fix(fix),
+    );
 }

@@ -12,7 +12,9 @@ use std::borrow::Cow;
 mod alerts;
 mod certs;
 mod http;
-pub use certs::{chain_findings, CERTIFICATE_IDS};
+mod kind;
+pub use certs::{chain_findings, CERTIFICATE_KINDS};
+pub use kind::{FindingKind, UnknownFindingId};
 mod rules;
 pub use rules::{
     connection_findings, cross_connection, glob_match, Candidate, ClientAuthServers, CrossFacts,
@@ -45,56 +47,35 @@ impl Severity {
 /// One diagnosis attached to a connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    /// Stable id, e.g. `missing-sni`.
-    pub id: &'static str,
+    /// What was found; serialised as its stable id, e.g. `missing-sni`.
+    #[serde(rename = "id")]
+    pub kind: FindingKind,
     /// Severity.
     pub severity: Severity,
     /// One sentence with the concrete values.
     pub message: String,
     /// Packet numbers and fields that prove it.
     pub evidence: String,
-    /// What to change, and on which side. Usually its rule's fixed text, borrowed rather than
-    /// copied per finding (and held by number in spill frames, see `app::spill`).
+    /// What to change, and on which side: the catalogue's fix ([`FindingKind::fix`]), borrowed,
+    /// unless the rule words one for this connection.
     pub remediation: Cow<'static, str>,
 }
 
-/// Every finding id tlscap can report, in documentation order.
-pub const ALL_IDS: &[&str] = &[
-    "missing-sni",
-    "sni-gated-client-auth",
-    "client-cert-not-requested",
-    "client-cert-missing",
-    "tls-alert",
-    "chain-incomplete",
-    "chain-untrusted",
-    "chain-order",
-    "hostname-mismatch",
-    "cert-expired",
-    "cert-not-yet-valid",
-    "self-signed",
-    "weak-signature",
-    "weak-key",
-    "cert-revoked",
-    "obsolete-version",
-    "weak-cipher",
-    "tcp-connect-timeout",
-    "tcp-refused",
-    "tcp-reset",
-    "handshake-stalled",
-    "read-timeout",
-    "not-tls",
-    "http-unauthorized",
-    "credentials-in-url",
-    "cleartext-credentials",
-    "sensitive-get",
-];
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn certificate_ids_are_finding_ids() {
-        for id in super::CERTIFICATE_IDS {
-            assert!(super::ALL_IDS.contains(id), "{id}");
+impl Finding {
+    /// A finding with its kind's fix from the catalogue.
+    pub fn new(kind: FindingKind, severity: Severity, message: String, evidence: String) -> Self {
+        Finding {
+            kind,
+            severity,
+            message,
+            evidence,
+            remediation: Cow::Borrowed(kind.fix()),
         }
+    }
+
+    /// The same finding with a fix worded for this connection.
+    pub fn with_fix(mut self, fix: impl Into<Cow<'static, str>>) -> Self {
+        self.remediation = fix.into();
+        self
     }
 }

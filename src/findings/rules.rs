@@ -1,6 +1,6 @@
 //! The rules.
 
-use super::{alerts, Finding, Severity};
+use super::{alerts, Finding, FindingKind, Severity};
 use crate::flow::{Direction, Side, TcpSummary};
 use crate::model::ConnectionRecord;
 use crate::text::Digits;
@@ -103,19 +103,12 @@ impl Default for FindingsConfig {
 }
 
 pub(super) fn finding(
-    id: &'static str,
+    kind: FindingKind,
     severity: Severity,
     message: String,
     evidence: String,
-    remediation: impl Into<std::borrow::Cow<'static, str>>,
 ) -> Finding {
-    Finding {
-        id,
-        severity,
-        message,
-        evidence,
-        remediation: remediation.into(),
-    }
+    Finding::new(kind, severity, message, evidence)
 }
 
 fn secs(x: f64) -> String {
@@ -137,8 +130,8 @@ pub fn connection_findings(
     tcp_rules(r, hs, tcp, cfg, &mut out);
     reply_rules(r, hs, tcp, &mut out);
     // A reset that follows a non-TLS answer is its consequence, not a second cause.
-    if out.iter().any(|f| f.id == "not-tls") {
-        out.retain(|f| f.id != "tcp-reset");
+    if out.iter().any(|f| f.kind == FindingKind::NotTls) {
+        out.retain(|f| f.kind != FindingKind::TcpReset);
     }
     handshake_rules(r, hs, cfg, &mut out);
     alert_rules(r, hs, &mut out);
@@ -159,11 +152,10 @@ fn tcp_rules(
         let first = tcp.first_syn.map(|p| p.packet).unwrap_or(tcp.first.packet);
         match tcp.rst {
             Some((Side::Server, rst)) => out.push(finding(
-                "tcp-refused",
+                FindingKind::TcpRefused,
                 Severity::Error,
                 format!("The connection to {server} was refused: the SYN was answered by a RST (nothing listens on port {}, or a firewall rejects it).", tcp.server.port()),
                 format!("SYN in packet {first}, RST from the server in packet {}.", rst.packet),
-                "Server: check that the service listens on this address and port; network: check firewall rules that reject the port.",
             )),
             _ => {
                 let span = match (tcp.first_syn, tcp.last_syn) {
@@ -172,7 +164,7 @@ fn tcp_rules(
                 };
                 let last = tcp.last_syn.map(|p| p.packet).unwrap_or(first);
                 out.push(finding(
-                    "tcp-connect-timeout",
+                    FindingKind::TcpConnectTimeout,
                     Severity::Error,
                     format!(
                         "{} SYN{} to {server} over {} got no answer: the connection attempt timed out (connect timed out).",
@@ -181,7 +173,6 @@ fn tcp_rules(
                         secs(span)
                     ),
                     format!("SYN packets {first}..{last} ({} in all), no SYN-ACK or RST from the server.", tcp.syn),
-                    "Network: a firewall or security group silently drops traffic to this port, or the server address is wrong/unreachable; allow the client's source address to reach the port.",
                 ));
             }
         }
@@ -243,16 +234,16 @@ fn tcp_rules(
                 None => String::new(),
             };
             out.push(finding(
-                "tcp-reset",
+                FindingKind::TcpReset,
                 severity,
                 ["The ", who, " reset the connection ", stage, &why, " (socket closed)."].concat(),
                 format!("RST from the {who} in packet {} at +{:.3} s.", rst.packet, rst.ts.seconds_since(tcp.first.ts)),
-                if side == Side::Server {
+            )
+.with_fix(if side == Side::Server {
                     "Server: check its logs around this time (crash, connection limit, a TLS or proxy layer rejecting the client); network: look for a load balancer or IPS sending resets."
                 } else {
                     "Client: check why the application aborted the connection (timeout, certificate rejection, cancelled request)."
-                },
-            ));
+                }));
         }
     }
     if let Some(f) = read_timeout(r, hs, tcp, cfg) {
@@ -380,7 +371,7 @@ fn read_timeout(
     };
     let t0 = tcp.first.ts;
     Some(finding(
-        "read-timeout",
+        FindingKind::ReadTimeout,
         Severity::Error,
         format!("{} sent nothing for {} after the client's request {how} (read timed out).", r.server, secs(silence)),
         format!(
@@ -390,7 +381,6 @@ fn read_timeout(
             end.packet,
             end.ts.seconds_since(t0)
         ),
-        "Server: find why the request is not answered (slow backend, request waiting for a body, application hang); client: raise the read timeout only if the server is known to be slow.",
     ))
 }
 
@@ -415,28 +405,33 @@ fn handshake_rules(
             " — typical when the client connects to an IP address literal (RFC 6066 forbids IP literals in SNI) or its TLS library has SNI disabled"
         };
         out.push(finding(
-            "missing-sni",
+            FindingKind::MissingSni,
             Severity::Warning,
-            // `concat`, not `format!`: common enough to show in a run's profile (see `Digits`).
-            ["The ClientHello to ", server, " carries no server_name (SNI)", ip_hint, "."].concat(),
+            [
+                "The ClientHello to ",
+                server,
+                " carries no server_name (SNI)",
+                ip_hint,
+                ".",
+            ]
+            .concat(),
             [
                 "ClientHello in packet ",
                 Digits::of(ch.meta.packet).as_str(),
                 " has no server_name extension.",
             ]
             .concat(),
-            "Client: connect with the server's host name rather than its IP address (or pin the IP with a resolver override such as curl --resolve), and make sure SNI is enabled in the TLS library.",
         ));
     }
     if let Some(sni) = ch.sni.as_deref() {
         if sni.parse::<IpAddr>().is_ok() {
             out.push(finding(
-                "missing-sni",
+                FindingKind::MissingSni,
                 Severity::Warning,
                 format!("The ClientHello to {server} sends the IP literal {sni} as SNI, which RFC 6066 forbids; servers treat it as no SNI."),
                 format!("ClientHello in packet {} server_name={sni}.", ch.meta.packet),
-                "Client: connect with the server's host name.",
-            ));
+            )
+.with_fix("Client: connect with the server's host name."));
         }
     }
     if hs.cert_requested() == Some(true) && hs.client_cert_sent() == Some(false) {
@@ -461,11 +456,10 @@ fn handshake_rules(
             })
             .unwrap_or_default();
         out.push(finding(
-            "client-cert-missing",
+            FindingKind::ClientCertMissing,
             Severity::Error,
             format!("{server} asked for a client certificate but the client sent none."),
             format!("CertificateRequest in packet {req}; {cert}{alert}."),
-            "Client: configure the client certificate and private key for this endpoint (and check that its issuer is among the CAs the server accepts).",
         ));
     }
 }
@@ -486,20 +480,22 @@ fn alert_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Findin
         };
         let level = crate::tls::names::alert_level_name(a.level);
         let (cause, fix) = alerts::explain(a.from, &name);
-        out.push(finding(
-            "tls-alert",
-            if a.level == 2 {
-                Severity::Error
-            } else {
-                Severity::Warning
-            },
-            format!("The {who} sent a {level} {name} alert: {cause}."),
-            format!(
-                "Alert ({level}, {name}) from the {who} in packet {} on {} → {}.",
-                a.meta.packet, r.client, r.server
-            ),
-            fix,
-        ));
+        out.push(
+            finding(
+                FindingKind::TlsAlert,
+                if a.level == 2 {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
+                format!("The {who} sent a {level} {name} alert: {cause}."),
+                format!(
+                    "Alert ({level}, {name}) from the {who} in packet {} on {} → {}.",
+                    a.meta.packet, r.client, r.server
+                ),
+            )
+            .with_fix(fix),
+        );
     }
 }
 
@@ -510,22 +506,20 @@ fn protocol_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fin
     if let Some(v) = r.version.as_deref() {
         if matches!(v, "SSL 3.0" | "TLS 1.0" | "TLS 1.1" | "SSL 2.0") {
             out.push(finding(
-                "obsolete-version",
+                FindingKind::ObsoleteVersion,
                 Severity::Warning,
                 format!("{} negotiated {v}, which is deprecated (RFC 8996) and refused by modern clients and servers.", r.server),
                 format!("ServerHello in packet {} selects {v}.", sh.meta.packet),
-                "Enable TLS 1.2 and TLS 1.3 on both sides and disable older versions.",
             ));
         }
     }
     if let (Some(c), Some(what)) = (r.cipher.as_deref(), weak_cipher_use(sh.cipher)) {
         out.push(finding(
-                "weak-cipher",
-                Severity::Warning,
-                format!("{} negotiated {c}, which uses {what}.", r.server),
-                format!("ServerHello in packet {} selects {c}.", sh.meta.packet),
-                "Server: remove NULL, anonymous, EXPORT, RC4 and DES/3DES suites; prefer ECDHE with AES-GCM or ChaCha20-Poly1305.",
-            ));
+            FindingKind::WeakCipher,
+            Severity::Warning,
+            format!("{} negotiated {c}, which uses {what}.", r.server),
+            format!("ServerHello in packet {} selects {c}.", sh.meta.packet),
+        ));
     }
 }
 
@@ -583,11 +577,16 @@ fn reply_rules(
     if let Some((meta, bytes)) = &hs.non_tls[Direction::ToClient.idx()] {
         let text = crate::http::preview(bytes);
         out.push(finding(
-            "not-tls",
+            FindingKind::NotTls,
             Severity::Error,
-            format!("{} answered the ClientHello with something that is not TLS: {text}.", r.server),
-            format!("ClientHello in packet {}; the server's first bytes in packet {}: {text}.", ch.meta.packet, meta.packet),
-            "Client: use the TLS port of the service (or plain HTTP on this port); server: enable TLS on this listener if clients expect it.",
+            format!(
+                "{} answered the ClientHello with something that is not TLS: {text}.",
+                r.server
+            ),
+            format!(
+                "ClientHello in packet {}; the server's first bytes in packet {}: {text}.",
+                ch.meta.packet, meta.packet
+            ),
         ));
         return;
     }
@@ -614,11 +613,17 @@ fn reply_rules(
         };
         let waited = tcp.last.ts.seconds_since(ch.meta.ts);
         out.push(finding(
-            "handshake-stalled",
+            FindingKind::HandshakeStalled,
             Severity::Error,
-            format!("{} never answered the ClientHello: no ServerHello for {} until {ended}.", r.server, secs(waited)),
-            format!("ClientHello in packet {}; no TLS data from the server through packet {}.", ch.meta.packet, tcp.last.packet),
-            "Server: check that the listener speaks TLS and is not overloaded; network: look for a proxy or IPS that holds TLS traffic (e.g. SNI filtering).",
+            format!(
+                "{} never answered the ClientHello: no ServerHello for {} until {ended}.",
+                r.server,
+                secs(waited)
+            ),
+            format!(
+                "ClientHello in packet {}; no TLS data from the server through packet {}.",
+                ch.meta.packet, tcp.last.packet
+            ),
         ));
     }
 }
@@ -821,12 +826,12 @@ impl ClientAuthServers {
                 let done_txt = done_txt();
                 let pkt = o.packet;
                 out.push(finding(
-                    "sni-gated-client-auth",
+                    FindingKind::SniGatedClientAuth,
                     Severity::Error,
                     format!("{} asks for a client certificate only when the ClientHello carries SNI: it did on {where_} (SNI {sni}) but not on this connection, which sent no SNI, so certificate-based authentication cannot happen here (expect HTTP 401).", r.server),
                     format!("This ClientHello (packet {}) has no server_name; {done_txt}; {where_} with SNI {sni} got a CertificateRequest in packet {pkt}.", cand.client_hello_packet),
-                    format!("Client: send SNI by connecting to https://{sni}/ (host name, not IP address); server: if clients without SNI must authenticate, request client certificates on the default virtual host too."),
-                ));
+                )
+.with_fix(format!("Client: send SNI by connecting to https://{sni}/ (host name, not IP address); server: if clients without SNI must authenticate, request client certificates on the default virtual host too.")));
             }
         }
         let expected = cfg
@@ -855,9 +860,15 @@ impl ClientAuthServers {
             return;
         };
         out.push(finding(
-            "client-cert-not-requested",
+            FindingKind::ClientCertNotRequested,
             severity,
-            [r.server, " completed the handshake without asking for a client certificate, although ", &why, "."].concat(),
+            [
+                r.server,
+                " completed the handshake without asking for a client certificate, although ",
+                &why,
+                ".",
+            ]
+            .concat(),
             [
                 "ClientHello in packet ",
                 Digits::of(cand.client_hello_packet).as_str(),
@@ -868,7 +879,6 @@ impl ClientAuthServers {
                 ".",
             ]
             .concat(),
-            "Client: send SNI with the host name the server's client-auth configuration is bound to; server: enable client-certificate requests (e.g. nginx ssl_verify_client optional/on) for this host and port.",
         ));
     }
 }

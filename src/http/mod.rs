@@ -237,13 +237,13 @@ pub fn preview(bytes: &[u8]) -> String {
     if text.starts_with("SSH-") {
         return text.chars().take(48).collect();
     }
-    let first = words[0];
-    if !first.is_empty()
-        && first.len() <= 12
-        && first
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+-*._".contains(&b))
-    {
+    // The command or reply code: `USER`, `220` (of `220-host ESMTP`), `+OK`, `*`.
+    let first_len = words[0]
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || b"+*".contains(b))
+        .count();
+    let first = &words[0][..first_len];
+    if !first.is_empty() && first.len() <= 12 {
         format!("text starting \"{first}\" (rest not shown)")
     } else {
         "text (not shown)".to_string()
@@ -631,6 +631,10 @@ mod tests {
             "text starting \"a1\" (rest not shown)"
         );
         assert_eq!(preview(b"SSH-2.0-OpenSSH_9.2\r\n"), "SSH-2.0-OpenSSH_9.2");
+        assert_eq!(
+            preview(b"220-mail.example.com ESMTP Exim 4.93\r\n"),
+            "text starting \"220\" (rest not shown)"
+        );
         assert_eq!(
             preview(&[0x00, 0x00, 0x00, 0x08, 0x04, 0xd2]),
             "binary, starting 00 00 00 08"

@@ -303,7 +303,7 @@ pub(crate) fn write_tcp(out: &mut Vec<u8>, t: &TcpRecord) {
 
 fn write_finding(out: &mut Vec<u8>, f: &Finding) {
     let Finding {
-        id,
+        kind,
         severity,
         message,
         evidence,
@@ -311,7 +311,7 @@ fn write_finding(out: &mut Vec<u8>, f: &Finding) {
     } = f;
     write_finding_parts(
         out,
-        id.as_bytes(),
+        kind.id().as_bytes(),
         *severity,
         message.as_bytes(),
         evidence.as_bytes(),
@@ -815,7 +815,7 @@ mod tests {
             findings: [Severity::Info, Severity::Warning, Severity::Error]
                 .into_iter()
                 .map(|severity| Finding {
-                    id: "tls-alert",
+                    kind: crate::findings::FindingKind::TlsAlert,
                     severity,
                     message: "server sent \"unknown_ca\"\n".into(),
                     evidence: "packet 7".into(),

@@ -170,7 +170,7 @@ pub fn write_ladder(
     for f in &r.findings {
         let sev = serde_json::to_value(f.severity).ok();
         let sev = sev.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
-        writeln!(out, "[{sev}] {}: {}", f.id, f.message)?;
+        writeln!(out, "[{sev}] {}: {}", f.kind, f.message)?;
         writeln!(out, "    evidence: {}", f.evidence)?;
         writeln!(out, "    fix: {}", f.remediation)?;
     }

@@ -176,7 +176,7 @@ pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Tab
         let findings = r
             .findings
             .iter()
-            .map(|f| f.id)
+            .map(|f| f.kind.id())
             .collect::<Vec<_>>()
             .join("\n");
         let worst = r.findings.iter().map(|f| f.severity).max();
@@ -344,7 +344,7 @@ impl<'w> ConnectionsCsv<'w> {
             r.status.clone(),
             r.findings
                 .iter()
-                .map(|f| f.id)
+                .map(|f| f.kind.id())
                 .collect::<Vec<_>>()
                 .join(";"),
         ];
@@ -457,7 +457,7 @@ pub fn write_findings(
                     .unwrap_or_else(|| r.file.to_string());
                 t.add_row(vec![
                     sev,
-                    Cell::new(r.finding.id),
+                    Cell::new(r.finding.kind.id()),
                     Cell::new(format!("{file} #{}\n{} → {}", r.index, r.client, r.server)),
                     Cell::new(&r.finding.message),
                 ]);
@@ -495,7 +495,7 @@ impl<'w> FindingsCsv<'w> {
     pub fn write(&mut self, r: &FindingRow<'_>) -> io::Result<()> {
         self.w.write_record([
             r.finding.severity.as_str(),
-            r.finding.id,
+            r.finding.kind.id(),
             r.file,
             &r.index.to_string(),
             r.client,

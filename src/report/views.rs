@@ -179,7 +179,7 @@ impl ServerAgg {
         row.cert_requested += u64::from(r.cert_requested == Some(true));
         row.client_cert_sent += u64::from(r.client_cert_sent == Some(true));
         for f in &r.findings {
-            *row.findings.entry(f.id.to_string()).or_default() += 1;
+            *row.findings.entry(f.kind.id().to_string()).or_default() += 1;
             row.errors += u64::from(f.severity == Severity::Error);
         }
         let chain_state = if r.server_chain.is_some() {
@@ -196,12 +196,11 @@ impl ServerAgg {
 
     /// The rows, sorted by errors, then server, then SNI.
     pub fn rows(self) -> Vec<ServerRow> {
-        let chain_ids = crate::findings::CERTIFICATE_IDS;
         let mut rows: Vec<ServerRow> = self.map.into_values().collect();
         for row in &mut rows {
-            let bad: Vec<&str> = chain_ids
+            let bad: Vec<&str> = crate::findings::CERTIFICATE_KINDS
                 .iter()
-                .copied()
+                .map(|k| k.id())
                 .filter(|id| row.findings.contains_key(*id))
                 .collect();
             row.chain = if !bad.is_empty() {
@@ -257,7 +256,7 @@ impl SummaryAgg {
             *self.decryption.entry(d.status.clone()).or_default() += 1;
         }
         for f in &r.findings {
-            *self.findings.entry(f.id.to_string()).or_default() += 1;
+            *self.findings.entry(f.kind.id().to_string()).or_default() += 1;
             *self
                 .severities
                 .entry(f.severity.as_str().to_string())

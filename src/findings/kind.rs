@@ -1,0 +1,185 @@
+//! The catalogue of findings: every diagnosis tlscap can make, with its stable id, title, usual
+//! severity and the fix it suggests unless its rule has a more specific one.
+//!
+//! Ids are part of the output contract (JSON `id`, `--finding ID`): they are never renamed.
+
+use serde::{Serialize, Serializer};
+
+use super::Severity;
+
+macro_rules! finding_kinds {
+    ($($kind:ident = $id:literal, $severity:ident, $title:literal, $fix:literal;)*) => {
+        /// One kind of diagnosis.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum FindingKind {
+            $(
+                #[doc = $title]
+                $kind,
+            )*
+        }
+
+        impl FindingKind {
+            /// Every kind, in documentation order.
+            pub const ALL: &'static [FindingKind] = &[$(FindingKind::$kind),*];
+
+            /// Stable id, e.g. `missing-sni`.
+            pub const fn id(self) -> &'static str {
+                match self {
+                    $(FindingKind::$kind => $id,)*
+                }
+            }
+
+            /// A few words naming the problem, e.g. "ClientHello without SNI".
+            pub const fn title(self) -> &'static str {
+                match self {
+                    $(FindingKind::$kind => $title,)*
+                }
+            }
+
+            /// The severity the rule usually gives it (README's heading); a rule may judge a
+            /// particular connection milder or worse and says why.
+            pub const fn usual_severity(self) -> Severity {
+                match self {
+                    $(FindingKind::$kind => Severity::$severity,)*
+                }
+            }
+
+            /// What to change, and on which side, unless the rule words a more specific fix.
+            pub const fn fix(self) -> &'static str {
+                match self {
+                    $(FindingKind::$kind => $fix,)*
+                }
+            }
+        }
+    };
+}
+
+finding_kinds! {
+    MissingSni = "missing-sni", Warning, "ClientHello without SNI",
+        "Client: connect with the server's host name rather than its IP address (or pin the IP with a resolver override such as curl --resolve), and make sure SNI is enabled in the TLS library.";
+    SniGatedClientAuth = "sni-gated-client-auth", Error, "Client certificate requested only with SNI",
+        "Client: send SNI by connecting with the host name (not an IP address); server: if clients without SNI must authenticate, request client certificates on the default virtual host too.";
+    ClientCertNotRequested = "client-cert-not-requested", Error, "Client certificate not requested",
+        "Client: send SNI with the host name the server's client-auth configuration is bound to; server: enable client-certificate requests (e.g. nginx ssl_verify_client optional/on) for this host and port.";
+    ClientCertMissing = "client-cert-missing", Error, "Client certificate requested but not sent",
+        "Client: configure the client certificate and private key for this endpoint (and check that its issuer is among the CAs the server accepts).";
+    TlsAlert = "tls-alert", Error, "TLS alert",
+        "The side that sent the alert rejected something: the message names what, and which side must change.";
+    ChainIncomplete = "chain-incomplete", Error, "Server chain incomplete",
+        "Server: send the full chain (leaf, then every intermediate up to the root). If the root is a private CA, add it to the client's trust store (tlscap: --ca-file).";
+    ChainUntrusted = "chain-untrusted", Error, "Server chain ends in an untrusted root",
+        "Client: add this root CA to the client's trust store if it is a legitimate private CA (tlscap: --ca-file); server: otherwise use a certificate from a publicly trusted CA.";
+    ChainOrder = "chain-order", Warning, "Server chain out of order",
+        "Server: send the leaf first, then each issuer in turn, and nothing else.";
+    HostnameMismatch = "hostname-mismatch", Error, "Certificate not valid for the host name",
+        "Client: connect with a name the certificate lists; server: reissue the certificate with this name in its subjectAltName (a wildcard covers exactly one left-most label).";
+    CertExpired = "cert-expired", Error, "Certificate expired",
+        "Server: renew the certificate and deploy it (with its current intermediates) on every node.";
+    CertNotYetValid = "cert-not-yet-valid", Error, "Certificate not yet valid",
+        "Check the clocks of the issuing system and of the capture host; deploy the certificate only once it is valid.";
+    SelfSigned = "self-signed", Error, "Self-signed certificate",
+        "Server: install a certificate issued by a trusted CA; or, for a private service, trust this certificate explicitly on the client.";
+    WeakSignature = "weak-signature", Warning, "Weak certificate signature",
+        "Reissue the certificate with a SHA-256 (or stronger) signature.";
+    WeakKey = "weak-key", Warning, "Weak certificate key",
+        "Reissue the certificate with an RSA key of at least 2048 bits or an EC key of at least P-256.";
+    CertRevoked = "cert-revoked", Error, "Certificate revoked",
+        "Server: replace the revoked certificate.";
+    ObsoleteVersion = "obsolete-version", Warning, "Obsolete TLS version",
+        "Enable TLS 1.2 and TLS 1.3 on both sides and disable older versions.";
+    WeakCipher = "weak-cipher", Warning, "Weak cipher suite",
+        "Server: remove NULL, anonymous, EXPORT, RC4 and DES/3DES suites; prefer ECDHE with AES-GCM or ChaCha20-Poly1305.";
+    TcpConnectTimeout = "tcp-connect-timeout", Error, "TCP connect timed out",
+        "Network: a firewall or security group silently drops traffic to this port, or the server address is wrong/unreachable; allow the client's source address to reach the port.";
+    TcpRefused = "tcp-refused", Error, "TCP connection refused",
+        "Server: check that the service listens on this address and port; network: check firewall rules that reject the port.";
+    TcpReset = "tcp-reset", Error, "TCP connection reset",
+        "Check the logs of the side that reset the connection (crash, connection limit, a TLS or proxy layer rejecting the peer); network: look for a load balancer or IPS sending resets.";
+    HandshakeStalled = "handshake-stalled", Error, "ClientHello never answered",
+        "Server: check that the listener speaks TLS and is not overloaded; network: look for a proxy or IPS that holds TLS traffic (e.g. SNI filtering).";
+    ReadTimeout = "read-timeout", Error, "Request never answered",
+        "Server: find why the request is not answered (slow backend, request waiting for a body, application hang); client: raise the read timeout only if the server is known to be slow.";
+    NotTls = "not-tls", Error, "Server answered with something that is not TLS",
+        "Client: use the TLS port of the service (or plain HTTP on this port); server: enable TLS on this listener if clients expect it.";
+    HttpUnauthorized = "http-unauthorized", Error, "HTTP 401 or 403",
+        "Check the credentials the request carries and where the server expects them (client certificate, Authorization header, signature).";
+    CredentialsInUrl = "credentials-in-url", Warning, "Credentials in the URL",
+        "Client: send tokens, keys and signatures in headers (e.g. Authorization) instead of query parameters; server: stop accepting them in the URL and rotate the ones already logged.";
+    CleartextCredentials = "cleartext-credentials", Error, "Credentials over plain HTTP",
+        "Client: use https:// for this endpoint; server: redirect or refuse plain HTTP and rotate credentials already sent in clear.";
+    SensitiveGet = "sensitive-get", Warning, "Secrets in a GET query",
+        "Client: send the secret in a POST body or an Authorization header; server: reject secrets in GET query strings.";
+}
+
+impl FindingKind {
+    /// The kind with this id.
+    pub fn from_id(id: &str) -> Option<FindingKind> {
+        FindingKind::ALL.iter().copied().find(|k| k.id() == id)
+    }
+
+    /// Position in [`FindingKind::ALL`] (a compact code for storage).
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The kind at this position in [`FindingKind::ALL`].
+    pub fn from_code(code: u8) -> Option<FindingKind> {
+        FindingKind::ALL.get(usize::from(code)).copied()
+    }
+}
+
+impl std::fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// An id that names no finding.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown finding id {0:?} (known: {known})", known = FindingKind::ALL.iter().map(|k| k.id()).collect::<Vec<_>>().join(", "))]
+pub struct UnknownFindingId(pub String);
+
+impl std::str::FromStr for FindingKind {
+    type Err = UnknownFindingId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        FindingKind::from_id(s).ok_or_else(|| UnknownFindingId(s.to_string()))
+    }
+}
+
+impl Serialize for FindingKind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_lowercase_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for (i, k) in FindingKind::ALL.iter().enumerate() {
+            assert!(seen.insert(k.id()), "{k}");
+            assert!(k
+                .id()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+            assert_eq!(k.id().parse::<FindingKind>(), Ok(*k));
+            assert_eq!(FindingKind::from_code(k.code()), Some(*k));
+            assert_eq!(usize::from(k.code()), i);
+            assert!(!k.fix().is_empty() && !k.title().is_empty());
+        }
+        assert_eq!(FindingKind::from_code(FindingKind::ALL.len() as u8), None);
+        assert!("missing-snl".parse::<FindingKind>().is_err());
+    }
+
+    #[test]
+    fn every_kind_is_documented_in_readme() {
+        let readme = include_str!("../../README.md");
+        for k in FindingKind::ALL {
+            let heading = format!("### `{}` (", k.id());
+            assert!(readme.contains(&heading), "README has no section {heading}");
+        }
+    }
+}
