@@ -10,15 +10,15 @@
 
 mod sharded;
 mod source;
-pub mod spill;
 
 use crate::capture::{CaptureError, CaptureReader};
 use crate::certs::CertInfo;
 use crate::certs::{TrustOptions, Validator};
-use crate::findings::{ClientAuthServers, CrossFacts, FindingsConfig, Severity};
+use crate::findings::{ClientAuthServers, CrossFacts, FindingsConfig};
 use crate::flow::{Direction, Finished, FlowConfig, FlowTable, Side, TcpSummary};
-use crate::model::{AlertRecord, ConnectionRecord, TcpRecord};
+use crate::model::{AlertRecord, ConnectionRecord, ConnectionStatus, TcpRecord};
 use crate::net::{DefragLimits, NetDecoder};
+use crate::spill;
 use crate::time::Timestamp;
 use crate::tls::keylog::{KeyLog, KeySlot};
 use crate::tls::{names, HandshakeSummary, ObserverConfig, TlsObserver};
@@ -445,7 +445,7 @@ impl<'o> RecordBuilder<'o> {
         record.findings =
             crate::findings::connection_findings(&record, &hs, &tcp, &self.opts.findings);
         self.check_chain(&mut record, &hs);
-        record.status = status(&hs, &record.findings, !record.http.is_empty()).to_string();
+        record.status = status(&hs, &record.findings, !record.http.is_empty());
         (index, Some(prepare(record, hs, tcp)))
     }
 
@@ -555,14 +555,14 @@ impl<'o> RecordBuilder<'o> {
             })
             .collect();
         ConnectionRecord {
-            record_type: "connection",
+            record_type: crate::model::ConnectionType::Connection,
             file: self.file.clone(),
             index: tcp.index,
             first_packet: tcp.first.packet,
-            start: tcp.first.ts.rfc3339(),
+            start: tcp.first.ts,
             duration_s: round6(tcp.last.ts.seconds_since(tcp.first.ts)),
-            client: crate::text::socket_addr(tcp.client),
-            server: crate::text::socket_addr(tcp.server),
+            client: tcp.client,
+            server: tcp.server,
             sni: ch.and_then(|c| c.sni.clone()),
             alpn_offered: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
             alpn: sh.and_then(|s| s.alpn.clone()),
@@ -604,7 +604,7 @@ impl<'o> RecordBuilder<'o> {
             },
             ja3,
             ja4,
-            status: String::new(),
+            status: ConnectionStatus::Incomplete,
             chain_status: None,
             findings: Vec::new(),
             decryption: hs.decryption.as_ref().map(decryption_record),
@@ -698,7 +698,7 @@ pub fn status(
     hs: &HandshakeSummary,
     findings: &[crate::findings::Finding],
     http_seen: bool,
-) -> &'static str {
+) -> ConnectionStatus {
     use crate::findings::FindingKind as K;
     let has = |kind: K| {
         findings
@@ -706,27 +706,27 @@ pub fn status(
             .any(|f| f.kind == kind && f.severity == crate::findings::Severity::Error)
     };
     if has(K::TcpRefused) {
-        "refused"
+        ConnectionStatus::Refused
     } else if has(K::TcpConnectTimeout) || has(K::ReadTimeout) {
-        "timeout"
+        ConnectionStatus::Timeout
     } else if has(K::NotTls) {
-        "not-tls"
+        ConnectionStatus::NotTls
     } else if hs.alerts.iter().any(|a| a.level == 2 && !a.encrypted) {
-        "alert"
+        ConnectionStatus::Alert
     } else if has(K::TcpReset) {
-        "reset"
+        ConnectionStatus::Reset
     } else if has(K::HandshakeStalled) {
-        "stalled"
+        ConnectionStatus::Stalled
     } else if hs.client_hello.is_none() && http_seen {
         // A plain-HTTP connection (reported for the credentials it carried).
-        "cleartext"
+        ConnectionStatus::Cleartext
     } else if hs.server_hello.is_some()
         && (hs.change_cipher_spec[Direction::ToClient.idx()].is_some()
             || hs.encrypted_records[Direction::ToClient.idx()] > 0)
     {
-        "ok"
+        ConnectionStatus::Ok
     } else {
-        "incomplete"
+        ConnectionStatus::Incomplete
     }
 }
 
@@ -970,35 +970,6 @@ impl Batch {
         self.map_frame_runs(i, run, pool, &decode, sink)
     }
 
-    /// File `i`'s records as JSON lines, `run` at a time on `pool` like
-    /// [`Batch::map_record_runs`], each line exactly what [`crate::report::json::write_connection`]
-    /// writes for the completed record (and a newline). They are written straight from the
-    /// spill's frames: no record is built, which is most of the cost of reading records back.
-    /// For output without filters (a filter needs the records).
-    pub fn json_runs(
-        &self,
-        i: usize,
-        run: usize,
-        pool: Option<&rayon::ThreadPool>,
-        sink: &mut dyn FnMut(JsonRun) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
-        let cross = spill::CrossRules {
-            servers: &self.servers,
-            cfg: &self.findings,
-        };
-        let write = |file: &FileResult, run: spill::FrameRun| -> std::io::Result<JsonRun> {
-            let mut bytes = Vec::with_capacity(run.len() * 2048);
-            let (findings, worst) = run.write_json(&file.file, &cross, &mut bytes)?;
-            Ok(JsonRun {
-                bytes,
-                records: run.len() as u64,
-                findings,
-                worst,
-            })
-        };
-        self.map_frame_runs(i, run, pool, &write, sink)
-    }
-
     /// Reads file `i`'s spill `run` frames at a time and hands each run to `map` on `pool`
     /// (None: rayon's global pool) while this thread reads on; `sink` receives the results on
     /// this thread, in order. At most four runs per pool thread are in flight. On a one-thread
@@ -1090,19 +1061,6 @@ fn decode_runs<'s, R: Send>(
     Ok(())
 }
 
-/// A run of JSON lines from [`Batch::json_runs`], with what a tally needs of it.
-#[derive(Debug, Default)]
-pub struct JsonRun {
-    /// The lines, each ending in a newline.
-    pub bytes: Vec<u8>,
-    /// Records written.
-    pub records: u64,
-    /// Findings written.
-    pub findings: u64,
-    /// The worst severity among them.
-    pub worst: Option<Severity>,
-}
-
 /// Records per run for [`Batch::map_record_runs`]: enough to make a task worth its hand-off,
 /// few enough that several runs keep every pool thread busy.
 pub const RECORD_RUN: usize = 256;
@@ -1156,19 +1114,16 @@ impl<T> Reorder<T> {
     }
 }
 
-/// What a batch keeps of a reported connection: its record as a spill frame body, encoded
-/// (and the record freed) on the thread that built it, and its chains (shared with the
-/// builder's cache; the spill writer numbers them in the order it writes frames).
+/// What a batch keeps of a reported connection: its record encoded for the spill (and the
+/// record freed) on the thread that built it.
 struct Streamed {
-    body: Vec<u8>,
-    server_chain: Option<Arc<[CertInfo]>>,
-    client_chain: Option<Arc<[CertInfo]>>,
+    record: std::io::Result<spill::EncodedRecord>,
     index: u64,
     facts: CrossFacts,
     findings: u64,
     /// Server and SNI, when the server asked for a client certificate (all the
     /// cross-connection aggregate reads besides the index).
-    asked: Option<(String, Option<String>)>,
+    asked: Option<(std::net::SocketAddr, Option<String>)>,
 }
 
 impl Indexed for Streamed {
@@ -1188,8 +1143,10 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
     let mut emit = |s: Box<Streamed>| {
         findings += s.findings;
         if spill_error.is_none() {
-            let chains = (s.server_chain.as_ref(), s.client_chain.as_ref());
-            if let Err(e) = writer.push_frame(s.index, chains.0, chains.1, &s.body) {
+            if let Err(e) = s
+                .record
+                .and_then(|record| writer.push_frame(s.index, &record))
+            {
                 spill_error = Some(e);
             }
         }
@@ -1198,17 +1155,17 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
     // the cross-connection rules need go on.
     let prepare = |record: ConnectionRecord, handshake: HandshakeSummary, _| {
         let facts = CrossFacts::from_handshake(&handshake);
-        let r = &record;
+        let index = record.index;
+        let findings = record.findings.len() as u64;
+        let asked = facts
+            .cert_request_packet
+            .map(|_| (record.server, record.sni.clone()));
         Box::new(Streamed {
-            body: spill::encode_body(r, &facts),
-            server_chain: r.server_chain.clone(),
-            client_chain: r.client_chain.clone(),
-            index: r.index,
+            record: spill::encode_body(record, &facts),
+            index,
             facts,
-            findings: r.findings.len() as u64,
-            asked: facts
-                .cert_request_packet
-                .map(|_| (r.server.clone(), r.sni.clone())),
+            findings,
+            asked,
         })
     };
     let file = path.display().to_string();
@@ -1222,7 +1179,7 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
             let connection = crate::findings::Observed {
                 file: &file,
                 index,
-                server,
+                server: *server,
                 sni: sni.as_deref(),
             };
             servers.observe_parts(file_pos, &connection, facts);

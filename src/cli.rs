@@ -421,10 +421,7 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
     let out: &mut dyn Write = &mut out;
     match (common.view, format) {
         (View::Connections, Format::Json | Format::Csv) => {
-            let json = |rs: &[ConnectionRecord], buf: &mut Vec<u8>| {
-                report::json::write_connections(buf, rs);
-                Ok(())
-            };
+            let json = |rs: &[ConnectionRecord], buf: &mut Vec<u8>| report::json_lines(buf, rs);
             let csv = |rs: &[ConnectionRecord], buf: &mut Vec<u8>| {
                 let mut w = report::ConnectionsCsv::rows(buf);
                 for r in rs {
@@ -432,17 +429,13 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
                 }
                 w.finish()
             };
-            if format == Format::Json && filter.is_empty() {
-                pass_json(&batch, common.threads, &mut tally, out)?;
+            let render: &RenderRun = if format == Format::Csv {
+                report::ConnectionsCsv::new(&mut *out)?.finish()?;
+                &csv
             } else {
-                let render: &RenderRun = if format == Format::Csv {
-                    report::ConnectionsCsv::new(&mut *out)?.finish()?;
-                    &csv
-                } else {
-                    &json
-                };
-                pass_rendered(&batch, common.threads, &filter, &mut tally, out, render)?;
-            }
+                &json
+            };
+            pass_rendered(&batch, common.threads, &filter, &mut tally, out, render)?;
         }
         (View::Findings, Format::Json | Format::Csv) => {
             // Worst first, then by file name, then index: one pass per severity, files in
@@ -469,8 +462,7 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
                         match &mut sink {
                             Sink::Csv(w) => w.write(&row)?,
                             Sink::Json(out) => {
-                                serde_json::to_writer(&mut **out, &row)?;
-                                out.write_all(b"\n")?;
+                                report::write_json_lines(&mut **out, std::slice::from_ref(&row))?
                             }
                         }
                     }
@@ -547,10 +539,7 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         }
     }
     if format == Format::Json {
-        for e in &errors {
-            serde_json::to_writer(&mut *out, e)?;
-            out.write_all(b"\n")?;
-        }
+        report::write_json_lines(out, &errors)?;
         for (path, reason) in &batch.skipped {
             #[derive(serde::Serialize)]
             struct Skipped<'a> {
@@ -564,8 +553,7 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
                 file: path.display().to_string(),
                 reason,
             };
-            serde_json::to_writer(&mut *out, &rec)?;
-            out.write_all(b"\n")?;
+            report::write_json_lines(out, std::slice::from_ref(&rec))?;
         }
     }
     out.flush()?;
@@ -782,25 +770,6 @@ fn output_pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
             .build()
             .ok()
     })
-}
-
-/// [`pass_rendered`] for JSON lines without a filter: each run is written as JSON straight
-/// from the spill ([`app::Batch::json_runs`]), byte for byte what decoding the records and
-/// writing them would give, without building them.
-fn pass_json(
-    batch: &app::Batch,
-    threads: Option<usize>,
-    tally: &mut Tally,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
-    let pool = output_pool(threads);
-    for i in 0..batch.files.len() {
-        batch.json_runs(i, app::RECORD_RUN, pool.as_ref(), &mut |run| {
-            tally.add_counts(i, run.records, run.findings, run.worst);
-            out.write_all(&run.bytes)
-        })?;
-    }
-    Ok(())
 }
 
 /// [`pass`] over the files in the given order.

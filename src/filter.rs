@@ -43,11 +43,8 @@ impl std::str::FromStr for AddrPattern {
 }
 
 impl AddrPattern {
-    /// Whether `addr` (an `ip:port` string as in the records) matches.
-    pub fn matches(&self, addr: &str) -> bool {
-        let Ok(sa) = addr.parse::<SocketAddr>() else {
-            return false;
-        };
+    /// Whether `sa` matches.
+    pub fn matches(&self, sa: SocketAddr) -> bool {
         match self {
             AddrPattern::Socket(p) => *p == sa,
             AddrPattern::Cidr(net, prefix) => in_prefix(sa.ip(), *net, *prefix),
@@ -111,16 +108,15 @@ impl Filter {
     /// Applies the filters to one record: `None` drops it; findings outside `--finding` /
     /// `--min-severity` are removed from kept records.
     pub fn apply(&self, mut r: ConnectionRecord) -> Option<ConnectionRecord> {
-        if !self.server.is_empty() && !self.server.iter().any(|p| p.matches(&r.server)) {
+        if !self.server.is_empty() && !self.server.iter().any(|p| p.matches(r.server)) {
             return None;
         }
-        if !self.client.is_empty() && !self.client.iter().any(|p| p.matches(&r.client)) {
+        if !self.client.is_empty() && !self.client.iter().any(|p| p.matches(r.client)) {
             return None;
         }
         if !self.port.is_empty() {
-            let ports =
-                [&r.client, &r.server].map(|a| a.parse::<SocketAddr>().ok().map(|s| s.port()));
-            if !self.port.iter().any(|p| ports.contains(&Some(*p))) {
+            let ports = [r.client.port(), r.server.port()];
+            if !self.port.iter().any(|p| ports.contains(p)) {
                 return None;
             }
         }
@@ -157,18 +153,22 @@ impl Filter {
 mod tests {
     use super::*;
 
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
     #[test]
     fn cidr_and_socket_patterns() {
         let p: AddrPattern = "10.1.0.0/16".parse().unwrap();
-        assert!(p.matches("10.1.200.3:443"));
-        assert!(!p.matches("10.2.0.1:443"));
+        assert!(p.matches(sa("10.1.200.3:443")));
+        assert!(!p.matches(sa("10.2.0.1:443")));
         let p: AddrPattern = "127.0.0.1:8443".parse().unwrap();
-        assert!(p.matches("127.0.0.1:8443"));
-        assert!(!p.matches("127.0.0.1:443"));
+        assert!(p.matches(sa("127.0.0.1:8443")));
+        assert!(!p.matches(sa("127.0.0.1:443")));
         let p: AddrPattern = "::1".parse().unwrap();
-        assert!(p.matches("[::1]:443"));
+        assert!(p.matches(sa("[::1]:443")));
         let p: AddrPattern = "2001:db8::/32".parse().unwrap();
-        assert!(p.matches("[2001:db8:1::5]:443"));
+        assert!(p.matches(sa("[2001:db8:1::5]:443")));
         assert!("10.0.0.0/33".parse::<AddrPattern>().is_err());
         assert!("nonsense".parse::<AddrPattern>().is_err());
     }

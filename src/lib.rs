@@ -21,6 +21,7 @@ pub mod http;
 pub mod model;
 pub mod net;
 pub mod report;
+pub mod spill;
 mod text;
 pub mod time;
 pub mod tls;

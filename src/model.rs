@@ -5,11 +5,13 @@
 use crate::certs::CertInfo;
 use crate::findings::Finding;
 use crate::flow::{CloseKind, Side};
-use serde::Serialize;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// One TLS alert as reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertRecord {
     /// `client` or `server`.
     pub from: Side,
@@ -24,7 +26,7 @@ pub struct AlertRecord {
 }
 
 /// What decryption with a key log gave.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecryptionRecord {
     /// `ok`, `no-key` or `failed`.
     pub status: String,
@@ -36,7 +38,7 @@ pub struct DecryptionRecord {
 
 /// One HTTP request and its response, read from decrypted (or cleartext) application data.
 /// Query values and credentials are never included.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpRecord {
     /// `HTTP/1.0`, `HTTP/1.1` or `HTTP/2`.
     pub version: String,
@@ -58,7 +60,7 @@ pub struct HttpRecord {
 }
 
 /// TCP facts of a connection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TcpRecord {
     /// SYNs the client sent (retransmissions included).
     pub syn: u32,
@@ -85,26 +87,218 @@ pub struct TcpRecord {
     pub midstream: bool,
 }
 
+thread_local! {
+    /// Set while a record is encoded for storage ([`with_every_field`]).
+    static EVERY_FIELD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every field serialised, including those the JSON contract leaves out when
+/// empty: the spill's format (postcard) is not self-describing, so a reader must find every
+/// field where the writer put it.
+pub fn with_every_field<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            EVERY_FIELD.with(|e| e.set(false));
+        }
+    }
+    EVERY_FIELD.with(|e| e.set(true));
+    let _reset = Reset;
+    f()
+}
+
+/// JSON leaves out an absent `decryption`.
+fn omitted_none<T>(v: &Option<T>) -> bool {
+    v.is_none() && !EVERY_FIELD.with(|e| e.get())
+}
+
+/// JSON leaves out an empty `http`.
+fn omitted_empty<T>(v: &[T]) -> bool {
+    v.is_empty() && !EVERY_FIELD.with(|e| e.get())
+}
+
+/// One word for how a connection went, from its handshake and findings (the table's Status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectionStatus {
+    /// The handshake completed.
+    Ok,
+    /// A fatal alert.
+    Alert,
+    /// The SYN was answered by a RST.
+    Refused,
+    /// The SYN was never answered, or a request never was.
+    Timeout,
+    /// A peer reset the connection.
+    Reset,
+    /// The ClientHello was never answered.
+    Stalled,
+    /// The server answered with something that is not TLS.
+    NotTls,
+    /// Plain HTTP, reported for the credentials it carried.
+    Cleartext,
+    /// The capture does not show the end of the handshake (or no TLS at all).
+    Incomplete,
+}
+
+impl ConnectionStatus {
+    /// The word, e.g. `not-tls`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionStatus::Ok => "ok",
+            ConnectionStatus::Alert => "alert",
+            ConnectionStatus::Refused => "refused",
+            ConnectionStatus::Timeout => "timeout",
+            ConnectionStatus::Reset => "reset",
+            ConnectionStatus::Stalled => "stalled",
+            ConnectionStatus::NotTls => "not-tls",
+            ConnectionStatus::Cleartext => "cleartext",
+            ConnectionStatus::Incomplete => "incomplete",
+        }
+    }
+}
+
+impl std::fmt::Display for ConnectionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ConnectionStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// A certificate chain as JSON, rendered once per distinct chain on each thread: most records
+/// share a chain with others (every connection to one server), and a chain is ~1 KiB of
+/// escaped text per certificate. The text is exactly what serialising the certificates gives.
+mod chain_json {
+    use crate::certs::CertInfo;
+    use serde::Serializer;
+    use serde_json::value::RawValue;
+    use std::cell::RefCell;
+    use std::sync::Arc;
+
+    /// Chains kept per thread before the cache starts over.
+    const MAX_CACHED: usize = 256;
+
+    /// A chain and its JSON text.
+    type Rendered = (Arc<[CertInfo]>, Box<RawValue>);
+
+    thread_local! {
+        /// By the address of the chain's `Arc`; the `Arc` is held so the address stays its own.
+        static RENDERED: RefCell<crate::FastMap<usize, Rendered>> = RefCell::default();
+    }
+
+    pub fn serialize<S: Serializer>(
+        chain: &Option<Arc<[CertInfo]>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let Some(chain) = chain else {
+            return s.serialize_none();
+        };
+        if !s.is_human_readable() {
+            return s.serialize_some(&chain[..]);
+        }
+        let key = Arc::as_ptr(chain) as *const CertInfo as usize;
+        RENDERED.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if let Some((_, json)) = cache.get(&key) {
+                return s.serialize_some(json);
+            }
+            let json = serde_json::to_string(&chain[..])
+                .and_then(RawValue::from_string)
+                .map_err(serde::ser::Error::custom)?;
+            let result = s.serialize_some(&json);
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
+            cache.insert(key, (chain.clone(), json));
+            result
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        /// The cached text is the plain serialisation, the first time and every time after.
+        #[test]
+        fn cached_chain_json_is_the_plain_serialisation() {
+            let chain: std::sync::Arc<[crate::certs::CertInfo]> = vec![crate::certs::CertInfo {
+                subject: "CN=\"quoted\"\u{7}, O=Ex".into(),
+                san_dns: vec!["a.example".into()],
+                ..Default::default()
+            }]
+            .into();
+            let plain = format!("{{\"c\":{}}}", serde_json::to_string(&chain[..]).unwrap());
+            #[derive(serde::Serialize)]
+            struct Holder {
+                #[serde(serialize_with = "super::serialize")]
+                c: Option<std::sync::Arc<[crate::certs::CertInfo]>>,
+            }
+            for _ in 0..3 {
+                let h = Holder {
+                    c: Some(chain.clone()),
+                };
+                assert_eq!(serde_json::to_string(&h).unwrap(), plain);
+            }
+        }
+    }
+}
+
+/// A record's `start`: RFC 3339 text for people and JSON, the plain timestamp in storage.
+mod rfc3339 {
+    use crate::time::Timestamp;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&t.rfc3339())
+        } else {
+            t.serialize(s)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        if d.is_human_readable() {
+            return Err(serde::de::Error::custom(
+                "a start time is read back from storage only",
+            ));
+        }
+        Timestamp::deserialize(d)
+    }
+}
+
+/// The `type` of a connection record: always `"connection"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConnectionType {
+    /// `"connection"`.
+    #[default]
+    #[serde(rename = "connection")]
+    Connection,
+}
+
 /// One TCP connection that carried TLS or tried to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionRecord {
     /// Always `"connection"`.
     #[serde(rename = "type")]
-    pub record_type: &'static str,
+    pub record_type: ConnectionType,
     /// The capture file.
     pub file: String,
     /// Connection number in file order (0-based, order of first packet, like `tcp.stream`).
     pub index: u64,
     /// 1-based number of the connection's first packet.
     pub first_packet: u64,
-    /// Capture time of the first packet, RFC 3339 UTC.
-    pub start: String,
+    /// Capture time of the first packet (RFC 3339 UTC in JSON and tables).
+    #[serde(with = "rfc3339")]
+    pub start: Timestamp,
     /// Seconds from first to last packet.
     pub duration_s: f64,
     /// Client `ip:port` (`[v6]:port`).
-    pub client: String,
+    pub client: SocketAddr,
     /// Server `ip:port`.
-    pub server: String,
+    pub server: SocketAddr,
     /// server_name from the ClientHello.
     pub sni: Option<String>,
     /// ALPN protocols the client offered.
@@ -127,8 +321,10 @@ pub struct ConnectionRecord {
     pub client_cert_sent: Option<bool>,
     /// Server certificates as sent (null when not visible). Shared: connections that sent the
     /// same chain point at one copy.
+    #[serde(serialize_with = "chain_json::serialize")]
     pub server_chain: Option<Arc<[CertInfo]>>,
     /// Client certificates as sent (null when not visible).
+    #[serde(serialize_with = "chain_json::serialize")]
     pub client_chain: Option<Arc<[CertInfo]>>,
     /// Server stapled an OCSP response.
     pub ocsp_stapled: bool,
@@ -143,14 +339,14 @@ pub struct ConnectionRecord {
     /// Path validation of the server chain: `trusted`, `incomplete`, `untrusted`,
     /// `bad-signature`, `invalid: <reason>`, `empty`; null when no chain was seen.
     pub chain_status: Option<String>,
-    /// One-word state: `ok`, `alert`, `refused`, `timeout`, `reset`, `stalled`, `not-tls`, `incomplete`.
-    pub status: String,
+    /// One-word state of the connection.
+    pub status: ConnectionStatus,
     /// Diagnoses.
     pub findings: Vec<Finding>,
     /// Decryption with a key log (absent when no key log applies).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "omitted_none")]
     pub decryption: Option<DecryptionRecord>,
     /// The first HTTP exchanges (absent when none was read).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "omitted_empty")]
     pub http: Vec<HttpRecord>,
 }

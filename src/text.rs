@@ -3,8 +3,6 @@
 //! `format!`/`to_string` go through `core::fmt`'s dynamic dispatch and padding logic; for the
 //! few values every record carries that was a visible share of a whole run.
 
-use std::net::SocketAddr;
-
 /// Appends `v` in decimal.
 pub(crate) fn push_decimal(out: &mut String, v: u32) {
     let mut buf = [0u8; 20];
@@ -51,52 +49,6 @@ impl Digits {
     }
 }
 
-/// Writes `v` (at most five digits: an octet or a port) at the start of `out`; returns the
-/// digits written.
-fn put_digits(out: &mut [u8], v: u32) -> usize {
-    let n = match v {
-        0..=9 => 1,
-        10..=99 => 2,
-        100..=999 => 3,
-        1000..=9999 => 4,
-        _ => 5,
-    };
-    let mut rest = v;
-    for slot in out[..n].iter_mut().rev() {
-        *slot = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
-    n
-}
-
-/// `addr` as `Display` writes it (`1.2.3.4:443`, `[::1]:443`).
-pub(crate) fn socket_addr(addr: SocketAddr) -> String {
-    match addr {
-        SocketAddr::V4(a) => {
-            // Digits written straight into one buffer, turned into a `String` once: pushing
-            // them one `char` at a time was ~500 instructions per address, two per connection.
-            let mut out = [0u8; 21]; // the longest: 255.255.255.255:65535
-            let mut len = 0;
-            for (i, octet) in a.ip().octets().into_iter().enumerate() {
-                if i > 0 {
-                    out[len] = b'.';
-                    len += 1;
-                }
-                len += put_digits(&mut out[len..], u32::from(octet));
-            }
-            out[len] = b':';
-            len += 1;
-            len += put_digits(&mut out[len..], u32::from(a.port()));
-            // ASCII digits and separators only.
-            std::str::from_utf8(&out[..len])
-                .unwrap_or_default()
-                .to_owned()
-        }
-        // Rare on the hot path, and the compressed form has rules of its own.
-        SocketAddr::V6(_) => addr.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,22 +81,6 @@ mod tests {
     fn digits_match_display() {
         for v in [0u64, 9, 10, 4865, u64::from(u32::MAX), u64::MAX] {
             assert_eq!(Digits::of(v).as_str(), v.to_string());
-        }
-    }
-
-    #[test]
-    fn socket_addr_matches_display() {
-        for a in [
-            "0.0.0.0:0",
-            "127.0.0.1:443",
-            "255.255.255.255:65535",
-            "10.0.200.9:8080",
-            "[::1]:443",
-            "[fe80::1%2]:22",
-            "[::ffff:1.2.3.4]:80",
-        ] {
-            let addr: SocketAddr = a.parse().unwrap_or_else(|e| panic!("{a}: {e}"));
-            assert_eq!(socket_addr(addr), addr.to_string());
         }
     }
 }

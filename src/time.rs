@@ -1,9 +1,11 @@
 //! Capture timestamps.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A capture timestamp: seconds and nanoseconds since the Unix epoch, as recorded by the capturer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Timestamp {
     /// Whole seconds since 1970-01-01T00:00:00Z.
     pub secs: i64,

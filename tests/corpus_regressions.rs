@@ -21,7 +21,7 @@ fn capture_merged_out_of_time_order_keeps_connections_whole() {
         .connections
         .iter()
         .zip(&a.handshakes)
-        .filter(|(r, _)| r.client == "192.168.88.231:54243")
+        .filter(|(r, _)| r.client.to_string() == "192.168.88.231:54243")
         .collect();
     assert_eq!(conns.len(), 1);
     let (r, hs) = conns[0];

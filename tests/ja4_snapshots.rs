@@ -96,7 +96,7 @@ fn ja4_matches_foxio_snapshots() {
             let ours: Vec<&str> = analysis
                 .connections
                 .iter()
-                .filter(|r| r.client == client && r.server == server)
+                .filter(|r| r.client.to_string() == client && r.server.to_string() == server)
                 .filter_map(|r| r.ja4.as_deref())
                 .collect();
             checked += 1;

@@ -4,7 +4,7 @@
 //! [`summarize`] reads one certificate. [`Validator`] checks a server chain as sent against the
 //! trust anchors at the capture's own time and caches per distinct chain.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A cheap cache key for DER certificates (one, or a chain as sent): each one's length and
 /// last 32 bytes (the signature, distinct per certificate). Caches confirm a hit against the
@@ -22,7 +22,7 @@ pub fn der_key<'a>(ders: impl IntoIterator<Item = &'a [u8]>) -> u64 {
 }
 
 /// Display fields of one certificate, as reported in `server_chain` / `client_chain`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct CertInfo {
     /// Subject DN, RFC 4514 string (e.g. `CN=api.example.com, O=Example`).
     pub subject: String,

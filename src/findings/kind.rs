@@ -3,7 +3,7 @@
 //!
 //! Ids are part of the output contract (JSON `id`, `--finding ID`): they are never renamed.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::Severity;
 
@@ -149,6 +149,14 @@ impl std::str::FromStr for FindingKind {
 impl Serialize for FindingKind {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.id())
+    }
+}
+
+impl<'de> Deserialize<'de> for FindingKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let id = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        FindingKind::from_id(&id)
+            .ok_or_else(|| serde::de::Error::custom(UnknownFindingId(id.into_owned())))
     }
 }
 

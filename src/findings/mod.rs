@@ -6,7 +6,7 @@
 //! connections with each other (e.g. `sni-gated-client-auth`) run in [`cross_connection`] after
 //! every connection of a batch is known.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
 mod alerts;
@@ -22,7 +22,7 @@ pub use rules::{
 };
 
 /// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Informational.
@@ -45,7 +45,7 @@ impl Severity {
 }
 
 /// One diagnosis attached to a connection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// What was found; serialised as its stable id, e.g. `missing-sni`.
     #[serde(rename = "id")]

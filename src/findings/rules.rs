@@ -5,7 +5,7 @@ use crate::flow::{Direction, Side, TcpSummary};
 use crate::model::ConnectionRecord;
 use crate::text::Digits;
 use crate::tls::HandshakeSummary;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// A server named on the command line: `ip`, `ip:port`, or an SNI glob (`*.example.com`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,14 +40,10 @@ impl std::str::FromStr for ServerPattern {
 
 impl ServerPattern {
     /// Whether a connection's server matches.
-    pub fn matches(&self, server: &str, sni: Option<&str>) -> bool {
+    pub fn matches(&self, server: SocketAddr, sni: Option<&str>) -> bool {
         match self {
-            ServerPattern::SocketAddr(sa) => {
-                server.parse::<std::net::SocketAddr>().ok() == Some(*sa)
-            }
-            ServerPattern::Ip(ip) => {
-                server.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()) == Some(*ip)
-            }
+            ServerPattern::SocketAddr(sa) => server == *sa,
+            ServerPattern::Ip(ip) => server.ip() == *ip,
             ServerPattern::Sni(glob) => {
                 sni.is_some_and(|n| glob_match(glob, &n.to_ascii_lowercase()))
             }
@@ -393,7 +389,7 @@ fn handshake_rules(
     let Some(ch) = hs.client_hello.as_ref() else {
         return;
     };
-    let server = &r.server;
+    let server = &r.server.to_string();
     if ch.sni.is_none() {
         let ip_hint = if cfg
             .expect_host
@@ -630,7 +626,7 @@ fn reply_rules(
 
 /// What one connection contributes to the cross-connection rules, taken from its handshake
 /// when its record is built, so the handshake itself need not be kept.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CrossFacts {
     /// The server sent a CertificateRequest (in this packet; 0 when unknown).
     pub cert_request_packet: Option<u64>,
@@ -639,7 +635,7 @@ pub struct CrossFacts {
 }
 
 /// A handshake without a CertificateRequest: the packets the cross-connection findings cite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Candidate {
     /// Packet of the ClientHello.
     pub client_hello_packet: u64,
@@ -695,8 +691,8 @@ pub struct Observed<'a> {
     pub file: &'a str,
     /// Its connection index in that file.
     pub index: u64,
-    /// The server, `ip:port`.
-    pub server: &'a str,
+    /// The server.
+    pub server: SocketAddr,
     /// The SNI of its ClientHello.
     pub sni: Option<&'a str>,
 }
@@ -706,7 +702,7 @@ pub struct Observed<'a> {
 /// connections.
 #[derive(Debug, Clone, Default)]
 pub struct ClientAuthServers {
-    requested: crate::FastMap<String, Requested>,
+    requested: crate::FastMap<SocketAddr, Requested>,
 }
 
 impl ClientAuthServers {
@@ -715,7 +711,7 @@ impl ClientAuthServers {
         let connection = Observed {
             file: &r.file,
             index: r.index,
-            server: &r.server,
+            server: r.server,
             sni: r.sni.as_deref(),
         };
         self.observe_parts(file_pos, &connection, facts);
@@ -734,11 +730,11 @@ impl ClientAuthServers {
             sni: c.sni.map(str::to_string),
             packet,
         };
-        match self.requested.get_mut(c.server) {
+        match self.requested.get_mut(&c.server) {
             Some(old) if !new.better_than(old) => {}
             Some(old) => *old = new,
             None => {
-                self.requested.insert(c.server.to_string(), new);
+                self.requested.insert(c.server, new);
             }
         }
     }
@@ -773,7 +769,7 @@ impl ClientAuthServers {
         let of = Observed {
             file: &r.file,
             index: r.index,
-            server: &r.server,
+            server: r.server,
             sni: r.sni.as_deref(),
         };
         self.cross_findings(&of, facts, cfg, &mut found);
@@ -808,7 +804,7 @@ impl ClientAuthServers {
         };
         let elsewhere = self
             .requested
-            .get(r.server)
+            .get(&r.server)
             .filter(|o| !(o.file == r.file && o.index == r.index));
         // The record's SNI is the ClientHello's.
         let no_sni = r.sni.is_none();
@@ -863,7 +859,7 @@ impl ClientAuthServers {
             FindingKind::ClientCertNotRequested,
             severity,
             [
-                r.server,
+                r.server.to_string().as_str(),
                 " completed the handshake without asking for a client certificate, although ",
                 &why,
                 ".",

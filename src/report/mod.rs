@@ -3,7 +3,6 @@
 //! The analysis never formats; it hands plain records to a writer here. JSON is one object per
 //! line with a `type` field; CSV has a header row and a stable column order.
 
-pub mod json;
 pub mod ladder;
 pub mod views;
 
@@ -33,6 +32,49 @@ pub struct TableStyle {
     pub width: Option<u16>,
 }
 
+/// JSON lines: each row as one object (the serde view of its type) and a newline. Every JSON
+/// output of tlscap goes through here.
+pub fn write_json_lines<T: serde::Serialize>(out: &mut dyn Write, rows: &[T]) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(2048 * rows.len().min(256));
+    json_lines(&mut buf, rows)?;
+    out.write_all(&buf)
+}
+
+/// [`write_json_lines`] into a buffer.
+pub fn json_lines<T: serde::Serialize>(buf: &mut Vec<u8>, rows: &[T]) -> io::Result<()> {
+    let mut w = JsonBuf(buf);
+    for r in rows {
+        serde_json::to_writer(&mut w, r)?;
+        w.0.push(b'\n');
+    }
+    Ok(())
+}
+
+/// A `Vec<u8>` as serde_json's writer: most of its writes are one byte (quotes, colons,
+/// commas), pushed here without a `memcpy` call each.
+struct JsonBuf<'a>(&'a mut Vec<u8>);
+
+impl Write for JsonBuf<'_> {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match bytes {
+            [b] => self.0.push(*b),
+            _ => self.0.extend_from_slice(bytes),
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Writes connection records in the chosen format.
 pub fn write_connections(
     out: &mut dyn Write,
@@ -41,13 +83,7 @@ pub fn write_connections(
     records: &[ConnectionRecord],
 ) -> io::Result<()> {
     match format {
-        Format::Json => {
-            for r in records {
-                serde_json::to_writer(&mut *out, r)?;
-                out.write_all(b"\n")?;
-            }
-            Ok(())
-        }
+        Format::Json => write_json_lines(out, records),
         Format::Csv => write_csv(out, records),
         Format::Table => {
             let table = connections_table(records, style);
@@ -172,7 +208,8 @@ pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Tab
     // With several captures, the first column names the file too.
     let several_files = records.windows(2).any(|w| w[0].file != w[1].file);
     for r in records {
-        let time = r.start.get(11..23).unwrap_or(&r.start).to_string();
+        let start = r.start.rfc3339();
+        let time = start.get(11..23).unwrap_or(&start).to_string();
         let findings = r
             .findings
             .iter()
@@ -180,7 +217,7 @@ pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Tab
             .collect::<Vec<_>>()
             .join("\n");
         let worst = r.findings.iter().map(|f| f.severity).max();
-        let mut status = Cell::new(&r.status);
+        let mut status = Cell::new(r.status.as_str());
         let mut findings_cell = Cell::new(findings);
         if style.color {
             if let Some(sev) = worst {
@@ -303,10 +340,10 @@ impl<'w> ConnectionsCsv<'w> {
             r.file.clone(),
             r.index.to_string(),
             r.first_packet.to_string(),
-            r.start.clone(),
+            r.start.rfc3339(),
             r.duration_s.to_string(),
-            r.client.clone(),
-            r.server.clone(),
+            r.client.to_string(),
+            r.server.to_string(),
             r.sni.clone().unwrap_or_default(),
             r.alpn_offered.join(";"),
             r.alpn.clone().unwrap_or_default(),
@@ -341,7 +378,7 @@ impl<'w> ConnectionsCsv<'w> {
             r.tcp.gaps.to_string(),
             r.ja3.clone().unwrap_or_default(),
             r.ja4.clone().unwrap_or_default(),
-            r.status.clone(),
+            r.status.to_string(),
             r.findings
                 .iter()
                 .map(|f| f.kind.id())
@@ -384,9 +421,9 @@ pub struct FindingRow<'a> {
     /// Connection index.
     pub index: u64,
     /// Client `ip:port`.
-    pub client: &'a str,
+    pub client: std::net::SocketAddr,
     /// Server `ip:port`.
-    pub server: &'a str,
+    pub server: std::net::SocketAddr,
     /// SNI of the connection.
     pub sni: Option<&'a str>,
     /// The finding.
@@ -400,8 +437,8 @@ pub fn record_finding_rows(r: &ConnectionRecord) -> impl Iterator<Item = Finding
         record_type: "finding",
         file: &r.file,
         index: r.index,
-        client: &r.client,
-        server: &r.server,
+        client: r.client,
+        server: r.server,
         sni: r.sni.as_deref(),
         finding: f,
     })
@@ -429,13 +466,7 @@ pub fn write_findings(
 ) -> io::Result<()> {
     let rows = finding_rows(records);
     match format {
-        Format::Json => {
-            for r in &rows {
-                serde_json::to_writer(&mut *out, r)?;
-                out.write_all(b"\n")?;
-            }
-            Ok(())
-        }
+        Format::Json => write_json_lines(out, &rows),
         Format::Csv => {
             let mut w = FindingsCsv::new(out)?;
             for r in &rows {
@@ -498,8 +529,8 @@ impl<'w> FindingsCsv<'w> {
             r.finding.kind.id(),
             r.file,
             &r.index.to_string(),
-            r.client,
-            r.server,
+            &r.client.to_string(),
+            &r.server.to_string(),
             r.sni.unwrap_or(""),
             &r.finding.message,
             &r.finding.evidence,

@@ -155,10 +155,10 @@ impl ServerAgg {
     pub fn add(&mut self, r: &ConnectionRecord) {
         let row = self
             .map
-            .entry((r.server.clone(), r.sni.clone()))
+            .entry((r.server.to_string(), r.sni.clone()))
             .or_insert_with(|| ServerRow {
                 record_type: "server",
-                server: r.server.clone(),
+                server: r.server.to_string(),
                 sni: r.sni.clone(),
                 connections: 0,
                 versions: BTreeMap::new(),
@@ -251,7 +251,7 @@ impl SummaryAgg {
         if let Some(v) = &r.version {
             *self.versions.entry(v.clone()).or_default() += 1;
         }
-        *self.statuses.entry(r.status.clone()).or_default() += 1;
+        *self.statuses.entry(r.status.to_string()).or_default() += 1;
         if let Some(d) = &r.decryption {
             *self.decryption.entry(d.status.clone()).or_default() += 1;
         }
@@ -304,14 +304,6 @@ fn counts(m: &BTreeMap<String, u64>) -> String {
         .join("\n")
 }
 
-fn write_json_lines<T: Serialize>(out: &mut dyn Write, rows: &[T]) -> io::Result<()> {
-    for r in rows {
-        serde_json::to_writer(&mut *out, r)?;
-        out.write_all(b"\n")?;
-    }
-    Ok(())
-}
-
 /// Writes the `servers` view.
 pub fn write_servers(
     out: &mut dyn Write,
@@ -320,7 +312,7 @@ pub fn write_servers(
     rows: &[ServerRow],
 ) -> io::Result<()> {
     match format {
-        Format::Json => write_json_lines(out, rows),
+        Format::Json => super::write_json_lines(out, rows),
         Format::Csv => {
             let mut w = csv::Writer::from_writer(out);
             w.write_record([
@@ -389,7 +381,7 @@ pub fn write_files(
     rows: &[FileRow],
 ) -> io::Result<()> {
     match format {
-        Format::Json => write_json_lines(out, rows),
+        Format::Json => super::write_json_lines(out, rows),
         Format::Csv => {
             let mut w = csv::Writer::from_writer(out);
             w.write_record([
@@ -461,7 +453,7 @@ pub fn write_summary(
     s: &Summary,
 ) -> io::Result<()> {
     match format {
-        Format::Json => write_json_lines(out, std::slice::from_ref(s)),
+        Format::Json => super::write_json_lines(out, std::slice::from_ref(s)),
         Format::Csv => {
             // Long form: one (metric, key, value) row per number, so nested counts fit CSV.
             let mut w = csv::Writer::from_writer(out);
