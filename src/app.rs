@@ -446,6 +446,8 @@ impl<'o> RecordBuilder<'o> {
             crate::findings::connection_findings(&record, &hs, &tcp, &self.opts.findings);
         self.check_chain(&mut record, &hs);
         record.status = status(&hs, &record.findings, !record.http.is_empty());
+        (record.outcome, record.failed_at) = crate::findings::judge(&record, handshake_done(&hs));
+        crate::findings::settle(&mut record);
         (index, Some(prepare(record, hs, tcp)))
     }
 
@@ -605,6 +607,9 @@ impl<'o> RecordBuilder<'o> {
             ja3,
             ja4,
             status: ConnectionStatus::Incomplete,
+            outcome: Default::default(),
+            failed_at: None,
+            cause: None,
             chain_status: None,
             findings: Vec::new(),
             decryption: hs.decryption.as_ref().map(decryption_record),
@@ -693,6 +698,14 @@ fn cleartext_credentials(hs: &HandshakeSummary, http: &[crate::model::HttpRecord
             .any(|h| h.auth != "none" && h.auth != "client-certificate")
 }
 
+/// The server finished its side of the handshake (its ChangeCipherSpec, or encrypted records
+/// after its ServerHello).
+fn handshake_done(hs: &HandshakeSummary) -> bool {
+    hs.server_hello.is_some()
+        && (hs.change_cipher_spec[Direction::ToClient.idx()].is_some()
+            || hs.encrypted_records[Direction::ToClient.idx()] > 0)
+}
+
 /// One word for the table's status column, from the handshake and the findings.
 pub fn status(
     hs: &HandshakeSummary,
@@ -720,10 +733,7 @@ pub fn status(
     } else if hs.client_hello.is_none() && http_seen {
         // A plain-HTTP connection (reported for the credentials it carried).
         ConnectionStatus::Cleartext
-    } else if hs.server_hello.is_some()
-        && (hs.change_cipher_spec[Direction::ToClient.idx()].is_some()
-            || hs.encrypted_records[Direction::ToClient.idx()] > 0)
-    {
+    } else if handshake_done(hs) {
         ConnectionStatus::Ok
     } else {
         ConnectionStatus::Incomplete
@@ -864,7 +874,7 @@ pub fn apply_cross_connection(analyses: &mut [FileAnalysis], cfg: &FindingsConfi
     }
     crate::findings::cross_connection(&mut rows, cfg);
     for (r, _) in rows {
-        r.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        crate::findings::settle(r);
     }
 }
 
@@ -938,7 +948,7 @@ impl Batch {
     /// ordered worst first.
     fn complete(&self, mut r: ConnectionRecord, facts: &CrossFacts) -> ConnectionRecord {
         self.servers.add_findings(&mut r, facts, &self.findings);
-        r.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        crate::findings::settle(&mut r);
         r
     }
 

@@ -269,6 +269,31 @@ mod rfc3339 {
     }
 }
 
+/// Whether the capture shows a connection work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The handshake completed, data flowed, no fatal alert and no failing HTTP status.
+    Ok,
+    /// The connection (or its API call) failed; see `failed_at` and `cause`.
+    Failed,
+    /// The capture cannot tell (cut short, a direction missing).
+    #[default]
+    Unknown,
+}
+
+/// The stage a failed connection failed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailedAt {
+    /// Before a TCP connection existed (refused, unanswered).
+    Tcp,
+    /// During the TLS handshake.
+    Handshake,
+    /// After the handshake: the request (an HTTP status, an unanswered request, a reset).
+    Http,
+}
+
 /// The `type` of a connection record: always `"connection"`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConnectionType {
@@ -341,6 +366,13 @@ pub struct ConnectionRecord {
     pub chain_status: Option<String>,
     /// One-word state of the connection.
     pub status: ConnectionStatus,
+    /// Whether the capture shows the connection work, fail, or cannot tell.
+    pub outcome: Outcome,
+    /// Where a failed connection failed (null unless `outcome` is `failed`).
+    pub failed_at: Option<FailedAt>,
+    /// The id of the finding that explains the failure, or `unknown` (null unless `outcome` is
+    /// `failed`).
+    pub cause: Option<String>,
     /// Diagnoses.
     pub findings: Vec<Finding>,
     /// Decryption with a key log (absent when no key log applies).

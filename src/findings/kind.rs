@@ -152,6 +152,38 @@ impl Serialize for FindingKind {
     }
 }
 
+/// A finding's fix: the catalogue's texts are escaped for JSON once per process (a finding's
+/// longest field, written for most connections); any other text as usual.
+// `&Cow`, not `&str`: whether the text is borrowed from the catalogue is the point.
+#[allow(clippy::ptr_arg)]
+pub(super) fn serialize_fix<S: Serializer>(
+    fix: &std::borrow::Cow<'static, str>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    static ESCAPED: std::sync::LazyLock<Vec<Box<serde_json::value::RawValue>>> =
+        std::sync::LazyLock::new(|| {
+            FindingKind::ALL
+                .iter()
+                .filter_map(|k| {
+                    serde_json::to_string(k.fix())
+                        .ok()
+                        .and_then(|json| serde_json::value::RawValue::from_string(json).ok())
+                })
+                .collect()
+        });
+    if let std::borrow::Cow::Borrowed(text) = fix {
+        if s.is_human_readable() {
+            let catalogue = FindingKind::ALL
+                .iter()
+                .position(|k| std::ptr::eq(k.fix(), *text));
+            if let Some(json) = catalogue.and_then(|i| ESCAPED.get(i)) {
+                return json.serialize(s);
+            }
+        }
+    }
+    s.serialize_str(fix)
+}
+
 impl<'de> Deserialize<'de> for FindingKind {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let id = <std::borrow::Cow<'de, str>>::deserialize(d)?;
@@ -180,6 +212,21 @@ mod tests {
         }
         assert_eq!(FindingKind::from_code(FindingKind::ALL.len() as u8), None);
         assert!("missing-snl".parse::<FindingKind>().is_err());
+    }
+
+    /// The catalogue's pre-escaped fixes are what serialising the text gives.
+    #[test]
+    fn catalogue_fixes_serialise_as_their_text() {
+        for k in FindingKind::ALL {
+            let f = crate::findings::Finding::new(*k, Severity::Info, "m".into(), "e".into());
+            let json = serde_json::to_value(&f).unwrap();
+            assert_eq!(json["remediation"], k.fix(), "{k}");
+            let owned = f.clone().with_fix(k.fix().to_string());
+            assert_eq!(
+                serde_json::to_string(&owned).unwrap(),
+                serde_json::to_string(&f).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -13,8 +13,10 @@ mod alerts;
 mod certs;
 mod http;
 mod kind;
+mod outcome;
 pub use certs::{chain_findings, CERTIFICATE_KINDS};
 pub use kind::{FindingKind, UnknownFindingId};
+pub use outcome::{judge, settle};
 mod rules;
 pub use rules::{
     connection_findings, cross_connection, glob_match, Candidate, ClientAuthServers, CrossFacts,
@@ -58,7 +60,12 @@ pub struct Finding {
     pub evidence: String,
     /// What to change, and on which side: the catalogue's fix ([`FindingKind::fix`]), borrowed,
     /// unless the rule words one for this connection.
+    #[serde(serialize_with = "kind::serialize_fix")]
     pub remediation: Cow<'static, str>,
+    /// It explains this connection's observed failure (its cause, or a symptom of the cause).
+    pub observed: bool,
+    /// For a symptom (e.g. the alert a peer sent): the cause it follows from.
+    pub follows: Option<FindingKind>,
 }
 
 impl Finding {
@@ -70,6 +77,8 @@ impl Finding {
             message,
             evidence,
             remediation: Cow::Borrowed(kind.fix()),
+            observed: false,
+            follows: None,
         }
     }
 

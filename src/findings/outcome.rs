@@ -1,0 +1,152 @@
+//! Outcome and cause: whether the capture shows a connection fail, and which finding explains it.
+//!
+//! An `error` is a finding that explains an observed failure of this connection. Everything
+//! else the rules find (a chain the client accepted anyway, a missing SNI on a connection that
+//! worked) is a risk: a `warning`. So once a connection's findings are all known (cross-connection
+//! ones included), [`settle`] picks the primary cause of a failure, marks it and the symptoms
+//! that follow from it as observed errors, and lowers every other error to a warning.
+
+use super::{Finding, FindingKind as K, Severity};
+use crate::flow::Side;
+use crate::model::{ConnectionRecord, ConnectionStatus, FailedAt, Outcome};
+
+/// What the handshake and TCP facts say of a connection, before its findings are settled.
+pub fn judge(record: &ConnectionRecord, handshake_done: bool) -> (Outcome, Option<FailedAt>) {
+    let failing = |kind: K| {
+        record
+            .findings
+            .iter()
+            .any(|f| f.kind == kind && f.severity == Severity::Error)
+    };
+    let http_failed = record
+        .http
+        .iter()
+        .any(|h| h.status.is_some_and(|s| s == 401 || s == 403))
+        && failing(K::HttpUnauthorized);
+    let stage = if handshake_done {
+        FailedAt::Http
+    } else {
+        FailedAt::Handshake
+    };
+    match record.status {
+        ConnectionStatus::Refused => (Outcome::Failed, Some(FailedAt::Tcp)),
+        ConnectionStatus::Timeout if failing(K::TcpConnectTimeout) => {
+            (Outcome::Failed, Some(FailedAt::Tcp))
+        }
+        ConnectionStatus::Timeout => (Outcome::Failed, Some(FailedAt::Http)),
+        ConnectionStatus::NotTls | ConnectionStatus::Stalled => {
+            (Outcome::Failed, Some(FailedAt::Handshake))
+        }
+        // TLS 1.3 rejects a client certificate after the server's Finished: still the
+        // handshake, unless a request was already read.
+        ConnectionStatus::Alert if record.http.is_empty() => {
+            (Outcome::Failed, Some(FailedAt::Handshake))
+        }
+        ConnectionStatus::Alert => (Outcome::Failed, Some(stage)),
+        ConnectionStatus::Reset if failing(K::TcpReset) => (Outcome::Failed, Some(stage)),
+        ConnectionStatus::Reset if handshake_done => (Outcome::Ok, None),
+        ConnectionStatus::Reset => (Outcome::Unknown, None),
+        ConnectionStatus::Ok | ConnectionStatus::Cleartext if http_failed => {
+            (Outcome::Failed, Some(FailedAt::Http))
+        }
+        ConnectionStatus::Ok | ConnectionStatus::Cleartext => (Outcome::Ok, None),
+        ConnectionStatus::Incomplete => (Outcome::Unknown, None),
+    }
+}
+
+/// Certificate and chain findings a client's fatal alert can follow from, by alert.
+fn certificate_causes(alert: &str) -> &'static [K] {
+    match alert {
+        "unknown_ca" => &[K::ChainIncomplete, K::ChainUntrusted, K::SelfSigned],
+        "certificate_expired" => &[K::CertExpired, K::CertNotYetValid],
+        "certificate_revoked" => &[K::CertRevoked],
+        "bad_certificate" | "certificate_unknown" | "unsupported_certificate" => &[
+            K::HostnameMismatch,
+            K::ChainIncomplete,
+            K::ChainUntrusted,
+            K::SelfSigned,
+            K::CertExpired,
+            K::CertNotYetValid,
+            K::CertRevoked,
+            K::WeakSignature,
+            K::WeakKey,
+        ],
+        "protocol_version" => &[K::ObsoleteVersion],
+        "insufficient_security" => &[K::WeakCipher],
+        _ => &[],
+    }
+}
+
+/// The primary cause of a failure at `stage`, among the findings present.
+fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
+    let has = |k: K| record.findings.iter().any(|f| f.kind == k);
+    let first = |kinds: &[K]| kinds.iter().copied().find(|k| has(*k));
+    match stage {
+        FailedAt::Tcp => first(&[K::TcpRefused, K::TcpConnectTimeout, K::TcpReset]),
+        FailedAt::Handshake | FailedAt::Http => {
+            if let Some(k) = first(&[K::NotTls, K::HandshakeStalled]) {
+                return Some(k);
+            }
+            let fatal = record
+                .alerts
+                .iter()
+                .find(|a| a.level.as_deref() == Some("fatal"));
+            if let Some(alert) = fatal {
+                let name = alert.description.as_deref().unwrap_or("");
+                let by_alert = match alert.from {
+                    Side::Client => first(certificate_causes(name)),
+                    Side::Server => first(&[K::ClientCertMissing]),
+                };
+                return by_alert.or_else(|| first(&[K::TlsAlert]));
+            }
+            first(&[
+                K::SniGatedClientAuth,
+                K::ClientCertNotRequested,
+                K::ClientCertMissing,
+                K::HttpUnauthorized,
+                K::ReadTimeout,
+                K::TcpReset,
+                K::TlsAlert,
+            ])
+        }
+    }
+}
+
+/// Findings that report the failure itself rather than its reason: they follow from the cause.
+fn is_symptom(kind: K) -> bool {
+    matches!(kind, K::TlsAlert | K::HttpUnauthorized | K::TcpReset)
+}
+
+/// Settles a record whose findings are complete: its cause, which findings are observed, their
+/// severities, and their order (cause, then its symptoms, then the rest worst first).
+pub fn settle(record: &mut ConnectionRecord) {
+    let cause = match (record.outcome, record.failed_at) {
+        (Outcome::Failed, Some(stage)) => cause(record, stage),
+        _ => None,
+    };
+    record.cause = match record.outcome {
+        Outcome::Failed => Some(cause.map_or("unknown", K::id).to_string()),
+        _ => None,
+    };
+    for f in &mut record.findings {
+        let observed = match cause {
+            Some(c) if f.kind == c => true,
+            Some(c) if is_symptom(f.kind) && f.severity == Severity::Error => {
+                f.follows = Some(c);
+                true
+            }
+            _ => false,
+        };
+        f.observed = observed;
+        if !observed && f.severity == Severity::Error {
+            f.severity = Severity::Warning;
+        }
+    }
+    record.findings.sort_by_key(|f: &Finding| {
+        (
+            std::cmp::Reverse(f.observed && f.follows.is_none()),
+            std::cmp::Reverse(f.observed),
+            std::cmp::Reverse(f.severity),
+        )
+    });
+}
