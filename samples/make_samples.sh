@@ -214,6 +214,7 @@ PL_APIKEY=PLANTED-API-KEY-HEADER-e03b
 PL_POST_PASS=PLANTED-POST-PASS-a4e6
 PL_SETCOOKIE=PLANTED-SET-COOKIE-19bd
 PL_RESPBODY=PLANTED-RESP-BODY-72c3
+PL_BARE=PLANTED-BARE-QUERY-9d2f
 PL_NOTLS_COOKIE=PLANTED-NOTLS-SET-COOKIE-4d61
 b64() { printf '%b' "$1" | base64 -w0; }
 
@@ -765,17 +766,18 @@ sc_pop3_login() {
   finish
 }
 sc_https_planted_secrets() {
-  begin https-planted-secrets 8443 "curl -> nginx (key log), connection 0 HTTP/2 over TLS 1.3, connection 1 HTTP/1.1 over TLS 1.2: each a POST carrying planted secrets in Authorization: Bearer, Cookie, X-Api-Key, a ;jsessionid= path parameter, an access_token query value and the form body; nginx answers 200 with a planted Set-Cookie and a planted body. Everything is readable only with the key log. curl ends the HTTP/2 connection with a RST (it closes with the server's NewSessionTickets unread)."
+  begin https-planted-secrets 8443 "curl -> nginx (key log), connection 0 HTTP/2 over TLS 1.3, connection 1 HTTP/1.1 over TLS 1.2: each two POSTs carrying planted secrets in Authorization: Bearer, Cookie, X-Api-Key and the form body, the first with a ;jsessionid= path parameter and an access_token query value, the second with a bare query token (?PLANTED-...); nginx answers 200 with a planted Set-Cookie and a planted body. Everything is readable only with the key log. curl ends the HTTP/2 connection with a RST (it closes with the server's NewSessionTickets unread)."
   expect status.0 ok; expect findings.0 "credentials-in-url"
   expect status.1 ok; expect findings.1 "credentials-in-url"
   expect http_detail yes
-  secrets_hidden "$PL_BEARER" "$PL_COOKIE" "$PL_APIKEY" "$PL_JSESSION" "$PL_QUERY" "$PL_POST_PASS" "$PL_SETCOOKIE" "$PL_RESPBODY"
+  secrets_hidden "$PL_BEARER" "$PL_COOKIE" "$PL_APIKEY" "$PL_JSESSION" "$PL_QUERY" "$PL_POST_PASS" "$PL_SETCOOKIE" "$PL_RESPBODY" "$PL_BARE"
   listening 8443
   local url="https://api.tlscap.test:8443/api/v1/orders;jsessionid=$PL_JSESSION/items?access_token=$PL_QUERY&page=2"
+  local url2="https://api.tlscap.test:8443/api/v1/export?$PL_BARE"
   local common=(--cacert "$R" --resolve api.tlscap.test:8443:127.0.0.1 -H "Authorization: Bearer $PL_BEARER"
                 -H "Cookie: sid=$PL_COOKIE" -H "X-Api-Key: $PL_APIKEY" -d "user=alice&password=$PL_POST_PASS")
-  CURL --http2 "${common[@]}" "$url"
-  CURL --http1.1 --tlsv1.2 --tls-max 1.2 "${common[@]}" "$url"
+  CURL --http2 "${common[@]}" "$url" "$url2"
+  CURL --http1.1 --tlsv1.2 --tls-max 1.2 "${common[@]}" "$url" "$url2"
   finish
 }
 sc_not_tls_set_cookie() {

@@ -266,11 +266,14 @@ fn every_planted_exchange_is_read() {
     };
     let orders =
         "/api/v1/orders;jsessionid=<redacted>/items?access_token=<redacted>&page=<redacted>";
+    let export = "/api/v1/export?<redacted>";
     assert_eq!(
         http("https-planted-secrets.pcap"),
         [
             t("HTTP/2", "POST", orders, "api-key+bearer", 200),
+            t("HTTP/2", "POST", export, "api-key+bearer", 200),
             t("HTTP/1.1", "POST", orders, "api-key+bearer", 200),
+            t("HTTP/1.1", "POST", export, "api-key+bearer", 200),
         ]
     );
     assert_eq!(

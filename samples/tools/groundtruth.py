@@ -176,7 +176,12 @@ def http_view(uri, authorization, api_key_header=False):
         return base, "+".join(sorted(set(kinds))) or "none"
     parts = []
     for kv in query.split("&"):
-        k, _, v = kv.partition("=")
+        k, eq, v = kv.partition("=")
+        if not eq:
+            # a flag word is shown, anything else may be a bare token
+            word = len(kv) <= 16 and all(c.isascii() and (c.isalpha() or c in "_-.") for c in kv)
+            parts.append(kv if word else "<redacted>")
+            continue
         if v == "":
             parts.append(kv)
             continue
