@@ -216,6 +216,7 @@ PL_SETCOOKIE=PLANTED-SET-COOKIE-19bd
 PL_RESPBODY=PLANTED-RESP-BODY-72c3
 PL_BARE=PLANTED-BARE-QUERY-9d2f
 PL_NOTLS_COOKIE=PLANTED-NOTLS-SET-COOKIE-4d61
+PL_PLAIN_TOKEN=PLANTED-QTOKEN-61fa; PL_PLAIN_COOKIE=PLANTED-PLAIN-COOKIE-0b7e
 b64() { printf '%b' "$1" | base64 -w0; }
 
 # ---------------------------------------------------------------- nginx (one instance, many ports)
@@ -313,9 +314,9 @@ http {
   }
 
   # https-planted-secrets (8443): HTTP/2 and HTTP/1.1 over TLS; every reply sets a planted cookie
-  # and carries a planted body
+  # and carries a planted body. http-to-tls-port (8445): the same server, reached with plain HTTP
   server {
-    listen 127.0.0.1:8443 ssl http2;
+    listen 127.0.0.1:8443 ssl http2; listen 127.0.0.1:8445 ssl;
     server_name api.tlscap.test;
     location /api/ {
       add_header Set-Cookie "session=$PL_SETCOOKIE; Path=/; HttpOnly" always;
@@ -788,6 +789,16 @@ sc_not_tls_set_cookie() {
   CURL --cacert "$R" --resolve api.tlscap.test:8444:127.0.0.1 https://api.tlscap.test:8444/
   finish
 }
+sc_http_to_tls_port() {
+  begin http-to-tls-port 8445 "Plain-HTTP client (curl http://) to nginx's TLS port: a GET whose first line carries a planted access_token query value, with a planted Cookie; nginx answers in clear with 400 (plain HTTP request sent to HTTPS port). No TLS record at all: tlscap sees a plain-HTTP connection carrying a credential."
+  expect status.0 cleartext; expect findings.0 "cleartext-credentials credentials-in-url sensitive-get"
+  expect http_detail yes
+  secrets "$PL_PLAIN_TOKEN" "$PL_PLAIN_COOKIE"
+  listening 8445
+  cli 15 curl -sS -o /dev/null -w '%{http_code}\n' -H "Cookie: sid=$PL_PLAIN_COOKIE" \
+    "http://127.0.0.1:8445/v1?access_token=$PL_PLAIN_TOKEN"
+  finish
+}
 
 ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mtls-no-cert
      tls13-mtls-cert-sent tls13-mtls-no-cert tls12-chain-intermediate tls12-leaf-only
@@ -797,7 +808,7 @@ ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mt
      cert-weak-key-rsa1024 chain-untrusted chain-order cert-revoked-ocsp cert-revoked-crl
      obsolete-tls10 weak-cipher-null tls13-hello-retry tls12-resumption tls13-http-401-200
      http-cleartext-credentials https-hmac-query https-bearer-post-200 https-password-get
-     ftp-login smtp-auth imap-login pop3-login https-planted-secrets not-tls-set-cookie)
+     ftp-login smtp-auth imap-login pop3-login https-planted-secrets not-tls-set-cookie http-to-tls-port)
 printf '%s\n' "${ALL[@]}" > "$S/meta/ORDER"
 t0=$(date +%s)
 for name in "${ALL[@]}"; do

@@ -204,6 +204,7 @@ fn planted_values_are_where_the_meta_files_say() {
         [
             "ftp-login.pcap",
             "http-cleartext-credentials.pcap",
+            "http-to-tls-port.pcap",
             "https-bearer-post-200.pcap",
             "https-hmac-query.pcap",
             "https-password-get.pcap",
@@ -284,6 +285,16 @@ fn every_planted_exchange_is_read() {
             "/api/v1/records?api_key=<redacted>",
             "api-key+basic",
             200
+        )]
+    );
+    assert_eq!(
+        http("http-to-tls-port.pcap"),
+        [t(
+            "HTTP/1.1",
+            "GET",
+            "/v1?access_token=<redacted>",
+            "bearer",
+            400
         )]
     );
     assert_eq!(
