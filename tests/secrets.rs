@@ -512,3 +512,57 @@ fn error_records_contain_no_secret() {
         assert!(truncated, "{cut}: no truncation error in {stdout}");
     }
 }
+
+/// A key log given by hand with malformed lines: the warning names each line and what is wrong
+/// with it, never its text. (Hand-written lines: malformed ones cannot come from a real client.)
+#[test]
+fn malformed_key_log_lines_are_reported_by_number_only() {
+    let random = "11".repeat(32);
+    let cut_short = "c0ffee".repeat(8)[..47].to_string();
+    let unknown = "deadbeef".repeat(12);
+    let bad_random = "abad1dea".repeat(12);
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("bad.keys");
+    std::fs::write(
+        &keys,
+        format!(
+            "CLIENT_RANDOM {random} {cut_short}\nBOGUS_LABEL {random} {unknown}\n\
+             CLIENT_TRAFFIC_SECRET_0 abcd {bad_random}\n"
+        ),
+    )
+    .unwrap();
+    let keys = keys.display().to_string();
+    let secrets: Vec<Secret> = [&cut_short, &unknown, &bad_random]
+        .iter()
+        .map(|v| Secret {
+            value: v.to_string(),
+            origin: "malformed key log line".into(),
+        })
+        .collect();
+    let mut jobs = Vec::new();
+    for view in VIEWS {
+        for format in FORMATS {
+            let mut args = strings(&["--keylog", &keys, "--view", view, "--format", format]);
+            args.push("samples/https-planted-secrets.pcap".into());
+            jobs.push(args);
+        }
+    }
+    jobs.push(strings(&[
+        "explain",
+        "--keylog",
+        &keys,
+        "--conn",
+        "0",
+        "samples/https-planted-secrets.pcap",
+    ]));
+    let found = leaks(&jobs, &secrets);
+    assert!(found.is_empty(), "{}", found.join("\n"));
+    let (_, stderr, _) = tlscap(&jobs[0]);
+    assert!(
+        stderr.contains(
+            "bad.keys: 3 malformed key log lines skipped (line 1 (secret is not hex), \
+             2 (unknown label), 3 (client random is not 32 bytes))"
+        ),
+        "{stderr}"
+    );
+}
