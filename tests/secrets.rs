@@ -134,11 +134,19 @@ fn leaks(jobs: &[Vec<String>], secrets: &[Secret]) -> Vec<String> {
                     break;
                 };
                 let (stdout, stderr, code) = tlscap(args);
+                // With `-o FILE` the listing is in the file.
+                let file = args
+                    .iter()
+                    .position(|a| a == "-o")
+                    .and_then(|i| args.get(i + 1))
+                    .map(|f| std::fs::read_to_string(f).expect("the -o file"))
+                    .unwrap_or_default();
                 let mut here = Vec::new();
                 if !(0..=2).contains(&code) {
                     here.push(format!("`tlscap {}` exited with {code}", args.join(" ")));
                 }
-                for (stream, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+                for (stream, text) in [("stdout", &stdout), ("stderr", &stderr), ("-o file", &file)]
+                {
                     let text = text.to_lowercase();
                     for (s, l) in secrets.iter().zip(&lower) {
                         if text.contains(l.as_str()) {
@@ -371,6 +379,18 @@ fn no_output_contains_a_secret() {
             }
         }
     }
+    // The same listings written with -o (a file per run).
+    let out_dir = tempfile::tempdir().unwrap();
+    let with_all: Vec<Vec<String>> = jobs
+        .iter()
+        .filter(|a| a.iter().any(|x| x == "--all"))
+        .cloned()
+        .collect();
+    for (i, mut args) in with_all.into_iter().enumerate() {
+        let file = out_dir.path().join(format!("out-{i}"));
+        args.splice(0..0, ["-o".to_string(), file.display().to_string()]);
+        jobs.push(args);
+    }
     // explain ignores --view/--format today; the planted samples are run with each anyway, so
     // that a future explain that honours them is covered.
     let planted_files: Vec<&str> = planted.iter().map(|p| p.file.as_str()).collect();
@@ -386,10 +406,12 @@ fn no_output_contains_a_secret() {
     let mut explained = 0;
     for (path, indexes) in &by_file {
         let name = Path::new(path).file_name().unwrap().to_string_lossy();
+        // Every view (as a table) and every format (connections view).
         let combos: Vec<(&str, &str)> = if planted_files.contains(&name.as_ref()) {
             VIEWS
                 .iter()
-                .flat_map(|v| FORMATS.iter().map(move |f| (*v, *f)))
+                .map(|v| (*v, "table"))
+                .chain(FORMATS[1..].iter().map(|f| ("connections", *f)))
                 .collect()
         } else {
             vec![("connections", "table")]
