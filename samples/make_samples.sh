@@ -42,6 +42,7 @@ PY=/usr/bin/python3
 "$PY" -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
 [ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
 [ -x /usr/lib/dovecot/pop3 ] || need+=(dovecot-pop3d)
+command -v tinyproxy >/dev/null 2>&1 || need+=(tinyproxy)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -217,6 +218,7 @@ PL_RESPBODY=PLANTED-RESP-BODY-72c3
 PL_BARE=PLANTED-BARE-QUERY-9d2f
 PL_NOTLS_COOKIE=PLANTED-NOTLS-SET-COOKIE-4d61
 PL_PLAIN_TOKEN=PLANTED-QTOKEN-61fa; PL_PLAIN_COOKIE=PLANTED-PLAIN-COOKIE-0b7e
+PROXY_USER=planted-proxy-user-5b3c; PROXY_PASS=PLANTED-PROXY-PASS-e8d4
 b64() { printf '%b' "$1" | base64 -w0; }
 
 # ---------------------------------------------------------------- nginx (one instance, many ports)
@@ -799,6 +801,30 @@ sc_http_to_tls_port() {
     "http://127.0.0.1:8445/v1?access_token=$PL_PLAIN_TOKEN"
   finish
 }
+sc_proxy_connect_auth() {
+  begin proxy-connect-auth 8446 "curl -> tinyproxy (HTTP proxy with Basic auth) -> nginx: CONNECT localhost:8443 with a planted Proxy-Authorization in clear, then TLS 1.3 through the tunnel (key log) carrying a POST with a planted bearer token. Captured between client and proxy."
+  expect status.0 ok; expect findings.0 ""
+  expect http_detail yes
+  secrets "$(b64 "$PROXY_USER:$PROXY_PASS")"
+  secrets_hidden "$PROXY_USER" "$PROXY_PASS" "$PL_BEARER"
+  mkdir -p "$RUN/tinyproxy"
+  cat > "$RUN/tinyproxy/tinyproxy.conf" <<EOF4
+User nobody
+Group nogroup
+Port 8446
+Listen 127.0.0.1
+Timeout 15
+MaxClients 8
+Allow 127.0.0.1
+BasicAuth $PROXY_USER $PROXY_PASS
+ConnectPort 8443
+LogLevel Info
+EOF4
+  srv tinyproxy -d -c "$RUN/tinyproxy/tinyproxy.conf"
+  CURL --cacert "$R" --proxy http://127.0.0.1:8446 --proxy-user "$PROXY_USER:$PROXY_PASS" \
+    -H "Authorization: Bearer $PL_BEARER" -d '{"a":1}' https://localhost:8443/api/v1/records
+  finish
+}
 
 ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mtls-no-cert
      tls13-mtls-cert-sent tls13-mtls-no-cert tls12-chain-intermediate tls12-leaf-only
@@ -808,7 +834,8 @@ ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mt
      cert-weak-key-rsa1024 chain-untrusted chain-order cert-revoked-ocsp cert-revoked-crl
      obsolete-tls10 weak-cipher-null tls13-hello-retry tls12-resumption tls13-http-401-200
      http-cleartext-credentials https-hmac-query https-bearer-post-200 https-password-get
-     ftp-login smtp-auth imap-login pop3-login https-planted-secrets not-tls-set-cookie http-to-tls-port)
+     ftp-login smtp-auth imap-login pop3-login https-planted-secrets not-tls-set-cookie http-to-tls-port
+     proxy-connect-auth)
 printf '%s\n' "${ALL[@]}" > "$S/meta/ORDER"
 t0=$(date +%s)
 for name in "${ALL[@]}"; do

@@ -220,6 +220,7 @@ fn planted_values_are_where_the_meta_files_say() {
             "imap-login.pcap",
             "not-tls-set-cookie.pcap",
             "pop3-login.pcap",
+            "proxy-connect-auth.pcap",
             "smtp-auth.pcap",
         ]
     );
@@ -233,8 +234,8 @@ fn planted_values_are_where_the_meta_files_say() {
             assert!(!has(v), "{}: {v} is readable in the capture", p.file);
         }
     }
-    // 80 lines: 5 per TLS 1.3 connection, 1 per TLS 1.2 one, over every key log.
-    assert_eq!(keylog_secrets().len(), 80);
+    // 85 lines: 5 per TLS 1.3 connection, 1 per TLS 1.2 one, over every key log.
+    assert_eq!(keylog_secrets().len(), 85);
 }
 
 /// tlscap really read every planted exchange: the decrypted HTTP requests (paths redacted),
@@ -294,6 +295,11 @@ fn every_planted_exchange_is_read() {
             "api-key+basic",
             200
         )]
+    );
+    // Through the proxy's CONNECT tunnel (the Proxy-Authorization is in the preamble).
+    assert_eq!(
+        http("proxy-connect-auth.pcap"),
+        [t("HTTP/2", "POST", "/api/v1/records", "bearer", 200)]
     );
     assert_eq!(
         http("http-to-tls-port.pcap"),
