@@ -1,8 +1,9 @@
 //! No output of tlscap carries a secret. The samples hold real exchanges with planted values
 //! (listed in samples/meta/NAME.txt: `secrets:` readable in the capture bytes, `secrets_hidden:`
 //! inside TLS or encodings of them), and every key log beside them holds TLS secrets. Every view
-//! in every format, with and without `--all`, `explain --conn N` for every connection, and the
-//! error records of cut or bogus captures are grepped for all of them, stdout and stderr alike.
+//! in every format, with and without `--all` (and written with `-o`), `explain --conn N` for
+//! every connection, the error records of cut or bogus captures and the warnings about a
+//! malformed key log are grepped for all of them, stdout and stderr alike.
 //! So that the test cannot pass by reading nothing, it also checks that each planted value is
 //! really in its capture and that tlscap really read each planted exchange.
 
@@ -346,6 +347,32 @@ fn every_planted_exchange_is_read() {
         "127.0.0.1:8444 answered the ClientHello with something that is not TLS: \
          HTTP/1.1 400 Bad Request [headers: Server, Date]."
     );
+    // The first bytes of the planted lines were read as non-TLS data and shown as structure.
+    for (file, line) in [
+        (
+            "http-to-tls-port.pcap",
+            "→   not TLS: GET /v1?access_token=<redacted> HTTP/1.1 [headers: Host]",
+        ),
+        (
+            "ftp-login.pcap",
+            "→   not TLS: text starting \"USER\" (rest not shown)",
+        ),
+        (
+            "pop3-login.pcap",
+            "→   not TLS: text starting \"USER\" (rest not shown)",
+        ),
+    ] {
+        let args = strings(&[
+            "explain",
+            "--all",
+            "--conn",
+            "0",
+            &format!("samples/{file}"),
+        ]);
+        let (stdout, stderr, code) = tlscap(&args);
+        assert_eq!(code, 0, "{file}: {stderr}");
+        assert!(stdout.contains(line), "{file}: no `{line}` in\n{stdout}");
+    }
     // The cleartext logins: every connection to the server port, with data both ways.
     for (file, port, n) in [
         ("ftp-login.pcap", "8439", 1),
