@@ -35,6 +35,14 @@ for pair in openssl:openssl curl:curl nginx:nginx tcpdump:tcpdump tshark:tshark 
             python3:python3 gzip:gzip ss:iproute2; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
+# servers and client libraries of the cleartext-login scenarios: Debian's, run by Debian's python
+PY=/usr/bin/python3
+[ -x "$PY" ] || need+=(python3)
+"$PY" -c 'import pyftpdlib' 2>/dev/null || need+=(python3-pyftpdlib)
+"$PY" -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
+[ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
+[ -x /usr/lib/dovecot/pop3 ] || need+=(dovecot-pop3d)
+command -v tinyproxy >/dev/null 2>&1 || need+=(tinyproxy)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -190,6 +198,29 @@ for _ in $(seq 50); do "${NX[@]}" ip -6 addr show dev lo | grep -q '::1' && brea
 printf 'hello from openssl s_server\n' > "$RUN/www/hello.txt"
 mkdir -p "$S/meta"
 
+# ---------------------------------------------------------------- planted secrets
+# Fake, distinctive values planted in the secret-leak scenarios. Each scenario lists its values
+# in meta/NAME.txt: `secrets:` (readable in the capture bytes) and `secrets_hidden:` (inside TLS,
+# or encodings of them that never went on the wire); tests/secrets.rs greps every output of
+# tlscap for all of them.
+FTP_USER=planted-ftp-user-2c9e;   FTP_PASS=PLANTED-FTP-PASS-7f3a
+SMTP_USER=planted-smtp-user-41d0; SMTP_PASS=PLANTED-SMTP-PASS-b812; SMTP_BODY=PLANTED-SMTP-BODY-e5a7
+IMAP_USER=planted-imap-user-93fb; IMAP_PASS=PLANTED-IMAP-PASS-0c4d
+POP3_USER=planted-pop3-user-d27a; POP3_PASS=PLANTED-POP3-PASS-6e1b
+PL_BEARER=PLANTED-BEARER-TOKEN-3a9f
+PL_COOKIE=PLANTED-COOKIE-SID-8b2e
+PL_JSESSION=PLANTED-JSESSIONID-c71d
+PL_QUERY=PLANTED-ACCESS-TOKEN-5f08
+PL_APIKEY=PLANTED-API-KEY-HEADER-e03b
+PL_POST_PASS=PLANTED-POST-PASS-a4e6
+PL_SETCOOKIE=PLANTED-SET-COOKIE-19bd
+PL_RESPBODY=PLANTED-RESP-BODY-72c3
+PL_BARE=PLANTED-BARE-QUERY-9d2f
+PL_NOTLS_COOKIE=PLANTED-NOTLS-SET-COOKIE-4d61
+PL_PLAIN_TOKEN=PLANTED-QTOKEN-61fa; PL_PLAIN_COOKIE=PLANTED-PLAIN-COOKIE-0b7e
+PROXY_USER=planted-proxy-user-5b3c; PROXY_PASS=PLANTED-PROXY-PASS-e8d4
+b64() { printf '%b' "$1" | base64 -w0; }
+
 # ---------------------------------------------------------------- nginx (one instance, many ports)
 cat > "$RUN/nginx.conf" <<EOF2
 user root;
@@ -282,6 +313,26 @@ http {
     server_name api.tlscap.test;
     ssl_protocols TLSv1.3;
     location /api/ { default_type application/json; return 200 '{"ok":true}\n'; }
+  }
+
+  # https-planted-secrets (8443): HTTP/2 and HTTP/1.1 over TLS; every reply sets a planted cookie
+  # and carries a planted body. http-to-tls-port (8445): the same server, reached with plain HTTP
+  server {
+    listen 127.0.0.1:8443 ssl http2; listen 127.0.0.1:8445 ssl;
+    server_name api.tlscap.test;
+    location /api/ {
+      add_header Set-Cookie "session=$PL_SETCOOKIE; Path=/; HttpOnly" always;
+      default_type application/json;
+      return 200 '{"ok":true,"session_secret":"$PL_RESPBODY"}\n';
+    }
+  }
+
+  # not-tls-set-cookie (8444): plain HTTP port whose every reply (its 400 to a ClientHello too)
+  # sets a planted cookie
+  server {
+    listen 127.0.0.1:8444;
+    add_header Set-Cookie "session=$PL_NOTLS_COOKIE; Path=/" always;
+    location / { return 200 "plain http\n"; }
   }
 }
 EOF2
@@ -597,6 +648,7 @@ sc_http_cleartext_credentials() {
   begin http-cleartext-credentials 8435 "Plain HTTP (no TLS), curl -> nginx: GET with HTTP Basic credentials (-u apiuser:apipass) and an API key in the query string (api_key=...); nginx answers 200. Everything, credentials included, is readable on the wire."
   expect status.0 incomplete; expect findings.0 "cleartext-credentials credentials-in-url"
   expect http_detail yes
+  secrets SECRETVALUE "$(b64 apiuser:apipass)"; secrets_hidden apipass
   listening 8435
   cli 15 curl -sS -o /dev/null -w '%{http_code}\n' -u apiuser:apipass 'http://127.0.0.1:8435/api/v1/records?api_key=SECRETVALUE'
   finish
@@ -605,6 +657,7 @@ sc_https_hmac_query() {
   begin https-hmac-query 8436 "TLS 1.3 (curl -> nginx, key log): GET whose query string carries a ServiceNow-style HMAC signature, key id and timestamp; nginx answers 401. The request and the 401 are visible only with the key log."
   expect status.0 ok; expect findings.0 "credentials-in-url http-unauthorized"
   expect http_detail yes
+  secrets_hidden "$HMAC_SIG"
   listening 8436
   CURL --cacert "$R" --resolve api.tlscap.test:8436:127.0.0.1 \
     "https://api.tlscap.test:8436/api/now/table/incident?x-sn-hmac-signature-256=$HMAC_SIG&x-sn-hmac-key-id=k1&x-sn-hmac-timestamp=1700000000"
@@ -614,6 +667,7 @@ sc_https_bearer_post_200() {
   begin https-bearer-post-200 8437 "TLS 1.2 (curl -> nginx, key log): a healthy authenticated API call, POST with an Authorization: Bearer token and a JSON body; nginx answers 200. No error finding."
   expect status.0 ok; expect findings.0 ""
   expect http_detail yes
+  secrets_hidden "$BEARER"
   listening 8437
   CURL --tlsv1.2 --tls-max 1.2 --cacert "$R" --resolve api.tlscap.test:8437:127.0.0.1 \
     -X POST -H "Authorization: Bearer $BEARER" -H 'Content-Type: application/json' -d '{"a":1}' \
@@ -624,9 +678,151 @@ sc_https_password_get() {
   begin https-password-get 8438 "TLS 1.3 (curl -> nginx, key log): GET to a login endpoint with the user name and password in the query string; nginx answers 200. The request is visible only with the key log."
   expect status.0 ok; expect findings.0 "credentials-in-url sensitive-get"
   expect http_detail yes
+  secrets_hidden apipass
   listening 8438
   CURL --cacert "$R" --resolve api.tlscap.test:8438:127.0.0.1 \
     'https://api.tlscap.test:8438/api/v1/login?user=apiuser&password=apipass'
+  finish
+}
+
+secrets() { meta secrets "$*"; }               # planted values readable in the capture bytes
+secrets_hidden() { meta secrets_hidden "$*"; } # planted values inside TLS / never on the wire
+sc_ftp_login() {
+  begin ftp-login 8439 "FTP control connection in clear (Python ftplib -> pyftpdlib): USER/PASS with a planted user name and password, PWD, QUIT. No TLS at all; the connection is listed with --all."
+  expect status.0 incomplete; expect findings.0 ""
+  secrets "$FTP_USER" "$FTP_PASS"
+  secrets_hidden "$(b64 "$FTP_USER:$FTP_PASS")" "$(b64 "$FTP_PASS")"
+  srv "$PY" "$S/tools/loginserver.py" ftp 127.0.0.1 8439 "$FTP_USER" "$FTP_PASS"
+  cli 15 "$PY" "$S/tools/loginclient.py" ftp 127.0.0.1 8439 "$FTP_USER" "$FTP_PASS"
+  finish
+}
+sc_smtp_auth() {
+  begin smtp-auth 8440 "SMTP in clear (Python smtplib -> aiosmtpd with AUTH allowed without TLS): connection 0 logs in with AUTH PLAIN, connection 1 with AUTH LOGIN; each then sends a message whose body is a planted value. No TLS at all; the connections are listed with --all."
+  expect status.0 incomplete; expect findings.0 ""; expect status.1 incomplete; expect findings.1 ""
+  secrets "$SMTP_USER" "$SMTP_BODY" "$(b64 "\\0$SMTP_USER\\0$SMTP_PASS")" "$(b64 "$SMTP_USER")" "$(b64 "$SMTP_PASS")"
+  secrets_hidden "$SMTP_PASS" "$(b64 "$SMTP_USER:$SMTP_PASS")"
+  srv "$PY" "$S/tools/loginserver.py" smtp 127.0.0.1 8440 "$SMTP_USER" "$SMTP_PASS"
+  cli 15 "$PY" "$S/tools/loginclient.py" smtp-plain 127.0.0.1 8440 "$SMTP_USER" "$SMTP_PASS" "$SMTP_BODY"
+  cli 15 "$PY" "$S/tools/loginclient.py" smtp-login 127.0.0.1 8440 "$SMTP_USER" "$SMTP_PASS" "$SMTP_BODY"
+  finish
+}
+dovecot_conf() {  # dovecot for IMAP (8441) and POP3 (8442), plaintext logins allowed, no TLS
+  mkdir -p "$RUN/dovecot/base" "$RUN/dovecot/state" "$RUN/mail"
+  chmod 755 "$RUN" "$RUN/dovecot"
+  chown 65534:65534 "$RUN/mail"
+  printf '%s:{PLAIN}%s\n' "$IMAP_USER" "$IMAP_PASS" "$POP3_USER" "$POP3_PASS" > "$RUN/dovecot/passwd"
+  chmod 644 "$RUN/dovecot/passwd"
+  cat > "$RUN/dovecot/dovecot.conf" <<EOF3
+protocols = imap pop3
+listen = 127.0.0.1
+base_dir = $RUN/dovecot/base
+state_dir = $RUN/dovecot/state
+log_path = $RUN/dovecot/log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+passdb {
+  driver = passwd-file
+  args = $RUN/dovecot/passwd
+}
+userdb {
+  driver = static
+  args = uid=65534 gid=65534 home=$RUN/mail/%u
+}
+mail_location = maildir:~/Maildir
+service imap-login {
+  inet_listener imap {
+    port = 8441
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = 8442
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+EOF3
+}
+sc_imap_login() {
+  begin imap-login 8441 "IMAP in clear (Python imaplib -> dovecot, passwd-file user, plaintext auth allowed): LOGIN with a planted user name and password, SELECT INBOX, LOGOUT. No TLS at all; the connection is listed with --all."
+  expect status.0 incomplete; expect findings.0 ""
+  secrets "$IMAP_USER" "$IMAP_PASS"
+  secrets_hidden "$(b64 "$IMAP_USER:$IMAP_PASS")" "$(b64 "$IMAP_PASS")"
+  dovecot_conf
+  srv dovecot -F -c "$RUN/dovecot/dovecot.conf"
+  cli 15 "$PY" "$S/tools/loginclient.py" imap 127.0.0.1 8441 "$IMAP_USER" "$IMAP_PASS"
+  finish
+}
+sc_pop3_login() {
+  begin pop3-login 8442 "POP3 in clear (Python poplib -> dovecot, passwd-file user, plaintext auth allowed): USER/PASS with a planted user name and password, STAT, QUIT. No TLS at all; the connection is listed with --all."
+  expect status.0 incomplete; expect findings.0 ""
+  secrets "$POP3_USER" "$POP3_PASS"
+  secrets_hidden "$(b64 "$POP3_USER:$POP3_PASS")" "$(b64 "$POP3_PASS")"
+  dovecot_conf
+  srv dovecot -F -c "$RUN/dovecot/dovecot.conf"
+  cli 15 "$PY" "$S/tools/loginclient.py" pop3 127.0.0.1 8442 "$POP3_USER" "$POP3_PASS"
+  finish
+}
+sc_https_planted_secrets() {
+  begin https-planted-secrets 8443 "curl -> nginx (key log), connection 0 HTTP/2 over TLS 1.3, connection 1 HTTP/1.1 over TLS 1.2: each two POSTs carrying planted secrets in Authorization: Bearer, Cookie, X-Api-Key and the form body, the first with a ;jsessionid= path parameter and an access_token query value, the second with a bare query token (?PLANTED-...); nginx answers 200 with a planted Set-Cookie and a planted body. Everything is readable only with the key log. curl ends the HTTP/2 connection with a RST (it closes with the server's NewSessionTickets unread)."
+  expect status.0 ok; expect findings.0 "credentials-in-url"
+  expect status.1 ok; expect findings.1 "credentials-in-url"
+  expect http_detail yes
+  secrets_hidden "$PL_BEARER" "$PL_COOKIE" "$PL_APIKEY" "$PL_JSESSION" "$PL_QUERY" "$PL_POST_PASS" "$PL_SETCOOKIE" "$PL_RESPBODY" "$PL_BARE"
+  listening 8443
+  local url="https://api.tlscap.test:8443/api/v1/orders;jsessionid=$PL_JSESSION/items?access_token=$PL_QUERY&page=2"
+  local url2="https://api.tlscap.test:8443/api/v1/export?$PL_BARE"
+  local common=(--cacert "$R" --resolve api.tlscap.test:8443:127.0.0.1 -H "Authorization: Bearer $PL_BEARER"
+                -H "Cookie: sid=$PL_COOKIE" -H "X-Api-Key: $PL_APIKEY" -d "user=alice&password=$PL_POST_PASS")
+  CURL --http2 "${common[@]}" "$url" "$url2"
+  CURL --http1.1 --tlsv1.2 --tls-max 1.2 "${common[@]}" "$url" "$url2"
+  finish
+}
+sc_not_tls_set_cookie() {
+  begin not-tls-set-cookie 8444 "TLS client (curl https://) to a plain-HTTP nginx port that sets a planted cookie on every reply: the server answers 'HTTP/1.1 400 Bad Request' with Set-Cookie in clear text."
+  expect status.0 not-tls; expect findings.0 "not-tls"
+  secrets "$PL_NOTLS_COOKIE"
+  listening 8444
+  CURL --cacert "$R" --resolve api.tlscap.test:8444:127.0.0.1 https://api.tlscap.test:8444/
+  finish
+}
+sc_http_to_tls_port() {
+  begin http-to-tls-port 8445 "Plain-HTTP client (curl http://) to nginx's TLS port: a GET whose first line carries a planted access_token query value, with a planted Cookie; nginx answers in clear with 400 (plain HTTP request sent to HTTPS port). No TLS record at all: tlscap sees a plain-HTTP connection carrying a credential."
+  expect status.0 cleartext; expect findings.0 "cleartext-credentials credentials-in-url sensitive-get"
+  expect http_detail yes
+  secrets "$PL_PLAIN_TOKEN" "$PL_PLAIN_COOKIE"
+  listening 8445
+  cli 15 curl -sS -o /dev/null -w '%{http_code}\n' -H "Cookie: sid=$PL_PLAIN_COOKIE" \
+    "http://127.0.0.1:8445/v1?access_token=$PL_PLAIN_TOKEN"
+  finish
+}
+sc_proxy_connect_auth() {
+  begin proxy-connect-auth 8446 "curl -> tinyproxy (HTTP proxy with Basic auth) -> nginx: CONNECT localhost:8443 with a planted Proxy-Authorization in clear, then TLS 1.3 through the tunnel (key log) carrying a POST with a planted bearer token. Captured between client and proxy."
+  expect status.0 ok; expect findings.0 ""
+  expect http_detail yes
+  secrets "$(b64 "$PROXY_USER:$PROXY_PASS")"
+  secrets_hidden "$PROXY_USER" "$PROXY_PASS" "$PL_BEARER"
+  mkdir -p "$RUN/tinyproxy"
+  cat > "$RUN/tinyproxy/tinyproxy.conf" <<EOF4
+User nobody
+Group nogroup
+Port 8446
+Listen 127.0.0.1
+Timeout 15
+MaxClients 8
+Allow 127.0.0.1
+BasicAuth $PROXY_USER $PROXY_PASS
+ConnectPort 8443
+LogLevel Info
+EOF4
+  srv tinyproxy -d -c "$RUN/tinyproxy/tinyproxy.conf"
+  CURL --cacert "$R" --proxy http://127.0.0.1:8446 --proxy-user "$PROXY_USER:$PROXY_PASS" \
+    -H "Authorization: Bearer $PL_BEARER" -d '{"a":1}' https://localhost:8443/api/v1/records
   finish
 }
 
@@ -637,7 +833,9 @@ ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mt
      cert-expired cert-not-yet-valid cert-wrong-host cert-self-signed cert-weak-signature-sha1
      cert-weak-key-rsa1024 chain-untrusted chain-order cert-revoked-ocsp cert-revoked-crl
      obsolete-tls10 weak-cipher-null tls13-hello-retry tls12-resumption tls13-http-401-200
-     http-cleartext-credentials https-hmac-query https-bearer-post-200 https-password-get)
+     http-cleartext-credentials https-hmac-query https-bearer-post-200 https-password-get
+     ftp-login smtp-auth imap-login pop3-login https-planted-secrets not-tls-set-cookie http-to-tls-port
+     proxy-connect-auth)
 printf '%s\n' "${ALL[@]}" > "$S/meta/ORDER"
 t0=$(date +%s)
 for name in "${ALL[@]}"; do

@@ -30,8 +30,19 @@ fn run_json(args: &[&str]) -> (Vec<Value>, String, i32) {
     )
 }
 
+/// Samples of plain TCP (cleartext logins, neither TLS nor HTTP): listed only with `--all`.
+const PLAIN_TCP: &[&str] = &[
+    "ftp-login.pcap",
+    "smtp-auth.pcap",
+    "imap-login.pcap",
+    "pop3-login.pcap",
+];
+
 fn args_for(file: &str) -> Vec<String> {
     let mut args = vec!["--ca-file".to_string(), "samples/pki/root.pem".to_string()];
+    if PLAIN_TCP.contains(&file) {
+        args.push("--all".into());
+    }
     if file == "cert-revoked-crl.pcap" {
         args.extend(["--crl".into(), "samples/pki/revoked.crl.pem".into()]);
     }

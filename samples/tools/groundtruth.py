@@ -30,6 +30,7 @@ FIELDS = [
     "tls.change_cipher_spec", "tls.handshake.ja3", "tls.handshake.extensions_alpn_str",
     "http.response.code", "ocsp.certStatus", "tcp.payload",
     "http.request.method", "http.request.uri", "http.host", "http.authorization",
+    "http.request.line",
 ]
 HRR_RANDOM = "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c"
 VERSIONS = {0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2", 0x0304: "TLS 1.3"}
@@ -150,18 +151,37 @@ SIG_PARAMS = ("signature", "hmac", "sig")
 KEY_PARAMS = ("api_key", "apikey", "api-key", "key", "x-api-key", "access_key", "subscription-key")
 
 
-def http_view(uri, authorization):
-    """(path with query values redacted, auth kind) as tlscap must print them for a request."""
-    kinds = []
+def redact_path_params(base):
+    """`/a;jsessionid=X/b` -> `/a;jsessionid=<redacted>/b`, as tlscap prints path parameters."""
+    out = []
+    for segment in base.split("/"):
+        first, *params = segment.split(";")
+        for p in params:
+            k, eq, v = p.partition("=")
+            first += ";" + (k + "=<redacted>" if eq and v else ("" if p == "" else "<redacted>"))
+        out.append(first)
+    return "/".join(out)
+
+
+def http_view(uri, authorization, api_key_header=False):
+    """(path with query and path-parameter values redacted, auth kind) as tlscap must print them
+    for a request."""
+    kinds = ["api-key"] if api_key_header else []
     if authorization:
         scheme = authorization.split()[0].lower() if authorization.split() else ""
         kinds.append({"basic": "basic", "bearer": "bearer"}.get(scheme, scheme))
     base, sep, query = uri.partition("?")
+    base = redact_path_params(base)
     if not sep:
         return base, "+".join(sorted(set(kinds))) or "none"
     parts = []
     for kv in query.split("&"):
-        k, _, v = kv.partition("=")
+        k, eq, v = kv.partition("=")
+        if not eq:
+            # a flag word is shown, anything else may be a bare token
+            word = len(kv) <= 16 and all(c.isascii() and (c.isalpha() or c in "_-.") for c in kv)
+            parts.append(kv if word else "<redacted>")
+            continue
         if v == "":
             parts.append(kv)
             continue
@@ -331,10 +351,12 @@ def connections(frames, encrypted_view, http_detail=False):
             if from_client:
                 methods, uris = lst(f["http.request.method"]), lst(f["http.request.uri"])
                 hosts, auths = lst(f["http.host"]), lst(f["http.authorization"])
+                # an X-Api-Key header (one request per packet in the samples that have one)
+                api_key = any(line.lower().startswith("x-api-key:") for line in lst(f["http.request.line"]))
                 for i, m in enumerate(methods):
                     http_reqs.append((n, m, uris[i] if i < len(uris) else None,
                                       hosts[i] if i < len(hosts) else None,
-                                      auths[i] if i < len(auths) else None))
+                                      auths[i] if i < len(auths) else None, api_key))
             if not from_client and server_plain is None and tlen > 0 and f["tcp.payload"]:
                 # only the server's first payload, and only when it is not a TLS record
                 raw = bytes.fromhex(f["tcp.payload"].replace(":", ""))
@@ -376,8 +398,8 @@ def connections(frames, encrypted_view, http_detail=False):
             for i in range(max(len(http_reqs), len(http_resps))):
                 e = OrderedDict()
                 if i < len(http_reqs):
-                    pkt, method, uri, host, authz = http_reqs[i]
-                    path, auth = http_view(uri or "", authz)
+                    pkt, method, uri, host, authz, api_key = http_reqs[i]
+                    path, auth = http_view(uri or "", authz, api_key)
                     e["method"] = method
                     e["uri"] = uri
                     e["path"] = path

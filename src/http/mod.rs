@@ -147,7 +147,10 @@ fn redact_path(raw: &str, auth: &mut Vec<&'static str>) -> String {
     };
     let mut parts = Vec::new();
     for kv in q.split('&') {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        let Some((k, v)) = kv.split_once('=') else {
+            parts.push(bare_query_part(kv));
+            continue;
+        };
         if v.is_empty() {
             // Nothing to hide, and an empty token is no credential.
             parts.push(kv.to_string());
@@ -164,6 +167,22 @@ fn redact_path(raw: &str, auth: &mut Vec<&'static str>) -> String {
         parts.push(format!("{k}=<redacted>"));
     }
     format!("{base}?{}", parts.join("&"))
+}
+
+/// A query component without `=`: a flag (`?wsdl`, `&raw`) is shown, anything else may be a
+/// bare token (`/reset?3f9a...`, `/hook?eyJ...`) and is redacted. Flags are short words: at most
+/// 16 letters, `_`, `-` and `.`; a single digit is enough to look like a token (cache busters
+/// such as `?1644807874` are redacted too, which costs nothing).
+fn bare_query_part(part: &str) -> String {
+    let is_word = part.len() <= 16
+        && part
+            .bytes()
+            .all(|b| b.is_ascii_alphabetic() || b"_-.".contains(&b));
+    if is_word {
+        part.to_string()
+    } else {
+        "<redacted>".to_string()
+    }
 }
 
 /// Redacts path-parameter values (`/a;jsessionid=X/b` → `/a;jsessionid=<redacted>/b`): servlet
@@ -597,6 +616,18 @@ mod tests {
         let p = redact_path("http://u:p@h.example/x?api_key=k", &mut auth);
         assert_eq!(p, "http://<redacted>@h.example/x?api_key=<redacted>");
         assert_eq!(auth_string(&auth), "api-key+basic");
+    }
+
+    #[test]
+    fn bare_query_tokens_are_redacted_flags_kept() {
+        // The shape of the bare token in samples/https-planted-secrets.pcap, and flags.
+        let mut auth = Vec::new();
+        let p = redact_path("/api/v1/export?PLANTED-BARE-QUERY-9d2f&wsdl&x.y", &mut auth);
+        assert_eq!(p, "/api/v1/export?<redacted>&wsdl&x.y");
+        let p = redact_path("/r?abcdefghijklmnopq&ipv4&deadbeef", &mut auth);
+        assert_eq!(p, "/r?<redacted>&<redacted>&deadbeef");
+        assert_eq!(redact_path("/r?&&", &mut auth), "/r?&&");
+        assert!(auth.is_empty());
     }
 
     #[test]
