@@ -50,8 +50,8 @@ pub struct Options {
     /// each owning the connections that hash to it (output is the same for any value).
     pub shards: usize,
     /// Never read a capture through a memory map (`--no-mmap`): sharded files are mapped
-    /// otherwise, and a file truncated by another process while it is mapped ends the run
-    /// with SIGBUS.
+    /// otherwise (a file truncated by another process while it is mapped ends with a
+    /// "truncated" error, see `capture::sigbus`).
     pub no_mmap: bool,
     /// Segments per batch the reader hands to sharded workers (0: the default, 4096). Tests
     /// set a few, so that small captures cross many batch and report boundaries.

@@ -75,8 +75,8 @@ pub struct CommonArgs {
     /// Worker threads for a batch of files (default: all cores).
     #[arg(long, value_name = "N", global = true)]
     pub threads: Option<usize>,
-    /// Read captures with `read` calls only, never through a memory map (a file that another
-    /// process truncates while it is mapped ends the run with SIGBUS).
+    /// Read captures with `read` calls only, never through a memory map (a mapped file that
+    /// another process truncates ends with a "truncated" error, as a read one does).
     #[arg(long, global = true)]
     pub no_mmap: bool,
     /// Only analyse files whose name or path matches this glob (`*` any run, `?` one

@@ -320,3 +320,73 @@ fn tables_are_paged_without_losing_or_reordering_rows() {
         assert_eq!(body(&paged), body(&whole), "{view}");
     }
 }
+
+/// A capture that another process truncates while tlscap reads it through mapped windows (the
+/// default with several threads) used to kill tlscap with SIGBUS, losing all output. tlscap is
+/// stopped (SIGSTOP) as soon as /proc shows the file mapped, the file is cut, and tlscap goes
+/// on: it must end with exit 1, a "truncated" error naming the file, and the records it had.
+#[test]
+fn a_capture_truncated_while_mapped_ends_with_a_truncated_error_not_sigbus() {
+    // A real sample's 40 records written 2,000 times (29 MB: above the size from which one
+    // file is split over threads, and several 4 MiB windows).
+    let one = std::fs::read(common::sample("tls13-http-401-200.pcap")).unwrap();
+    let mut bytes = one[..24].to_vec();
+    for _ in 0..2000 {
+        bytes.extend_from_slice(&one[24..]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shrinking.pcap");
+    std::fs::write(&path, &bytes).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+        .args(["--threads", "2", "--format", "json", "--no-auto-keylog"])
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tlscap");
+    let pid = child.id() as libc::pid_t;
+    let maps = format!("/proc/{pid}/maps");
+    let name = path.to_str().unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let mapped = std::fs::read_to_string(&maps).is_ok_and(|m| m.contains(name));
+        if mapped {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "tlscap finished before it was seen mapping the capture"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "tlscap never mapped the capture"
+        );
+        std::thread::yield_now();
+    }
+    // SAFETY: signals to our own child, which has not been waited for (its pid is ours).
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    // 1,000,003 bytes: mid-record, in the first window.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(1_000_003)
+        .unwrap();
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let out = child.wait_with_output().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), None, "killed by a signal");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("shrinking.pcap") && err.contains("truncated at byte offset"),
+        "{err}"
+    );
+    let recs = json_lines(&out);
+    let conns = recs.iter().filter(|r| r["type"] == "connection").count();
+    assert_eq!(
+        conns, 2,
+        "the sample's two connections (their 5-tuples repeat)"
+    );
+}

@@ -143,8 +143,10 @@ pub struct CaptureWarning {
 
 mod reader;
 mod shared;
+mod sigbus;
 pub use reader::CaptureReader;
 pub use shared::SharedBlock;
+pub use sigbus::faults as mapped_faults;
 
 /// True when the first bytes look like a capture we can read (pcap, pcapng, or gzip).
 pub fn looks_like_capture(first_bytes: &[u8]) -> bool {

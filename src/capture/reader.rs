@@ -504,10 +504,17 @@ impl CaptureReader {
         if pending > 0 {
             self.parser.consume(pending);
         }
-        let located = match self.whole_packet() {
+        let mut located = match self.whole_packet() {
             Some(located) => Ok(Some(located)),
             None => self.locate_next(),
         };
+        let ahead = match located {
+            Ok(Some(_)) => self.pending_consume,
+            _ => 0,
+        };
+        if let Some(len) = self.parser.shrunk(ahead) {
+            located = self.cut_short(located, len);
+        }
         match located {
             Ok(Some(located)) => {
                 let end = located.start.saturating_add(located.len);
@@ -539,6 +546,28 @@ impl CaptureReader {
                 Err(e)
             }
         }
+    }
+
+    /// What reading found, for a mapped file truncated to `len` bytes while it was read: a
+    /// packet that lies whole before the new end stands; anything else (a packet reaching past
+    /// it, read as zeros, an error or end met there) is the truncation.
+    fn cut_short(
+        &mut self,
+        located: Result<Option<Located>, CaptureError>,
+        len: u64,
+    ) -> Result<Option<Located>, CaptureError> {
+        if matches!(located, Ok(Some(_))) && self.offset() <= len {
+            return located;
+        }
+        if matches!(located, Ok(Some(_))) {
+            self.packets -= 1;
+            self.pending_consume = 0;
+        }
+        Err(CaptureError::Truncated {
+            path: self.path.clone(),
+            offset: (self.parser.consumed() as u64).min(len),
+            packets_read: self.packets,
+        })
     }
 
     /// Warnings gathered so far (each distinct one once), drained.
