@@ -243,7 +243,9 @@ fn truncated_pcap_returns_every_complete_packet_then_the_offset() {
                 offset,
                 packets_read,
                 ref path,
+                decompressed,
             }) => {
+                assert!(!decompressed);
                 assert_eq!(offset, offsets[record] as u64);
                 assert_eq!(packets_read, record as u64);
                 assert_eq!(path, file.path());
@@ -289,6 +291,34 @@ fn truncated_gzip_pcap_reports_offset_in_uncompressed_stream() {
         s.error,
         Some(CaptureError::Truncated { offset, packets_read: 9, .. }) if offset == offsets[9] as u64
     ));
+    // A whole capture in a gzip file cut inside its 8-byte trailer (CRC-32, length): every
+    // packet is there, but the file is truncated all the same (it used to be a warning and
+    // exit 0). The offset counts decompressed bytes, and says so.
+    let whole = gzip(&bytes);
+    for cut in [1, 4, 8] {
+        let short = whole[..whole.len() - cut].to_vec();
+        let s = read_all(
+            CaptureReader::from_reader(Path::new("t.gz"), Box::new(std::io::Cursor::new(short)))
+                .unwrap(),
+        );
+        assert_eq!(s.packets.len(), 20, "cut {cut}");
+        let error = s.error.expect("truncated");
+        assert!(
+            matches!(
+                error,
+                CaptureError::Truncated { offset, packets_read: 20, decompressed: true, .. }
+                    if offset == bytes.len() as u64
+            ),
+            "cut {cut}: {error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "t.gz: truncated at byte offset {} of the decompressed data (after packet 20)",
+                bytes.len()
+            )
+        );
+    }
     // A gzip file cut in half: whatever was decompressed comes out, then Truncated.
     let whole = gzip(&bytes);
     let half = whole[..whole.len() / 2].to_vec();

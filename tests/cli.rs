@@ -390,3 +390,37 @@ fn a_capture_truncated_while_mapped_ends_with_a_truncated_error_not_sigbus() {
         "the sample's two connections (their 5-tuples repeat)"
     );
 }
+
+/// A gzip'd capture cut inside its trailer holds every packet, but the file is damaged: exit 1
+/// (README), not 0 with a warning. The offset is said to count decompressed bytes.
+#[test]
+fn a_gzip_capture_cut_inside_its_trailer_exits_1() {
+    let bytes = std::fs::read(common::sample("tls13-http-401-200.pcap")).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, &bytes).unwrap();
+    let gz = enc.finish().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.pcap.gz");
+    std::fs::write(&path, &gz[..gz.len() - 3]).unwrap();
+    let out = tlscap(&[
+        "--format",
+        "json",
+        "--no-auto-keylog",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "cut.pcap.gz: truncated at byte offset {} of the decompressed data (after packet 40)",
+            bytes.len()
+        )),
+        "{err}"
+    );
+    let recs = json_lines(&out);
+    assert_eq!(
+        recs.iter().filter(|r| r["type"] == "connection").count(),
+        2,
+        "every connection is still reported"
+    );
+}

@@ -387,6 +387,7 @@ impl CaptureReader {
                 path: path.to_path_buf(),
                 offset: 0,
                 packets_read: 0,
+                decompressed: compressed,
                 reason: format!("gzip stream: {e}"),
             })?;
             if inner.is_empty() {
@@ -418,6 +419,7 @@ impl CaptureReader {
                     path: path.to_path_buf(),
                     offset: 0,
                     packets_read: 0,
+                    decompressed: compressed,
                 }
             }
             PcapError::ReadError => {
@@ -428,6 +430,7 @@ impl CaptureReader {
                 path: path.to_path_buf(),
                 offset: 0,
                 packets_read: 0,
+                decompressed: compressed,
                 reason: format!("invalid file header ({other:?})"),
             },
         };
@@ -449,6 +452,7 @@ impl CaptureReader {
                             path: path.to_path_buf(),
                             offset: 0,
                             packets_read: 0,
+                            decompressed: compressed,
                             reason: "invalid pcap file header".into(),
                         })
                     }
@@ -538,7 +542,11 @@ impl CaptureReader {
             }
             Ok(None) => {
                 self.finished = true;
-                self.warn_if_stream_ended_early();
+                // Every packet came out whole but the gzip stream stops short (cut inside
+                // its last block or trailer): the file is truncated all the same.
+                if self.stream_ended_early() {
+                    return Err(self.truncated());
+                }
                 Ok(None)
             }
             Err(e) => {
@@ -567,6 +575,7 @@ impl CaptureReader {
             path: self.path.clone(),
             offset: (self.parser.consumed() as u64).min(len),
             packets_read: self.packets,
+            decompressed: self.compressed,
         })
     }
 
@@ -617,11 +626,8 @@ impl CaptureReader {
         }
     }
 
-    fn warn_if_stream_ended_early(&mut self) {
-        let ended_early = self.status.lock().map(|s| s.ended_early).unwrap_or(false);
-        if ended_early {
-            self.warn("gzip stream ends early (compressed file cut); read what was there".into());
-        }
+    fn stream_ended_early(&self) -> bool {
+        self.status.lock().map(|s| s.ended_early).unwrap_or(false)
     }
 
     fn corrupt(&self, reason: String) -> CaptureError {
@@ -629,6 +635,7 @@ impl CaptureReader {
             path: self.path.clone(),
             offset: self.parser.consumed() as u64,
             packets_read: self.packets,
+            decompressed: self.compressed,
             reason,
         }
     }
@@ -638,6 +645,7 @@ impl CaptureReader {
             path: self.path.clone(),
             offset: self.parser.consumed() as u64,
             packets_read: self.packets,
+            decompressed: self.compressed,
         }
     }
 
