@@ -424,3 +424,40 @@ fn a_gzip_capture_cut_inside_its_trailer_exits_1() {
         "every connection is still reported"
     );
 }
+
+/// Writing the output fails (a full disk: /dev/full): the message names the output and the
+/// exit code is the write error's own (4), not the input error's (1).
+#[test]
+fn a_write_error_names_the_output_and_exits_4() {
+    let sample = common::sample("tcp-refused.pcap");
+    let sample = sample.to_str().unwrap();
+    let out = tlscap(&["--format", "json", "-o", "/dev/full", sample]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "tlscap: /dev/full: write error: No space left on device (os error 28)\n"
+    );
+    for format in ["json", "csv", "table"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+            .args(["--format", format, sample])
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(4), "{format}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "tlscap: standard output: write error: No space left on device (os error 28)\n",
+            "{format}"
+        );
+    }
+    // An output file that cannot be created is the same kind of failure.
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir/out.json");
+    let out = tlscap(&["-o", missing.to_str().unwrap(), sample]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{}: cannot create output", missing.display())),
+        "{}",
+        stderr(&out)
+    );
+}
