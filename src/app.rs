@@ -1229,17 +1229,20 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
         reorder.push(index, item, &mut emit);
     });
     reorder.finish(&mut emit);
+    let mut analysis = analysis;
+    if let Some(w) = writer.warning() {
+        analysis.warnings.push(format!("{file}: {w}"));
+    }
     let (spill, spill_error) = match spill_error {
-        Some(e) => (spill::Spill::default(), Some(e)),
-        None => match writer.finish() {
-            Ok(s) => (s, None),
-            Err(e) => (spill::Spill::default(), Some(e)),
+        Some(e) => (spill::Spill::default(), Some(e.to_string())),
+        None => match writer.finish_noting() {
+            Ok((s, not_kept)) => (s, not_kept),
+            Err(e) => (spill::Spill::default(), Some(e.to_string())),
         },
     };
     let result = FileResult {
         file,
-        spill_error: spill_error
-            .map(|e| format!("cannot keep its records in a temporary file: {e}")),
+        spill_error,
         analysis,
         findings,
         spill,

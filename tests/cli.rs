@@ -461,3 +461,56 @@ fn a_write_error_names_the_output_and_exits_4() {
         stderr(&out)
     );
 }
+
+/// The temporary directory is missing: records that pass the memory budget stay in memory
+/// (up to 4x the budget) with a warning naming the directory, instead of the whole file's
+/// records being dropped; past that, the records kept are reported and the rest named as lost
+/// (exit 1).
+#[test]
+fn a_missing_temporary_directory_keeps_records_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("gone");
+    let sample = common::sample("tls13-http-401-200.pcap");
+    let run = |budget: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tlscap"))
+            .args(["--format", "json", "--no-auto-keylog"])
+            .arg(&sample)
+            .env("TMPDIR", &missing)
+            .env("TLSCAP_SPILL_MEMORY", budget)
+            .output()
+            .unwrap()
+    };
+    let normal = tlscap(&[
+        "--format",
+        "json",
+        "--no-auto-keylog",
+        sample.to_str().unwrap(),
+    ]);
+    // 300 bytes: the first record needs the disk; 4x that holds both.
+    let out = run("300");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, normal.stdout);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "tlscap: warning: {}: cannot create a temporary file in {}: No such file or directory (os error 2); records kept in memory instead\n",
+            sample.display(),
+            missing.display()
+        )
+    );
+    // 100 bytes: 4x holds the first record only.
+    let out = run("100");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let conns = json_lines(&out);
+    let conns: Vec<&Value> = conns.iter().filter(|r| r["type"] == "connection").collect();
+    assert_eq!(conns.len(), 1);
+    assert_eq!(conns[0]["index"], 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "1 of its 2 records not kept (cannot create a temporary file in {}",
+            missing.display()
+        )) && err.contains("the 1 before are reported"),
+        "{err}"
+    );
+}
