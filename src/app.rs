@@ -559,8 +559,10 @@ impl<'o> RecordBuilder<'o> {
             file: self.file.clone(),
             index: tcp.index,
             first_packet: tcp.first.packet,
-            start: tcp.first.ts.rfc3339(),
-            duration_s: round6(tcp.last.ts.seconds_since(tcp.first.ts)),
+            start: tcp.first.ts.rfc3339_checked(),
+            // Packets out of time order (interfaces merged, a clock stepped back) can put the
+            // last one before the first: a duration is never negative.
+            duration_s: round6(tcp.last.ts.seconds_since(tcp.first.ts).max(0.0)),
             client: crate::text::socket_addr(tcp.client),
             server: crate::text::socket_addr(tcp.server),
             sni: ch.and_then(|c| c.sni.clone()),

@@ -900,8 +900,8 @@ fn file_rows(batch: &app::Batch, tally: &Tally) -> Vec<FileRow> {
                 file: f.file.clone(),
                 packets: s.packets,
                 bytes: s.bytes,
-                first: s.first_ts.map(|t| t.rfc3339()),
-                last: s.last_ts.map(|t| t.rfc3339()),
+                first: s.first_ts.and_then(|t| t.rfc3339_checked()),
+                last: s.last_ts.and_then(|t| t.rfc3339_checked()),
                 span_s: match (s.first_ts, s.last_ts) {
                     (Some(a), Some(b)) => (b.seconds_since(a) * 1e6).round() / 1e6,
                     _ => 0.0,

@@ -97,9 +97,10 @@ pub struct ConnectionRecord {
     pub index: u64,
     /// 1-based number of the connection's first packet.
     pub first_packet: u64,
-    /// Capture time of the first packet, RFC 3339 UTC.
-    pub start: String,
-    /// Seconds from first to last packet.
+    /// Capture time of the first packet, RFC 3339 UTC; None (`null`) when the capture's time
+    /// is outside what RFC 3339 can write (years 0000-9999).
+    pub start: Option<String>,
+    /// Seconds from first to last packet (never negative).
     pub duration_s: f64,
     /// Client `ip:port` (`[v6]:port`).
     pub client: String,

@@ -514,3 +514,109 @@ fn a_missing_temporary_directory_keeps_records_in_memory() {
         "{err}"
     );
 }
+
+/// `samples/tls13-http-401-200.pcap` (and its key log) with packet `n`'s seconds set to
+/// `secs`, in a temporary directory: (dir, path).
+fn with_packet_time(n: usize, secs: u32) -> (tempfile::TempDir, std::path::PathBuf) {
+    let mut bytes = std::fs::read(common::sample("tls13-http-401-200.pcap")).unwrap();
+    let mut at = 24;
+    for _ in 1..n {
+        let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16 + caplen;
+    }
+    bytes[at..at + 4].copy_from_slice(&secs.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clock.pcap");
+    std::fs::write(&path, bytes).unwrap();
+    std::fs::copy(
+        common::sample("tls13-http-401-200.keys"),
+        dir.path().join("clock.keys"),
+    )
+    .unwrap();
+    (dir, path)
+}
+
+/// Connection records without the fields that name the capture (`file`, the key log's path),
+/// for comparing two copies of a capture.
+fn records_but_file(out: &Output) -> Vec<Value> {
+    json_lines(out)
+        .into_iter()
+        .filter(|r| r["type"] == "connection")
+        .map(|mut r| {
+            r.as_object_mut().unwrap().remove("file");
+            if let Some(d) = r["decryption"].as_object_mut() {
+                d.remove("key_source");
+            }
+            r
+        })
+        .collect()
+}
+
+/// One corrupt timestamp (0, or ten years ahead) in the middle of the first connection used to
+/// split it: its HTTP 200 was lost and a third connection with a negative duration appeared.
+/// Now that packet is given its predecessor's time, with a warning, and the records are the
+/// untouched capture's.
+#[test]
+fn one_corrupt_timestamp_does_not_split_a_connection() {
+    let original = tlscap(&[
+        "--format",
+        "json",
+        common::sample("tls13-http-401-200.pcap").to_str().unwrap(),
+    ]);
+    let want = records_but_file(&original);
+    assert_eq!(want.len(), 2);
+    assert_eq!(want[0]["http"][0]["status"], 200);
+    // Packet 11 is the server's 1795400376.623182 s, between 1795400376.622921 and .623187.
+    for secs in [0u32, 1_795_400_376 + 10 * 365 * 86_400] {
+        let (_dir, path) = with_packet_time(11, secs);
+        let out = tlscap(&["--format", "json", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(records_but_file(&out), want, "packet 11 at {secs} s");
+        assert!(
+            stderr(&out).contains(&format!(
+                "packet 11: timestamp {secs}.623182000 is far from both neighbours' (1795400376.622921000, 1795400376.623187000): treated as corrupt"
+            )),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+/// A first packet with a time before any neighbour can vouch for it is kept, but a record
+/// never shows a time that is not RFC 3339 (`start` null for years past 9999; it was
+/// `@…`), nor a negative duration.
+#[test]
+fn start_is_rfc3339_or_null_and_durations_are_never_negative() {
+    // 0xFFFF_FFFF s is year 2106: representable. The last packet set to 0 is a single
+    // neighbour's word against its predecessor: kept, and the connection ends before it began.
+    let (_dir, path) = with_packet_time(40, 0);
+    let out = tlscap(&["--format", "json", path.to_str().unwrap()]);
+    for r in records_but_file(&out) {
+        let d = r["duration_s"].as_f64().unwrap();
+        assert!(d >= 0.0, "{r}");
+    }
+    // pcapng with the largest timestamp (2^64 - 1 µs, year 586,524) on every packet.
+    let mut bytes = std::fs::read(common::sample("multi.pcapng")).unwrap();
+    let mut at = 0;
+    let mut epbs = 0;
+    while at + 8 <= bytes.len() {
+        let kind = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        if kind == 6 {
+            bytes[at + 12..at + 20].fill(0xff);
+            epbs += 1;
+        }
+        at += len;
+    }
+    assert!(epbs > 10);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("far.pcapng");
+    std::fs::write(&path, bytes).unwrap();
+    let out = tlscap(&["--format", "json", path.to_str().unwrap()]);
+    let recs = records_but_file(&out);
+    assert!(!recs.is_empty());
+    for r in &recs {
+        assert!(r["start"].is_null(), "{r}");
+        assert_eq!(r["duration_s"], 0.0);
+    }
+}

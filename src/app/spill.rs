@@ -128,7 +128,7 @@ pub fn encode_body(r: &ConnectionRecord, facts: &CrossFacts) -> Vec<u8> {
         }
     }
     put_u(b, r.first_packet);
-    put_s(b, &r.start);
+    put_os(b, r.start.as_deref());
     b.extend_from_slice(&r.duration_s.to_bits().to_le_bytes());
     put_s(b, &r.client);
     put_s(b, &r.server);
@@ -1155,7 +1155,7 @@ impl<'a> Dec<'a> {
     ) -> io::Result<(ConnectionRecord, CrossFacts)> {
         let facts = self.facts()?;
         let first_packet = self.u()?;
-        let start = self.s()?;
+        let start = self.os()?;
         let duration_s = self.f64()?;
         let record = ConnectionRecord {
             record_type: "connection",
@@ -1264,7 +1264,10 @@ impl<'a> Dec<'a> {
         out.extend_from_slice(b",\"first_packet\":");
         json::write_u64(out, self.u()?);
         out.extend_from_slice(b",\"start\":");
-        json::write_str_bytes(out, self.text()?);
+        match self.otext()? {
+            Some(start) => json::write_str_bytes(out, start),
+            None => out.extend_from_slice(b"null"),
+        }
         out.extend_from_slice(b",\"duration_s\":");
         json::write_f64(out, self.f64()?);
         out.extend_from_slice(b",\"client\":");
@@ -1435,7 +1438,7 @@ mod tests {
             file: "x.pcap".into(),
             index,
             first_packet: 1,
-            start: "2024-01-01T00:00:00Z".into(),
+            start: Some("2024-01-01T00:00:00Z".into()),
             duration_s: 0.25,
             client: "10.0.0.1:5000".into(),
             server: "10.0.0.2:443".into(),

@@ -107,7 +107,10 @@ fn write_connection_with(out: &mut Vec<u8>, r: &ConnectionRecord, chains: &mut C
     out.extend_from_slice(b",\"first_packet\":");
     write_u64(out, *first_packet);
     out.extend_from_slice(b",\"start\":");
-    write_str(out, start);
+    match start {
+        Some(start) => write_str(out, start),
+        None => out.extend_from_slice(b"null"),
+    }
     out.extend_from_slice(b",\"duration_s\":");
     write_f64(out, *duration_s);
     out.extend_from_slice(b",\"client\":");
@@ -762,7 +765,7 @@ mod tests {
             file: "dir\\cap\"ture\".pcap".into(),
             index: u64::MAX,
             first_packet: 1,
-            start: "2024-05-01T12:00:00.123456Z".into(),
+            start: Some("2024-05-01T12:00:00.123456Z".into()),
             duration_s: 0.1 + 0.2,
             client: "[::1]:50000".into(),
             server: "10.0.0.2:443".into(),
