@@ -603,6 +603,7 @@ impl<'o> RecordBuilder<'o> {
                 // Retransmitted SYNs count too, as in Wireshark's tcp.analysis.retransmission.
                 retransmissions: tcp.retransmissions + tcp.syn.saturating_sub(1),
                 midstream: tcp.midstream,
+                out_of_order: tcp.out_of_order,
             },
             ja3,
             ja4,

@@ -83,6 +83,9 @@ pub struct TcpRecord {
     pub retransmissions: u32,
     /// Connection was picked up without its SYN.
     pub midstream: bool,
+    /// Segments that brought new data ahead of a hole (arrived before the bytes preceding
+    /// them; not counted as retransmissions).
+    pub out_of_order: u32,
 }
 
 /// One TCP connection that carried TLS or tried to.

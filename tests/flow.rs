@@ -283,6 +283,50 @@ fn snaplen_cut_is_a_gap() {
 }
 
 #[test]
+fn every_hole_is_a_gap_also_once_the_handler_is_done() {
+    // Hand-built segments (one edge case): after the handler is done, 10,000 one-byte
+    // segments each one byte apart leave 10,000 holes; the range cap (8) skips them one by
+    // one. Each is a gap (they were not counted at all once the handler was done).
+    let (mut r, mut h) = (
+        Reassembler::new(1024, 8),
+        Recorder {
+            done_after: Some(1),
+            ..Default::default()
+        },
+    );
+    r.on_syn(0);
+    feed(&mut r, &mut h, 1, b"hello", 1);
+    assert!(r.is_done());
+    for k in 0..10_000u32 {
+        feed(&mut r, &mut h, 1 + 5 + 2 * k + 1, b"x", 2 + u64::from(k));
+    }
+    r.flush(D, meta(20_000), &mut h);
+    assert_eq!((r.gaps(), r.gap_bytes()), (10_000, 10_000));
+    assert_eq!(r.covered_bytes(), 5 + 10_000);
+    assert_eq!((r.out_of_order(), r.retransmissions()), (10_000, 0));
+    assert_eq!(h.events, vec![data(D, b"hello", 1)]);
+}
+
+#[test]
+fn out_of_order_segments_are_not_retransmissions() {
+    // Hand-built segments (one edge case): a segment that brings new bytes ahead of the hole
+    // while overlapping bytes held already is out of order only (it was counted as both); a
+    // copy of held bytes is a retransmission; so is a copy of delivered ones.
+    let (mut r, mut h) = (Reassembler::new(1024, 8), Recorder::default());
+    r.on_syn(0);
+    feed(&mut r, &mut h, 11, b"abcde", 1); // 10..15 ahead of the hole 0..10
+    feed(&mut r, &mut h, 13, b"cdefg", 2); // 12..17: 15..17 new
+    assert_eq!((r.out_of_order(), r.retransmissions()), (2, 0));
+    feed(&mut r, &mut h, 12, b"bcd", 3); // 11..14: nothing new
+    assert_eq!((r.out_of_order(), r.retransmissions()), (2, 1));
+    feed(&mut r, &mut h, 1, b"0123456789", 4); // fills the hole
+    feed(&mut r, &mut h, 1, b"01234", 5); // delivered already
+    assert_eq!((r.out_of_order(), r.retransmissions()), (2, 2));
+    assert_eq!(h.stream(D), b"0123456789abcdefg");
+    assert_eq!(r.gaps(), 0);
+}
+
+#[test]
 fn done_stops_buffering_but_keeps_counting() {
     // Hand-built segments: the handler is done after its first data call.
     let (mut r, mut h) = (
@@ -304,9 +348,15 @@ fn done_stops_buffering_but_keeps_counting() {
     feed(&mut r, &mut h, 6, b"01234", 6);
     r.flush(D, meta(7), &mut h);
     assert_eq!(h.events, vec![data(D, b"first", 3)]);
+    // 15..20 was never seen: a gap, counted although the handler is no longer told.
     assert_eq!(
-        (r.covered_bytes(), r.gaps(), r.retransmissions()),
-        (20, 0, 1)
+        (
+            r.covered_bytes(),
+            r.gaps(),
+            r.gap_bytes(),
+            r.retransmissions()
+        ),
+        (20, 1, 5, 1)
     );
 }
 

@@ -167,6 +167,7 @@ pub fn encode_body(r: &ConnectionRecord, facts: &CrossFacts) -> Vec<u8> {
     put_u(b, t.packets);
     put_u(b, u64::from(t.retransmissions));
     put_b(b, t.midstream);
+    put_u(b, u64::from(t.out_of_order));
     put_os(b, r.ja3.as_deref());
     put_os(b, r.ja4.as_deref());
     put_os(b, r.chain_status.as_deref());
@@ -1103,6 +1104,7 @@ impl<'a> Dec<'a> {
             packets: self.u()?,
             retransmissions: self.u32()?,
             midstream: self.b()?,
+            out_of_order: self.u32()?,
         })
     }
 
@@ -1468,6 +1470,7 @@ mod tests {
                 packets: 7,
                 retransmissions: 0,
                 midstream: false,
+                out_of_order: 2,
             },
             ja3: None,
             ja4: None,

@@ -271,6 +271,7 @@ pub(crate) fn write_tcp(out: &mut Vec<u8>, t: &TcpRecord) {
         packets,
         retransmissions,
         midstream,
+        out_of_order,
     } = t;
     out.extend_from_slice(b"{\"syn\":");
     write_u64(out, u64::from(*syn));
@@ -301,6 +302,8 @@ pub(crate) fn write_tcp(out: &mut Vec<u8>, t: &TcpRecord) {
     write_u64(out, u64::from(*retransmissions));
     out.extend_from_slice(b",\"midstream\":");
     write_bool(out, *midstream);
+    out.extend_from_slice(b",\"out_of_order\":");
+    write_u64(out, u64::from(*out_of_order));
     out.push(b'}');
 }
 
@@ -810,6 +813,7 @@ mod tests {
                 packets: 42,
                 retransmissions: 3,
                 midstream: false,
+                out_of_order: 0,
             },
             ja3: Some("0123456789abcdef0123456789abcdef".into()),
             ja4: Some("t13d1516h2_8daaf6152771_02713d6af862".into()),
