@@ -213,20 +213,55 @@ fn midstream_pickup_starts_at_first_payload() {
 }
 
 #[test]
-fn hold_overflow_by_ranges_declares_a_gap() {
-    // Hand-built segments: three separate held ranges with a cap of two.
+fn hold_overflow_by_ranges_lets_the_furthest_range_go() {
+    // Hand-built segments: three separate held ranges with a cap of two. The first hole is
+    // still in the byte window, so the furthest range goes (the oldest hole used to become a
+    // gap, and the late first segment was then dropped as a retransmission).
     let (mut r, mut h) = (Reassembler::new(1024, 2), Recorder::default());
     r.on_syn(0);
     feed(&mut r, &mut h, 11, b"aaaaa", 2); // 10..15
     feed(&mut r, &mut h, 21, b"bbbbb", 3); // 20..25
+    feed(&mut r, &mut h, 31, b"ccccc", 4); // 30..35: a third range, let go
     assert_eq!(h.events, vec![]);
-    feed(&mut r, &mut h, 31, b"ccccc", 4); // 30..35 -> third range: oldest hole is a gap
-    assert_eq!(h.events, vec![Event::Gap(D, 10, 4), data(D, b"aaaaa", 4)]);
-    assert_eq!((r.gaps(), r.gap_bytes(), r.held_bytes()), (1, 10, 10));
-    // Filling the remaining hole continues normally.
-    feed(&mut r, &mut h, 16, b"XXXXX", 5);
-    assert_eq!(h.stream(D), b"aaaaaXXXXXbbbbb");
-    assert_eq!(r.covered_bytes(), 20);
+    assert_eq!((r.gaps(), r.held_bytes(), r.covered_bytes()), (0, 10, 10));
+    feed(&mut r, &mut h, 1, b"0123456789", 5); // the late first segment
+    assert_eq!(h.stream(D), b"0123456789aaaaa");
+    feed(&mut r, &mut h, 16, b"XXXXX", 6);
+    assert_eq!(h.stream(D), b"0123456789aaaaaXXXXXbbbbb");
+    assert_eq!(r.retransmissions(), 0);
+    // 30..35 never came again: a gap at the end, as is 25..30.
+    r.flush(D, meta(7), &mut h);
+    assert_eq!(h.events.last(), Some(&Event::Gap(D, 10, 7)));
+    assert_eq!((r.gaps(), r.gap_bytes(), r.covered_bytes()), (1, 10, 25));
+}
+
+#[test]
+fn a_late_first_segment_behind_200000_small_segments_is_delivered() {
+    // Hand-built segments (one edge case, the default bounds): the first 1,000 bytes (a
+    // ClientHello, say) arrive after 200,000 two-byte segments ahead of them, in 50,000
+    // separate places (each sent four times). The held ranges pass the cap of 64 long before
+    // the byte window (256 KiB) fills, so the furthest go, and the first hole waits.
+    let (mut r, mut h) = (Reassembler::default(), Recorder::default());
+    r.on_syn(0);
+    let first: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+    for k in 0..200_000u32 {
+        let at = 1000 + 4 * (k % 50_000);
+        feed(&mut r, &mut h, 1 + at, b"zz", 1 + u64::from(k));
+    }
+    assert_eq!(h.events, vec![]);
+    feed(&mut r, &mut h, 1, &first, 200_001);
+    let stream = h.stream(D);
+    assert_eq!(&stream[..1000], &first[..]);
+    assert_eq!(r.gaps(), 0);
+    r.flush(D, meta(200_002), &mut h);
+    assert_eq!(
+        r.covered_bytes() + r.gap_bytes(),
+        1000 + 4 * 49_999 + 2,
+        "every byte seen is delivered or a gap"
+    );
+    // The 63 holes between the 64 ranges held, then the region let go (never sent again),
+    // which counts as one gap: its holes were not kept.
+    assert_eq!(r.gaps(), 64);
 }
 
 #[test]

@@ -82,6 +82,9 @@ pub struct Reassembler {
     done: bool,
     /// Stream offset of the first FIN (its sequence number).
     fin_at: Option<u64>,
+    /// End of the furthest sequence space seen: ranges let go past the range cap that never
+    /// came again are a gap up to here at the end.
+    seen_end: u64,
     covered_bytes: u64,
     gaps: u32,
     gap_bytes: u64,
@@ -113,6 +116,7 @@ impl Reassembler {
             held_bytes: 0,
             done: false,
             fin_at: None,
+            seen_end: 0,
             covered_bytes: 0,
             gaps: 0,
             gap_bytes: 0,
@@ -236,6 +240,7 @@ impl Reassembler {
         };
         let start = self.offset_of(base, SeqNumber(seq));
         let end = start + i64::from(wire_len);
+        self.seen_end = self.seen_end.max(end.max(0) as u64);
         if end <= self.next as i64 {
             self.retransmissions = self.retransmissions.saturating_add(1);
             return;
@@ -291,6 +296,11 @@ impl Reassembler {
     ) {
         while !self.held.is_empty() {
             self.skip_first_hole(dir, meta, handler);
+        }
+        if self.seen_end > self.next {
+            let len = self.seen_end - self.next;
+            self.declare_gap(len, dir, meta, handler);
+            self.next = self.seen_end;
         }
         if let Some(fin_at) = self.fin_at {
             if fin_at > self.next {
@@ -404,7 +414,11 @@ impl Reassembler {
         }
     }
 
-    /// While the hold is over its bounds, the oldest hole becomes a gap.
+    /// While the hold is over its bounds: past the byte bound (the window), the oldest hole
+    /// becomes a gap. Past the range cap alone, while the handler still reads, the furthest
+    /// range is let go instead (as a receiver drops what lies beyond its buffer): the oldest
+    /// hole is still in the window, and the segment that fills it (a late ClientHello behind
+    /// many small segments) must be delivered rather than counted as a retransmission.
     fn enforce_bounds<H: StreamHandler + ?Sized>(
         &mut self,
         dir: Direction,
@@ -414,7 +428,22 @@ impl Reassembler {
         while !self.held.is_empty()
             && (self.held_bytes > self.max_held_bytes || self.held.len() > self.max_held_ranges)
         {
-            self.skip_first_hole(dir, meta, handler);
+            if self.held_bytes <= self.max_held_bytes && !self.done {
+                self.drop_last_range();
+            } else {
+                self.skip_first_hole(dir, meta, handler);
+            }
+        }
+    }
+
+    /// Forgets the furthest held range, as if its segments had not arrived yet (a copy that
+    /// comes again is held again; one that never does leaves a hole).
+    fn drop_last_range(&mut self) {
+        if let Some(last) = self.held.pop() {
+            if let HeldData::Bytes(bytes) = &last.data {
+                self.held_bytes = self.held_bytes.saturating_sub(bytes.len());
+            }
+            self.covered_bytes = self.covered_bytes.saturating_sub(last.end - last.start);
         }
     }
 
