@@ -50,8 +50,8 @@ pub struct Options {
     /// each owning the connections that hash to it (output is the same for any value).
     pub shards: usize,
     /// Never read a capture through a memory map (`--no-mmap`): sharded files are mapped
-    /// otherwise, and a file truncated by another process while it is mapped ends the run
-    /// with SIGBUS.
+    /// otherwise (a file truncated by another process while it is mapped ends with a
+    /// "truncated" error, see `capture::sigbus`).
     pub no_mmap: bool,
     /// Segments per batch the reader hands to sharded workers (0: the default, 4096). Tests
     /// set a few, so that small captures cross many batch and report boundaries.
@@ -562,7 +562,9 @@ impl<'o> RecordBuilder<'o> {
             index: tcp.index,
             first_packet: tcp.first.packet,
             start: tcp.first.ts,
-            duration_s: round6(tcp.last.ts.seconds_since(tcp.first.ts)),
+            // Packets out of time order (interfaces merged, a clock stepped back) can put the
+            // last one before the first: a duration is never negative.
+            duration_s: round6(tcp.last.ts.seconds_since(tcp.first.ts).max(0.0)),
             client: tcp.client,
             server: tcp.server,
             sni: ch.and_then(|c| c.sni.clone()),
@@ -603,6 +605,7 @@ impl<'o> RecordBuilder<'o> {
                 // Retransmitted SYNs count too, as in Wireshark's tcp.analysis.retransmission.
                 retransmissions: tcp.retransmissions + tcp.syn.saturating_sub(1),
                 midstream: tcp.midstream,
+                out_of_order: tcp.out_of_order,
             },
             ja3,
             ja4,
@@ -1197,17 +1200,20 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
         reorder.push(index, item, &mut emit);
     });
     reorder.finish(&mut emit);
+    let mut analysis = analysis;
+    if let Some(w) = writer.warning() {
+        analysis.warnings.push(format!("{file}: {w}"));
+    }
     let (spill, spill_error) = match spill_error {
-        Some(e) => (spill::Spill::default(), Some(e)),
-        None => match writer.finish() {
-            Ok(s) => (s, None),
-            Err(e) => (spill::Spill::default(), Some(e)),
+        Some(e) => (spill::Spill::default(), Some(e.to_string())),
+        None => match writer.finish_noting() {
+            Ok((s, not_kept)) => (s, not_kept),
+            Err(e) => (spill::Spill::default(), Some(e.to_string())),
         },
     };
     let result = FileResult {
         file,
-        spill_error: spill_error
-            .map(|e| format!("cannot keep its records in a temporary file: {e}")),
+        spill_error,
         analysis,
         findings,
         spill,

@@ -32,6 +32,62 @@ pub const EXIT_INPUT_ERROR: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 /// Exit code when `--fail-on` found a finding at or above the given severity.
 pub const EXIT_FINDINGS: i32 = 3;
+/// Exit code when the output could not be created or written (disk full, I/O error): what
+/// was printed is incomplete, whatever the input was.
+pub const EXIT_WRITE_ERROR: i32 = 4;
+
+/// A failed write to the output, naming it; carried inside the `io::Error` that reaches
+/// [`main`], so that it is told apart from errors reading the input or the spill.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: write error: {source}")]
+pub struct OutputError {
+    /// The output file's path, or `standard output`.
+    name: String,
+    /// What the write returned.
+    source: std::io::Error,
+}
+
+/// The output stream, naming itself in its errors (under the buffer, so that failed flushes
+/// are named too).
+struct Output<W> {
+    inner: W,
+    name: String,
+}
+
+impl<W: Write> Output<W> {
+    fn named(&self, source: std::io::Error) -> std::io::Error {
+        std::io::Error::new(
+            source.kind(),
+            OutputError {
+                name: self.name.clone(),
+                source,
+            },
+        )
+    }
+}
+
+impl<W: Write> Write for Output<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).map_err(|e| self.named(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().map_err(|e| self.named(e))
+    }
+}
+
+/// The output error inside `e`, if it came from writing the output (directly, or through the
+/// csv writer, which wraps it).
+fn output_error(e: &std::io::Error) -> Option<&OutputError> {
+    let inner = e.get_ref()?;
+    if let Some(o) = inner.downcast_ref::<OutputError>() {
+        return Some(o);
+    }
+    match inner.downcast_ref::<csv::Error>()?.kind() {
+        csv::ErrorKind::Io(io) => output_error(io),
+        _ => None,
+    }
+}
 
 /// Read packet captures and explain why the TLS connections in them failed.
 #[derive(Debug, Parser)]
@@ -75,8 +131,8 @@ pub struct CommonArgs {
     /// Worker threads for a batch of files (default: all cores).
     #[arg(long, value_name = "N", global = true)]
     pub threads: Option<usize>,
-    /// Read captures with `read` calls only, never through a memory map (a file that another
-    /// process truncates while it is mapped ends the run with SIGBUS).
+    /// Read captures with `read` calls only, never through a memory map (a mapped file that
+    /// another process truncates ends with a "truncated" error, as a read one does).
     #[arg(long, global = true)]
     pub no_mmap: bool,
     /// Only analyse files whose name or path matches this glob (`*` any run, `?` one
@@ -223,11 +279,19 @@ pub fn main() -> i32 {
     };
     match run(cli) {
         Ok(code) => code,
+        // A reader that stops early (`| head`) is not a failure.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
-        Err(e) => {
-            eprintln!("tlscap: {e}");
-            EXIT_INPUT_ERROR
-        }
+        Err(e) => match output_error(&e) {
+            Some(o) if o.source.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
+            Some(o) => {
+                eprintln!("tlscap: {o}");
+                EXIT_WRITE_ERROR
+            }
+            None => {
+                eprintln!("tlscap: {e}");
+                EXIT_INPUT_ERROR
+            }
+        },
     }
 }
 
@@ -401,14 +465,23 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
     }
     let (mut out, to_terminal): (Box<dyn Write>, bool) = match &common.output {
         Some(path) => match std::fs::File::create(path) {
-            Ok(f) => (Box::new(std::io::BufWriter::new(f)), false),
+            Ok(f) => (
+                Box::new(std::io::BufWriter::new(Output {
+                    inner: f,
+                    name: path.display().to_string(),
+                })),
+                false,
+            ),
             Err(e) => {
-                eprintln!("tlscap: {}: {e}", path.display());
-                return Ok(EXIT_USAGE);
+                eprintln!("tlscap: {}: cannot create output: {e}", path.display());
+                return Ok(EXIT_WRITE_ERROR);
             }
         },
         None => (
-            Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            Box::new(std::io::BufWriter::new(Output {
+                inner: std::io::stdout().lock(),
+                name: "standard output".into(),
+            })),
             std::io::stdout().is_terminal(),
         ),
     };
@@ -805,8 +878,8 @@ fn file_rows(batch: &app::Batch, tally: &Tally) -> Vec<FileRow> {
                 file: f.file.clone(),
                 packets: s.packets,
                 bytes: s.bytes,
-                first: s.first_ts.map(|t| t.rfc3339()),
-                last: s.last_ts.map(|t| t.rfc3339()),
+                first: s.first_ts.and_then(|t| t.rfc3339_checked()),
+                last: s.last_ts.and_then(|t| t.rfc3339_checked()),
                 span_s: match (s.first_ts, s.last_ts) {
                     (Some(a), Some(b)) => (b.seconds_since(a) * 1e6).round() / 1e6,
                     _ => 0.0,
@@ -859,8 +932,10 @@ fn explain(path: &std::path::Path, conn: u64, opts: &Options) -> std::io::Result
     b.record
         .findings
         .sort_by_key(|f| std::cmp::Reverse(f.severity));
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = Output {
+        inner: std::io::stdout().lock(),
+        name: "standard output".into(),
+    };
     report::ladder::write_ladder(&mut out, &b.record, &b.handshake, &b.tcp)?;
     Ok(if a.error.is_some() {
         EXIT_INPUT_ERROR

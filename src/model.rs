@@ -85,6 +85,9 @@ pub struct TcpRecord {
     pub retransmissions: u32,
     /// Connection was picked up without its SYN.
     pub midstream: bool,
+    /// Segments that brought new data ahead of a hole (arrived before the bytes preceding
+    /// them; not counted as retransmissions).
+    pub out_of_order: u32,
 }
 
 thread_local! {
@@ -253,7 +256,10 @@ mod rfc3339 {
 
     pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
-            s.serialize_str(&t.rfc3339())
+            match t.rfc3339_checked() {
+                Some(text) => s.serialize_str(&text),
+                None => s.serialize_none(),
+            }
         } else {
             t.serialize(s)
         }
@@ -315,10 +321,11 @@ pub struct ConnectionRecord {
     pub index: u64,
     /// 1-based number of the connection's first packet.
     pub first_packet: u64,
-    /// Capture time of the first packet (RFC 3339 UTC in JSON and tables).
+    /// Capture time of the first packet: RFC 3339 UTC in JSON and tables, null when the
+    /// capture's time is outside what RFC 3339 can write (years 0000-9999).
     #[serde(with = "rfc3339")]
     pub start: Timestamp,
-    /// Seconds from first to last packet.
+    /// Seconds from first to last packet (never negative).
     pub duration_s: f64,
     /// Client `ip:port` (`[v6]:port`).
     pub client: SocketAddr,

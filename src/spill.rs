@@ -36,6 +36,16 @@ fn memory_budget() -> usize {
     })
 }
 
+/// When no temporary file can be had (the directory is missing, full, not writable), spills
+/// stay in memory up to this many times the budget, process-wide; records past it are not
+/// kept (and the file says so).
+const FALLBACK_FACTOR: usize = 4;
+
+/// The directory temporary files go to (`TMPDIR`, else `/tmp`), for messages.
+fn temp_dir() -> String {
+    std::env::temp_dir().display().to_string()
+}
+
 /// Chains remembered per spill; past this the table starts over (bounds memory on captures
 /// with many distinct chains).
 const MAX_CHAINS: usize = 1024;
@@ -184,6 +194,12 @@ fn decode_body(
 #[derive(Debug)]
 pub struct SpillWriter {
     store: Store,
+    /// Why the spill stays in memory past the budget (no temporary file could be created).
+    no_disk: Option<String>,
+    /// Why records pushed from now on are not kept (memory fallback full, or the temporary
+    /// file failed), and how many were not.
+    stopped: Option<String>,
+    dropped: u64,
     /// Scratch for a frame's head (reused).
     head: Vec<u8>,
     /// Chain (by `Arc` address) → number. The `Arc`s are kept in `alive` so an address cannot
@@ -197,6 +213,9 @@ impl Default for SpillWriter {
     fn default() -> Self {
         SpillWriter {
             store: Store::Memory(Chunks::default()),
+            no_disk: None,
+            stopped: None,
+            dropped: 0,
             head: Vec::with_capacity(32),
             chains: Default::default(),
             alive: Vec::new(),
@@ -209,6 +228,10 @@ impl SpillWriter {
     /// Appends one record: its connection index, and its chains and body from
     /// [`encode_body`].
     pub fn push_frame(&mut self, index: u64, record: &EncodedRecord) -> io::Result<()> {
+        if self.stopped.is_some() {
+            self.dropped += 1;
+            return Ok(());
+        }
         let head = FrameHead {
             index,
             server_chain: self.chain_slot(record.server_chain.as_ref()),
@@ -223,29 +246,101 @@ impl SpillWriter {
             .map_err(|_| io::Error::other("spill: a record over 4 GiB"))?
             .to_le_bytes();
         let n = len.len() + buf.len() + body.len();
-        if let Store::Memory(chunks) = &mut self.store {
-            if IN_MEMORY.fetch_add(n, Ordering::Relaxed) + n > memory_budget() {
-                IN_MEMORY.fetch_sub(n, Ordering::Relaxed);
-                let mut file = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
-                for chunk in &chunks.0 {
-                    file.write_all(chunk)?;
-                }
-                IN_MEMORY.fetch_sub(chunks.len(), Ordering::Relaxed);
-                self.store = Store::Disk(file);
-            } else {
+        let mut stored = false;
+        while let Store::Memory(chunks) = &mut self.store {
+            let limit = match self.no_disk {
+                None => memory_budget(),
+                Some(_) => memory_budget().saturating_mul(FALLBACK_FACTOR),
+            };
+            if IN_MEMORY.fetch_add(n, Ordering::Relaxed) + n <= limit {
                 chunks.extend(&len);
                 chunks.extend(&buf);
                 chunks.extend(body);
+                stored = true;
+                break;
+            }
+            IN_MEMORY.fetch_sub(n, Ordering::Relaxed);
+            if let Some(why) = &self.no_disk {
+                self.stopped = Some(format!(
+                    "{why}, and the records kept in memory instead reached the limit ({limit} bytes)"
+                ));
+                self.dropped += 1;
+                self.head = buf;
+                return Ok(());
+            }
+            match to_disk(chunks) {
+                Ok(file) => {
+                    IN_MEMORY.fetch_sub(chunks.len(), Ordering::Relaxed);
+                    self.store = Store::Disk(file);
+                }
+                // Stay in memory, up to the fallback limit; no second try.
+                Err(e) => {
+                    self.no_disk = Some(format!(
+                        "cannot create a temporary file in {}: {e}",
+                        temp_dir()
+                    ))
+                }
             }
         }
-        if let Store::Disk(file) = &mut self.store {
-            file.write_all(&len)?;
-            file.write_all(&buf)?;
-            file.write_all(body)?;
+        if let (false, Store::Disk(file)) = (stored, &mut self.store) {
+            let written = file
+                .write_all(&len)
+                .and_then(|()| file.write_all(&buf))
+                .and_then(|()| file.write_all(body));
+            if let Err(e) = written {
+                self.salvage(e);
+                self.dropped += 1;
+                self.head = buf;
+                return Ok(());
+            }
         }
         self.head = buf;
         self.records += 1;
         Ok(())
+    }
+
+    /// The temporary file failed (disk full...): keeps the whole frames that reached it and
+    /// stops keeping records.
+    fn salvage(&mut self, error: io::Error) {
+        self.stopped = Some(format!(
+            "writing a temporary file in {} failed: {error}",
+            temp_dir()
+        ));
+        let store = std::mem::replace(&mut self.store, Store::Memory(Chunks::default()));
+        let Store::Disk(writer) = store else {
+            self.store = store;
+            return;
+        };
+        // Frames still in the buffer, or cut short in the file, are lost.
+        let (file, _unwritten) = writer.into_parts();
+        let kept = match whole_frames(file) {
+            Ok((file, frames)) => {
+                self.store = Store::Disk(BufWriter::new(file));
+                frames
+            }
+            Err(_) => 0,
+        };
+        self.dropped += self.records.saturating_sub(kept);
+        self.records = kept;
+    }
+
+    /// A note when the spill could not use a temporary file but kept every record in memory.
+    pub fn warning(&self) -> Option<String> {
+        match (&self.no_disk, &self.stopped) {
+            (Some(why), None) => Some(format!("{why}; records kept in memory instead")),
+            _ => None,
+        }
+    }
+
+    /// Why some records were not kept, if any were not.
+    pub fn not_kept(&self) -> Option<String> {
+        let why = self.stopped.as_ref()?;
+        Some(format!(
+            "{} of its {} records not kept ({why}); the {} before are reported",
+            self.dropped,
+            self.records + self.dropped,
+            self.records
+        ))
     }
 
     /// Appends one record (encoded here; the batch encodes bodies where records are built).
@@ -295,15 +390,60 @@ impl SpillWriter {
 
     /// Ends writing; the spill can then be read any number of times.
     pub fn finish(self) -> io::Result<Spill> {
+        self.finish_noting().map(|(spill, _)| spill)
+    }
+
+    /// [`SpillWriter::finish`], with [`SpillWriter::not_kept`] as it stands at the end.
+    pub fn finish_noting(mut self) -> io::Result<(Spill, Option<String>)> {
+        if let Store::Disk(w) = &mut self.store {
+            if let Err(e) = w.flush() {
+                self.salvage(e);
+            }
+        }
+        let not_kept = self.not_kept();
         let store = match self.store {
             Store::Memory(buf) => SpillStore::Memory(buf),
             Store::Disk(w) => SpillStore::Disk(w.into_inner().map_err(|e| e.into_error())?),
         };
-        Ok(Spill {
+        let spill = Spill {
             store,
             records: self.records,
-        })
+        };
+        Ok((spill, not_kept))
     }
+}
+
+/// A temporary file holding the in-memory chunks so far.
+fn to_disk(buf: &Chunks) -> io::Result<BufWriter<File>> {
+    let mut file = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
+    for chunk in &buf.0 {
+        file.write_all(chunk)?;
+    }
+    Ok(file)
+}
+
+/// Cuts a spill file after its last whole frame: the file and the frames kept.
+fn whole_frames(mut file: File) -> io::Result<(File, u64)> {
+    let on_disk = file.seek(SeekFrom::End(0))?;
+    file.seek(SeekFrom::Start(0))?;
+    let mut r = BufReader::new(&file);
+    let (mut end, mut frames) = (0u64, 0u64);
+    while let Ok(Some(len)) = read_len(&mut r) {
+        let len = u64::from(len);
+        let next = end + 4 + len;
+        if next > on_disk {
+            break;
+        }
+        if io::copy(&mut (&mut r).take(len), &mut io::sink())? != len {
+            break;
+        }
+        end = next;
+        frames += 1;
+    }
+    drop(r);
+    file.set_len(end)?;
+    file.seek(SeekFrom::Start(end))?;
+    Ok((file, frames))
 }
 
 #[derive(Debug)]
@@ -574,6 +714,7 @@ mod tests {
                 packets: 7,
                 retransmissions: 0,
                 midstream: false,
+                out_of_order: 0,
             },
             ja3: None,
             ja4: None,

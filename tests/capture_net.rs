@@ -243,7 +243,9 @@ fn truncated_pcap_returns_every_complete_packet_then_the_offset() {
                 offset,
                 packets_read,
                 ref path,
+                decompressed,
             }) => {
+                assert!(!decompressed);
                 assert_eq!(offset, offsets[record] as u64);
                 assert_eq!(packets_read, record as u64);
                 assert_eq!(path, file.path());
@@ -289,6 +291,34 @@ fn truncated_gzip_pcap_reports_offset_in_uncompressed_stream() {
         s.error,
         Some(CaptureError::Truncated { offset, packets_read: 9, .. }) if offset == offsets[9] as u64
     ));
+    // A whole capture in a gzip file cut inside its 8-byte trailer (CRC-32, length): every
+    // packet is there, but the file is truncated all the same (it used to be a warning and
+    // exit 0). The offset counts decompressed bytes, and says so.
+    let whole = gzip(&bytes);
+    for cut in [1, 4, 8] {
+        let short = whole[..whole.len() - cut].to_vec();
+        let s = read_all(
+            CaptureReader::from_reader(Path::new("t.gz"), Box::new(std::io::Cursor::new(short)))
+                .unwrap(),
+        );
+        assert_eq!(s.packets.len(), 20, "cut {cut}");
+        let error = s.error.expect("truncated");
+        assert!(
+            matches!(
+                error,
+                CaptureError::Truncated { offset, packets_read: 20, decompressed: true, .. }
+                    if offset == bytes.len() as u64
+            ),
+            "cut {cut}: {error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "t.gz: truncated at byte offset {} of the decompressed data (after packet 20)",
+                bytes.len()
+            )
+        );
+    }
     // A gzip file cut in half: whatever was decompressed comes out, then Truncated.
     let whole = gzip(&bytes);
     let half = whole[..whole.len() / 2].to_vec();
@@ -904,4 +934,109 @@ fn odd_pcapng_packet_blocks_still_warn_or_stop_on_both_read_paths() {
             "mapped: {mapped}"
         );
     }
+}
+
+/// `samples/tls13-http-401-200.pcap`'s 40 records written `copies` times after its file header,
+/// and the end offset of every record (the records are real; only their number is multiplied).
+fn repeated_sample(copies: usize) -> (Vec<u8>, Vec<u64>) {
+    let one = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/tls13-http-401-200.pcap"),
+    )
+    .expect("sample");
+    let (header, body) = one.split_at(24);
+    let mut ends = Vec::new();
+    let mut at = 0;
+    while at < body.len() {
+        let caplen = u32::from_le_bytes(body[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16 + caplen;
+        ends.push(at as u64);
+    }
+    assert_eq!(ends.len(), 40);
+    let mut file = header.to_vec();
+    let mut all_ends = Vec::new();
+    for copy in 0..copies {
+        let base = (24 + copy * body.len()) as u64;
+        all_ends.extend(ends.iter().map(|e| base + e));
+        file.extend_from_slice(body);
+    }
+    (file, all_ends)
+}
+
+/// A memory-mapped capture truncated by someone else while it is read: the pages past the new
+/// end are gone (reading them raised SIGBUS and killed the process). The reader now ends with
+/// a "truncated" error after the last record that lies whole before the new end.
+#[test]
+fn a_mapped_capture_truncated_while_read_ends_with_a_truncated_error() {
+    // 1,000 copies: 14.5 MB, more than one 4 MiB window.
+    let (bytes, ends) = repeated_sample(1000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shrinking.pcap");
+    std::fs::write(&path, &bytes).unwrap();
+    let mut reader = CaptureReader::open_mapped(&path).expect("opens");
+    for _ in 0..100 {
+        assert!(reader.next_packet().expect("before the cut").is_some());
+    }
+    // Cut mid-record in the first window, far ahead of the parser (the pages in between are
+    // mapped but not read yet).
+    let cut = 1_000_003u64;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+    let whole = ends.iter().filter(|&&e| e <= cut).count() as u64;
+    let last_end = ends[whole as usize - 1];
+    let mut read = 100;
+    let error = loop {
+        match reader.next_packet() {
+            Ok(Some(_)) => read += 1,
+            Ok(None) => panic!("clean end after {read} packets"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(read, whole);
+    match error {
+        CaptureError::Truncated {
+            offset,
+            packets_read,
+            ..
+        } => {
+            assert_eq!(packets_read, whole);
+            assert_eq!(offset, last_end);
+        }
+        other => panic!("{other}"),
+    }
+}
+
+/// The same cut before the reader maps the window it falls in: the length is checked again
+/// before each window, so the reader stops there too.
+#[test]
+fn a_mapped_capture_truncated_before_its_next_window_ends_with_a_truncated_error() {
+    let (bytes, ends) = repeated_sample(1000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shrinking.pcap");
+    std::fs::write(&path, &bytes).unwrap();
+    let mut reader = CaptureReader::open_mapped(&path).expect("opens");
+    assert!(reader.next_packet().unwrap().is_some());
+    // Past the first 4 MiB window.
+    let cut = 9_000_001u64;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+    let whole = ends.iter().filter(|&&e| e <= cut).count() as u64;
+    let error = loop {
+        match reader.next_packet() {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("clean end"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(error, CaptureError::Truncated { packets_read, .. } if packets_read == whole),
+        "{error}, expected {whole} packets"
+    );
 }

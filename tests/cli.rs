@@ -320,3 +320,303 @@ fn tables_are_paged_without_losing_or_reordering_rows() {
         assert_eq!(body(&paged), body(&whole), "{view}");
     }
 }
+
+/// A capture that another process truncates while tlscap reads it through mapped windows (the
+/// default with several threads) used to kill tlscap with SIGBUS, losing all output. tlscap is
+/// stopped (SIGSTOP) as soon as /proc shows the file mapped, the file is cut, and tlscap goes
+/// on: it must end with exit 1, a "truncated" error naming the file, and the records it had.
+#[test]
+fn a_capture_truncated_while_mapped_ends_with_a_truncated_error_not_sigbus() {
+    // A real sample's 40 records written 2,000 times (29 MB: above the size from which one
+    // file is split over threads, and several 4 MiB windows).
+    let one = std::fs::read(common::sample("tls13-http-401-200.pcap")).unwrap();
+    let mut bytes = one[..24].to_vec();
+    for _ in 0..2000 {
+        bytes.extend_from_slice(&one[24..]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shrinking.pcap");
+    std::fs::write(&path, &bytes).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+        .args(["--threads", "2", "--format", "json", "--no-auto-keylog"])
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tlscap");
+    let pid = child.id() as libc::pid_t;
+    let maps = format!("/proc/{pid}/maps");
+    let name = path.to_str().unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let mapped = std::fs::read_to_string(&maps).is_ok_and(|m| m.contains(name));
+        if mapped {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "tlscap finished before it was seen mapping the capture"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "tlscap never mapped the capture"
+        );
+        std::thread::yield_now();
+    }
+    // SAFETY: signals to our own child, which has not been waited for (its pid is ours).
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    // 1,000,003 bytes: mid-record, in the first window.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(1_000_003)
+        .unwrap();
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    let out = child.wait_with_output().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), None, "killed by a signal");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("shrinking.pcap") && err.contains("truncated at byte offset"),
+        "{err}"
+    );
+    let recs = json_lines(&out);
+    let conns = recs.iter().filter(|r| r["type"] == "connection").count();
+    assert_eq!(
+        conns, 2,
+        "the sample's two connections (their 5-tuples repeat)"
+    );
+}
+
+/// A gzip'd capture cut inside its trailer holds every packet, but the file is damaged: exit 1
+/// (README), not 0 with a warning. The offset is said to count decompressed bytes.
+#[test]
+fn a_gzip_capture_cut_inside_its_trailer_exits_1() {
+    let bytes = std::fs::read(common::sample("tls13-http-401-200.pcap")).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, &bytes).unwrap();
+    let gz = enc.finish().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.pcap.gz");
+    std::fs::write(&path, &gz[..gz.len() - 3]).unwrap();
+    let out = tlscap(&[
+        "--format",
+        "json",
+        "--no-auto-keylog",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "cut.pcap.gz: truncated at byte offset {} of the decompressed data (after packet 40)",
+            bytes.len()
+        )),
+        "{err}"
+    );
+    let recs = json_lines(&out);
+    assert_eq!(
+        recs.iter().filter(|r| r["type"] == "connection").count(),
+        2,
+        "every connection is still reported"
+    );
+}
+
+/// Writing the output fails (a full disk: /dev/full): the message names the output and the
+/// exit code is the write error's own (4), not the input error's (1).
+#[test]
+fn a_write_error_names_the_output_and_exits_4() {
+    let sample = common::sample("tcp-refused.pcap");
+    let sample = sample.to_str().unwrap();
+    let out = tlscap(&["--format", "json", "-o", "/dev/full", sample]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "tlscap: /dev/full: write error: No space left on device (os error 28)\n"
+    );
+    for format in ["json", "csv", "table"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+            .args(["--format", format, sample])
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(4), "{format}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "tlscap: standard output: write error: No space left on device (os error 28)\n",
+            "{format}"
+        );
+    }
+    // An output file that cannot be created is the same kind of failure.
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir/out.json");
+    let out = tlscap(&["-o", missing.to_str().unwrap(), sample]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{}: cannot create output", missing.display())),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The temporary directory is missing: records that pass the memory budget stay in memory
+/// (up to 4x the budget) with a warning naming the directory, instead of the whole file's
+/// records being dropped; past that, the records kept are reported and the rest named as lost
+/// (exit 1).
+#[test]
+fn a_missing_temporary_directory_keeps_records_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("gone");
+    let sample = common::sample("tls13-http-401-200.pcap");
+    let run = |budget: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tlscap"))
+            .args(["--format", "json", "--no-auto-keylog"])
+            .arg(&sample)
+            .env("TMPDIR", &missing)
+            .env("TLSCAP_SPILL_MEMORY", budget)
+            .output()
+            .unwrap()
+    };
+    let normal = tlscap(&[
+        "--format",
+        "json",
+        "--no-auto-keylog",
+        sample.to_str().unwrap(),
+    ]);
+    // 300 bytes: the first record needs the disk; 4x that holds both.
+    let out = run("300");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, normal.stdout);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "tlscap: warning: {}: cannot create a temporary file in {}: No such file or directory (os error 2); records kept in memory instead\n",
+            sample.display(),
+            missing.display()
+        )
+    );
+    // 100 bytes: 4x holds the first record only.
+    let out = run("100");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let conns = json_lines(&out);
+    let conns: Vec<&Value> = conns.iter().filter(|r| r["type"] == "connection").collect();
+    assert_eq!(conns.len(), 1);
+    assert_eq!(conns[0]["index"], 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "1 of its 2 records not kept (cannot create a temporary file in {}",
+            missing.display()
+        )) && err.contains("the 1 before are reported"),
+        "{err}"
+    );
+}
+
+/// `samples/tls13-http-401-200.pcap` (and its key log) with packet `n`'s seconds set to
+/// `secs`, in a temporary directory: (dir, path).
+fn with_packet_time(n: usize, secs: u32) -> (tempfile::TempDir, std::path::PathBuf) {
+    let mut bytes = std::fs::read(common::sample("tls13-http-401-200.pcap")).unwrap();
+    let mut at = 24;
+    for _ in 1..n {
+        let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16 + caplen;
+    }
+    bytes[at..at + 4].copy_from_slice(&secs.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clock.pcap");
+    std::fs::write(&path, bytes).unwrap();
+    std::fs::copy(
+        common::sample("tls13-http-401-200.keys"),
+        dir.path().join("clock.keys"),
+    )
+    .unwrap();
+    (dir, path)
+}
+
+/// Connection records without the fields that name the capture (`file`, the key log's path),
+/// for comparing two copies of a capture.
+fn records_but_file(out: &Output) -> Vec<Value> {
+    json_lines(out)
+        .into_iter()
+        .filter(|r| r["type"] == "connection")
+        .map(|mut r| {
+            r.as_object_mut().unwrap().remove("file");
+            if let Some(d) = r["decryption"].as_object_mut() {
+                d.remove("key_source");
+            }
+            r
+        })
+        .collect()
+}
+
+/// One corrupt timestamp (0, or ten years ahead) in the middle of the first connection used to
+/// split it: its HTTP 200 was lost and a third connection with a negative duration appeared.
+/// Now that packet is given its predecessor's time, with a warning, and the records are the
+/// untouched capture's.
+#[test]
+fn one_corrupt_timestamp_does_not_split_a_connection() {
+    let original = tlscap(&[
+        "--format",
+        "json",
+        common::sample("tls13-http-401-200.pcap").to_str().unwrap(),
+    ]);
+    let want = records_but_file(&original);
+    assert_eq!(want.len(), 2);
+    assert_eq!(want[0]["http"][0]["status"], 200);
+    // Packet 11 is the server's 1795400376.623182 s, between 1795400376.622921 and .623187.
+    for secs in [0u32, 1_795_400_376 + 10 * 365 * 86_400] {
+        let (_dir, path) = with_packet_time(11, secs);
+        let out = tlscap(&["--format", "json", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(records_but_file(&out), want, "packet 11 at {secs} s");
+        assert!(
+            stderr(&out).contains(&format!(
+                "packet 11: timestamp {secs}.623182000 is far from both neighbours' (1795400376.622921000, 1795400376.623187000): treated as corrupt"
+            )),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+/// A first packet with a time before any neighbour can vouch for it is kept, but a record
+/// never shows a time that is not RFC 3339 (`start` null for years past 9999; it was
+/// `@…`), nor a negative duration.
+#[test]
+fn start_is_rfc3339_or_null_and_durations_are_never_negative() {
+    // 0xFFFF_FFFF s is year 2106: representable. The last packet set to 0 is a single
+    // neighbour's word against its predecessor: kept, and the connection ends before it began.
+    let (_dir, path) = with_packet_time(40, 0);
+    let out = tlscap(&["--format", "json", path.to_str().unwrap()]);
+    for r in records_but_file(&out) {
+        let d = r["duration_s"].as_f64().unwrap();
+        assert!(d >= 0.0, "{r}");
+    }
+    // pcapng with the largest timestamp (2^64 - 1 µs, year 586,524) on every packet.
+    let mut bytes = std::fs::read(common::sample("multi.pcapng")).unwrap();
+    let mut at = 0;
+    let mut epbs = 0;
+    while at + 8 <= bytes.len() {
+        let kind = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        if kind == 6 {
+            bytes[at + 12..at + 20].fill(0xff);
+            epbs += 1;
+        }
+        at += len;
+    }
+    assert!(epbs > 10);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("far.pcapng");
+    std::fs::write(&path, bytes).unwrap();
+    let out = tlscap(&["--format", "json", path.to_str().unwrap()]);
+    let recs = records_but_file(&out);
+    assert!(!recs.is_empty());
+    for r in &recs {
+        assert!(r["start"].is_null(), "{r}");
+        assert_eq!(r["duration_s"], 0.0);
+    }
+}

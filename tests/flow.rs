@@ -213,20 +213,55 @@ fn midstream_pickup_starts_at_first_payload() {
 }
 
 #[test]
-fn hold_overflow_by_ranges_declares_a_gap() {
-    // Hand-built segments: three separate held ranges with a cap of two.
+fn hold_overflow_by_ranges_lets_the_furthest_range_go() {
+    // Hand-built segments: three separate held ranges with a cap of two. The first hole is
+    // still in the byte window, so the furthest range goes (the oldest hole used to become a
+    // gap, and the late first segment was then dropped as a retransmission).
     let (mut r, mut h) = (Reassembler::new(1024, 2), Recorder::default());
     r.on_syn(0);
     feed(&mut r, &mut h, 11, b"aaaaa", 2); // 10..15
     feed(&mut r, &mut h, 21, b"bbbbb", 3); // 20..25
+    feed(&mut r, &mut h, 31, b"ccccc", 4); // 30..35: a third range, let go
     assert_eq!(h.events, vec![]);
-    feed(&mut r, &mut h, 31, b"ccccc", 4); // 30..35 -> third range: oldest hole is a gap
-    assert_eq!(h.events, vec![Event::Gap(D, 10, 4), data(D, b"aaaaa", 4)]);
-    assert_eq!((r.gaps(), r.gap_bytes(), r.held_bytes()), (1, 10, 10));
-    // Filling the remaining hole continues normally.
-    feed(&mut r, &mut h, 16, b"XXXXX", 5);
-    assert_eq!(h.stream(D), b"aaaaaXXXXXbbbbb");
-    assert_eq!(r.covered_bytes(), 20);
+    assert_eq!((r.gaps(), r.held_bytes(), r.covered_bytes()), (0, 10, 10));
+    feed(&mut r, &mut h, 1, b"0123456789", 5); // the late first segment
+    assert_eq!(h.stream(D), b"0123456789aaaaa");
+    feed(&mut r, &mut h, 16, b"XXXXX", 6);
+    assert_eq!(h.stream(D), b"0123456789aaaaaXXXXXbbbbb");
+    assert_eq!(r.retransmissions(), 0);
+    // 30..35 never came again: a gap at the end, as is 25..30.
+    r.flush(D, meta(7), &mut h);
+    assert_eq!(h.events.last(), Some(&Event::Gap(D, 10, 7)));
+    assert_eq!((r.gaps(), r.gap_bytes(), r.covered_bytes()), (1, 10, 25));
+}
+
+#[test]
+fn a_late_first_segment_behind_200000_small_segments_is_delivered() {
+    // Hand-built segments (one edge case, the default bounds): the first 1,000 bytes (a
+    // ClientHello, say) arrive after 200,000 two-byte segments ahead of them, in 50,000
+    // separate places (each sent four times). The held ranges pass the cap of 64 long before
+    // the byte window (256 KiB) fills, so the furthest go, and the first hole waits.
+    let (mut r, mut h) = (Reassembler::default(), Recorder::default());
+    r.on_syn(0);
+    let first: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+    for k in 0..200_000u32 {
+        let at = 1000 + 4 * (k % 50_000);
+        feed(&mut r, &mut h, 1 + at, b"zz", 1 + u64::from(k));
+    }
+    assert_eq!(h.events, vec![]);
+    feed(&mut r, &mut h, 1, &first, 200_001);
+    let stream = h.stream(D);
+    assert_eq!(&stream[..1000], &first[..]);
+    assert_eq!(r.gaps(), 0);
+    r.flush(D, meta(200_002), &mut h);
+    assert_eq!(
+        r.covered_bytes() + r.gap_bytes(),
+        1000 + 4 * 49_999 + 2,
+        "every byte seen is delivered or a gap"
+    );
+    // The 63 holes between the 64 ranges held, then the region let go (never sent again),
+    // which counts as one gap: its holes were not kept.
+    assert_eq!(r.gaps(), 64);
 }
 
 #[test]
@@ -283,6 +318,50 @@ fn snaplen_cut_is_a_gap() {
 }
 
 #[test]
+fn every_hole_is_a_gap_also_once_the_handler_is_done() {
+    // Hand-built segments (one edge case): after the handler is done, 10,000 one-byte
+    // segments each one byte apart leave 10,000 holes; the range cap (8) skips them one by
+    // one. Each is a gap (they were not counted at all once the handler was done).
+    let (mut r, mut h) = (
+        Reassembler::new(1024, 8),
+        Recorder {
+            done_after: Some(1),
+            ..Default::default()
+        },
+    );
+    r.on_syn(0);
+    feed(&mut r, &mut h, 1, b"hello", 1);
+    assert!(r.is_done());
+    for k in 0..10_000u32 {
+        feed(&mut r, &mut h, 1 + 5 + 2 * k + 1, b"x", 2 + u64::from(k));
+    }
+    r.flush(D, meta(20_000), &mut h);
+    assert_eq!((r.gaps(), r.gap_bytes()), (10_000, 10_000));
+    assert_eq!(r.covered_bytes(), 5 + 10_000);
+    assert_eq!((r.out_of_order(), r.retransmissions()), (10_000, 0));
+    assert_eq!(h.events, vec![data(D, b"hello", 1)]);
+}
+
+#[test]
+fn out_of_order_segments_are_not_retransmissions() {
+    // Hand-built segments (one edge case): a segment that brings new bytes ahead of the hole
+    // while overlapping bytes held already is out of order only (it was counted as both); a
+    // copy of held bytes is a retransmission; so is a copy of delivered ones.
+    let (mut r, mut h) = (Reassembler::new(1024, 8), Recorder::default());
+    r.on_syn(0);
+    feed(&mut r, &mut h, 11, b"abcde", 1); // 10..15 ahead of the hole 0..10
+    feed(&mut r, &mut h, 13, b"cdefg", 2); // 12..17: 15..17 new
+    assert_eq!((r.out_of_order(), r.retransmissions()), (2, 0));
+    feed(&mut r, &mut h, 12, b"bcd", 3); // 11..14: nothing new
+    assert_eq!((r.out_of_order(), r.retransmissions()), (2, 1));
+    feed(&mut r, &mut h, 1, b"0123456789", 4); // fills the hole
+    feed(&mut r, &mut h, 1, b"01234", 5); // delivered already
+    assert_eq!((r.out_of_order(), r.retransmissions()), (2, 2));
+    assert_eq!(h.stream(D), b"0123456789abcdefg");
+    assert_eq!(r.gaps(), 0);
+}
+
+#[test]
 fn done_stops_buffering_but_keeps_counting() {
     // Hand-built segments: the handler is done after its first data call.
     let (mut r, mut h) = (
@@ -304,9 +383,15 @@ fn done_stops_buffering_but_keeps_counting() {
     feed(&mut r, &mut h, 6, b"01234", 6);
     r.flush(D, meta(7), &mut h);
     assert_eq!(h.events, vec![data(D, b"first", 3)]);
+    // 15..20 was never seen: a gap, counted although the handler is no longer told.
     assert_eq!(
-        (r.covered_bytes(), r.gaps(), r.retransmissions()),
-        (20, 0, 1)
+        (
+            r.covered_bytes(),
+            r.gaps(),
+            r.gap_bytes(),
+            r.retransmissions()
+        ),
+        (20, 1, 5, 1)
     );
 }
 

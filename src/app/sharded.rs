@@ -154,6 +154,19 @@ impl Batch {
         self.secrets.clear();
     }
 
+    /// Whether the entry's payload still holds the capture's bytes (see
+    /// [`crate::capture::SharedBlock`]'s `intact`).
+    fn intact(&self, e: &Entry) -> bool {
+        match e.block {
+            IN_ARENA => true,
+            b => {
+                let block = &self.blocks[b as usize];
+                let payload = &block[e.start as usize..(e.start + e.len) as usize];
+                block.intact(payload)
+            }
+        }
+    }
+
     fn segment(&self, e: &Entry) -> TcpSegment<'_> {
         let bytes = match e.block {
             IN_ARENA => &self.arena[..],
@@ -393,6 +406,12 @@ fn worker<T>(
                 break;
             };
             add_secrets_before(i);
+            from = i + 1;
+            // A mapped file truncated under this batch: its payload past the new end reads as
+            // zeros now, and the reader ends with a "truncated" error before that packet.
+            if crate::capture::mapped_faults() != 0 && !batch.intact(e) {
+                continue;
+            }
             let cfg = &observer_cfg;
             at_packet.set(e.meta.packet);
             table.process(
@@ -401,7 +420,6 @@ fn worker<T>(
                 &mut |_c, _s| TlsObserver::new(cfg.clone()),
                 &mut on_end,
             );
-            from = i + 1;
         }
         add_secrets_before(usize::MAX);
         report.opened.extend(table.take_opened());

@@ -108,8 +108,9 @@ pub enum CaptureError {
         /// The file's path.
         path: PathBuf,
     },
-    /// The file ends in the middle of a header or packet.
-    #[error("{path}: truncated at byte offset {offset} (after packet {packets_read})")]
+    /// The file ends in the middle of a header or packet (or a gzip file before its trailer,
+    /// or a mapped file was truncated while it was read).
+    #[error("{path}: truncated at byte offset {offset}{} (after packet {packets_read})", of_stream(*decompressed))]
     Truncated {
         /// The file's path.
         path: PathBuf,
@@ -117,9 +118,11 @@ pub enum CaptureError {
         offset: u64,
         /// Packets read before the damage.
         packets_read: u64,
+        /// The file is gzip-compressed: `offset` counts decompressed bytes.
+        decompressed: bool,
     },
     /// A block or record header is invalid (bad length, unknown block, oversized snaplen...).
-    #[error("{path}: corrupt at byte offset {offset} (after packet {packets_read}): {reason}")]
+    #[error("{path}: corrupt at byte offset {offset}{} (after packet {packets_read}): {reason}", of_stream(*decompressed))]
     Corrupt {
         /// The file's path.
         path: PathBuf,
@@ -129,7 +132,18 @@ pub enum CaptureError {
         packets_read: u64,
         /// What is wrong.
         reason: String,
+        /// The file is gzip-compressed: `offset` counts decompressed bytes.
+        decompressed: bool,
     },
+}
+
+/// How an offset in a compressed file is to be read: in the decompressed data, not the file.
+fn of_stream(decompressed: bool) -> &'static str {
+    if decompressed {
+        " of the decompressed data"
+    } else {
+        ""
+    }
 }
 
 /// A non-fatal observation about a capture (e.g. an unsupported link type), reported once.
@@ -143,8 +157,10 @@ pub struct CaptureWarning {
 
 mod reader;
 mod shared;
+mod sigbus;
 pub use reader::CaptureReader;
 pub use shared::SharedBlock;
+pub use sigbus::faults as mapped_faults;
 
 /// True when the first bytes look like a capture we can read (pcap, pcapng, or gzip).
 pub fn looks_like_capture(first_bytes: &[u8]) -> bool {

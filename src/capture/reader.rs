@@ -19,6 +19,13 @@ use std::sync::{Arc, Mutex};
 const INITIAL_BUFFER: usize = 64 * 1024;
 /// The buffer never grows beyond this; a block that needs more is corrupt.
 const MAX_BUFFER: usize = 16 * 1024 * 1024;
+/// A packet whose time lies more than this many seconds from both its neighbours', which lie
+/// within it of each other, has a corrupt timestamp. In a capture time only moves forward
+/// (give or take interfaces merged slightly out of order), so such a packet cannot be right;
+/// a minute is far beyond any merge jitter and below the flow table's idle timeout.
+const CORRUPT_TS_SECS: u64 = 60;
+/// Corrupt timestamps warned about one by one; the rest share one warning.
+const MAX_TS_WARNINGS: u64 = 3;
 /// Largest captured length we accept for one packet (no link layer has larger frames).
 const MAX_CAPLEN: u32 = 256 * 1024;
 
@@ -174,6 +181,14 @@ pub struct CaptureReader {
     warnings: Vec<CaptureWarning>,
     warned: HashSet<String>,
     secrets: Vec<Vec<u8>>,
+    /// The time of the packet handed out last (as handed out).
+    prev_ts: Option<Timestamp>,
+    /// What reading the packet after a far-off timestamp found, handed out next.
+    queued: Option<Result<Option<Located>, CaptureError>>,
+    /// The block of a packet handed out while the next was read (see `looking_ahead`).
+    held: Option<SharedBlock>,
+    /// Packets whose timestamps were found corrupt.
+    corrupt_timestamps: u64,
 }
 
 impl std::fmt::Debug for CaptureReader {
@@ -387,6 +402,7 @@ impl CaptureReader {
                 path: path.to_path_buf(),
                 offset: 0,
                 packets_read: 0,
+                decompressed: compressed,
                 reason: format!("gzip stream: {e}"),
             })?;
             if inner.is_empty() {
@@ -418,6 +434,7 @@ impl CaptureReader {
                     path: path.to_path_buf(),
                     offset: 0,
                     packets_read: 0,
+                    decompressed: compressed,
                 }
             }
             PcapError::ReadError => {
@@ -428,6 +445,7 @@ impl CaptureReader {
                 path: path.to_path_buf(),
                 offset: 0,
                 packets_read: 0,
+                decompressed: compressed,
                 reason: format!("invalid file header ({other:?})"),
             },
         };
@@ -449,6 +467,7 @@ impl CaptureReader {
                             path: path.to_path_buf(),
                             offset: 0,
                             packets_read: 0,
+                            decompressed: compressed,
                             reason: "invalid pcap file header".into(),
                         })
                     }
@@ -486,6 +505,10 @@ impl CaptureReader {
             warnings: Vec::new(),
             warned: HashSet::new(),
             secrets: Vec::new(),
+            prev_ts: None,
+            queued: None,
+            held: None,
+            corrupt_timestamps: 0,
         })
     }
 
@@ -500,14 +523,18 @@ impl CaptureReader {
         if self.finished {
             return Ok(None);
         }
-        let pending = std::mem::take(&mut self.pending_consume);
-        if pending > 0 {
-            self.parser.consume(pending);
-        }
-        let located = match self.whole_packet() {
-            Some(located) => Ok(Some(located)),
-            None => self.locate_next(),
+        self.held = None;
+        let located = match self.queued.take() {
+            // Located while looking ahead; its block is still unconsumed.
+            Some(queued) => queued,
+            None => self.advance(),
         };
+        if let Ok(Some(p)) = &located {
+            if self.far_from_previous(p.ts) {
+                return self.looking_ahead(located);
+            }
+            self.prev_ts = Some(p.ts);
+        }
         match located {
             Ok(Some(located)) => {
                 let end = located.start.saturating_add(located.len);
@@ -531,7 +558,11 @@ impl CaptureReader {
             }
             Ok(None) => {
                 self.finished = true;
-                self.warn_if_stream_ended_early();
+                // Every packet came out whole but the gzip stream stops short (cut inside
+                // its last block or trailer): the file is truncated all the same.
+                if self.stream_ended_early() {
+                    return Err(self.truncated());
+                }
                 Ok(None)
             }
             Err(e) => {
@@ -539,6 +570,110 @@ impl CaptureReader {
                 Err(e)
             }
         }
+    }
+
+    /// Consumes the packet handed out last and locates the next one.
+    fn advance(&mut self) -> Result<Option<Located>, CaptureError> {
+        let pending = std::mem::take(&mut self.pending_consume);
+        if pending > 0 {
+            self.parser.consume(pending);
+        }
+        let mut located = match self.whole_packet() {
+            Some(located) => Ok(Some(located)),
+            None => self.locate_next(),
+        };
+        let ahead = match located {
+            Ok(Some(_)) => self.pending_consume,
+            _ => 0,
+        };
+        if let Some(len) = self.parser.shrunk(ahead) {
+            located = self.cut_short(located, len);
+        }
+        located
+    }
+
+    /// Whether `ts` lies more than [`CORRUPT_TS_SECS`] from the previous packet's time.
+    fn far_from_previous(&self, ts: Timestamp) -> bool {
+        self.prev_ts
+            .is_some_and(|prev| ts.secs.abs_diff(prev.secs) > CORRUPT_TS_SECS)
+    }
+
+    /// Hands out `located` (a packet whose time jumps far from the previous one's) after
+    /// locating the packet that follows it: when that one is back near the previous time,
+    /// the jump was a corrupt timestamp (a real jump, a pause in the capture, is followed by
+    /// packets near the new time). The corrupt time is replaced by the previous packet's, so
+    /// that it neither idles out nor splits the connections around it; the packet keeps its
+    /// place. The packet's block is held while the next one is read, so its bytes stay put.
+    fn looking_ahead(
+        &mut self,
+        located: Result<Option<Located>, CaptureError>,
+    ) -> Result<Option<(Packet<'_>, &SharedBlock)>, CaptureError> {
+        let Ok(Some(mut p)) = located else {
+            return Err(self.corrupt("lookahead without a packet".into()));
+        };
+        let number = self.packets;
+        let held = Arc::clone(self.parser.block());
+        let base = (self.parser.data().as_ptr() as usize).saturating_sub(held.as_ptr() as usize);
+        let next = self.advance();
+        if let (Some(prev), Ok(Some(q))) = (self.prev_ts, &next) {
+            let neighbours_agree = q.ts.secs.abs_diff(prev.secs) <= CORRUPT_TS_SECS;
+            if neighbours_agree && p.ts.secs.abs_diff(q.ts.secs) > CORRUPT_TS_SECS {
+                self.corrupt_timestamps += 1;
+                let message = if self.corrupt_timestamps <= MAX_TS_WARNINGS {
+                    format!(
+                        "packet {number}: timestamp {}.{:09} is far from both neighbours' ({}.{:09}, {}.{:09}): treated as corrupt, given the previous packet's time",
+                        p.ts.secs, p.ts.nanos, prev.secs, prev.nanos, q.ts.secs, q.ts.nanos
+                    )
+                } else {
+                    "more packets have corrupt timestamps (treated the same way)".into()
+                };
+                self.warn(message);
+                p.ts = prev;
+            }
+        }
+        self.queued = Some(next);
+        self.prev_ts = Some(p.ts);
+        let start = base.saturating_add(p.start);
+        let range = start..start.saturating_add(p.len);
+        if held.get(range.clone()).is_none() {
+            // Unreachable with pcap-parser's block layouts; refuse rather than panic.
+            self.finished = true;
+            return Err(self.corrupt("packet data outside its block".into()));
+        }
+        let held: &SharedBlock = self.held.insert(held);
+        Ok(Some((
+            Packet {
+                number,
+                ts: p.ts,
+                link: p.link,
+                data: &held[range],
+                orig_len: p.orig_len,
+            },
+            held,
+        )))
+    }
+
+    /// What reading found, for a mapped file truncated to `len` bytes while it was read: a
+    /// packet that lies whole before the new end stands; anything else (a packet reaching past
+    /// it, read as zeros, an error or end met there) is the truncation.
+    fn cut_short(
+        &mut self,
+        located: Result<Option<Located>, CaptureError>,
+        len: u64,
+    ) -> Result<Option<Located>, CaptureError> {
+        if matches!(located, Ok(Some(_))) && self.offset() <= len {
+            return located;
+        }
+        if matches!(located, Ok(Some(_))) {
+            self.packets -= 1;
+            self.pending_consume = 0;
+        }
+        Err(CaptureError::Truncated {
+            path: self.path.clone(),
+            offset: (self.parser.consumed() as u64).min(len),
+            packets_read: self.packets,
+            decompressed: self.compressed,
+        })
     }
 
     /// Warnings gathered so far (each distinct one once), drained.
@@ -588,11 +723,8 @@ impl CaptureReader {
         }
     }
 
-    fn warn_if_stream_ended_early(&mut self) {
-        let ended_early = self.status.lock().map(|s| s.ended_early).unwrap_or(false);
-        if ended_early {
-            self.warn("gzip stream ends early (compressed file cut); read what was there".into());
-        }
+    fn stream_ended_early(&self) -> bool {
+        self.status.lock().map(|s| s.ended_early).unwrap_or(false)
     }
 
     fn corrupt(&self, reason: String) -> CaptureError {
@@ -600,6 +732,7 @@ impl CaptureReader {
             path: self.path.clone(),
             offset: self.parser.consumed() as u64,
             packets_read: self.packets,
+            decompressed: self.compressed,
             reason,
         }
     }
@@ -609,6 +742,7 @@ impl CaptureReader {
             path: self.path.clone(),
             offset: self.parser.consumed() as u64,
             packets_read: self.packets,
+            decompressed: self.compressed,
         }
     }
 

@@ -23,6 +23,8 @@ use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::Arc;
 
+use super::sigbus;
+
 /// A block of capture bytes shared between the reader and the batches that point into it.
 pub type SharedBlock = Arc<BlockBytes>;
 
@@ -31,7 +33,35 @@ pub enum BlockBytes {
     /// Bytes read from a stream (a pipe, a decompressor, or a file read with `read`).
     Heap(Vec<u8>),
     /// A window of a regular file, mapped read-only.
-    Mapped(memmap2::Mmap),
+    Mapped(Window),
+}
+
+/// A mapped window, known to the SIGBUS handler while it is mapped.
+pub struct Window {
+    // Declared first so that it drops first: the range is forgotten before it is unmapped.
+    _registration: sigbus::Registration,
+    map: memmap2::Mmap,
+    /// The file, to tell (after a fault) whether a part of the window lies past its end now.
+    file: Arc<std::fs::File>,
+    /// File offset of the window's first byte.
+    offset: u64,
+}
+
+impl BlockBytes {
+    /// Whether `part` (a slice of this block) still holds the file's bytes: false when the
+    /// file was truncated under a mapped window and `part` reaches past its new end (zeros
+    /// since, see [`sigbus`]). Asks the file's length: for use once [`sigbus::faults`] says a
+    /// mapped file shrank somewhere.
+    pub fn intact(&self, part: &[u8]) -> bool {
+        let BlockBytes::Mapped(window) = self else {
+            return true;
+        };
+        let Some(start) = (part.as_ptr() as usize).checked_sub(window.map.as_ptr() as usize) else {
+            return true;
+        };
+        let end = window.offset + (start + part.len()) as u64;
+        window.file.metadata().is_ok_and(|m| m.len() >= end)
+    }
 }
 
 impl std::ops::Deref for BlockBytes {
@@ -40,16 +70,20 @@ impl std::ops::Deref for BlockBytes {
     fn deref(&self) -> &[u8] {
         match self {
             BlockBytes::Heap(bytes) => bytes,
-            BlockBytes::Mapped(map) => map,
+            BlockBytes::Mapped(window) => &window.map,
         }
     }
 }
 
 /// A regular capture file read through windows mapped into memory instead of `read` calls.
 pub struct MappedFile {
-    file: std::fs::File,
+    file: Arc<std::fs::File>,
     /// The file's length when it was opened: bytes appended later are not read.
+    opened_len: u64,
+    /// The length to read up to: `opened_len`, or less once the file was seen to shrink.
     len: u64,
+    /// [`sigbus::faults`] when the length was last checked.
+    faults_seen: u64,
     /// File offset of the current window's first byte.
     window_start: u64,
     /// Bytes mapped per window (at least the parser's buffer size).
@@ -61,32 +95,84 @@ impl MappedFile {
     pub fn new(file: std::fs::File) -> std::io::Result<Self> {
         let len = file.metadata()?.len();
         Ok(MappedFile {
-            file,
+            file: Arc::new(file),
+            opened_len: len,
             len,
+            faults_seen: sigbus::faults(),
             window_start: 0,
             window: WINDOW,
         })
     }
 
-    /// Maps `[start, start + len)` (cut to the file's length); None past the end.
-    fn window(&self, start: u64, len: usize) -> std::io::Result<Option<memmap2::Mmap>> {
+    /// Takes a shorter length if another process truncated the file since the last look.
+    fn refresh_len(&mut self) {
+        if let Ok(meta) = self.file.metadata() {
+            self.len = self.len.min(meta.len());
+        }
+    }
+
+    /// The file's length now, when it is shorter than at open: it was truncated while being
+    /// read. Looked up again only after a fault in some mapped window (a cheap check).
+    pub fn shrunk(&mut self) -> Option<u64> {
+        let faults = sigbus::faults();
+        if faults != self.faults_seen {
+            self.faults_seen = faults;
+            self.refresh_len();
+        }
+        (self.len < self.opened_len).then_some(self.len)
+    }
+
+    /// `[start, start + len)` (cut to the file's length, checked again here), mapped; read
+    /// with `pread` when it cannot be mapped safely. None past the end.
+    fn window(&mut self, start: u64, len: usize) -> std::io::Result<Option<BlockBytes>> {
+        self.refresh_len();
         let len = (len as u64).min(self.len.saturating_sub(start)) as usize;
         if len == 0 {
             return Ok(None);
         }
-        // SAFETY: the mapping is read-only. A file truncated by another process
-        // while it is mapped makes later reads fault (SIGBUS), as for any tool that maps its
-        // input (ripgrep does too); `--no-mmap` reads with `read` instead.
+        // SAFETY: the mapping is read-only. A file truncated by another process while it is
+        // mapped makes later reads of the dropped pages fault: the window is registered with
+        // the SIGBUS handler before anything reads it, which maps zeros there and flags it.
         let map = unsafe {
             memmap2::MmapOptions::new()
                 .offset(start)
                 .len(len)
                 .map(&self.file)?
         };
+        let Some(registration) = sigbus::register(map.as_ptr() as usize, map.len()) else {
+            drop(map);
+            let mut bytes = vec![0; len];
+            let read = read_at(&self.file, &mut bytes, start)?;
+            bytes.truncate(read);
+            if read < len {
+                self.len = start + read as u64;
+            }
+            return Ok((read > 0).then_some(BlockBytes::Heap(bytes)));
+        };
         // Read-ahead as for `read`, and the kernel may drop pages behind us.
         let _ = map.advise(memmap2::Advice::Sequential);
-        Ok(Some(map))
+        Ok(Some(BlockBytes::Mapped(Window {
+            _registration: registration,
+            map,
+            file: Arc::clone(&self.file),
+            offset: start,
+        })))
     }
+}
+
+/// Reads at `offset` until `buf` is full or the file ends; the bytes read.
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
 }
 
 /// Bytes mapped per window: large enough that mapping calls are rare, small enough that the
@@ -181,13 +267,13 @@ impl<R: Read> SharedReader<R> {
     fn start(
         capacity: usize,
         mut reader: R,
-        mapped: Option<MappedFile>,
+        mut mapped: Option<MappedFile>,
     ) -> Result<Self, PcapError<&'static [u8]>> {
-        let (block, end, exhausted) = match &mapped {
+        let (block, end, exhausted) = match &mut mapped {
             Some(file) => match file.window(0, file.window.max(capacity)) {
-                Ok(Some(map)) => {
-                    let end = map.len();
-                    (BlockBytes::Mapped(map), end, end as u64 >= file.len)
+                Ok(Some(bytes)) => {
+                    let end = bytes.len();
+                    (bytes, end, end as u64 >= file.len)
                 }
                 Ok(None) => (BlockBytes::Heap(Vec::new()), 0, true),
                 Err(_) => return Err(PcapError::ReadError),
@@ -246,10 +332,10 @@ impl<R: Read> SharedReader<R> {
         };
         let start = file.window_start + self.pos as u64;
         match file.window(start, file.window.max(self.capacity)) {
-            Ok(Some(map)) => {
-                self.end = map.len();
-                self.exhausted = start + map.len() as u64 >= file.len;
-                self.block = Arc::new(BlockBytes::Mapped(map));
+            Ok(Some(bytes)) => {
+                self.end = bytes.len();
+                self.exhausted = start + bytes.len() as u64 >= file.len;
+                self.block = Arc::new(bytes);
                 file.window_start = start;
                 self.pos = 0;
                 self.prefetched = 0;
@@ -304,6 +390,30 @@ impl<R: Read> SharedReader<R> {
         let data = &self.block[self.pos..self.end];
         let (rem, block) = parse(data).ok()?;
         Some((data.len() - rem.len(), block))
+    }
+
+    /// For a mapped file: its length now, when it is shorter than at open (truncated while
+    /// being read), checked after `ahead` more bytes are read. See [`MappedFile::shrunk`].
+    ///
+    /// Truncation zeroes the rest of the page holding the new end (no fault there) and drops
+    /// the pages after it (a fault on access). Touching the page that follows the next `ahead`
+    /// bytes therefore faults, and is noticed, whenever the new end lies before their end.
+    pub fn shrunk(&mut self, ahead: usize) -> Option<u64> {
+        let file = self.mapped.as_mut()?;
+        let base = self.block.as_ptr() as usize;
+        let end = base + self.pos + ahead;
+        let page = sigbus::page_size();
+        let probe = end.next_multiple_of(page) - base;
+        match self.block.get(probe) {
+            // SAFETY: a read of one byte inside the mapped window (`get` checked the bounds),
+            // volatile so that it happens.
+            Some(byte) => unsafe {
+                std::ptr::read_volatile(byte);
+            },
+            // The next page is not in this window: ask the file.
+            None => file.refresh_len(),
+        }
+        file.shrunk()
     }
 
     /// The block the unread bytes (and the last block returned by `next`) live in.

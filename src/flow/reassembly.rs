@@ -12,7 +12,12 @@
 //! - held ranges are sorted, non-overlapping, non-empty;
 //! - every held range starts strictly after `next` (a range at `next` is delivered at once);
 //! - `held_bytes` is the sum of the byte-carrying ranges' lengths;
-//! - after `Interest::Done`, no range carries bytes.
+//! - after `Interest::Done`, no range carries bytes (every range is `Seen`).
+//!
+//! Counting: a segment that repeats only bytes already seen (delivered or held) is a
+//! retransmission; one that brings new bytes ahead of a hole is out of order (not also a
+//! retransmission when it overlaps held bytes); every hole skipped or left at the end is a gap,
+//! also once the handler is done (it is then only not told).
 
 use super::{Direction, Interest, SegmentMeta, StreamHandler};
 
@@ -48,9 +53,10 @@ impl SeqNumber {
 enum HeldData {
     /// Out-of-order bytes waiting for the hole before them to fill.
     Bytes(Vec<u8>),
-    /// Sequence space seen but without bytes: cut by the snaplen (a gap when delivered), or
-    /// any range once the handler is done (only counted).
+    /// Sequence space seen but without bytes: cut by the snaplen (a gap when delivered).
     Absent,
+    /// Sequence space seen once the handler is done: bytes dropped, extent kept for counts.
+    Seen,
 }
 
 /// One held out-of-order range `[start, end)` in stream offsets.
@@ -76,6 +82,9 @@ pub struct Reassembler {
     done: bool,
     /// Stream offset of the first FIN (its sequence number).
     fin_at: Option<u64>,
+    /// End of the furthest sequence space seen: ranges let go past the range cap that never
+    /// came again are a gap up to here at the end.
+    seen_end: u64,
     covered_bytes: u64,
     gaps: u32,
     gap_bytes: u64,
@@ -107,6 +116,7 @@ impl Reassembler {
             held_bytes: 0,
             done: false,
             fin_at: None,
+            seen_end: 0,
             covered_bytes: 0,
             gaps: 0,
             gap_bytes: 0,
@@ -230,6 +240,7 @@ impl Reassembler {
         };
         let start = self.offset_of(base, SeqNumber(seq));
         let end = start + i64::from(wire_len);
+        self.seen_end = self.seen_end.max(end.max(0) as u64);
         if end <= self.next as i64 {
             self.retransmissions = self.retransmissions.saturating_add(1);
             return;
@@ -241,11 +252,14 @@ impl Reassembler {
         };
         let mut overlapped = start < self.next as i64;
         if start > self.next as i64 {
-            let (new, old) = self.hold(&seg, start as u64, end as u64);
+            let (new, _old) = self.hold(&seg, start as u64, end as u64);
+            // New bytes ahead of a hole: out of order, even if some were held already;
+            // nothing new: a retransmission of held bytes.
             if new > 0 {
                 self.out_of_order = self.out_of_order.saturating_add(1);
+            } else {
+                overlapped = true;
             }
-            overlapped |= old > 0;
             self.enforce_bounds(dir, meta, handler);
         } else {
             let end = end as u64;
@@ -282,6 +296,11 @@ impl Reassembler {
     ) {
         while !self.held.is_empty() {
             self.skip_first_hole(dir, meta, handler);
+        }
+        if self.seen_end > self.next {
+            let len = self.seen_end - self.next;
+            self.declare_gap(len, dir, meta, handler);
+            self.next = self.seen_end;
         }
         if let Some(fin_at) = self.fin_at {
             if fin_at > self.next {
@@ -325,7 +344,16 @@ impl Reassembler {
     /// Inserts `[from, to)` of `seg` at position `i` of the hold (bytes part, then absent part).
     fn insert_piece(&mut self, i: usize, seg: &Segment<'_>, from: u64, to: u64) {
         let present_end = seg.present_end.max(0) as u64;
-        if !self.done && from < present_end {
+        if self.done {
+            self.held.insert(
+                i,
+                HeldRange {
+                    start: from,
+                    end: to,
+                    data: HeldData::Seen,
+                },
+            );
+        } else if from < present_end {
             let bytes_end = to.min(present_end);
             let bytes = seg.bytes(from, bytes_end).to_vec();
             self.held_bytes += bytes.len();
@@ -370,7 +398,9 @@ impl Reassembler {
             let joinable = prev.end == cur.start
                 && matches!(
                     (&prev.data, &cur.data),
-                    (HeldData::Absent, HeldData::Absent) | (HeldData::Bytes(_), HeldData::Bytes(_))
+                    (HeldData::Absent, HeldData::Absent)
+                        | (HeldData::Seen, HeldData::Seen)
+                        | (HeldData::Bytes(_), HeldData::Bytes(_))
                 );
             if joinable {
                 if let (HeldData::Bytes(a), HeldData::Bytes(b)) = (&mut prev.data, &cur.data) {
@@ -384,7 +414,11 @@ impl Reassembler {
         }
     }
 
-    /// While the hold is over its bounds, the oldest hole becomes a gap.
+    /// While the hold is over its bounds: past the byte bound (the window), the oldest hole
+    /// becomes a gap. Past the range cap alone, while the handler still reads, the furthest
+    /// range is let go instead (as a receiver drops what lies beyond its buffer): the oldest
+    /// hole is still in the window, and the segment that fills it (a late ClientHello behind
+    /// many small segments) must be delivered rather than counted as a retransmission.
     fn enforce_bounds<H: StreamHandler + ?Sized>(
         &mut self,
         dir: Direction,
@@ -394,7 +428,22 @@ impl Reassembler {
         while !self.held.is_empty()
             && (self.held_bytes > self.max_held_bytes || self.held.len() > self.max_held_ranges)
         {
-            self.skip_first_hole(dir, meta, handler);
+            if self.held_bytes <= self.max_held_bytes && !self.done {
+                self.drop_last_range();
+            } else {
+                self.skip_first_hole(dir, meta, handler);
+            }
+        }
+    }
+
+    /// Forgets the furthest held range, as if its segments had not arrived yet (a copy that
+    /// comes again is held again; one that never does leaves a hole).
+    fn drop_last_range(&mut self) {
+        if let Some(last) = self.held.pop() {
+            if let HeldData::Bytes(bytes) = &last.data {
+                self.held_bytes = self.held_bytes.saturating_sub(bytes.len());
+            }
+            self.covered_bytes = self.covered_bytes.saturating_sub(last.end - last.start);
         }
     }
 
@@ -413,8 +462,9 @@ impl Reassembler {
         }
     }
 
-    /// Counts a gap and tells the handler, unless it is done (then nothing is delivered, so
-    /// nothing is missing for it).
+    /// Counts a gap (a hole in the sequence space, or bytes the snaplen cut before the
+    /// handler was done) and tells the handler, unless it is done (nothing is delivered to it
+    /// any more, so nothing is missing for it; the hole still counts).
     fn declare_gap<H: StreamHandler + ?Sized>(
         &mut self,
         len: u64,
@@ -422,13 +472,15 @@ impl Reassembler {
         meta: SegmentMeta,
         handler: &mut H,
     ) {
-        if len == 0 || self.done {
+        if len == 0 {
             return;
         }
         self.gaps = self.gaps.saturating_add(1);
         self.gap_bytes = self.gap_bytes.saturating_add(len);
-        let interest = handler.on_gap(dir, len, meta);
-        self.note_interest(interest);
+        if !self.done {
+            let interest = handler.on_gap(dir, len, meta);
+            self.note_interest(interest);
+        }
     }
 
     /// Delivers `[from, to)` of the current segment: captured bytes to `on_data`, the part the
@@ -447,7 +499,8 @@ impl Reassembler {
             let interest = handler.on_data(dir, seg.bytes(from, present_end), meta);
             self.note_interest(interest);
         }
-        if to > present_end {
+        // Bytes the snaplen cut are missing only for a handler still reading.
+        if to > present_end && !self.done {
             self.declare_gap(to - present_end, dir, meta, handler);
         }
     }
@@ -472,6 +525,7 @@ impl Reassembler {
                 HeldData::Absent => {
                     self.declare_gap(range.end - range.start, dir, meta, handler);
                 }
+                HeldData::Seen => {}
             }
             self.next = self.next.max(range.end);
         }
@@ -482,7 +536,7 @@ impl Reassembler {
         if interest == Interest::Done && !self.done {
             self.done = true;
             for range in &mut self.held {
-                range.data = HeldData::Absent;
+                range.data = HeldData::Seen;
             }
             self.held_bytes = 0;
             self.held.shrink_to_fit();
@@ -507,6 +561,7 @@ impl Reassembler {
                     debug_assert!(!self.done);
                     bytes += b.len();
                 }
+                debug_assert_eq!(matches!(r.data, HeldData::Seen), self.done);
                 prev_end = r.end;
             }
             debug_assert_eq!(bytes, self.held_bytes);

@@ -112,7 +112,10 @@ pub fn write_ladder(
     writeln!(
         out,
         "  started {}, lasted {:.3} s, {} packets, status {}",
-        r.start.rfc3339(),
+        r.start
+            .rfc3339_checked()
+            .as_deref()
+            .unwrap_or("at an unknown time"),
         r.duration_s,
         r.tcp.packets,
         r.status

@@ -208,8 +208,9 @@ pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Tab
     // With several captures, the first column names the file too.
     let several_files = records.windows(2).any(|w| w[0].file != w[1].file);
     for r in records {
-        let start = r.start.rfc3339();
-        let time = start.get(11..23).unwrap_or(&start).to_string();
+        let start = r.start.rfc3339_checked();
+        let start = start.as_deref().unwrap_or("-");
+        let time = start.get(11..23).unwrap_or(start).to_string();
         let findings = r
             .findings
             .iter()
@@ -340,7 +341,7 @@ impl<'w> ConnectionsCsv<'w> {
             r.file.clone(),
             r.index.to_string(),
             r.first_packet.to_string(),
-            r.start.rfc3339(),
+            r.start.rfc3339_checked().unwrap_or_default(),
             r.duration_s.to_string(),
             r.client.to_string(),
             r.server.to_string(),
