@@ -4,25 +4,13 @@ use crate::app::{self, Options};
 use crate::filter::{AddrPattern, Filter};
 use crate::findings::{FindingsConfig, ServerPattern, Severity};
 use crate::model::ConnectionRecord;
-use crate::report::views::{self, FileRow, InputError};
+use crate::report::printer::{Printer, RenderRun, RunEnd};
+use crate::report::views::{FileRow, InputError};
 use crate::report::{self, Format, TableStyle};
 use crate::tls::keylog::KeyLog;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-
-/// Rows per table page: a table sizes its columns from every row it holds, so a long
-/// listing is written as several tables (each with its header) and memory stays flat.
-/// `TLSCAP_TABLE_PAGE_ROWS` overrides it (tests use small pages on small captures).
-const TABLE_PAGE_ROWS: usize = 1000;
-
-fn table_page_rows() -> usize {
-    std::env::var("TLSCAP_TABLE_PAGE_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or(TABLE_PAGE_ROWS)
-}
 
 /// Exit code when every input was read.
 pub const EXIT_OK: i32 = 0;
@@ -246,6 +234,18 @@ pub enum View {
     Files,
 }
 
+impl From<View> for report::printer::View {
+    fn from(v: View) -> Self {
+        match v {
+            View::Connections => report::printer::View::Connections,
+            View::Findings => report::printer::View::Findings,
+            View::Servers => report::printer::View::Servers,
+            View::Summary => report::printer::View::Summary,
+            View::Files => report::printer::View::Files,
+        }
+    }
+}
+
 /// Severity values for `--fail-on` and `--min-severity`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SeverityArg {
@@ -377,15 +377,66 @@ fn table_style(common: &CommonArgs, to_terminal: bool) -> TableStyle {
     }
 }
 
-/// Runs a parsed command line.
+/// Runs a parsed command line: analyse, print with the chosen printer, pick the exit code.
 pub fn run(cli: Cli) -> std::io::Result<i32> {
-    let opts = match options(&cli.common) {
+    let opts = match checked_options(&cli) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("tlscap: {e}");
-            return Ok(EXIT_USAGE);
-        }
+        Err(code) => return Ok(code),
     };
+    if let Some(Command::Explain { path, conn }) = &cli.command {
+        let mut opts = opts;
+        opts.observer.events = true;
+        return explain(path, *conn, &opts);
+    }
+    if cli.paths.is_empty() {
+        eprintln!("tlscap: no input given; try `tlscap samples/` or `tlscap --help`");
+        return Ok(EXIT_USAGE);
+    }
+    let common = &cli.common;
+    let batch = app::run_batch(
+        &cli.paths,
+        &app::BatchOptions {
+            analysis: opts,
+            threads: common.threads,
+            globs: common.glob.clone(),
+            progress: !common.quiet && std::io::stderr().is_terminal(),
+            shard_min_bytes: None,
+        },
+    );
+    let errors = input_errors(&batch, common);
+    let Some((mut out, to_terminal)) = open_output(common) else {
+        return Ok(EXIT_WRITE_ERROR);
+    };
+    let style = table_style(common, to_terminal);
+    let mut printer =
+        report::printer::printer(common.view.into(), common.format.into(), style, &mut out)?;
+    let tally = print(&batch, &filter(common), common.threads, &mut *printer)?;
+    printer.finish(&RunEnd {
+        files: &file_rows(&batch, &tally),
+        errors: &errors,
+        skipped: &batch.skipped,
+    })?;
+    drop(printer);
+    out.flush()?;
+    closing_messages(&batch, &tally, &errors, common);
+    Ok(if !errors.is_empty() {
+        EXIT_INPUT_ERROR
+    } else if common
+        .fail_on
+        .is_some_and(|f| tally.worst.is_some_and(|w| w >= Severity::from(f)))
+    {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
+}
+
+/// The analysis options, once the arguments are known to make sense (else the exit code).
+fn checked_options(cli: &Cli) -> Result<Options, i32> {
+    let opts = options(&cli.common).map_err(|e| {
+        eprintln!("tlscap: {e}");
+        EXIT_USAGE
+    })?;
     if let Some(unknown) = cli
         .common
         .finding
@@ -400,29 +451,13 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        return Ok(EXIT_USAGE);
+        return Err(EXIT_USAGE);
     }
-    if let Some(Command::Explain { path, conn }) = &cli.command {
-        let mut opts = opts;
-        opts.observer.events = true;
-        return explain(path, *conn, &opts);
-    }
-    if cli.paths.is_empty() {
-        eprintln!("tlscap: no input given; try `tlscap samples/` or `tlscap --help`");
-        return Ok(EXIT_USAGE);
-    }
-    let batch = app::run_batch(
-        &cli.paths,
-        &app::BatchOptions {
-            analysis: opts.clone(),
-            threads: cli.common.threads,
-            globs: cli.common.glob.clone(),
-            progress: !cli.common.quiet && std::io::stderr().is_terminal(),
-            shard_min_bytes: None,
-        },
-    );
-    let common = &cli.common;
-    let filter = filter(common);
+    Ok(opts)
+}
+
+/// Warnings and notes on stderr, and the inputs that could not be read (whole or in part).
+fn input_errors(batch: &app::Batch, common: &CommonArgs) -> Vec<InputError> {
     let mut errors: Vec<InputError> = batch
         .input_problems
         .iter()
@@ -463,7 +498,13 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
             keylog_notes - 3
         );
     }
-    let (mut out, to_terminal): (Box<dyn Write>, bool) = match &common.output {
+    errors
+}
+
+/// The output (named in its write errors) and whether it is a terminal; None when the output
+/// file cannot be created (said on stderr).
+fn open_output(common: &CommonArgs) -> Option<(Box<dyn Write>, bool)> {
+    Some(match &common.output {
         Some(path) => match std::fs::File::create(path) {
             Ok(f) => (
                 Box::new(std::io::BufWriter::new(Output {
@@ -474,7 +515,7 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
             ),
             Err(e) => {
                 eprintln!("tlscap: {}: cannot create output: {e}", path.display());
-                return Ok(EXIT_WRITE_ERROR);
+                return None;
             }
         },
         None => (
@@ -484,153 +525,11 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
             })),
             std::io::stdout().is_terminal(),
         ),
-    };
-    let format: Format = common.format.into();
-    let style = table_style(common, to_terminal);
-    // Records are read back from the batch's spills in order: JSON and CSV connections are
-    // decoded and rendered a run at a time on the pool and stream straight out, aggregate
-    // views count as they go, only tables collect (for people).
-    let mut tally = Tally::new(batch.files.len());
-    let out: &mut dyn Write = &mut out;
-    match (common.view, format) {
-        (View::Connections, Format::Json | Format::Csv) => {
-            let json = |rs: &[ConnectionRecord], buf: &mut Vec<u8>| report::json_lines(buf, rs);
-            let csv = |rs: &[ConnectionRecord], buf: &mut Vec<u8>| {
-                let mut w = report::ConnectionsCsv::rows(buf);
-                for r in rs {
-                    w.write(r)?;
-                }
-                w.finish()
-            };
-            let render: &RenderRun = if format == Format::Csv {
-                report::ConnectionsCsv::new(&mut *out)?.finish()?;
-                &csv
-            } else {
-                &json
-            };
-            pass_rendered(&batch, common.threads, &filter, &mut tally, out, render)?;
-        }
-        (View::Findings, Format::Json | Format::Csv) => {
-            // Worst first, then by file name, then index: one pass per severity, files in
-            // name order (the order `finding_rows` sorts to), records in index order.
-            enum Sink<'w> {
-                Csv(Box<report::FindingsCsv<'w>>),
-                Json(&'w mut dyn Write),
-            }
-            let mut sink = match format {
-                Format::Csv => Sink::Csv(Box::new(report::FindingsCsv::new(&mut *out)?)),
-                _ => Sink::Json(&mut *out),
-            };
-            let mut order: Vec<usize> = (0..batch.files.len()).collect();
-            order.sort_by(|a, b| batch.files[*a].file.cmp(&batch.files[*b].file));
-            let mut counted = false;
-            for severity in [Severity::Error, Severity::Warning, Severity::Info] {
-                let mut scratch = Tally::new(batch.files.len());
-                let t = if counted { &mut scratch } else { &mut tally };
-                pass_in(&batch, &order, &filter, t, &mut |r| {
-                    for row in report::record_finding_rows(&r) {
-                        if row.finding.severity != severity {
-                            continue;
-                        }
-                        match &mut sink {
-                            Sink::Csv(w) => w.write(&row)?,
-                            Sink::Json(out) => {
-                                report::write_json_lines(&mut **out, std::slice::from_ref(&row))?
-                            }
-                        }
-                    }
-                    Ok(())
-                })?;
-                counted = true;
-            }
-            if let Sink::Csv(w) = sink {
-                w.finish()?;
-            }
-        }
-        (View::Connections, Format::Table) => {
-            // Pages of rows, each a table with its header: a table sizes its columns from
-            // every row it holds, and holding a whole capture's rows grew memory with the
-            // capture (1 GiB for 155 k connections).
-            let mut pages = TablePages::default();
-            let mut write = |page: &[ConnectionRecord]| {
-                report::write_connections(&mut *out, format, style, page)
-            };
-            pass(&batch, &filter, &mut tally, &mut |r| {
-                pages.push(r, 1, &mut write)
-            })?;
-            pages.finish(&mut write)?;
-        }
-        (View::Findings, Format::Table) => {
-            // Worst first as in JSON (one pass per severity, files in name order, records in
-            // index order), in pages of about as many findings as a connections page has
-            // rows: each page holds the records with findings of that severity, cut down to
-            // those findings.
-            let mut order: Vec<usize> = (0..batch.files.len()).collect();
-            order.sort_by(|a, b| batch.files[*a].file.cmp(&batch.files[*b].file));
-            let mut pages = TablePages::default();
-            let mut write =
-                |page: &[ConnectionRecord]| report::write_findings(&mut *out, format, style, page);
-            for severity in [Severity::Error, Severity::Warning, Severity::Info] {
-                // Records are counted once, on the first pass.
-                let mut recount = Tally::new(batch.files.len());
-                let t = if severity == Severity::Error {
-                    &mut tally
-                } else {
-                    &mut recount
-                };
-                pass_in(&batch, &order, &filter, t, &mut |mut r| {
-                    r.findings.retain(|f| f.severity == severity);
-                    if r.findings.is_empty() {
-                        return Ok(());
-                    }
-                    let rows = r.findings.len();
-                    pages.push(r, rows, &mut write)
-                })?;
-            }
-            pages.finish(&mut write)?;
-        }
-        (View::Servers, _) => {
-            let mut agg = views::ServerAgg::default();
-            pass(&batch, &filter, &mut tally, &mut |r| {
-                agg.add(&r);
-                Ok(())
-            })?;
-            views::write_servers(out, format, style, &agg.rows())?;
-        }
-        (View::Files, _) => {
-            pass(&batch, &filter, &mut tally, &mut |_| Ok(()))?;
-            views::write_files(out, format, style, &file_rows(&batch, &tally))?;
-        }
-        (View::Summary, _) => {
-            let mut agg = views::SummaryAgg::default();
-            pass(&batch, &filter, &mut tally, &mut |r| {
-                agg.add(&r);
-                Ok(())
-            })?;
-            let summary = agg.finish(&file_rows(&batch, &tally), &errors);
-            views::write_summary(out, format, style, &summary)?;
-        }
-    }
-    if format == Format::Json {
-        report::write_json_lines(out, &errors)?;
-        for (path, reason) in &batch.skipped {
-            #[derive(serde::Serialize)]
-            struct Skipped<'a> {
-                #[serde(rename = "type")]
-                record_type: &'static str,
-                file: String,
-                reason: &'a str,
-            }
-            let rec = Skipped {
-                record_type: "skipped",
-                file: path.display().to_string(),
-                reason,
-            };
-            report::write_json_lines(out, std::slice::from_ref(&rec))?;
-        }
-    }
-    out.flush()?;
+    })
+}
 
+/// What stderr says after the output: skipped files, totals, errors.
+fn closing_messages(batch: &app::Batch, tally: &Tally, errors: &[InputError], common: &CommonArgs) {
     if !common.quiet && !batch.skipped.is_empty() {
         // Not errors: a folder of captures often holds notes and key logs too.
         const SHOWN: usize = 4;
@@ -668,7 +567,7 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
             errors.len()
         );
     }
-    for e in &errors {
+    for e in errors {
         eprintln!(
             "tlscap: error: {}: {}",
             e.file,
@@ -677,16 +576,39 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
                 .unwrap_or(&e.reason)
         );
     }
-    if !errors.is_empty() {
-        return Ok(EXIT_INPUT_ERROR);
+}
+
+/// Feeds `printer` every pass it asks for over the batch's records (filtered, in output order)
+/// and counts what the first pass kept.
+fn print(
+    batch: &app::Batch,
+    filter: &Filter,
+    threads: Option<usize>,
+    printer: &mut dyn Printer,
+) -> std::io::Result<Tally> {
+    let mut tally = Tally::new(batch.files.len());
+    if let Some(render) = printer.renderer() {
+        pass_rendered(
+            batch,
+            threads,
+            filter,
+            &mut tally,
+            &mut |bytes| printer.rendered(bytes),
+            render,
+        )?;
+        return Ok(tally);
     }
-    if let Some(fail_on) = common.fail_on {
-        let threshold = Severity::from(fail_on);
-        if tally.worst.is_some_and(|w| w >= threshold) {
-            return Ok(EXIT_FINDINGS);
-        }
+    let mut order: Vec<usize> = (0..batch.files.len()).collect();
+    if printer.by_file_name() {
+        order.sort_by(|a, b| batch.files[*a].file.cmp(&batch.files[*b].file));
     }
-    Ok(EXIT_OK)
+    for (n, &pass) in printer.passes().iter().enumerate() {
+        // Records are counted once, on the first pass.
+        let mut recount = Tally::new(batch.files.len());
+        let t = if n == 0 { &mut tally } else { &mut recount };
+        pass_in(batch, &order, filter, t, &mut |r| printer.record(pass, r))?;
+    }
+    Ok(tally)
 }
 
 /// What the output pass saw: kept records and findings per file, and the worst severity.
@@ -734,71 +656,6 @@ impl Tally {
     }
 }
 
-/// Records collected into table pages of about [`table_page_rows`] rows, each page written
-/// (as its own table) as soon as it is full.
-struct TablePages {
-    page: Vec<ConnectionRecord>,
-    rows: usize,
-    limit: usize,
-    written: usize,
-}
-
-impl Default for TablePages {
-    fn default() -> Self {
-        TablePages {
-            page: Vec::new(),
-            rows: 0,
-            limit: table_page_rows(),
-            written: 0,
-        }
-    }
-}
-
-type WritePage<'a> = dyn FnMut(&[ConnectionRecord]) -> std::io::Result<()> + 'a;
-
-impl TablePages {
-    /// Adds a record that fills `rows` rows of the table.
-    fn push(
-        &mut self,
-        r: ConnectionRecord,
-        rows: usize,
-        write: &mut WritePage<'_>,
-    ) -> std::io::Result<()> {
-        self.page.push(r);
-        self.rows += rows;
-        if self.rows >= self.limit {
-            write(&self.page)?;
-            self.page.clear();
-            self.rows = 0;
-            self.written += 1;
-        }
-        Ok(())
-    }
-
-    /// Writes the last page, or an empty table when there were no rows at all.
-    fn finish(self, write: &mut WritePage<'_>) -> std::io::Result<()> {
-        if !self.page.is_empty() || self.written == 0 {
-            write(&self.page)?;
-        }
-        Ok(())
-    }
-}
-
-/// Reads every record of the batch (path order), applies the filters and hands the kept ones
-/// to `f`.
-fn pass(
-    batch: &app::Batch,
-    filter: &Filter,
-    tally: &mut Tally,
-    f: &mut dyn FnMut(ConnectionRecord) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let order: Vec<usize> = (0..batch.files.len()).collect();
-    pass_in(batch, &order, filter, tally, f)
-}
-
-/// Writes a run of records into a buffer (JSON lines, CSV rows).
-type RenderRun = dyn Fn(&[ConnectionRecord], &mut Vec<u8>) -> std::io::Result<()> + Sync;
-
 /// Like [`pass`], but records are decoded, filtered and rendered (`render` writes a run of
 /// them into a buffer) on a pool of `threads` (None: rayon's global pool), a run at a time,
 /// and written to `out` here, in order: decoding and rendering are most of the output pass.
@@ -807,7 +664,7 @@ fn pass_rendered(
     threads: Option<usize>,
     filter: &Filter,
     tally: &mut Tally,
-    out: &mut dyn Write,
+    out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     render: &RenderRun,
 ) -> std::io::Result<()> {
     let pool = output_pool(threads);
@@ -828,7 +685,7 @@ fn pass_rendered(
             counts,
         )| {
             tally.add(i, &counts);
-            out.write_all(&buf)
+            out(&buf)
         })?;
     }
     Ok(())

@@ -4,6 +4,7 @@
 //! line with a `type` field; CSV has a header row and a stable column order.
 
 pub mod ladder;
+pub mod printer;
 pub mod views;
 
 use crate::findings::Severity;
@@ -521,6 +522,13 @@ impl<'w> FindingsCsv<'w> {
             "remediation",
         ])?;
         Ok(FindingsCsv { w })
+    }
+
+    /// Rows without a header (more rows of a CSV already started).
+    pub fn rows(out: &'w mut dyn Write) -> Self {
+        FindingsCsv {
+            w: csv::Writer::from_writer(out),
+        }
     }
 
     /// Writes one row.
