@@ -24,7 +24,7 @@ use crate::tls::keylog::{KeyLog, KeySlot};
 use crate::tls::{names, HandshakeSummary, ObserverConfig, TlsObserver};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// What to analyse and how.
 #[derive(Debug, Clone, Default)]
@@ -58,12 +58,13 @@ pub struct Options {
     pub batch_segments: usize,
 }
 
-/// A chain validator shared between worker threads.
-pub type SharedValidator = Arc<Mutex<Validator>>;
+/// Trust anchors shared between worker threads; each worker validates with its own
+/// [`Validator::for_worker`] (no lock).
+pub type SharedValidator = Arc<Validator>;
 
 /// Builds a shared validator from trust options (errors name the offending file).
 pub fn shared_validator(trust: &TrustOptions) -> Result<SharedValidator, crate::certs::CertsError> {
-    Ok(Arc::new(Mutex::new(Validator::new(trust)?)))
+    Ok(Arc::new(Validator::new(trust)?))
 }
 
 /// Per-file statistics.
@@ -211,7 +212,7 @@ fn analyze_prepared<T: Indexed + Send>(
         }
     };
     let keylog = initial_keylog(path, opts, &mut out);
-    // One validator (and its cache) for every builder of this file, sharded or not.
+    // Trust anchors loaded once for every builder of this file; each builder caches its own.
     let mut opts = std::borrow::Cow::Borrowed(opts);
     if opts.validator.is_none() {
         opts.to_mut().validator = shared_validator(&TrustOptions::default()).ok();
@@ -386,7 +387,7 @@ fn add_dsb_secrets(path: &Path, secrets: Vec<Vec<u8>>, out: &mut FileAnalysis) -
 
 /// Turns finished connections into records, caching certificate display fields.
 struct RecordBuilder<'o> {
-    validator: Option<SharedValidator>,
+    validator: Option<Validator>,
     file: String,
     all: bool,
     opts: &'o Options,
@@ -415,7 +416,7 @@ impl<'o> RecordBuilder<'o> {
     fn new(path: &Path, opts: &'o Options) -> Self {
         RecordBuilder {
             // Resolved once per file by `analyze_prepared` (None: anchors failed to load).
-            validator: opts.validator.clone(),
+            validator: opts.validator.as_deref().map(Validator::for_worker),
             file: path.display().to_string(),
             all: opts.all,
             opts,
@@ -451,7 +452,7 @@ impl<'o> RecordBuilder<'o> {
 
     /// Validates the server chain (cached per distinct chain) and adds certificate findings.
     fn check_chain(&mut self, record: &mut ConnectionRecord, hs: &HandshakeSummary) {
-        let (Some(cert), Some(validator)) = (&hs.server_certificate, &self.validator) else {
+        let (Some(cert), Some(validator)) = (&hs.server_certificate, &mut self.validator) else {
             return;
         };
         if cert.certs.is_empty() {
@@ -462,10 +463,7 @@ impl<'o> RecordBuilder<'o> {
             .clone()
             .or_else(|| self.opts.findings.expect_host.clone());
         let ocsp = hs.ocsp_response.as_ref().map(|(_, der)| der.as_slice());
-        let mut check = match validator.lock() {
-            Ok(mut v) => v.check(&cert.certs, name.as_deref(), cert.meta.ts, ocsp),
-            Err(_) => return,
-        };
+        let mut check = validator.check(&cert.certs, name.as_deref(), cert.meta.ts, ocsp);
         // Captures with zeroed or reset clocks (1970...) cannot date a certificate: validity
         // is only judged when the capture time is plausible.
         if cert.meta.ts.secs < PLAUSIBLE_CAPTURE_TIME {

@@ -304,14 +304,24 @@ const MAX_ORDER_ANALYSIS: usize = 64;
 /// Path building is tried at most at this many candidate times per chain.
 const MAX_TIME_CANDIDATES: usize = 16;
 
-/// Checks server chains against trust anchors at capture time, with caching.
-pub struct Validator {
+/// Trust anchors and revocation lists: loaded once, read-only, shared by every worker's
+/// [`Validator`].
+struct Trust {
     anchors: Vec<TrustAnchor<'static>>,
     /// Subject Names (full DER) of all anchors.
     anchor_subjects: HashSet<Vec<u8>>,
     /// DER of the extra and system roots (for CRL signature checks and issuer lookups).
     anchor_certs: Vec<Vec<u8>>,
     crls: CrlSet,
+}
+
+/// Checks server chains against trust anchors at capture time, with caching.
+///
+/// The caches are the validator's own, so each worker thread owns one (see
+/// [`Validator::for_worker`]) and signature checks never wait on another thread; the trust
+/// anchors are shared.
+pub struct Validator {
+    trust: Arc<Trust>,
     /// By [`super::der_key`]; a hit is confirmed against the chain's DER kept beside it.
     chains: crate::FastMap<u64, (Vec<Vec<u8>>, Arc<ChainFacts>)>,
     /// DER bytes held by `chains`.
@@ -324,8 +334,8 @@ pub struct Validator {
 impl std::fmt::Debug for Validator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Validator")
-            .field("anchors", &self.anchors.len())
-            .field("crls", &self.crls.crls.len())
+            .field("anchors", &self.trust.anchors.len())
+            .field("crls", &self.trust.crls.crls.len())
             .field("cached_chains", &self.chains.len())
             .field("stats", &self.stats)
             .finish()
@@ -379,22 +389,34 @@ impl Validator {
             .iter()
             .map(|a| wrap_sequence(a.subject.as_ref()))
             .collect();
-        Ok(Validator {
+        Ok(Validator::with_trust(Arc::new(Trust {
             anchors,
             anchor_subjects,
             anchor_certs,
             crls,
+        })))
+    }
+
+    fn with_trust(trust: Arc<Trust>) -> Validator {
+        Validator {
+            trust,
             chains: Default::default(),
             chains_bytes: 0,
             hostnames: Default::default(),
             staples: Default::default(),
             stats: CacheStats::default(),
-        })
+        }
+    }
+
+    /// A validator with the same trust anchors and CRLs (shared, not reloaded) and empty
+    /// caches, for another worker thread.
+    pub fn for_worker(&self) -> Validator {
+        Validator::with_trust(Arc::clone(&self.trust))
     }
 
     /// Number of trust anchors loaded.
     pub fn anchor_count(&self) -> usize {
-        self.anchors.len()
+        self.trust.anchors.len()
     }
 
     /// Cache counters so far.
@@ -413,7 +435,7 @@ impl Validator {
         stapled_ocsp: Option<&[u8]>,
     ) -> ChainCheck {
         // A cheap key and a DER comparison instead of hashing every certificate on each
-        // check: this runs once per connection, under the lock all workers share.
+        // check: this runs once per connection.
         let key = super::der_key(chain.iter().map(AsRef::as_ref));
         let cached = self
             .chains
@@ -625,7 +647,7 @@ impl Validator {
         let mut hits = Vec::new();
         for (index, cert) in certs.iter().enumerate() {
             let Some(cert) = cert else { continue };
-            for crl in self.crls.for_issuer(&cert.issuer_raw) {
+            for crl in self.trust.crls.for_issuer(&cert.issuer_raw) {
                 let Some(revoked_at) = crl.revoked_at(&cert.serial) else {
                     continue;
                 };
@@ -655,14 +677,14 @@ impl Validator {
     fn issuer_keys(&self, certs: &[Option<CertFacts>], subject_raw: &[u8]) -> Vec<Vec<u8>> {
         let mut keys = Vec::new();
         let sent = certs.iter().flatten().map(|c| c.der.as_slice());
-        for der in sent.chain(self.anchor_certs.iter().map(Vec::as_slice)) {
+        for der in sent.chain(self.trust.anchor_certs.iter().map(Vec::as_slice)) {
             if let Ok((_, cert)) = X509Certificate::from_der(der) {
                 if cert.subject().as_raw() == subject_raw {
                     keys.push(cert.public_key().raw.to_vec());
                 }
             }
         }
-        for anchor in &self.anchors {
+        for anchor in &self.trust.anchors {
             if wrap_sequence(anchor.subject.as_ref()) == subject_raw {
                 keys.push(wrap_sequence(anchor.subject_public_key_info.as_ref()));
             }
@@ -718,7 +740,7 @@ impl Validator {
             let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
             let verified = end_entity.verify_for_usage(
                 webpki::ALL_VERIFICATION_ALGS,
-                &self.anchors,
+                &self.trust.anchors,
                 &intermediates,
                 time,
                 KeyUsage::server_auth(),
@@ -758,12 +780,16 @@ impl Validator {
     fn no_path_by_names(&self, certs: &[Option<CertFacts>]) -> Option<PathStatus> {
         let top = chain_top(certs)?;
         if top.info.self_signed {
-            (!self.anchor_subjects.contains(&top.subject_raw)).then(|| PathStatus::Untrusted {
-                root_subject: top.info.subject.clone(),
+            (!self.trust.anchor_subjects.contains(&top.subject_raw)).then(|| {
+                PathStatus::Untrusted {
+                    root_subject: top.info.subject.clone(),
+                }
             })
         } else {
-            (!self.anchor_subjects.contains(&top.issuer_raw)).then(|| PathStatus::Incomplete {
-                last_sent_issuer: top.info.issuer.clone(),
+            (!self.trust.anchor_subjects.contains(&top.issuer_raw)).then(|| {
+                PathStatus::Incomplete {
+                    last_sent_issuer: top.info.issuer.clone(),
+                }
             })
         }
     }
