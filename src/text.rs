@@ -30,8 +30,8 @@ pub(crate) fn decimal(buf: &mut [u8; 20], mut v: u64) -> &[u8] {
 /// A number's decimal digits held on the stack, for text joined with `[..].concat()`.
 ///
 /// Findings build a few sentences per connection; `format!` walks `core::fmt` for each
-/// argument, while `concat` sizes the string once and copies each piece (round 13: `format!`
-/// was ~5 % of a run's instructions).
+/// argument, while `concat` sizes the string once and copies each piece (`format!` there cost
+/// ~5 % of a run's instructions).
 pub(crate) struct Digits {
     buf: [u8; 20],
     at: usize,

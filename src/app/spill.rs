@@ -1,5 +1,6 @@
 //! Spill files: a batch's connection records wait here, off the heap, until every file is
-//! analysed and the cross-connection rules can run (see `BENCHMARKS.md`, "Streaming").
+//! analysed and the cross-connection rules can run, so memory follows the connections open at
+//! once, not the total (see README.md, "Views").
 //!
 //! The format is private to one process run: length-prefixed frames of LEB128 integers and
 //! length-prefixed strings. A frame is the connection index, the server and client chains,

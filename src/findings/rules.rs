@@ -534,7 +534,7 @@ fn protocol_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fin
 /// which contains none of the markers).
 ///
 /// Judged once per suite for the whole process: searching each connection's cipher name for
-/// eight markers was ~1 % of a run.
+/// eight markers costs ~1 % of a run.
 fn weak_cipher_use(id: u16) -> Option<&'static str> {
     static WEAK: std::sync::OnceLock<crate::FastMap<u16, &'static str>> =
         std::sync::OnceLock::new();
