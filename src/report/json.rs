@@ -466,8 +466,7 @@ pub(crate) fn write_opt_u64(out: &mut Vec<u8>, v: Option<u64>) {
 
 /// `v` in decimal, without `core::fmt` (most values are small: packet numbers, counts).
 pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
-    let mut buf = [0u8; 20];
-    out.extend_from_slice(crate::text::decimal(&mut buf, v));
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// Goes through serde_json itself: the shortest round-trip form it prints comes from a
