@@ -55,7 +55,13 @@ impl ServerPattern {
     }
 }
 
-/// `*` matches any run of characters (including dots); everything else literally.
+/// `*` matches any run of characters (including dots and slashes), `?` one character;
+/// everything else literally.
+///
+/// Kept rather than globset: the patterns (`--sni`, `--expect-client-auth`, `--glob`) are
+/// documented with these two wildcards only, while globset would give `[`, `{`, `\` and `**`
+/// path meanings that would have to be escaped away again, matches `?` per byte, and needs its
+/// patterns compiled once up front where these are plain strings today.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti, mut star, mut mark) = (0usize, 0usize, None::<usize>, 0usize);
