@@ -727,6 +727,38 @@ fn workers_share_the_anchors_and_keep_their_own_caches() {
     );
 }
 
+#[test]
+fn a_thread_s_next_worker_starts_with_the_last_one_s_caches_under_the_same_trust() {
+    let shared = private_validator();
+    let chain = [der("leaf"), der("inter")];
+    let mut first = shared.for_worker();
+    let expected = first.check(&chain, Some("api.example.test"), MID_2025, None);
+    drop(first);
+    // The next file on this thread: the chain is known already.
+    let mut second = shared.for_worker();
+    let check = second.check(&chain, Some("api.example.test"), MID_2025, None);
+    assert_eq!(check, expected);
+    assert_eq!(
+        second.stats(),
+        CacheStats {
+            chain_hits: 1,
+            chain_misses: 0
+        }
+    );
+    drop(second);
+    // Another trust store (other anchors) never sees them.
+    let other = private_validator();
+    let mut third = other.for_worker();
+    third.check(&chain, Some("api.example.test"), MID_2025, None);
+    assert_eq!(
+        third.stats(),
+        CacheStats {
+            chain_hits: 0,
+            chain_misses: 1
+        }
+    );
+}
+
 // ---------------------------------------------------------------- weak algorithms
 
 #[test]

@@ -8,10 +8,11 @@
 //! capture time is computed once per distinct chain (keyed by the SHA-256 of its certificates)
 //! and the time comparisons are redone on every call.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use serde::Serialize;
@@ -322,13 +323,38 @@ struct Trust {
 /// anchors are shared.
 pub struct Validator {
     trust: Arc<Trust>,
+    caches: Caches,
+    stats: CacheStats,
+}
+
+/// What a validator remembers between checks (all of it independent of the capture time).
+#[derive(Default)]
+struct Caches {
     /// By [`super::der_key`]; a hit is confirmed against the chain's DER kept beside it.
     chains: crate::FastMap<u64, (Vec<Vec<u8>>, Arc<ChainFacts>)>,
     /// DER bytes held by `chains`.
     chains_bytes: usize,
     hostnames: crate::FastMap<([u8; 32], String), HostnameCheck>,
     staples: crate::FastMap<[u8; 32], Arc<Result<OcspResponse, String>>>,
-    stats: CacheStats,
+}
+
+thread_local! {
+    /// The caches of the last worker validator dropped on this thread, with the trust they
+    /// were filled under: the next file this thread analyses under the same trust starts warm,
+    /// since a batch's files repeat the same chains.
+    static IDLE_CACHES: RefCell<Option<(Weak<Trust>, Caches)>> = const { RefCell::new(None) };
+}
+
+impl Drop for Validator {
+    fn drop(&mut self) {
+        if self.caches.chains.is_empty() {
+            return;
+        }
+        let caches = std::mem::take(&mut self.caches);
+        let trust = Arc::downgrade(&self.trust);
+        // Fails only while the thread itself is shutting down: the caches are then dropped.
+        let _ = IDLE_CACHES.try_with(|idle| *idle.borrow_mut() = Some((trust, caches)));
+    }
 }
 
 impl std::fmt::Debug for Validator {
@@ -336,7 +362,7 @@ impl std::fmt::Debug for Validator {
         f.debug_struct("Validator")
             .field("anchors", &self.trust.anchors.len())
             .field("crls", &self.trust.crls.crls.len())
-            .field("cached_chains", &self.chains.len())
+            .field("cached_chains", &self.caches.chains.len())
             .field("stats", &self.stats)
             .finish()
     }
@@ -400,18 +426,31 @@ impl Validator {
     fn with_trust(trust: Arc<Trust>) -> Validator {
         Validator {
             trust,
-            chains: Default::default(),
-            chains_bytes: 0,
-            hostnames: Default::default(),
-            staples: Default::default(),
+            caches: Caches::default(),
             stats: CacheStats::default(),
         }
     }
 
-    /// A validator with the same trust anchors and CRLs (shared, not reloaded) and empty
-    /// caches, for another worker thread.
+    /// A validator with the same trust anchors and CRLs (shared, not reloaded), for a worker
+    /// on the calling thread. Its caches are those the last worker validator dropped on this
+    /// thread left under the same trust, or empty; its counters start at zero.
     pub fn for_worker(&self) -> Validator {
-        Validator::with_trust(Arc::clone(&self.trust))
+        let caches = IDLE_CACHES
+            .try_with(|idle| idle.borrow_mut().take())
+            .ok()
+            .flatten()
+            .filter(|(trust, _)| {
+                trust
+                    .upgrade()
+                    .is_some_and(|t| Arc::ptr_eq(&t, &self.trust))
+            })
+            .map(|(_, caches)| caches)
+            .unwrap_or_default();
+        Validator {
+            trust: Arc::clone(&self.trust),
+            caches,
+            stats: CacheStats::default(),
+        }
     }
 
     /// Number of trust anchors loaded.
@@ -438,6 +477,7 @@ impl Validator {
         // check: this runs once per connection.
         let key = super::der_key(chain.iter().map(AsRef::as_ref));
         let cached = self
+            .caches
             .chains
             .get(&key)
             .filter(|(ders, _)| {
@@ -454,14 +494,20 @@ impl Validator {
                 let computed = Arc::new(self.chain_facts(chain));
                 let ders: Vec<Vec<u8>> = chain.iter().map(|c| c.as_ref().to_vec()).collect();
                 let bytes: usize = ders.iter().map(Vec::len).sum();
-                if self.chains.len() >= CACHE_LIMIT || self.chains_bytes + bytes > CACHE_DER_BYTES {
-                    self.chains.clear();
-                    self.chains_bytes = 0;
+                if self.caches.chains.len() >= CACHE_LIMIT
+                    || self.caches.chains_bytes + bytes > CACHE_DER_BYTES
+                {
+                    self.caches.chains.clear();
+                    self.caches.chains_bytes = 0;
                 }
-                self.chains_bytes += bytes;
-                if let Some((old, _)) = self.chains.insert(key, (ders, Arc::clone(&computed))) {
+                self.caches.chains_bytes += bytes;
+                if let Some((old, _)) = self
+                    .caches
+                    .chains
+                    .insert(key, (ders, Arc::clone(&computed)))
+                {
                     // A different chain with the same key: the newer one stays.
-                    self.chains_bytes -= old.iter().map(Vec::len).sum::<usize>();
+                    self.caches.chains_bytes -= old.iter().map(Vec::len).sum::<usize>();
                 }
                 computed
             }
@@ -542,14 +588,14 @@ impl Validator {
     /// Decoded stapled OCSP response, cached by its SHA-256.
     fn staple(&mut self, der: &[u8]) -> Arc<Result<OcspResponse, String>> {
         let key: [u8; 32] = Sha256::digest(der).into();
-        if let Some(found) = self.staples.get(&key) {
+        if let Some(found) = self.caches.staples.get(&key) {
             return Arc::clone(found);
         }
         let parsed = Arc::new(parse_ocsp_response(der).map_err(|e| e.to_string()));
-        if self.staples.len() >= CACHE_LIMIT {
-            self.staples.clear();
+        if self.caches.staples.len() >= CACHE_LIMIT {
+            self.caches.staples.clear();
         }
-        self.staples.insert(key, Arc::clone(&parsed));
+        self.caches.staples.insert(key, Arc::clone(&parsed));
         parsed
     }
 
@@ -562,7 +608,7 @@ impl Validator {
     ) -> HostnameCheck {
         let name = normalize_name(name);
         let key = (leaf_fp.copied().unwrap_or_default(), name.clone());
-        if let Some(found) = self.hostnames.get(&key) {
+        if let Some(found) = self.caches.hostnames.get(&key) {
             return found.clone();
         }
         let result = match leaf {
@@ -574,10 +620,10 @@ impl Validator {
                 via_common_name: false,
             },
         };
-        if self.hostnames.len() >= CACHE_LIMIT {
-            self.hostnames.clear();
+        if self.caches.hostnames.len() >= CACHE_LIMIT {
+            self.caches.hostnames.clear();
         }
-        self.hostnames.insert(key, result.clone());
+        self.caches.hostnames.insert(key, result.clone());
         result
     }
 
