@@ -8,6 +8,7 @@
 //! findings added, so output is deterministic whatever the thread count and memory follows the
 //! connections open at once, not the total.
 
+mod inputs;
 mod sharded;
 mod source;
 
@@ -24,7 +25,9 @@ use crate::tls::keylog::{KeyLog, KeySlot};
 use crate::tls::{names, HandshakeSummary, ObserverConfig, TlsObserver};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+pub use inputs::{expand_inputs, Inputs};
 
 /// What to analyse and how.
 #[derive(Debug, Clone, Default)]
@@ -58,12 +61,13 @@ pub struct Options {
     pub batch_segments: usize,
 }
 
-/// A chain validator shared between worker threads.
-pub type SharedValidator = Arc<Mutex<Validator>>;
+/// Trust anchors shared between worker threads; each worker validates with its own
+/// [`Validator::for_worker`] (no lock).
+pub type SharedValidator = Arc<Validator>;
 
 /// Builds a shared validator from trust options (errors name the offending file).
 pub fn shared_validator(trust: &TrustOptions) -> Result<SharedValidator, crate::certs::CertsError> {
-    Ok(Arc::new(Mutex::new(Validator::new(trust)?)))
+    Ok(Arc::new(Validator::new(trust)?))
 }
 
 /// Per-file statistics.
@@ -211,7 +215,7 @@ fn analyze_prepared<T: Indexed + Send>(
         }
     };
     let keylog = initial_keylog(path, opts, &mut out);
-    // One validator (and its cache) for every builder of this file, sharded or not.
+    // Trust anchors loaded once for every builder of this file; each builder caches its own.
     let mut opts = std::borrow::Cow::Borrowed(opts);
     if opts.validator.is_none() {
         opts.to_mut().validator = shared_validator(&TrustOptions::default()).ok();
@@ -386,7 +390,7 @@ fn add_dsb_secrets(path: &Path, secrets: Vec<Vec<u8>>, out: &mut FileAnalysis) -
 
 /// Turns finished connections into records, caching certificate display fields.
 struct RecordBuilder<'o> {
-    validator: Option<SharedValidator>,
+    validator: Option<Validator>,
     file: String,
     all: bool,
     opts: &'o Options,
@@ -415,7 +419,7 @@ impl<'o> RecordBuilder<'o> {
     fn new(path: &Path, opts: &'o Options) -> Self {
         RecordBuilder {
             // Resolved once per file by `analyze_prepared` (None: anchors failed to load).
-            validator: opts.validator.clone(),
+            validator: opts.validator.as_deref().map(Validator::for_worker),
             file: path.display().to_string(),
             all: opts.all,
             opts,
@@ -453,7 +457,7 @@ impl<'o> RecordBuilder<'o> {
 
     /// Validates the server chain (cached per distinct chain) and adds certificate findings.
     fn check_chain(&mut self, record: &mut ConnectionRecord, hs: &HandshakeSummary) {
-        let (Some(cert), Some(validator)) = (&hs.server_certificate, &self.validator) else {
+        let (Some(cert), Some(validator)) = (&hs.server_certificate, &mut self.validator) else {
             return;
         };
         if cert.certs.is_empty() {
@@ -464,10 +468,7 @@ impl<'o> RecordBuilder<'o> {
             .clone()
             .or_else(|| self.opts.findings.expect_host.clone());
         let ocsp = hs.ocsp_response.as_ref().map(|(_, der)| der.as_slice());
-        let mut check = match validator.lock() {
-            Ok(mut v) => v.check(&cert.certs, name.as_deref(), cert.meta.ts, ocsp),
-            Err(_) => return,
-        };
+        let mut check = validator.check(&cert.certs, name.as_deref(), cert.meta.ts, ocsp);
         // Captures with zeroed or reset clocks (1970...) cannot date a certificate: validity
         // is only judged when the capture time is plausible.
         if cert.meta.ts.secs < PLAUSIBLE_CAPTURE_TIME {
@@ -740,129 +741,6 @@ pub fn status(
         ConnectionStatus::Ok
     } else {
         ConnectionStatus::Incomplete
-    }
-}
-
-/// Inputs expanded into the captures to analyse.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Inputs {
-    /// Files to analyse: every file named on the command line, and in directories every file
-    /// whose first bytes look like a capture or whose name says it is one (`.pcap`, `.pcapng`,
-    /// `.cap`, optionally `.gz`) — those are reported as errors if they cannot be read.
-    pub files: Vec<PathBuf>,
-    /// Inputs that could not be used at all (missing, unreadable, a directory without captures).
-    pub problems: Vec<String>,
-    /// Files met while walking directories that are not captures (path, reason); key logs
-    /// beside captures are used, not listed.
-    pub skipped: Vec<(PathBuf, String)>,
-}
-
-/// Expands the inputs: files as given, directories walked recursively (hidden entries skipped).
-pub fn expand_inputs(inputs: &[PathBuf]) -> Inputs {
-    let mut found = Inputs::default();
-    for input in inputs {
-        if input.as_os_str() == "-" {
-            found.files.push(input.clone());
-            continue;
-        }
-        match std::fs::metadata(input) {
-            Err(e) => found.problems.push(format!("{}: {e}", input.display())),
-            Ok(m) if m.is_dir() => {
-                let before = found.files.len();
-                walk(input, &mut found);
-                if found.files.len() == before {
-                    found.problems.push(format!(
-                        "{}: no capture files in this directory",
-                        input.display()
-                    ));
-                }
-            }
-            Ok(_) => found.files.push(input.clone()),
-        }
-    }
-    found
-}
-
-/// File names that say "capture" (a file so named that is not one is an error, not skipped).
-fn named_like_capture(p: &Path) -> bool {
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    let name = name.strip_suffix(".gz").unwrap_or(&name);
-    [".pcap", ".pcapng", ".cap", ".ntar"]
-        .iter()
-        .any(|ext| name.ends_with(ext))
-}
-
-/// Key logs are companions of captures, used automatically (see [`keylog_beside`]).
-fn is_key_log(p: &Path) -> bool {
-    matches!(
-        p.extension().and_then(|e| e.to_str()),
-        Some("keys" | "keylog")
-    )
-}
-
-fn walk(dir: &Path, found: &mut Inputs) {
-    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => {
-            found.problems.push(format!("{}: {e}", dir.display()));
-            return;
-        }
-    };
-    entries.sort();
-    for p in entries {
-        let hidden = p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
-        if hidden {
-            continue;
-        }
-        if p.is_dir() {
-            walk(&p, found);
-            continue;
-        }
-        match sniff_file(&p) {
-            Sniff::Capture => found.files.push(p),
-            _ if named_like_capture(&p) => found.files.push(p),
-            _ if is_key_log(&p) => {}
-            Sniff::Empty => found.skipped.push((p, "empty file".into())),
-            Sniff::Other(magic) => found
-                .skipped
-                .push((p, format!("not a capture (starts with {magic})"))),
-            Sniff::Unreadable(e) => found.problems.push(format!("{}: {e}", p.display())),
-        }
-    }
-}
-
-enum Sniff {
-    Capture,
-    Empty,
-    Other(String),
-    Unreadable(std::io::Error),
-}
-
-fn sniff_file(p: &Path) -> Sniff {
-    use std::io::Read;
-    let mut buf = [0u8; 4];
-    match std::fs::File::open(p).and_then(|mut f| f.read(&mut buf)) {
-        Ok(0) => Sniff::Empty,
-        Ok(n) if crate::capture::looks_like_capture(&buf[..n]) => Sniff::Capture,
-        Ok(n) => Sniff::Other(format!(
-            "{} ({})",
-            hex::encode(&buf[..n]),
-            buf[..n]
-                .iter()
-                .map(|b| if b.is_ascii_graphic() {
-                    *b as char
-                } else {
-                    '.'
-                })
-                .collect::<String>()
-        )),
-        Err(e) => Sniff::Unreadable(e),
     }
 }
 

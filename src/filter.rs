@@ -3,6 +3,7 @@
 
 use crate::findings::{glob_match, FindingKind, Severity};
 use crate::model::ConnectionRecord;
+use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 
 /// An address pattern: an IP, a CIDR block, or an exact `ip:port`.
@@ -10,8 +11,8 @@ use std::net::{IpAddr, SocketAddr};
 pub enum AddrPattern {
     /// Exactly this socket address.
     Socket(SocketAddr),
-    /// Any address in `addr/prefix` (a bare IP is a full-length prefix).
-    Cidr(IpAddr, u8),
+    /// Any address in the block (a bare IP is a full-length prefix).
+    Cidr(IpNet),
 }
 
 impl std::str::FromStr for AddrPattern {
@@ -29,16 +30,15 @@ impl std::str::FromStr for AddrPattern {
             .trim_end_matches(']')
             .parse()
             .map_err(|_| format!("not an IP, CIDR or ip:port: {s:?}"))?;
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
+        let net = match prefix {
             Some(p) => p
                 .parse::<u8>()
                 .ok()
-                .filter(|p| *p <= max)
+                .and_then(|p| IpNet::new(ip, p).ok())
                 .ok_or_else(|| format!("bad prefix length in {s:?}"))?,
-            None => max,
+            None => IpNet::from(ip),
         };
-        Ok(AddrPattern::Cidr(ip, prefix))
+        Ok(AddrPattern::Cidr(net))
     }
 }
 
@@ -47,30 +47,8 @@ impl AddrPattern {
     pub fn matches(&self, sa: SocketAddr) -> bool {
         match self {
             AddrPattern::Socket(p) => *p == sa,
-            AddrPattern::Cidr(net, prefix) => in_prefix(sa.ip(), *net, *prefix),
+            AddrPattern::Cidr(net) => net.contains(&sa.ip()),
         }
-    }
-}
-
-fn in_prefix(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => {
-            let mask = if prefix == 0 {
-                0
-            } else {
-                u32::MAX << (32 - prefix as u32)
-            };
-            u32::from(a) & mask == u32::from(b) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(b)) => {
-            let mask = if prefix == 0 {
-                0
-            } else {
-                u128::MAX << (128 - prefix as u32)
-            };
-            u128::from(a) & mask == u128::from(b) & mask
-        }
-        _ => false,
     }
 }
 
@@ -169,7 +147,16 @@ mod tests {
         assert!(p.matches(sa("[::1]:443")));
         let p: AddrPattern = "2001:db8::/32".parse().unwrap();
         assert!(p.matches(sa("[2001:db8:1::5]:443")));
+        // Host bits are allowed and ignored; a /0 matches its whole family only.
+        let p: AddrPattern = "10.1.2.3/8".parse().unwrap();
+        assert!(p.matches(sa("10.200.0.1:443")));
+        let p: AddrPattern = "0.0.0.0/0".parse().unwrap();
+        assert!(p.matches(sa("192.0.2.1:443")));
+        assert!(!p.matches(sa("[2001:db8::1]:443")));
+        let p: AddrPattern = "[2001:db8::]/32".parse().unwrap();
+        assert!(p.matches(sa("[2001:db8::1]:443")));
         assert!("10.0.0.0/33".parse::<AddrPattern>().is_err());
+        assert!("::/129".parse::<AddrPattern>().is_err());
         assert!("nonsense".parse::<AddrPattern>().is_err());
     }
 }

@@ -27,6 +27,6 @@ pub mod time;
 pub mod tls;
 
 /// A hash map with foldhash instead of SipHash: the caches and tables looked up once per
-/// connection or packet (SipHash over a ClientHello's ~100 values or a chain key was ~1 % of a
+/// connection or packet (SipHash over a ClientHello's ~100 values or a chain key costs ~1 % of a
 /// run). Seeded per map, like std's.
 pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

@@ -1,51 +1,49 @@
-//! Numbers and addresses as text without `core::fmt`, for fields built once per connection.
+//! Numbers (itoa) and addresses as text without `core::fmt`, for fields built once per
+//! connection.
 //!
 //! `format!`/`to_string` go through `core::fmt`'s dynamic dispatch and padding logic; for the
 //! few values every record carries that was a visible share of a whole run.
 
 /// Appends `v` in decimal.
 pub(crate) fn push_decimal(out: &mut String, v: u32) {
-    let mut buf = [0u8; 20];
-    for &d in decimal(&mut buf, u64::from(v)) {
-        out.push(char::from(d));
-    }
-}
-
-/// `v`'s decimal digits, written into the end of `buf`.
-pub(crate) fn decimal(buf: &mut [u8; 20], mut v: u64) -> &[u8] {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    &buf[at..]
+    out.push_str(itoa::Buffer::new().format(v));
 }
 
 /// A number's decimal digits held on the stack, for text joined with `[..].concat()`.
 ///
 /// Findings build a few sentences per connection; `format!` walks `core::fmt` for each
-/// argument, while `concat` sizes the string once and copies each piece (round 13: `format!`
-/// was ~5 % of a run's instructions).
+/// argument, while `concat` sizes the string once and copies each piece (`format!` there cost
+/// ~5 % of a run's instructions).
 pub(crate) struct Digits {
     buf: [u8; 20],
-    at: usize,
+    len: usize,
 }
 
 impl Digits {
     /// The digits of `v`.
     pub(crate) fn of(v: u64) -> Self {
         let mut buf = [0u8; 20];
-        let at = 20 - decimal(&mut buf, v).len();
-        Digits { buf, at }
+        let len = put_digits(&mut buf, v);
+        Digits { buf, len }
     }
 
     /// The digits as text.
     pub(crate) fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[self.at..]).unwrap_or("?")
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("?")
+    }
+}
+
+/// Writes `v`'s decimal digits at the start of `out` (room for them checked by the caller:
+/// 20 bytes hold any `u64`); returns how many.
+fn put_digits(out: &mut [u8], v: u64) -> usize {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(v).as_bytes();
+    match out.get_mut(..digits.len()) {
+        Some(room) => {
+            room.copy_from_slice(digits);
+            digits.len()
+        }
+        None => 0,
     }
 }
 
@@ -73,8 +71,6 @@ mod tests {
             push_decimal(&mut out, v);
             assert_eq!(out, v.to_string());
         }
-        let mut buf = [0u8; 20];
-        assert_eq!(decimal(&mut buf, u64::MAX), u64::MAX.to_string().as_bytes());
     }
 
     #[test]

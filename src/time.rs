@@ -43,7 +43,7 @@ impl Timestamp {
 
     /// RFC 3339 in UTC with microsecond precision, e.g. `2024-05-01T12:00:00.123456Z`.
     ///
-    /// Digits are written directly: through `format!` this was ~1.5 % of a whole run (once per
+    /// Digits are written directly: through `format!` this costs ~1.5 % of a whole run (once per
     /// connection).
     pub fn rfc3339(self) -> String {
         let t = match time::OffsetDateTime::from_unix_timestamp(self.secs) {

@@ -686,6 +686,79 @@ fn cache_hit_returns_identical_result() {
     assert_eq!(validator.stats().chain_misses, 1);
 }
 
+#[test]
+fn workers_share_the_anchors_and_keep_their_own_caches() {
+    let mut shared = private_validator();
+    let chain = [der("leaf"), der("inter")];
+    let expected = shared.check(&chain, Some("api.example.test"), MID_2025, None);
+    assert_eq!(expected.path, PathStatus::Trusted);
+    let results: Vec<(ChainCheck, CacheStats)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let mut worker = shared.for_worker();
+                let chain = &chain;
+                s.spawn(move || {
+                    let check = worker.check(chain, Some("api.example.test"), MID_2025, None);
+                    worker.check(chain, Some("api.example.test"), MID_2025, None);
+                    (check, worker.stats())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (check, stats) in results {
+        assert_eq!(check, expected);
+        // A fresh cache: the worker validated the chain once itself, then hit.
+        assert_eq!(
+            stats,
+            CacheStats {
+                chain_hits: 1,
+                chain_misses: 1
+            }
+        );
+    }
+    assert_eq!(shared.for_worker().anchor_count(), shared.anchor_count());
+    assert_eq!(
+        shared.stats(),
+        CacheStats {
+            chain_hits: 0,
+            chain_misses: 1
+        }
+    );
+}
+
+#[test]
+fn a_thread_s_next_worker_starts_with_the_last_one_s_caches_under_the_same_trust() {
+    let shared = private_validator();
+    let chain = [der("leaf"), der("inter")];
+    let mut first = shared.for_worker();
+    let expected = first.check(&chain, Some("api.example.test"), MID_2025, None);
+    drop(first);
+    // The next file on this thread: the chain is known already.
+    let mut second = shared.for_worker();
+    let check = second.check(&chain, Some("api.example.test"), MID_2025, None);
+    assert_eq!(check, expected);
+    assert_eq!(
+        second.stats(),
+        CacheStats {
+            chain_hits: 1,
+            chain_misses: 0
+        }
+    );
+    drop(second);
+    // Another trust store (other anchors) never sees them.
+    let other = private_validator();
+    let mut third = other.for_worker();
+    third.check(&chain, Some("api.example.test"), MID_2025, None);
+    assert_eq!(
+        third.stats(),
+        CacheStats {
+            chain_hits: 0,
+            chain_misses: 1
+        }
+    );
+}
+
 // ---------------------------------------------------------------- weak algorithms
 
 #[test]

@@ -33,10 +33,10 @@ use std::sync::Arc;
 /// flight stay a few MiB.
 ///
 /// Each hand-off can wake a sleeping thread, and on this 2-core VM a wake-up is dear (futex,
-/// inter-processor interrupt, cache lost to the switch). Round 7, `large.pcap`, 12 alternated
-/// runs: from 1024 segments / 256 KiB × 32 queued to 4096 / 1 MiB × 8 (the same 8 MiB and
-/// 32 Ki segments of slack), context switches per run fell from ~13 k to ~5 k, sys time
-/// 0.54 → 0.48 s, user 1.77 → 1.73 s, wall 1.27 → 1.21 s; peak RSS +5 MiB.
+/// inter-processor interrupt, cache lost to the switch). Measured on `large.pcap`, 12
+/// alternated runs: from 1024 segments / 256 KiB × 32 queued to 4096 / 1 MiB × 8 (the same
+/// 8 MiB and 32 Ki segments of slack), context switches per run fell from ~13 k to ~5 k, sys
+/// time 0.54 → 0.48 s, user 1.77 → 1.73 s, wall 1.27 → 1.21 s; peak RSS +5 MiB.
 const BATCH_SEGMENTS: usize = 4096;
 /// Payload bytes per batch before it is sent early.
 const BATCH_BYTES: usize = 1 << 20;
@@ -53,7 +53,7 @@ const QUEUE: usize = 8;
 /// Batches a worker covers per report to the merger. Each report wakes the merger (and a
 /// wake-up is dear on this 2-core VM, see [`BATCH_SEGMENTS`]); a report over several batches
 /// merges as one over a single batch would, since every worker covers the same batches.
-/// Round 13, `large.pcap`, alternated runs: voluntary context switches ~3,200 → ~1,950 at 4;
+/// Measured on `large.pcap`, alternated runs: voluntary context switches ~3,200 → ~1,950 at 4;
 /// wall 1.160 s at 4, 1.130-1.145 s at 8, 1.125 s at 32 (+3 MiB peak), so 8.
 const BATCHES_PER_REPORT: usize = 8;
 

@@ -1,11 +1,11 @@
 //! Revocation inputs: CRL files (parsed by x509-parser) and stapled OCSP responses (RFC 6960,
-//! decoded with the asn1-rs parser x509-parser re-exports; ASN.1 decoding only, no crypto).
+//! decoded by x509-ocsp; ASN.1 decoding only, no crypto).
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Serialize;
-use x509_parser::asn1_rs::{Any, Class, FromDer, GeneralizedTime, Tag};
+use x509_parser::asn1_rs::FromDer;
 use x509_parser::pem::Pem;
 use x509_parser::prelude::SubjectPublicKeyInfo;
 use x509_parser::revocation_list::CertificateRevocationList;
@@ -166,7 +166,7 @@ pub struct OcspSingleResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OcspResponse {
     /// responseStatus name: `successful`, `malformedRequest`, `internalError`, `tryLater`,
-    /// `sigRequired`, `unauthorized`, or the number.
+    /// `sigRequired` or `unauthorized` (any other value makes the response unparsable).
     pub response_status: String,
     /// producedAt, RFC 3339 UTC (empty when not successful).
     pub produced_at: String,
@@ -185,192 +185,81 @@ impl OcspResponse {
     }
 }
 
-const OID_OCSP_BASIC: &str = "1.3.6.1.5.5.7.48.1.1";
-
 /// Decodes an OCSPResponse (the body of a stapled CertificateStatus message).
 ///
 /// The responder's signature is not checked: a stapled response is evidence of what the server
-/// sent, which is what a diagnosis needs.
+/// sent, which is what a diagnosis needs. Bytes after the OCSPResponse are ignored.
 pub fn parse_ocsp_response(der: &[u8]) -> Result<OcspResponse, CertsError> {
-    let top = sequence_items(der, "OCSPResponse")?;
-    let status_any = top.first().ok_or_else(|| bad("OCSPResponse is empty"))?;
-    if status_any.header.tag() != Tag::Enumerated {
-        return Err(bad("responseStatus is not an ENUMERATED"));
+    use der::oid::AssociatedOid;
+    use der::{Decode, SliceReader};
+    use x509_ocsp::{BasicOcspResponse, OcspResponseStatus};
+
+    let response = SliceReader::new(der)
+        .and_then(|mut reader| x509_ocsp::OcspResponse::decode(&mut reader))
+        .map_err(|e| bad(&format!("OCSPResponse: {e}")))?;
+    let response_status = match response.response_status {
+        OcspResponseStatus::Successful => "successful",
+        OcspResponseStatus::MalformedRequest => "malformedRequest",
+        OcspResponseStatus::InternalError => "internalError",
+        OcspResponseStatus::TryLater => "tryLater",
+        OcspResponseStatus::SigRequired => "sigRequired",
+        OcspResponseStatus::Unauthorized => "unauthorized",
     }
-    let status = small_uint(status_any.data).ok_or_else(|| bad("responseStatus too large"))?;
-    let response_status = match status {
-        0 => "successful".to_string(),
-        1 => "malformedRequest".to_string(),
-        2 => "internalError".to_string(),
-        3 => "tryLater".to_string(),
-        5 => "sigRequired".to_string(),
-        6 => "unauthorized".to_string(),
-        n => n.to_string(),
-    };
-    if status != 0 {
+    .to_string();
+    if response.response_status != OcspResponseStatus::Successful {
         return Ok(OcspResponse {
             response_status,
             produced_at: String::new(),
             responses: Vec::new(),
         });
     }
-    // responseBytes [0] EXPLICIT ResponseBytes ::= SEQUENCE { responseType OID, response OCTET STRING }
-    let wrapper = top
-        .get(1)
-        .filter(|a| is_context(a, 0))
+    let bytes = response
+        .response_bytes
         .ok_or_else(|| bad("successful response without responseBytes"))?;
-    let response_bytes = sequence_items(wrapper.data, "ResponseBytes")?;
-    let (Some(kind), Some(body)) = (response_bytes.first(), response_bytes.get(1)) else {
-        return Err(bad("ResponseBytes is incomplete"));
-    };
-    let kind = kind
-        .as_oid()
-        .map_err(|_| bad("responseType is not an OID"))?
-        .to_id_string();
-    if kind != OID_OCSP_BASIC {
+    if bytes.response_type != BasicOcspResponse::OID {
         return Err(bad(&format!(
-            "responseType {kind} is not id-pkix-ocsp-basic"
+            "responseType {} is not id-pkix-ocsp-basic",
+            bytes.response_type
         )));
     }
-    if body.header.tag() != Tag::OctetString {
-        return Err(bad("response is not an OCTET STRING"));
-    }
-    // BasicOCSPResponse ::= SEQUENCE { tbsResponseData ResponseData, signatureAlgorithm, signature, certs }
-    let basic = sequence_items(body.data, "BasicOCSPResponse")?;
-    let tbs = basic
-        .first()
-        .ok_or_else(|| bad("BasicOCSPResponse is empty"))?;
-    if tbs.header.tag() != Tag::Sequence {
-        return Err(bad("tbsResponseData is not a SEQUENCE"));
-    }
-    // ResponseData ::= SEQUENCE { version [0] OPTIONAL, responderID (CHOICE [1]/[2]),
-    //                             producedAt GeneralizedTime, responses SEQUENCE OF SingleResponse, ... }
-    let fields = children(tbs.data, "ResponseData")?;
-    let mut rest = fields.iter().peekable();
-    if rest.peek().is_some_and(|a| is_context(a, 0)) {
-        rest.next();
-    }
-    rest.next()
-        .filter(|a| is_context(a, 1) || is_context(a, 2))
-        .ok_or_else(|| bad("responderID missing"))?;
-    let produced_at = rest
-        .next()
-        .and_then(generalized_time)
-        .ok_or_else(|| bad("producedAt is not a GeneralizedTime"))?;
-    let list = rest
-        .next()
-        .filter(|a| a.header.tag() == Tag::Sequence)
-        .ok_or_else(|| bad("responses is not a SEQUENCE"))?;
-    let mut responses = Vec::new();
-    for single in children(list.data, "responses")? {
-        responses.push(parse_single(&single)?);
-    }
+    let basic = BasicOcspResponse::from_der(bytes.response.as_bytes())
+        .map_err(|e| bad(&format!("BasicOCSPResponse: {e}")))?;
+    let data = basic.tbs_response_data;
+    let responses = data
+        .responses
+        .iter()
+        .map(|single| {
+            let serial_raw = trim_leading_zeros(single.cert_id.serial_number.as_bytes()).to_vec();
+            let status = match &single.cert_status {
+                x509_ocsp::CertStatus::Good(_) => OcspCertStatus::Good,
+                x509_ocsp::CertStatus::Revoked(info) => OcspCertStatus::Revoked {
+                    revoked_at: rfc3339_secs(unix_secs(&info.revocation_time.0)),
+                    reason: info.revocation_reason.map(|r| r as u32),
+                },
+                x509_ocsp::CertStatus::Unknown(_) => OcspCertStatus::Unknown,
+            };
+            OcspSingleResponse {
+                serial: colon_hex(&serial_raw),
+                serial_raw,
+                status,
+                this_update: rfc3339_secs(unix_secs(&single.this_update.0)),
+            }
+        })
+        .collect();
     Ok(OcspResponse {
         response_status,
-        produced_at: rfc3339_secs(produced_at),
+        produced_at: rfc3339_secs(unix_secs(&data.produced_at.0)),
         responses,
     })
 }
 
-/// SingleResponse ::= SEQUENCE { certID CertID, certStatus CertStatus, thisUpdate, ... }
-fn parse_single(single: &Any<'_>) -> Result<OcspSingleResponse, CertsError> {
-    if single.header.tag() != Tag::Sequence {
-        return Err(bad("SingleResponse is not a SEQUENCE"));
-    }
-    let fields = children(single.data, "SingleResponse")?;
-    let (Some(cert_id), Some(status)) = (fields.first(), fields.get(1)) else {
-        return Err(bad("SingleResponse is incomplete"));
-    };
-    // CertID ::= SEQUENCE { hashAlgorithm, issuerNameHash, issuerKeyHash, serialNumber INTEGER }
-    let id_fields = children(cert_id.data, "CertID")?;
-    let serial_any = id_fields
-        .get(3)
-        .filter(|a| a.header.tag() == Tag::Integer)
-        .ok_or_else(|| bad("CertID.serialNumber missing"))?;
-    let serial_raw = trim_leading_zeros(serial_any.data).to_vec();
-    let status = if is_context(status, 0) {
-        OcspCertStatus::Good
-    } else if is_context(status, 1) {
-        // revoked [1] IMPLICIT RevokedInfo ::= SEQUENCE { revocationTime, revocationReason [0] EXPLICIT OPTIONAL }
-        let info = children(status.data, "RevokedInfo")?;
-        let revoked_at = info
-            .first()
-            .and_then(generalized_time)
-            .ok_or_else(|| bad("revocationTime is not a GeneralizedTime"))?;
-        let reason = info
-            .get(1)
-            .filter(|a| is_context(a, 0))
-            .and_then(|a| Any::from_der(a.data).ok())
-            .and_then(|(_, e)| small_uint(e.data));
-        OcspCertStatus::Revoked {
-            revoked_at: rfc3339_secs(revoked_at),
-            reason,
-        }
-    } else if is_context(status, 2) {
-        OcspCertStatus::Unknown
-    } else {
-        return Err(bad(
-            "certStatus is not good [0], revoked [1] or unknown [2]",
-        ));
-    };
-    let this_update = fields
-        .get(2)
-        .and_then(generalized_time)
-        .map(rfc3339_secs)
-        .unwrap_or_default();
-    Ok(OcspSingleResponse {
-        serial: colon_hex(&serial_raw),
-        serial_raw,
-        status,
-        this_update,
-    })
+/// Seconds since the epoch (a DER GeneralizedTime cannot be before 1970).
+fn unix_secs(time: &der::asn1::GeneralizedTime) -> i64 {
+    i64::try_from(time.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
 }
 
 fn bad(what: &str) -> CertsError {
     CertsError::BadOcsp(what.to_string())
-}
-
-/// The elements of the SEQUENCE at the start of `der`.
-fn sequence_items<'a>(der: &'a [u8], what: &str) -> Result<Vec<Any<'a>>, CertsError> {
-    let (_, seq) = Any::from_der(der).map_err(|e| bad(&format!("{what}: {e}")))?;
-    if seq.header.tag() != Tag::Sequence || seq.header.class() != Class::Universal {
-        return Err(bad(&format!("{what} is not a SEQUENCE")));
-    }
-    children(seq.data, what)
-}
-
-/// The TLVs concatenated in `content`.
-fn children<'a>(mut content: &'a [u8], what: &str) -> Result<Vec<Any<'a>>, CertsError> {
-    let mut items = Vec::new();
-    while !content.is_empty() {
-        let (rest, item) = Any::from_der(content).map_err(|e| bad(&format!("{what}: {e}")))?;
-        items.push(item);
-        content = rest;
-    }
-    Ok(items)
-}
-
-fn is_context(any: &Any<'_>, tag: u32) -> bool {
-    any.header.class() == Class::ContextSpecific && any.header.tag() == Tag(tag)
-}
-
-/// A GeneralizedTime TLV as seconds since the epoch.
-fn generalized_time(any: &Any<'_>) -> Option<i64> {
-    let time = GeneralizedTime::try_from(any.clone()).ok()?;
-    time.utc_datetime().ok().map(|t| t.unix_timestamp())
-}
-
-/// A non-negative INTEGER/ENUMERATED content of at most 4 bytes.
-fn small_uint(content: &[u8]) -> Option<u32> {
-    let trimmed = trim_leading_zeros(content);
-    if trimmed.len() > 4 || content.first().is_some_and(|b| b & 0x80 != 0) {
-        return None;
-    }
-    Some(
-        trimmed
-            .iter()
-            .fold(0u32, |acc, b| (acc << 8) | u32::from(*b)),
-    )
 }
 
 #[cfg(test)]
@@ -391,6 +280,22 @@ mod tests {
         let response = parse_ocsp_response(&der).unwrap();
         assert_eq!(response.response_status, "tryLater");
         assert!(response.responses.is_empty());
+    }
+
+    #[test]
+    fn bytes_after_the_ocsp_response_are_ignored_and_unknown_statuses_refused() {
+        // Hand-built (edge cases): tryLater followed by two stray bytes; then status 4, which
+        // RFC 6960 leaves unused.
+        let der = [0x30, 0x03, 0x0a, 0x01, 0x03, 0x00, 0x00];
+        assert_eq!(
+            parse_ocsp_response(&der).unwrap().response_status,
+            "tryLater"
+        );
+        let der = [0x30, 0x03, 0x0a, 0x01, 0x04];
+        assert!(matches!(
+            parse_ocsp_response(&der),
+            Err(CertsError::BadOcsp(_))
+        ));
     }
 
     #[test]

@@ -8,10 +8,11 @@
 //! capture time is computed once per distinct chain (keyed by the SHA-256 of its certificates)
 //! and the time comparisons are redone on every call.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use serde::Serialize;
@@ -304,29 +305,64 @@ const MAX_ORDER_ANALYSIS: usize = 64;
 /// Path building is tried at most at this many candidate times per chain.
 const MAX_TIME_CANDIDATES: usize = 16;
 
-/// Checks server chains against trust anchors at capture time, with caching.
-pub struct Validator {
+/// Trust anchors and revocation lists: loaded once, read-only, shared by every worker's
+/// [`Validator`].
+struct Trust {
     anchors: Vec<TrustAnchor<'static>>,
     /// Subject Names (full DER) of all anchors.
     anchor_subjects: HashSet<Vec<u8>>,
     /// DER of the extra and system roots (for CRL signature checks and issuer lookups).
     anchor_certs: Vec<Vec<u8>>,
     crls: CrlSet,
+}
+
+/// Checks server chains against trust anchors at capture time, with caching.
+///
+/// The caches are the validator's own, so each worker thread owns one (see
+/// [`Validator::for_worker`]) and signature checks never wait on another thread; the trust
+/// anchors are shared.
+pub struct Validator {
+    trust: Arc<Trust>,
+    caches: Caches,
+    stats: CacheStats,
+}
+
+/// What a validator remembers between checks (all of it independent of the capture time).
+#[derive(Default)]
+struct Caches {
     /// By [`super::der_key`]; a hit is confirmed against the chain's DER kept beside it.
     chains: crate::FastMap<u64, (Vec<Vec<u8>>, Arc<ChainFacts>)>,
     /// DER bytes held by `chains`.
     chains_bytes: usize,
     hostnames: crate::FastMap<([u8; 32], String), HostnameCheck>,
     staples: crate::FastMap<[u8; 32], Arc<Result<OcspResponse, String>>>,
-    stats: CacheStats,
+}
+
+thread_local! {
+    /// The caches of the last worker validator dropped on this thread, with the trust they
+    /// were filled under: the next file this thread analyses under the same trust starts warm,
+    /// since a batch's files repeat the same chains.
+    static IDLE_CACHES: RefCell<Option<(Weak<Trust>, Caches)>> = const { RefCell::new(None) };
+}
+
+impl Drop for Validator {
+    fn drop(&mut self) {
+        if self.caches.chains.is_empty() {
+            return;
+        }
+        let caches = std::mem::take(&mut self.caches);
+        let trust = Arc::downgrade(&self.trust);
+        // Fails only while the thread itself is shutting down: the caches are then dropped.
+        let _ = IDLE_CACHES.try_with(|idle| *idle.borrow_mut() = Some((trust, caches)));
+    }
 }
 
 impl std::fmt::Debug for Validator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Validator")
-            .field("anchors", &self.anchors.len())
-            .field("crls", &self.crls.crls.len())
-            .field("cached_chains", &self.chains.len())
+            .field("anchors", &self.trust.anchors.len())
+            .field("crls", &self.trust.crls.crls.len())
+            .field("cached_chains", &self.caches.chains.len())
             .field("stats", &self.stats)
             .finish()
     }
@@ -379,22 +415,47 @@ impl Validator {
             .iter()
             .map(|a| wrap_sequence(a.subject.as_ref()))
             .collect();
-        Ok(Validator {
+        Ok(Validator::with_trust(Arc::new(Trust {
             anchors,
             anchor_subjects,
             anchor_certs,
             crls,
-            chains: Default::default(),
-            chains_bytes: 0,
-            hostnames: Default::default(),
-            staples: Default::default(),
+        })))
+    }
+
+    fn with_trust(trust: Arc<Trust>) -> Validator {
+        Validator {
+            trust,
+            caches: Caches::default(),
             stats: CacheStats::default(),
-        })
+        }
+    }
+
+    /// A validator with the same trust anchors and CRLs (shared, not reloaded), for a worker
+    /// on the calling thread. Its caches are those the last worker validator dropped on this
+    /// thread left under the same trust, or empty; its counters start at zero.
+    pub fn for_worker(&self) -> Validator {
+        let caches = IDLE_CACHES
+            .try_with(|idle| idle.borrow_mut().take())
+            .ok()
+            .flatten()
+            .filter(|(trust, _)| {
+                trust
+                    .upgrade()
+                    .is_some_and(|t| Arc::ptr_eq(&t, &self.trust))
+            })
+            .map(|(_, caches)| caches)
+            .unwrap_or_default();
+        Validator {
+            trust: Arc::clone(&self.trust),
+            caches,
+            stats: CacheStats::default(),
+        }
     }
 
     /// Number of trust anchors loaded.
     pub fn anchor_count(&self) -> usize {
-        self.anchors.len()
+        self.trust.anchors.len()
     }
 
     /// Cache counters so far.
@@ -413,9 +474,10 @@ impl Validator {
         stapled_ocsp: Option<&[u8]>,
     ) -> ChainCheck {
         // A cheap key and a DER comparison instead of hashing every certificate on each
-        // check: this runs once per connection, under the lock all workers share.
+        // check: this runs once per connection.
         let key = super::der_key(chain.iter().map(AsRef::as_ref));
         let cached = self
+            .caches
             .chains
             .get(&key)
             .filter(|(ders, _)| {
@@ -432,14 +494,20 @@ impl Validator {
                 let computed = Arc::new(self.chain_facts(chain));
                 let ders: Vec<Vec<u8>> = chain.iter().map(|c| c.as_ref().to_vec()).collect();
                 let bytes: usize = ders.iter().map(Vec::len).sum();
-                if self.chains.len() >= CACHE_LIMIT || self.chains_bytes + bytes > CACHE_DER_BYTES {
-                    self.chains.clear();
-                    self.chains_bytes = 0;
+                if self.caches.chains.len() >= CACHE_LIMIT
+                    || self.caches.chains_bytes + bytes > CACHE_DER_BYTES
+                {
+                    self.caches.chains.clear();
+                    self.caches.chains_bytes = 0;
                 }
-                self.chains_bytes += bytes;
-                if let Some((old, _)) = self.chains.insert(key, (ders, Arc::clone(&computed))) {
+                self.caches.chains_bytes += bytes;
+                if let Some((old, _)) = self
+                    .caches
+                    .chains
+                    .insert(key, (ders, Arc::clone(&computed)))
+                {
                     // A different chain with the same key: the newer one stays.
-                    self.chains_bytes -= old.iter().map(Vec::len).sum::<usize>();
+                    self.caches.chains_bytes -= old.iter().map(Vec::len).sum::<usize>();
                 }
                 computed
             }
@@ -520,14 +588,14 @@ impl Validator {
     /// Decoded stapled OCSP response, cached by its SHA-256.
     fn staple(&mut self, der: &[u8]) -> Arc<Result<OcspResponse, String>> {
         let key: [u8; 32] = Sha256::digest(der).into();
-        if let Some(found) = self.staples.get(&key) {
+        if let Some(found) = self.caches.staples.get(&key) {
             return Arc::clone(found);
         }
         let parsed = Arc::new(parse_ocsp_response(der).map_err(|e| e.to_string()));
-        if self.staples.len() >= CACHE_LIMIT {
-            self.staples.clear();
+        if self.caches.staples.len() >= CACHE_LIMIT {
+            self.caches.staples.clear();
         }
-        self.staples.insert(key, Arc::clone(&parsed));
+        self.caches.staples.insert(key, Arc::clone(&parsed));
         parsed
     }
 
@@ -540,7 +608,7 @@ impl Validator {
     ) -> HostnameCheck {
         let name = normalize_name(name);
         let key = (leaf_fp.copied().unwrap_or_default(), name.clone());
-        if let Some(found) = self.hostnames.get(&key) {
+        if let Some(found) = self.caches.hostnames.get(&key) {
             return found.clone();
         }
         let result = match leaf {
@@ -552,10 +620,10 @@ impl Validator {
                 via_common_name: false,
             },
         };
-        if self.hostnames.len() >= CACHE_LIMIT {
-            self.hostnames.clear();
+        if self.caches.hostnames.len() >= CACHE_LIMIT {
+            self.caches.hostnames.clear();
         }
-        self.hostnames.insert(key, result.clone());
+        self.caches.hostnames.insert(key, result.clone());
         result
     }
 
@@ -625,7 +693,7 @@ impl Validator {
         let mut hits = Vec::new();
         for (index, cert) in certs.iter().enumerate() {
             let Some(cert) = cert else { continue };
-            for crl in self.crls.for_issuer(&cert.issuer_raw) {
+            for crl in self.trust.crls.for_issuer(&cert.issuer_raw) {
                 let Some(revoked_at) = crl.revoked_at(&cert.serial) else {
                     continue;
                 };
@@ -655,14 +723,14 @@ impl Validator {
     fn issuer_keys(&self, certs: &[Option<CertFacts>], subject_raw: &[u8]) -> Vec<Vec<u8>> {
         let mut keys = Vec::new();
         let sent = certs.iter().flatten().map(|c| c.der.as_slice());
-        for der in sent.chain(self.anchor_certs.iter().map(Vec::as_slice)) {
+        for der in sent.chain(self.trust.anchor_certs.iter().map(Vec::as_slice)) {
             if let Ok((_, cert)) = X509Certificate::from_der(der) {
                 if cert.subject().as_raw() == subject_raw {
                     keys.push(cert.public_key().raw.to_vec());
                 }
             }
         }
-        for anchor in &self.anchors {
+        for anchor in &self.trust.anchors {
             if wrap_sequence(anchor.subject.as_ref()) == subject_raw {
                 keys.push(wrap_sequence(anchor.subject_public_key_info.as_ref()));
             }
@@ -718,7 +786,7 @@ impl Validator {
             let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
             let verified = end_entity.verify_for_usage(
                 webpki::ALL_VERIFICATION_ALGS,
-                &self.anchors,
+                &self.trust.anchors,
                 &intermediates,
                 time,
                 KeyUsage::server_auth(),
@@ -758,12 +826,16 @@ impl Validator {
     fn no_path_by_names(&self, certs: &[Option<CertFacts>]) -> Option<PathStatus> {
         let top = chain_top(certs)?;
         if top.info.self_signed {
-            (!self.anchor_subjects.contains(&top.subject_raw)).then(|| PathStatus::Untrusted {
-                root_subject: top.info.subject.clone(),
+            (!self.trust.anchor_subjects.contains(&top.subject_raw)).then(|| {
+                PathStatus::Untrusted {
+                    root_subject: top.info.subject.clone(),
+                }
             })
         } else {
-            (!self.anchor_subjects.contains(&top.issuer_raw)).then(|| PathStatus::Incomplete {
-                last_sent_issuer: top.info.issuer.clone(),
+            (!self.trust.anchor_subjects.contains(&top.issuer_raw)).then(|| {
+                PathStatus::Incomplete {
+                    last_sent_issuer: top.info.issuer.clone(),
+                }
             })
         }
     }

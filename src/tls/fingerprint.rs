@@ -134,7 +134,7 @@ pub fn ja4(ch: &ClientHello) -> String {
 /// read (GREASE removed, as both fingerprints remove it).
 ///
 /// A capture's clients repeat a handful of ClientHello shapes over thousands of connections,
-/// and building both strings (MD5, two SHA-256, sorting) was ~7 % of a whole run.
+/// and building both strings (MD5, two SHA-256, sorting) costs ~7 % of a whole run.
 #[derive(Debug, Default)]
 pub struct FingerprintCache {
     map: crate::FastMap<Vec<u16>, (String, String)>,

@@ -21,7 +21,7 @@ pub struct ObserverConfig {
     /// Most entries kept in [`HandshakeSummary::events`].
     pub max_events: usize,
     /// Keep [`HandshakeSummary::events`] (the `explain` ladder). Batch analysis reads no
-    /// ladder and turns this off: building the step texts was ~2 % of a run.
+    /// ladder and turns this off: building the step texts costs ~2 % of a run.
     pub events: bool,
     /// Secrets for decryption; None (the default) keeps the observer on the plaintext path.
     pub keylog: Option<std::sync::Arc<super::keylog::KeySlot>>,
