@@ -13,16 +13,15 @@ mod sharded;
 mod source;
 
 use crate::capture::{CaptureError, CaptureReader};
-use crate::certs::CertInfo;
 use crate::certs::{TrustOptions, Validator};
 use crate::findings::{ClientAuthServers, CrossFacts, FindingsConfig};
-use crate::flow::{Direction, Finished, FlowConfig, FlowTable, Side, TcpSummary};
-use crate::model::{AlertRecord, ConnectionRecord, ConnectionStatus, TcpRecord};
+use crate::flow::{Finished, FlowConfig, FlowTable, Side, TcpSummary};
 use crate::net::{DefragLimits, NetDecoder};
+use crate::record::ConnectionRecord;
 use crate::spill;
 use crate::time::Timestamp;
 use crate::tls::keylog::{KeyLog, KeySlot};
-use crate::tls::{names, HandshakeSummary, ObserverConfig, TlsObserver};
+use crate::tls::{HandshakeSummary, ObserverConfig, TlsObserver};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -266,8 +265,8 @@ fn analyze_in_line<T>(
     let mut observer_cfg = opts.observer.clone();
     let slot = key_slot(&keylog, with_slot);
     observer_cfg.keylog = slot.clone();
-    let mut builder = RecordBuilder::new(path, opts);
-    let mut emit = |finished: &mut Vec<Finished<TlsObserver>>, builder: &mut RecordBuilder| {
+    let mut builder = Finisher::new(path, opts);
+    let mut emit = |finished: &mut Vec<Finished<TlsObserver>>, builder: &mut Finisher| {
         // Most packets end no connection: nothing to sort or drain (this runs per packet).
         if finished.is_empty() {
             return;
@@ -388,45 +387,30 @@ fn add_dsb_secrets(path: &Path, secrets: Vec<Vec<u8>>, out: &mut FileAnalysis) -
     log
 }
 
-/// Turns finished connections into records, caching certificate display fields.
-struct RecordBuilder<'o> {
+/// Turns finished connections into records: builds each, runs the rules and the chain check,
+/// and settles its outcome.
+struct Finisher<'o> {
     validator: Option<Validator>,
-    file: String,
     all: bool,
     opts: &'o Options,
     seen: u64,
-    /// Display fields per certificate and per chain, keyed by [`crate::certs::der_key`] and
-    /// checked against the DER on a hit. Chains are shared (`Arc`) by every record that sent
-    /// them.
-    certs: crate::FastMap<u64, (Vec<u8>, CertInfo)>,
-    chains: crate::FastMap<u64, CachedChain>,
-    fingerprints: crate::tls::fingerprint::FingerprintCache,
+    builder: crate::record::build::RecordBuilder,
 }
-
-/// A chain's DER (to confirm a cache hit) and its shared display fields.
-type CachedChain = (Vec<Vec<u8>>, Arc<[CertInfo]>);
-
-/// Entries per certificate cache before it starts over: a capture of many distinct
-/// certificates must not grow it without limit.
-const MAX_CACHED: usize = 1024;
 
 /// Well-known ports where TLS is expected even when no ClientHello was seen.
 const TLS_PORTS: &[u16] = &[
     443, 465, 563, 636, 853, 989, 990, 992, 993, 994, 995, 5061, 8443,
 ];
 
-impl<'o> RecordBuilder<'o> {
+impl<'o> Finisher<'o> {
     fn new(path: &Path, opts: &'o Options) -> Self {
-        RecordBuilder {
+        Finisher {
             // Resolved once per file by `analyze_prepared` (None: anchors failed to load).
             validator: opts.validator.as_deref().map(Validator::for_worker),
-            file: path.display().to_string(),
             all: opts.all,
             opts,
             seen: 0,
-            certs: Default::default(),
-            chains: Default::default(),
-            fingerprints: Default::default(),
+            builder: crate::record::build::RecordBuilder::new(path.display().to_string()),
         }
     }
 
@@ -445,12 +429,13 @@ impl<'o> RecordBuilder<'o> {
         if !self.all && !worth_reporting(&hs, &tcp) && !cleartext_credentials(&hs, &http) {
             return (index, None);
         }
-        let mut record = self.record(&hs, &tcp, http);
+        let mut record = self.builder.build(&hs, &tcp, http);
         record.findings =
             crate::findings::connection_findings(&record, &hs, &tcp, &self.opts.findings);
         self.check_chain(&mut record, &hs);
-        record.status = status(&hs, &record.findings, !record.http.is_empty());
-        (record.outcome, record.failed_at) = crate::findings::judge(&record, handshake_done(&hs));
+        record.status = crate::findings::status(&hs, &record.findings, !record.http.is_empty());
+        (record.outcome, record.failed_at) =
+            crate::findings::judge(&record, crate::findings::handshake_done(&hs));
         crate::findings::settle(&mut record);
         (index, Some(prepare(record, hs, tcp)))
     }
@@ -484,142 +469,6 @@ impl<'o> RecordBuilder<'o> {
             ocsp_packet,
         ));
     }
-
-    /// Display fields of a chain, shared with earlier connections that sent the same one.
-    fn chain_infos(&mut self, certs: &[Vec<u8>]) -> Arc<[CertInfo]> {
-        let key = crate::certs::der_key(certs.iter().map(Vec::as_slice));
-        if let Some((ders, infos)) = self.chains.get(&key) {
-            if ders.as_slice() == certs {
-                return infos.clone();
-            }
-        }
-        let infos: Arc<[CertInfo]> = certs.iter().map(|der| self.cert_info(der)).collect();
-        if self.chains.len() >= MAX_CACHED {
-            self.chains.clear();
-        }
-        self.chains.insert(key, (certs.to_vec(), infos.clone()));
-        infos
-    }
-
-    fn cert_info(&mut self, der: &[u8]) -> CertInfo {
-        let key = crate::certs::der_key(std::iter::once(der));
-        if let Some((cached, info)) = self.certs.get(&key) {
-            if cached.as_slice() == der {
-                return info.clone();
-            }
-        }
-        let info = crate::certs::summarize(der).unwrap_or_else(|e| CertInfo {
-            subject: format!("<{e}>"),
-            ..Default::default()
-        });
-        if self.certs.len() >= MAX_CACHED {
-            self.certs.clear();
-        }
-        self.certs.insert(key, (der.to_vec(), info.clone()));
-        info
-    }
-
-    fn record(
-        &mut self,
-        hs: &HandshakeSummary,
-        tcp: &TcpSummary,
-        http: Vec<crate::model::HttpRecord>,
-    ) -> ConnectionRecord {
-        let ch = hs.client_hello.as_ref();
-        let sh = hs.server_hello.as_ref();
-        let versions_offered = match ch {
-            Some(ch) if !ch.supported_versions.is_empty() => ch
-                .supported_versions
-                .iter()
-                .filter(|v| !is_grease(**v))
-                .map(|v| names::version_name(*v))
-                .collect(),
-            Some(ch) => vec![names::version_name(ch.legacy_version)],
-            None => Vec::new(),
-        };
-        let (ja3, ja4) = ch.map(|ch| self.fingerprints.get(ch)).unzip();
-        let server_chain = hs
-            .server_certificate
-            .as_ref()
-            .map(|c| self.chain_infos(&c.certs));
-        let client_chain = hs
-            .client_certificate
-            .as_ref()
-            .map(|c| self.chain_infos(&c.certs));
-        let alerts = hs
-            .alerts
-            .iter()
-            .map(|a| AlertRecord {
-                from: a.from,
-                level: (!a.encrypted).then(|| names::alert_level_name(a.level)),
-                description: (!a.encrypted).then(|| names::alert_name(a.description)),
-                encrypted: a.encrypted,
-                packet: a.meta.packet,
-            })
-            .collect();
-        ConnectionRecord {
-            record_type: crate::model::ConnectionType::Connection,
-            file: self.file.clone(),
-            index: tcp.index,
-            first_packet: tcp.first.packet,
-            start: tcp.first.ts,
-            // Packets out of time order (interfaces merged, a clock stepped back) can put the
-            // last one before the first: a duration is never negative.
-            duration_s: round6(tcp.last.ts.seconds_since(tcp.first.ts).max(0.0)),
-            client: tcp.client,
-            server: tcp.server,
-            sni: ch.and_then(|c| c.sni.clone()),
-            alpn_offered: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
-            alpn: sh.and_then(|s| s.alpn.clone()),
-            versions_offered,
-            version: sh.map(|s| names::version_name(s.version)),
-            cipher: sh.map(|s| names::cipher_name(s.cipher)),
-            resumed: hs.resumed(),
-            // A resumed handshake never carries a CertificateRequest (TLS 1.2 abbreviated
-            // handshake; TLS 1.3 PSK, RFC 8446 §4.3.2).
-            hello_retry: hs.hello_retry_request.is_some(),
-            cert_requested: hs
-                .cert_requested()
-                .or(if hs.resumed() { Some(false) } else { None }),
-            // No CertificateRequest in a visible handshake: the client cannot have sent one.
-            client_cert_sent: hs.client_cert_sent().or(
-                if hs.cert_requested() == Some(false) || hs.resumed() {
-                    Some(false)
-                } else {
-                    None
-                },
-            ),
-            server_chain,
-            client_chain,
-            ocsp_stapled: hs.ocsp_response.is_some(),
-            alerts,
-            tcp: TcpRecord {
-                syn: tcp.syn,
-                syn_ack: tcp.syn_ack > 0,
-                established: tcp.established,
-                client_bytes: tcp.client_bytes,
-                server_bytes: tcp.server_bytes,
-                closed_by: tcp.closed_by,
-                close: tcp.close,
-                gaps: tcp.gaps,
-                packets: tcp.packets,
-                // Retransmitted SYNs count too, as in Wireshark's tcp.analysis.retransmission.
-                retransmissions: tcp.retransmissions + tcp.syn.saturating_sub(1),
-                midstream: tcp.midstream,
-                out_of_order: tcp.out_of_order,
-            },
-            ja3,
-            ja4,
-            status: ConnectionStatus::Incomplete,
-            outcome: Default::default(),
-            failed_at: None,
-            cause: None,
-            chain_status: None,
-            findings: Vec::new(),
-            decryption: hs.decryption.as_ref().map(decryption_record),
-            http,
-        }
-    }
 }
 
 /// 2003-01-01T00:00:00Z. Earlier capture timestamps are broken clocks in practice (zeroed
@@ -637,29 +486,6 @@ fn chain_status(p: &crate::certs::PathStatus) -> String {
         Invalid { reason } => format!("invalid: {reason}"),
         Empty => "empty".into(),
     }
-}
-
-fn decryption_record(d: &crate::tls::Decryption) -> crate::model::DecryptionRecord {
-    use crate::tls::DecryptionStatus;
-    let (status, reason) = match &d.status {
-        DecryptionStatus::Ok => ("ok", None),
-        DecryptionStatus::NoKey => ("no-key", None),
-        DecryptionStatus::Failed(r) => ("failed", Some(r.clone())),
-    };
-    crate::model::DecryptionRecord {
-        status: status.to_string(),
-        reason,
-        key_source: d.key_source.clone(),
-    }
-}
-
-/// GREASE values (RFC 8701): 0x?A?A with both bytes equal.
-fn is_grease(v: u16) -> bool {
-    v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
-}
-
-fn round6(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
 }
 
 /// The flow guessed client and server wrong (connection picked up mid-stream): swap them.
@@ -695,53 +521,11 @@ fn worth_reporting(hs: &HandshakeSummary, tcp: &TcpSummary) -> bool {
 }
 
 /// Cleartext HTTP that carries credentials is reported even without `--all`.
-fn cleartext_credentials(hs: &HandshakeSummary, http: &[crate::model::HttpRecord]) -> bool {
+fn cleartext_credentials(hs: &HandshakeSummary, http: &[crate::record::HttpRecord]) -> bool {
     hs.client_hello.is_none()
         && http
             .iter()
             .any(|h| h.auth != "none" && h.auth != "client-certificate")
-}
-
-/// The server finished its side of the handshake (its ChangeCipherSpec, or encrypted records
-/// after its ServerHello).
-fn handshake_done(hs: &HandshakeSummary) -> bool {
-    hs.server_hello.is_some()
-        && (hs.change_cipher_spec[Direction::ToClient.idx()].is_some()
-            || hs.encrypted_records[Direction::ToClient.idx()] > 0)
-}
-
-/// One word for the table's status column, from the handshake and the findings.
-pub fn status(
-    hs: &HandshakeSummary,
-    findings: &[crate::findings::Finding],
-    http_seen: bool,
-) -> ConnectionStatus {
-    use crate::findings::FindingKind as K;
-    let has = |kind: K| {
-        findings
-            .iter()
-            .any(|f| f.kind == kind && f.severity == crate::findings::Severity::Error)
-    };
-    if has(K::TcpRefused) {
-        ConnectionStatus::Refused
-    } else if has(K::TcpConnectTimeout) || has(K::ReadTimeout) {
-        ConnectionStatus::Timeout
-    } else if has(K::NotTls) {
-        ConnectionStatus::NotTls
-    } else if hs.alerts.iter().any(|a| a.level == 2 && !a.encrypted) {
-        ConnectionStatus::Alert
-    } else if has(K::TcpReset) {
-        ConnectionStatus::Reset
-    } else if has(K::HandshakeStalled) {
-        ConnectionStatus::Stalled
-    } else if hs.client_hello.is_none() && http_seen {
-        // A plain-HTTP connection (reported for the credentials it carried).
-        ConnectionStatus::Cleartext
-    } else if handshake_done(hs) {
-        ConnectionStatus::Ok
-    } else {
-        ConnectionStatus::Incomplete
-    }
 }
 
 /// Runs the rules that compare connections with each other over collected analyses, then

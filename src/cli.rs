@@ -3,7 +3,7 @@
 use crate::app::{self, Options};
 use crate::filter::{AddrPattern, Filter};
 use crate::findings::{FindingsConfig, ServerPattern, Severity};
-use crate::model::ConnectionRecord;
+use crate::record::ConnectionRecord;
 use crate::report::printer::{Printer, RenderRun, RunEnd};
 use crate::report::views::{FileRow, InputError};
 use crate::report::{self, Format, TableStyle};

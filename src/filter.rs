@@ -2,7 +2,7 @@
 //! `--tls-only`). Filters apply to connection records before any view is built.
 
 use crate::findings::{glob_match, FindingKind, Severity};
-use crate::model::ConnectionRecord;
+use crate::record::ConnectionRecord;
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 

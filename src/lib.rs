@@ -4,9 +4,11 @@
 //! [`capture`] (files → packets) → [`net`] (link/IP/TCP headers, defragmentation) →
 //! [`flow`] (connection table, TCP reassembly per direction) → [`tls`] (records, handshake
 //! messages, fingerprints, decryption with a key log) → [`http`] (requests and responses in
-//! decrypted or cleartext application data) → [`certs`] (certificate display fields, chain and hostname checks) →
-//! [`findings`] (rules → diagnoses) → [`report`] (table, JSON, CSV).
-//! [`app`] wires the stages together; `main.rs` only parses arguments.
+//! decrypted or cleartext application data) → [`certs`] (certificate display fields, chain and
+//! hostname checks) → [`record`] (the typed connection record, the finding catalogue, record
+//! building) → [`findings`] (rules → diagnoses, outcome and cause) → [`spill`] (records waiting
+//! for the batch's end, postcard) → [`report`] (printers: table, JSON, CSV, the `explain`
+//! ladder). [`app`] wires the stages together; [`cli`] parses arguments and picks a printer.
 //!
 //! A stage never imports a later one; each has plain data types at its edges.
 
@@ -18,8 +20,8 @@ pub mod filter;
 pub mod findings;
 pub mod flow;
 pub mod http;
-pub mod model;
 pub mod net;
+pub mod record;
 pub mod report;
 pub mod spill;
 mod text;

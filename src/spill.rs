@@ -12,7 +12,7 @@
 
 use crate::certs::CertInfo;
 use crate::findings::CrossFacts;
-use crate::model::ConnectionRecord;
+use crate::record::ConnectionRecord;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fs::File;
@@ -156,7 +156,7 @@ pub fn encode_body(mut record: ConnectionRecord, facts: &CrossFacts) -> io::Resu
             f.remediation = Cow::Borrowed("");
         }
     }
-    let body = crate::model::with_every_field(|| {
+    let body = crate::record::with_every_field(|| {
         postcard::to_extend(&(facts, &record), Vec::with_capacity(1024))
     })
     .map_err(|e| io::Error::other(format!("spill: cannot encode a record: {e}")))?;
@@ -671,7 +671,7 @@ mod tests {
     use super::*;
     use crate::findings::{Finding, FindingKind, Severity};
     use crate::flow::{CloseKind, Side};
-    use crate::model::{ConnectionType, TcpRecord};
+    use crate::record::{ConnectionType, TcpRecord};
 
     /// A hand-built record (these tests are about the spill format, not real data).
     fn record(
@@ -719,8 +719,8 @@ mod tests {
             ja3: None,
             ja4: None,
             chain_status: None,
-            status: crate::model::ConnectionStatus::Ok,
-            outcome: crate::model::Outcome::Ok,
+            status: crate::record::ConnectionStatus::Ok,
+            outcome: crate::record::Outcome::Ok,
             failed_at: None,
             cause: None,
             findings: vec![],

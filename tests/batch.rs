@@ -311,7 +311,7 @@ fn record_runs_on_a_pool_keep_order_and_bytes() {
     // Samples alone hold up to 2 records per file (so runs of 1 split files); the corpus
     // files up to 100.
     assert!(records > 40, "{records} records");
-    let serialise = |rs: Vec<tlscap::model::ConnectionRecord>| {
+    let serialise = |rs: Vec<tlscap::record::ConnectionRecord>| {
         let mut buf = Vec::new();
         tlscap::report::write_json_lines(&mut buf, &rs)?;
         Ok((rs.len(), buf))

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 use tlscap::app::{analyze_file, apply_cross_connection, FileAnalysis, Options};
-use tlscap::model::ConnectionRecord;
+use tlscap::record::ConnectionRecord;
 use tlscap::tls::keylog::KeyLog;
 
 fn run(path: &Path, keylog: Option<&Path>, auto: bool) -> FileAnalysis {

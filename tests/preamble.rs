@@ -17,7 +17,7 @@ fn conn<'a>(
     a: &'a FileAnalysis,
     client: &str,
 ) -> (
-    &'a tlscap::model::ConnectionRecord,
+    &'a tlscap::record::ConnectionRecord,
     &'a tlscap::tls::HandshakeSummary,
 ) {
     let i = a

@@ -17,7 +17,7 @@
 //!   the output is identical for any number of shards.
 
 use super::source::{SegmentSource, Step};
-use super::{key_slot, FileAnalysis, Indexed, Options, Prepare, RecordBuilder};
+use super::{key_slot, FileAnalysis, Finisher, Indexed, Options, Prepare};
 use crate::capture::SharedBlock;
 use crate::flow::{Finished, FlowTable, SegmentMeta};
 use crate::net::{TcpFlags, TcpSegment};
@@ -356,7 +356,7 @@ fn worker<T>(
     observer_cfg.keylog = slot.clone();
     let mut table: FlowTable<TlsObserver> = FlowTable::new(opts.flow.clone());
     table.track_opens();
-    let mut builder = RecordBuilder::new(path, opts);
+    let mut builder = Finisher::new(path, opts);
     let me = me as u32;
     let mut report = WorkerReport::default();
     let mut batches_in_report = 0;

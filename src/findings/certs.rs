@@ -1,9 +1,8 @@
 //! Certificate rules: they read the [`ChainCheck`] of the server's chain.
 
-use super::rules::finding;
-use super::{Finding, FindingKind, Severity};
+use super::{finding, Finding, FindingKind, Severity};
 use crate::certs::{ChainCheck, OrderProblem, PathStatus};
-use crate::model::ConnectionRecord;
+use crate::record::ConnectionRecord;
 use crate::text::Digits;
 
 /// The kinds [`chain_findings`] can report: the certificate and chain findings.

@@ -1,9 +1,8 @@
 //! Rules on the HTTP exchanges read from decrypted (or cleartext) application data.
 
-use super::rules::finding;
-use super::{Finding, FindingKind, Severity};
+use super::{finding, Finding, FindingKind, Severity};
 use crate::http::{is_credential_param, is_sensitive_param, query_names};
-use crate::model::{ConnectionRecord, HttpRecord};
+use crate::record::{ConnectionRecord, HttpRecord};
 use crate::tls::HandshakeSummary;
 
 fn request_text(h: &HttpRecord) -> String {

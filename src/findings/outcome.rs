@@ -7,8 +7,51 @@
 //! that follow from it as observed errors, and lowers every other error to a warning.
 
 use super::{Finding, FindingKind as K, Severity};
-use crate::flow::Side;
-use crate::model::{ConnectionRecord, ConnectionStatus, FailedAt, Outcome};
+use crate::flow::{Direction, Side};
+use crate::record::{ConnectionRecord, ConnectionStatus, FailedAt, Outcome};
+use crate::tls::HandshakeSummary;
+
+/// The server finished its side of the handshake (its ChangeCipherSpec, or encrypted records
+/// after its ServerHello).
+pub fn handshake_done(hs: &HandshakeSummary) -> bool {
+    hs.server_hello.is_some()
+        && (hs.change_cipher_spec[Direction::ToClient.idx()].is_some()
+            || hs.encrypted_records[Direction::ToClient.idx()] > 0)
+}
+
+/// One word for the table's status column, from the handshake and the findings.
+pub fn status(
+    hs: &HandshakeSummary,
+    findings: &[crate::findings::Finding],
+    http_seen: bool,
+) -> ConnectionStatus {
+    use crate::findings::FindingKind as K;
+    let has = |kind: K| {
+        findings
+            .iter()
+            .any(|f| f.kind == kind && f.severity == crate::findings::Severity::Error)
+    };
+    if has(K::TcpRefused) {
+        ConnectionStatus::Refused
+    } else if has(K::TcpConnectTimeout) || has(K::ReadTimeout) {
+        ConnectionStatus::Timeout
+    } else if has(K::NotTls) {
+        ConnectionStatus::NotTls
+    } else if hs.alerts.iter().any(|a| a.level == 2 && !a.encrypted) {
+        ConnectionStatus::Alert
+    } else if has(K::TcpReset) {
+        ConnectionStatus::Reset
+    } else if has(K::HandshakeStalled) {
+        ConnectionStatus::Stalled
+    } else if hs.client_hello.is_none() && http_seen {
+        // A plain-HTTP connection (reported for the credentials it carried).
+        ConnectionStatus::Cleartext
+    } else if handshake_done(hs) {
+        ConnectionStatus::Ok
+    } else {
+        ConnectionStatus::Incomplete
+    }
+}
 
 /// What the handshake and TCP facts say of a connection, before its findings are settled.
 pub fn judge(record: &ConnectionRecord, handshake_done: bool) -> (Outcome, Option<FailedAt>) {

@@ -1,8 +1,8 @@
 //! The rules.
 
-use super::{alerts, Finding, FindingKind, Severity};
+use super::{alerts, finding, Finding, FindingKind, Severity};
 use crate::flow::{Direction, Side, TcpSummary};
-use crate::model::ConnectionRecord;
+use crate::record::ConnectionRecord;
 use crate::text::Digits;
 use crate::tls::HandshakeSummary;
 use std::net::{IpAddr, SocketAddr};
@@ -102,15 +102,6 @@ impl Default for FindingsConfig {
             expect_host: None,
         }
     }
-}
-
-pub(super) fn finding(
-    kind: FindingKind,
-    severity: Severity,
-    message: String,
-    evidence: String,
-) -> Finding {
-    Finding::new(kind, severity, message, evidence)
 }
 
 fn secs(x: f64) -> String {

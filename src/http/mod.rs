@@ -6,9 +6,32 @@
 //! never leave this module: query values are redacted and credentials are reduced to a kind.
 
 use crate::flow::Direction;
-use crate::model::HttpRecord;
 use crate::tls::{AppData, HandshakeSummary};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// One HTTP request and its response, read from decrypted (or cleartext) application data.
+/// Query values and credentials are never included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpRecord {
+    /// `HTTP/1.0`, `HTTP/1.1` or `HTTP/2`.
+    pub version: String,
+    /// Request method.
+    pub method: Option<String>,
+    /// Request path with query values redacted (`?token=<redacted>`).
+    pub path: Option<String>,
+    /// Host header / `:authority`.
+    pub host: Option<String>,
+    /// Response status code.
+    pub status: Option<u16>,
+    /// How the request authenticated: `basic`, `bearer`, `hmac-header`, `hmac-query`,
+    /// `api-key`, `client-certificate`, `none` (several joined with `+`).
+    pub auth: String,
+    /// Packet that carried the request.
+    pub request_packet: Option<u64>,
+    /// Packet that carried the response.
+    pub response_packet: Option<u64>,
+}
 
 /// Exchanges kept per connection.
 const MAX_EXCHANGES: usize = 8;

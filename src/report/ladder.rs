@@ -2,7 +2,7 @@
 //! `curl -v`, then its findings with their remediation.
 
 use crate::flow::{Direction, PacketRef, Side, TcpSummary};
-use crate::model::ConnectionRecord;
+use crate::record::ConnectionRecord;
 use crate::tls::HandshakeSummary;
 use std::io::{self, Write};
 

@@ -8,7 +8,7 @@ pub mod printer;
 pub mod views;
 
 use crate::findings::Severity;
-use crate::model::ConnectionRecord;
+use crate::record::ConnectionRecord;
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 use std::io::{self, Write};
 
@@ -150,7 +150,7 @@ pub fn alerts_cell(r: &ConnectionRecord) -> String {
 }
 
 /// `C fatal unknown_ca` / `S (encrypted)` lines.
-fn format_alerts<'a>(alerts: impl Iterator<Item = &'a crate::model::AlertRecord>) -> String {
+fn format_alerts<'a>(alerts: impl Iterator<Item = &'a crate::record::AlertRecord>) -> String {
     alerts
         .map(|a| {
             let who = match a.from {

@@ -4,7 +4,7 @@
 use super::views::{self, FileRow, InputError};
 use super::{Format, TableStyle};
 use crate::findings::Severity;
-use crate::model::ConnectionRecord;
+use crate::record::ConnectionRecord;
 use std::io::{self, Write};
 use std::path::PathBuf;
 

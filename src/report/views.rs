@@ -2,7 +2,7 @@
 
 use super::{new_table, Format, TableStyle};
 use crate::findings::Severity;
-use crate::model::ConnectionRecord;
+use crate::record::ConnectionRecord;
 use comfy_table::Cell;
 use serde::Serialize;
 use std::collections::BTreeMap;

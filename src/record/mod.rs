@@ -3,10 +3,17 @@
 //! Every record has a `type` field. Fields may be added in later versions, never renamed.
 
 use crate::certs::CertInfo;
-use crate::findings::Finding;
 use crate::flow::{CloseKind, Side};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
+
+pub mod build;
+mod finding;
+mod kind;
+/// HTTP exchanges are the `http` stage's own type, carried as they are.
+pub use crate::http::HttpRecord;
+pub use finding::{Finding, Severity};
+pub use kind::{FindingKind, UnknownFindingId};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -34,29 +41,6 @@ pub struct DecryptionRecord {
     pub reason: Option<String>,
     /// Where the secrets came from: `--keylog FILE`, `FILE (beside capture)` or `pcapng DSB`.
     pub key_source: Option<String>,
-}
-
-/// One HTTP request and its response, read from decrypted (or cleartext) application data.
-/// Query values and credentials are never included.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HttpRecord {
-    /// `HTTP/1.0`, `HTTP/1.1` or `HTTP/2`.
-    pub version: String,
-    /// Request method.
-    pub method: Option<String>,
-    /// Request path with query values redacted (`?token=<redacted>`).
-    pub path: Option<String>,
-    /// Host header / `:authority`.
-    pub host: Option<String>,
-    /// Response status code.
-    pub status: Option<u16>,
-    /// How the request authenticated: `basic`, `bearer`, `hmac-header`, `hmac-query`,
-    /// `api-key`, `client-certificate`, `none` (several joined with `+`).
-    pub auth: String,
-    /// Packet that carried the request.
-    pub request_packet: Option<u64>,
-    /// Packet that carried the response.
-    pub response_packet: Option<u64>,
 }
 
 /// TCP facts of a connection.

@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn catalogue_fixes_serialise_as_their_text() {
         for k in FindingKind::ALL {
-            let f = crate::findings::Finding::new(*k, Severity::Info, "m".into(), "e".into());
+            let f = crate::record::Finding::new(*k, Severity::Info, "m".into(), "e".into());
             let json = serde_json::to_value(&f).unwrap();
             assert_eq!(json["remediation"], k.fix(), "{k}");
             let owned = f.clone().with_fix(k.fix().to_string());

@@ -1,0 +1,201 @@
+//! Record building: a finished connection's handshake and TCP facts become its
+//! [`ConnectionRecord`], with certificate display fields and fingerprints cached across the
+//! connections of a file. Findings are added later, by the rules.
+
+use super::{AlertRecord, ConnectionRecord, ConnectionStatus, HttpRecord, TcpRecord};
+use crate::certs::CertInfo;
+use crate::flow::TcpSummary;
+use crate::tls::{names, HandshakeSummary};
+use std::sync::Arc;
+
+/// A chain's DER (to confirm a cache hit) and its shared display fields.
+type CachedChain = (Vec<Vec<u8>>, Arc<[CertInfo]>);
+
+/// Entries per certificate cache before it starts over: a capture of many distinct
+/// certificates must not grow it without limit.
+const MAX_CACHED: usize = 1024;
+
+/// Builds the records of one capture's connections.
+#[derive(Debug)]
+pub struct RecordBuilder {
+    file: String,
+    /// Display fields per certificate and per chain, keyed by [`crate::certs::der_key`] and
+    /// checked against the DER on a hit. Chains are shared (`Arc`) by every record that sent
+    /// them.
+    certs: crate::FastMap<u64, (Vec<u8>, CertInfo)>,
+    chains: crate::FastMap<u64, CachedChain>,
+    fingerprints: crate::tls::fingerprint::FingerprintCache,
+}
+
+impl RecordBuilder {
+    /// A builder for the records of capture `file` (as records name it).
+    pub fn new(file: String) -> Self {
+        RecordBuilder {
+            file,
+            certs: Default::default(),
+            chains: Default::default(),
+            fingerprints: Default::default(),
+        }
+    }
+
+    /// Display fields of a chain, shared with earlier connections that sent the same one.
+    fn chain_infos(&mut self, certs: &[Vec<u8>]) -> Arc<[CertInfo]> {
+        let key = crate::certs::der_key(certs.iter().map(Vec::as_slice));
+        if let Some((ders, infos)) = self.chains.get(&key) {
+            if ders.as_slice() == certs {
+                return infos.clone();
+            }
+        }
+        let infos: Arc<[CertInfo]> = certs.iter().map(|der| self.cert_info(der)).collect();
+        if self.chains.len() >= MAX_CACHED {
+            self.chains.clear();
+        }
+        self.chains.insert(key, (certs.to_vec(), infos.clone()));
+        infos
+    }
+
+    fn cert_info(&mut self, der: &[u8]) -> CertInfo {
+        let key = crate::certs::der_key(std::iter::once(der));
+        if let Some((cached, info)) = self.certs.get(&key) {
+            if cached.as_slice() == der {
+                return info.clone();
+            }
+        }
+        let info = crate::certs::summarize(der).unwrap_or_else(|e| CertInfo {
+            subject: format!("<{e}>"),
+            ..Default::default()
+        });
+        if self.certs.len() >= MAX_CACHED {
+            self.certs.clear();
+        }
+        self.certs.insert(key, (der.to_vec(), info.clone()));
+        info
+    }
+
+    /// The record of a connection: its facts, no findings yet (status `incomplete` and outcome
+    /// `unknown` until the rules have run).
+    pub fn build(
+        &mut self,
+        hs: &HandshakeSummary,
+        tcp: &TcpSummary,
+        http: Vec<HttpRecord>,
+    ) -> ConnectionRecord {
+        let ch = hs.client_hello.as_ref();
+        let sh = hs.server_hello.as_ref();
+        let versions_offered = match ch {
+            Some(ch) if !ch.supported_versions.is_empty() => ch
+                .supported_versions
+                .iter()
+                .filter(|v| !is_grease(**v))
+                .map(|v| names::version_name(*v))
+                .collect(),
+            Some(ch) => vec![names::version_name(ch.legacy_version)],
+            None => Vec::new(),
+        };
+        let (ja3, ja4) = ch.map(|ch| self.fingerprints.get(ch)).unzip();
+        let server_chain = hs
+            .server_certificate
+            .as_ref()
+            .map(|c| self.chain_infos(&c.certs));
+        let client_chain = hs
+            .client_certificate
+            .as_ref()
+            .map(|c| self.chain_infos(&c.certs));
+        let alerts = hs
+            .alerts
+            .iter()
+            .map(|a| AlertRecord {
+                from: a.from,
+                level: (!a.encrypted).then(|| names::alert_level_name(a.level)),
+                description: (!a.encrypted).then(|| names::alert_name(a.description)),
+                encrypted: a.encrypted,
+                packet: a.meta.packet,
+            })
+            .collect();
+        ConnectionRecord {
+            record_type: crate::record::ConnectionType::Connection,
+            file: self.file.clone(),
+            index: tcp.index,
+            first_packet: tcp.first.packet,
+            start: tcp.first.ts,
+            // Packets out of time order (interfaces merged, a clock stepped back) can put the
+            // last one before the first: a duration is never negative.
+            duration_s: round6(tcp.last.ts.seconds_since(tcp.first.ts).max(0.0)),
+            client: tcp.client,
+            server: tcp.server,
+            sni: ch.and_then(|c| c.sni.clone()),
+            alpn_offered: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
+            alpn: sh.and_then(|s| s.alpn.clone()),
+            versions_offered,
+            version: sh.map(|s| names::version_name(s.version)),
+            cipher: sh.map(|s| names::cipher_name(s.cipher)),
+            resumed: hs.resumed(),
+            // A resumed handshake never carries a CertificateRequest (TLS 1.2 abbreviated
+            // handshake; TLS 1.3 PSK, RFC 8446 §4.3.2).
+            hello_retry: hs.hello_retry_request.is_some(),
+            cert_requested: hs
+                .cert_requested()
+                .or(if hs.resumed() { Some(false) } else { None }),
+            // No CertificateRequest in a visible handshake: the client cannot have sent one.
+            client_cert_sent: hs.client_cert_sent().or(
+                if hs.cert_requested() == Some(false) || hs.resumed() {
+                    Some(false)
+                } else {
+                    None
+                },
+            ),
+            server_chain,
+            client_chain,
+            ocsp_stapled: hs.ocsp_response.is_some(),
+            alerts,
+            tcp: TcpRecord {
+                syn: tcp.syn,
+                syn_ack: tcp.syn_ack > 0,
+                established: tcp.established,
+                client_bytes: tcp.client_bytes,
+                server_bytes: tcp.server_bytes,
+                closed_by: tcp.closed_by,
+                close: tcp.close,
+                gaps: tcp.gaps,
+                packets: tcp.packets,
+                // Retransmitted SYNs count too, as in Wireshark's tcp.analysis.retransmission.
+                retransmissions: tcp.retransmissions + tcp.syn.saturating_sub(1),
+                midstream: tcp.midstream,
+                out_of_order: tcp.out_of_order,
+            },
+            ja3,
+            ja4,
+            status: ConnectionStatus::Incomplete,
+            outcome: Default::default(),
+            failed_at: None,
+            cause: None,
+            chain_status: None,
+            findings: Vec::new(),
+            decryption: hs.decryption.as_ref().map(decryption_record),
+            http,
+        }
+    }
+}
+
+fn decryption_record(d: &crate::tls::Decryption) -> super::DecryptionRecord {
+    use crate::tls::DecryptionStatus;
+    let (status, reason) = match &d.status {
+        DecryptionStatus::Ok => ("ok", None),
+        DecryptionStatus::NoKey => ("no-key", None),
+        DecryptionStatus::Failed(r) => ("failed", Some(r.clone())),
+    };
+    super::DecryptionRecord {
+        status: status.to_string(),
+        reason,
+        key_source: d.key_source.clone(),
+    }
+}
+
+/// GREASE values (RFC 8701): 0x?A?A with both bytes equal.
+fn is_grease(v: u16) -> bool {
+    v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
