@@ -2,7 +2,7 @@
 //! analysed and the cross-connection rules can run (see `BENCHMARKS.md`, "Streaming").
 //!
 //! Storage only: it neither runs rules nor writes output. A frame is a little-endian `u32`
-//! length and a postcard-encoded [`FrameHead`] (the connection index and its chains)
+//! length and a postcard-encoded `FrameHead` (the connection index and its chains)
 //! followed by the postcard-encoded body ([`encode_body`]: the cross-connection facts and
 //! the record). Certificate chains are written once per spill, in frame order, and referenced
 //! by number afterwards (a chain is ~1 KB per certificate and most connections repeat one),
