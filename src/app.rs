@@ -107,9 +107,44 @@ pub struct FileAnalysis {
     /// Non-fatal problems (unsupported link type, malformed packets), each once.
     pub warnings: Vec<String>,
     /// Informational notes (e.g. which key log was used).
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
     /// The error that stopped reading, if any (everything before it is still reported).
     pub error: Option<CaptureError>,
+}
+
+/// Something worth knowing about how a capture was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// A key log named like the capture, found beside it, decrypts it.
+    KeyLogBeside {
+        /// The key log.
+        key_log: PathBuf,
+        /// The capture.
+        capture: PathBuf,
+    },
+    /// The capture's pcapng Decryption Secrets Blocks decrypt it.
+    EmbeddedKeys {
+        /// The capture.
+        capture: PathBuf,
+    },
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::KeyLogBeside { key_log, capture } => write!(
+                f,
+                "using key log {} for {}",
+                key_log.display(),
+                capture.display()
+            ),
+            Note::EmbeddedKeys { capture } => write!(
+                f,
+                "using keys embedded in {} (pcapng Decryption Secrets Block)",
+                capture.display()
+            ),
+        }
+    }
 }
 
 /// How many distinct malformed-packet messages are kept per file.
@@ -320,11 +355,10 @@ fn initial_keylog(path: &Path, opts: &Options, out: &mut FileAnalysis) -> Option
     };
     let name = format!("{} (beside capture)", kpath.display());
     let found = KeyLog::parse(&text, &name);
-    out.notes.push(format!(
-        "using key log {} for {}",
-        kpath.display(),
-        path.display()
-    ));
+    out.notes.push(Note::KeyLogBeside {
+        key_log: kpath.clone(),
+        capture: path.to_path_buf(),
+    });
     report_malformed(&found, out);
     let mut log = opts.keylog.as_deref().cloned().unwrap_or_default();
     log.merge(found);
@@ -373,16 +407,11 @@ fn add_dsb_secrets(path: &Path, secrets: Vec<Vec<u8>>, out: &mut FileAnalysis) -
         report_malformed(&dsb, out);
         log.merge(dsb);
     }
-    if !log.is_empty()
-        && !out
-            .notes
-            .iter()
-            .any(|n| n.starts_with("using keys embedded"))
-    {
-        out.notes.push(format!(
-            "using keys embedded in {} (pcapng Decryption Secrets Block)",
-            path.display()
-        ));
+    let note = Note::EmbeddedKeys {
+        capture: path.to_path_buf(),
+    };
+    if !log.is_empty() && !out.notes.contains(&note) {
+        out.notes.push(note);
     }
     log
 }

@@ -476,7 +476,7 @@ fn input_errors(batch: &app::Batch, common: &CommonArgs) -> Vec<InputError> {
                 continue;
             }
             // One line per key log is noise in a big batch: the first few, then a count.
-            if n.starts_with("using key log") {
+            if matches!(n, app::Note::KeyLogBeside { .. }) {
                 keylog_notes += 1;
                 if keylog_notes > 3 {
                     continue;

@@ -76,7 +76,7 @@ const CLIENT: &str = "CN=tlscap test client, O=tlscap tests";
 fn tls13_mtls_cert_sent() {
     let a = run(&common::sample("tls13-mtls-cert-sent.pcap"), None, true);
     assert_eq!(
-        a.notes,
+        a.notes.iter().map(ToString::to_string).collect::<Vec<_>>(),
         vec![format!(
             "using key log {} for {}",
             common::sample("tls13-mtls-cert-sent.keys").display(),
