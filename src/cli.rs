@@ -4,7 +4,7 @@ use crate::app::{self, Options};
 use crate::filter::{AddrPattern, Filter};
 use crate::findings::{FindingsConfig, ServerPattern, Severity};
 use crate::record::ConnectionRecord;
-use crate::report::printer::{Printer, RenderRun, RunEnd};
+use crate::report::printer::{Printer, RenderRun, RunEnd, View};
 use crate::report::views::{FileRow, InputError};
 use crate::report::{self, Format, TableStyle};
 use crate::tls::keylog::KeyLog;
@@ -219,33 +219,6 @@ impl From<FormatArg> for Format {
     }
 }
 
-/// `--view` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum View {
-    /// One row per connection.
-    Connections,
-    /// One row per finding, worst first.
-    Findings,
-    /// One row per server (ip:port + SNI).
-    Servers,
-    /// Totals for the whole batch.
-    Summary,
-    /// One row per capture file.
-    Files,
-}
-
-impl From<View> for report::printer::View {
-    fn from(v: View) -> Self {
-        match v {
-            View::Connections => report::printer::View::Connections,
-            View::Findings => report::printer::View::Findings,
-            View::Servers => report::printer::View::Servers,
-            View::Summary => report::printer::View::Summary,
-            View::Files => report::printer::View::Files,
-        }
-    }
-}
-
 /// Severity values for `--fail-on` and `--min-severity`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SeverityArg {
@@ -408,8 +381,7 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         return Ok(EXIT_WRITE_ERROR);
     };
     let style = table_style(common, to_terminal);
-    let mut printer =
-        report::printer::printer(common.view.into(), common.format.into(), style, &mut out)?;
+    let mut printer = report::printer::printer(common.view, common.format.into(), style, &mut out)?;
     let tally = print(&batch, &filter(common), common.threads, &mut *printer)?;
     printer.finish(&RunEnd {
         files: &file_rows(&batch, &tally),

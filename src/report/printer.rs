@@ -8,8 +8,8 @@ use crate::record::ConnectionRecord;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-/// What to list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What to list (`--view`; the variants' docs are its help).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum View {
     /// One row per connection.
     Connections,
