@@ -347,3 +347,60 @@ fn hostname_mismatch_lists_a_few_names_and_the_count() {
         "The certificate of 10.180.156.249:1080 is not valid for www.example.com (SNI): it covers gp1.wac.edgecastcdn.net, www.edgecast.com, wac.edgecastcdn.net, ne.wac.edgecastcdn.net, swf.mixpo.com and 144 more (149 names)."
     );
 }
+
+/// A stalled handshake needs a wait: webex #29's server acknowledged the ClientHello and
+/// stayed silent 30 s until the client gave up (an error); the suricata-verify client closed
+/// at once (info, outcome unknown); ja4's tls-sni.pcapng holds ClientHellos only (one-sided).
+#[test]
+fn a_stalled_handshake_needs_a_wait() {
+    use tlscap::model::{FailedAt, Outcome};
+    let Some(corpus) = common::corpus("a_stalled_handshake_needs_a_wait") else {
+        return;
+    };
+    let webex = verdict(&corpus, "nDPI/tests/cfgs/default/pcap/webex.pcap", 29);
+    assert_eq!(
+        (webex.0, webex.1),
+        (Outcome::Failed, Some(FailedAt::Handshake))
+    );
+    assert_eq!(
+        webex.2[0].2,
+        "62.109.224.120:443 never answered the ClientHello: no ServerHello for 30 s until the client gave up (FIN from the client)."
+    );
+    let at_once = verdict(
+        &corpus,
+        "suricata-verify/tests/app-layer-protocol-prefilter/input.pcap",
+        0,
+    );
+    assert_eq!((at_once.0, at_once.1), (Outcome::Unknown, None));
+    assert_eq!(ids(&at_once), [("handshake-stalled", "info")]);
+    assert_eq!(
+        at_once.2[0].2,
+        "The client closed the connection 0.0 s after its ClientHello to 198.51.100.5:443, without waiting for the server's answer."
+    );
+    let sni = verdicts(&corpus, "ja4/pcap/tls-sni.pcapng");
+    assert!(!sni.is_empty());
+    for (i, v) in &sni {
+        assert_eq!(v.0, Outcome::Unknown, "#{i}");
+        assert!(
+            v.2.iter().any(|f| f.0 == "one-sided-capture"),
+            "#{i}: {:?}",
+            v.2
+        );
+        assert!(v.2.iter().all(|f| f.1 != "error"), "#{i}: {:?}", v.2);
+    }
+}
+
+/// android.pcap #10: two SYNs, and the capture ended 1.4 s after the second, before the
+/// next retry was due: unanswered, but the client had not given up yet.
+#[test]
+fn a_capture_ending_during_syn_retries_says_so() {
+    let Some(corpus) = common::corpus("a_capture_ending_during_syn_retries") else {
+        return;
+    };
+    let v = verdict(&corpus, "nDPI/tests/cfgs/default/pcap/android.pcap", 10);
+    assert_eq!(ids(&v), [("tcp-connect-timeout", "error")]);
+    assert_eq!(
+        v.2[0].2,
+        "2 SYNs to 216.239.38.120:5228 over 1.0 s got no answer: the client was still retrying when the capture ended 1.4 s after the last one (connect timing out)."
+    );
+}

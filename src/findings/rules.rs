@@ -172,10 +172,22 @@ fn tcp_rules(
                     FindingKind::TcpConnectTimeout,
                     Severity::Error,
                     format!(
-                        "{} SYN{} to {server} over {} got no answer: the connection attempt timed out (connect timed out).",
+                        "{} SYN{} to {server} over {} got no answer: {}.",
                         tcp.syn,
                         if tcp.syn == 1 { "" } else { "s" },
-                        secs(span)
+                        secs(span),
+                        // Retransmission intervals double, so the next retry is due about
+                        // `span` (+ the first RTO) after the last: a capture ending before
+                        // then caught the client still trying.
+                        match tcp.seen_until.ts.seconds_since(tcp.last_syn.map_or(tcp.last.ts, |p| p.ts)) {
+                            tail if tcp.closed_by.is_none()
+                                && tcp.end_reason == crate::flow::EndReason::CaptureEnd
+                                && tail < span + 1.0 =>
+                            {
+                                format!("the client was still retrying when the capture ended {} after the last one (connect timing out)", secs(tail.max(0.0)))
+                            }
+                            _ => "the connection attempt timed out (connect timed out)".to_string(),
+                        }
                     ),
                     format!("SYN packets {first}..{last} ({} in all), no SYN-ACK or RST from the server.", tcp.syn),
                 ));
@@ -739,6 +751,10 @@ fn weak_cipher_name(name: &str) -> Option<&'static str> {
     })
 }
 
+/// Shortest wait after the ClientHello that counts as a client giving up on the server (the
+/// scale of a SYN's first retransmission timeout).
+const CLIENT_GAVE_UP_SECS: f64 = 1.0;
+
 /// Stalled handshakes and non-TLS answers: the server's side of the first flight.
 fn reply_rules(
     r: &ConnectionRecord,
@@ -818,6 +834,25 @@ fn reply_rules(
                     ch.meta.packet, tcp.seen_until.packet
                 ),
             ).with_fix("Nothing to fix on this evidence; capture longer, or where both directions pass, if handshakes fail."));
+            return;
+        }
+        // A client that closes at once did not wait for an answer: nothing shows the server
+        // failing to give one.
+        if tcp.closed_by == Some(Side::Client) && waited < CLIENT_GAVE_UP_SECS {
+            out.push(finding(
+                FindingKind::HandshakeStalled,
+                Severity::Info,
+                format!(
+                    "The client closed the connection {} after its ClientHello to {}, without waiting for the server's answer.",
+                    secs(waited),
+                    r.server
+                ),
+                format!(
+                    "ClientHello in packet {}; the client closed by packet {}.",
+                    ch.meta.packet, end.packet
+                ),
+            )
+            .with_fix("Client: check why it closes right after sending its ClientHello (a test client, a cancelled request, a scanner)."));
             return;
         }
         out.push(finding(
