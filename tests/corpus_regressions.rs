@@ -404,3 +404,18 @@ fn a_capture_ending_during_syn_retries_says_so() {
         "2 SYNs to 216.239.38.120:5228 over 1.0 s got no answer: the client was still retrying when the capture ended 1.4 s after the last one (connect timing out)."
     );
 }
+
+/// ja4's tls12.pcap holds one client packet (a ClientHello, no SYN) and nothing from the
+/// server: one-sided, and the evidence counts in the singular.
+#[test]
+fn a_client_data_only_capture_is_one_sided() {
+    let Some(corpus) = common::corpus("a_client_data_only_capture_is_one_sided") else {
+        return;
+    };
+    let v = verdict(&corpus, "ja4/pcap/tls12.pcap", 0);
+    assert_eq!(ids(&v).first(), Some(&("one-sided-capture", "info")));
+    assert_eq!(
+        v.2[0].3,
+        "1 packet from the client, none from 34.117.237.239:443; the client sent data in packet 1, which TCP does only once the server completed the three-way handshake."
+    );
+}

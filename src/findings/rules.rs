@@ -295,8 +295,11 @@ fn one_sided(r: &ConnectionRecord, tcp: &TcpSummary, unseen: Direction) -> Findi
         Severity::Info,
         format!("The capture shows only the {seen_side}'s packets: {proof}, none of which the capture holds (a SPAN port or one leg of a load balancer); nothing is concluded from the {unseen_side}'s apparent silence."),
         format!(
-            "{} packets from the {seen_side}, none from {unseen_addr}; {proof}.",
-            tcp.dir_packets[unseen.reverse().idx()]
+            "{} from the {seen_side}, none from {unseen_addr}; {proof}.",
+            match tcp.dir_packets[unseen.reverse().idx()] {
+                1 => "1 packet".to_string(),
+                n => format!("{n} packets"),
+            }
         ),
     )
 }
