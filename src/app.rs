@@ -533,6 +533,7 @@ fn swap_roles(tcp: &mut TcpSummary) {
     };
     tcp.closed_by = tcp.closed_by.map(flip);
     tcp.rst = tcp.rst.map(|(s, p)| (flip(s), p));
+    tcp.swap_directions();
 }
 
 /// A connection is reported when it carried TLS or tried to and failed at the TCP level.

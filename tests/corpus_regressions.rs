@@ -120,3 +120,302 @@ fn no_false_diagnoses_on_real_captures() {
         "{rdn:?}"
     );
 }
+
+/// What the tests below read of one connection: its outcome, and its findings as
+/// (id, severity, message, evidence).
+type Verdict = (
+    tlscap::model::Outcome,
+    Option<tlscap::model::FailedAt>,
+    Vec<(&'static str, &'static str, String, String)>,
+);
+
+fn verdicts(corpus: &std::path::Path, rel: &str) -> Vec<(u64, Verdict)> {
+    let mut a = [analyze_file(&corpus.join(rel), &Options::default())];
+    tlscap::app::apply_cross_connection(&mut a, &Default::default());
+    let [a] = a;
+    a.connections
+        .iter()
+        .map(|r| {
+            let findings = r
+                .findings
+                .iter()
+                .map(|f| {
+                    (
+                        f.kind.id(),
+                        f.severity.as_str(),
+                        f.message.clone(),
+                        f.evidence.clone(),
+                    )
+                })
+                .collect();
+            (r.index, (r.outcome, r.failed_at, findings))
+        })
+        .collect()
+}
+
+fn verdict(corpus: &std::path::Path, rel: &str, index: u64) -> Verdict {
+    verdicts(corpus, rel)
+        .into_iter()
+        .find(|(i, _)| *i == index)
+        .unwrap_or_else(|| panic!("{rel} has no connection #{index}"))
+        .1
+}
+
+fn ids(v: &Verdict) -> Vec<(&'static str, &'static str)> {
+    v.2.iter().map(|(id, sev, _, _)| (*id, *sev)).collect()
+}
+
+/// Captures of the client's packets only: its ACKs acknowledge kilobytes of server data the
+/// capture never shows and it sent a ClientKeyExchange, so the server's "silence" is the
+/// capture's. No connect timeout, no stalled handshake; the outcome is unknown.
+#[test]
+fn one_sided_captures_are_not_failures() {
+    use tlscap::model::Outcome;
+    let Some(corpus) = common::corpus("one_sided_captures_are_not_failures") else {
+        return;
+    };
+    let v = verdict(
+        &corpus,
+        "nDPI/tests/cfgs/default/pcap/tls_1.2_unidirectional_client.pcapng",
+        0,
+    );
+    assert_eq!((v.0, v.1), (Outcome::Unknown, None));
+    assert_eq!(ids(&v), [("one-sided-capture", "info")]);
+    assert_eq!(
+        v.2[0].3,
+        "17 packets from the client, none from 216.58.209.42:443; the client's ACK in packet 15 acknowledges 5976 bytes from the server."
+    );
+    let ocs = verdicts(&corpus, "nDPI/tests/cfgs/default/pcap/ocs.pcap");
+    let one_sided: Vec<u64> = ocs
+        .iter()
+        .filter(|(_, v)| v.2.iter().any(|f| f.0 == "one-sided-capture"))
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(one_sided, [2, 5, 8, 9, 10]);
+    for (i, v) in &ocs {
+        if one_sided.contains(i) {
+            assert_eq!(v.0, Outcome::Unknown, "#{i}");
+            assert!(
+                v.2.iter()
+                    .all(|f| f.0 != "handshake-stalled" && f.0 != "tcp-connect-timeout"),
+                "#{i}: {:?}",
+                v.2
+            );
+        }
+    }
+    let (_, ocs2) = ocs.iter().find(|(i, _)| *i == 2).unwrap();
+    assert_eq!(
+        ocs2.2[0].2,
+        "The capture shows only the client's packets: the client's ACK in packet 77 acknowledges 7069 bytes from the server, none of which the capture holds (a SPAN port or one leg of a load balancer); nothing is concluded from the server's apparent silence."
+    );
+}
+
+/// gnutella.pcap: #4 is one SYN never retransmitted in the 532 s the capture went on: not a
+/// connect timeout. #0's server sent its SYN-ACK 7 times and the client never acknowledged it.
+#[test]
+fn a_lone_syn_is_unknown_and_an_unanswered_syn_ack_is_named() {
+    use tlscap::model::{FailedAt, Outcome};
+    let Some(corpus) = common::corpus("a_lone_syn_is_unknown") else {
+        return;
+    };
+    let rel = "nDPI/tests/cfgs/default/pcap/gnutella.pcap";
+    let lone = verdict(&corpus, rel, 4);
+    assert_eq!((lone.0, lone.1), (Outcome::Unknown, None));
+    assert_eq!(ids(&lone), [("tcp-syn-unanswered", "info")]);
+    assert_eq!(
+        lone.2[0].3,
+        "SYN in packet 163, not retransmitted; no packet from the server; the capture goes on to packet 3895."
+    );
+    let synack = verdict(&corpus, rel, 0);
+    assert_eq!((synack.0, synack.1), (Outcome::Failed, Some(FailedAt::Tcp)));
+    assert_eq!(ids(&synack), [("tcp-synack-unanswered", "error")]);
+    assert_eq!(
+        synack.2[0].3,
+        "SYN in packet 159; SYN-ACKs from packet 168 on (7 in all), no ACK from the client, then gave up with a RST in packet 2210."
+    );
+    // Retransmitted SYNs are evidence of waiting: still a connect timeout.
+    let retried = verdict(&corpus, rel, 10);
+    assert_eq!(ids(&retried), [("tcp-connect-timeout", "error")]);
+    assert!(retried.2[0]
+        .2
+        .starts_with("3 SYNs to 176.128.217.128:45194 over 9.0 s"));
+}
+
+/// tls-subjectaltname #0: the SYN was answered by a bare ACK for an unrelated sequence number
+/// (the client reset it and retried on #2): stale state, shown in the ladder.
+#[test]
+fn syn_answered_by_a_bare_ack_is_stale_state() {
+    use tlscap::model::{FailedAt, Outcome};
+    let Some(corpus) = common::corpus("syn_answered_by_a_bare_ack") else {
+        return;
+    };
+    let rel = "suricata-verify/tests/tls/tls-subjectaltname/input.pcap";
+    let v = verdict(&corpus, rel, 0);
+    assert_eq!((v.0, v.1), (Outcome::Failed, Some(FailedAt::Tcp)));
+    assert_eq!(ids(&v), [("tcp-stale-state", "error")]);
+    assert_eq!(
+        v.2[0].3,
+        "SYN in packet 10; ACK (no SYN) from the server in packet 12 acknowledging 3058576675; the client reset it in packet 14."
+    );
+    let a = analyze_file(&corpus.join(rel), &Options::default());
+    let steps: Vec<(u64, String)> = tlscap::report::ladder::steps(&a.handshakes[0], &a.tcp[0])
+        .into_iter()
+        .map(|s| (s.packet, s.text))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (10, "SYN".to_string()),
+            (
+                12,
+                "ACK 3058576675 without SYN (not for this SYN: stale state)".to_string()
+            ),
+            (14, "RST".to_string()),
+        ]
+    );
+}
+
+/// tor_bl.pcap #0 exchanged data both ways, idled 18 s and was closed in order by both sides:
+/// no request was outstanding, so no read timeout. opera-vpn #23 likewise (its RST follows
+/// both FINs).
+#[test]
+fn an_idle_connection_closed_in_order_is_no_read_timeout() {
+    use tlscap::model::Outcome;
+    let Some(corpus) = common::corpus("an_idle_connection_closed_in_order") else {
+        return;
+    };
+    for (rel, index) in [
+        (
+            "suricata-verify/tests/tls/tls-bypass-missing-event/tor_bl.pcap",
+            0,
+        ),
+        ("nDPI/tests/cfgs/default/pcap/opera-vpn.pcapng", 23),
+    ] {
+        let v = verdict(&corpus, rel, index);
+        assert_eq!(v.0, Outcome::Ok, "{rel}");
+        assert!(
+            v.2.iter().all(|f| f.0 != "read-timeout"),
+            "{rel}: {:?}",
+            v.2
+        );
+    }
+}
+
+/// Gmail SMTP and RDP never ask for a client certificate and nothing says the client has one:
+/// no `client-cert-not-requested`. An FTP server that asked and carried on without one:
+/// optional client authentication, a warning that says so.
+#[test]
+fn client_auth_findings_need_client_auth_to_be_expected() {
+    let Some(corpus) = common::corpus("client_auth_findings_need_client_auth") else {
+        return;
+    };
+    for rel in [
+        "nDPI/tests/cfgs/default/pcap/smtp-starttls.pcap",
+        "nDPI/tests/cfgs/default/pcap/rdp_over_tls.pcap",
+    ] {
+        for (i, v) in verdicts(&corpus, rel) {
+            assert!(
+                v.2.iter().all(|f| f.0 != "client-cert-not-requested"),
+                "{rel} #{i}: {:?}",
+                v.2
+            );
+        }
+    }
+    let ftp = verdict(
+        &corpus,
+        "nDPI/tests/cfgs/default/pcap/ftp-start-tls.pcap",
+        0,
+    );
+    let missing = ftp.2.iter().find(|f| f.0 == "client-cert-missing").unwrap();
+    assert_eq!(missing.1, "warning");
+    assert_eq!(
+        missing.2,
+        "10.220.50.76:21 asked for a client certificate but the client sent none. The server carried on without one (optional client authentication)."
+    );
+}
+
+/// A CDN certificate with 149 names: the mismatch lists five and the count.
+#[test]
+fn hostname_mismatch_lists_a_few_names_and_the_count() {
+    let Some(corpus) = common::corpus("hostname_mismatch_lists_a_few_names") else {
+        return;
+    };
+    let v = verdict(&corpus, "ja4/pcap/socks-https-example.pcap", 0);
+    let m = v.2.iter().find(|f| f.0 == "hostname-mismatch").unwrap();
+    assert_eq!(
+        m.2,
+        "The certificate of 10.180.156.249:1080 is not valid for www.example.com (SNI): it covers gp1.wac.edgecastcdn.net, www.edgecast.com, wac.edgecastcdn.net, ne.wac.edgecastcdn.net, swf.mixpo.com and 144 more (149 names)."
+    );
+}
+
+/// A stalled handshake needs a wait: webex #29's server acknowledged the ClientHello and
+/// stayed silent 30 s until the client gave up (an error); the suricata-verify client closed
+/// at once (info, outcome unknown); ja4's tls-sni.pcapng holds ClientHellos only (one-sided).
+#[test]
+fn a_stalled_handshake_needs_a_wait() {
+    use tlscap::model::{FailedAt, Outcome};
+    let Some(corpus) = common::corpus("a_stalled_handshake_needs_a_wait") else {
+        return;
+    };
+    let webex = verdict(&corpus, "nDPI/tests/cfgs/default/pcap/webex.pcap", 29);
+    assert_eq!(
+        (webex.0, webex.1),
+        (Outcome::Failed, Some(FailedAt::Handshake))
+    );
+    assert_eq!(
+        webex.2[0].2,
+        "62.109.224.120:443 never answered the ClientHello: no ServerHello for 30 s until the client gave up (FIN from the client)."
+    );
+    let at_once = verdict(
+        &corpus,
+        "suricata-verify/tests/app-layer-protocol-prefilter/input.pcap",
+        0,
+    );
+    assert_eq!((at_once.0, at_once.1), (Outcome::Unknown, None));
+    assert_eq!(ids(&at_once), [("handshake-stalled", "info")]);
+    assert_eq!(
+        at_once.2[0].2,
+        "The client closed the connection 0.0 s after its ClientHello to 198.51.100.5:443, without waiting for the server's answer."
+    );
+    let sni = verdicts(&corpus, "ja4/pcap/tls-sni.pcapng");
+    assert!(!sni.is_empty());
+    for (i, v) in &sni {
+        assert_eq!(v.0, Outcome::Unknown, "#{i}");
+        assert!(
+            v.2.iter().any(|f| f.0 == "one-sided-capture"),
+            "#{i}: {:?}",
+            v.2
+        );
+        assert!(v.2.iter().all(|f| f.1 != "error"), "#{i}: {:?}", v.2);
+    }
+}
+
+/// android.pcap #10: two SYNs, and the capture ended 1.4 s after the second, before the
+/// next retry was due: unanswered, but the client had not given up yet.
+#[test]
+fn a_capture_ending_during_syn_retries_says_so() {
+    let Some(corpus) = common::corpus("a_capture_ending_during_syn_retries") else {
+        return;
+    };
+    let v = verdict(&corpus, "nDPI/tests/cfgs/default/pcap/android.pcap", 10);
+    assert_eq!(ids(&v), [("tcp-connect-timeout", "error")]);
+    assert_eq!(
+        v.2[0].2,
+        "2 SYNs to 216.239.38.120:5228 over 1.0 s got no answer: the client was still retrying when the capture ended 1.4 s after the last one (connect timing out)."
+    );
+}
+
+/// ja4's tls12.pcap holds one client packet (a ClientHello, no SYN) and nothing from the
+/// server: one-sided, and the evidence counts in the singular.
+#[test]
+fn a_client_data_only_capture_is_one_sided() {
+    let Some(corpus) = common::corpus("a_client_data_only_capture_is_one_sided") else {
+        return;
+    };
+    let v = verdict(&corpus, "ja4/pcap/tls12.pcap", 0);
+    assert_eq!(ids(&v).first(), Some(&("one-sided-capture", "info")));
+    assert_eq!(
+        v.2[0].3,
+        "1 packet from the client, none from 34.117.237.239:443; the client sent data in packet 1, which TCP does only once the server completed the three-way handshake."
+    );
+}

@@ -509,6 +509,11 @@ fn full_connection_summary_is_exact() {
         retransmissions: 0,
         out_of_order: 0,
         end_reason: EndReason::Closed,
+        dir_packets: [5, 3],
+        last_packet: [Some(pref(8, 17)), Some(pref(7, 16))],
+        acked_unseen: [(0, None), (0, None)],
+        stale_ack: None,
+        seen_until: pref(8, 17),
     };
     assert_eq!(f.tcp, expected);
     assert_eq!(

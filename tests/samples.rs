@@ -372,10 +372,19 @@ fn every_finding_id_fires_on_some_sample() {
         .filter(|r| r["type"] == "finding")
         .filter_map(|r| r["id"].as_str())
         .collect();
+    // Shown on real corpus captures instead (tests/corpus_regressions.rs), until loopback
+    // samples exist for them: they need a one-direction tap, a SYN the capture ends after, a
+    // challenge ACK and a dropped SYN-ACK.
+    let corpus_only = [
+        "one-sided-capture",
+        "tcp-syn-unanswered",
+        "tcp-stale-state",
+        "tcp-synack-unanswered",
+    ];
     let missing: Vec<&str> = tlscap::findings::FindingKind::ALL
         .iter()
         .map(|k| k.id())
-        .filter(|id| !fired.contains(*id))
+        .filter(|id| !fired.contains(*id) && !corpus_only.contains(id))
         .collect();
     assert!(missing.is_empty(), "no sample triggers {missing:?}");
     for healthy in [

@@ -140,10 +140,21 @@ pub fn chain_findings(
     }
     if let Some(h) = &check.hostname {
         if !h.matched {
-            let names = if h.cert_names.is_empty() {
-                "no names".to_string()
-            } else {
-                h.cert_names.join(", ")
+            // A CDN certificate can list over a hundred names: the first few and the count
+            // keep the sentence readable.
+            const SHOWN: usize = 5;
+            let names = match h.cert_names.len() {
+                0 => "no names".to_string(),
+                n if n <= SHOWN => h.cert_names.join(", "),
+                n => [
+                    &h.cert_names[..SHOWN].join(", "),
+                    " and ",
+                    Digits::of((n - SHOWN) as u64).as_str(),
+                    " more (",
+                    Digits::of(n as u64).as_str(),
+                    " names)",
+                ]
+                .concat(),
             };
             let via = if h.via_common_name {
                 " (commonName; the certificate has no subjectAltName)"

@@ -32,6 +32,33 @@ pub(super) fn http_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut 
         .find(|h| matches!(h.status, Some(401) | Some(403)))
     {
         unauthorized(r, hs, h, out);
+        // A 401/403 to a request with no credentials of its own, on a handshake without a
+        // CertificateRequest: the certificate the server expects was never asked for.
+        if h.auth == "none" && hs.client_hello.is_some() && hs.cert_requested() == Some(false) {
+            let done = match hs.server_hello_done {
+                Some(m) => format!(
+                    "ServerHelloDone in packet {} with no CertificateRequest before it",
+                    m.packet
+                ),
+                None => "no CertificateRequest in the handshake".to_string(),
+            };
+            out.push(finding(
+                FindingKind::ClientCertNotRequested,
+                Severity::Error,
+                format!(
+                    "{} completed the handshake without asking for a client certificate, then answered {} with HTTP {} although the request carried no other credentials.",
+                    r.server,
+                    request_text(h),
+                    h.status.unwrap_or(0)
+                ),
+                format!(
+                    "ClientHello in packet {} (SNI {}); {done}; {}.",
+                    hs.client_hello.as_ref().map_or(0, |c| c.meta.packet),
+                    r.sni.as_deref().unwrap_or("none"),
+                    packets(h)
+                ),
+            ));
+        }
     }
     let tls = hs.client_hello.is_some();
     for h in &r.http {

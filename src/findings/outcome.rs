@@ -71,6 +71,14 @@ pub fn judge(record: &ConnectionRecord, handshake_done: bool) -> (Outcome, Optio
     } else {
         FailedAt::Handshake
     };
+    let has = |kind: K| record.findings.iter().any(|f| f.kind == kind);
+    // Half the conversation is missing: neither success nor failure can be seen.
+    if has(K::OneSidedCapture) {
+        return (Outcome::Unknown, None);
+    }
+    if failing(K::TcpStaleState) || failing(K::TcpSynAckUnanswered) {
+        return (Outcome::Failed, Some(FailedAt::Tcp));
+    }
     match record.status {
         ConnectionStatus::Refused => (Outcome::Failed, Some(FailedAt::Tcp)),
         ConnectionStatus::Timeout if failing(K::TcpConnectTimeout) => {
@@ -125,7 +133,13 @@ fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
     let has = |k: K| record.findings.iter().any(|f| f.kind == k);
     let first = |kinds: &[K]| kinds.iter().copied().find(|k| has(*k));
     match stage {
-        FailedAt::Tcp => first(&[K::TcpRefused, K::TcpConnectTimeout, K::TcpReset]),
+        FailedAt::Tcp => first(&[
+            K::TcpRefused,
+            K::TcpStaleState,
+            K::TcpSynAckUnanswered,
+            K::TcpConnectTimeout,
+            K::TcpReset,
+        ]),
         FailedAt::Handshake | FailedAt::Http => {
             if let Some(k) = first(&[K::NotTls, K::HandshakeStalled]) {
                 return Some(k);

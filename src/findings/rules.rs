@@ -121,12 +121,12 @@ pub fn connection_findings(
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     tcp_rules(r, hs, tcp, cfg, &mut out);
-    reply_rules(r, hs, tcp, &mut out);
+    reply_rules(r, hs, tcp, cfg.read_timeout_secs, &mut out);
     // A reset that follows a non-TLS answer is its consequence, not a second cause.
     if out.iter().any(|f| f.kind == FindingKind::NotTls) {
         out.retain(|f| f.kind != FindingKind::TcpReset);
     }
-    handshake_rules(r, hs, cfg, &mut out);
+    handshake_rules(r, hs, tcp, cfg, &mut out);
     alert_rules(r, hs, &mut out);
     protocol_rules(r, hs, &mut out);
     super::http::http_rules(r, hs, &mut out);
@@ -141,8 +141,16 @@ fn tcp_rules(
     out: &mut Vec<Finding>,
 ) {
     let server = &r.server;
+    if let Some(unseen) = tcp.unseen_direction() {
+        out.push(one_sided(r, tcp, unseen));
+        return;
+    }
     if tcp.syn > 0 && tcp.syn_ack == 0 && !tcp.midstream {
         let first = tcp.first_syn.map(|p| p.packet).unwrap_or(tcp.first.packet);
+        if let Some((ack, number)) = tcp.stale_ack {
+            out.push(stale_state(r, tcp, ack, number));
+            return;
+        }
         match tcp.rst {
             Some((Side::Server, rst)) => out.push(finding(
                 FindingKind::TcpRefused,
@@ -150,6 +158,7 @@ fn tcp_rules(
                 format!("The connection to {server} was refused: the SYN was answered by a RST (nothing listens on port {}, or a firewall rejects it).", tcp.server.port()),
                 format!("SYN in packet {first}, RST from the server in packet {}.", rst.packet),
             )),
+            _ if tcp.syn < 2 => out.push(lone_syn(r, tcp)),
             _ => {
                 let span = match (tcp.first_syn, tcp.last_syn) {
                     (Some(a), Some(b)) => b.ts.seconds_since(a.ts),
@@ -160,15 +169,31 @@ fn tcp_rules(
                     FindingKind::TcpConnectTimeout,
                     Severity::Error,
                     format!(
-                        "{} SYN{} to {server} over {} got no answer: the connection attempt timed out (connect timed out).",
+                        "{} SYN{} to {server} over {} got no answer: {}.",
                         tcp.syn,
                         if tcp.syn == 1 { "" } else { "s" },
-                        secs(span)
+                        secs(span),
+                        // Retransmission intervals double, so the next retry is due about
+                        // `span` (+ the first RTO) after the last: a capture ending before
+                        // then caught the client still trying.
+                        match tcp.seen_until.ts.seconds_since(tcp.last_syn.map_or(tcp.last.ts, |p| p.ts)) {
+                            tail if tcp.closed_by.is_none()
+                                && tcp.end_reason == crate::flow::EndReason::CaptureEnd
+                                && tail < span + 1.0 =>
+                            {
+                                format!("the client was still retrying when the capture ended {} after the last one (connect timing out)", secs(tail.max(0.0)))
+                            }
+                            _ => "the connection attempt timed out (connect timed out)".to_string(),
+                        }
                     ),
                     format!("SYN packets {first}..{last} ({} in all), no SYN-ACK or RST from the server.", tcp.syn),
                 ));
             }
         }
+        return;
+    }
+    if let Some(f) = synack_unanswered(r, tcp) {
+        out.push(f);
         return;
     }
     if let Some((side, rst)) = tcp.rst {
@@ -242,6 +267,132 @@ fn tcp_rules(
     if let Some(f) = read_timeout(r, hs, tcp, cfg) {
         out.push(f);
     }
+}
+
+/// `one-sided-capture`: the capture holds one direction only, so the other side's silence
+/// proves nothing.
+fn one_sided(r: &ConnectionRecord, tcp: &TcpSummary, unseen: Direction) -> Finding {
+    let (seen_side, unseen_side, unseen_addr) = match unseen {
+        Direction::ToClient => ("client", "server", r.server),
+        Direction::ToServer => ("server", "client", r.client),
+    };
+    let (acked, at) = tcp.acked_unseen[unseen.idx()];
+    let proof = match at {
+        Some(p) if acked > 0 => format!(
+            "the {seen_side}'s ACK in packet {} acknowledges {acked} bytes from the {unseen_side}",
+            p.packet
+        ),
+        _ => format!(
+            "the {seen_side} sent data in packet {}, which TCP does only once the {unseen_side} completed the three-way handshake",
+            tcp.first_data[unseen.reverse().idx()].map_or(0, |p| p.packet)
+        ),
+    };
+    finding(
+        FindingKind::OneSidedCapture,
+        Severity::Info,
+        format!("The capture shows only the {seen_side}'s packets: {proof}, none of which the capture holds (a SPAN port or one leg of a load balancer); nothing is concluded from the {unseen_side}'s apparent silence."),
+        format!(
+            "{} from the {seen_side}, none from {unseen_addr}; {proof}.",
+            match tcp.dir_packets[unseen.reverse().idx()] {
+                1 => "1 packet".to_string(),
+                n => format!("{n} packets"),
+            }
+        ),
+    )
+}
+
+/// Seconds a client waits before it first retransmits its SYN: 1 s (RFC 6298, Linux, macOS);
+/// Windows waits up to 3 s, so a shorter wait without a retry is no proof of a timeout.
+const FIRST_SYN_RTO_SECS: f64 = 3.0;
+
+/// `tcp-syn-unanswered`: one SYN and nothing else. Without a retransmission there is no sign
+/// the client waited for an answer, so this connection's fate is unknown.
+fn lone_syn(r: &ConnectionRecord, tcp: &TcpSummary) -> Finding {
+    let syn = tcp.first_syn.unwrap_or(tcp.first);
+    let watched = tcp.seen_until.ts.seconds_since(syn.ts).max(0.0);
+    let (message, fix) = if watched < FIRST_SYN_RTO_SECS {
+        (
+            format!(
+                "The SYN to {} got no answer before the capture ended {} later, too soon to tell whether the connection would have timed out.",
+                r.server,
+                secs(watched)
+            ),
+            "Capture longer if connections to this server fail: a client retries its SYN after about 1 s, and a connect timeout shows as several SYNs.",
+        )
+    } else {
+        (
+            format!(
+                "The SYN to {} got no answer in the capture, yet the client never retransmitted it in the {} the capture went on: the answer took another path (or the attempt was abandoned), so its fate is unknown.",
+                r.server,
+                secs(watched)
+            ),
+            FindingKind::TcpSynUnanswered.fix(),
+        )
+    };
+    finding(
+        FindingKind::TcpSynUnanswered,
+        Severity::Info,
+        message,
+        format!(
+            "SYN in packet {}, not retransmitted; no packet from the server; the capture goes on to packet {}.",
+            syn.packet, tcp.seen_until.packet
+        ),
+    )
+    .with_fix(fix)
+}
+
+/// `tcp-stale-state`: the server answered the SYN with a bare ACK for another sequence number.
+fn stale_state(
+    r: &ConnectionRecord,
+    tcp: &TcpSummary,
+    ack: crate::flow::PacketRef,
+    number: u32,
+) -> Finding {
+    let syn = tcp.first_syn.unwrap_or(tcp.first);
+    let then = match tcp.rst {
+        Some((Side::Client, p)) if p.packet > ack.packet => {
+            format!("; the client reset it in packet {}", p.packet)
+        }
+        _ => String::new(),
+    };
+    finding(
+        FindingKind::TcpStaleState,
+        Severity::Error,
+        format!("{} answered the SYN with a bare ACK for sequence number {number} instead of a SYN-ACK: it (or a NAT in between) still holds an older connection on this 4-tuple (a challenge ACK, RFC 5961), or a middlebox tests the client this way (SYN authentication); this attempt failed and the client must retry.", r.server),
+        format!("SYN in packet {}; ACK (no SYN) from the server in packet {} acknowledging {number}{then}.", syn.packet, ack.packet),
+    )
+}
+
+/// `tcp-synack-unanswered`: the server retransmitted its SYN-ACK and the client never
+/// acknowledged it.
+fn synack_unanswered(r: &ConnectionRecord, tcp: &TcpSummary) -> Option<Finding> {
+    let first = tcp.first_syn_ack?;
+    let client_after =
+        tcp.last_packet[Direction::ToServer.idx()].is_some_and(|p| p.packet > first.packet);
+    if tcp.established || tcp.syn_ack < 2 || client_after {
+        return None;
+    }
+    let last = tcp.last_packet[Direction::ToClient.idx()].unwrap_or(first);
+    let end = match tcp.rst {
+        Some((Side::Server, p)) => format!(", then gave up with a RST in packet {}", p.packet),
+        _ => String::new(),
+    };
+    Some(finding(
+        FindingKind::TcpSynAckUnanswered,
+        Severity::Error,
+        format!(
+            "{} sent {} SYN-ACKs over {} and the client never acknowledged them: the SYN-ACK does not reach the client (asymmetric routing or a client-side firewall).",
+            r.server,
+            tcp.syn_ack,
+            secs(last.ts.seconds_since(first.ts))
+        ),
+        format!(
+            "SYN in packet {}; SYN-ACKs from packet {} on ({} in all), no ACK from the client{end}.",
+            tcp.first_syn.map_or(0, |p| p.packet),
+            first.packet,
+            tcp.syn_ack
+        ),
+    ))
 }
 
 /// Whether the last data of direction `d` is its closing flight: a close_notify-sized packet
@@ -340,6 +491,24 @@ fn read_timeout(
         return None;
     }
     let server_last = last_real_data(tcp, Direction::ToClient);
+    // Data both ways, then quiet, then an orderly close from both sides: an idle kept-alive
+    // connection, not a request left waiting, unless decrypted HTTP shows one unanswered.
+    let http_outstanding = r
+        .http
+        .iter()
+        .any(|h| h.request_packet.is_some() && h.status.is_none());
+    let exchanged = server_last.is_some()
+        && (hs.client_hello.is_none()
+            || hs.application_data_records[Direction::ToClient.idx()] > 0);
+    let orderly_close = match (tcp.fin, tcp.rst) {
+        ([Some(_), Some(_)], None) => true,
+        // A RST after both FINs is the usual abortive tail of a close.
+        ([Some(a), Some(b)], Some((_, rst))) => rst.packet > a.packet.max(b.packet),
+        _ => false,
+    };
+    if exchanged && orderly_close && !http_outstanding {
+        return None;
+    }
     let client_gave_up = closing_flight(tcp, Direction::ToServer);
     let end = match (client_gave_up, tcp.closed_by, tcp.fin[0], tcp.rst) {
         (true, _, _, _) => tcp.last_data[0].unwrap_or(tcp.last),
@@ -380,6 +549,7 @@ fn read_timeout(
 fn handshake_rules(
     r: &ConnectionRecord,
     hs: &HandshakeSummary,
+    tcp: &TcpSummary,
     cfg: &FindingsConfig,
     out: &mut Vec<Finding>,
 ) {
@@ -448,10 +618,34 @@ fn handshake_rules(
                 )
             })
             .unwrap_or_default();
+        // Servers often ask without requiring (optional client auth): an error only when the
+        // server then failed the connection.
+        // An encrypted alert counts only before any application data from the server (a
+        // TLS 1.3 rejection); later it is usually the close_notify ending the session.
+        let server_data = hs.application_data_records[Direction::ToClient.idx()] > 0;
+        let refused = hs.alerts.iter().any(|a| {
+            a.from == Side::Server
+                && if a.encrypted {
+                    !server_data
+                } else {
+                    a.level == 2
+                }
+        }) || tcp.rst.is_some_and(|(side, _)| side == Side::Server)
+            || r.http
+                .iter()
+                .any(|h| matches!(h.status, Some(401) | Some(403)));
+        let (severity, went_on) = if refused {
+            (Severity::Error, "")
+        } else {
+            (
+                Severity::Warning,
+                " The server carried on without one (optional client authentication).",
+            )
+        };
         out.push(finding(
             FindingKind::ClientCertMissing,
-            Severity::Error,
-            format!("{server} asked for a client certificate but the client sent none."),
+            severity,
+            format!("{server} asked for a client certificate but the client sent none.{went_on}"),
             format!("CertificateRequest in packet {req}; {cert}{alert}."),
         ));
     }
@@ -557,16 +751,25 @@ fn weak_cipher_name(name: &str) -> Option<&'static str> {
     })
 }
 
+/// Shortest wait after the ClientHello that counts as a client giving up on the server (the
+/// scale of a SYN's first retransmission timeout).
+const CLIENT_GAVE_UP_SECS: f64 = 1.0;
+
 /// Stalled handshakes and non-TLS answers: the server's side of the first flight.
 fn reply_rules(
     r: &ConnectionRecord,
     hs: &HandshakeSummary,
     tcp: &TcpSummary,
+    read_timeout_secs: f64,
     out: &mut Vec<Finding>,
 ) {
     let Some(ch) = hs.client_hello.as_ref() else {
         return;
     };
+    // The server's answer may be exactly what the capture missed.
+    if tcp.unseen_direction().is_some() {
+        return;
+    }
     if let Some((meta, bytes)) = &hs.non_tls[Direction::ToClient.idx()] {
         let text = crate::http::preview(bytes);
         out.push(finding(
@@ -604,7 +807,54 @@ fn reply_rules(
             }
             _ => "the capture ended".to_string(),
         };
-        let waited = tcp.last.ts.seconds_since(ch.meta.ts);
+        let closed = tcp.closed_by.is_some();
+        let end = if closed { tcp.last } else { tcp.seen_until };
+        let waited = end.ts.seconds_since(ch.meta.ts).max(0.0);
+        // Without a close, only a wait as long as a read timeout while the server is seen
+        // acknowledging the ClientHello shows a stall; a capture that simply ended (or holds
+        // no server packet since) leaves the answer unknown.
+        let server_alive =
+            tcp.last_packet[Direction::ToClient.idx()].is_some_and(|p| p.packet > ch.meta.packet);
+        if !closed && (waited < read_timeout_secs || !server_alive) {
+            let why = if server_alive {
+                "too soon to tell whether it would have answered"
+            } else {
+                "and the capture holds no packet from the server after the ClientHello, so whether it answered is unknown"
+            };
+            out.push(finding(
+                FindingKind::HandshakeStalled,
+                Severity::Info,
+                format!(
+                    "No ServerHello from {} was seen in the {} the capture went on after the ClientHello, {why}.",
+                    r.server,
+                    secs(waited)
+                ),
+                format!(
+                    "ClientHello in packet {}; the capture goes on to packet {}.",
+                    ch.meta.packet, tcp.seen_until.packet
+                ),
+            ).with_fix("Nothing to fix on this evidence; capture longer, or where both directions pass, if handshakes fail."));
+            return;
+        }
+        // A client that closes at once did not wait for an answer: nothing shows the server
+        // failing to give one.
+        if tcp.closed_by == Some(Side::Client) && waited < CLIENT_GAVE_UP_SECS {
+            out.push(finding(
+                FindingKind::HandshakeStalled,
+                Severity::Info,
+                format!(
+                    "The client closed the connection {} after its ClientHello to {}, without waiting for the server's answer.",
+                    secs(waited),
+                    r.server
+                ),
+                format!(
+                    "ClientHello in packet {}; the client closed by packet {}.",
+                    ch.meta.packet, end.packet
+                ),
+            )
+            .with_fix("Client: check why it closes right after sending its ClientHello (a test client, a cancelled request, a scanner)."));
+            return;
+        }
         out.push(finding(
             FindingKind::HandshakeStalled,
             Severity::Error,
@@ -615,7 +865,7 @@ fn reply_rules(
             ),
             format!(
                 "ClientHello in packet {}; no TLS data from the server through packet {}.",
-                ch.meta.packet, tcp.last.packet
+                ch.meta.packet, end.packet
             ),
         ));
     }
@@ -770,6 +1020,15 @@ impl ClientAuthServers {
             sni: r.sni.as_deref(),
         };
         self.cross_findings(&of, facts, cfg, &mut found);
+        // The connection's own rules may already have found it (an HTTP 401 to a request
+        // without credentials): the cross-connection reason is the stronger one.
+        if found
+            .iter()
+            .any(|f| f.kind == FindingKind::ClientCertNotRequested)
+        {
+            r.findings
+                .retain(|f| f.kind != FindingKind::ClientCertNotRequested);
+        }
         r.findings.append(&mut found);
     }
 
@@ -847,9 +1106,9 @@ impl ClientAuthServers {
                 Severity::Error,
                 ["the same server asked for one on ", &where_(o), &sni].concat(),
             )
-        } else if no_sni {
-            (Severity::Warning, "the ClientHello had no SNI, and servers that authenticate clients by certificate often ask only on named virtual hosts".to_string())
         } else {
+            // Nothing says this client authenticates by certificate: a handshake without a
+            // CertificateRequest is the normal case (a missing SNI alone proves nothing).
             return;
         };
         out.push(finding(

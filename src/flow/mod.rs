@@ -177,6 +177,50 @@ pub struct TcpSummary {
     pub out_of_order: u32,
     /// Why the connection was emitted.
     pub end_reason: EndReason,
+    /// Packets seen per direction (index: [`Direction::idx`]); 0 for a direction the capture
+    /// never saw.
+    pub dir_packets: [u64; 2],
+    /// Last packet per direction.
+    pub last_packet: [Option<PacketRef>; 2],
+    /// Per direction: sequence space (bytes, SYN and FIN) the peer acknowledged beyond the
+    /// furthest the capture shows of that direction (for a direction never seen, the span
+    /// of the peer's ACKs), and the peer's packet that acknowledged it. Far from 0 when the
+    /// capture saw one side only (a SPAN port, one leg of a load balancer).
+    pub acked_unseen: [(u64, Option<PacketRef>); 2],
+    /// A bare ACK from the server while the client's SYN had no SYN-ACK, and the number it
+    /// acknowledged (not the SYN's): a challenge ACK (RFC 5961) for state the server still
+    /// holds for this 4-tuple, or a NAT mapping the port to an older connection.
+    pub stale_ack: Option<(PacketRef, u32)>,
+    /// The latest packet of the capture when the connection was emitted: how long the capture
+    /// watched after the connection's own last packet.
+    pub seen_until: PacketRef,
+}
+
+impl TcpSummary {
+    /// Swaps what was recorded per direction, for a connection whose roles were told wrongly
+    /// at first (picked up mid-stream).
+    pub fn swap_directions(&mut self) {
+        self.dir_packets.swap(0, 1);
+        self.last_packet.swap(0, 1);
+        self.acked_unseen.swap(0, 1);
+    }
+
+    /// The direction the capture never saw although the other side's packets prove it was
+    /// sent: no packet of it, and the peer acknowledged its bytes or sent data itself (which
+    /// TCP does only once the three-way handshake, half of it unseen, completed).
+    pub fn unseen_direction(&self) -> Option<Direction> {
+        [Direction::ToServer, Direction::ToClient]
+            .into_iter()
+            .find(|d| {
+                let (i, peer) = (d.idx(), d.reverse().idx());
+                // Data on a SYN (TCP Fast Open) needs no answer first.
+                let peer_sent_data = self.first_data[peer]
+                    .is_some_and(|p| Some(p) != self.first_syn && Some(p) != self.first_syn_ack);
+                self.dir_packets[i] == 0
+                    && self.dir_packets[peer] > 0
+                    && (self.acked_unseen[i].0 > 0 || peer_sent_data)
+            })
+    }
 }
 
 /// A connection the table is done with: its TCP summary and its handler.

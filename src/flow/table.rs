@@ -117,6 +117,11 @@ struct Connection<H> {
     /// When both FINs or a RST were seen; the connection is kept `close_grace_secs` longer so
     /// its final ACKs still count, then emitted.
     closed_at: Option<Timestamp>,
+    /// Per direction: the end of the furthest sequence space seen (SYN, bytes, FIN).
+    seen_end: [Option<SeqNumber>; 2],
+    /// Per direction: the first acknowledgement number sent, and the furthest one with its packet.
+    first_ack: [Option<SeqNumber>; 2],
+    max_ack: [Option<(SeqNumber, PacketRef)>; 2],
 }
 
 /// Live connections keyed by 5-tuple.
@@ -423,7 +428,15 @@ impl<H: StreamHandler> FlowTable<H> {
                 retransmissions: 0,
                 out_of_order: 0,
                 end_reason: EndReason::CaptureEnd,
+                dir_packets: [0; 2],
+                last_packet: [None; 2],
+                acked_unseen: [(0, None); 2],
+                stale_ack: None,
+                seen_until: first,
             },
+            seen_end: [None; 2],
+            first_ack: [None; 2],
+            max_ack: [None; 2],
             client_isn: None,
             server_isn: None,
             streams,
@@ -499,6 +512,29 @@ impl<H: StreamHandler> Connection<H> {
         }
         tcp.packets += 1;
         tcp.last = at;
+        tcp.dir_packets[dir.idx()] += 1;
+        tcp.last_packet[dir.idx()] = Some(at);
+        let stale = side == Side::Server
+            && flags.ack()
+            && !flags.syn()
+            && !flags.rst()
+            && tcp.syn > 0
+            && tcp.syn_ack == 0
+            && self
+                .client_isn
+                .is_some_and(|isn| seg.ack != isn.wrapping_add(1));
+        if stale && tcp.stale_ack.is_none() {
+            tcp.stale_ack = Some((at, seg.ack));
+        }
+        // A RST's acknowledgement number proves nothing, nor does a stale ACK's.
+        if flags.ack() && !flags.rst() && !stale {
+            let ack = SeqNumber(seg.ack);
+            self.first_ack[dir.idx()].get_or_insert(ack);
+            let furthest = &mut self.max_ack[dir.idx()];
+            if !matches!(furthest, Some((m, _)) if !m.is_before(ack)) {
+                *furthest = Some((ack, at));
+            }
+        }
 
         if flags.syn() {
             match (side, flags.ack()) {
@@ -557,6 +593,16 @@ impl<H: StreamHandler> Connection<H> {
             }
         }
 
+        let end = SeqNumber(seg.seq).plus(
+            u32::from(flags.syn())
+                .wrapping_add(wire_len)
+                .wrapping_add(u32::from(flags.fin())),
+        );
+        let seen = &mut self.seen_end[dir.idx()];
+        if !matches!(seen, Some(s) if !s.is_before(end)) {
+            *seen = Some(end);
+        }
+
         let mut closed = false;
         if flags.fin() {
             if tcp.fin[dir.idx()].is_none() {
@@ -592,8 +638,23 @@ impl<H: StreamHandler> Connection<H> {
             mut tcp,
             streams,
             handler,
+            seen_end,
+            first_ack,
+            max_ack,
             ..
         } = self;
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let (i, peer) = (dir.idx(), dir.reverse().idx());
+            if let (Some((furthest, at)), Some(base)) =
+                (max_ack[peer], seen_end[i].or(first_ack[peer]))
+            {
+                let beyond = furthest.distance_from(base);
+                if beyond > 0 {
+                    tcp.acked_unseen[i] = (u64::from(beyond.unsigned_abs()), Some(at));
+                }
+            }
+        }
+        tcp.seen_until = packet_ref(meta);
         let [to_server, to_client] = &streams;
         tcp.client_bytes = to_server.covered_bytes();
         tcp.server_bytes = to_client.covered_bytes();

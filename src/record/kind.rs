@@ -109,6 +109,14 @@ finding_kinds! {
         "Client: use https:// for this endpoint; server: redirect or refuse plain HTTP and rotate credentials already sent in clear.";
     SensitiveGet = "sensitive-get", Warning, "Secrets in a GET query",
         "Client: send the secret in a POST body or an Authorization header; server: reject secrets in GET query strings.";
+    OneSidedCapture = "one-sided-capture", Info, "The capture shows one side of the connection only",
+        "Capture where both directions pass (on the client or server host, or a SPAN of both directions); nothing is concluded from the unseen side's apparent silence.";
+    TcpSynUnanswered = "tcp-syn-unanswered", Info, "A single SYN with no answer in the capture",
+        "Nothing to fix on this evidence: the client did not retry, so the capture ended too soon or missed the answer; capture longer (or on the client) if connects fail.";
+    TcpStaleState = "tcp-stale-state", Error, "SYN answered by a bare ACK (stale connection state)",
+        "Server or network: the server (or a NAT/firewall in between) still holds an old connection on this 4-tuple; client: avoid reusing source ports quickly (e.g. enable TCP timestamps, widen the ephemeral port range); NAT: lengthen its port-reuse delay.";
+    TcpSynAckUnanswered = "tcp-synack-unanswered", Error, "SYN-ACK never acknowledged by the client",
+        "Network: the SYN-ACK does not reach the client (asymmetric routing, a client-side firewall or NAT dropping it); check the return path from the server to the client.";
 }
 
 impl FindingKind {

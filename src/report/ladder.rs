@@ -46,6 +46,13 @@ pub fn steps(hs: &HandshakeSummary, tcp: &TcpSummary) -> Vec<Step> {
     if let Some(p) = tcp.first_syn_ack {
         push(p, Direction::ToClient, "SYN-ACK".into());
     }
+    if let Some((p, ack)) = tcp.stale_ack {
+        push(
+            p,
+            Direction::ToClient,
+            format!("ACK {ack} without SYN (not for this SYN: stale state)"),
+        );
+    }
     for dir in [Direction::ToServer, Direction::ToClient] {
         if let Some(p) = tcp.fin[dir.idx()] {
             push(p, dir, "FIN".into());
