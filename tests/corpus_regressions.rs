@@ -124,8 +124,8 @@ fn no_false_diagnoses_on_real_captures() {
 /// What the tests below read of one connection: its outcome, and its findings as
 /// (id, severity, message, evidence).
 type Verdict = (
-    tlscap::model::Outcome,
-    Option<tlscap::model::FailedAt>,
+    tlscap::record::Outcome,
+    Option<tlscap::record::FailedAt>,
     Vec<(&'static str, &'static str, String, String)>,
 );
 
@@ -170,7 +170,7 @@ fn ids(v: &Verdict) -> Vec<(&'static str, &'static str)> {
 /// capture's. No connect timeout, no stalled handshake; the outcome is unknown.
 #[test]
 fn one_sided_captures_are_not_failures() {
-    use tlscap::model::Outcome;
+    use tlscap::record::Outcome;
     let Some(corpus) = common::corpus("one_sided_captures_are_not_failures") else {
         return;
     };
@@ -214,7 +214,7 @@ fn one_sided_captures_are_not_failures() {
 /// connect timeout. #0's server sent its SYN-ACK 7 times and the client never acknowledged it.
 #[test]
 fn a_lone_syn_is_unknown_and_an_unanswered_syn_ack_is_named() {
-    use tlscap::model::{FailedAt, Outcome};
+    use tlscap::record::{FailedAt, Outcome};
     let Some(corpus) = common::corpus("a_lone_syn_is_unknown") else {
         return;
     };
@@ -245,7 +245,7 @@ fn a_lone_syn_is_unknown_and_an_unanswered_syn_ack_is_named() {
 /// (the client reset it and retried on #2): stale state, shown in the ladder.
 #[test]
 fn syn_answered_by_a_bare_ack_is_stale_state() {
-    use tlscap::model::{FailedAt, Outcome};
+    use tlscap::record::{FailedAt, Outcome};
     let Some(corpus) = common::corpus("syn_answered_by_a_bare_ack") else {
         return;
     };
@@ -280,7 +280,7 @@ fn syn_answered_by_a_bare_ack_is_stale_state() {
 /// both FINs).
 #[test]
 fn an_idle_connection_closed_in_order_is_no_read_timeout() {
-    use tlscap::model::Outcome;
+    use tlscap::record::Outcome;
     let Some(corpus) = common::corpus("an_idle_connection_closed_in_order") else {
         return;
     };
@@ -353,7 +353,7 @@ fn hostname_mismatch_lists_a_few_names_and_the_count() {
 /// at once (info, outcome unknown); ja4's tls-sni.pcapng holds ClientHellos only (one-sided).
 #[test]
 fn a_stalled_handshake_needs_a_wait() {
-    use tlscap::model::{FailedAt, Outcome};
+    use tlscap::record::{FailedAt, Outcome};
     let Some(corpus) = common::corpus("a_stalled_handshake_needs_a_wait") else {
         return;
     };

@@ -106,7 +106,7 @@ fn fifo_named_explicitly_is_read_as_a_stream() {
             "{{\"type\":\"file\",\"file\":\"{fifo_arg}\",\"packets\":19,\"bytes\":4223,\
              \"first\":\"2026-11-23T02:18:47.800622Z\",\"last\":\"2026-11-23T02:18:47.802927Z\",\
              \"span_s\":0.002305,\"link_types\":[\"ethernet\"],\"connections\":1,\
-             \"tcp_connections\":1,\"findings\":3,\"warnings\":0,\"error\":null}}"
+             \"tcp_connections\":1,\"findings\":2,\"warnings\":0,\"error\":null}}"
         )
     );
 }

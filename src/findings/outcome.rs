@@ -33,7 +33,13 @@ pub fn status(
     };
     if has(K::TcpRefused) {
         ConnectionStatus::Refused
-    } else if has(K::TcpConnectTimeout) || has(K::ReadTimeout) {
+    } else if has(K::TcpConnectTimeout)
+        || has(K::ReadTimeout)
+        || has(K::TcpStaleState)
+        || has(K::TcpSynAckUnanswered)
+    {
+        // The attempt never completed: a SYN answered by a bare ACK, or a SYN-ACK the client
+        // never acknowledged, ends like an unanswered SYN.
         ConnectionStatus::Timeout
     } else if has(K::NotTls) {
         ConnectionStatus::NotTls
