@@ -642,8 +642,7 @@ impl Batch {
     /// A record read back from a spill, with its cross-connection findings and its findings
     /// ordered worst first.
     fn complete(&self, mut r: ConnectionRecord, facts: &CrossFacts) -> ConnectionRecord {
-        self.servers.add_findings(&mut r, facts, &self.findings);
-        crate::findings::settle(&mut r);
+        crate::findings::complete(&mut r, facts, &self.servers, &self.findings);
         r
     }
 

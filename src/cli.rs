@@ -757,10 +757,7 @@ fn explain(path: &std::path::Path, conn: u64, opts: &Options) -> std::io::Result
         );
         return Ok(EXIT_USAGE);
     };
-    servers.add_findings(&mut b.record, &facts, &opts.findings);
-    b.record
-        .findings
-        .sort_by_key(|f| std::cmp::Reverse(f.severity));
+    crate::findings::complete(&mut b.record, &facts, &servers, &opts.findings);
     let mut out = Output {
         inner: std::io::stdout().lock(),
         name: "standard output".into(),

@@ -132,9 +132,10 @@ fn explain_prints_the_ladder_and_the_findings() {
         "      25   0.003041   ←   ServerHelloDone",
         "      30              →   HTTP GET / (auth none)",
         "      31   0.004164   ←   HTTP 401",
-        "[error] sni-gated-client-auth:",
+        "  outcome: failed at http, cause sni-gated-client-auth",
+        "[error] sni-gated-client-auth (cause):",
         "connection #0 with SNI api.tlscap.test got a CertificateRequest in packet 7",
-        "[error] http-unauthorized: 127.0.0.1:8412 answered GET / with HTTP 401",
+        "[error] http-unauthorized (follows sni-gated-client-auth): 127.0.0.1:8412 answered GET / with HTTP 401",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }

@@ -23,3 +23,15 @@ pub use rules::{
 fn finding(kind: FindingKind, severity: Severity, message: String, evidence: String) -> Finding {
     Finding::new(kind, severity, message, evidence)
 }
+
+/// Completes a record whose own rules have run: the cross-connection findings the batch's
+/// servers add, then its outcome settled (cause, observed findings, order).
+pub fn complete(
+    r: &mut crate::record::ConnectionRecord,
+    facts: &CrossFacts,
+    servers: &ClientAuthServers,
+    cfg: &FindingsConfig,
+) {
+    servers.add_findings(r, facts, cfg);
+    settle(r);
+}

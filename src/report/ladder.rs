@@ -127,6 +127,19 @@ pub fn write_ladder(
         r.tcp.packets,
         r.status
     )?;
+    match (r.outcome, r.failed_at, r.cause.as_deref()) {
+        (crate::record::Outcome::Failed, Some(at), cause) => {
+            let at = serde_json::to_value(at).ok();
+            let at = at.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
+            writeln!(
+                out,
+                "  outcome: failed at {at}, cause {}",
+                cause.unwrap_or("unknown")
+            )?
+        }
+        (crate::record::Outcome::Ok, ..) => writeln!(out, "  outcome: ok")?,
+        _ => writeln!(out, "  outcome: unknown (the capture cannot tell)")?,
+    }
     writeln!(out)?;
     writeln!(
         out,
@@ -183,7 +196,12 @@ pub fn write_ladder(
     for f in &r.findings {
         let sev = serde_json::to_value(f.severity).ok();
         let sev = sev.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
-        writeln!(out, "[{sev}] {}: {}", f.kind, f.message)?;
+        let role = match (f.observed, f.follows) {
+            (true, None) => " (cause)".to_string(),
+            (true, Some(cause)) => format!(" (follows {cause})"),
+            (false, _) => String::new(),
+        };
+        writeln!(out, "[{sev}] {}{role}: {}", f.kind, f.message)?;
         writeln!(out, "    evidence: {}", f.evidence)?;
         writeln!(out, "    fix: {}", f.remediation)?;
     }
