@@ -464,7 +464,7 @@ impl<'o> Finisher<'o> {
         self.check_chain(&mut record, &hs);
         record.status = crate::findings::status(&hs, &record.findings, !record.http.is_empty());
         (record.outcome, record.failed_at) =
-            crate::findings::judge(&record, crate::findings::handshake_done(&hs));
+            crate::findings::judge(&record, crate::findings::both_sides_done(&hs));
         crate::findings::settle(&mut record);
         (index, Some(prepare(record, hs, tcp)))
     }

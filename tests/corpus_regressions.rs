@@ -419,3 +419,20 @@ fn a_client_data_only_capture_is_one_sided() {
         "1 packet from the client, none from 34.117.237.239:443; the client sent data in packet 1, which TCP does only once the server completed the three-way handshake."
     );
 }
+
+/// tls-duplicate-hello #1: TLS 1.3, the server sent its whole flight and the client reset
+/// without ever sending its Finished: the connection failed in the handshake, not after it.
+#[test]
+fn a_reset_before_the_client_finished_tls13_is_a_handshake_failure() {
+    use tlscap::record::{FailedAt, Outcome};
+    let Some(corpus) = common::corpus("a_reset_before_the_client_finished") else {
+        return;
+    };
+    let v = verdict(
+        &corpus,
+        "suricata-verify/tests/tls-duplicate-hello/input.pcap",
+        1,
+    );
+    assert_eq!((v.0, v.1), (Outcome::Failed, Some(FailedAt::Handshake)));
+    assert_eq!(ids(&v), [("tcp-reset", "error")]);
+}

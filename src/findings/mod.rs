@@ -12,7 +12,7 @@ mod http;
 mod outcome;
 pub use crate::record::{Finding, FindingKind, Severity, UnknownFindingId};
 pub use certs::{chain_findings, CERTIFICATE_KINDS};
-pub use outcome::{handshake_done, judge, settle, status};
+pub use outcome::{both_sides_done, handshake_done, judge, settle, status};
 mod rules;
 pub use rules::{
     connection_findings, cross_connection, glob_match, Candidate, ClientAuthServers, CrossFacts,

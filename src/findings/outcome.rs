@@ -59,6 +59,15 @@ pub fn status(
     }
 }
 
+/// Both sides finished the handshake: the server's side ([`handshake_done`]) and the client's
+/// ChangeCipherSpec or an encrypted record from it (in TLS 1.3 the server finishes first, so a
+/// client that resets after the server's flight failed in the handshake, not after it).
+pub fn both_sides_done(hs: &HandshakeSummary) -> bool {
+    handshake_done(hs)
+        && (hs.change_cipher_spec[Direction::ToServer.idx()].is_some()
+            || hs.encrypted_records[Direction::ToServer.idx()] > 0)
+}
+
 /// What the handshake and TCP facts say of a connection, before its findings are settled.
 pub fn judge(record: &ConnectionRecord, handshake_done: bool) -> (Outcome, Option<FailedAt>) {
     let failing = |kind: K| {
