@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
             ))),
             ..Options::default()
         };
-        // The pipeline reads files: one per process, in memory where the system has a tmpfs.
+        // The pipeline reads files: one per process and input, in memory where there is a tmpfs.
         let dir = ["/dev/shm", "/tmp"]
             .into_iter()
             .map(std::path::PathBuf::from)
@@ -45,6 +45,8 @@ fuzz_target!(|data: &[u8]| {
     }
     drop(f);
     let mut analyses = [app::analyze_file(path, opts)];
+    // Removed at once: libFuzzer exits without unwinding, so nothing later would.
+    let _ = std::fs::remove_file(path);
     app::apply_cross_connection(&mut analyses, &opts.findings);
     let [a] = analyses;
     let mut out = Vec::new();
