@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
             ts: Timestamp::new(1_700_000_000 + number as i64 * 7, 0),
             link,
             data: pkt,
-            orig_len: pkt.len() as u32 + u32::from(number % 3 == 0) * 100,
+            orig_len: pkt.len() as u32 + u32::from(number.is_multiple_of(3)) * 100,
         };
         if let Decoded::Tcp(seg) = dec.decode(&packet) {
             let _ = seg.shard(4);
