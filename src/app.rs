@@ -488,6 +488,7 @@ impl<'o> Finisher<'o> {
         if cert.meta.ts.secs < PLAUSIBLE_CAPTURE_TIME {
             check.expired.clear();
             check.not_yet_valid.clear();
+            check.expiring.clear();
         }
         record.chain_status = Some(chain_status(&check.path));
         let ocsp_packet = hs.ocsp_response.as_ref().map(|(m, _)| m.packet);

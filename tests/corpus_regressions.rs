@@ -436,3 +436,35 @@ fn a_reset_before_the_client_finished_tls13_is_a_handshake_failure() {
     assert_eq!((v.0, v.1), (Outcome::Failed, Some(FailedAt::Handshake)));
     assert_eq!(ids(&v), [("tcp-reset", "error")]);
 }
+
+/// teams.pcap #14: the leaf expires 28 days after the capture (real Microsoft Teams traffic):
+/// a warning, with the date, on a connection that worked.
+#[test]
+fn a_certificate_expiring_within_30_days_is_a_warning() {
+    use tlscap::record::Outcome;
+    let Some(corpus) = common::corpus("a_certificate_expiring_within_30_days") else {
+        return;
+    };
+    let a = analyze_file(
+        &corpus.join("nDPI/tests/cfgs/default/pcap/teams.pcap"),
+        &Options::default(),
+    );
+    let r = a
+        .connections
+        .iter()
+        .find(|r| r.index == 14)
+        .expect("connection 14");
+    assert_eq!(r.outcome, Outcome::Ok);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.kind.id() == "cert-expiring")
+        .expect("cert-expiring");
+    assert_eq!(f.severity, tlscap::findings::Severity::Warning);
+    assert_eq!(
+        f.message,
+        "Certificate [0] *.notifications.teams.microsoft.com of 52.114.76.48:443 expires on \
+         2020-05-14T22:43:09Z, within 30 days of the capture time 2020-04-16T12:54:42.468055Z: \
+         clients will reject it from then on."
+    );
+}

@@ -374,8 +374,10 @@ fn every_finding_id_fires_on_some_sample() {
         .collect();
     // Shown on real corpus captures instead (tests/corpus_regressions.rs), until loopback
     // samples exist for them: they need a one-direction tap, a SYN the capture ends after, a
-    // challenge ACK and a dropped SYN-ACK.
+    // challenge ACK and a dropped SYN-ACK; and a certificate that expires within 30 days of
+    // the capture.
     let corpus_only = [
+        "cert-expiring",
         "one-sided-capture",
         "tcp-syn-unanswered",
         "tcp-stale-state",

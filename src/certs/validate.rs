@@ -97,6 +97,9 @@ pub struct CertTime {
     pub not_after: String,
 }
 
+/// How close to its notAfter a certificate valid at the capture time is reported as expiring.
+pub const EXPIRING_WITHIN_SECS: i64 = 30 * 86_400;
+
 /// The result of matching a name against the leaf.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HostnameCheck {
@@ -238,6 +241,9 @@ pub struct ChainCheck {
     pub expired: Vec<CertTime>,
     /// Certificates whose notBefore is after the capture time.
     pub not_yet_valid: Vec<CertTime>,
+    /// Certificates valid at the capture time whose notAfter comes within
+    /// [`EXPIRING_WITHIN_SECS`] of it.
+    pub expiring: Vec<CertTime>,
     /// Name check (absent when no name was given).
     pub hostname: Option<HostnameCheck>,
     /// The leaf is self-signed.
@@ -515,6 +521,7 @@ impl Validator {
 
         let mut expired = Vec::new();
         let mut not_yet_valid = Vec::new();
+        let mut expiring = Vec::new();
         for (index, cert) in chain_facts.certs.iter().enumerate() {
             let Some(cert) = cert else { continue };
             let entry = || CertTime {
@@ -527,6 +534,8 @@ impl Validator {
                 expired.push(entry());
             } else if at.secs < cert.not_before {
                 not_yet_valid.push(entry());
+            } else if cert.not_after.saturating_sub(at.secs) <= EXPIRING_WITHIN_SECS {
+                expiring.push(entry());
             }
         }
 
@@ -574,6 +583,7 @@ impl Validator {
             checked_at: at.rfc3339(),
             expired,
             not_yet_valid,
+            expiring,
             hostname,
             self_signed_leaf: chain_facts.self_signed_leaf,
             weak_signature: chain_facts.weak_signature.clone(),

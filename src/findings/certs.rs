@@ -13,6 +13,7 @@ pub const CERTIFICATE_KINDS: &[FindingKind] = &[
     FindingKind::HostnameMismatch,
     FindingKind::CertExpired,
     FindingKind::CertNotYetValid,
+    FindingKind::CertExpiring,
     FindingKind::SelfSigned,
     FindingKind::WeakSignature,
     FindingKind::WeakKey,
@@ -212,6 +213,20 @@ pub fn chain_findings(
                 check.checked_at
             ),
             format!("{evidence} notBefore of [{}] = {}.", c.index, c.not_before),
+        ));
+    }
+    for c in &check.expiring {
+        out.push(finding(
+            FindingKind::CertExpiring,
+            Severity::Warning,
+            format!(
+                "Certificate [{}] {} of {server} expires on {}, within 30 days of the capture time {}: clients will reject it from then on.",
+                c.index,
+                short(&c.subject),
+                c.not_after,
+                check.checked_at
+            ),
+            format!("{evidence} notAfter of [{}] = {}.", c.index, c.not_after),
         ));
     }
     if check.self_signed_leaf {

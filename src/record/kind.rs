@@ -77,6 +77,8 @@ finding_kinds! {
         "Server: renew the certificate and deploy it (with its current intermediates) on every node.";
     CertNotYetValid = "cert-not-yet-valid", Error, "Certificate not yet valid",
         "Check the clocks of the issuing system and of the capture host; deploy the certificate only once it is valid.";
+    CertExpiring = "cert-expiring", Warning, "Certificate expiring soon",
+        "Server: renew the certificate and deploy it (with its current intermediates) on every node before it expires; monitor the expiry dates of every certificate in the chain.";
     SelfSigned = "self-signed", Error, "Self-signed certificate",
         "Server: install a certificate issued by a trusted CA; or, for a private service, trust this certificate explicitly on the client.";
     WeakSignature = "weak-signature", Warning, "Weak certificate signature",
