@@ -4,7 +4,7 @@
 #![no_main]
 
 use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use tlscap::app::{self, Options};
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
         let validator = Validator::new(&TrustOptions::default()).expect("Mozilla roots load");
         let opts = Options {
             all: true,
-            validator: Some(Arc::new(Mutex::new(validator))),
+            validator: Some(Arc::new(validator)),
             keylog: Some(Arc::new(KeyLog::parse(
                 include_bytes!("../keys/samples.keys"),
                 "fuzz keys",
