@@ -187,47 +187,56 @@ pub fn chain_findings(
             ));
         }
     }
-    for c in &check.expired {
-        out.push(finding(
+    // Validity at the capture time: each list with its finding, the date it turns on, and how
+    // the sentence reads.
+    let validity = [
+        (
+            &check.expired,
             FindingKind::CertExpired,
             Severity::Error,
-            format!(
-                "Certificate [{}] {} of {server} expired on {}, before the capture time {}.",
-                c.index,
-                short(&c.subject),
-                c.not_after,
-                check.checked_at
-            ),
-            format!("{evidence} notAfter of [{}] = {}.", c.index, c.not_after),
-        ));
-    }
-    for c in &check.not_yet_valid {
-        out.push(finding(
+            true,
+            "expired on",
+            ", before the capture time",
+            ".",
+        ),
+        (
+            &check.not_yet_valid,
             FindingKind::CertNotYetValid,
             Severity::Error,
-            format!(
-                "Certificate [{}] {} of {server} is valid only from {}, after the capture time {}.",
-                c.index,
-                short(&c.subject),
-                c.not_before,
-                check.checked_at
-            ),
-            format!("{evidence} notBefore of [{}] = {}.", c.index, c.not_before),
-        ));
-    }
-    for c in &check.expiring {
-        out.push(finding(
+            false,
+            "is valid only from",
+            ", after the capture time",
+            ".",
+        ),
+        (
+            &check.expiring,
             FindingKind::CertExpiring,
             Severity::Warning,
-            format!(
-                "Certificate [{}] {} of {server} expires on {}, within 30 days of the capture time {}: clients will reject it from then on.",
-                c.index,
-                short(&c.subject),
-                c.not_after,
-                check.checked_at
-            ),
-            format!("{evidence} notAfter of [{}] = {}.", c.index, c.not_after),
-        ));
+            true,
+            "expires on",
+            ", within 30 days of the capture time",
+            ": clients will reject it from then on.",
+        ),
+    ];
+    for (certs, kind, severity, after, verb, relation, end) in validity {
+        for c in certs {
+            let (field, date) = if after {
+                ("notAfter", &c.not_after)
+            } else {
+                ("notBefore", &c.not_before)
+            };
+            out.push(finding(
+                kind,
+                severity,
+                format!(
+                    "Certificate [{}] {} of {server} {verb} {date}{relation} {}{end}",
+                    c.index,
+                    short(&c.subject),
+                    check.checked_at
+                ),
+                format!("{evidence} {field} of [{}] = {date}.", c.index),
+            ));
+        }
     }
     if check.self_signed_leaf {
         let trusted = check.path == PathStatus::Trusted;
