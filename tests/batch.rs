@@ -350,3 +350,97 @@ fn record_runs_on_a_pool_keep_order_and_bytes() {
         assert!(text.contains(&format!("{{\"id\":\"{id}\"")), "no {id}");
     }
 }
+
+/// Records rendered where they are built (`BatchOptions::prerender`), with their heads put back
+/// at output, are byte for byte the JSON of the completed records; on samples/ with the
+/// capture split over threads (so indexes are assigned after rendering), and including
+/// `sni-gated-client-auth.pcap` and `multi.pcapng`, whose second connections get a finding
+/// from another connection to their server only at output time (their rendered texts are
+/// then replaced by the records).
+#[test]
+fn records_rendered_where_built_equal_the_records_json() {
+    let root = common::root();
+    let inputs = [root.join("samples")];
+    let analysis = Options {
+        batch_segments: 3,
+        ..Default::default()
+    };
+    let plain = app::run_batch(
+        &inputs,
+        &BatchOptions {
+            analysis: analysis.clone(),
+            threads: Some(2),
+            shard_min_bytes: Some(0),
+            ..Default::default()
+        },
+    );
+    let mut expected = Vec::new();
+    tlscap::report::json_lines(&mut expected, &plain.records().expect("read spill")).unwrap();
+    let prerendered = app::run_batch(
+        &inputs,
+        &BatchOptions {
+            analysis,
+            threads: Some(2),
+            shard_min_bytes: Some(0),
+            prerender: Some(app::Prerender {
+                filter: Default::default(),
+                text: tlscap::report::json_text,
+            }),
+            ..Default::default()
+        },
+    );
+    let (mut got, mut texts, mut records) = (Vec::new(), 0, Vec::new());
+    for (i, file) in prerendered.files.iter().enumerate() {
+        prerendered
+            .map_output_runs(
+                i,
+                7,
+                None,
+                &|items| {
+                    Ok(items
+                        .into_iter()
+                        .map(|item| match item {
+                            app::OutputItem::Record(r) => (None, Some(*r)),
+                            app::OutputItem::Rendered { index, text, meta } => {
+                                assert!(meta.kept);
+                                (Some((index, text.to_vec())), None)
+                            }
+                        })
+                        .collect::<Vec<_>>())
+                },
+                &mut |items| {
+                    for item in items {
+                        match item {
+                            (Some((index, text)), _) => {
+                                texts += 1;
+                                let head = tlscap::record::RecordHead {
+                                    record_type: tlscap::record::ConnectionType::Connection,
+                                    file: &file.file,
+                                    index,
+                                };
+                                tlscap::report::json_line_from(&head, &text, &mut got)?;
+                            }
+                            (None, Some(r)) => {
+                                records.push(format!("{}#{}", r.file, r.index));
+                                tlscap::report::json_lines(&mut got, &[r])?;
+                            }
+                            _ => unreachable!(),
+                        }
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&expected)
+    );
+    // The one connection the cross-connection rules changed comes back as a record.
+    let records: Vec<&str> = records
+        .iter()
+        .map(|r| r.rsplit('/').next().unwrap_or(r))
+        .collect();
+    assert_eq!(records, ["multi.pcapng#1", "sni-gated-client-auth.pcap#1"]);
+    assert_eq!(texts, 45);
+}

@@ -556,7 +556,8 @@ fn handshake_rules(
     let Some(ch) = hs.client_hello.as_ref() else {
         return;
     };
-    let server = &r.server.to_string();
+    let server_text = crate::text::AddrText::of(r.server);
+    let server = server_text.as_str();
     if ch.sni.is_none() {
         let ip_hint = if cfg
             .expect_host
@@ -999,6 +1000,11 @@ impl ClientAuthServers {
         }
     }
 
+    /// Whether `server` was seen asking for a client certificate.
+    pub fn asked(&self, server: SocketAddr) -> bool {
+        self.requested.contains_key(&server)
+    }
+
     /// Servers seen asking for a client certificate.
     pub fn len(&self) -> usize {
         self.requested.len()
@@ -1115,7 +1121,7 @@ impl ClientAuthServers {
             FindingKind::ClientCertNotRequested,
             severity,
             [
-                r.server.to_string().as_str(),
+                crate::text::AddrText::of(r.server).as_str(),
                 " completed the handshake without asking for a client certificate, although ",
                 &why,
                 ".",
