@@ -588,37 +588,6 @@ pub struct BatchOptions {
     /// Captures at least this large are split over spare threads (None: 16 MiB). Output is
     /// the same either way; this only decides when the extra threads are worth starting.
     pub shard_min_bytes: Option<u64>,
-    /// Render each record's output on the thread that built it (in parallel with reading the
-    /// capture), for an output that takes records one at a time; read back with
-    /// [`Batch::map_output_runs`].
-    pub prerender: Option<Prerender>,
-}
-
-/// How records are rendered where they are built: the output's filters and its rendering of
-/// one record without its head (`record::without_head`). A record the cross-connection rules
-/// may still change is kept as a record too, and rendered again at output time if they do.
-#[derive(Debug, Clone)]
-pub struct Prerender {
-    /// The output's filters.
-    pub filter: crate::filter::Filter,
-    /// Renders one completed record without its head.
-    pub text: crate::record::RenderText,
-}
-
-/// An item of [`Batch::map_output_runs`].
-#[derive(Debug)]
-pub enum OutputItem<'a> {
-    /// A record, completed (cross-connection findings added, outcome settled), not filtered.
-    Record(Box<ConnectionRecord>),
-    /// A record's text rendered where it was built (see [`Prerender`]).
-    Rendered {
-        /// The connection index.
-        index: u64,
-        /// The record passed the filters, has this many findings, this one the worst.
-        meta: spill::RenderedMeta,
-        /// The text, without the record's head.
-        text: &'a [u8],
-    },
 }
 
 /// One capture of a batch: its statistics and warnings, and its records waiting in a spill.
@@ -702,39 +671,6 @@ impl Batch {
             // The run's bytes are freed here, on the thread that decoded them.
             drop(run);
             map(records)
-        };
-        self.map_frame_runs(i, run, pool, &decode, sink)
-    }
-
-    /// Reads file `i`'s records like [`Batch::map_record_runs`], each as the text rendered
-    /// where it was built when there is one (see [`BatchOptions::prerender`]) and the
-    /// cross-connection rules left the record as it was, else as the completed record.
-    pub fn map_output_runs<R: Send>(
-        &self,
-        i: usize,
-        run: usize,
-        pool: Option<&rayon::ThreadPool>,
-        map: &(dyn Fn(Vec<OutputItem<'_>>) -> std::io::Result<R> + Sync),
-        sink: &mut dyn FnMut(R) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
-        let still_true = |meta: &spill::RenderedMeta| {
-            meta.unless_asked
-                .map_or(true, |server| !self.servers.asked(server))
-        };
-        let decode = |file: &FileResult, run: spill::FrameRun| -> std::io::Result<R> {
-            let mut items = Vec::with_capacity(run.len());
-            run.visit(&file.file, &still_true, &mut |frame| {
-                items.push(match frame {
-                    spill::StoredFrame::Record(r, facts) => {
-                        OutputItem::Record(Box::new(self.complete(*r, &facts)))
-                    }
-                    spill::StoredFrame::Rendered { index, meta, text } => {
-                        OutputItem::Rendered { index, meta, text }
-                    }
-                });
-                Ok(())
-            })?;
-            map(items)
         };
         self.map_frame_runs(i, run, pool, &decode, sink)
     }
@@ -903,12 +839,7 @@ impl Indexed for Streamed {
 
 /// Analyses one capture of a batch: records go to a spill in index order, cross-connection
 /// facts into a per-server aggregate, nothing per connection stays in memory.
-fn stream_file(
-    path: &Path,
-    file_pos: usize,
-    opts: &Options,
-    prerender: Option<&Prerender>,
-) -> (FileResult, ClientAuthServers) {
+fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, ClientAuthServers) {
     let mut servers = ClientAuthServers::default();
     let mut writer = spill::SpillWriter::default();
     let mut spill_error: Option<std::io::Error> = None;
@@ -934,12 +865,8 @@ fn stream_file(
         let asked = facts
             .cert_request_packet
             .map(|_| (record.server, record.sni.clone()));
-        let record = match prerender {
-            Some(p) => rendered(record, &facts, p, &opts.findings),
-            None => spill::encode_body(record, &facts),
-        };
         Box::new(Streamed {
-            record,
+            record: spill::encode_body(record, &facts),
             index,
             facts,
             findings,
@@ -984,52 +911,6 @@ fn stream_file(
         spill,
     };
     (result, servers)
-}
-
-/// A record completed and rendered as if no other connection to its server had been asked
-/// for a client certificate; kept as a record too when the cross-connection rules could
-/// still add a finding to it.
-fn rendered(
-    mut record: ConnectionRecord,
-    facts: &CrossFacts,
-    p: &Prerender,
-    cfg: &FindingsConfig,
-) -> std::io::Result<spill::EncodedRecord> {
-    let mut stored = match facts.candidate {
-        Some(_) => spill::encode_body(record.clone(), facts)?,
-        None => spill::EncodedRecord::rendered_only(spill::Rendered {
-            meta: spill::RenderedMeta {
-                kept: false,
-                findings: 0,
-                worst: None,
-                unless_asked: None,
-            },
-            text: Vec::new(),
-        }),
-    };
-    let server = record.server;
-    crate::findings::complete(&mut record, facts, &ClientAuthServers::default(), cfg);
-    let mut text = Vec::new();
-    let meta = match p.filter.apply(record) {
-        Some(r) => {
-            text.reserve(2048);
-            crate::record::without_head(|| (p.text)(&r, &mut text))?;
-            spill::RenderedMeta {
-                kept: true,
-                findings: r.findings.len() as u32,
-                worst: r.findings.iter().map(|f| f.severity).max(),
-                unless_asked: facts.candidate.map(|_| server),
-            }
-        }
-        None => spill::RenderedMeta {
-            kept: false,
-            findings: 0,
-            worst: None,
-            unless_asked: facts.candidate.map(|_| server),
-        },
-    };
-    stored.rendered = Some(spill::Rendered { meta, text });
-    Ok(stored)
 }
 
 /// Captures below this size run on one thread: starting the sharded pipeline costs more than
@@ -1092,7 +973,7 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
                 if spare_shards > 1 && worth_sharding(p, opts.shard_min_bytes) {
                     analysis.to_mut().shards = spare_shards;
                 }
-                let r = stream_file(p, i, &analysis, opts.prerender.as_ref());
+                let r = stream_file(p, i, &analysis);
                 if let Some(bar) = &bar {
                     use std::sync::atomic::Ordering::Relaxed;
                     let n = done.fetch_add(1, Relaxed) + 1;

@@ -366,13 +366,6 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         return Ok(EXIT_USAGE);
     }
     let common = &cli.common;
-    let prerender = report::printer::prerendered(common.view, common.format.into()).map(|text| {
-        app::Prerender {
-            filter: filter(common),
-            text,
-        }
-    });
-    let prerendered = prerender.is_some();
     let batch = app::run_batch(
         &cli.paths,
         &app::BatchOptions {
@@ -381,7 +374,6 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
             globs: common.glob.clone(),
             progress: !common.quiet && std::io::stderr().is_terminal(),
             shard_min_bytes: None,
-            prerender,
         },
     );
     let errors = input_errors(&batch, common);
@@ -390,13 +382,7 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
     };
     let style = table_style(common, to_terminal);
     let mut printer = report::printer::printer(common.view, common.format.into(), style, &mut out)?;
-    let tally = print(
-        &batch,
-        &filter(common),
-        common.threads,
-        prerendered,
-        &mut *printer,
-    )?;
+    let tally = print(&batch, &filter(common), common.threads, &mut *printer)?;
     printer.finish(&RunEnd {
         files: &file_rows(&batch, &tally),
         errors: &errors,
@@ -570,21 +556,9 @@ fn print(
     batch: &app::Batch,
     filter: &Filter,
     threads: Option<usize>,
-    prerendered: bool,
     printer: &mut dyn Printer,
 ) -> std::io::Result<Tally> {
     let mut tally = Tally::new(batch.files.len());
-    if let (true, Some(render)) = (prerendered, printer.renderer()) {
-        pass_prerendered(
-            batch,
-            threads,
-            filter,
-            &mut tally,
-            &mut |bytes| printer.rendered(bytes),
-            render,
-        )?;
-        return Ok(tally);
-    }
     if let Some(render) = printer.renderer() {
         pass_rendered(
             batch,
@@ -679,57 +653,6 @@ fn pass_rendered(
     };
     for i in 0..batch.files.len() {
         batch.map_record_runs(i, app::RECORD_RUN, pool.as_ref(), &map, &mut |(
-            buf,
-            counts,
-        )| {
-            tally.add(i, &counts);
-            out(&buf)
-        })?;
-    }
-    Ok(())
-}
-
-/// Like [`pass_rendered`], over a batch whose records were rendered where they were built
-/// (`app::Prerender`): the texts get their heads; records the cross-connection rules changed
-/// are filtered and rendered here.
-fn pass_prerendered(
-    batch: &app::Batch,
-    threads: Option<usize>,
-    filter: &Filter,
-    tally: &mut Tally,
-    out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
-    render: &RenderRun,
-) -> std::io::Result<()> {
-    let pool = output_pool(threads);
-    for (i, file) in batch.files.iter().enumerate() {
-        let map = |items: Vec<app::OutputItem<'_>>| {
-            let mut counts = Tally::new(1);
-            let mut buf = Vec::with_capacity(items.len() * 2048);
-            for item in items {
-                match item {
-                    app::OutputItem::Record(r) => {
-                        if let Some(r) = filter.apply(*r) {
-                            counts.count(0, &r);
-                            render(std::slice::from_ref(&r), &mut buf)?;
-                        }
-                    }
-                    app::OutputItem::Rendered { index, meta, text } => {
-                        if !meta.kept {
-                            continue;
-                        }
-                        counts.add_counts(0, 1, u64::from(meta.findings), meta.worst);
-                        let head = crate::record::RecordHead {
-                            record_type: crate::record::ConnectionType::Connection,
-                            file: &file.file,
-                            index,
-                        };
-                        report::json_line_from(&head, text, &mut buf)?;
-                    }
-                }
-            }
-            Ok((buf, counts))
-        };
-        batch.map_output_runs(i, app::RECORD_RUN, pool.as_ref(), &map, &mut |(
             buf,
             counts,
         )| {

@@ -130,33 +130,6 @@ struct FrameHead<'a> {
     server_chain: ChainSlot<'a>,
     #[serde(borrow)]
     client_chain: ChainSlot<'a>,
-    /// The record's output rendered where it was built, and the length of that text, which
-    /// comes before the body.
-    rendered: Option<(RenderedMeta, u32)>,
-}
-
-/// What the output pass needs to know of a record kept as rendered output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RenderedMeta {
-    /// The record passed the output's filters (else the text is empty).
-    pub kept: bool,
-    /// Its findings, as rendered.
-    pub findings: u32,
-    /// Its worst finding, as rendered.
-    pub worst: Option<crate::findings::Severity>,
-    /// The record's server, when the cross-connection rules may still add a finding: the
-    /// text holds only if no other connection to it was asked for a client certificate (the
-    /// frame then also holds the record itself).
-    pub unless_asked: Option<std::net::SocketAddr>,
-}
-
-/// A record's output, rendered on the thread that built it.
-#[derive(Debug)]
-pub struct Rendered {
-    /// What the output pass needs to know.
-    pub meta: RenderedMeta,
-    /// The text (without the record's head; see `record::without_head`).
-    pub text: Vec<u8>,
 }
 
 /// A record as it will be kept: the body of its frame (encoded where the record was built,
@@ -170,20 +143,6 @@ pub struct EncodedRecord {
     pub server_chain: Option<Arc<[CertInfo]>>,
     /// The record's client chain, taken out of it.
     pub client_chain: Option<Arc<[CertInfo]>>,
-    /// The record's output, when it was rendered where it was built.
-    pub rendered: Option<Rendered>,
-}
-
-impl EncodedRecord {
-    /// A record kept only as its rendered output.
-    pub fn rendered_only(rendered: Rendered) -> Self {
-        EncodedRecord {
-            body: Vec::new(),
-            server_chain: None,
-            client_chain: None,
-            rendered: Some(rendered),
-        }
-    }
 }
 
 /// Encodes a record and its cross-connection facts for [`SpillWriter::push_frame`]. Needs no
@@ -205,7 +164,6 @@ pub fn encode_body(mut record: ConnectionRecord, facts: &CrossFacts) -> io::Resu
         body,
         server_chain,
         client_chain,
-        rendered: None,
     })
 }
 
@@ -274,26 +232,20 @@ impl SpillWriter {
             self.dropped += 1;
             return Ok(());
         }
-        let too_long = || io::Error::other("spill: a record over 4 GiB");
-        let text = record.rendered.as_ref().map_or(&[][..], |r| &r.text[..]);
         let head = FrameHead {
             index,
             server_chain: self.chain_slot(record.server_chain.as_ref()),
             client_chain: self.chain_slot(record.client_chain.as_ref()),
-            rendered: match &record.rendered {
-                Some(r) => Some((r.meta, u32::try_from(text.len()).map_err(|_| too_long())?)),
-                None => None,
-            },
         };
         let mut buf = std::mem::take(&mut self.head);
         buf.clear();
         let buf = postcard::to_extend(&head, buf)
             .map_err(|e| io::Error::other(format!("spill: cannot encode a frame: {e}")))?;
         let body = &record.body;
-        let len = u32::try_from(buf.len() + text.len() + body.len())
-            .map_err(|_| too_long())?
+        let len = u32::try_from(buf.len() + body.len())
+            .map_err(|_| io::Error::other("spill: a record over 4 GiB"))?
             .to_le_bytes();
-        let n = len.len() + buf.len() + text.len() + body.len();
+        let n = len.len() + buf.len() + body.len();
         let mut stored = false;
         while let Store::Memory(chunks) = &mut self.store {
             let limit = match self.no_disk {
@@ -303,7 +255,6 @@ impl SpillWriter {
             if IN_MEMORY.fetch_add(n, Ordering::Relaxed) + n <= limit {
                 chunks.extend(&len);
                 chunks.extend(&buf);
-                chunks.extend(text);
                 chunks.extend(body);
                 stored = true;
                 break;
@@ -335,7 +286,6 @@ impl SpillWriter {
             let written = file
                 .write_all(&len)
                 .and_then(|()| file.write_all(&buf))
-                .and_then(|()| file.write_all(text))
                 .and_then(|()| file.write_all(body));
             if let Err(e) = written {
                 self.salvage(e);
@@ -592,24 +542,7 @@ struct RawFrame {
     index: u64,
     server_chain: Option<Arc<[CertInfo]>>,
     client_chain: Option<Arc<[CertInfo]>>,
-    rendered: Option<(RenderedMeta, std::ops::Range<usize>)>,
     body: std::ops::Range<usize>,
-}
-
-/// A frame as [`FrameRun::visit`] gives it.
-#[derive(Debug)]
-pub enum StoredFrame<'a> {
-    /// A record, decoded.
-    Record(Box<ConnectionRecord>, CrossFacts),
-    /// A record's rendered output.
-    Rendered {
-        /// The connection index.
-        index: u64,
-        /// What the output pass needs to know.
-        meta: RenderedMeta,
-        /// The text.
-        text: &'a [u8],
-    },
 }
 
 impl FrameRun {
@@ -630,50 +563,18 @@ impl FrameRun {
         f: &mut dyn FnMut(ConnectionRecord, CrossFacts) -> io::Result<()>,
     ) -> io::Result<()> {
         for frame in &self.frames {
-            let (record, facts) = self.record(frame, file)?;
+            let body = self.bytes.get(frame.body.clone()).unwrap_or_default();
+            let (mut record, facts) = decode_body(
+                body,
+                file,
+                frame.server_chain.clone(),
+                frame.client_chain.clone(),
+            )?;
+            // A split capture numbers its connections after their bodies were encoded.
+            record.index = frame.index;
             f(record, facts)?;
         }
         Ok(())
-    }
-
-    /// The frames in order, each as its rendered output when it has one and `use_text` accepts
-    /// it, else as its decoded record (`file` fills the record's `file` field).
-    pub fn visit<'s>(
-        &'s self,
-        file: &str,
-        use_text: &dyn Fn(&RenderedMeta) -> bool,
-        f: &mut dyn FnMut(StoredFrame<'s>) -> io::Result<()>,
-    ) -> io::Result<()> {
-        for frame in &self.frames {
-            match &frame.rendered {
-                Some((meta, text)) if use_text(meta) => f(StoredFrame::Rendered {
-                    index: frame.index,
-                    meta: *meta,
-                    text: self.bytes.get(text.clone()).unwrap_or_default(),
-                })?,
-                _ => {
-                    let (record, facts) = self.record(frame, file)?;
-                    f(StoredFrame::Record(Box::new(record), facts))?
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn record(&self, frame: &RawFrame, file: &str) -> io::Result<(ConnectionRecord, CrossFacts)> {
-        if frame.body.is_empty() {
-            return Err(bad("a record kept only as rendered output"));
-        }
-        let body = self.bytes.get(frame.body.clone()).unwrap_or_default();
-        let (mut record, facts) = decode_body(
-            body,
-            file,
-            frame.server_chain.clone(),
-            frame.client_chain.clone(),
-        )?;
-        // A split capture numbers its connections after their bodies were encoded.
-        record.index = frame.index;
-        Ok((record, facts))
     }
 }
 
@@ -713,33 +614,16 @@ fn read_frames(
         let len = usize::try_from(len).map_err(|_| bad("frame too long"))?;
         // The whole frame goes into the run; its head (index, chains) is then skipped.
         let start = run.bytes.len();
-        // `take` + `read_to_end` copies straight from a buffered reader, where `resize` +
-        // `read_exact` would first zero the frame (most of a frame is rendered text).
-        run.bytes.reserve(len);
-        let got = r.take(len as u64).read_to_end(&mut run.bytes)?;
-        if got != len {
-            return Err(bad("truncated frame"));
-        }
-        let (head, rest): (FrameHead<'_>, _) =
+        run.bytes.resize(start + len, 0);
+        r.read_exact(&mut run.bytes[start..])?;
+        let (head, body): (FrameHead<'_>, _) =
             postcard::take_from_bytes(&run.bytes[start..]).map_err(|e| bad(&e.to_string()))?;
-        let rest = run.bytes.len() - rest.len();
+        let body = run.bytes.len() - body.len()..run.bytes.len();
         let FrameHead {
             index,
             server_chain,
             client_chain,
-            rendered,
         } = head;
-        let (rendered, body) = match rendered {
-            Some((meta, len)) => {
-                let end = usize::try_from(len)
-                    .ok()
-                    .and_then(|len| rest.checked_add(len))
-                    .filter(|end| *end <= run.bytes.len())
-                    .ok_or_else(|| bad("rendered text past the frame"))?;
-                (Some((meta, rest..end)), end..run.bytes.len())
-            }
-            None => (None, rest..run.bytes.len()),
-        };
         if matches!(server_chain, ChainSlot::Reset(_)) {
             chains.clear();
         }
@@ -752,7 +636,6 @@ fn read_frames(
             index,
             server_chain,
             client_chain,
-            rendered,
             body,
         });
         if run.frames.len() >= frames.max(1) {

@@ -487,9 +487,8 @@ fn a_missing_temporary_directory_keeps_records_in_memory() {
         "--no-auto-keylog",
         sample.to_str().unwrap(),
     ]);
-    // 500 bytes: the records need the disk; 4x that holds both (each frame holds the record's
-    // JSON text as rendered where it was built).
-    let out = run("500");
+    // 300 bytes: the first record needs the disk; 4x that holds both.
+    let out = run("300");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(out.stdout, normal.stdout);
     assert_eq!(
@@ -500,8 +499,8 @@ fn a_missing_temporary_directory_keeps_records_in_memory() {
             missing.display()
         )
     );
-    // 300 bytes: 4x holds the first record only.
-    let out = run("300");
+    // 100 bytes: 4x holds the first record only.
+    let out = run("100");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let conns = json_lines(&out);
     let conns: Vec<&Value> = conns.iter().filter(|r| r["type"] == "connection").collect();

@@ -1000,11 +1000,6 @@ impl ClientAuthServers {
         }
     }
 
-    /// Whether `server` was seen asking for a client certificate.
-    pub fn asked(&self, server: SocketAddr) -> bool {
-        self.requested.contains_key(&server)
-    }
-
     /// Servers seen asking for a client certificate.
     pub fn len(&self) -> usize {
         self.requested.len()

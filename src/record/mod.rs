@@ -77,8 +77,6 @@ pub struct TcpRecord {
 thread_local! {
     /// Set while a record is encoded for storage ([`with_every_field`]).
     static EVERY_FIELD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// Set while a record is serialised without its head ([`without_head`]).
-    static NO_HEAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Runs `f` with every field serialised, including those the JSON contract leaves out when
@@ -94,43 +92,6 @@ pub fn with_every_field<R>(f: impl FnOnce() -> R) -> R {
     EVERY_FIELD.with(|e| e.set(true));
     let _reset = Reset;
     f()
-}
-
-/// Runs `f` with connection records serialised without their head (`type`, `file`, `index`):
-/// a record can then be rendered where it is built, before a sharded capture has numbered it,
-/// and [`RecordHead`] is written in front of it when its number is known.
-pub fn without_head<R>(f: impl FnOnce() -> R) -> R {
-    struct Reset;
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            NO_HEAD.with(|e| e.set(false));
-        }
-    }
-    NO_HEAD.with(|e| e.set(true));
-    let _reset = Reset;
-    f()
-}
-
-/// Renders one record's text (without its head: [`without_head`]) into a buffer, on the thread
-/// that built the record.
-pub type RenderText = fn(&ConnectionRecord, &mut Vec<u8>) -> std::io::Result<()>;
-
-/// Whether a head field is left out ([`without_head`]).
-fn headless<T>(_: &T) -> bool {
-    NO_HEAD.with(|e| e.get())
-}
-
-/// The first fields of a connection record's serialisation, in the record's order: with the
-/// rest rendered by [`without_head`], the two make the record's whole serialisation.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct RecordHead<'a> {
-    /// Always `"connection"`.
-    #[serde(rename = "type")]
-    pub record_type: ConnectionType,
-    /// The capture file.
-    pub file: &'a str,
-    /// Connection number in file order.
-    pub index: u64,
 }
 
 /// An address as `Display` writes it for people and JSON (without `core::fmt`: see
@@ -346,13 +307,11 @@ pub enum ConnectionType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionRecord {
     /// Always `"connection"`.
-    #[serde(rename = "type", skip_serializing_if = "headless")]
+    #[serde(rename = "type")]
     pub record_type: ConnectionType,
     /// The capture file.
-    #[serde(skip_serializing_if = "headless")]
     pub file: String,
     /// Connection number in file order (0-based, order of first packet, like `tcp.stream`).
-    #[serde(skip_serializing_if = "headless")]
     pub index: u64,
     /// 1-based number of the connection's first packet.
     pub first_packet: u64,

@@ -51,39 +51,6 @@ pub fn json_lines<T: serde::Serialize>(buf: &mut Vec<u8>, rows: &[T]) -> io::Res
     Ok(())
 }
 
-/// A connection record's JSON without its head, as rendered where the record is built (call
-/// it under `record::without_head`); [`json_line_from`] puts the head back.
-pub fn json_text(r: &ConnectionRecord, buf: &mut Vec<u8>) -> io::Result<()> {
-    serde_json::to_writer(&mut JsonBuf(buf), r)?;
-    Ok(())
-}
-
-/// The JSON line of a record from its head and its [`json_text`]: the same bytes as
-/// [`json_lines`] gives for the whole record.
-pub fn json_line_from(
-    head: &crate::record::RecordHead<'_>,
-    text: &[u8],
-    buf: &mut Vec<u8>,
-) -> io::Result<()> {
-    let start = buf.len();
-    serde_json::to_writer(&mut JsonBuf(buf), head)?;
-    // `{head}` and `{rest}` make `{head,rest}`.
-    match (buf.pop(), text.split_first()) {
-        (Some(b'}'), Some((b'{', rest))) => {
-            if rest != b"}" {
-                buf.push(b',');
-            }
-            buf.extend_from_slice(rest);
-            buf.push(b'\n');
-            Ok(())
-        }
-        _ => {
-            buf.truncate(start);
-            Err(io::Error::other("a rendered record is not a JSON object"))
-        }
-    }
-}
-
 /// A `Vec<u8>` as serde_json's writer: most of its writes are one byte (quotes, colons,
 /// commas), pushed here without a `memcpy` call each.
 struct JsonBuf<'a>(&'a mut Vec<u8>);

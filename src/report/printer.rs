@@ -83,16 +83,6 @@ pub trait Printer {
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()>;
 }
 
-/// How `view` in `format` renders a record where it is built (see `app::Prerender`), when it
-/// takes records one at a time: the record's text without its head, which
-/// [`super::json_line_from`] completes.
-pub fn prerendered(view: View, format: Format) -> Option<crate::record::RenderText> {
-    match (view, format) {
-        (View::Connections, Format::Json) => Some(super::json_text),
-        _ => None,
-    }
-}
-
 /// The printer of `view` in `format`.
 pub fn printer<'w>(
     view: View,
