@@ -119,6 +119,8 @@ finding_kinds! {
         "Server or network: the server (or a NAT/firewall in between) still holds an old connection on this 4-tuple; client: avoid reusing source ports quickly (e.g. enable TCP timestamps, widen the ephemeral port range); NAT: lengthen its port-reuse delay.";
     TcpSynAckUnanswered = "tcp-synack-unanswered", Error, "SYN-ACK never acknowledged by the client",
         "Network: the SYN-ACK does not reach the client (asymmetric routing, a client-side firewall or NAT dropping it); check the return path from the server to the client.";
+    ChainInvalid = "chain-invalid", Error, "Server chain does not validate",
+        "Server: replace the certificate the validator names with one correctly issued by its CA (SHA-256 signatures, serverAuth usage, no unknown critical extensions); if a device re-signs traffic, fix or bypass it.";
 }
 
 impl FindingKind {
