@@ -429,7 +429,7 @@ fn validator_reason(reason: &str) -> &'static str {
     match name {
         "InvalidSignatureForPublicKey" => "a signature does not verify with its issuer's key",
         "UnsupportedSignatureAlgorithm" | "UnsupportedSignatureAlgorithmForPublicKey" => {
-            "a certificate is signed with an algorithm the validator rejects (such as SHA-1)"
+            "a certificate is signed with an algorithm the validator rejects, such as SHA-1"
         }
         "UnsupportedCriticalExtension" => "a certificate carries an unknown critical extension",
         "RequiredEkuNotFound" => {
