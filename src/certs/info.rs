@@ -171,9 +171,9 @@ pub(crate) fn name_text(name: &X509Name<'_>) -> String {
                     let key = x509_parser::objects::oid2abbrev(oid, registry)
                         .map(str::to_string)
                         .unwrap_or_else(|_| oid.to_id_string());
-                    let value = match attr.as_str() {
-                        Ok(v) => v.to_string(),
-                        Err(_) => format!("#{}", hex::encode(attr.attr_value().data)),
+                    let value = match attr_text(attr.attr_value()) {
+                        Some(v) => v,
+                        None => format!("#{}", hex::encode(attr.attr_value().data)),
                     };
                     format!("{key}={value}")
                 })
@@ -187,9 +187,49 @@ pub(crate) fn name_text(name: &X509Name<'_>) -> String {
 /// The most specific (last) commonName, as RFC 6125 §6.4.4 says to use.
 fn common_name(name: &X509Name<'_>) -> Option<String> {
     name.iter_common_name()
-        .filter_map(|cn| cn.as_str().ok())
+        .filter_map(|cn| attr_text(cn.attr_value()))
         .last()
-        .map(str::to_string)
+}
+
+/// The text of a directory string, whatever its ASN.1 string type: UTF8String, PrintableString,
+/// IA5String and the like as UTF-8 (real CAs put `*` and `_` in PrintableStrings, which strict
+/// parsers refuse), TeletexString as Latin-1 (what OpenSSL and browsers do), BMPString as
+/// UTF-16BE, UniversalString as UTF-32BE. None for other types or undecodable bytes.
+fn attr_text(value: &Any<'_>) -> Option<String> {
+    const UTF8: u32 = 12;
+    const NUMERIC: u32 = 18;
+    const PRINTABLE: u32 = 19;
+    const TELETEX: u32 = 20;
+    const IA5: u32 = 22;
+    const VISIBLE: u32 = 26;
+    const UNIVERSAL: u32 = 28;
+    const BMP: u32 = 30;
+    let data = value.data;
+    match value.tag().0 {
+        UTF8 | NUMERIC | PRINTABLE | IA5 | VISIBLE => {
+            std::str::from_utf8(data).ok().map(str::to_string)
+        }
+        TELETEX => Some(data.iter().map(|&b| char::from(b)).collect()),
+        BMP => {
+            if data.len() % 2 != 0 {
+                return None;
+            }
+            let units: Vec<u16> = data
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16(&units).ok()
+        }
+        UNIVERSAL => {
+            if data.len() % 4 != 0 {
+                return None;
+            }
+            data.chunks_exact(4)
+                .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+                .collect()
+        }
+        _ => None,
+    }
 }
 
 /// Textual IP of an iPAddress SAN entry (4 or 16 bytes; anything else as hex).
@@ -393,6 +433,32 @@ mod tests {
     fn formats_times_and_serials() {
         assert_eq!(rfc3339_secs(1_704_067_200), "2024-01-01T00:00:00Z");
         assert_eq!(colon_hex(&[0x10, 0x02]), "10:02");
+    }
+
+    /// Hand-built DER values, one per string type: the bytes real certificates carry.
+    #[test]
+    fn decodes_every_directory_string_type() {
+        let text = |der: &[u8]| {
+            let (_, any) = Any::from_der(der).unwrap();
+            attr_text(&any)
+        };
+        // TeletexString "Caf\xe9" (Latin-1).
+        assert_eq!(
+            text(&[0x14, 4, b'C', b'a', b'f', 0xe9]).as_deref(),
+            Some("Café")
+        );
+        // BMPString "*.a".
+        assert_eq!(
+            text(&[0x1e, 6, 0, b'*', 0, b'.', 0, b'a']).as_deref(),
+            Some("*.a")
+        );
+        // UniversalString "é".
+        assert_eq!(text(&[0x1c, 4, 0, 0, 0, 0xe9]).as_deref(), Some("é"));
+        // PrintableString holding `*` (invalid ASN.1, common in real certificates).
+        assert_eq!(text(&[0x13, 3, b'*', b'.', b'a']).as_deref(), Some("*.a"));
+        // Odd-length BMPString, an OCTET STRING: not text.
+        assert_eq!(text(&[0x1e, 1, 0]), None);
+        assert_eq!(text(&[0x04, 1, 0x41]), None);
     }
 
     #[test]
