@@ -42,3 +42,19 @@ fn a_teletex_wildcard_common_name_is_read() {
     );
     assert_eq!(leaf.common_name.as_deref(), Some("*.kakao.com"));
 }
+
+/// badcurveball.pcap (CVE-2020-0601 test): the root's key spells its curve out (explicit
+/// parameters) instead of naming it; before, shown as the parameters' hex.
+#[test]
+fn explicit_curve_parameters_are_named() {
+    let Some(corpus) = common::corpus("odd_formats") else {
+        return;
+    };
+    let a = analyze_file(
+        &corpus.join("ja4/pcap/badcurveball.pcap"),
+        &Options::default(),
+    );
+    let chain = a.connections[0].server_chain.as_deref().expect("chain");
+    assert_eq!(chain[1].key, "EC explicit parameters");
+    assert_eq!(chain[1].key_bits, 384);
+}
