@@ -310,14 +310,17 @@ fn real_chains_against_mozilla_roots() {
             via_common_name: false,
         })
     );
+    // Its intermediate is issued by DigiCert Global Root CA, which left Mozilla's list: the
+    // chain ends at a root the store lacks, it does not miss an intermediate.
     assert_eq!(
         check.path,
-        PathStatus::Incomplete {
-            last_sent_issuer: "\
-                               CN=DigiCert Global Root CA, OU=www.digicert.com, O=DigiCert Inc, C=US"
+        PathStatus::Untrusted {
+            root_subject: "\
+                           CN=DigiCert Global Root CA, OU=www.digicert.com, O=DigiCert Inc, C=US"
                 .into()
         }
     );
+    assert_eq!(&*check.store, "Mozilla's root list (webpki-roots 1.0.10)");
 
     // Leaf only, v1, SHA-1, no SAN: incomplete, CN fallback matches.
     let check = validator.check(
@@ -466,14 +469,62 @@ fn complete_chain_with_unanchored_root_is_untrusted() {
             root_subject: "O=Tlscap Test, CN=Tlscap Test Root".into()
         }
     );
-    // Without the root, the chain is incomplete rather than untrusted.
+    // Without the root, the chain still ends at that root: the intermediate sent is a CA
+    // certificate, so its missing issuer is a root, not another intermediate.
     let check = validator.check(&[der("leaf"), der("inter")], None, MID_2025, None);
     assert_eq!(
         check.path,
-        PathStatus::Incomplete {
-            last_sent_issuer: "O=Tlscap Test, CN=Tlscap Test Root".into()
+        PathStatus::Untrusted {
+            root_subject: "O=Tlscap Test, CN=Tlscap Test Root".into()
         }
     );
+}
+
+/// badssl's chain ends at DigiCert Global Root CA: the OS store, when consulted, is named as
+/// holding it; when trusted (`--system-roots`), the chain validates and the store says so.
+#[test]
+fn os_store_is_consulted_or_trusted() {
+    let excerpt = fixture_path("real/os-store-excerpt.pem");
+    let chain = [real("badssl-0"), real("badssl-1")];
+    let at = Timestamp::new(1_620_643_422, 0);
+    let mut consulted = Validator::new(&TrustOptions {
+        system_bundle: Some(excerpt.clone()),
+        ..TrustOptions::default()
+    })
+    .unwrap();
+    let check = consulted.check(&chain, None, at, None);
+    assert!(matches!(check.path, PathStatus::Untrusted { .. }));
+    let path = excerpt.display().to_string();
+    assert_eq!(check.root_in_os_store.as_deref(), Some(path.as_str()));
+    assert_eq!(check.os_store_consulted.as_deref(), Some(path.as_str()));
+
+    let mut ignored = Validator::new(&TrustOptions {
+        system_bundle: Some(excerpt.clone()),
+        ignore_system_store: true,
+        ..TrustOptions::default()
+    })
+    .unwrap();
+    let check = ignored.check(&chain, None, at, None);
+    assert_eq!(check.root_in_os_store, None);
+    assert_eq!(check.os_store_consulted, None);
+
+    let mut trusted = Validator::new(&TrustOptions {
+        system_roots: true,
+        system_bundle: Some(excerpt.clone()),
+        extra_ca_files: vec![fixture_path("root.pem")],
+        ..TrustOptions::default()
+    })
+    .unwrap();
+    let check = trusted.check(&chain, None, at, None);
+    assert_eq!(check.path, PathStatus::Trusted);
+    assert_eq!(
+        &*check.store,
+        format!(
+            "Mozilla's root list (webpki-roots 1.0.10) + --ca-file {} + the OS store {path}",
+            fixture_path("root.pem").display()
+        )
+    );
+    assert_eq!(check.os_store_consulted, None);
 }
 
 #[test]

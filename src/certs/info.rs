@@ -171,9 +171,9 @@ pub(crate) fn name_text(name: &X509Name<'_>) -> String {
                     let key = x509_parser::objects::oid2abbrev(oid, registry)
                         .map(str::to_string)
                         .unwrap_or_else(|_| oid.to_id_string());
-                    let value = match attr.as_str() {
-                        Ok(v) => v.to_string(),
-                        Err(_) => format!("#{}", hex::encode(attr.attr_value().data)),
+                    let value = match attr_text(attr.attr_value()) {
+                        Some(v) => v,
+                        None => format!("#{}", hex::encode(attr.attr_value().data)),
                     };
                     format!("{key}={value}")
                 })
@@ -187,9 +187,49 @@ pub(crate) fn name_text(name: &X509Name<'_>) -> String {
 /// The most specific (last) commonName, as RFC 6125 §6.4.4 says to use.
 fn common_name(name: &X509Name<'_>) -> Option<String> {
     name.iter_common_name()
-        .filter_map(|cn| cn.as_str().ok())
+        .filter_map(|cn| attr_text(cn.attr_value()))
         .last()
-        .map(str::to_string)
+}
+
+/// The text of a directory string, whatever its ASN.1 string type: UTF8String, PrintableString,
+/// IA5String and the like as UTF-8 (real CAs put `*` and `_` in PrintableStrings, which strict
+/// parsers refuse), TeletexString as Latin-1 (what OpenSSL and browsers do), BMPString as
+/// UTF-16BE, UniversalString as UTF-32BE. None for other types or undecodable bytes.
+fn attr_text(value: &Any<'_>) -> Option<String> {
+    const UTF8: u32 = 12;
+    const NUMERIC: u32 = 18;
+    const PRINTABLE: u32 = 19;
+    const TELETEX: u32 = 20;
+    const IA5: u32 = 22;
+    const VISIBLE: u32 = 26;
+    const UNIVERSAL: u32 = 28;
+    const BMP: u32 = 30;
+    let data = value.data;
+    match value.tag().0 {
+        UTF8 | NUMERIC | PRINTABLE | IA5 | VISIBLE => {
+            std::str::from_utf8(data).ok().map(str::to_string)
+        }
+        TELETEX => Some(data.iter().map(|&b| char::from(b)).collect()),
+        BMP => {
+            if data.len() % 2 != 0 {
+                return None;
+            }
+            let units: Vec<u16> = data
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16(&units).ok()
+        }
+        UNIVERSAL => {
+            if data.len() % 4 != 0 {
+                return None;
+            }
+            data.chunks_exact(4)
+                .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+                .collect()
+        }
+        _ => None,
+    }
 }
 
 /// Textual IP of an iPAddress SAN entry (4 or 16 bytes; anything else as hex).
@@ -267,13 +307,18 @@ fn describe_key(spki: &SubjectPublicKeyInfo<'_>) -> (String, u32, bool) {
             (format!("{label} {bits}"), bits, bits < 2048)
         }
         "1.2.840.10045.2.1" => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.as_oid().ok())
-                .map(|oid| oid.to_id_string())
-                .unwrap_or_default();
+            let params = spki.algorithm.parameters.as_ref();
+            // An OID names the curve; a SEQUENCE spells it out (explicit parameters, RFC 3279,
+            // which RFC 5480 forbids and CVE-2020-0601 abused).
+            let curve = match params {
+                Some(p) if p.tag() == x509_parser::der_parser::asn1_rs::Tag::Oid => {
+                    p.as_oid().map(|oid| oid.to_id_string()).unwrap_or_default()
+                }
+                Some(p) if p.tag() == x509_parser::der_parser::asn1_rs::Tag::Sequence => {
+                    "explicit parameters".to_string()
+                }
+                _ => String::new(),
+            };
             let (name, bits) = match curve.as_str() {
                 "1.2.840.10045.3.1.7" => ("P-256".to_string(), 256),
                 "1.3.132.0.34" => ("P-384".to_string(), 384),
@@ -307,8 +352,43 @@ fn describe_key(spki: &SubjectPublicKeyInfo<'_>) -> (String, u32, bool) {
             let bits = dsa_bits(spki);
             (format!("DSA {bits}"), bits, bits < 2048)
         }
-        other => (format!("unknown ({other})"), 0, false),
+        other => match key_algorithm_name(other) {
+            Some(name) => (name.to_string(), 0, false),
+            None => (format!("unknown ({other})"), 0, false),
+        },
     }
+}
+
+/// Names of key algorithms the size checks do not cover (post-quantum, X25519/X448, GOST,
+/// SM2), by OID.
+fn key_algorithm_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.16.840.1.101.3.4.3.17" => "ML-DSA-44",
+        "2.16.840.1.101.3.4.3.18" => "ML-DSA-65",
+        "2.16.840.1.101.3.4.3.19" => "ML-DSA-87",
+        "2.16.840.1.101.3.4.3.20" => "SLH-DSA-SHA2-128s",
+        "2.16.840.1.101.3.4.3.21" => "SLH-DSA-SHA2-128f",
+        "2.16.840.1.101.3.4.3.22" => "SLH-DSA-SHA2-192s",
+        "2.16.840.1.101.3.4.3.23" => "SLH-DSA-SHA2-192f",
+        "2.16.840.1.101.3.4.3.24" => "SLH-DSA-SHA2-256s",
+        "2.16.840.1.101.3.4.3.25" => "SLH-DSA-SHA2-256f",
+        "2.16.840.1.101.3.4.3.26" => "SLH-DSA-SHAKE-128s",
+        "2.16.840.1.101.3.4.3.27" => "SLH-DSA-SHAKE-128f",
+        "2.16.840.1.101.3.4.3.28" => "SLH-DSA-SHAKE-192s",
+        "2.16.840.1.101.3.4.3.29" => "SLH-DSA-SHAKE-192f",
+        "2.16.840.1.101.3.4.3.30" => "SLH-DSA-SHAKE-256s",
+        "2.16.840.1.101.3.4.3.31" => "SLH-DSA-SHAKE-256f",
+        "2.16.840.1.101.3.4.4.1" => "ML-KEM-512",
+        "2.16.840.1.101.3.4.4.2" => "ML-KEM-768",
+        "2.16.840.1.101.3.4.4.3" => "ML-KEM-1024",
+        "1.3.101.110" => "X25519",
+        "1.3.101.111" => "X448",
+        "1.2.643.7.1.1.1.1" => "GOST R 34.10-2012 256",
+        "1.2.643.7.1.1.1.2" => "GOST R 34.10-2012 512",
+        "1.2.643.2.2.19" => "GOST R 34.10-2001",
+        "1.2.156.10197.1.301" => "SM2",
+        _ => return None,
+    })
 }
 
 /// DSA key size: the bit length of `p` in the Dss-Parms, else of the public value `y`.
@@ -362,6 +442,9 @@ fn describe_signature(cert: &X509Certificate<'_>) -> (String, bool) {
         "2.16.840.1.101.3.4.3.2" => ("dsa-with-SHA256", false),
         "1.3.101.112" => ("ED25519", false),
         "1.3.101.113" => ("ED448", false),
+        "2.16.840.1.101.3.4.3.17" => ("ML-DSA-44", false),
+        "2.16.840.1.101.3.4.3.18" => ("ML-DSA-65", false),
+        "2.16.840.1.101.3.4.3.19" => ("ML-DSA-87", false),
         _ => ("", false),
     };
     if name.is_empty() {
@@ -393,6 +476,41 @@ mod tests {
     fn formats_times_and_serials() {
         assert_eq!(rfc3339_secs(1_704_067_200), "2024-01-01T00:00:00Z");
         assert_eq!(colon_hex(&[0x10, 0x02]), "10:02");
+    }
+
+    /// Hand-built DER values, one per string type: the bytes real certificates carry.
+    #[test]
+    fn decodes_every_directory_string_type() {
+        let text = |der: &[u8]| {
+            let (_, any) = Any::from_der(der).unwrap();
+            attr_text(&any)
+        };
+        // TeletexString "Caf\xe9" (Latin-1).
+        assert_eq!(
+            text(&[0x14, 4, b'C', b'a', b'f', 0xe9]).as_deref(),
+            Some("Café")
+        );
+        // BMPString "*.a".
+        assert_eq!(
+            text(&[0x1e, 6, 0, b'*', 0, b'.', 0, b'a']).as_deref(),
+            Some("*.a")
+        );
+        // UniversalString "é".
+        assert_eq!(text(&[0x1c, 4, 0, 0, 0, 0xe9]).as_deref(), Some("é"));
+        // PrintableString holding `*` (invalid ASN.1, common in real certificates).
+        assert_eq!(text(&[0x13, 3, b'*', b'.', b'a']).as_deref(), Some("*.a"));
+        // Odd-length BMPString, an OCTET STRING: not text.
+        assert_eq!(text(&[0x1e, 1, 0]), None);
+        assert_eq!(text(&[0x04, 1, 0x41]), None);
+    }
+
+    #[test]
+    fn post_quantum_keys_are_named() {
+        assert_eq!(
+            key_algorithm_name("2.16.840.1.101.3.4.3.18"),
+            Some("ML-DSA-65")
+        );
+        assert_eq!(key_algorithm_name("1.2.3.4"), None);
     }
 
     #[test]

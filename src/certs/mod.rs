@@ -61,9 +61,9 @@ pub mod revocation;
 mod validate;
 pub use info::{summarize, CertError};
 pub use validate::{
-    CacheStats, CertTime, ChainCheck, HostnameCheck, OrderProblem, PathStatus, Revoked,
-    StapledOcsp, TrustOptions, UnparsableCert, Validator, WeakKey, WeakSignature,
-    SYSTEM_CA_BUNDLES,
+    BrokenSignature, CacheStats, CertTime, ChainCheck, HostnameCheck, OrderProblem, PathStatus,
+    Revoked, StapledOcsp, TrustOptions, UnparsableCert, Validator, WeakKey, WeakSignature,
+    SYSTEM_CA_BUNDLES, WEBPKI_ROOTS_VERSION,
 };
 
 /// A trust or revocation input the [`Validator`] could not use; every variant names the file.

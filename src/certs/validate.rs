@@ -41,7 +41,17 @@ pub struct TrustOptions {
     pub crl_files: Vec<PathBuf>,
     /// Leave Mozilla's roots (webpki-roots) out, trusting only the extra and system roots.
     pub without_mozilla_roots: bool,
+    /// The OS CA bundle to trust or consult instead of the first of [`SYSTEM_CA_BUNDLES`] that
+    /// exists.
+    pub system_bundle: Option<PathBuf>,
+    /// Do not consult the OS store when a chain ends at a root the store in use lacks (its
+    /// roots are then never named in messages; tests use this for machine-independent output).
+    pub ignore_system_store: bool,
 }
+
+/// The version of webpki-roots (Mozilla's root list) built in, named in messages so a verdict
+/// can be traced to the list it was judged against (a unit test keeps it equal to Cargo.lock's).
+pub const WEBPKI_ROOTS_VERSION: &str = "1.0.10";
 
 /// CA bundle locations of common distributions (Debian/Ubuntu/Alpine, Fedora/RHEL, openSUSE,
 /// RHEL 7+, macOS/BSD), tried in order when [`TrustOptions::system_roots`] is set.
@@ -65,7 +75,10 @@ pub enum PathStatus {
         /// That missing issuer's DN.
         last_sent_issuer: String,
     },
-    /// The chain ends in a self-signed root that was sent but is not a trust anchor.
+    /// The chain ends at a root that is not a trust anchor: a self-signed root that was sent, or
+    /// the issuer of the last CA certificate sent (public chains are leaf, intermediates, root,
+    /// so the missing issuer of an intermediate is taken to be a root), or the issuer of the leaf
+    /// when the OS store holds it as a root.
     Untrusted {
         /// The root's subject DN.
         root_subject: String,
@@ -214,6 +227,17 @@ pub enum StapledOcsp {
     },
 }
 
+/// A certificate whose signature does not verify with the key of the issuer sent beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokenSignature {
+    /// Position in the chain as sent.
+    pub index: usize,
+    /// Subject DN.
+    pub subject: String,
+    /// Position of the issuer whose key it was checked with.
+    pub issuer_index: usize,
+}
+
 /// A certificate x509-parser could not read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnparsableCert {
@@ -260,6 +284,18 @@ pub struct ChainCheck {
     pub stapled_ocsp: Option<StapledOcsp>,
     /// Certificates that could not be parsed.
     pub unparsable: Vec<UnparsableCert>,
+    /// The trust store the path was judged against, e.g. `Mozilla's root list (webpki-roots
+    /// 1.0.10)`.
+    pub store: Arc<str>,
+    /// When `path` is `Untrusted`: the OS CA bundle that holds that root although the store in
+    /// use does not (consulted, not trusted, unless `system_roots`).
+    pub root_in_os_store: Option<Arc<str>>,
+    /// The OS CA bundle consulted (not trusted) to tell retired or OS-only roots from private
+    /// ones; absent when it is trusted, ignored or missing.
+    pub os_store_consulted: Option<Arc<str>>,
+    /// Signatures that do not verify with the key of their issuer as sent (checked whatever the
+    /// path, so an untrusted or incomplete chain with a forged certificate is not silent).
+    pub broken_signatures: Vec<BrokenSignature>,
 }
 
 /// Cache counters (for tests and `--stats`).
@@ -295,6 +331,8 @@ struct ChainFacts {
     order_problems: Vec<OrderProblem>,
     crl_hits: Vec<CrlHit>,
     unparsable: Vec<UnparsableCert>,
+    root_in_os_store: bool,
+    broken_signatures: Vec<BrokenSignature>,
 }
 
 /// Caches stop growing past this many entries (hostile captures can carry endless distinct
@@ -320,6 +358,11 @@ struct Trust {
     /// DER of the extra and system roots (for CRL signature checks and issuer lookups).
     anchor_certs: Vec<Vec<u8>>,
     crls: CrlSet,
+    /// The anchors' source, named for messages.
+    store: Arc<str>,
+    /// The OS CA bundle when it is consulted but not trusted: its file and its roots' subject
+    /// Names (full DER).
+    os_reference: Option<(Arc<str>, HashSet<Vec<u8>>)>,
 }
 
 /// Checks server chains against trust anchors at capture time, with caching.
@@ -382,8 +425,15 @@ impl Validator {
         } else {
             webpki_roots::TLS_SERVER_ROOTS.to_vec()
         };
+        let mut store = Vec::new();
+        if !opts.without_mozilla_roots {
+            store.push(format!(
+                "Mozilla's root list (webpki-roots {WEBPKI_ROOTS_VERSION})"
+            ));
+        }
         let mut anchor_certs = Vec::new();
         for path in &opts.extra_ca_files {
+            store.push(format!("--ca-file {}", path.display()));
             let file = path.display().to_string();
             let ders = read_certificates(path)?;
             if ders.is_empty() {
@@ -399,14 +449,18 @@ impl Validator {
                 anchor_certs.push(der);
             }
         }
-        if opts.system_roots {
-            let bundle = SYSTEM_CA_BUNDLES
+        let bundle = opts.system_bundle.as_deref().or_else(|| {
+            SYSTEM_CA_BUNDLES
                 .iter()
                 .map(Path::new)
                 .find(|p| p.is_file())
-                .ok_or_else(|| CertsError::NoSystemRoots {
-                    tried: SYSTEM_CA_BUNDLES.join(", "),
-                })?;
+        });
+        let mut os_reference = None;
+        if opts.system_roots {
+            let bundle = bundle.ok_or_else(|| CertsError::NoSystemRoots {
+                tried: SYSTEM_CA_BUNDLES.join(", "),
+            })?;
+            store.push(format!("the OS store {}", bundle.display()));
             // Bundles can hold a few certificates webpki refuses (odd encodings): skip those
             // rather than refusing the whole store.
             for der in read_certificates(bundle)? {
@@ -415,7 +469,24 @@ impl Validator {
                     anchor_certs.push(der);
                 }
             }
+        } else if let Some(bundle) = bundle.filter(|_| !opts.ignore_system_store) {
+            // Only consulted, to tell a retired or OS-only root from a private one; an unreadable
+            // bundle just leaves that unsaid.
+            let subjects: HashSet<Vec<u8>> = read_certificates(bundle)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|der| anchor_from_der(der).ok())
+                .map(|a| wrap_sequence(a.subject.as_ref()))
+                .collect();
+            if !subjects.is_empty() {
+                os_reference = Some((Arc::from(bundle.display().to_string()), subjects));
+            }
         }
+        let store = if store.is_empty() {
+            "no roots".to_string()
+        } else {
+            store.join(" + ")
+        };
         let crls = CrlSet::load(&opts.crl_files)?;
         let anchor_subjects = anchors
             .iter()
@@ -426,6 +497,8 @@ impl Validator {
             anchor_subjects,
             anchor_certs,
             crls,
+            store: Arc::from(store),
+            os_reference,
         })))
     }
 
@@ -592,6 +665,17 @@ impl Validator {
             revoked,
             stapled_ocsp: stapled,
             unparsable: chain_facts.unparsable.clone(),
+            store: Arc::clone(&self.trust.store),
+            root_in_os_store: if chain_facts.root_in_os_store {
+                self.trust
+                    .os_reference
+                    .as_ref()
+                    .map(|(path, _)| Arc::clone(path))
+            } else {
+                None
+            },
+            os_store_consulted: self.trust.os_reference.as_ref().map(|(p, _)| Arc::clone(p)),
+            broken_signatures: chain_facts.broken_signatures.clone(),
         }
     }
 
@@ -679,6 +763,16 @@ impl Validator {
         let order_problems = order_problems(&certs);
         let crl_hits = self.crl_hits(&certs);
         let (path, path_indices, anchor_subject) = self.build_path(chain, &certs);
+        let root_in_os_store = matches!(path, PathStatus::Untrusted { .. })
+            && chain_top(&certs).is_some_and(|top| {
+                let root = if top.info.self_signed {
+                    &top.subject_raw
+                } else {
+                    &top.issuer_raw
+                };
+                self.in_os_store(root)
+            });
+        let broken_signatures = broken_signatures(&certs);
         ChainFacts {
             leaf_fingerprint: chain
                 .first()
@@ -694,7 +788,17 @@ impl Validator {
             order_problems,
             crl_hits,
             unparsable,
+            root_in_os_store,
+            broken_signatures,
         }
+    }
+
+    /// The consulted OS store holds a root with this subject Name (full DER).
+    fn in_os_store(&self, subject_raw: &[u8]) -> bool {
+        self.trust
+            .os_reference
+            .as_ref()
+            .is_some_and(|(_, subjects)| subjects.contains(subject_raw))
     }
 
     /// CRL entries for the chain's certificates whose CRL issuer equals the certificate's issuer.
@@ -819,7 +923,7 @@ impl Validator {
                     return Ok((indices, anchor_subject_text(path.anchor())));
                 }
                 Err(e) if is_time_error(&e) => last_error = Some(e),
-                Err(e) => return Err(classify(&e, certs)),
+                Err(e) => return Err(self.classify(&e, certs)),
             }
         }
         let reason = match last_error {
@@ -842,13 +946,98 @@ impl Validator {
                 }
             })
         } else {
-            (!self.trust.anchor_subjects.contains(&top.issuer_raw)).then(|| {
-                PathStatus::Incomplete {
-                    last_sent_issuer: top.info.issuer.clone(),
-                }
-            })
+            (!self.trust.anchor_subjects.contains(&top.issuer_raw))
+                .then(|| self.missing_issuer(certs, top))
         }
     }
+
+    /// The status of a chain whose top certificate `top` (not self-signed) names an issuer that
+    /// was neither sent nor is an anchor: a root the store lacks when `top` is a CA certificate
+    /// other than the leaf (its issuer is then a root in all but rare cross-signed chains) or
+    /// when the OS store holds that issuer as a root; otherwise a missing intermediate.
+    fn missing_issuer(&self, certs: &[Option<CertFacts>], top: &CertFacts) -> PathStatus {
+        let top_is_leaf = certs
+            .first()
+            .and_then(Option::as_ref)
+            .map_or(true, |leaf| std::ptr::eq(leaf, top));
+        if (!top_is_leaf && top.info.is_ca) || self.in_os_store(&top.issuer_raw) {
+            PathStatus::Untrusted {
+                root_subject: top.info.issuer.clone(),
+            }
+        } else {
+            PathStatus::Incomplete {
+                last_sent_issuer: top.info.issuer.clone(),
+            }
+        }
+    }
+
+    /// Turns a (non-time) webpki error into a [`PathStatus`].
+    fn classify(&self, e: &webpki::Error, certs: &[Option<CertFacts>]) -> PathStatus {
+        use webpki::Error as E;
+        match e {
+            E::UnknownIssuer => match chain_top(certs) {
+                Some(top) if top.info.self_signed => PathStatus::Untrusted {
+                    root_subject: top.info.subject.clone(),
+                },
+                Some(top) => self.missing_issuer(certs, top),
+                None => PathStatus::Invalid {
+                    reason: error_text(e),
+                },
+            },
+            E::InvalidSignatureForPublicKey => PathStatus::BadSignature {
+                reason: error_text(e),
+            },
+            _ => PathStatus::Invalid {
+                reason: error_text(e),
+            },
+        }
+    }
+}
+
+/// Certificates whose signature fails with the key of an issuer sent beside them. Algorithms
+/// x509-parser (ring) cannot check are skipped: only a definite mismatch counts.
+fn broken_signatures(certs: &[Option<CertFacts>]) -> Vec<BrokenSignature> {
+    let certs = certs.get(..MAX_ORDER_ANALYSIS).unwrap_or(certs);
+    let mut broken = Vec::new();
+    for (index, cert) in certs.iter().enumerate() {
+        let Some(cert) = cert else { continue };
+        if cert.info.self_signed {
+            continue;
+        }
+        let issuers: Vec<(usize, &CertFacts)> = certs
+            .iter()
+            .enumerate()
+            .filter_map(|(j, c)| c.as_ref().map(|c| (j, c)))
+            .filter(|(j, c)| issues(c, cert, *j, index))
+            .collect();
+        let Some(&(issuer_index, _)) = issuers.first() else {
+            continue;
+        };
+        let Ok((_, parsed)) = X509Certificate::from_der(&cert.der) else {
+            continue;
+        };
+        let verdicts: Vec<Result<(), x509_parser::error::X509Error>> = issuers
+            .iter()
+            .filter_map(|(_, issuer)| X509Certificate::from_der(&issuer.der).ok())
+            .map(|(_, issuer)| parsed.verify_signature(Some(issuer.public_key())))
+            .collect();
+        // Broken only when no issuer of that name verifies it and one definitely fails.
+        let any_ok = verdicts.iter().any(Result::is_ok);
+        let failed = verdicts.iter().any(|v| {
+            matches!(
+                v,
+                Err(x509_parser::error::X509Error::SignatureVerificationError)
+            )
+        });
+        if !any_ok && failed {
+            broken.push(BrokenSignature {
+                index,
+                subject: cert.info.subject.clone(),
+                issuer_index,
+            });
+        }
+    }
+    broken
 }
 
 /// Times to run path building at, best first: inside the common validity window of all the
@@ -885,33 +1074,6 @@ fn is_time_error(e: &webpki::Error) -> bool {
         e,
         webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }
     )
-}
-
-/// Turns a (non-time) webpki error into a [`PathStatus`].
-fn classify(e: &webpki::Error, certs: &[Option<CertFacts>]) -> PathStatus {
-    use webpki::Error as E;
-    match e {
-        E::UnknownIssuer => {
-            let top = chain_top(certs);
-            match top {
-                Some(top) if top.info.self_signed => PathStatus::Untrusted {
-                    root_subject: top.info.subject.clone(),
-                },
-                Some(top) => PathStatus::Incomplete {
-                    last_sent_issuer: top.info.issuer.clone(),
-                },
-                None => PathStatus::Invalid {
-                    reason: error_text(e),
-                },
-            }
-        }
-        E::InvalidSignatureForPublicKey => PathStatus::BadSignature {
-            reason: error_text(e),
-        },
-        _ => PathStatus::Invalid {
-            reason: error_text(e),
-        },
-    }
 }
 
 /// The last certificate reached from the leaf by following issuer names through the
@@ -1179,6 +1341,13 @@ mod tests {
         let wrapped = wrap_sequence(&long);
         assert_eq!(&wrapped[..4], &[0x30, 0x82, 0x01, 0x2c]);
         assert_eq!(wrapped.len(), 304);
+    }
+
+    #[test]
+    fn named_webpki_roots_version_is_the_locked_one() {
+        let lock = include_str!("../../Cargo.lock");
+        let entry = format!("name = \"webpki-roots\"\nversion = \"{WEBPKI_ROOTS_VERSION}\"");
+        assert!(lock.contains(&entry), "Cargo.lock has no {entry}");
     }
 
     #[test]

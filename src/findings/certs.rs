@@ -1,6 +1,7 @@
 //! Certificate rules: they read the [`ChainCheck`] of the server's chain.
 
 use super::{finding, Finding, FindingKind, Severity};
+use crate::certs::CertInfo;
 use crate::certs::{ChainCheck, OrderProblem, PathStatus};
 use crate::record::ConnectionRecord;
 use crate::text::Digits;
@@ -9,6 +10,7 @@ use crate::text::Digits;
 pub const CERTIFICATE_KINDS: &[FindingKind] = &[
     FindingKind::ChainIncomplete,
     FindingKind::ChainUntrusted,
+    FindingKind::ChainInvalid,
     FindingKind::ChainOrder,
     FindingKind::HostnameMismatch,
     FindingKind::CertExpired,
@@ -86,9 +88,25 @@ pub fn chain_findings(
             let last_is_leaf = check.chain_len == 1 && !chain.first().is_some_and(|c| c.is_ca);
             let issuer = short(last_sent_issuer);
             let why = if last_is_leaf {
-                ["only the leaf was sent and its issuer ", issuer, " is not a trusted root: the intermediate certificate is missing"].concat()
+                [
+                    "only the leaf was sent and its issuer ",
+                    issuer,
+                    " is not a root in the trust store in use (",
+                    &check.store,
+                    "): the intermediate certificate is missing",
+                ]
+                .concat()
             } else {
-                ["the issuer of the last certificate sent, ", issuer, ", was neither sent nor is a trusted root: an intermediate is missing, or ", issuer, " is a private root the client must be told to trust"].concat()
+                [
+                    "the issuer of the last certificate sent, ",
+                    issuer,
+                    ", was neither sent nor is a root in the trust store in use (",
+                    &check.store,
+                    "): an intermediate is missing, or ",
+                    issuer,
+                    " is a private root the client must be told to trust",
+                ]
+                .concat()
             };
             out.push(finding(
                 FindingKind::ChainIncomplete,
@@ -98,7 +116,11 @@ pub fn chain_findings(
                     server.as_str(),
                     " sent (",
                     Digits::of(check.chain_len as u64).as_str(),
-                    if check.chain_len == 1 { " certificate" } else { " certificates" },
+                    if check.chain_len == 1 {
+                        " certificate"
+                    } else {
+                        " certificates"
+                    },
                     ") does not reach a trusted root: ",
                     &why,
                     ".",
@@ -107,13 +129,62 @@ pub fn chain_findings(
                 evidence.clone(),
             ));
         }
-        PathStatus::Untrusted { root_subject } if !self_signed_only => out.push(finding(
-            FindingKind::ChainUntrusted,
-            Severity::Error,
-            format!("The chain {server} sent is complete but ends in the root {}, which is not a trusted root.", short(root_subject)),
-            evidence.clone(),
-        )),
+        PathStatus::Untrusted { root_subject } if !self_signed_only => {
+            out.push(untrusted_root(
+                server,
+                chain,
+                check,
+                root_subject,
+                &evidence,
+            ));
+        }
+        PathStatus::BadSignature { reason } | PathStatus::Invalid { reason } => {
+            out.push(finding(
+                FindingKind::ChainInvalid,
+                Severity::Error,
+                [
+                    "The chain ",
+                    server.as_str(),
+                    " sent does not validate: ",
+                    validator_reason(reason),
+                    " (rustls-webpki: ",
+                    reason,
+                    ").",
+                ]
+                .concat(),
+                evidence.clone(),
+            ));
+        }
         _ => {}
+    }
+    // A signature that fails with its issuer's key is reported whatever the path: on an
+    // untrusted or incomplete chain webpki stops before checking it.
+    let webpki_reported = matches!(check.path, PathStatus::BadSignature { .. });
+    if !check.broken_signatures.is_empty() && !webpki_reported {
+        let what = check
+            .broken_signatures
+            .iter()
+            .map(|b| {
+                let issuer = chain
+                    .get(b.issuer_index)
+                    .map(|c| short(&c.subject))
+                    .unwrap_or("?");
+                format!(
+                    "the signature of [{}] {} does not verify with the key of its issuer [{}] {}",
+                    b.index,
+                    short(&b.subject),
+                    b.issuer_index,
+                    issuer
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        out.push(finding(
+            FindingKind::ChainInvalid,
+            Severity::Error,
+            format!("The chain {server} sent does not validate: {what}: the certificate was altered or forged, and every validating client rejects it."),
+            evidence.clone(),
+        ));
     }
     if !check.order_problems.is_empty() {
         let what = check
@@ -302,6 +373,88 @@ pub fn chain_findings(
         ));
     }
     out
+}
+
+/// `chain-untrusted`: the chain ends at `root`, which the store in use lacks. Says which clients
+/// reject it, so that it reads true whether this client accepted the chain or not.
+fn untrusted_root(
+    server: &str,
+    chain: &[CertInfo],
+    check: &ChainCheck,
+    root: &str,
+    evidence: &str,
+) -> Finding {
+    let sent = chain.iter().any(|c| c.self_signed && c.subject == root);
+    let name = short(root);
+    let store = &*check.store;
+    let mozilla = store.starts_with("Mozilla");
+    let (message, fix) = match (&check.root_in_os_store, sent) {
+        (Some(os), _) => (
+            format!(
+                "The chain {server} sent ends at the root {name}{}, which is not in the trust store in use ({store}) but is in this machine's OS store ({os}): clients whose store {} reject the chain; clients whose store still holds {name} (many OS, Java and older stores) accept it.",
+                if sent { "" } else { " (not sent, named as the issuer of the last certificate)" },
+                if mozilla { "follows Mozilla's current list (Firefox, rustls with webpki-roots, updated systems)" } else { "lacks it" },
+            ),
+            format!("Server: move to a chain that ends at a root current stores hold (CAs offer one for a retired root; send its intermediates); clients that must work meanwhile need {name} in their trust store (tlscap: --system-roots, or --ca-file with that root)."),
+        ),
+        (None, true) => (
+            format!(
+                "The chain {server} sent is complete but ends in the root {name}, which is not in the trust store in use ({store}): clients whose store lacks it reject the chain."
+            ),
+            FindingKind::ChainUntrusted.fix().to_string(),
+        ),
+        (None, false) => (
+            format!(
+                "The chain {server} sent ends at {name}, the issuer of its last certificate (not sent), which is not a root in the trust store in use ({store}){}: clients whose store lacks it (a retired public root or a private CA) reject the chain; if {name} is an intermediate rather than a root, the server must send it.",
+                match &check.os_store_consulted {
+                    Some(os) => format!(" nor in this machine's OS store ({os})"),
+                    None => String::new(),
+                },
+            ),
+            format!("Server: move to a chain that ends at a root current stores hold, or send the missing intermediate if {name} is one; client: if {name} is a legitimate private or legacy root, add it to the client's trust store (tlscap: --ca-file)."),
+        ),
+    };
+    finding(
+        FindingKind::ChainUntrusted,
+        Severity::Error,
+        message,
+        evidence.to_string(),
+    )
+    .with_fix(fix)
+}
+
+/// A phrase for a webpki error name (the names are rustls-webpki's `Error` variants).
+fn validator_reason(reason: &str) -> &'static str {
+    let name = reason.rsplit(": ").next().unwrap_or(reason);
+    match name {
+        "InvalidSignatureForPublicKey" => "a signature does not verify with its issuer's key",
+        "UnsupportedSignatureAlgorithm" | "UnsupportedSignatureAlgorithmForPublicKey" => {
+            "a certificate is signed with an algorithm the validator rejects, such as SHA-1"
+        }
+        "UnsupportedCriticalExtension" => "a certificate carries an unknown critical extension",
+        "RequiredEkuNotFound" => {
+            "a certificate's extended key usage does not allow server authentication"
+        }
+        "NameConstraintViolation" => "a name lies outside a CA's name constraints",
+        "CaUsedAsEndEntity" => "the leaf is a CA certificate",
+        "EndEntityUsedAsCa" => "a certificate that is not a CA issues another",
+        "PathLenConstraintViolated" => {
+            "the chain is longer than a CA's path length constraint allows"
+        }
+        "UnsupportedCertVersion" => "a certificate is not X.509 version 3",
+        "InvalidCertValidity" => "a certificate's validity period is malformed",
+        "BadDer" | "BadDerTime" | "TrailingData" => "a certificate is malformed DER",
+        "MaximumPathDepthExceeded"
+        | "MaximumPathBuildCallsExceeded"
+        | "MaximumSignatureChecksExceeded" => {
+            "path building gave up (too many certificates or signatures)"
+        }
+        _ if reason.starts_with("no time") || reason.starts_with("no usable") => {
+            "the certificates' validity periods do not overlap"
+        }
+        _ if reason.contains("not parsable") => "the leaf certificate is not parsable X.509",
+        _ => "the validator rejects it",
+    }
 }
 
 #[cfg(test)]

@@ -123,13 +123,20 @@ pub fn judge(record: &ConnectionRecord, handshake_done: bool) -> (Outcome, Optio
 /// Certificate and chain findings a client's fatal alert can follow from, by alert.
 fn certificate_causes(alert: &str) -> &'static [K] {
     match alert {
-        "unknown_ca" => &[K::ChainIncomplete, K::ChainUntrusted, K::SelfSigned],
+        "unknown_ca" => &[
+            K::ChainIncomplete,
+            K::ChainUntrusted,
+            K::SelfSigned,
+            K::ChainInvalid,
+        ],
+        "decrypt_error" => &[K::ChainInvalid],
         "certificate_expired" => &[K::CertExpired, K::CertNotYetValid],
         "certificate_revoked" => &[K::CertRevoked],
         "bad_certificate" | "certificate_unknown" | "unsupported_certificate" => &[
             K::HostnameMismatch,
             K::ChainIncomplete,
             K::ChainUntrusted,
+            K::ChainInvalid,
             K::SelfSigned,
             K::CertExpired,
             K::CertNotYetValid,

@@ -129,6 +129,7 @@ pub fn connection_findings(
     handshake_rules(r, hs, tcp, cfg, &mut out);
     alert_rules(r, hs, &mut out);
     protocol_rules(r, hs, &mut out);
+    decode_rules(r, hs, &mut out);
     super::http::http_rules(r, hs, &mut out);
     out
 }
@@ -709,6 +710,57 @@ fn protocol_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fin
             format!("ServerHello in packet {} selects {c}.", sh.meta.packet),
         ));
     }
+}
+
+/// `decode-incomplete`: tlscap stopped decoding a side's stream (a cap, a malformed record or
+/// message), so what came after was not seen and findings that need it may be missing. A
+/// warning while the stream was plaintext; info once it was encrypted (only record counting
+/// was lost).
+fn decode_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Finding>) {
+    let Some(first) = hs.decode_stops.first() else {
+        return;
+    };
+    let side = |s: Side| match s {
+        Side::Client => "client",
+        Side::Server => "server",
+    };
+    let more = match hs.decode_stops.len() {
+        1 => String::new(),
+        n => format!(" ({} more such places in the evidence)", n - 1),
+    };
+    let evidence = hs
+        .decode_stops
+        .iter()
+        .take(5)
+        .map(|d| {
+            format!(
+                "{} stream, record at byte {}, packet {}: {}",
+                side(d.from),
+                d.offset,
+                d.meta.packet,
+                d.what
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let severity = if hs.decode_stops.iter().all(|d| d.encrypted) {
+        Severity::Info
+    } else {
+        Severity::Warning
+    };
+    out.push(finding(
+        FindingKind::DecodeIncomplete,
+        severity,
+        format!(
+            "tlscap could not decode all of the {}'s TLS stream of {}: in the record at byte {} of that stream (packet {}) it met {}{more}.",
+            side(first.from),
+            r.server,
+            first.offset,
+            first.meta.packet,
+            first.what
+        ),
+        format!("{evidence}."),
+    ));
 }
 
 /// What makes the suite `id` weak (no encryption, export keys, RC4, DES...), judged from its

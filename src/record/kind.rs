@@ -119,6 +119,10 @@ finding_kinds! {
         "Server or network: the server (or a NAT/firewall in between) still holds an old connection on this 4-tuple; client: avoid reusing source ports quickly (e.g. enable TCP timestamps, widen the ephemeral port range); NAT: lengthen its port-reuse delay.";
     TcpSynAckUnanswered = "tcp-synack-unanswered", Error, "SYN-ACK never acknowledged by the client",
         "Network: the SYN-ACK does not reach the client (asymmetric routing, a client-side firewall or NAT dropping it); check the return path from the server to the client.";
+    DecodeIncomplete = "decode-incomplete", Warning, "Part of a TLS stream could not be decoded",
+        "Nothing to change on the network for this finding itself: it says which bytes tlscap did not read (a malformed or oversized record or message, bytes that are not TLS), so diagnoses that need them may be missing; if a peer sent them, that peer's TLS stack or a middlebox rewriting the stream is at fault.";
+    ChainInvalid = "chain-invalid", Error, "Server chain does not validate",
+        "Server: replace the certificate the validator names with one correctly issued by its CA (SHA-256 signatures, serverAuth usage, no unknown critical extensions); if a device re-signs traffic, fix or bypass it.";
 }
 
 impl FindingKind {

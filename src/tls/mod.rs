@@ -147,6 +147,22 @@ pub struct TlsEvent {
     pub text: String,
 }
 
+/// Where decoding of one side's stream stopped, or lost a message, before the capture ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeStop {
+    /// The side whose bytes were not decoded.
+    pub from: Side,
+    /// The packet that brought the bytes.
+    pub meta: SegmentMeta,
+    /// Offset in that side's byte stream of the record (or bytes) where it happened.
+    pub offset: u64,
+    /// What was not decoded, in a phrase (e.g. "a handshake message announced as 16777215
+    /// bytes, over the 16777215 byte limit: ...").
+    pub what: String,
+    /// The direction was already encrypted (only record counting was lost).
+    pub encrypted: bool,
+}
+
 /// Everything the handshake showed, as plain data.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct HandshakeSummary {
@@ -190,6 +206,8 @@ pub struct HandshakeSummary {
     pub events: Vec<TlsEvent>,
     /// Decoding problems (malformed message, oversized message, gap inside the handshake).
     pub problems: Vec<String>,
+    /// Where decoding stopped or lost a message (a cap, a malformed record or message).
+    pub decode_stops: Vec<DecodeStop>,
     /// Finished per direction ([`Direction::idx`]), seen only when decrypted.
     pub finished: [Option<SegmentMeta>; 2],
     /// Decryption outcome (None without a key log, or before any ServerHello).

@@ -38,7 +38,7 @@ pub struct ObserverConfig {
 impl Default for ObserverConfig {
     fn default() -> Self {
         ObserverConfig {
-            max_handshake_message: 256 * 1024,
+            max_handshake_message: MAX_HANDSHAKE_MESSAGE,
             max_encrypted_records: 16,
             max_events: 64,
             events: true,
@@ -47,6 +47,34 @@ impl Default for ObserverConfig {
             max_preamble_bytes: 16 * 1024,
             max_preamble_chunks: 32,
         }
+    }
+}
+
+/// The protocol's limit on a handshake message body (a 24-bit length).
+pub const MAX_HANDSHAKE_MESSAGE: usize = (1 << 24) - 1;
+/// Handshake messages announced larger than this reserve their length from
+/// [`LARGE_MESSAGE_BUDGET`] before they are joined.
+const LARGE_MESSAGE: usize = 256 * 1024;
+/// Bytes the process may hold at once in large handshake messages being joined, over every
+/// connection: a hostile capture can announce a 16 MiB message on thousands of connections.
+const LARGE_MESSAGE_BUDGET: usize = 256 << 20;
+/// Bytes reserved from [`LARGE_MESSAGE_BUDGET`] now.
+static LARGE_MESSAGE_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Takes `len` bytes from the large-message budget; false when it does not have them.
+fn reserve_large(len: usize) -> bool {
+    use std::sync::atomic::Ordering;
+    LARGE_MESSAGE_BYTES
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+            held.checked_add(len).filter(|&n| n <= LARGE_MESSAGE_BUDGET)
+        })
+        .is_ok()
+}
+
+/// Gives `len` reserved bytes back.
+fn release_large(len: usize) {
+    if len > 0 {
+        LARGE_MESSAGE_BYTES.fetch_sub(len, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -115,6 +143,39 @@ struct DirState {
     preamble_chunks: u32,
     /// TLS was found after a non-TLS preamble, at this packet.
     tls_after_preamble: Option<SegmentMeta>,
+    /// Stream bytes delivered (and skipped over gaps) before the current delivery.
+    delivered: u64,
+    /// Stream offset of the bytes being read now.
+    at: u64,
+    /// Stream offset of the plaintext record being read (or last read).
+    record_start: u64,
+    /// Bytes of [`LARGE_MESSAGE_BUDGET`] held for the message in `hs_buf`.
+    reserved: usize,
+}
+
+impl DirState {
+    /// Drops a partly joined handshake message and its reservation.
+    fn drop_partial(&mut self) {
+        self.hs_buf = Vec::new();
+        release_large(std::mem::take(&mut self.reserved));
+    }
+}
+
+impl Drop for DirState {
+    fn drop(&mut self) {
+        release_large(self.reserved);
+    }
+}
+
+/// Where decoding of a direction stopped or lost a message, in delivered direction; roles are
+/// applied in [`TlsObserver::finish`].
+#[derive(Debug)]
+struct RawStop {
+    dir: Direction,
+    meta: SegmentMeta,
+    offset: u64,
+    what: String,
+    encrypted: bool,
 }
 
 /// An event or alert in delivered direction; roles are applied in [`TlsObserver::finish`].
@@ -147,6 +208,9 @@ pub struct TlsObserver {
     dirs: [DirState; 2],
     summary: HandshakeSummary,
     alerts: Vec<RawAlert>,
+    stops: Vec<RawStop>,
+    /// The last packet that delivered bytes, per delivered direction.
+    last_meta: [SegmentMeta; 2],
     events: Vec<(Direction, SegmentMeta, String)>,
     events_dropped: u64,
     /// A ClientHello was seen in the to-client direction first.
@@ -187,6 +251,15 @@ impl TlsObserver {
         let mut s = std::mem::take(&mut self.summary);
         s.roles_swapped = swapped;
         for d in [Direction::ToServer, Direction::ToClient] {
+            let st = &self.dirs[d.idx()];
+            if !st.hs_buf.is_empty() && matches!(st.mode, Mode::Plain | Mode::Encrypted) {
+                let what = format!(
+                    "{} when the capture ended: it was not decoded",
+                    partial_message(&st.hs_buf)
+                );
+                let (at, meta) = (st.record_start, self.last_meta[d.idx()]);
+                self.decode_stop(d, meta, at, what);
+            }
             let st = &mut self.dirs[d.idx()];
             let l = logical(d).idx();
             if st.mode == Mode::Start && !st.rec_buf.is_empty() && st.non_tls.is_none() {
@@ -225,6 +298,17 @@ impl TlsObserver {
                 description: a.description,
                 meta: a.meta,
                 encrypted: a.encrypted,
+            })
+            .collect();
+        s.decode_stops = self
+            .stops
+            .drain(..)
+            .map(|r| DecodeStop {
+                from: logical(r.dir).sender(),
+                meta: r.meta,
+                offset: r.offset,
+                what: r.what,
+                encrypted: r.encrypted,
             })
             .collect();
         s.events = self
@@ -278,6 +362,22 @@ impl TlsObserver {
         }
     }
 
+    /// Records that decoding `dir` stopped (or lost a message) at stream `offset`: `what` says
+    /// what was not decoded, in a phrase.
+    fn decode_stop(&mut self, dir: Direction, meta: SegmentMeta, offset: u64, what: String) {
+        let encrypted = self.dirs[dir.idx()].mode == Mode::Encrypted;
+        // Bounded like the problems.
+        if self.stops.len() < self.cfg.max_events {
+            self.stops.push(RawStop {
+                dir,
+                meta,
+                offset,
+                what,
+                encrypted,
+            });
+        }
+    }
+
     fn stream_name(&self, dir: Direction) -> &'static str {
         if dir == self.client_dir() {
             "client→server"
@@ -291,7 +391,7 @@ impl TlsObserver {
         let st = &mut self.dirs[dir.idx()];
         st.mode = Mode::Stopped;
         st.rec_buf = Vec::new();
-        st.hs_buf = Vec::new();
+        st.drop_partial();
     }
 
     /// Switches `dir` to header-only reading.
@@ -323,9 +423,18 @@ impl TlsObserver {
     }
 
     /// Consumes one delivery of `dir`.
-    fn feed(&mut self, dir: Direction, mut data: &[u8], meta: SegmentMeta) {
+    fn feed(&mut self, dir: Direction, data: &[u8], meta: SegmentMeta) {
         let d = dir.idx();
+        self.last_meta[d] = meta;
+        self.feed_from(dir, data, meta);
+        self.dirs[d].delivered += data.len() as u64;
+    }
+
+    fn feed_from(&mut self, dir: Direction, mut data: &[u8], meta: SegmentMeta) {
+        let d = dir.idx();
+        let start = self.dirs[d].delivered + data.len() as u64;
         while !data.is_empty() {
+            self.dirs[d].at = start - data.len() as u64;
             match self.dirs[d].mode {
                 Mode::Stopped => return self.cleartext_feed(dir, data, meta),
                 Mode::Start => {
@@ -404,6 +513,13 @@ impl TlsObserver {
                 "no record header after the gap in {name} stream at packet {}: stopped reading it",
                 meta.packet
             ));
+            let at = self.dirs[dir.idx()].at;
+            self.decode_stop(
+                dir,
+                meta,
+                at,
+                "no TLS record header where the stream resumed after lost bytes: the rest of the stream was not decoded".to_string(),
+            );
             self.stop(dir);
             return false;
         }
@@ -560,6 +676,14 @@ impl TlsObserver {
                 "invalid record header in encrypted {name} stream at packet {}",
                 meta.packet
             ));
+            let st = &self.dirs[dir.idx()];
+            let offset = (st.at + n as u64).saturating_sub(RECORD_HEADER as u64);
+            self.decode_stop(
+                dir,
+                meta,
+                offset,
+                "bytes that are not a TLS record header among the encrypted records (e.g. the protocol resuming in clear): the records after them were not counted".to_string(),
+            );
             self.stop(dir);
             return n;
         }
@@ -658,6 +782,15 @@ impl TlsObserver {
             }
             Err(e) => {
                 self.problem(format!("{e} at packet {}", meta.packet));
+                let at = self.dirs[dir.idx()]
+                    .at
+                    .saturating_sub(record.len() as u64 - n as u64);
+                self.decode_stop(
+                    dir,
+                    meta,
+                    at,
+                    format!("an SSLv2 record that does not decode ({e})"),
+                );
                 self.stop(dir);
             }
         }
@@ -680,10 +813,13 @@ impl TlsObserver {
                 return data.len();
             }
         }
+        if self.dirs[d].rec_buf.is_empty() {
+            self.dirs[d].record_start = self.dirs[d].at;
+        }
         // Fast path: whole records straight from the delivery, without copying.
         if self.dirs[d].rec_buf.is_empty() && data.len() >= RECORD_HEADER {
             if !looks_like_record_header(data) {
-                self.bad_header(dir, meta);
+                self.bad_header(dir, meta, data);
                 return data.len();
             }
             let len = usize::from(u16::from_be_bytes([data[3], data[4]]));
@@ -704,7 +840,8 @@ impl TlsObserver {
         st.rec_buf.extend_from_slice(&data[..n]);
         if !had_header && st.rec_buf.len() == RECORD_HEADER {
             if !looks_like_record_header(&st.rec_buf) {
-                self.bad_header(dir, meta);
+                let header = st.rec_buf.clone();
+                self.bad_header(dir, meta, &header);
                 return data.len();
             }
             let body = usize::from(u16::from_be_bytes([st.rec_buf[3], st.rec_buf[4]]));
@@ -726,12 +863,23 @@ impl TlsObserver {
         n
     }
 
-    fn bad_header(&mut self, dir: Direction, meta: SegmentMeta) {
+    fn bad_header(&mut self, dir: Direction, meta: SegmentMeta, header: &[u8]) {
         let name = self.stream_name(dir);
         self.problem(format!(
             "invalid record header in {name} stream at packet {}: stopped reading it",
             meta.packet
         ));
+        let at = self.dirs[dir.idx()].record_start;
+        self.decode_stop(
+            dir,
+            meta,
+            at,
+            format!(
+                "bytes that are not a TLS record header (content type {}, version {:#06x}): the rest of the stream was not decoded",
+                header.first().copied().unwrap_or(0),
+                u16::from_be_bytes([header.get(1).copied().unwrap_or(0), header.get(2).copied().unwrap_or(0)])
+            ),
+        );
         self.stop(dir);
     }
 
@@ -746,7 +894,15 @@ impl TlsObserver {
                 "handshake message interrupted by another record in {name} stream at packet {}",
                 meta.packet
             ));
-            self.dirs[dir.idx()].hs_buf = Vec::new();
+            let st = &self.dirs[dir.idx()];
+            let (at, what) = (st.record_start, partial_message(&st.hs_buf));
+            self.decode_stop(
+                dir,
+                meta,
+                at,
+                format!("{what}, interrupted by a record of content type {ct} before its end: it was not decoded"),
+            );
+            self.dirs[dir.idx()].drop_partial();
         }
         match ct {
             CT_CHANGE_CIPHER_SPEC => {
@@ -834,6 +990,16 @@ impl TlsObserver {
                     self.oversized(dir, len, meta);
                     return;
                 }
+                if len > LARGE_MESSAGE {
+                    if !reserve_large(len) {
+                        self.over_budget(dir, len, meta);
+                        return;
+                    }
+                    let st = &mut self.dirs[d];
+                    st.reserved = len;
+                    // Room made once: growing by doubling would copy a large chain many times.
+                    st.hs_buf.reserve_exact(len);
+                }
                 if len > 0 {
                     continue;
                 }
@@ -843,6 +1009,7 @@ impl TlsObserver {
                 st.hs_buf.get(1..4).and_then(be_u24).map(|l| 4 + l) == Some(st.hs_buf.len());
             if complete {
                 let msg = std::mem::take(&mut st.hs_buf);
+                release_large(std::mem::take(&mut st.reserved));
                 self.handshake_message(dir, &msg, meta);
             }
         }
@@ -854,6 +1021,36 @@ impl TlsObserver {
             "handshake message of {len} bytes in {name} stream at packet {} exceeds the {} byte limit: stopped reading it",
             meta.packet, self.cfg.max_handshake_message
         ));
+        let at = self.dirs[dir.idx()].record_start;
+        self.decode_stop(
+            dir,
+            meta,
+            at,
+            format!(
+                "a handshake message announced as {len} bytes, over the {} byte limit: the rest of the stream was not decoded",
+                self.cfg.max_handshake_message
+            ),
+        );
+        self.stop(dir);
+    }
+
+    /// A large message for which the process-wide budget has no room left.
+    fn over_budget(&mut self, dir: Direction, len: usize, meta: SegmentMeta) {
+        let name = self.stream_name(dir);
+        self.problem(format!(
+            "handshake message of {len} bytes in {name} stream at packet {}: no memory budget left to join it",
+            meta.packet
+        ));
+        let at = self.dirs[dir.idx()].record_start;
+        self.decode_stop(
+            dir,
+            meta,
+            at,
+            format!(
+                "a handshake message of {len} bytes, while other connections held the {} MiB kept for large messages: the rest of the stream was not decoded",
+                LARGE_MESSAGE_BUDGET >> 20
+            ),
+        );
         self.stop(dir);
     }
 
@@ -941,6 +1138,16 @@ impl TlsObserver {
     fn malformed(&mut self, dir: Direction, e: String, meta: SegmentMeta) {
         let name = self.stream_name(dir);
         self.problem(format!("{e} in {name} stream at packet {}", meta.packet));
+        // The parser's error text carries the input bytes: only its first words are kept.
+        let what = e.split(':').next().unwrap_or(&e);
+        let message = what.strip_prefix("malformed ").unwrap_or(what);
+        let at = self.dirs[dir.idx()].record_start;
+        self.decode_stop(
+            dir,
+            meta,
+            at,
+            format!("a {message} that does not decode: its fields were not read"),
+        );
     }
 
     fn client_hello(&mut self, dir: Direction, ch: ClientHello, meta: SegmentMeta) {
@@ -1101,6 +1308,7 @@ impl StreamHandler for TlsObserver {
     fn on_gap(&mut self, dir: Direction, len: u64, meta: SegmentMeta) -> Interest {
         let name = self.stream_name(dir);
         let st = &mut self.dirs[dir.idx()];
+        st.delivered += len;
         match st.mode {
             Mode::Stopped => {}
             Mode::Encrypted => {
@@ -1124,7 +1332,7 @@ impl StreamHandler for TlsObserver {
                     st.mode
                 };
                 st.rec_buf.clear();
-                st.hs_buf = Vec::new();
+                st.drop_partial();
                 st.resync = true;
                 self.problem(format!(
                     "gap of {len} bytes in {name} stream at packet {}",
@@ -1136,9 +1344,121 @@ impl StreamHandler for TlsObserver {
     }
 }
 
+/// A handshake message type's name (RFC 8446 §4, RFC 5246 §7.4).
+fn handshake_type_name(t: u8) -> &'static str {
+    match t {
+        0 => "HelloRequest",
+        1 => "ClientHello",
+        2 => "ServerHello",
+        4 => "NewSessionTicket",
+        5 => "EndOfEarlyData",
+        8 => "EncryptedExtensions",
+        11 => "Certificate",
+        12 => "ServerKeyExchange",
+        13 => "CertificateRequest",
+        14 => "ServerHelloDone",
+        15 => "CertificateVerify",
+        16 => "ClientKeyExchange",
+        20 => "Finished",
+        22 => "CertificateStatus",
+        24 => "KeyUpdate",
+        _ => "handshake",
+    }
+}
+
+/// "a Certificate message (9000 of 339629 bytes seen)" for a partly joined message.
+fn partial_message(hs_buf: &[u8]) -> String {
+    let name = hs_buf
+        .first()
+        .map_or("handshake", |t| handshake_type_name(*t));
+    match hs_buf.get(1..4).and_then(be_u24) {
+        Some(len) => format!(
+            "a {name} message ({} of {} bytes seen)",
+            hs_buf.len().saturating_sub(4),
+            len
+        ),
+        None => format!("a {name} message"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Serialises the tests that use the process-wide large-message budget.
+    static BUDGET: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// Hand-built (no corpus capture holds a handshake message over 256 KiB): a 300,016-byte
+    /// Certificate message with two 150,000-byte certificates, over 19 records and many
+    /// deliveries, is joined and decoded; its budget reservation is given back.
+    #[test]
+    fn joins_a_certificate_message_over_256_kib() {
+        let _budget = BUDGET.lock().unwrap_or_else(|e| e.into_inner());
+        let cert_len = 150_000usize;
+        let mut body = Vec::new();
+        let list_len = 2 * (3 + cert_len);
+        body.extend_from_slice(&(list_len as u32).to_be_bytes()[1..]);
+        for fill in [0x11u8, 0x22] {
+            body.extend_from_slice(&(cert_len as u32).to_be_bytes()[1..]);
+            body.extend_from_slice(&vec![fill; cert_len]);
+        }
+        let mut msg = vec![11u8];
+        msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        msg.extend_from_slice(&body);
+        let mut stream = Vec::new();
+        for chunk in msg.chunks(16_384) {
+            stream.extend_from_slice(&[22, 3, 3]);
+            stream.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
+            stream.extend_from_slice(chunk);
+        }
+        let mut obs = TlsObserver::new(ObserverConfig::default());
+        for (i, piece) in stream.chunks(1_460).enumerate() {
+            let meta = SegmentMeta {
+                packet: i as u64 + 1,
+                ..SegmentMeta::default()
+            };
+            obs.on_data(Direction::ToClient, piece, meta);
+        }
+        assert_eq!(obs.dirs[Direction::ToClient.idx()].reserved, 0);
+        let s = obs.finish();
+        let certs = s.server_certificate.expect("certificate decoded").certs;
+        assert_eq!(certs.len(), 2);
+        assert_eq!(certs[1].len(), cert_len);
+        assert!(certs[1].iter().all(|b| *b == 0x22));
+        assert_eq!(s.decode_stops, []);
+    }
+
+    /// Hand-built: a message announced over the protocol limit cannot exist, and one the budget
+    /// has no room for is refused; both say so, with the record's stream offset.
+    #[test]
+    fn a_message_over_the_budget_is_a_decode_stop() {
+        let _budget = BUDGET.lock().unwrap_or_else(|e| e.into_inner());
+        let mut obs = TlsObserver::new(ObserverConfig::default());
+        // Hold most of the budget, as other connections joining large messages would; then a
+        // ServerHelloDone record and a record announcing a 1 MiB Certificate.
+        assert!(reserve_large(LARGE_MESSAGE_BUDGET - LARGE_MESSAGE));
+        let mut stream = vec![22, 3, 3, 0, 4, 14, 0, 0, 0];
+        stream.extend_from_slice(&[22, 3, 3, 0, 8, 11, 0x10, 0, 0, 0, 0, 0, 0]);
+        let meta = SegmentMeta {
+            packet: 7,
+            ..SegmentMeta::default()
+        };
+        obs.on_data(Direction::ToClient, &stream, meta);
+        release_large(LARGE_MESSAGE_BUDGET - LARGE_MESSAGE);
+        let s = obs.finish();
+        assert_eq!(s.decode_stops.len(), 1, "{:?}", s.decode_stops);
+        let stop = &s.decode_stops[0];
+        assert_eq!(
+            (stop.from, stop.meta.packet, stop.offset),
+            (Side::Server, 7, 9)
+        );
+        assert!(
+            stop.what
+                .starts_with("a handshake message of 1048576 bytes"),
+            "{}",
+            stop.what
+        );
+    }
 
     #[test]
     fn preamble_probe_rejects_pseudo_random_bytes() {
