@@ -299,7 +299,7 @@ fn tables_are_paged_without_losing_or_reordering_rows() {
     assert_eq!(connections, 59);
     for (view, header_lines, tables) in [
         ("connections", 2, connections.div_ceil(10)),
-        ("findings", 1, 6),
+        ("findings", 1, 7),
     ] {
         let (whole, one) = run(view, "100000");
         let (paged, many) = run(view, "10");
