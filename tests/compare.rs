@@ -316,3 +316,26 @@ fn no_secret_reaches_the_comparison() {
     // The proxy sample pairs with the others by SNI (localhost) or server address.
     assert!(compared > 0);
 }
+
+/// The README's worked example is what the command prints.
+#[test]
+fn readme_example_is_the_output() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).expect("README.md");
+    let block = readme
+        .split("<!-- example:compare -->\n```\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```\n<!-- /example:compare -->").next())
+        .expect("README has the compare example");
+    let (command, shown) = block.split_once('\n').expect("a command line, then output");
+    let args: Vec<&str> = command
+        .strip_prefix("$ tlscap ")
+        .expect("$ tlscap ...")
+        .split_whitespace()
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+        .current_dir(common::root())
+        .args(&args)
+        .output()
+        .expect("run tlscap");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), shown);
+}
