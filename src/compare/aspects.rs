@@ -126,6 +126,9 @@ fn rank(found: Vec<Found>, bad: &ConnectionRecord, good: &ConnectionRecord) -> V
             let symptom = matches!(f.aspect, Aspect::Alert | Aspect::HttpStatus);
             let tier = if symptom {
                 5
+            } else if f.aspect == Aspect::Tcp {
+                // How TCP ended is the failure seen from below, not what explains it.
+                3
             } else if tied.is_some() {
                 0
             } else {
@@ -212,6 +215,15 @@ fn client_side(a: Aspect) -> bool {
 
 // ---------------------------------------------------------------- transport
 
+/// Both sides name a server, and not the same one: their addresses differ because their names
+/// do, and the sni aspect says so.
+fn named_apart(g: &Observed, b: &Observed) -> bool {
+    match (&g.record.sni, &b.record.sni) {
+        (Some(x), Some(y)) => !x.eq_ignore_ascii_case(y),
+        _ => false,
+    }
+}
+
 fn transport(g: &Observed, b: &Observed, out: &mut Vec<Found>) {
     let (gp, bp) = (&g.hello.proxy, &b.hello.proxy);
     if gp != bp {
@@ -232,7 +244,7 @@ fn transport(g: &Observed, b: &Observed, out: &mut Vec<Found>) {
             explains: Vec::new(),
             cause,
         });
-    } else if gp.is_none() && g.record.server != b.record.server {
+    } else if gp.is_none() && g.record.server != b.record.server && !named_apart(g, b) {
         // Through one proxy, the capture's server is the proxy, the same for both.
         out.push(Found {
             aspect: Aspect::ServerAddress,
@@ -289,7 +301,11 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
         return;
     }
     let (gh, bh) = (&g.hello, &b.hello);
-    if gh.max_version.is_some()
+    // The version offered explains a protocol_version alert, or a failure without a reason.
+    let version_matters =
+        failure.alert_in(&["protocol_version"]) || failure.unexplained_handshake();
+    if version_matters
+        && gh.max_version.is_some()
         && bh.max_version.is_some()
         && gh.max_version.map(super::version_order) != bh.max_version.map(super::version_order)
     {
@@ -322,47 +338,59 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
             cause,
         });
     }
-    let lists = failure.alert_in(NEGOTIATION_ALERTS) || failure.unexplained_handshake();
-    let negotiation_kinds = || {
-        let mut k = vec![FindingKind::WeakCipher];
-        if failure.alert_in(NEGOTIATION_ALERTS) || failure.unexplained_handshake() {
-            k.push(FindingKind::TlsAlert);
+    // Which lists can explain this failure: all three after a negotiation alert; after a
+    // failure without a readable reason (reset, stall, encrypted alert) only the suite the
+    // server wanted and a post-quantum key share (a hello too big for some middleboxes).
+    let negotiation = failure.alert_in(NEGOTIATION_ALERTS);
+    let unexplained = failure.unexplained_handshake();
+    let negotiation_kinds = || vec![FindingKind::WeakCipher, FindingKind::TlsAlert];
+    if let (Some(chosen), true) = (gh.server_cipher, negotiation || unexplained) {
+        if !bh.ciphers.is_empty() && !bh.ciphers.contains(&chosen) {
+            out.push(Found {
+                aspect: Aspect::Cipher,
+                good: Some(cipher_name(chosen)),
+                bad: Some(names_list(&bh.ciphers, cipher_name)),
+                explains: negotiation_kinds(),
+                cause: format!(
+                    "The failing client does not offer {}, the suite the server chose for the working client, and shares no other suite the server accepts.",
+                    cipher_name(chosen)
+                ),
+            });
         }
-        k
-    };
-    if lists {
-        if let Some(chosen) = gh.server_cipher {
-            if !bh.ciphers.is_empty() && !bh.ciphers.contains(&chosen) {
-                out.push(Found {
-                    aspect: Aspect::Cipher,
-                    good: Some(cipher_name(chosen)),
-                    bad: Some(names_list(&bh.ciphers, cipher_name)),
-                    explains: negotiation_kinds(),
-                    cause: format!(
-                        "The failing client does not offer {}, the suite the server chose for the working client, and shares no other suite the server accepts.",
-                        cipher_name(chosen)
-                    ),
-                });
-            }
-        }
-        if let Some((only_g, only_b)) = one_sided(&gh.groups, &bh.groups) {
-            let pq_bad = only_b.iter().any(|x| is_post_quantum(*x));
-            let mut explains = negotiation_kinds();
-            explains.extend([FindingKind::HandshakeStalled, FindingKind::TcpReset]);
-            let cause = if pq_bad {
-                "The failing client offers a post-quantum key share, which makes its ClientHello span more than one segment; the server or a middlebox drops or rejects such hellos.".to_string()
+    }
+    if let Some((only_g, only_b)) = one_sided(&gh.groups, &bh.groups) {
+        let pq_bad = only_b.iter().any(|x| is_post_quantum(*x));
+        // Offering more never fails a negotiation: what matters is what only the working
+        // client offers (or a post-quantum share's size).
+        if (negotiation && !only_g.is_empty()) || (unexplained && pq_bad) {
+            let (explains, cause) = if pq_bad {
+                (
+                    vec![
+                        FindingKind::HandshakeStalled,
+                        FindingKind::TcpReset,
+                        FindingKind::TlsAlert,
+                    ],
+                    "The failing client offers a post-quantum key share, which makes its ClientHello span more than one segment; the server or a middlebox drops or rejects such hellos.",
+                )
             } else {
-                "The failing client offers other key-exchange groups than the working one, and none the server accepts.".to_string()
+                (
+                    negotiation_kinds(),
+                    "The failing client offers other key-exchange groups than the working one, and none the server accepts.",
+                )
             };
             out.push(Found {
                 aspect: Aspect::Groups,
                 good: joined(&only_g, group_name),
                 bad: joined(&only_b, group_name),
                 explains,
-                cause,
+                cause: cause.to_string(),
             });
         }
-        if let Some((only_g, only_b)) = one_sided(&gh.sig_algs, &bh.sig_algs) {
+    }
+    if negotiation {
+        if let Some((only_g, only_b)) =
+            one_sided(&gh.sig_algs, &bh.sig_algs).filter(|(only_g, _)| !only_g.is_empty())
+        {
             out.push(Found {
                 aspect: Aspect::SignatureAlgorithms,
                 good: joined(&only_g, sig_alg_name),
@@ -372,21 +400,15 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
             });
         }
     }
-    if (failure.alert_in(&["no_application_protocol"]) || failure.unexplained_handshake())
-        && gr.alpn_offered != br.alpn_offered
-    {
-        let mut explains = Vec::new();
-        if failure.alert_in(&["no_application_protocol"]) {
-            explains.push(FindingKind::TlsAlert);
-        }
+    if failure.alert_in(&["no_application_protocol"]) && gr.alpn_offered != br.alpn_offered {
         let show = |v: &[String]| (!v.is_empty()).then(|| v.join(", "));
         out.push(Found {
             aspect: Aspect::Alpn,
             good: show(&gr.alpn_offered),
             bad: show(&br.alpn_offered),
-            explains,
+            explains: vec![FindingKind::TlsAlert],
             cause: format!(
-                "The failing client offers {} where the working one offers {}; the server requires a protocol it can speak.",
+                "The failing client offers {} where the working one offers {}; the server speaks none of the failing client's protocols.",
                 show(&br.alpn_offered).unwrap_or_else(|| "no ALPN".into()),
                 show(&gr.alpn_offered).unwrap_or_else(|| "none".into())
             ),
@@ -398,7 +420,7 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
         "unsupported_extension",
         "missing_extension",
     ];
-    if failure.alert_in(&ext_alerts) || failure.unexplained_handshake() {
+    if failure.alert_in(&ext_alerts) {
         let tls13_both = [gh, bh]
             .iter()
             .all(|h| h.max_version.map(super::version_order) == Some(0x0304));
@@ -408,16 +430,12 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
             bh.extensions.iter().copied().filter(keep).collect(),
         );
         if let Some((only_g, only_b)) = one_sided(&ge, &be) {
-            let mut explains = vec![FindingKind::HandshakeStalled, FindingKind::TcpReset];
-            if failure.alert_in(&ext_alerts) {
-                explains.push(FindingKind::TlsAlert);
-            }
             out.push(Found {
                 aspect: Aspect::Extensions,
                 good: joined(&only_g, extension_name),
                 bad: joined(&only_b, extension_name),
-                explains,
-                cause: "The two ClientHellos carry different extensions, and the server or a middlebox rejects one the failing client sends (or needs one it leaves out).".to_string(),
+                explains: vec![FindingKind::TlsAlert],
+                cause: "The two ClientHellos carry different extensions, and the server rejects one the failing client sends (or needs one it leaves out).".to_string(),
             });
         }
     }
@@ -792,11 +810,39 @@ fn is_post_quantum(g: u16) -> bool {
 /// IANA name of a supported group.
 pub(crate) fn group_name(g: u16) -> String {
     let name = match g {
+        1 => "sect163k1",
+        2 => "sect163r1",
+        3 => "sect163r2",
+        4 => "sect193r1",
+        5 => "sect193r2",
+        6 => "sect233k1",
+        7 => "sect233r1",
+        8 => "sect239k1",
+        9 => "sect283k1",
+        10 => "sect283r1",
+        11 => "sect409k1",
+        12 => "sect409r1",
+        13 => "sect571k1",
+        14 => "sect571r1",
+        15 => "secp160k1",
+        16 => "secp160r1",
+        17 => "secp160r2",
+        18 => "secp192k1",
+        19 => "secp192r1",
+        20 => "secp224k1",
+        21 => "secp224r1",
+        22 => "secp256k1",
         23 => "secp256r1",
         24 => "secp384r1",
         25 => "secp521r1",
         29 => "x25519",
+        26 => "brainpoolP256r1",
+        27 => "brainpoolP384r1",
+        28 => "brainpoolP512r1",
         30 => "x448",
+        31 => "brainpoolP256r1tls13",
+        32 => "brainpoolP384r1tls13",
+        33 => "brainpoolP512r1tls13",
         256 => "ffdhe2048",
         257 => "ffdhe3072",
         258 => "ffdhe4096",
@@ -819,10 +865,24 @@ pub(crate) fn group_name(g: u16) -> String {
 fn sig_alg_name(s: u16) -> String {
     let name = tls_parser::SignatureScheme(s).to_string();
     // tls-parser writes unknown values as `SignatureScheme(…)`.
-    if name.contains('(') {
-        format!("0x{s:04x}")
-    } else {
-        name
+    if !name.contains('(') {
+        return name;
+    }
+    // TLS 1.2's (hash, signature) pairs that have no TLS 1.3 name.
+    let hash = match s >> 8 {
+        1 => "md5",
+        2 => "sha1",
+        3 => "sha224",
+        4 => "sha256",
+        5 => "sha384",
+        6 => "sha512",
+        _ => return format!("0x{s:04x}"),
+    };
+    match s & 0xff {
+        1 => format!("rsa_pkcs1_{hash}"),
+        2 => format!("dsa_{hash}"),
+        3 => format!("ecdsa_{hash}"),
+        _ => format!("0x{s:04x}"),
     }
 }
 
@@ -892,6 +952,9 @@ mod tests {
         assert_eq!(group_name(0x1234), "0x1234");
         assert_eq!(sig_alg_name(0x0804), "rsa_pss_rsae_sha256");
         assert_eq!(sig_alg_name(0x0bad), "0x0bad");
+        assert_eq!(sig_alg_name(0x0602), "dsa_sha512");
+        assert_eq!(sig_alg_name(0x0303), "ecdsa_sha224");
+        assert_eq!(sig_alg_name(0x0302), "dsa_sha224");
         assert_eq!(extension_name(51), "key_share");
     }
 }
