@@ -203,11 +203,11 @@ pub enum Command {
         /// with `--good` and `--bad`.
         #[arg(value_name = "CAPTURE", num_args = 1..=2, required = true)]
         sides: Vec<String>,
-        /// With one capture: the working side (connection index, client address or CIDR, or
-        /// SNI glob).
+        /// The working side's connections (a connection index, a client address or CIDR, or an
+        /// SNI glob); from the one capture given, or from GOOD.
         #[arg(long = "good", value_name = "FILTER", requires = "bad_pick")]
         good_pick: Option<crate::compare::Pick>,
-        /// With one capture: the failing side (as `--good`).
+        /// The failing side's connections (as `--good`); from the one capture given, or from BAD.
         #[arg(long = "bad", value_name = "FILTER", requires = "good_pick")]
         bad_pick: Option<crate::compare::Pick>,
     },
@@ -828,6 +828,8 @@ fn compare(
     let (good, bad) = match (sides, good_pick, bad_pick) {
         ([one], Some(_), Some(_)) => (compare_side(one, good_pick), compare_side(one, bad_pick)),
         ([g, b], None, None) => (compare_side(g, None), compare_side(b, None)),
+        // Each filter picks from its own capture.
+        ([g, b], Some(_), Some(_)) => (compare_side(g, good_pick), compare_side(b, bad_pick)),
         _ => {
             eprintln!(
                 "tlscap: compare takes GOOD BAD, or one capture with --good FILTER --bad FILTER"

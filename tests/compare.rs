@@ -339,3 +339,32 @@ fn readme_example_is_the_output() {
         .expect("run tlscap");
     assert_eq!(String::from_utf8_lossy(&out.stdout), shown);
 }
+
+/// With two captures, each filter picks from its own capture. The two servers differ (ports 8412
+/// and 8461), so no cross-connection finding joins them: the failing side's cause is its own
+/// `client-cert-not-requested`, which the missing SNI explains since only the working client
+/// was asked for a certificate.
+#[test]
+fn two_captures_with_filters() {
+    let (rows, code) = compare(&[
+        "samples/sni-gated-client-auth.pcap",
+        "samples/compare/sni-bad.pcap",
+        "--good",
+        "api.tlscap.test",
+        "--bad",
+        "0",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        aspects(&rows),
+        [
+            "sni",
+            "certificate-request",
+            "client-certificate",
+            "http-status"
+        ]
+    );
+    // Not the server address either: what the client sends explains it.
+    assert_eq!(rows[0]["finding"], "client-cert-not-requested");
+    assert_eq!(rows[0]["good_connection"]["index"], 0);
+}
