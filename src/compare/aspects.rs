@@ -251,10 +251,18 @@ fn transport(g: &Observed, b: &Observed, out: &mut Vec<Found>) {
             good: Some(g.record.server.to_string()),
             bad: Some(b.record.server.to_string()),
             explains: Vec::new(),
-            cause: format!(
-                "The failing client reached {} and the working one {}: the service has several addresses (DNS or a load balancer) that are not configured alike.",
-                b.record.server, g.record.server
-            ),
+            cause: if g.record.server.ip() == b.record.server.ip() {
+                format!(
+                    "The failing client connects to port {} where the working one uses port {}: the server (or a firewall before it) treats the two ports differently.",
+                    b.record.server.port(),
+                    g.record.server.port()
+                )
+            } else {
+                format!(
+                    "The failing client reached {} and the working one {}: the service has several addresses (DNS or a load balancer) that are not configured alike.",
+                    b.record.server, g.record.server
+                )
+            },
         });
     }
 }
@@ -526,7 +534,14 @@ fn server(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
     if let (Some(gc), Some(bc)) = (&gr.server_chain, &br.server_chain) {
         let fp =
             |c: &[crate::certs::CertInfo]| c.iter().map(|x| x.sha256.clone()).collect::<Vec<_>>();
-        if fp(gc) != fp(bc) || gr.chain_status != br.chain_status {
+        // Two chains that validate alike matter only when the failure is about certificates.
+        let cert_failure = failure.alert_in(CERT_ALERTS)
+            || br
+                .cause
+                .as_deref()
+                .and_then(FindingKind::from_id)
+                .is_some_and(|c| CERTIFICATE_KINDS.contains(&c));
+        if gr.chain_status != br.chain_status || (fp(gc) != fp(bc) && cert_failure) {
             let mut explains = CERTIFICATE_KINDS.to_vec();
             if failure.alert_in(CERT_ALERTS) {
                 explains.push(FindingKind::TlsAlert);
