@@ -368,3 +368,27 @@ fn two_captures_with_filters() {
     assert_eq!(rows[0]["finding"], "client-cert-not-requested");
     assert_eq!(rows[0]["good_connection"]["index"], 0);
 }
+
+/// One capture of another project (nDPI's gnutella.pcap): connection 117 to 188.61.52.183 port
+/// 11852 is answered, connection 58 to port 63978 of the same host never is. The port is the
+/// difference, ahead of how TCP ended.
+#[test]
+fn corpus_pair_same_host_other_port_times_out() {
+    let Some(corpus) = common::corpus("corpus_pair_same_host_other_port_times_out") else {
+        return;
+    };
+    let file = corpus.join("nDPI/tests/cfgs/default/pcap/gnutella.pcap");
+    let file = file.display().to_string();
+    let (rows, code) = compare(&[&file, "--good", "117", "--bad", "58"]);
+    assert_eq!(code, 0);
+    assert_eq!(aspects(&rows), ["server-address", "tcp"]);
+    assert_eq!(
+        (&rows[0]["good"], &rows[0]["bad"]),
+        (&"188.61.52.183:11852".into(), &"188.61.52.183:63978".into())
+    );
+    assert_eq!(rows[0]["finding"], "tcp-connect-timeout");
+    assert_eq!(
+        (&rows[1]["good"], &rows[1]["bad"]),
+        (&"ok".into(), &"timeout".into())
+    );
+}
