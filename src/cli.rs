@@ -196,6 +196,21 @@ pub enum Command {
         #[arg(long = "conn", value_name = "N")]
         conn: u64,
     },
+    /// Compare a working and a failing side: pair their connections to the same service and
+    /// list what differs, most decisive first.
+    Compare {
+        /// GOOD then BAD: each a capture, or `FILE#N` for one connection; a single capture
+        /// with `--good` and `--bad`.
+        #[arg(value_name = "CAPTURE", num_args = 1..=2, required = true)]
+        sides: Vec<String>,
+        /// The working side's connections (a connection index, a client address or CIDR, or an
+        /// SNI glob); from the one capture given, or from GOOD.
+        #[arg(long = "good", value_name = "FILTER", requires = "bad_pick")]
+        good_pick: Option<crate::compare::Pick>,
+        /// The failing side's connections (as `--good`); from the one capture given, or from BAD.
+        #[arg(long = "bad", value_name = "FILTER", requires = "good_pick")]
+        bad_pick: Option<crate::compare::Pick>,
+    },
 }
 
 /// `--format` values.
@@ -360,6 +375,20 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         let mut opts = opts;
         opts.observer.events = true;
         return explain(path, *conn, &opts);
+    }
+    if let Some(Command::Compare {
+        sides,
+        good_pick,
+        bad_pick,
+    }) = &cli.command
+    {
+        return compare(
+            sides,
+            good_pick.as_ref(),
+            bad_pick.as_ref(),
+            &opts,
+            &cli.common,
+        );
     }
     if cli.paths.is_empty() {
         eprintln!("tlscap: no input given; try `tlscap samples/` or `tlscap --help`");
@@ -768,4 +797,118 @@ fn explain(path: &std::path::Path, conn: u64, opts: &Options) -> std::io::Result
     } else {
         EXIT_OK
     })
+}
+
+/// A side of `compare` as given: the capture and which of its connections.
+fn compare_side(arg: &str, pick: Option<&crate::compare::Pick>) -> (PathBuf, crate::compare::Pick) {
+    use crate::compare::Pick;
+    if let Some(p) = pick {
+        return (PathBuf::from(arg), p.clone());
+    }
+    // `FILE#N`, unless a file is named so.
+    match arg.rsplit_once('#') {
+        Some((file, n)) if !std::path::Path::new(arg).exists() => match n.parse() {
+            Ok(n) => (PathBuf::from(file), Pick::Index(n)),
+            Err(_) => (PathBuf::from(arg), Pick::All),
+        },
+        _ => (PathBuf::from(arg), Pick::All),
+    }
+}
+
+/// `compare`: analyses the captures (each once, their cross-connection findings together, as
+/// one batch would), picks the two sides and prints what differs.
+fn compare(
+    sides: &[String],
+    good_pick: Option<&crate::compare::Pick>,
+    bad_pick: Option<&crate::compare::Pick>,
+    opts: &Options,
+    common: &CommonArgs,
+) -> std::io::Result<i32> {
+    use crate::compare::{Observed, Pick};
+    let (good, bad) = match (sides, good_pick, bad_pick) {
+        ([one], Some(_), Some(_)) => (compare_side(one, good_pick), compare_side(one, bad_pick)),
+        ([g, b], None, None) => (compare_side(g, None), compare_side(b, None)),
+        // Each filter picks from its own capture.
+        ([g, b], Some(_), Some(_)) => (compare_side(g, good_pick), compare_side(b, bad_pick)),
+        _ => {
+            eprintln!(
+                "tlscap: compare takes GOOD BAD, or one capture with --good FILTER --bad FILTER"
+            );
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let mut paths: Vec<PathBuf> = vec![good.0.clone()];
+    if bad.0 != good.0 {
+        paths.push(bad.0.clone());
+    }
+    let mut analyses: Vec<app::FileAnalysis> =
+        paths.iter().map(|p| app::analyze_file(p, opts)).collect();
+    let mut failed = false;
+    for a in &analyses {
+        for w in &a.warnings {
+            if !common.quiet {
+                eprintln!("tlscap: warning: {w}");
+            }
+        }
+        if let Some(e) = &a.error {
+            eprintln!("tlscap: error: {e}");
+            failed = true;
+        }
+    }
+    app::apply_cross_connection(&mut analyses, &opts.findings);
+    let side = |(path, pick): &(PathBuf, Pick)| -> Vec<Observed> {
+        let i = paths.iter().position(|p| p == path).unwrap_or(0);
+        let Some(a) = analyses.get(i) else {
+            return Vec::new();
+        };
+        a.connections
+            .iter()
+            .zip(&a.handshakes)
+            .filter(|(r, _)| pick.matches(r))
+            .map(|(r, h)| Observed {
+                record: r.clone(),
+                hello: crate::compare::Hello::from_handshake(h),
+            })
+            .collect()
+    };
+    let (g, b) = (side(&good), side(&bad));
+    for (name, (path, _), list) in [("good", &good, &g), ("bad", &bad, &b)] {
+        if list.is_empty() {
+            eprintln!(
+                "tlscap: compare: the {name} side ({}) has no reported connection",
+                path.display()
+            );
+            return Ok(if failed { EXIT_INPUT_ERROR } else { EXIT_USAGE });
+        }
+    }
+    let failed_in = |side: &[Observed]| {
+        side.iter()
+            .any(|o| o.record.outcome == crate::record::Outcome::Failed)
+    };
+    if !common.quiet && !failed_in(&b) {
+        eprintln!("tlscap: compare: no connection of the bad side failed; its differences from the good side are listed anyway");
+    }
+    if !common.quiet
+        && failed_in(&g)
+        && !g
+            .iter()
+            .any(|o| o.record.outcome == crate::record::Outcome::Ok)
+    {
+        eprintln!("tlscap: compare: every connection of the good side failed; are GOOD and BAD the right way round?");
+    }
+    let comparisons = crate::compare::compare(&g, &b);
+    if comparisons.is_empty() && !common.quiet {
+        eprintln!("tlscap: compare: no connection of the bad side goes to a service the good side reaches (same SNI or server address)");
+    }
+    let Some((mut out, to_terminal)) = open_output(common) else {
+        return Ok(EXIT_WRITE_ERROR);
+    };
+    crate::compare::print::write(
+        &mut out,
+        &comparisons,
+        common.format.into(),
+        table_style(common, to_terminal),
+    )?;
+    out.flush()?;
+    Ok(if failed { EXIT_INPUT_ERROR } else { EXIT_OK })
 }

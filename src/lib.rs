@@ -8,7 +8,8 @@
 //! hostname checks) → [`record`] (the typed connection record, the finding catalogue, record
 //! building) → [`findings`] (rules → diagnoses, outcome and cause) → [`spill`] (records waiting
 //! for the batch's end, postcard) → [`report`] (printers: table, JSON, CSV, the `explain`
-//! ladder). [`app`] wires the stages together; [`cli`] parses arguments and picks a printer.
+//! ladder) → [`compare`] (a working and a failing side: what differs, most decisive first).
+//! [`app`] wires the stages together; [`cli`] parses arguments and picks a printer.
 //!
 //! A stage never imports a later one; each has plain data types at its edges.
 
@@ -16,6 +17,7 @@ pub mod app;
 pub mod capture;
 pub mod certs;
 pub mod cli;
+pub mod compare;
 pub mod filter;
 pub mod findings;
 pub mod flow;

@@ -296,10 +296,10 @@ fn tables_are_paged_without_losing_or_reordering_rows() {
     .iter()
     .filter(|r| r["type"] == "connection")
     .count();
-    assert_eq!(connections, 49);
+    assert_eq!(connections, 59);
     for (view, header_lines, tables) in [
         ("connections", 2, connections.div_ceil(10)),
-        ("findings", 1, 6),
+        ("findings", 1, 7),
     ] {
         let (whole, one) = run(view, "100000");
         let (paged, many) = run(view, "10");

@@ -1,0 +1,975 @@
+//! The aspects compared: for each, both sides' values, the findings it can explain and the
+//! sentence saying why; then the ranking.
+//!
+//! An aspect is listed only when it can explain how the failing side failed: the ClientHello's
+//! lists (suites, groups, signature algorithms, ALPN, extensions) only when the handshake
+//! failed in a way they decide (e.g. `handshake_failure`, not `unknown_ca`), HTTP only when
+//! both sides got that far. Ports, randoms, session ids, times, key-share bytes and the JA4 of
+//! two different clients are never differences.
+
+use super::{Aspect, ConnRef, Difference, DifferenceType, Observed};
+use crate::findings::CERTIFICATE_KINDS;
+use crate::record::{ConnectionRecord, ConnectionStatus, FailedAt, FindingKind, Outcome};
+use crate::tls::names::{cipher_name, version_name};
+use std::collections::BTreeSet;
+
+/// A difference before it is ranked.
+struct Found {
+    aspect: Aspect,
+    good: Option<String>,
+    bad: Option<String>,
+    /// Findings this difference can explain, most specific first.
+    explains: Vec<FindingKind>,
+    cause: String,
+}
+
+/// How the failing side failed, as far as the ClientHello's lists can matter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Failure {
+    /// It did not fail (or the capture cannot tell).
+    None,
+    /// A fatal alert; its description when readable.
+    Alert(Option<String>),
+    /// The handshake failed without a readable alert (stalled, reset, closed).
+    Handshake,
+    /// Before TLS (TCP) or after it (HTTP).
+    Other,
+}
+
+impl Failure {
+    fn of(r: &ConnectionRecord) -> Failure {
+        if r.outcome != Outcome::Failed {
+            return Failure::None;
+        }
+        let fatal = r
+            .alerts
+            .iter()
+            .find(|a| a.encrypted || a.level.as_deref() == Some("fatal"));
+        if let Some(a) = fatal {
+            return Failure::Alert(a.description.clone());
+        }
+        match r.failed_at {
+            Some(FailedAt::Handshake) => Failure::Handshake,
+            _ => Failure::Other,
+        }
+    }
+
+    /// The alert's description, if it is one of `names`.
+    fn alert_in(&self, names: &[&str]) -> bool {
+        matches!(self, Failure::Alert(Some(d)) if names.contains(&d.as_str()))
+    }
+
+    /// A handshake failure whose reason cannot be read: any hello list may explain it.
+    fn unexplained_handshake(&self) -> bool {
+        matches!(self, Failure::Handshake | Failure::Alert(None))
+    }
+
+    fn handshake(&self) -> bool {
+        matches!(self, Failure::Handshake | Failure::Alert(_))
+    }
+}
+
+/// Alerts a peer sends when the two sides share no suite, group or signature algorithm.
+const NEGOTIATION_ALERTS: &[&str] = &[
+    "handshake_failure",
+    "insufficient_security",
+    "illegal_parameter",
+];
+/// Alerts about a certificate the peer sent.
+const CERT_ALERTS: &[&str] = &[
+    "unknown_ca",
+    "bad_certificate",
+    "certificate_unknown",
+    "certificate_expired",
+    "certificate_revoked",
+    "unsupported_certificate",
+    "access_denied",
+];
+
+/// The failing side's findings a generic difference (proxy, address) relates to: what it saw.
+const SYMPTOMS: &[FindingKind] = &[
+    FindingKind::HttpUnauthorized,
+    FindingKind::TlsAlert,
+    FindingKind::TcpReset,
+    FindingKind::HandshakeStalled,
+    FindingKind::ReadTimeout,
+    FindingKind::TcpRefused,
+    FindingKind::TcpConnectTimeout,
+    FindingKind::NotTls,
+];
+
+/// Every difference between `g` (works) and `b` (fails), most decisive first.
+pub(super) fn differences(g: &Observed, b: &Observed) -> Vec<Difference> {
+    let failure = Failure::of(&b.record);
+    let mut found = Vec::new();
+    transport(g, b, &mut found);
+    hello(g, b, &failure, &mut found);
+    server(g, b, &failure, &mut found);
+    http(g, b, &mut found);
+    symptoms(g, b, &failure, &mut found);
+    rank(found, &b.record, &g.record)
+}
+
+fn kinds_present(r: &ConnectionRecord) -> impl Iterator<Item = FindingKind> + '_ {
+    r.findings.iter().map(|f| f.kind)
+}
+
+/// Orders by decisiveness: tied to the failing side's cause, then hello lists when an alert
+/// ended the handshake, then the chain, then transport, then the rest; symptoms last.
+fn rank(found: Vec<Found>, bad: &ConnectionRecord, good: &ConnectionRecord) -> Vec<Difference> {
+    let cause = bad.cause.as_deref().and_then(FindingKind::from_id);
+    let alerted = !matches!(Failure::of(bad), Failure::None | Failure::Other);
+    let mut ranked: Vec<(u8, Found, Option<FindingKind>)> = found
+        .into_iter()
+        .map(|f| {
+            let tied = cause.filter(|c| f.explains.contains(c));
+            let symptom = matches!(f.aspect, Aspect::Alert | Aspect::HttpStatus);
+            let tier = if symptom {
+                5
+            } else if f.aspect == Aspect::Tcp {
+                // How TCP ended is the failure seen from below, not what explains it.
+                3
+            } else if tied.is_some() {
+                0
+            } else {
+                match f.aspect {
+                    Aspect::Version
+                    | Aspect::Cipher
+                    | Aspect::Groups
+                    | Aspect::SignatureAlgorithms
+                    | Aspect::Alpn
+                    | Aspect::Extensions
+                        if alerted =>
+                    {
+                        1
+                    }
+                    Aspect::ServerChain => 2,
+                    Aspect::Proxy | Aspect::ServerAddress | Aspect::Tcp => 3,
+                    _ => 4,
+                }
+            };
+            let finding = tied
+                .or_else(|| {
+                    f.explains
+                        .iter()
+                        .copied()
+                        .find(|k| kinds_present(bad).any(|p| p == *k))
+                })
+                .or_else(|| {
+                    if !f.explains.is_empty() {
+                        return None;
+                    }
+                    bad.findings
+                        .iter()
+                        .filter(|x| x.observed && SYMPTOMS.contains(&x.kind))
+                        .map(|x| x.kind)
+                        .next()
+                        .or(cause.filter(|c| *c != FindingKind::TlsAlert || alerted))
+                });
+            (tier, f, finding)
+        })
+        .collect();
+    // When what the failing client itself sends explains its cause, the server it reached
+    // does not: any server would have answered the same.
+    let client_explains = ranked
+        .iter()
+        .any(|(tier, f, _)| *tier == 0 && client_side(f.aspect));
+    if client_explains {
+        ranked.retain(|(_, f, _)| f.aspect != Aspect::ServerAddress);
+    }
+    ranked.sort_by_key(|(tier, f, _)| (*tier, f.aspect));
+    ranked
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, f, finding))| Difference {
+            record_type: DifferenceType::Difference,
+            rank: i as u32 + 1,
+            aspect: f.aspect,
+            good: f.good,
+            bad: f.bad,
+            finding,
+            cause: f.cause,
+            good_connection: ConnRef::of(good),
+            bad_connection: ConnRef::of(bad),
+        })
+        .collect()
+}
+
+/// Aspects the client decides alone.
+fn client_side(a: Aspect) -> bool {
+    matches!(
+        a,
+        Aspect::Sni
+            | Aspect::Version
+            | Aspect::Cipher
+            | Aspect::Groups
+            | Aspect::SignatureAlgorithms
+            | Aspect::Alpn
+            | Aspect::Extensions
+            | Aspect::ClientCertificate
+            | Aspect::HttpMethod
+            | Aspect::HttpHost
+            | Aspect::HttpAuth
+    )
+}
+
+// ---------------------------------------------------------------- transport
+
+/// Both sides name a server, and not the same one: their addresses differ because their names
+/// do, and the sni aspect says so.
+fn named_apart(g: &Observed, b: &Observed) -> bool {
+    match (&g.record.sni, &b.record.sni) {
+        (Some(x), Some(y)) => !x.eq_ignore_ascii_case(y),
+        _ => false,
+    }
+}
+
+fn transport(g: &Observed, b: &Observed, out: &mut Vec<Found>) {
+    let (gp, bp) = (&g.hello.proxy, &b.hello.proxy);
+    if gp != bp {
+        let shown = |p: &Option<String>| Some(p.clone().unwrap_or_else(|| "direct".into()));
+        let cause = match (gp, bp) {
+            (None, Some(p)) => format!(
+                "The failing client goes through a proxy ({p}) where the working one connects directly, so the server sees the proxy's address and the proxy's own rules apply."
+            ),
+            (Some(p), None) => format!(
+                "The failing client connects directly where the working one goes through a proxy ({p}): its direct path (firewall, source address, name resolution) differs."
+            ),
+            _ => "The two clients go through different proxies, so the server sees different source addresses and different proxy rules apply.".to_string(),
+        };
+        out.push(Found {
+            aspect: Aspect::Proxy,
+            good: shown(gp),
+            bad: shown(bp),
+            explains: Vec::new(),
+            cause,
+        });
+    } else if gp.is_none() && g.record.server != b.record.server && !named_apart(g, b) {
+        // Through one proxy, the capture's server is the proxy, the same for both.
+        out.push(Found {
+            aspect: Aspect::ServerAddress,
+            good: Some(g.record.server.to_string()),
+            bad: Some(b.record.server.to_string()),
+            explains: Vec::new(),
+            cause: if g.record.server.ip() == b.record.server.ip() {
+                format!(
+                    "The failing client connects to port {} where the working one uses port {}: the server (or a firewall before it) treats the two ports differently.",
+                    b.record.server.port(),
+                    g.record.server.port()
+                )
+            } else {
+                format!(
+                    "The failing client reached {} and the working one {}: the service has several addresses (DNS or a load balancer) that are not configured alike.",
+                    b.record.server, g.record.server
+                )
+            },
+        });
+    }
+}
+
+// ---------------------------------------------------------------- ClientHello
+
+fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
+    let (gr, br) = (&g.record, &b.record);
+    // Without a ClientHello on the failing side there is nothing it offered to compare.
+    if br.ja4.is_none() && br.versions_offered.is_empty() {
+        return;
+    }
+    if gr.sni.as_deref().map(str::to_ascii_lowercase)
+        != br.sni.as_deref().map(str::to_ascii_lowercase)
+    {
+        let request_lost = gr.cert_requested == Some(true) && br.cert_requested == Some(false);
+        let mut explains = vec![
+            FindingKind::SniGatedClientAuth,
+            FindingKind::MissingSni,
+            FindingKind::HostnameMismatch,
+        ];
+        if request_lost {
+            explains.push(FindingKind::ClientCertNotRequested);
+        }
+        if failure.alert_in(&["unrecognized_name"]) {
+            explains.push(FindingKind::TlsAlert);
+        }
+        let cause = match (&gr.sni, &br.sni) {
+            (Some(_), None) if request_lost => "The failing client sends no SNI (it connects by address), so the server answers with its default host, which never requests a client certificate.".to_string(),
+            (Some(_), None) => "The failing client sends no SNI (it connects by address), so the server answers with its default host and certificate.".to_string(),
+            (None, Some(s)) => format!("The failing client sends SNI {s} where the working one sends none, so the server picks the virtual host configured for that name."),
+            (_, Some(s)) => format!("The failing client asks for {s}, not the name the working client uses, so the server picks another virtual host or certificate."),
+            (None, None) => unreachable_text(),
+        };
+        out.push(Found {
+            aspect: Aspect::Sni,
+            good: gr.sni.clone(),
+            bad: br.sni.clone(),
+            explains,
+            cause,
+        });
+    }
+    if !failure.handshake() {
+        return;
+    }
+    let (gh, bh) = (&g.hello, &b.hello);
+    // The version offered explains a protocol_version alert, or a failure without a reason.
+    let version_matters =
+        failure.alert_in(&["protocol_version"]) || failure.unexplained_handshake();
+    if version_matters
+        && gh.max_version.is_some()
+        && bh.max_version.is_some()
+        && gh.max_version.map(super::version_order) != bh.max_version.map(super::version_order)
+    {
+        let mut explains = vec![FindingKind::ObsoleteVersion];
+        if failure.alert_in(&["protocol_version"]) || failure.unexplained_handshake() {
+            explains.push(FindingKind::TlsAlert);
+        }
+        let (gv, bv) = (
+            gh.max_version.map(version_name).unwrap_or_default(),
+            bh.max_version.map(version_name).unwrap_or_default(),
+        );
+        let cause = if bh.max_version.map(super::version_order)
+            < gh.max_version.map(super::version_order)
+        {
+            format!(
+                "The failing client offers at most {bv}, which the server no longer accepts{}.",
+                gr.version
+                    .as_deref()
+                    .map(|v| format!(" (it negotiated {v} with the working client)"))
+                    .unwrap_or_default()
+            )
+        } else {
+            format!("The failing client offers up to {bv} where the working one stops at {gv}; the server (or a middlebox) mishandles the newer version.")
+        };
+        out.push(Found {
+            aspect: Aspect::Version,
+            good: Some(gv),
+            bad: Some(bv),
+            explains,
+            cause,
+        });
+    }
+    // Which lists can explain this failure: all three after a negotiation alert; after a
+    // failure without a readable reason (reset, stall, encrypted alert) only the suite the
+    // server wanted and a post-quantum key share (a hello too big for some middleboxes).
+    let negotiation = failure.alert_in(NEGOTIATION_ALERTS);
+    let unexplained = failure.unexplained_handshake();
+    let negotiation_kinds = || vec![FindingKind::WeakCipher, FindingKind::TlsAlert];
+    if let (Some(chosen), true) = (gh.server_cipher, negotiation || unexplained) {
+        if !bh.ciphers.is_empty() && !bh.ciphers.contains(&chosen) {
+            out.push(Found {
+                aspect: Aspect::Cipher,
+                good: Some(cipher_name(chosen)),
+                bad: Some(names_list(&bh.ciphers, cipher_name)),
+                explains: negotiation_kinds(),
+                cause: format!(
+                    "The failing client does not offer {}, the suite the server chose for the working client, and shares no other suite the server accepts.",
+                    cipher_name(chosen)
+                ),
+            });
+        }
+    }
+    if let Some((only_g, only_b)) = one_sided(&gh.groups, &bh.groups) {
+        let pq_bad = only_b.iter().any(|x| is_post_quantum(*x));
+        // Offering more never fails a negotiation: what matters is what only the working
+        // client offers (or a post-quantum share's size).
+        if (negotiation && !only_g.is_empty()) || (unexplained && pq_bad) {
+            let (explains, cause) = if pq_bad {
+                (
+                    vec![
+                        FindingKind::HandshakeStalled,
+                        FindingKind::TcpReset,
+                        FindingKind::TlsAlert,
+                    ],
+                    "The failing client offers a post-quantum key share, which makes its ClientHello span more than one segment; the server or a middlebox drops or rejects such hellos.",
+                )
+            } else {
+                (
+                    negotiation_kinds(),
+                    "The failing client offers other key-exchange groups than the working one, and none the server accepts.",
+                )
+            };
+            out.push(Found {
+                aspect: Aspect::Groups,
+                good: joined(&only_g, group_name),
+                bad: joined(&only_b, group_name),
+                explains,
+                cause: cause.to_string(),
+            });
+        }
+    }
+    if negotiation {
+        if let Some((only_g, only_b)) =
+            one_sided(&gh.sig_algs, &bh.sig_algs).filter(|(only_g, _)| !only_g.is_empty())
+        {
+            out.push(Found {
+                aspect: Aspect::SignatureAlgorithms,
+                good: joined(&only_g, sig_alg_name),
+                bad: joined(&only_b, sig_alg_name),
+                explains: negotiation_kinds(),
+                cause: "The failing client offers other signature algorithms than the working one, and none that the server's certificate key can sign with.".to_string(),
+            });
+        }
+    }
+    if failure.alert_in(&["no_application_protocol"]) && gr.alpn_offered != br.alpn_offered {
+        let show = |v: &[String]| (!v.is_empty()).then(|| v.join(", "));
+        out.push(Found {
+            aspect: Aspect::Alpn,
+            good: show(&gr.alpn_offered),
+            bad: show(&br.alpn_offered),
+            explains: vec![FindingKind::TlsAlert],
+            cause: format!(
+                "The failing client offers {} where the working one offers {}; the server speaks none of the failing client's protocols.",
+                show(&br.alpn_offered).unwrap_or_else(|| "no ALPN".into()),
+                show(&gr.alpn_offered).unwrap_or_else(|| "none".into())
+            ),
+        });
+    }
+    let ext_alerts = [
+        "decode_error",
+        "illegal_parameter",
+        "unsupported_extension",
+        "missing_extension",
+    ];
+    if failure.alert_in(&ext_alerts) {
+        let tls13_both = [gh, bh]
+            .iter()
+            .all(|h| h.max_version.map(super::version_order) == Some(0x0304));
+        let keep = |e: &u16| !explained_extension(*e, tls13_both);
+        let (ge, be): (Vec<u16>, Vec<u16>) = (
+            gh.extensions.iter().copied().filter(keep).collect(),
+            bh.extensions.iter().copied().filter(keep).collect(),
+        );
+        if let Some((only_g, only_b)) = one_sided(&ge, &be) {
+            out.push(Found {
+                aspect: Aspect::Extensions,
+                good: joined(&only_g, extension_name),
+                bad: joined(&only_b, extension_name),
+                explains: vec![FindingKind::TlsAlert],
+                cause: "The two ClientHellos carry different extensions, and the server rejects one the failing client sends (or needs one it leaves out).".to_string(),
+            });
+        }
+    }
+}
+
+/// Extensions another aspect already compares, or whose presence depends on state rather than
+/// configuration (resumption, padding to a length).
+fn explained_extension(e: u16, tls13_both: bool) -> bool {
+    const ALWAYS: &[u16] = &[
+        0,  // server_name: aspect sni
+        10, // supported_groups: aspect groups
+        13, // signature_algorithms
+        16, // ALPN
+        21, // padding: depends on the hello's length
+        35, // session_ticket: resumption state
+        41, // pre_shared_key: resumption state
+        42, // early_data: resumption state
+        43, // supported_versions: aspect version
+    ];
+    // Sent only by TLS 1.3 clients: a version difference says it.
+    const TLS13_ONLY: &[u16] = &[44, 45, 49, 50, 51];
+    ALWAYS.contains(&e) || (!tls13_both && TLS13_ONLY.contains(&e))
+}
+
+// ---------------------------------------------------------------- server side, client auth
+
+fn server(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
+    let (gr, br) = (&g.record, &b.record);
+    if let (Some(gq), Some(bq)) = (gr.cert_requested, br.cert_requested) {
+        if gq != bq {
+            let cause = if gq {
+                "The server requests a client certificate from the working client only, so the failing one never gets to present its certificate.".to_string()
+            } else {
+                "The server requests a client certificate from the failing client only, on a connection where the working one is not asked.".to_string()
+            };
+            out.push(Found {
+                aspect: Aspect::CertificateRequest,
+                good: Some(yes_no(gq)),
+                bad: Some(yes_no(bq)),
+                explains: vec![
+                    FindingKind::ClientCertNotRequested,
+                    FindingKind::SniGatedClientAuth,
+                ],
+                cause,
+            });
+        }
+    }
+    let sent = |r: &ConnectionRecord| match r.client_cert_sent {
+        Some(true) => Some(Some(client_cert_text(r))),
+        Some(false) => Some(None),
+        // Not asked, so nothing sent: the request difference says why.
+        None if r.cert_requested == Some(false) => Some(None),
+        None => None,
+    };
+    if let (Some(gs), Some(bs)) = (sent(gr), sent(br)) {
+        if gs != bs {
+            let mut explains = vec![
+                FindingKind::ClientCertMissing,
+                FindingKind::ClientCertNotRequested,
+            ];
+            if failure.alert_in(&[
+                "certificate_required",
+                "handshake_failure",
+                "bad_certificate",
+                "unknown_ca",
+                "access_denied",
+            ]) || failure.unexplained_handshake()
+            {
+                explains.push(FindingKind::TlsAlert);
+            }
+            explains.push(FindingKind::HttpUnauthorized);
+            let cause = match (&gs, &bs) {
+                (Some(_), None) if br.cert_requested == Some(true) => "The failing client sends no client certificate although the server asks for one: it has none configured for this endpoint.".to_string(),
+                (Some(_), None) if br.cert_requested == Some(false) => "The failing client is never asked for its certificate, so it sends none and the server cannot authenticate it.".to_string(),
+                (Some(_), None) => "The failing client presents no client certificate, so the server cannot authenticate it.".to_string(),
+                (None, Some(_)) => "The failing client presents a client certificate the working one does not, and the server rejects it.".to_string(),
+                _ => "The two clients present different certificates, and the server accepts only the working client's (issuer or key usage).".to_string(),
+            };
+            out.push(Found {
+                aspect: Aspect::ClientCertificate,
+                good: gs,
+                bad: bs,
+                explains,
+                cause,
+            });
+        }
+    }
+    if let (Some(gc), Some(bc)) = (&gr.server_chain, &br.server_chain) {
+        let fp =
+            |c: &[crate::certs::CertInfo]| c.iter().map(|x| x.sha256.clone()).collect::<Vec<_>>();
+        // Two chains that validate alike matter only when the failure is about certificates.
+        let cert_failure = failure.alert_in(CERT_ALERTS)
+            || br
+                .cause
+                .as_deref()
+                .and_then(FindingKind::from_id)
+                .is_some_and(|c| CERTIFICATE_KINDS.contains(&c));
+        if gr.chain_status != br.chain_status || (fp(gc) != fp(bc) && cert_failure) {
+            let mut explains = CERTIFICATE_KINDS.to_vec();
+            if failure.alert_in(CERT_ALERTS) {
+                explains.push(FindingKind::TlsAlert);
+            }
+            let status = br.chain_status.as_deref().unwrap_or("not validated");
+            let cause = if gc.len() > bc.len() && fp(bc).iter().all(|x| fp(gc).contains(x)) {
+                format!("The server the failing client reached sends {} of the {} certificates the working client received, so the chain is {status}.", bc.len(), gc.len())
+            } else if fp(gc) == fp(bc) {
+                format!(
+                    "Both receive the same chain, but for the failing connection it is {status}."
+                )
+            } else {
+                format!("The failing client receives a different server chain ({status}): the server (or a node behind its name, or an intercepting proxy) presents another certificate.")
+            };
+            out.push(Found {
+                aspect: Aspect::ServerChain,
+                good: Some(chain_text(gr)),
+                bad: Some(chain_text(br)),
+                explains,
+                cause,
+            });
+        }
+    }
+    if !matches!(
+        gr.status,
+        ConnectionStatus::Ok | ConnectionStatus::Cleartext
+    ) {
+        return;
+    }
+    let tcp_like = matches!(
+        br.status,
+        ConnectionStatus::Refused
+            | ConnectionStatus::Timeout
+            | ConnectionStatus::Reset
+            | ConnectionStatus::Stalled
+            | ConnectionStatus::NotTls
+    );
+    if tcp_like && br.status != gr.status {
+        out.push(Found {
+            aspect: Aspect::Tcp,
+            good: Some(gr.status.to_string()),
+            bad: Some(br.status.to_string()),
+            explains: vec![
+                FindingKind::TcpRefused,
+                FindingKind::TcpConnectTimeout,
+                FindingKind::TcpSynAckUnanswered,
+                FindingKind::TcpStaleState,
+                FindingKind::TcpReset,
+                FindingKind::HandshakeStalled,
+                FindingKind::ReadTimeout,
+                FindingKind::NotTls,
+            ],
+            cause: format!(
+                "The failing connection {} where the working one completes: something on its path (address, firewall, proxy, server load) differs.",
+                match br.status {
+                    ConnectionStatus::Refused => "is refused",
+                    ConnectionStatus::Timeout => "times out",
+                    ConnectionStatus::Reset => "is reset",
+                    ConnectionStatus::Stalled => "gets no answer to its ClientHello",
+                    _ => "gets an answer that is not TLS",
+                }
+            ),
+        });
+    }
+}
+
+// ---------------------------------------------------------------- HTTP
+
+fn http(g: &Observed, b: &Observed, out: &mut Vec<Found>) {
+    let (Some(gh), Some(bh)) = (g.record.http.first(), b.record.http.first()) else {
+        return;
+    };
+    if gh.method != bh.method {
+        out.push(Found {
+            aspect: Aspect::HttpMethod,
+            good: gh.method.clone(),
+            bad: bh.method.clone(),
+            explains: Vec::new(),
+            cause: "The two clients make different requests, so the server applies different routes or rules.".to_string(),
+        });
+    }
+    let lower = |s: &Option<String>| s.as_deref().map(host_only);
+    let host_vs_sni = |h: &crate::record::HttpRecord, r: &ConnectionRecord| match (
+        lower(&h.host),
+        r.sni.as_deref().map(str::to_ascii_lowercase),
+    ) {
+        (Some(host), Some(sni)) => host == sni,
+        _ => true,
+    };
+    // A client that connects by address names it in Host too: the sni aspect says so.
+    let by_address = b.record.sni.is_none()
+        && lower(&bh.host).is_some_and(|h| h.parse::<std::net::IpAddr>().is_ok());
+    let hosts_differ = lower(&gh.host) != lower(&bh.host);
+    if (hosts_differ && !by_address) || host_vs_sni(gh, &g.record) != host_vs_sni(bh, &b.record) {
+        let cause = if !host_vs_sni(bh, &b.record) {
+            "The failing request's Host header names another host than its SNI, so the server routes it to a different virtual host (or refuses it).".to_string()
+        } else {
+            "The two requests name different hosts, so the server routes them to different virtual hosts.".to_string()
+        };
+        out.push(Found {
+            aspect: Aspect::HttpHost,
+            good: gh.host.clone(),
+            bad: bh.host.clone(),
+            explains: Vec::new(),
+            cause,
+        });
+    }
+    // A client certificate shows in `auth` too; the client-certificate aspect says it.
+    let auth = |a: &str| {
+        a.split('+')
+            .filter(|x| *x != "client-certificate")
+            .collect::<Vec<_>>()
+            .join("+")
+    };
+    let (ga, ba) = (auth(&gh.auth), auth(&bh.auth));
+    let none_if_empty = |a: String| if a.is_empty() { "none".to_string() } else { a };
+    let (ga, ba) = (none_if_empty(ga), none_if_empty(ba));
+    if ga != ba {
+        let cause = match ba.as_str() {
+            "none" => format!("The failing request carries no credentials where the working one authenticates with {ga}."),
+            _ => format!("The failing request authenticates with {ba} where the working one uses {ga}; the server accepts only the working scheme (or where it travels)."),
+        };
+        out.push(Found {
+            aspect: Aspect::HttpAuth,
+            good: Some(ga),
+            bad: Some(ba),
+            explains: vec![FindingKind::HttpUnauthorized],
+            cause,
+        });
+    }
+    if gh.status != bh.status {
+        out.push(Found {
+            aspect: Aspect::HttpStatus,
+            good: gh.status.map(|s| s.to_string()),
+            bad: bh.status.map(|s| s.to_string()),
+            explains: vec![FindingKind::HttpUnauthorized, FindingKind::ReadTimeout],
+            cause: match bh.status {
+                Some(s) => format!("The server answers the failing request with {s}: the outcome the differences above lead to."),
+                None => "The failing request is never answered.".to_string(),
+            },
+        });
+    }
+}
+
+/// A Host header without its port, lower case.
+fn host_only(h: &str) -> String {
+    let h = h.to_ascii_lowercase();
+    if h.starts_with('[') {
+        return h
+            .split(']')
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('[')
+            .to_string();
+    }
+    match h.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !host.contains(':') => {
+            host.to_string()
+        }
+        _ => h,
+    }
+}
+
+// ---------------------------------------------------------------- symptoms
+
+fn symptoms(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
+    if !matches!(failure, Failure::Alert(_)) {
+        return;
+    }
+    let fatal = |r: &ConnectionRecord| {
+        r.alerts
+            .iter()
+            .find(|a| a.encrypted || a.level.as_deref() == Some("fatal"))
+            .map(|a| {
+                format!(
+                    "{} {}",
+                    match a.from {
+                        crate::flow::Side::Client => "client",
+                        crate::flow::Side::Server => "server",
+                    },
+                    a.description.as_deref().unwrap_or("encrypted alert")
+                )
+            })
+    };
+    let (ga, ba) = (fatal(&g.record), fatal(&b.record));
+    if ga != ba {
+        let cause = match &ba {
+            Some(a) => format!("The {a} alert ends the failing handshake: the side that sent it rejected what the differences above show."),
+            None => unreachable_text(),
+        };
+        out.push(Found {
+            aspect: Aspect::Alert,
+            good: ga,
+            bad: ba,
+            explains: vec![FindingKind::TlsAlert],
+            cause,
+        });
+    }
+}
+
+fn unreachable_text() -> String {
+    "The two sides differ here.".to_string()
+}
+
+// ---------------------------------------------------------------- values as text
+
+fn yes_no(v: bool) -> String {
+    if v { "yes" } else { "no" }.to_string()
+}
+
+fn client_cert_text(r: &ConnectionRecord) -> String {
+    match r.client_chain.as_deref().and_then(|c| c.first()) {
+        Some(leaf) => format!(
+            "{} (issuer {})",
+            short_dn(&leaf.subject),
+            short_dn(&leaf.issuer)
+        ),
+        None => "sent".to_string(),
+    }
+}
+
+fn chain_text(r: &ConnectionRecord) -> String {
+    let chain = r.server_chain.as_deref().unwrap_or(&[]);
+    let names: Vec<String> = chain.iter().map(|c| short_dn(&c.subject)).collect();
+    format!(
+        "{} cert{}: {} ({})",
+        chain.len(),
+        if chain.len() == 1 { "" } else { "s" },
+        if names.is_empty() {
+            "-".into()
+        } else {
+            names.join(" > ")
+        },
+        r.chain_status.as_deref().unwrap_or("not validated")
+    )
+}
+
+/// The CN of a DN, else the whole DN.
+fn short_dn(dn: &str) -> String {
+    dn.split(", ")
+        .find_map(|p| p.strip_prefix("CN="))
+        .unwrap_or(dn)
+        .to_string()
+}
+
+/// Values in one list only: (only in `g`, only in `b`), None when the sets are equal.
+fn one_sided(g: &[u16], b: &[u16]) -> Option<(Vec<u16>, Vec<u16>)> {
+    let (gs, bs): (BTreeSet<u16>, BTreeSet<u16>) =
+        (g.iter().copied().collect(), b.iter().copied().collect());
+    if gs == bs {
+        return None;
+    }
+    let only_g = g.iter().copied().filter(|x| !bs.contains(x)).collect();
+    let only_b = b.iter().copied().filter(|x| !gs.contains(x)).collect();
+    Some((only_g, only_b))
+}
+
+fn joined(v: &[u16], name: fn(u16) -> String) -> Option<String> {
+    (!v.is_empty()).then(|| v.iter().map(|x| name(*x)).collect::<Vec<_>>().join(", "))
+}
+
+/// A list of names, the first few and how many in all.
+fn names_list(v: &[u16], name: fn(u16) -> String) -> String {
+    const SHOWN: usize = 4;
+    let mut s = v
+        .iter()
+        .take(SHOWN)
+        .map(|x| name(*x))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if v.len() > SHOWN {
+        s.push_str(&format!(" … ({} offered)", v.len()));
+    }
+    s
+}
+
+fn is_post_quantum(g: u16) -> bool {
+    matches!(g, 0x0200..=0x0202 | 0x11eb..=0x11ed | 0x6399 | 0x639a)
+}
+
+/// IANA name of a supported group.
+pub(crate) fn group_name(g: u16) -> String {
+    let name = match g {
+        1 => "sect163k1",
+        2 => "sect163r1",
+        3 => "sect163r2",
+        4 => "sect193r1",
+        5 => "sect193r2",
+        6 => "sect233k1",
+        7 => "sect233r1",
+        8 => "sect239k1",
+        9 => "sect283k1",
+        10 => "sect283r1",
+        11 => "sect409k1",
+        12 => "sect409r1",
+        13 => "sect571k1",
+        14 => "sect571r1",
+        15 => "secp160k1",
+        16 => "secp160r1",
+        17 => "secp160r2",
+        18 => "secp192k1",
+        19 => "secp192r1",
+        20 => "secp224k1",
+        21 => "secp224r1",
+        22 => "secp256k1",
+        23 => "secp256r1",
+        24 => "secp384r1",
+        25 => "secp521r1",
+        29 => "x25519",
+        26 => "brainpoolP256r1",
+        27 => "brainpoolP384r1",
+        28 => "brainpoolP512r1",
+        30 => "x448",
+        31 => "brainpoolP256r1tls13",
+        32 => "brainpoolP384r1tls13",
+        33 => "brainpoolP512r1tls13",
+        256 => "ffdhe2048",
+        257 => "ffdhe3072",
+        258 => "ffdhe4096",
+        259 => "ffdhe6144",
+        260 => "ffdhe8192",
+        0x0200 => "MLKEM512",
+        0x0201 => "MLKEM768",
+        0x0202 => "MLKEM1024",
+        0x11eb => "SecP256r1MLKEM768",
+        0x11ec => "X25519MLKEM768",
+        0x11ed => "SecP384r1MLKEM1024",
+        0x6399 => "X25519Kyber768Draft00",
+        0x639a => "SecP256r1Kyber768Draft00",
+        _ => return format!("0x{g:04x}"),
+    };
+    name.to_string()
+}
+
+/// IANA name of a signature scheme.
+fn sig_alg_name(s: u16) -> String {
+    let name = tls_parser::SignatureScheme(s).to_string();
+    // tls-parser writes unknown values as `SignatureScheme(…)`.
+    if !name.contains('(') {
+        return name;
+    }
+    // TLS 1.2's (hash, signature) pairs that have no TLS 1.3 name.
+    let hash = match s >> 8 {
+        1 => "md5",
+        2 => "sha1",
+        3 => "sha224",
+        4 => "sha256",
+        5 => "sha384",
+        6 => "sha512",
+        _ => return format!("0x{s:04x}"),
+    };
+    match s & 0xff {
+        1 => format!("rsa_pkcs1_{hash}"),
+        2 => format!("dsa_{hash}"),
+        3 => format!("ecdsa_{hash}"),
+        _ => format!("0x{s:04x}"),
+    }
+}
+
+/// IANA name of a ClientHello extension.
+fn extension_name(e: u16) -> String {
+    let name = match e {
+        0 => "server_name",
+        1 => "max_fragment_length",
+        5 => "status_request",
+        10 => "supported_groups",
+        11 => "ec_point_formats",
+        13 => "signature_algorithms",
+        14 => "use_srtp",
+        15 => "heartbeat",
+        16 => "application_layer_protocol_negotiation",
+        17 => "status_request_v2",
+        18 => "signed_certificate_timestamp",
+        21 => "padding",
+        22 => "encrypt_then_mac",
+        23 => "extended_master_secret",
+        27 => "compress_certificate",
+        28 => "record_size_limit",
+        34 => "delegated_credential",
+        35 => "session_ticket",
+        41 => "pre_shared_key",
+        42 => "early_data",
+        43 => "supported_versions",
+        44 => "cookie",
+        45 => "psk_key_exchange_modes",
+        47 => "certificate_authorities",
+        49 => "post_handshake_auth",
+        50 => "signature_algorithms_cert",
+        51 => "key_share",
+        57 => "quic_transport_parameters",
+        13172 => "next_protocol_negotiation",
+        17513 | 17613 => "application_settings",
+        0xfe0d => "encrypted_client_hello",
+        0xff01 => "renegotiation_info",
+        _ => return format!("0x{e:04x}"),
+    };
+    name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_header_port_is_ignored() {
+        assert_eq!(host_only("API.example:8443"), "api.example");
+        assert_eq!(host_only("[::1]:443"), "::1");
+        assert_eq!(host_only("api.example"), "api.example");
+    }
+
+    #[test]
+    fn one_sided_lists_keep_offer_order() {
+        assert_eq!(one_sided(&[29, 23, 24], &[23, 24, 29]), None);
+        assert_eq!(
+            one_sided(&[0x11ec, 29, 23], &[29, 23, 30]),
+            Some((vec![0x11ec], vec![30]))
+        );
+    }
+
+    #[test]
+    fn names_are_iana_or_hex() {
+        assert_eq!(group_name(0x11ec), "X25519MLKEM768");
+        assert_eq!(group_name(0x1234), "0x1234");
+        assert_eq!(sig_alg_name(0x0804), "rsa_pss_rsae_sha256");
+        assert_eq!(sig_alg_name(0x0bad), "0x0bad");
+        assert_eq!(sig_alg_name(0x0602), "dsa_sha512");
+        assert_eq!(sig_alg_name(0x0303), "ecdsa_sha224");
+        assert_eq!(sig_alg_name(0x0302), "dsa_sha224");
+        assert_eq!(extension_name(51), "key_share");
+    }
+}

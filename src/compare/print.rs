@@ -1,0 +1,135 @@
+//! The comparison's printers: a table per pair for people, JSON lines (one `difference` object
+//! each, most decisive first) and CSV for tools.
+
+use super::{Comparison, Difference};
+use crate::record::{ConnectionRecord, Outcome};
+use crate::report::{self, Format, TableStyle};
+use std::io::{self, Write};
+
+/// Writes the comparisons in `format`.
+pub fn write(
+    out: &mut dyn Write,
+    comparisons: &[Comparison],
+    format: Format,
+    style: TableStyle,
+) -> io::Result<()> {
+    match format {
+        Format::Json => {
+            for c in comparisons {
+                report::write_json_lines(out, &c.differences)?;
+            }
+            Ok(())
+        }
+        Format::Csv => write_csv(out, comparisons),
+        Format::Table => write_tables(out, comparisons, style),
+    }
+}
+
+/// One side's line above a pair's table.
+fn side_line(label: &str, r: &ConnectionRecord) -> String {
+    let outcome = match (r.outcome, &r.cause) {
+        (Outcome::Failed, Some(cause)) => format!("failed ({cause})"),
+        (Outcome::Failed, None) => "failed".to_string(),
+        (Outcome::Ok, _) => "ok".to_string(),
+        (Outcome::Unknown, _) => "outcome unknown".to_string(),
+    };
+    format!(
+        "{label} {}#{}  {} → {}  SNI {}  {outcome}",
+        r.file,
+        r.index,
+        r.client,
+        r.server,
+        r.sni.as_deref().unwrap_or("(none)"),
+    )
+}
+
+fn write_tables(
+    out: &mut dyn Write,
+    comparisons: &[Comparison],
+    style: TableStyle,
+) -> io::Result<()> {
+    for (i, c) in comparisons.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        writeln!(out, "{}", side_line("good:", &c.good))?;
+        writeln!(out, "{}", side_line("bad: ", &c.bad))?;
+        if c.differences.is_empty() {
+            writeln!(out, "no difference that can explain the outcome")?;
+            continue;
+        }
+        let mut t = report::new_table(style);
+        t.set_header(["#", "Aspect", "Good", "Bad", "Finding", "Likely cause"]);
+        for d in &c.differences {
+            t.add_row([
+                d.rank.to_string(),
+                d.aspect.to_string(),
+                d.good.clone().unwrap_or_else(|| "(none)".into()),
+                d.bad.clone().unwrap_or_else(|| "(none)".into()),
+                d.finding
+                    .map(|k| k.id().to_string())
+                    .unwrap_or_else(|| "-".into()),
+                d.cause.clone(),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+    Ok(())
+}
+
+/// A difference as one CSV row.
+#[derive(serde::Serialize)]
+struct CsvRow<'a> {
+    rank: u32,
+    aspect: &'static str,
+    good: Option<&'a str>,
+    bad: Option<&'a str>,
+    finding: Option<&'static str>,
+    cause: &'a str,
+    good_file: &'a str,
+    good_index: u64,
+    bad_file: &'a str,
+    bad_index: u64,
+}
+
+impl<'a> From<&'a Difference> for CsvRow<'a> {
+    fn from(d: &'a Difference) -> Self {
+        CsvRow {
+            rank: d.rank,
+            aspect: d.aspect.as_str(),
+            good: d.good.as_deref(),
+            bad: d.bad.as_deref(),
+            finding: d.finding.map(|k| k.id()),
+            cause: &d.cause,
+            good_file: &d.good_connection.file,
+            good_index: d.good_connection.index,
+            bad_file: &d.bad_connection.file,
+            bad_index: d.bad_connection.index,
+        }
+    }
+}
+
+fn write_csv(out: &mut dyn Write, comparisons: &[Comparison]) -> io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    let mut any = false;
+    for d in comparisons.iter().flat_map(|c| &c.differences) {
+        w.serialize(CsvRow::from(d))?;
+        any = true;
+    }
+    if !any {
+        // The header alone, so that an empty result is still a valid CSV with its columns.
+        w.write_record([
+            "rank",
+            "aspect",
+            "good",
+            "bad",
+            "finding",
+            "cause",
+            "good_file",
+            "good_index",
+            "bad_file",
+            "bad_index",
+        ])?;
+    }
+    w.flush()
+}
