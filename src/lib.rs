@@ -21,6 +21,7 @@ pub mod findings;
 pub mod flow;
 pub mod http;
 pub mod net;
+pub mod quic;
 pub mod record;
 pub mod report;
 pub mod spill;

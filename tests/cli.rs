@@ -296,7 +296,7 @@ fn tables_are_paged_without_losing_or_reordering_rows() {
     .iter()
     .filter(|r| r["type"] == "connection")
     .count();
-    assert_eq!(connections, 49);
+    assert_eq!(connections, 54);
     for (view, header_lines, tables) in [
         ("connections", 2, connections.div_ceil(10)),
         ("findings", 1, 6),

@@ -119,6 +119,8 @@ finding_kinds! {
         "Server or network: the server (or a NAT/firewall in between) still holds an old connection on this 4-tuple; client: avoid reusing source ports quickly (e.g. enable TCP timestamps, widen the ephemeral port range); NAT: lengthen its port-reuse delay.";
     TcpSynAckUnanswered = "tcp-synack-unanswered", Error, "SYN-ACK never acknowledged by the client",
         "Network: the SYN-ACK does not reach the client (asymmetric routing, a client-side firewall or NAT dropping it); check the return path from the server to the client.";
+    QuicBlocked = "quic-blocked", Warning, "QUIC Initials never answered",
+        "Network: allow UDP to the server's port (443) through firewalls and security groups if HTTP/3 is wanted; otherwise nothing breaks, but every connection first waits for the QUIC attempt to time out before the client falls back to TCP.";
 }
 
 impl FindingKind {
