@@ -21,6 +21,9 @@ fn initial_salt(version: u32) -> Option<[u8; 20]> {
             "c3eef712c72ebb5a11a7d2432bb46365bef9f502"
         }
         0xff00_0016 | 0xface_b001 => "7fbcdb0e7c66bbe9193a96cd21519ebd7a02644a",
+        // Versions reserved to force Version Negotiation (0x?a?a?a?a): clients protect their
+        // Initial with draft-29's salt (Wireshark and nDPI read them so).
+        v if v & 0x0f0f_0f0f == 0x0a0a_0a0a => "afbfec289993d24c9e9786f19c6111e04390a899",
         _ => return None,
     };
     hex::decode(hex).ok()?.try_into().ok()

@@ -228,6 +228,8 @@ pub fn version_name(v: u32) -> String {
         0xface_b001 => "mvfst-draft-22".into(),
         0xface_b002 => "mvfst-draft-27".into(),
         0xface_b00e => "mvfst-exp".into(),
+        0x5430_3530 => "gquic-T050".into(),
+        0x5430_3531 => "gquic-T051".into(),
         v if v & 0x0f0f_0f0f == 0x0a0a_0a0a => format!("0x{v:08x} (grease)"),
         v => format!("0x{v:08x}"),
     }
