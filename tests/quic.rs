@@ -196,3 +196,47 @@ fn corpus_quic_captures() {
     let rs = records(&[&c("nDPI/tests/cfgs/default/pcap/quic-29.pcap")]);
     assert_eq!(rs[0]["cipher"], "TLS_CHACHA20_POLY1305_SHA256");
 }
+
+/// A NAT rebinding: the aioquic handshake with the client's port rewritten from packet 12 on
+/// (its 1-RTT packets and the server's answers; the rewrite is this test's, the packets are
+/// aioquic's). The connection IDs keep every packet in the one connection.
+#[test]
+fn a_rebound_client_address_keeps_its_connection() {
+    use tlscap::flow::SegmentMeta;
+    use tlscap::net::{Decoded, DefragLimits, NetDecoder};
+    use tlscap::quic::{QuicConfig, QuicTable};
+    let path = common::sample("quic/quic-retry-keylog.pcap");
+    let mut reader = tlscap::capture::open(&path).unwrap();
+    let mut decoder = NetDecoder::new(DefragLimits::default()).with_udp();
+    let mut table = QuicTable::new(QuicConfig::default());
+    let rebound: std::net::SocketAddr = "127.0.0.1:61000".parse().unwrap();
+    let mut client = None;
+    while let Some(packet) = reader.next_packet().unwrap() {
+        let meta = SegmentMeta {
+            packet: packet.number,
+            ts: packet.ts,
+        };
+        let Decoded::Udp(mut d) = decoder.decode(&packet) else {
+            panic!("packet {} is not UDP", packet.number);
+        };
+        let c = *client.get_or_insert(d.src);
+        if packet.number >= 12 {
+            assert_eq!(
+                d.payload[0] & 0x80,
+                0,
+                "packet {} has a short header",
+                packet.number
+            );
+            if d.src == c {
+                d.src = rebound;
+            } else {
+                d.dst = rebound;
+            }
+        }
+        table.on_datagram(meta, &d);
+    }
+    let done = table.finish();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].tcp.packets, 16);
+    assert_eq!(done[0].tcp.dir_packets, [9, 7]);
+}

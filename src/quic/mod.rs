@@ -169,6 +169,8 @@ pub struct QuicTable {
     cfg: QuicConfig,
     conns: Vec<Conn>,
     by_cid: crate::FastMap<Vec<u8>, usize>,
+    /// The distinct lengths of the CIDs in `by_cid` (short headers do not say theirs).
+    cid_lens: Vec<usize>,
     /// (client, server) → connection, for short headers and Version Negotiation.
     by_pair: crate::FastMap<(SocketAddr, SocketAddr), usize>,
     /// TCP SYNs to the servers' addresses: (server ip, packet).
@@ -188,6 +190,7 @@ impl QuicTable {
             cfg,
             conns: Vec::new(),
             by_cid: Default::default(),
+            cid_lens: Vec::new(),
             by_pair: Default::default(),
             syns: Vec::new(),
             latest: PacketRef {
@@ -238,7 +241,7 @@ impl QuicTable {
         let found = if first & 0x80 != 0 {
             self.long_lookup(d, meta)
         } else {
-            self.pair_lookup(d)
+            self.pair_lookup(d).or_else(|| self.short_cid_lookup(d))
         };
         let Some((i, dir)) = found else { return };
         let conn = &mut self.conns[i];
@@ -274,8 +277,36 @@ impl QuicTable {
             rest = rest.get(h.packet_len..).unwrap_or_default();
         }
         for cid in new_cids {
-            self.by_cid.entry(cid).or_insert(i);
+            self.add_cid(cid, i);
         }
+    }
+
+    fn add_cid(&mut self, cid: Vec<u8>, conn: usize) {
+        if !self.cid_lens.contains(&cid.len()) {
+            self.cid_lens.push(cid.len());
+        }
+        self.by_cid.entry(cid).or_insert(conn);
+    }
+
+    /// A short-header datagram from an address pair not seen before: a NAT rebinding keeps the
+    /// connection IDs (a deliberate migration uses new ones, sent encrypted, which stay unknown).
+    /// The connection then knows the new pair too.
+    fn short_cid_lookup(&mut self, d: &UdpDatagram<'_>) -> Option<(usize, Direction)> {
+        let found = self.cid_lens.iter().find_map(|&len| {
+            let cid = d.payload.get(1..1 + len)?;
+            let &i = self.by_cid.get(cid)?;
+            // The client addresses the server by the server's CID, and the other way round.
+            let to_server = self.conns[i].server_scid.as_deref() == Some(cid);
+            Some((i, to_server))
+        });
+        let (i, to_server) = found?;
+        let (dir, pair) = if to_server {
+            (Direction::ToServer, (d.src, d.dst))
+        } else {
+            (Direction::ToClient, (d.dst, d.src))
+        };
+        self.by_pair.entry(pair).or_insert(i);
+        Some((i, dir))
     }
 
     /// The connection and direction of a long-header datagram; opens one for a client Initial.
@@ -305,15 +336,15 @@ impl QuicTable {
         if let Some(&i) = self.by_pair.get(&(d.src, d.dst)) {
             let c = &mut self.conns[i];
             if !c.quic.version_negotiation.is_empty() && c.server_scid.is_none() {
-                self.by_cid.insert(h.dcid.to_vec(), i);
+                self.add_cid(h.dcid.to_vec(), i);
                 return Some((i, Direction::ToServer));
             }
         }
         let i = self.conns.len();
         self.conns.push(Conn::new(d, &h, meta, &self.cfg));
-        self.by_cid.insert(h.dcid.to_vec(), i);
+        self.add_cid(h.dcid.to_vec(), i);
         if !h.scid.is_empty() {
-            self.by_cid.entry(h.scid.to_vec()).or_insert(i);
+            self.add_cid(h.scid.to_vec(), i);
         }
         self.by_pair.insert((d.src, d.dst), i);
         Some((i, Direction::ToServer))
