@@ -17,6 +17,7 @@ use crate::certs::{TrustOptions, Validator};
 use crate::findings::{ClientAuthServers, CrossFacts, FindingsConfig};
 use crate::flow::{Finished, FlowConfig, FlowTable, Side, TcpSummary};
 use crate::net::{DefragLimits, NetDecoder};
+use crate::quic::{QuicConfig, QuicFinished, QuicTable};
 use crate::record::ConnectionRecord;
 use crate::spill;
 use crate::time::Timestamp;
@@ -264,7 +265,8 @@ fn analyze_prepared<T: Indexed + Send>(
     // pcapng may carry Decryption Secrets Blocks: give connections a slot they can fill.
     let pcapng = reader.format() == crate::capture::Format::PcapNg;
     let with_slot = keylog.is_some() || pcapng;
-    let net = NetDecoder::new(opts.defrag.clone());
+    // UDP datagrams go to the QUIC stage (only packets that are not TCP are parsed as UDP).
+    let net = NetDecoder::new(opts.defrag.clone()).with_udp();
     let source = source::SegmentSource::new(path, reader, net, with_slot);
     if opts.shards > 1 {
         sharded::run(path, opts, source, keylog, with_slot, out, prepare, sink)
@@ -301,6 +303,7 @@ fn analyze_in_line<T>(
     let slot = key_slot(&keylog, with_slot);
     observer_cfg.keylog = slot.clone();
     let mut builder = Finisher::new(path, opts);
+    let mut quic = QuicTable::new(quic_config(opts, slot.clone()));
     let mut emit = |finished: &mut Vec<Finished<TlsObserver>>, builder: &mut Finisher| {
         // Most packets end no connection: nothing to sort or drain (this runs per packet).
         if finished.is_empty() {
@@ -317,6 +320,7 @@ fn analyze_in_line<T>(
     loop {
         match source.next(&mut out) {
             source::Step::Segment(meta, seg, _) => {
+                quic.on_tcp(meta, &seg);
                 let cfg = &observer_cfg;
                 table.process(
                     meta,
@@ -330,6 +334,7 @@ fn analyze_in_line<T>(
                     slot.merge(log);
                 }
             }
+            source::Step::Datagram(meta, d) => quic.on_datagram(meta, &d),
             source::Step::Other => {}
             source::Step::End => break,
         }
@@ -340,7 +345,32 @@ fn analyze_in_line<T>(
     emit(&mut finished, &mut builder);
     source.finish(&mut out);
     out.stats.tcp_connections = builder.seen;
+    emit_quic(quic, &mut builder, prepare, sink);
     out
+}
+
+/// The QUIC stage's settings for a file: the TLS observer's, and the connections' key slot.
+fn quic_config(opts: &Options, slot: Option<Arc<KeySlot>>) -> QuicConfig {
+    QuicConfig {
+        observer: opts.observer.clone(),
+        keylog: slot,
+        ..Default::default()
+    }
+}
+
+/// Records of a file's QUIC connections, at its end: numbered after its TCP connections
+/// (`builder.seen` of them), in order of first packet.
+fn emit_quic<T>(
+    quic: QuicTable,
+    builder: &mut Finisher,
+    prepare: &Prepare<'_, T>,
+    sink: &mut dyn FnMut(u64, Option<T>),
+) {
+    for f in quic.finish() {
+        let index = builder.seen;
+        let prepared = builder.push_quic(f, prepare);
+        sink(index, Some(prepared));
+    }
 }
 
 /// The key log for a capture: `--keylog` files, plus one named like the capture beside it.
@@ -458,7 +488,35 @@ impl<'o> Finisher<'o> {
         if !self.all && !worth_reporting(&hs, &tcp) && !cleartext_credentials(&hs, &http) {
             return (index, None);
         }
-        let mut record = self.builder.build(&hs, &tcp, http);
+        let record = self.builder.build(&hs, &tcp, http);
+        (index, Some(self.judge(record, hs, tcp, prepare)))
+    }
+
+    /// A QUIC connection's record: numbered next, always reported.
+    fn push_quic<T>(&mut self, f: QuicFinished, prepare: &Prepare<'_, T>) -> T {
+        let mut tcp = f.tcp;
+        tcp.index = self.seen;
+        self.seen += 1;
+        let mut observer = f.observer;
+        let hs = observer.take_summary();
+        let mut record = self.builder.build(&hs, &tcp, Vec::new());
+        record.transport = crate::record::Transport::Quic;
+        // FoxIO JA4: `q` instead of `t` for QUIC.
+        if let Some(ja4) = record.ja4.as_mut().filter(|j| j.starts_with('t')) {
+            ja4.replace_range(..1, "q");
+        }
+        record.quic = Some(Box::new(f.quic));
+        self.judge(record, hs, tcp, prepare)
+    }
+
+    /// The rules, the chain check and the outcome of a built record.
+    fn judge<T>(
+        &mut self,
+        mut record: ConnectionRecord,
+        hs: HandshakeSummary,
+        tcp: TcpSummary,
+        prepare: &Prepare<'_, T>,
+    ) -> T {
         record.findings =
             crate::findings::connection_findings(&record, &hs, &tcp, &self.opts.findings);
         self.check_chain(&mut record, &hs);
@@ -466,7 +524,7 @@ impl<'o> Finisher<'o> {
         (record.outcome, record.failed_at) =
             crate::findings::judge(&record, crate::findings::both_sides_done(&hs));
         crate::findings::settle(&mut record);
-        (index, Some(prepare(record, hs, tcp)))
+        prepare(record, hs, tcp)
     }
 
     /// Validates the server chain (cached per distinct chain) and adds certificate findings.

@@ -3,7 +3,8 @@
 //! Data flows one way through the modules:
 //! [`capture`] (files → packets) → [`net`] (link/IP/TCP headers, defragmentation) →
 //! [`flow`] (connection table, TCP reassembly per direction) → [`tls`] (records, handshake
-//! messages, fingerprints, decryption with a key log) → [`http`] (requests and responses in
+//! messages, fingerprints, decryption with a key log) → [`quic`] (UDP datagrams → QUIC
+//! connections, whose handshakes the tls decoder reads) → [`http`] (requests and responses in
 //! decrypted or cleartext application data) → [`certs`] (certificate display fields, chain and
 //! hostname checks) → [`record`] (the typed connection record, the finding catalogue, record
 //! building) → [`findings`] (rules → diagnoses, outcome and cause) → [`spill`] (records waiting
@@ -23,6 +24,7 @@ pub mod findings;
 pub mod flow;
 pub mod http;
 pub mod net;
+pub mod quic;
 pub mod record;
 pub mod report;
 pub mod spill;

@@ -726,6 +726,8 @@ mod tests {
             findings: vec![],
             decryption: None,
             http: vec![],
+            transport: Default::default(),
+            quic: None,
         }
     }
 

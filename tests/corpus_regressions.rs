@@ -378,11 +378,13 @@ fn a_stalled_handshake_needs_a_wait() {
         "The client closed the connection 0.0 s after its ClientHello to 198.51.100.5:443, without waiting for the server's answer."
     );
     let sni = verdicts(&corpus, "ja4/pcap/tls-sni.pcapng");
-    assert!(!sni.is_empty());
+    assert_eq!(sni.len(), 79);
     for (i, v) in &sni {
         assert_eq!(v.0, Outcome::Unknown, "#{i}");
+        // #59 on are QUIC connections (numbered after the TCP ones), one client Initial each:
+        // too little to call the server silent, so they carry no finding.
         assert!(
-            v.2.iter().any(|f| f.0 == "one-sided-capture"),
+            v.2.iter().any(|f| f.0 == "one-sided-capture") == (*i < 59),
             "#{i}: {:?}",
             v.2
         );

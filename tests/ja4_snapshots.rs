@@ -1,5 +1,5 @@
-//! JA4 of every TCP stream equals FoxIO's snapshots shipped in the corpus
-//! (`ja4/rust/ja4/src/snapshots/ja4__insta@<capture>.snap`).
+//! JA4 of every TCP stream and every QUIC connection equals FoxIO's snapshots shipped in the
+//! corpus (`ja4/rust/ja4/src/snapshots/ja4__insta@<capture>.snap`).
 
 mod common;
 
@@ -64,6 +64,45 @@ fn ja4_matches_foxio_snapshots() {
     let Some(corpus) = common::corpus("ja4_matches_foxio_snapshots") else {
         return;
     };
+    let (checked, failures) = compare(&corpus, "tcp", 't');
+    println!(
+        "JA4: {} of {checked} TCP streams match the FoxIO snapshots",
+        checked - failures.len()
+    );
+    assert!(
+        checked >= 150,
+        "expected to check the snapshots' TCP streams, checked {checked}"
+    );
+    assert!(
+        failures.is_empty(),
+        "JA4 mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// QUIC: the snapshots' `udp` streams carry `q` fingerprints (51 in the corpus: Chrome to
+/// Google and Cloudflare, v1).
+#[test]
+fn quic_ja4_matches_foxio_snapshots() {
+    let Some(corpus) = common::corpus("quic_ja4_matches_foxio_snapshots") else {
+        return;
+    };
+    let (checked, failures) = compare(&corpus, "udp", 'q');
+    println!(
+        "JA4: {} of {checked} QUIC connections match the FoxIO snapshots",
+        checked - failures.len()
+    );
+    assert_eq!(checked, 51);
+    assert!(
+        failures.is_empty(),
+        "JA4 mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Every snapshot stream of `transport` whose JA4 starts with `prefix`, against ours: how many
+/// were checked, and the mismatches.
+fn compare(corpus: &std::path::Path, transport: &str, prefix: char) -> (usize, Vec<String>) {
     let snaps = corpus.join("ja4/rust/ja4/src/snapshots");
     let mut entries: Vec<_> = std::fs::read_dir(&snaps)
         .expect("snapshots dir")
@@ -83,7 +122,7 @@ fn ja4_matches_foxio_snapshots() {
         let streams: Vec<SnapStream> = parse_snap(&text)
             .into_iter()
             .filter(|s| {
-                s.transport == "tcp" && s.ja4.as_deref().is_some_and(|j| j.starts_with('t'))
+                s.transport == transport && s.ja4.as_deref().is_some_and(|j| j.starts_with(prefix))
             })
             .collect();
         if streams.is_empty() {
@@ -109,17 +148,5 @@ fn ja4_matches_foxio_snapshots() {
             }
         }
     }
-    println!(
-        "JA4: {} of {checked} TCP streams match the FoxIO snapshots",
-        checked - failures.len()
-    );
-    assert!(
-        checked >= 150,
-        "expected to check the snapshots' TCP streams, checked {checked}"
-    );
-    assert!(
-        failures.is_empty(),
-        "JA4 mismatches:\n{}",
-        failures.join("\n")
-    );
+    (checked, failures)
 }

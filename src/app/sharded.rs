@@ -17,10 +17,11 @@
 //!   the output is identical for any number of shards.
 
 use super::source::{SegmentSource, Step};
-use super::{key_slot, FileAnalysis, Finisher, Indexed, Options, Prepare};
+use super::{emit_quic, key_slot, quic_config, FileAnalysis, Finisher, Indexed, Options, Prepare};
 use crate::capture::SharedBlock;
 use crate::flow::{Finished, FlowTable, SegmentMeta};
 use crate::net::{TcpFlags, TcpSegment};
+use crate::quic::QuicTable;
 use crate::time::Timestamp;
 use crate::tls::keylog::KeyLog;
 use crate::tls::TlsObserver;
@@ -236,19 +237,28 @@ pub(super) fn run<T: Indexed + Send>(
             let slot = key_slot(&keylog, with_slot);
             workers.push(scope.spawn(move || worker(me, path, opts, slot, prepare, brx, rtx)));
         }
+        // QUIC is read on the reader thread: its datagrams are few beside TCP's segments.
+        let mut quic = QuicTable::new(quic_config(opts, key_slot(&keylog, with_slot)));
         let reader = scope.spawn(move || {
             let segments = match opts.batch_segments {
                 0 => BATCH_SEGMENTS,
                 n => n,
             };
-            read(&mut source, &mut out, shards, segments, &batch_txs);
+            read(
+                &mut source,
+                &mut out,
+                shards,
+                segments,
+                &batch_txs,
+                &mut quic,
+            );
             drop(batch_txs);
             source.finish(&mut out);
-            out
+            (out, quic)
         });
         merge(&report_rxs, sink);
-        let mut out = match reader.join() {
-            Ok(out) => out,
+        let (mut out, quic) = match reader.join() {
+            Ok(done) => done,
             Err(p) => std::panic::resume_unwind(p),
         };
         for w in workers {
@@ -257,6 +267,10 @@ pub(super) fn run<T: Indexed + Send>(
                 Err(p) => std::panic::resume_unwind(p),
             }
         }
+        // Numbered after every TCP connection, as the single-threaded path does.
+        let mut builder = Finisher::new(path, opts);
+        builder.seen = out.stats.tcp_connections;
+        emit_quic(quic, &mut builder, prepare, sink);
         out
     })
 }
@@ -268,6 +282,7 @@ fn read(
     shards: usize,
     segments: usize,
     txs: &[SyncSender<Arc<Batch>>],
+    quic: &mut QuicTable,
 ) {
     let mut pool = BatchPool {
         shards,
@@ -280,6 +295,7 @@ fn read(
     loop {
         match source.next(out) {
             Step::Segment(meta, seg, block) => {
+                quic.on_tcp(meta, &seg);
                 let shard = seg.shard(shards);
                 now = now.max(meta.ts);
                 batch.push(meta, now, &seg, shard, block);
@@ -290,7 +306,13 @@ fn read(
                     }
                 }
             }
-            Step::Secrets(log) => batch.secrets.push((batch.entries.len(), Arc::new(log))),
+            Step::Secrets(log) => {
+                if let Some(slot) = quic.key_slot() {
+                    slot.merge(log.clone());
+                }
+                batch.secrets.push((batch.entries.len(), Arc::new(log)))
+            }
+            Step::Datagram(meta, d) => quic.on_datagram(meta, &d),
             Step::Other => {}
             Step::End => break,
         }

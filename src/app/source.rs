@@ -5,7 +5,7 @@
 use super::{add_dsb_secrets, FileAnalysis, MAX_MALFORMED_WARNINGS};
 use crate::capture::{CaptureReader, LinkType, SharedBlock};
 use crate::flow::SegmentMeta;
-use crate::net::{Decoded, NetDecoder, TcpSegment};
+use crate::net::{Decoded, NetDecoder, TcpSegment, UdpDatagram};
 use crate::tls::keylog::KeyLog;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -15,6 +15,8 @@ pub(super) enum Step<'a> {
     /// A TCP segment of packet `meta.packet`, and the shared block the packet was read into
     /// (its payload lies there unless IP reassembly built it elsewhere).
     Segment(SegmentMeta, TcpSegment<'a>, &'a SharedBlock),
+    /// A UDP datagram of packet `meta.packet` (for the QUIC stage).
+    Datagram(SegmentMeta, UdpDatagram<'a>),
     /// Secrets from pcapng Decryption Secrets Blocks read since the previous packet: they join
     /// the key log before the next segment is processed.
     Secrets(KeyLog),
@@ -92,6 +94,7 @@ impl<'p> SegmentSource<'p> {
                 stats.tcp_segments += 1;
                 Step::Segment(meta, seg, block)
             }
+            Decoded::Udp(d) => Step::Datagram(meta, d),
             Decoded::Other => Step::Other,
             Decoded::UnsupportedLink(link) => {
                 if self.unsupported.insert(link) {

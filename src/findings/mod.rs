@@ -10,6 +10,7 @@ mod alerts;
 mod certs;
 mod http;
 mod outcome;
+mod quic;
 pub use crate::record::{Finding, FindingKind, Severity, UnknownFindingId};
 pub use certs::{chain_findings, CERTIFICATE_KINDS};
 pub use outcome::{both_sides_done, handshake_done, judge, settle, status};

@@ -47,7 +47,7 @@ pub fn status(
         ConnectionStatus::Alert
     } else if has(K::TcpReset) {
         ConnectionStatus::Reset
-    } else if has(K::HandshakeStalled) {
+    } else if has(K::HandshakeStalled) || has(K::QuicBlocked) {
         ConnectionStatus::Stalled
     } else if hs.client_hello.is_none() && http_seen {
         // A plain-HTTP connection (reported for the credentials it carried).
@@ -163,7 +163,7 @@ fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
             K::TcpReset,
         ]),
         FailedAt::Handshake | FailedAt::Http => {
-            if let Some(k) = first(&[K::NotTls, K::HandshakeStalled]) {
+            if let Some(k) = first(&[K::NotTls, K::HandshakeStalled, K::QuicBlocked]) {
                 return Some(k);
             }
             let fatal = record

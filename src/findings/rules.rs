@@ -120,8 +120,13 @@ pub fn connection_findings(
     cfg: &FindingsConfig,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    tcp_rules(r, hs, tcp, cfg, &mut out);
-    reply_rules(r, hs, tcp, cfg.read_timeout_secs, &mut out);
+    if let Some(quic) = r.quic.as_deref() {
+        // No SYN, FIN or RST: QUIC's own rules stand for the TCP and reply rules.
+        super::quic::quic_rules(r, quic, hs, tcp, &mut out);
+    } else {
+        tcp_rules(r, hs, tcp, cfg, &mut out);
+        reply_rules(r, hs, tcp, cfg.read_timeout_secs, &mut out);
+    }
     // A reset that follows a non-TLS answer is its consequence, not a second cause.
     if out.iter().any(|f| f.kind == FindingKind::NotTls) {
         out.retain(|f| f.kind != FindingKind::TcpReset);

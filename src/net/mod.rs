@@ -1,4 +1,4 @@
-//! Link, IP and TCP headers: packets → TCP segments.
+//! Link, IP and TCP headers: packets → TCP segments (and UDP datagrams, when asked).
 //!
 //! Parsing is zero-copy: a [`TcpSegment`] borrows its payload from the packet, or from the
 //! [`NetDecoder`]'s defragmentation buffer when the packet completed an IP datagram.
@@ -101,6 +101,8 @@ fn endpoint_hash(a: &SocketAddr) -> u64 {
 pub enum Decoded<'a> {
     /// A TCP segment.
     Tcp(TcpSegment<'a>),
+    /// A UDP datagram (only from a decoder built [`NetDecoder::with_udp`]).
+    Udp(UdpDatagram<'a>),
     /// A valid packet that is not TCP (UDP, ICMP, ARP, ...), or a fragment still waiting for the
     /// rest of its datagram.
     Other,
@@ -134,11 +136,15 @@ impl Default for DefragLimits {
 mod defrag;
 mod ip;
 mod link;
+mod udp;
+pub use udp::UdpDatagram;
 
 /// Stateful packet decoder (state = IP fragments awaiting reassembly).
 #[derive(Debug, Default)]
 pub struct NetDecoder {
     defrag: defrag::Defragmenter,
+    /// Yield UDP datagrams rather than [`Decoded::Other`].
+    udp: bool,
 }
 
 impl NetDecoder {
@@ -146,14 +152,21 @@ impl NetDecoder {
     pub fn new(limits: DefragLimits) -> Self {
         NetDecoder {
             defrag: defrag::Defragmenter::new(limits),
+            udp: false,
         }
+    }
+
+    /// Also yields UDP datagrams ([`Decoded::Udp`]).
+    pub fn with_udp(mut self) -> Self {
+        self.udp = true;
+        self
     }
 
     /// Decodes one packet. The result may borrow from `packet` or from `self`.
     pub fn decode<'a>(&'a mut self, packet: &Packet<'a>) -> Decoded<'a> {
-        let parsed = match link::peel(packet.link, packet.data) {
-            link::Network::Ipv4(data) => ip::ipv4(data),
-            link::Network::Ipv6(data) => ip::ipv6(data),
+        let (parsed, l3) = match link::peel(packet.link, packet.data) {
+            link::Network::Ipv4(data) => (ip::ipv4(data), data),
+            link::Network::Ipv6(data) => (ip::ipv6(data), data),
             link::Network::NotIp => return Decoded::Other,
             link::Network::Unsupported => return Decoded::UnsupportedLink(packet.link),
             link::Network::Malformed(reason) => return Decoded::Malformed(reason),
@@ -170,6 +183,8 @@ impl NetDecoder {
                 let cut = (packet.orig_len as usize).saturating_sub(packet.data.len());
                 ip::tcp(src, dst, transport, wire_len.min(transport.len() + cut))
             }
+            // Not TCP: parsed again as UDP only when wanted (TCP packets never get here).
+            ip::Ip::Other if self.udp => udp::datagram(l3).map_or(Decoded::Other, Decoded::Udp),
             ip::Ip::Other => Decoded::Other,
             ip::Ip::Malformed(reason) => Decoded::Malformed(reason),
             // A fragment the snaplen cut cannot complete a datagram.

@@ -173,6 +173,8 @@ impl RecordBuilder {
             findings: Vec::new(),
             decryption: hs.decryption.as_ref().map(decryption_record),
             http,
+            transport: Default::default(),
+            quic: None,
         }
     }
 }

@@ -123,6 +123,8 @@ finding_kinds! {
         "Nothing to change on the network for this finding itself: it says which bytes tlscap did not read (a malformed or oversized record or message, bytes that are not TLS), so diagnoses that need them may be missing; if a peer sent them, that peer's TLS stack or a middlebox rewriting the stream is at fault.";
     ChainInvalid = "chain-invalid", Error, "Server chain does not validate",
         "Server: replace the certificate the validator names with one correctly issued by its CA (SHA-256 signatures, serverAuth usage, no unknown critical extensions); if a device re-signs traffic, fix or bypass it.";
+    QuicBlocked = "quic-blocked", Warning, "QUIC Initials never answered",
+        "Network: allow UDP to the server's port (443) through firewalls and security groups if HTTP/3 is wanted; otherwise nothing breaks, but every connection first waits for the QUIC attempt to time out before the client falls back to TCP.";
 }
 
 impl FindingKind {

@@ -12,6 +12,8 @@ mod finding;
 mod kind;
 /// HTTP exchanges are the `http` stage's own type, carried as they are.
 pub use crate::http::HttpRecord;
+/// QUIC facts are the `quic` stage's own type, carried as they are.
+pub use crate::quic::{QuicClose, QuicRecord};
 pub use finding::{Finding, Severity};
 pub use kind::{FindingKind, UnknownFindingId};
 use std::net::SocketAddr;
@@ -107,6 +109,22 @@ fn socket_addr<S: serde::Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::E
 /// JSON leaves out an absent `decryption`.
 fn omitted_none<T>(v: &Option<T>) -> bool {
     v.is_none() && !EVERY_FIELD.with(|e| e.get())
+}
+
+/// JSON leaves out `transport` for TCP (every record before QUIC was TCP).
+fn omitted_tcp(v: &Transport) -> bool {
+    *v == Transport::Tcp && !EVERY_FIELD.with(|e| e.get())
+}
+
+/// What carried the handshake.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// TLS over TCP.
+    #[default]
+    Tcp,
+    /// QUIC over UDP (TLS 1.3 inside QUIC's CRYPTO frames).
+    Quic,
 }
 
 /// JSON leaves out an empty `http`.
@@ -384,4 +402,10 @@ pub struct ConnectionRecord {
     /// The first HTTP exchanges (absent when none was read).
     #[serde(default, skip_serializing_if = "omitted_empty")]
     pub http: Vec<HttpRecord>,
+    /// `quic` for a QUIC connection (absent for TCP).
+    #[serde(default, skip_serializing_if = "omitted_tcp")]
+    pub transport: Transport,
+    /// QUIC facts (absent for TCP).
+    #[serde(default, skip_serializing_if = "omitted_none")]
+    pub quic: Option<Box<QuicRecord>>,
 }

@@ -9,6 +9,7 @@ use super::*;
 use crate::flow::{Interest, StreamHandler};
 
 mod decrypt;
+mod quic;
 
 /// Limits for the observer.
 #[derive(Debug, Clone)]
@@ -221,6 +222,9 @@ pub struct TlsObserver {
     dec: Option<Box<super::decrypt::ConnDecryptor>>,
     /// Cleartext HTTP per delivered direction, once the client's first bytes were a request.
     cleartext: Option<Box<[AppData; 2]>>,
+    /// The handshake comes from QUIC CRYPTO frames: the messages after a TLS 1.3 ServerHello
+    /// arrive decrypted (by the QUIC stage), as whole messages.
+    quic: bool,
 }
 
 impl TlsObserver {
@@ -1058,7 +1062,7 @@ impl TlsObserver {
     fn handshake_message(&mut self, dir: Direction, msg: &[u8], meta: SegmentMeta) {
         let msg_type = msg[0];
         let body = &msg[4..];
-        if self.dec.is_some() {
+        if self.dec.is_some() || self.quic {
             self.decrypt_handshake(dir, msg_type, body, meta);
         }
         match msg_type {
@@ -1186,7 +1190,7 @@ impl TlsObserver {
             return;
         }
         self.summary.server_hello = Some(sh);
-        if tls13 {
+        if tls13 && !self.quic {
             // Everything the server sends after its TLS 1.3 ServerHello is encrypted.
             self.set_encrypted(dir, meta);
         }

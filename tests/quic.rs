@@ -1,0 +1,242 @@
+//! QUIC connections: the aioquic samples (samples/quic, made by samples/make_quic_samples.sh)
+//! and corpus captures from nDPI and FoxIO, with values read from the captures (tshark agrees,
+//! see tests/quic_tshark.rs).
+
+mod common;
+
+use serde_json::Value;
+use std::process::Command;
+
+fn records(args: &[&str]) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+        .current_dir(common::root())
+        .args([
+            "--format",
+            "json",
+            "--quiet",
+            "--ca-file",
+            "samples/pki/root.pem",
+        ])
+        .args(args)
+        .output()
+        .expect("run tlscap");
+    assert!(out.status.code().is_some_and(|c| c <= 2), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .filter(|r: &Value| r["type"] == "connection")
+        .collect()
+}
+
+fn ids(r: &Value) -> Vec<(String, String)> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().into(),
+                f["severity"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+/// aioquic after a Retry, with the client's key log beside the capture: the Handshake packets
+/// give the ALPN, the chain (root → intermediate → api.tlscap.test) and both Finished.
+#[test]
+fn retry_and_key_log_show_the_whole_handshake() {
+    let rs = records(&["samples/quic/quic-retry-keylog.pcap"]);
+    assert_eq!(rs.len(), 1);
+    let r = &rs[0];
+    assert_eq!(r["transport"], "quic");
+    assert_eq!(r["sni"], "api.tlscap.test");
+    assert_eq!(r["version"], "TLS 1.3");
+    assert_eq!(r["cipher"], "TLS_AES_256_GCM_SHA384");
+    assert_eq!(r["alpn"], "hq-interop");
+    assert_eq!(r["alpn_offered"], serde_json::json!(["hq-interop"]));
+    assert_eq!(r["ja4"], "q13d0307hp_55b375c5d22e_1cecd519fee8");
+    assert_eq!(r["decryption"]["status"], "ok");
+    assert_eq!(r["chain_status"], "trusted");
+    assert_eq!(r["server_chain"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        r["server_chain"][0]["subject"],
+        "CN=api.tlscap.test, O=tlscap tests"
+    );
+    assert_eq!(r["status"], "ok");
+    assert_eq!(r["outcome"], "ok");
+    assert_eq!(r["cert_requested"], false);
+    assert!(ids(r).is_empty(), "{:?}", ids(r));
+    let q = &r["quic"];
+    assert_eq!(q["version"], "v1");
+    assert_eq!(q["retry_packet"], 2);
+    assert_eq!(q["original_dcid"], "272188d6ae66875f");
+    assert_eq!(q["client_scid"], "28cb18d22822c518");
+    assert_eq!(q["server_scid"], "4508535c6f891023");
+    assert_eq!(q["client_initial_retransmissions"], 0);
+    assert_eq!(q["undecryptable"], 0);
+    assert_eq!(q["transport_parameters"]["max_idle_timeout"], "5000");
+    assert_eq!(r["tcp"]["packets"], 16);
+}
+
+/// Without the key log only the Initial packets are readable: ServerHello yes, ALPN and
+/// certificates no (as with TLS 1.3 over TCP).
+#[test]
+fn without_keys_the_initials_still_give_the_hellos() {
+    let rs = records(&["--no-auto-keylog", "samples/quic/quic-retry-keylog.pcap"]);
+    let r = &rs[0];
+    assert_eq!(r["cipher"], "TLS_AES_256_GCM_SHA384");
+    assert_eq!(r["alpn"], Value::Null);
+    assert_eq!(r["server_chain"], Value::Null);
+    assert_eq!(r["status"], "ok");
+    assert!(r.get("decryption").is_none());
+    assert_eq!(r["quic"]["undecryptable"], 8);
+}
+
+/// The server's CONNECTION_CLOSE with CRYPTO_ERROR 0x0178 is TLS alert 120.
+#[test]
+fn crypto_error_close_is_the_tls_alert() {
+    let rs = records(&["samples/quic/quic-alpn-mismatch.pcap"]);
+    let r = &rs[0];
+    assert_eq!(
+        r["alerts"],
+        serde_json::json!([{"from": "server", "level": "fatal",
+            "description": "no_application_protocol", "encrypted": false, "packet": 2}])
+    );
+    assert_eq!(
+        r["quic"]["close"],
+        serde_json::json!({"from": "server", "code": "0x0178", "application": false,
+            "reason": "No common ALPN protocols", "packet": 2})
+    );
+    assert_eq!(
+        (&r["status"], &r["cause"]),
+        (&"alert".into(), &"tls-alert".into())
+    );
+}
+
+/// nftables dropped UDP: the first attempt fell back to TCP (warning), the second did not
+/// (error). QUIC connections are numbered after the TCP one.
+#[test]
+fn blocked_quic_with_and_without_tcp_fallback() {
+    let rs = records(&["samples/quic/quic-blocked.pcap"]);
+    assert_eq!(rs.len(), 3);
+    assert_eq!(rs[0]["transport"], Value::Null);
+    assert_eq!(rs[0]["server"], "127.0.0.1:4433");
+    let fell_back = &rs[1];
+    assert_eq!(fell_back["index"], 1);
+    assert_eq!(ids(fell_back), [("quic-blocked".into(), "warning".into())]);
+    assert_eq!(fell_back["quic"]["tcp_fallback_packet"], 5);
+    assert_eq!(fell_back["quic"]["client_initial_retransmissions"], 3);
+    assert_eq!(
+        fell_back["findings"][0]["evidence"],
+        "Client Initials in packets 1..4, no packet from 127.0.0.1:4433; TCP SYN to 127.0.0.1 in packet 5."
+    );
+    let blocked = &rs[2];
+    assert_eq!(blocked["server"], "127.0.0.2:4434");
+    assert_eq!(ids(blocked), [("quic-blocked".into(), "error".into())]);
+    assert_eq!(blocked["quic"]["tcp_fallback_packet"], Value::Null);
+    assert_eq!(
+        (&blocked["status"], &blocked["outcome"], &blocked["cause"]),
+        (&"stalled".into(), &"failed".into(), &"quic-blocked".into())
+    );
+}
+
+/// The same records whatever the number of shards (the sharded reader runs QUIC itself).
+#[test]
+fn sharded_reading_gives_the_same_quic_records() {
+    let one = records(&["samples/quic/quic-blocked.pcap"]);
+    let mut opts = tlscap::app::Options {
+        shards: 3,
+        batch_segments: 2,
+        ..Default::default()
+    };
+    opts.auto_keylog = true;
+    let path = common::sample("quic/quic-blocked.pcap");
+    let a = tlscap::app::analyze_file(&path, &opts);
+    let idx: Vec<u64> = a.connections.iter().map(|r| r.index).collect();
+    assert_eq!(idx, [0, 1, 2]);
+    for (r, want) in a.connections.iter().zip(&one) {
+        assert_eq!(r.server.to_string(), want["server"].as_str().unwrap());
+        assert_eq!(r.ja4.as_deref(), want["ja4"].as_str());
+    }
+}
+
+/// nDPI's quic-27.pcap (draft-27, IPv6) used to print an empty table.
+#[test]
+fn corpus_quic_captures() {
+    let Some(corpus) = common::corpus("corpus_quic_captures") else {
+        return;
+    };
+    let c = |rel: &str| corpus.join(rel).to_string_lossy().into_owned();
+    let rs = records(&[&c("nDPI/tests/cfgs/default/pcap/quic-27.pcap")]);
+    assert_eq!(rs.len(), 1);
+    assert_eq!(rs[0]["sni"], "play.google.com");
+    assert_eq!(rs[0]["quic"]["version"], "draft-27");
+    assert_eq!(rs[0]["cipher"], "TLS_AES_128_GCM_SHA256");
+    assert_eq!(
+        rs[0]["client"],
+        "[3ef4:2194:f4a6:3503:40cd:714:57:c4e4]:64229"
+    );
+    // v2 (RFC 9369) with the capture's embedded secrets: the certificate is for another name.
+    let rs = records(&[&c("nDPI/tests/cfgs/default/pcap/quic-v2.pcapng")]);
+    assert_eq!(rs[0]["quic"]["version"], "v2");
+    assert_eq!(rs[0]["alpn"], "h3");
+    assert_eq!(rs[0]["decryption"]["status"], "ok");
+    assert!(ids(&rs[0]).contains(&("hostname-mismatch".into(), "warning".into())));
+    // Version Negotiation: draft-28 refused, the client starts over with draft-27.
+    let rs = records(&[&c("nDPI/tests/cfgs/default/pcap/quic-28.pcap")]);
+    assert_eq!(rs.len(), 1);
+    assert_eq!(rs[0]["quic"]["version"], "draft-27");
+    assert_eq!(
+        rs[0]["quic"]["version_negotiation"],
+        serde_json::json!(["draft-27"])
+    );
+    assert_eq!(rs[0]["sni"], "www.wireshark.org");
+    // ChaCha20 header protection (draft-29, quic-go).
+    let rs = records(&[&c("nDPI/tests/cfgs/default/pcap/quic-29.pcap")]);
+    assert_eq!(rs[0]["cipher"], "TLS_CHACHA20_POLY1305_SHA256");
+}
+
+/// A NAT rebinding: the aioquic handshake with the client's port rewritten from packet 12 on
+/// (its 1-RTT packets and the server's answers; the rewrite is this test's, the packets are
+/// aioquic's). The connection IDs keep every packet in the one connection.
+#[test]
+fn a_rebound_client_address_keeps_its_connection() {
+    use tlscap::flow::SegmentMeta;
+    use tlscap::net::{Decoded, DefragLimits, NetDecoder};
+    use tlscap::quic::{QuicConfig, QuicTable};
+    let path = common::sample("quic/quic-retry-keylog.pcap");
+    let mut reader = tlscap::capture::open(&path).unwrap();
+    let mut decoder = NetDecoder::new(DefragLimits::default()).with_udp();
+    let mut table = QuicTable::new(QuicConfig::default());
+    let rebound: std::net::SocketAddr = "127.0.0.1:61000".parse().unwrap();
+    let mut client = None;
+    while let Some(packet) = reader.next_packet().unwrap() {
+        let meta = SegmentMeta {
+            packet: packet.number,
+            ts: packet.ts,
+        };
+        let Decoded::Udp(mut d) = decoder.decode(&packet) else {
+            panic!("packet {} is not UDP", packet.number);
+        };
+        let c = *client.get_or_insert(d.src);
+        if packet.number >= 12 {
+            assert_eq!(
+                d.payload[0] & 0x80,
+                0,
+                "packet {} has a short header",
+                packet.number
+            );
+            if d.src == c {
+                d.src = rebound;
+            } else {
+                d.dst = rebound;
+            }
+        }
+        table.on_datagram(meta, &d);
+    }
+    let done = table.finish();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].tcp.packets, 16);
+    assert_eq!(done[0].tcp.dir_packets, [9, 7]);
+}
