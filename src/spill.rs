@@ -688,6 +688,7 @@ mod tests {
             duration_s: 0.25,
             client: "10.0.0.1:5000".parse().unwrap(),
             server: "10.0.0.2:443".parse().unwrap(),
+            carrier: None,
             sni: None,
             alpn_offered: vec![],
             alpn: None,

@@ -20,7 +20,7 @@ use super::source::{SegmentSource, Step};
 use super::{key_slot, FileAnalysis, Finisher, Indexed, Options, Prepare};
 use crate::capture::SharedBlock;
 use crate::flow::{Finished, FlowTable, SegmentMeta};
-use crate::net::{TcpFlags, TcpSegment};
+use crate::net::{Carrier, TcpFlags, TcpSegment};
 use crate::time::Timestamp;
 use crate::tls::keylog::KeyLog;
 use crate::tls::TlsObserver;
@@ -74,6 +74,9 @@ struct Entry {
     block: u32,
     start: u32,
     len: u32,
+    /// 0 for a segment sent directly on the link, else 1 + its index in the batch's carriers
+    /// (kept apart: most captures have no tunnel and the entry stays small).
+    carrier: u32,
 }
 
 /// Consecutive TCP segments of a capture, with any key-log secrets met between them.
@@ -95,6 +98,8 @@ struct Batch {
     payload_bytes: usize,
     /// Secrets to add before segment `.0` (== `entries.len()` for after the last one).
     secrets: Vec<(usize, Arc<KeyLog>)>,
+    /// The carriers of tunnelled segments.
+    carriers: Vec<Carrier>,
 }
 
 impl Batch {
@@ -124,6 +129,12 @@ impl Batch {
             mine.push(self.entries.len() as u32);
         }
         self.nows.push(now);
+        let carrier = if seg.carrier.is_direct() {
+            0
+        } else {
+            self.carriers.push(seg.carrier);
+            self.carriers.len() as u32
+        };
         self.entries.push(Entry {
             meta,
             src: seg.src,
@@ -136,6 +147,7 @@ impl Batch {
             block,
             start: start as u32,
             len: seg.payload.len() as u32,
+            carrier,
         });
     }
 
@@ -152,6 +164,7 @@ impl Batch {
         self.arena.clear();
         self.payload_bytes = 0;
         self.secrets.clear();
+        self.carriers.clear();
     }
 
     /// Whether the entry's payload still holds the capture's bytes (see
@@ -181,6 +194,14 @@ impl Batch {
             window: e.window,
             payload: &bytes[e.start as usize..(e.start + e.len) as usize],
             wire_payload_len: e.wire_payload_len,
+            carrier: match e.carrier {
+                0 => Carrier::default(),
+                n => self
+                    .carriers
+                    .get(n as usize - 1)
+                    .copied()
+                    .unwrap_or_default(),
+            },
         }
     }
 }

@@ -3,7 +3,8 @@
 //! Parsing is zero-copy: a [`TcpSegment`] borrows its payload from the packet, or from the
 //! [`NetDecoder`]'s defragmentation buffer when the packet completed an IP datagram.
 //! Header parsing uses etherparse; link layers etherparse does not know (SLL2, BSD null, PPP,
-//! PPPoE) are peeled here.
+//! PPPoE) are peeled here. Tunnels (VXLAN, GENEVE, GRE, ERSPAN, MPLS, IP-in-IP, GTP-U, CAPWAP,
+//! 802.11) are peeled by [`tunnel`] and named in the segment's [`Carrier`].
 
 use crate::capture::{LinkType, Packet};
 use std::net::SocketAddr;
@@ -62,6 +63,8 @@ pub struct TcpSegment<'a> {
     /// Payload bytes the segment carried on the wire (more than `payload.len()` when the
     /// snaplen cut the packet).
     pub wire_payload_len: u32,
+    /// The tunnels the segment was found in (empty when sent directly on the link).
+    pub carrier: Carrier,
 }
 
 impl TcpSegment<'_> {
@@ -134,6 +137,11 @@ impl Default for DefragLimits {
 mod defrag;
 mod ip;
 mod link;
+mod tunnel;
+pub use tunnel::{Carrier, CarrierKind};
+
+/// Tunnels inside tunnels beyond this are treated as hostile.
+const MAX_NESTED_TUNNELS: usize = 8;
 
 /// Stateful packet decoder (state = IP fragments awaiting reassembly).
 #[derive(Debug, Default)]
@@ -151,12 +159,23 @@ impl NetDecoder {
 
     /// Decodes one packet. The result may borrow from `packet` or from `self`.
     pub fn decode<'a>(&'a mut self, packet: &Packet<'a>) -> Decoded<'a> {
-        let parsed = match link::peel(packet.link, packet.data) {
-            link::Network::Ipv4(data) => ip::ipv4(data),
-            link::Network::Ipv6(data) => ip::ipv6(data),
-            link::Network::NotIp => return Decoded::Other,
+        let mut carrier = Carrier::default();
+        let decoded = self.decode_in(packet, &mut carrier);
+        match decoded {
+            Decoded::Tcp(seg) => Decoded::Tcp(TcpSegment { carrier, ..seg }),
+            other => other,
+        }
+    }
+
+    fn decode_in<'a>(&'a mut self, packet: &Packet<'a>, carrier: &mut Carrier) -> Decoded<'a> {
+        let network = match link::peel(packet.link, packet.data, carrier) {
             link::Network::Unsupported => return Decoded::UnsupportedLink(packet.link),
-            link::Network::Malformed(reason) => return Decoded::Malformed(reason),
+            network => network,
+        };
+        let parsed = match unwrap_tunnels(network, carrier) {
+            Ok(parsed) => parsed,
+            Err(NotTcp::Other) => return Decoded::Other,
+            Err(NotTcp::Malformed(reason)) => return Decoded::Malformed(reason),
         };
         match parsed {
             ip::Ip::Tcp {
@@ -170,6 +189,7 @@ impl NetDecoder {
                 let cut = (packet.orig_len as usize).saturating_sub(packet.data.len());
                 ip::tcp(src, dst, transport, wire_len.min(transport.len() + cut))
             }
+            ip::Ip::Udp(_) | ip::Ip::Gre(_) | ip::Ip::Tunnel { .. } => Decoded::Other,
             ip::Ip::Other => Decoded::Other,
             ip::Ip::Malformed(reason) => Decoded::Malformed(reason),
             // A fragment the snaplen cut cannot complete a datagram.
@@ -189,24 +209,86 @@ impl NetDecoder {
                 // Done mutating: the segment borrows the reassembled datagram.
                 let this: &'a Self = self;
                 let datagram = this.defrag.completed();
-                if !is_v6 {
-                    return ip::tcp(src, dst, datagram, datagram.len());
+                let (protocol, transport) = if is_v6 {
+                    match ip::walk_v6_extensions(next_header, datagram, false) {
+                        ip::V6Chain::Tcp(at) => (ip::PROTO_TCP, datagram.get(at..)),
+                        ip::V6Chain::Tunnel(at, protocol) => (protocol, datagram.get(at..)),
+                        ip::V6Chain::Malformed(reason) => return Decoded::Malformed(reason),
+                        ip::V6Chain::Other | ip::V6Chain::Fragment(..) => return Decoded::Other,
+                    }
+                } else {
+                    (next_header, Some(datagram))
+                };
+                let transport = transport.unwrap_or_default();
+                if protocol == ip::PROTO_TCP {
+                    return ip::tcp(src, dst, transport, transport.len());
                 }
-                match ip::walk_v6_extensions(next_header, datagram, false) {
-                    ip::V6Chain::Tcp(at) => {
-                        let transport = datagram.get(at..).unwrap_or_default();
-                        ip::tcp(src, dst, transport, transport.len())
+                // A tunnel packet the outer IP layer fragmented (a tunnel MTU left at 1500):
+                // its inner packet is whole now. Fragments inside it are not followed (they
+                // would need a second reassembly buffer).
+                let inner = match ip::carried(is_v6, protocol, transport) {
+                    ip::Ip::Udp(transport) => match tunnel::udp(transport, carrier) {
+                        Some(inner) => inner,
+                        None => return Decoded::Other,
+                    },
+                    ip::Ip::Gre(data) => tunnel::gre(data, carrier),
+                    ip::Ip::Tunnel { kind, inner } => {
+                        carrier.push(kind, None);
+                        inner
                     }
-                    ip::V6Chain::Malformed(reason) => Decoded::Malformed(reason),
-                    // Tunnels inside reassembled datagrams are not followed (rare, and would need a
-                    // second reassembly buffer).
-                    ip::V6Chain::Other | ip::V6Chain::Fragment(..) | ip::V6Chain::Tunnel(..) => {
-                        Decoded::Other
+                    _ => return Decoded::Other,
+                };
+                match unwrap_tunnels(inner, carrier) {
+                    Ok(ip::Ip::Tcp {
+                        src,
+                        dst,
+                        transport,
+                        wire_len,
+                    }) => ip::tcp(src, dst, transport, wire_len.min(transport.len())),
+                    Ok(ip::Ip::Malformed(reason)) | Err(NotTcp::Malformed(reason)) => {
+                        Decoded::Malformed(reason)
                     }
+                    Ok(_) | Err(_) => Decoded::Other,
                 }
             }
         }
     }
+}
+
+/// Why [`unwrap_tunnels`] found no IP packet to hand on.
+enum NotTcp {
+    Other,
+    Malformed(String),
+}
+
+/// Peels tunnels until a packet that is not one (TCP, a fragment, anything else).
+fn unwrap_tunnels<'a>(
+    mut network: link::Network<'a>,
+    carrier: &mut Carrier,
+) -> Result<ip::Ip<'a>, NotTcp> {
+    for _ in 0..=MAX_NESTED_TUNNELS {
+        let parsed = match network {
+            link::Network::Ipv4(data) => ip::ipv4(data),
+            link::Network::Ipv6(data) => ip::ipv6(data),
+            link::Network::NotIp | link::Network::Unsupported => return Err(NotTcp::Other),
+            link::Network::Malformed(reason) => return Err(NotTcp::Malformed(reason)),
+        };
+        network = match parsed {
+            ip::Ip::Udp(transport) => match tunnel::udp(transport, carrier) {
+                Some(inner) => inner,
+                None => return Err(NotTcp::Other),
+            },
+            ip::Ip::Gre(data) => tunnel::gre(data, carrier),
+            ip::Ip::Tunnel { kind, inner } => {
+                carrier.push(kind, None);
+                inner
+            }
+            parsed => return Ok(parsed),
+        };
+    }
+    Err(NotTcp::Malformed(format!(
+        "more than {MAX_NESTED_TUNNELS} nested tunnels"
+    )))
 }
 
 #[cfg(test)]
@@ -223,6 +305,7 @@ mod tests {
             window: 0,
             payload: &[],
             wire_payload_len: 0,
+            carrier: Carrier::default(),
         }
     }
 

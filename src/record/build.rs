@@ -123,6 +123,7 @@ impl RecordBuilder {
             duration_s: round6(tcp.last.ts.seconds_since(tcp.first.ts).max(0.0)),
             client: tcp.client,
             server: tcp.server,
+            carrier: (!tcp.carrier.is_direct()).then(|| tcp.carrier.to_string()),
             sni: ch.and_then(|c| c.sni.clone()),
             alpn_offered: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
             alpn: sh.and_then(|s| s.alpn.clone()),

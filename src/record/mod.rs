@@ -94,7 +94,7 @@ pub fn with_every_field<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// JSON leaves out an absent `decryption`.
+/// JSON leaves out an absent `decryption` or `carrier`.
 fn omitted_none<T>(v: &Option<T>) -> bool {
     v.is_none() && !EVERY_FIELD.with(|e| e.get())
 }
@@ -315,6 +315,11 @@ pub struct ConnectionRecord {
     pub client: SocketAddr,
     /// Server `ip:port`.
     pub server: SocketAddr,
+    /// The tunnels the connection travelled in, outermost first (`vxlan:42`, `gre`,
+    /// `mpls:16,17`, `gtp-u:0x1f4`, nested: `gre/mpls:16`); absent when it was sent directly
+    /// on the capture's link. `client` and `server` are the inner addresses.
+    #[serde(default, skip_serializing_if = "omitted_none")]
+    pub carrier: Option<String>,
     /// server_name from the ClientHello.
     pub sni: Option<String>,
     /// ALPN protocols the client offered.
