@@ -129,11 +129,12 @@ impl Batch {
             mine.push(self.entries.len() as u32);
         }
         self.nows.push(now);
-        let carrier = if seg.carrier.is_direct() {
-            0
-        } else {
-            self.carriers.push(seg.carrier);
-            self.carriers.len() as u32
+        let carrier = match seg.carrier {
+            None => 0,
+            Some(c) => {
+                self.carriers.push(*c);
+                self.carriers.len() as u32
+            }
         };
         self.entries.push(Entry {
             meta,
@@ -195,12 +196,8 @@ impl Batch {
             payload: &bytes[e.start as usize..(e.start + e.len) as usize],
             wire_payload_len: e.wire_payload_len,
             carrier: match e.carrier {
-                0 => Carrier::default(),
-                n => self
-                    .carriers
-                    .get(n as usize - 1)
-                    .copied()
-                    .unwrap_or_default(),
+                0 => None,
+                n => self.carriers.get(n as usize - 1),
             },
         }
     }

@@ -350,6 +350,6 @@ pub(crate) fn tcp<'a>(
         window: header.window_size(),
         payload,
         wire_payload_len: u32::try_from(wire_len - header_len).unwrap_or(u32::MAX),
-        carrier: super::Carrier::default(),
+        carrier: None,
     })
 }

@@ -103,6 +103,12 @@ impl Carrier {
         self.len == 0
     }
 
+    /// Back to direct (the layers are left as they are: `len` bounds what is read).
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+        self.overflow = false;
+    }
+
     pub(crate) fn push(&mut self, kind: CarrierKind, id: Option<u32>) {
         match self.layers.get_mut(usize::from(self.len)) {
             Some(slot) => {
