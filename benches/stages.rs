@@ -80,6 +80,7 @@ impl OwnedSegment {
             window: self.window,
             payload: &self.payload,
             wire_payload_len: self.wire_payload_len,
+            carrier: Default::default(),
         }
     }
 }

@@ -528,6 +528,7 @@ impl<'o> Finisher<'o> {
     }
 
     /// Validates the server chain (cached per distinct chain) and adds certificate findings.
+    /// Without SNI, the host a CONNECT or SOCKS tunnel was opened to is the name checked.
     fn check_chain(&mut self, record: &mut ConnectionRecord, hs: &HandshakeSummary) {
         let (Some(cert), Some(validator)) = (&hs.server_certificate, &mut self.validator) else {
             return;
@@ -538,6 +539,7 @@ impl<'o> Finisher<'o> {
         let name = record
             .sni
             .clone()
+            .or_else(|| tunnel_target_host(record))
             .or_else(|| self.opts.findings.expect_host.clone());
         let ocsp = hs.ocsp_response.as_ref().map(|(_, der)| der.as_slice());
         let mut check = validator.check(&cert.certs, name.as_deref(), cert.meta.ts, ocsp);
@@ -564,6 +566,20 @@ impl<'o> Finisher<'o> {
 const PLAUSIBLE_CAPTURE_TIME: i64 = 1_041_379_200;
 
 /// One word for a chain's path status.
+/// The host part of a CONNECT / SOCKS tunnel's target (not the PROXY protocol's, which is
+/// the load balancer's own address).
+fn tunnel_target_host(record: &ConnectionRecord) -> Option<String> {
+    if record.proxy_kind.as_deref()?.starts_with("proxy-") {
+        return None;
+    }
+    let (host, _port) = record.target.as_deref()?.rsplit_once(':')?;
+    Some(
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+    )
+}
+
 fn chain_status(p: &crate::certs::PathStatus) -> String {
     use crate::certs::PathStatus::*;
     match p {

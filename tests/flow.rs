@@ -425,6 +425,7 @@ fn tcp<'a>(
         window: 65535,
         payload,
         wire_payload_len: payload.len() as u32,
+        carrier: Default::default(),
     }
 }
 
@@ -514,6 +515,7 @@ fn full_connection_summary_is_exact() {
         acked_unseen: [(0, None), (0, None)],
         stale_ack: None,
         seen_until: pref(8, 17),
+        carrier: Default::default(),
     };
     assert_eq!(f.tcp, expected);
     assert_eq!(
@@ -935,6 +937,7 @@ fn replay(name: &str) -> Vec<Finished<Recorder>> {
             window: 0,
             payload,
             wire_payload_len: s.len,
+            carrier: Default::default(),
         };
         let m = SegmentMeta {
             packet: s.frame,

@@ -82,6 +82,7 @@ fn run(segs: &[Seg]) -> Vec<HandshakeSummary> {
             window: 65535,
             payload: &s.payload,
             wire_payload_len: s.payload.len() as u32,
+            carrier: Default::default(),
         };
         // Time moves forward with the order of arrival, as it would in a capture.
         let meta = SegmentMeta {

@@ -20,7 +20,7 @@ use super::source::{SegmentSource, Step};
 use super::{emit_quic, key_slot, quic_config, FileAnalysis, Finisher, Indexed, Options, Prepare};
 use crate::capture::SharedBlock;
 use crate::flow::{Finished, FlowTable, SegmentMeta};
-use crate::net::{TcpFlags, TcpSegment};
+use crate::net::{Carrier, TcpFlags, TcpSegment};
 use crate::quic::QuicTable;
 use crate::time::Timestamp;
 use crate::tls::keylog::KeyLog;
@@ -75,6 +75,9 @@ struct Entry {
     block: u32,
     start: u32,
     len: u32,
+    /// 0 for a segment sent directly on the link, else 1 + its index in the batch's carriers
+    /// (kept apart: most captures have no tunnel and the entry stays small).
+    carrier: u32,
 }
 
 /// Consecutive TCP segments of a capture, with any key-log secrets met between them.
@@ -96,6 +99,8 @@ struct Batch {
     payload_bytes: usize,
     /// Secrets to add before segment `.0` (== `entries.len()` for after the last one).
     secrets: Vec<(usize, Arc<KeyLog>)>,
+    /// The carriers of tunnelled segments.
+    carriers: Vec<Carrier>,
 }
 
 impl Batch {
@@ -125,6 +130,13 @@ impl Batch {
             mine.push(self.entries.len() as u32);
         }
         self.nows.push(now);
+        let carrier = match seg.carrier {
+            None => 0,
+            Some(c) => {
+                self.carriers.push(*c);
+                self.carriers.len() as u32
+            }
+        };
         self.entries.push(Entry {
             meta,
             src: seg.src,
@@ -137,6 +149,7 @@ impl Batch {
             block,
             start: start as u32,
             len: seg.payload.len() as u32,
+            carrier,
         });
     }
 
@@ -153,6 +166,7 @@ impl Batch {
         self.arena.clear();
         self.payload_bytes = 0;
         self.secrets.clear();
+        self.carriers.clear();
     }
 
     /// Whether the entry's payload still holds the capture's bytes (see
@@ -182,6 +196,10 @@ impl Batch {
             window: e.window,
             payload: &bytes[e.start as usize..(e.start + e.len) as usize],
             wire_payload_len: e.wire_payload_len,
+            carrier: match e.carrier {
+                0 => None,
+                n => self.carriers.get(n as usize - 1),
+            },
         }
     }
 }

@@ -7,7 +7,7 @@
 //! end of the capture. Out-of-order data held per direction is bounded; once the handler says
 //! [`Interest::Done`] for a direction, that direction's bytes are only counted, never buffered.
 
-use crate::net::TcpSegment;
+use crate::net::{Carrier, TcpSegment};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -194,6 +194,9 @@ pub struct TcpSummary {
     /// The latest packet of the capture when the connection was emitted: how long the capture
     /// watched after the connection's own last packet.
     pub seen_until: PacketRef,
+    /// The tunnels the connection's first packet came in (each direction of a tunnel may use
+    /// its own label or TEID; the first packet's names the connection).
+    pub carrier: Carrier,
 }
 
 impl TcpSummary {

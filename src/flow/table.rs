@@ -433,6 +433,7 @@ impl<H: StreamHandler> FlowTable<H> {
                 acked_unseen: [(0, None); 2],
                 stale_ack: None,
                 seen_until: first,
+                carrier: seg.carrier.copied().unwrap_or_default(),
             },
             seen_end: [None; 2],
             first_ack: [None; 2],

@@ -4,17 +4,19 @@
 //! has 34"; etherparse's header slices then give the fields.
 
 use super::defrag::{FragKey, Fragment};
+use super::link::Network;
+use super::tunnel::CarrierKind;
 use super::{Decoded, TcpFlags, TcpSegment};
 use etherparse::{Ipv4HeaderSlice, Ipv6HeaderSlice, TcpHeaderSlice};
 use std::net::{IpAddr, SocketAddr};
 
-const PROTO_TCP: u8 = 6;
+pub(crate) const PROTO_TCP: u8 = 6;
 /// IPv4 inside IP (IPIP, 4in6).
 const PROTO_IPV4: u8 = 4;
 /// IPv6 inside IP (6in4, 6in6).
 const PROTO_IPV6: u8 = 41;
-/// IP-in-IP nesting beyond this is treated as hostile.
-const MAX_TUNNEL_DEPTH: u8 = 4;
+const PROTO_UDP: u8 = 17;
+const PROTO_GRE: u8 = 47;
 const V6_HOP_BY_HOP: u8 = 0;
 const V6_ROUTING: u8 = 43;
 const V6_FRAGMENT: u8 = 44;
@@ -42,6 +44,15 @@ pub(crate) enum Ip<'a> {
         /// The whole fragment is in the capture (a snaplen-cut fragment cannot be used).
         whole: bool,
     },
+    /// A UDP datagram (header and payload), possibly a tunnel.
+    Udp(&'a [u8]),
+    /// A GRE packet (header and payload).
+    Gre(&'a [u8]),
+    /// An IP packet inside IP.
+    Tunnel {
+        kind: CarrierKind,
+        inner: Network<'a>,
+    },
     /// Valid, not TCP.
     Other,
     /// Headers do not fit or are invalid.
@@ -56,29 +67,38 @@ fn be32(data: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// Parses an IP packet inside an IP tunnel (protocol 4 or 41).
-fn tunneled(protocol: u8, data: &[u8], depth: u8) -> Ip<'_> {
-    if depth >= MAX_TUNNEL_DEPTH {
-        return Ip::Malformed(format!("more than {MAX_TUNNEL_DEPTH} nested IP tunnels"));
+/// An IP packet inside an IP tunnel (protocol 4 or 41 in an IPv4 or IPv6 header).
+fn ip_in_ip(outer_v6: bool, protocol: u8, data: &[u8]) -> Ip<'_> {
+    let (kind, inner) = match (outer_v6, protocol) {
+        (false, PROTO_IPV4) => (CarrierKind::IpIp, Network::Ipv4(data)),
+        (false, _) => (CarrierKind::SixIn4, Network::Ipv6(data)),
+        (true, PROTO_IPV4) => (CarrierKind::FourIn6, Network::Ipv4(data)),
+        (true, _) => (CarrierKind::SixIn6, Network::Ipv6(data)),
+    };
+    Ip::Tunnel { kind, inner }
+}
+
+/// What an IP payload of `protocol` is, for a payload whole again after reassembly.
+pub(crate) fn carried(outer_v6: bool, protocol: u8, payload: &[u8]) -> Ip<'_> {
+    match protocol {
+        PROTO_UDP => Ip::Udp(payload),
+        PROTO_GRE => Ip::Gre(payload),
+        PROTO_IPV4 | PROTO_IPV6 => ip_in_ip(outer_v6, protocol, payload),
+        _ => Ip::Other,
     }
-    if protocol == PROTO_IPV4 {
-        ipv4_in(data, depth + 1)
-    } else {
-        ipv6_in(data, depth + 1)
-    }
+}
+
+/// Whether a fragmented datagram of this protocol is worth reassembling: TCP, or a carrier
+/// that may hold TCP.
+fn may_hold_tcp(protocol: u8) -> bool {
+    matches!(
+        protocol,
+        PROTO_TCP | PROTO_UDP | PROTO_GRE | PROTO_IPV4 | PROTO_IPV6
+    )
 }
 
 /// Parses an IPv4 packet (`data` may carry link padding after it).
 pub(crate) fn ipv4(data: &[u8]) -> Ip<'_> {
-    ipv4_in(data, 0)
-}
-
-/// Parses an IPv6 packet (`data` may carry link padding after it).
-pub(crate) fn ipv6(data: &[u8]) -> Ip<'_> {
-    ipv6_in(data, 0)
-}
-
-fn ipv4_in(data: &[u8], depth: u8) -> Ip<'_> {
     let Some(&first) = data.first() else {
         return Ip::Malformed("IPv4 header needs 20 bytes, packet has 0".into());
     };
@@ -117,7 +137,7 @@ fn ipv4_in(data: &[u8], depth: u8) -> Ip<'_> {
     let dst = header.destination_addr();
     let offset = u32::from(header.fragments_offset().byte_offset());
     if header.more_fragments() || offset != 0 {
-        if protocol != PROTO_TCP {
+        if !may_hold_tcp(protocol) {
             return Ip::Other;
         }
         return Ip::Fragment {
@@ -138,11 +158,8 @@ fn ipv4_in(data: &[u8], depth: u8) -> Ip<'_> {
             whole: data.len() >= total_len,
         };
     }
-    if protocol == PROTO_IPV4 || protocol == PROTO_IPV6 {
-        return tunneled(protocol, payload, depth);
-    }
     if protocol != PROTO_TCP {
-        return Ip::Other;
+        return carried(false, protocol, payload);
     }
     Ip::Tcp {
         src: src.into(),
@@ -157,7 +174,7 @@ fn ipv4_in(data: &[u8], depth: u8) -> Ip<'_> {
 pub(crate) enum V6Chain {
     /// TCP starts at this offset.
     Tcp(usize),
-    /// An IP packet (protocol 4 or 41) starts at this offset.
+    /// A packet that may carry a tunnel (IP protocol 4, 41, UDP or GRE) starts at this offset.
     Tunnel(usize, u8),
     /// A fragment header: (offset of the fragmentable part, byte offset, more, id, next).
     Fragment(usize, u32, bool, u32, u8),
@@ -175,7 +192,7 @@ pub(crate) fn walk_v6_extensions(mut next: u8, data: &[u8], allow_fragment: bool
         let rest = data.get(pos..).unwrap_or_default();
         let ext_len = match next {
             PROTO_TCP => return V6Chain::Tcp(pos),
-            PROTO_IPV4 | PROTO_IPV6 => return V6Chain::Tunnel(pos, next),
+            PROTO_IPV4 | PROTO_IPV6 | PROTO_UDP | PROTO_GRE => return V6Chain::Tunnel(pos, next),
             V6_HOP_BY_HOP | V6_ROUTING | V6_DEST_OPTS | V6_MOBILITY | V6_HIP | V6_SHIM6 => {
                 match rest.get(1) {
                     Some(&len) => (usize::from(len) + 1) * 8,
@@ -219,7 +236,8 @@ fn extension_cut(kind: u8, needed: usize, have: usize) -> V6Chain {
     ))
 }
 
-fn ipv6_in(data: &[u8], depth: u8) -> Ip<'_> {
+/// Parses an IPv6 packet (`data` may carry link padding after it).
+pub(crate) fn ipv6(data: &[u8]) -> Ip<'_> {
     if data.len() < 40 {
         return Ip::Malformed(format!(
             "IPv6 header needs 40 bytes, packet has {}",
@@ -247,17 +265,17 @@ fn ipv6_in(data: &[u8], depth: u8) -> Ip<'_> {
             wire_len: payload_len.saturating_sub(at),
         },
         V6Chain::Fragment(_, _, _, _, next_header)
-            if !matches!(
-                next_header,
-                PROTO_TCP
-                    | V6_HOP_BY_HOP
-                    | V6_ROUTING
-                    | V6_DEST_OPTS
-                    | V6_AH
-                    | V6_MOBILITY
-                    | V6_HIP
-                    | V6_SHIM6
-            ) =>
+            if !may_hold_tcp(next_header)
+                && !matches!(
+                    next_header,
+                    V6_HOP_BY_HOP
+                        | V6_ROUTING
+                        | V6_DEST_OPTS
+                        | V6_AH
+                        | V6_MOBILITY
+                        | V6_HIP
+                        | V6_SHIM6
+                ) =>
         {
             // Only datagrams that may hold TCP are worth the memory.
             Ip::Other
@@ -279,7 +297,7 @@ fn ipv6_in(data: &[u8], depth: u8) -> Ip<'_> {
             whole: captured.len() >= payload_len,
         },
         V6Chain::Tunnel(at, protocol) => {
-            tunneled(protocol, payload.get(at..).unwrap_or_default(), depth)
+            carried(true, protocol, payload.get(at..).unwrap_or_default())
         }
         V6Chain::Other => Ip::Other,
         V6Chain::Malformed(reason) => Ip::Malformed(reason),
@@ -332,5 +350,6 @@ pub(crate) fn tcp<'a>(
         window: header.window_size(),
         payload,
         wire_payload_len: u32::try_from(wire_len - header_len).unwrap_or(u32::MAX),
+        carrier: None,
     })
 }

@@ -1,8 +1,10 @@
 //! Link layers → the IP packet inside.
 //!
 //! Ethernet (with stacked VLAN tags) and Linux SLL use etherparse's header slices; SLL2, BSD
-//! null/loop, PPP and PPPoE are peeled here (etherparse does not know them).
+//! null/loop, PPP and PPPoE are peeled here (etherparse does not know them). MPLS and 802.11
+//! are peeled by [`super::tunnel`], which names what it peeled in the [`Carrier`].
 
+use super::tunnel::{self, Carrier};
 use crate::capture::LinkType;
 use etherparse::Ethernet2HeaderSlice;
 
@@ -32,6 +34,10 @@ const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
 const PPP_IPV4: u16 = 0x0021;
 const PPP_IPV6: u16 = 0x0057;
 
+/// 802.11 frames without and with a radiotap header.
+const LINKTYPE_IEEE802_11: LinkType = LinkType(105);
+const LINKTYPE_IEEE802_11_RADIOTAP: LinkType = LinkType(127);
+
 /// Stacked VLAN tags beyond this are treated as hostile.
 const MAX_VLAN_TAGS: usize = 8;
 
@@ -43,22 +49,27 @@ fn be16(data: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*data.get(at)?, *data.get(at + 1)?]))
 }
 
-/// Strips the link layer of `link` from `data`.
-pub(crate) fn peel(link: LinkType, data: &[u8]) -> Network<'_> {
+/// Strips the link layer of `link` from `data`; encapsulations met on the way (MPLS) are
+/// added to `carrier`.
+pub(crate) fn peel<'a>(link: LinkType, data: &'a [u8], carrier: &mut Carrier) -> Network<'a> {
     match link {
-        LinkType::ETHERNET => ethernet(data),
+        LinkType::ETHERNET => ethernet(data, carrier),
         LinkType::LINUX_SLL => {
             // pkttype(2) arphrd(2) addrlen(2) addr(8) protocol(2). Peeled by hand: etherparse
             // rejects ARPHRD types (loopback, none/tun, ppp) that carry IP in real captures.
             match (be16(data, 2), be16(data, 14), data.get(16..)) {
-                (Some(arphrd), Some(protocol), Some(rest)) => sll_payload(arphrd, protocol, rest),
+                (Some(arphrd), Some(protocol), Some(rest)) => {
+                    sll_payload(arphrd, protocol, rest, carrier)
+                }
                 _ => short("Linux cooked (SLL) header", 16, data.len()),
             }
         }
         LinkType::LINUX_SLL2 => {
             // protocol(2) reserved(2) ifindex(4) arphrd(2) pkttype(1) addrlen(1) addr(8)
             match (be16(data, 0), be16(data, 8), data.get(20..)) {
-                (Some(protocol), Some(arphrd), Some(rest)) => sll_payload(arphrd, protocol, rest),
+                (Some(protocol), Some(arphrd), Some(rest)) => {
+                    sll_payload(arphrd, protocol, rest, carrier)
+                }
                 _ => short("Linux cooked v2 (SLL2) header", 20, data.len()),
             }
         }
@@ -74,6 +85,8 @@ pub(crate) fn peel(link: LinkType, data: &[u8]) -> Network<'_> {
         LinkType::LOOP => bsd_loopback(data, Some(true)),
         LinkType::PPP | LinkType::PPP_HDLC => ppp(data),
         LinkType::PPP_ETHER => pppoe_session(data),
+        LINKTYPE_IEEE802_11 => tunnel::ieee80211(data, carrier),
+        LINKTYPE_IEEE802_11_RADIOTAP => tunnel::radiotap(data, carrier),
         _ => Network::Unsupported,
     }
 }
@@ -82,26 +95,45 @@ pub(crate) fn peel(link: LinkType, data: &[u8]) -> Network<'_> {
 const ARPHRD_NETLINK: u16 = 824;
 
 /// The payload of a Linux cooked header: the protocol field is an Ethertype except on netlink.
-fn sll_payload(arphrd: u16, protocol: u16, rest: &[u8]) -> Network<'_> {
+fn sll_payload<'a>(
+    arphrd: u16,
+    protocol: u16,
+    rest: &'a [u8],
+    carrier: &mut Carrier,
+) -> Network<'a> {
     if arphrd == ARPHRD_NETLINK {
         return Network::NotIp;
     }
-    by_ethertype(protocol, rest, 0)
+    by_ethertype(protocol, rest, carrier)
 }
 
-fn ethernet(data: &[u8]) -> Network<'_> {
+/// An Ethernet frame (on the link, or inside a tunnel).
+pub(crate) fn ethernet<'a>(data: &'a [u8], carrier: &mut Carrier) -> Network<'a> {
     match Ethernet2HeaderSlice::from_slice(data) {
         Ok(header) => by_ethertype(
             header.ether_type().0,
             data.get(header.slice().len()..).unwrap_or_default(),
-            0,
+            carrier,
         ),
         Err(_) => short("Ethernet header", 14, data.len()),
     }
 }
 
-/// Dispatches on an Ethertype, peeling VLAN tags and PPPoE on the way.
-fn by_ethertype(ether_type: u16, rest: &[u8], vlan_depth: usize) -> Network<'_> {
+/// Dispatches on an Ethertype, peeling VLAN tags, PPPoE and MPLS on the way.
+pub(crate) fn by_ethertype<'a>(
+    ether_type: u16,
+    rest: &'a [u8],
+    carrier: &mut Carrier,
+) -> Network<'a> {
+    by_ethertype_at(ether_type, rest, 0, carrier)
+}
+
+fn by_ethertype_at<'a>(
+    ether_type: u16,
+    rest: &'a [u8],
+    vlan_depth: usize,
+    carrier: &mut Carrier,
+) -> Network<'a> {
     match ether_type {
         ETHERTYPE_IPV4 => Network::Ipv4(rest),
         ETHERTYPE_IPV6 => Network::Ipv6(rest),
@@ -111,11 +143,14 @@ fn by_ethertype(ether_type: u16, rest: &[u8], vlan_depth: usize) -> Network<'_> 
             }
             // TCI(2) then the inner Ethertype.
             match (be16(rest, 2), rest.get(4..)) {
-                (Some(inner), Some(after)) => by_ethertype(inner, after, vlan_depth + 1),
+                (Some(inner), Some(after)) => {
+                    by_ethertype_at(inner, after, vlan_depth + 1, carrier)
+                }
                 _ => short("VLAN tag", 4, rest.len()),
             }
         }
         ETHERTYPE_PPPOE_SESSION => pppoe_session(rest),
+        tunnel::ETHERTYPE_MPLS | tunnel::ETHERTYPE_MPLS_MULTICAST => tunnel::mpls(rest, carrier),
         _ => Network::NotIp,
     }
 }
@@ -148,7 +183,7 @@ fn bsd_loopback(data: &[u8], big_endian: Option<bool>) -> Network<'_> {
 }
 
 /// PPP with optional HDLC address/control bytes (FF 03) and optional protocol compression.
-fn ppp(data: &[u8]) -> Network<'_> {
+pub(crate) fn ppp(data: &[u8]) -> Network<'_> {
     let rest = match data {
         [0xFF, 0x03, rest @ ..] => rest,
         _ => data,
@@ -192,7 +227,7 @@ mod tests {
         frame.extend_from_slice(&[0x88, 0xA8, 0x00, 0x0A, 0x81, 0x00, 0x00, 0x14, 0x08, 0x00]);
         frame.extend_from_slice(&[0x45, 0x00]);
         assert_eq!(
-            peel(LinkType::ETHERNET, &frame),
+            peel(LinkType::ETHERNET, &frame, &mut Carrier::default()),
             Network::Ipv4(&[0x45, 0x00])
         );
     }
@@ -202,36 +237,53 @@ mod tests {
         let mut frame = vec![0u8; 12];
         frame.extend_from_slice(&[0x88, 0x64, 0x11, 0x00, 0x00, 0x01, 0x00, 0x03, 0x00, 0x57]);
         frame.extend_from_slice(&[0x60, 0x00, 0xEE]); // 0xEE: padding beyond PPPoE length
-        assert_eq!(peel(LinkType::ETHERNET, &frame), Network::Ipv6(&[0x60]));
         assert_eq!(
-            peel(LinkType::PPP_HDLC, &[0xFF, 0x03, 0x00, 0x21, 0x45]),
+            peel(LinkType::ETHERNET, &frame, &mut Carrier::default()),
+            Network::Ipv6(&[0x60])
+        );
+        assert_eq!(
+            peel(
+                LinkType::PPP_HDLC,
+                &[0xFF, 0x03, 0x00, 0x21, 0x45],
+                &mut Carrier::default()
+            ),
             Network::Ipv4(&[0x45])
         );
-        assert_eq!(peel(LinkType::PPP, &[0x21, 0x45]), Network::Ipv4(&[0x45]));
+        assert_eq!(
+            peel(LinkType::PPP, &[0x21, 0x45], &mut Carrier::default()),
+            Network::Ipv4(&[0x45])
+        );
     }
 
     #[test]
     fn null_accepts_both_byte_orders_and_loop_is_network_order() {
         assert_eq!(
-            peel(LinkType::NULL, &[0, 0, 0, 30, 0x60]),
+            peel(
+                LinkType::NULL,
+                &[0, 0, 0, 30, 0x60],
+                &mut Carrier::default()
+            ),
             Network::Ipv6(&[0x60])
         );
         assert_eq!(
-            peel(LinkType::NULL, &[2, 0, 0, 0, 0x45]),
+            peel(LinkType::NULL, &[2, 0, 0, 0, 0x45], &mut Carrier::default()),
             Network::Ipv4(&[0x45])
         );
         assert_eq!(
-            peel(LinkType::LOOP, &[0, 0, 0, 2, 0x45]),
+            peel(LinkType::LOOP, &[0, 0, 0, 2, 0x45], &mut Carrier::default()),
             Network::Ipv4(&[0x45])
         );
         assert!(matches!(
-            peel(LinkType::NULL, &[2, 0]),
+            peel(LinkType::NULL, &[2, 0], &mut Carrier::default()),
             Network::Malformed(_)
         ));
     }
 
     #[test]
     fn unknown_link_is_unsupported() {
-        assert_eq!(peel(LinkType(147), &[1, 2, 3]), Network::Unsupported);
+        assert_eq!(
+            peel(LinkType(147), &[1, 2, 3], &mut Carrier::default()),
+            Network::Unsupported
+        );
     }
 }

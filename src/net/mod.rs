@@ -3,7 +3,8 @@
 //! Parsing is zero-copy: a [`TcpSegment`] borrows its payload from the packet, or from the
 //! [`NetDecoder`]'s defragmentation buffer when the packet completed an IP datagram.
 //! Header parsing uses etherparse; link layers etherparse does not know (SLL2, BSD null, PPP,
-//! PPPoE) are peeled here.
+//! PPPoE) are peeled here. Tunnels (VXLAN, GENEVE, GRE, ERSPAN, MPLS, IP-in-IP, GTP-U, CAPWAP,
+//! 802.11) are peeled by [`tunnel`] and named in the segment's [`Carrier`].
 
 use crate::capture::{LinkType, Packet};
 use std::net::SocketAddr;
@@ -62,6 +63,9 @@ pub struct TcpSegment<'a> {
     /// Payload bytes the segment carried on the wire (more than `payload.len()` when the
     /// snaplen cut the packet).
     pub wire_payload_len: u32,
+    /// The tunnels the segment was found in; `None` when sent directly on the link. Borrowed
+    /// so that direct traffic pays nothing for it.
+    pub carrier: Option<&'a Carrier>,
 }
 
 impl TcpSegment<'_> {
@@ -101,7 +105,8 @@ fn endpoint_hash(a: &SocketAddr) -> u64 {
 pub enum Decoded<'a> {
     /// A TCP segment.
     Tcp(TcpSegment<'a>),
-    /// A UDP datagram (only from a decoder built [`NetDecoder::with_udp`]).
+    /// A UDP datagram sent directly on the link, not a tunnel (only from a decoder built
+    /// [`NetDecoder::with_udp`]).
     Udp(UdpDatagram<'a>),
     /// A valid packet that is not TCP (UDP, ICMP, ARP, ...), or a fragment still waiting for the
     /// rest of its datagram.
@@ -136,13 +141,20 @@ impl Default for DefragLimits {
 mod defrag;
 mod ip;
 mod link;
+mod tunnel;
 mod udp;
+pub use tunnel::{Carrier, CarrierKind};
 pub use udp::UdpDatagram;
+
+/// Tunnels inside tunnels beyond this are treated as hostile.
+const MAX_NESTED_TUNNELS: usize = 8;
 
 /// Stateful packet decoder (state = IP fragments awaiting reassembly).
 #[derive(Debug, Default)]
 pub struct NetDecoder {
     defrag: defrag::Defragmenter,
+    /// The carrier of the packet decoded last (segments borrow it).
+    carrier: Carrier,
     /// Yield UDP datagrams rather than [`Decoded::Other`].
     udp: bool,
 }
@@ -152,6 +164,7 @@ impl NetDecoder {
     pub fn new(limits: DefragLimits) -> Self {
         NetDecoder {
             defrag: defrag::Defragmenter::new(limits),
+            carrier: Carrier::default(),
             udp: false,
         }
     }
@@ -164,64 +177,215 @@ impl NetDecoder {
 
     /// Decodes one packet. The result may borrow from `packet` or from `self`.
     pub fn decode<'a>(&'a mut self, packet: &Packet<'a>) -> Decoded<'a> {
-        let (parsed, l3) = match link::peel(packet.link, packet.data) {
-            link::Network::Ipv4(data) => (ip::ipv4(data), data),
-            link::Network::Ipv6(data) => (ip::ipv6(data), data),
-            link::Network::NotIp => return Decoded::Other,
-            link::Network::Unsupported => return Decoded::UnsupportedLink(packet.link),
-            link::Network::Malformed(reason) => return Decoded::Malformed(reason),
-        };
-        match parsed {
-            ip::Ip::Tcp {
-                src,
-                dst,
-                transport,
-                wire_len,
-            } => {
-                // The IP length cannot claim more than the wire carried: what was captured plus
-                // what the snaplen cut (a lying length would invent missing bytes).
-                let cut = (packet.orig_len as usize).saturating_sub(packet.data.len());
-                ip::tcp(src, dst, transport, wire_len.min(transport.len() + cut))
-            }
-            // Not TCP: parsed again as UDP only when wanted (TCP packets never get here).
-            ip::Ip::Other if self.udp => udp::datagram(l3).map_or(Decoded::Other, Decoded::Udp),
-            ip::Ip::Other => Decoded::Other,
-            ip::Ip::Malformed(reason) => Decoded::Malformed(reason),
-            // A fragment the snaplen cut cannot complete a datagram.
-            ip::Ip::Fragment { whole: false, .. } => Decoded::Other,
-            ip::Ip::Fragment {
-                src,
-                dst,
-                fragment,
-                whole: true,
-            } => {
-                let is_v6 = matches!(fragment.key, defrag::FragKey::V6 { .. });
-                let next_header = match self.defrag.add(packet.ts, fragment) {
-                    defrag::Outcome::Incomplete => return Decoded::Other,
-                    defrag::Outcome::Rejected(reason) => return Decoded::Malformed(reason),
-                    defrag::Outcome::Complete { next_header } => next_header,
-                };
-                // Done mutating: the segment borrows the reassembled datagram.
-                let this: &'a Self = self;
-                let datagram = this.defrag.completed();
-                if !is_v6 {
-                    return ip::tcp(src, dst, datagram, datagram.len());
-                }
-                match ip::walk_v6_extensions(next_header, datagram, false) {
-                    ip::V6Chain::Tcp(at) => {
-                        let transport = datagram.get(at..).unwrap_or_default();
-                        ip::tcp(src, dst, transport, transport.len())
-                    }
-                    ip::V6Chain::Malformed(reason) => Decoded::Malformed(reason),
-                    // Tunnels inside reassembled datagrams are not followed (rare, and would need a
-                    // second reassembly buffer).
-                    ip::V6Chain::Other | ip::V6Chain::Fragment(..) | ip::V6Chain::Tunnel(..) => {
-                        Decoded::Other
-                    }
-                }
+        let NetDecoder {
+            defrag,
+            carrier,
+            udp,
+        } = self;
+        carrier.clear();
+        decode_in(defrag, packet, carrier, *udp)
+    }
+}
+
+#[inline(always)]
+fn decode_in<'a>(
+    defrag: &'a mut defrag::Defragmenter,
+    packet: &Packet<'a>,
+    carrier: &'a mut Carrier,
+    udp: bool,
+) -> Decoded<'a> {
+    let (parsed, l3) = match link::peel(packet.link, packet.data, &mut *carrier) {
+        link::Network::Ipv4(data) => (ip::ipv4(data), data),
+        link::Network::Ipv6(data) => (ip::ipv6(data), data),
+        link::Network::NotIp => return Decoded::Other,
+        link::Network::Unsupported => return Decoded::UnsupportedLink(packet.link),
+        link::Network::Malformed(reason) => return Decoded::Malformed(reason),
+    };
+    match parsed {
+        ip::Ip::Tcp {
+            src,
+            dst,
+            transport,
+            wire_len,
+        } if carrier.is_direct() => tcp_in_packet(packet, src, dst, transport, wire_len),
+        // MPLS on the link.
+        ip::Ip::Tcp {
+            src,
+            dst,
+            transport,
+            wire_len,
+        } => with_carrier(
+            tcp_in_packet(packet, src, dst, transport, wire_len),
+            carrier,
+        ),
+        ip::Ip::Udp(_) if udp => {
+            let direct = carrier.is_direct();
+            match decode_tunnelled(defrag, packet, parsed, carrier) {
+                // Not a tunnel: the datagram itself (QUIC, DTLS). Parsed again from the IP
+                // header, only when UDP is wanted. Datagrams inside tunnels are not followed yet.
+                Decoded::Other if direct => udp::datagram(l3).map_or(Decoded::Other, Decoded::Udp),
+                decoded => decoded,
             }
         }
+        ip::Ip::Udp(_) | ip::Ip::Gre(_) | ip::Ip::Tunnel { .. } => {
+            decode_tunnelled(defrag, packet, parsed, carrier)
+        }
+        ip::Ip::Other => Decoded::Other,
+        ip::Ip::Malformed(reason) => Decoded::Malformed(reason),
+        // A fragment the snaplen cut cannot complete a datagram.
+        ip::Ip::Fragment { whole: false, .. } => Decoded::Other,
+        ip::Ip::Fragment {
+            src,
+            dst,
+            fragment,
+            whole: true,
+        } => reassemble(defrag, packet, src, dst, fragment, carrier),
     }
+}
+
+/// The TCP segment of an IP packet that came whole in `packet`.
+#[inline(always)]
+fn tcp_in_packet<'a>(
+    packet: &Packet<'a>,
+    src: std::net::IpAddr,
+    dst: std::net::IpAddr,
+    transport: &'a [u8],
+    wire_len: usize,
+) -> Decoded<'a> {
+    // The IP length cannot claim more than the wire carried: what was captured plus what the
+    // snaplen cut (a lying length would invent missing bytes).
+    let cut = (packet.orig_len as usize).saturating_sub(packet.data.len());
+    ip::tcp(src, dst, transport, wire_len.min(transport.len() + cut))
+}
+
+/// Names the carrier in a segment found inside one.
+#[cold]
+fn with_carrier<'a>(decoded: Decoded<'a>, carrier: &'a Carrier) -> Decoded<'a> {
+    match decoded {
+        Decoded::Tcp(seg) if !carrier.is_direct() => Decoded::Tcp(TcpSegment {
+            carrier: Some(carrier),
+            ..seg
+        }),
+        decoded => decoded,
+    }
+}
+
+/// A packet whose IP payload is a tunnel: what is inside, decoded. Kept off the path of
+/// packets sent directly on the link.
+#[cold]
+fn decode_tunnelled<'a>(
+    defrag: &'a mut defrag::Defragmenter,
+    packet: &Packet<'a>,
+    parsed: ip::Ip<'a>,
+    carrier: &'a mut Carrier,
+) -> Decoded<'a> {
+    match unwrap_tunnels(parsed, &mut *carrier) {
+        Ok(ip::Ip::Tcp {
+            src,
+            dst,
+            transport,
+            wire_len,
+        }) => with_carrier(
+            tcp_in_packet(packet, src, dst, transport, wire_len),
+            carrier,
+        ),
+        Ok(ip::Ip::Fragment {
+            src,
+            dst,
+            fragment,
+            whole: true,
+        }) => reassemble(defrag, packet, src, dst, fragment, carrier),
+        Ok(ip::Ip::Malformed(reason)) | Err(NotTcp::Malformed(reason)) => {
+            Decoded::Malformed(reason)
+        }
+        Ok(_) | Err(NotTcp::Other) => Decoded::Other,
+    }
+}
+
+/// Adds a fragment; decodes the datagram it completes.
+fn reassemble<'a>(
+    defrag: &'a mut defrag::Defragmenter,
+    packet: &Packet<'a>,
+    src: std::net::IpAddr,
+    dst: std::net::IpAddr,
+    fragment: defrag::Fragment<'a>,
+    carrier: &'a mut Carrier,
+) -> Decoded<'a> {
+    let is_v6 = matches!(fragment.key, defrag::FragKey::V6 { .. });
+    let next_header = match defrag.add(packet.ts, fragment) {
+        defrag::Outcome::Incomplete => return Decoded::Other,
+        defrag::Outcome::Rejected(reason) => return Decoded::Malformed(reason),
+        defrag::Outcome::Complete { next_header } => next_header,
+    };
+    // Done mutating: the segment borrows the reassembled datagram.
+    let defrag: &'a defrag::Defragmenter = defrag;
+    let datagram = defrag.completed();
+    let (protocol, transport) = if is_v6 {
+        match ip::walk_v6_extensions(next_header, datagram, false) {
+            ip::V6Chain::Tcp(at) => (ip::PROTO_TCP, datagram.get(at..)),
+            ip::V6Chain::Tunnel(at, protocol) => (protocol, datagram.get(at..)),
+            ip::V6Chain::Malformed(reason) => return Decoded::Malformed(reason),
+            ip::V6Chain::Other | ip::V6Chain::Fragment(..) => return Decoded::Other,
+        }
+    } else {
+        (next_header, Some(datagram))
+    };
+    let transport = transport.unwrap_or_default();
+    if protocol == ip::PROTO_TCP {
+        return with_carrier(ip::tcp(src, dst, transport, transport.len()), carrier);
+    }
+    // A tunnel packet the outer IP layer fragmented (a tunnel MTU left at 1500): its inner
+    // packet is whole now. Fragments inside it are not followed (they would need a second
+    // reassembly buffer).
+    match unwrap_tunnels(ip::carried(is_v6, protocol, transport), &mut *carrier) {
+        Ok(ip::Ip::Tcp {
+            src,
+            dst,
+            transport,
+            wire_len,
+        }) => with_carrier(
+            ip::tcp(src, dst, transport, wire_len.min(transport.len())),
+            carrier,
+        ),
+        Ok(ip::Ip::Malformed(reason)) | Err(NotTcp::Malformed(reason)) => {
+            Decoded::Malformed(reason)
+        }
+        Ok(_) | Err(NotTcp::Other) => Decoded::Other,
+    }
+}
+
+/// Why [`unwrap_tunnels`] found no IP packet to hand on.
+enum NotTcp {
+    Other,
+    Malformed(String),
+}
+
+/// Peels tunnels from `parsed` on until a packet that is not one (TCP, a fragment, anything
+/// else).
+fn unwrap_tunnels<'a>(mut parsed: ip::Ip<'a>, carrier: &mut Carrier) -> Result<ip::Ip<'a>, NotTcp> {
+    for _ in 0..=MAX_NESTED_TUNNELS {
+        let network = match parsed {
+            ip::Ip::Udp(transport) => match tunnel::udp(transport, carrier) {
+                Some(inner) => inner,
+                None => return Err(NotTcp::Other),
+            },
+            ip::Ip::Gre(data) => tunnel::gre(data, carrier),
+            ip::Ip::Tunnel { kind, inner } => {
+                carrier.push(kind, None);
+                inner
+            }
+            parsed => return Ok(parsed),
+        };
+        parsed = match network {
+            link::Network::Ipv4(data) => ip::ipv4(data),
+            link::Network::Ipv6(data) => ip::ipv6(data),
+            link::Network::NotIp | link::Network::Unsupported => return Err(NotTcp::Other),
+            link::Network::Malformed(reason) => return Err(NotTcp::Malformed(reason)),
+        };
+    }
+    Err(NotTcp::Malformed(format!(
+        "more than {MAX_NESTED_TUNNELS} nested tunnels"
+    )))
 }
 
 #[cfg(test)]
@@ -238,6 +402,7 @@ mod tests {
             window: 0,
             payload: &[],
             wire_payload_len: 0,
+            carrier: None,
         }
     }
 

@@ -768,6 +768,8 @@ impl Conn {
             last_packet: self.last_data,
             acked_unseen: [(0, None); 2],
             stale_ack: None,
+            // Datagrams inside tunnels do not reach the QUIC stage yet.
+            carrier: Default::default(),
             seen_until: latest,
         };
         QuicFinished {

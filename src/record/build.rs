@@ -4,8 +4,9 @@
 
 use super::{AlertRecord, ConnectionRecord, ConnectionStatus, HttpRecord, TcpRecord};
 use crate::certs::CertInfo;
+use crate::flow::Direction;
 use crate::flow::TcpSummary;
-use crate::tls::{names, HandshakeSummary};
+use crate::tls::{names, proxy, HandshakeSummary};
 use std::sync::Arc;
 
 /// A chain's DER (to confirm a cache hit) and its shared display fields.
@@ -112,6 +113,14 @@ impl RecordBuilder {
                 packet: a.meta.packet,
             })
             .collect();
+        let client_bytes = hs.preamble[Direction::ToServer.idx()]
+            .as_ref()
+            .or(hs.non_tls[Direction::ToServer.idx()].as_ref());
+        let proxied = client_bytes.and_then(|(_, bytes)| proxy::parse(bytes));
+        let proxy_peer = proxied.as_ref().map(|p| match p.kind {
+            proxy::ProxyKind::ProxyProtocol(_) => tcp.client.to_string(),
+            _ => tcp.server.to_string(),
+        });
         ConnectionRecord {
             record_type: crate::record::ConnectionType::Connection,
             file: self.file.clone(),
@@ -123,6 +132,11 @@ impl RecordBuilder {
             duration_s: round6(tcp.last.ts.seconds_since(tcp.first.ts).max(0.0)),
             client: tcp.client,
             server: tcp.server,
+            carrier: (!tcp.carrier.is_direct()).then(|| tcp.carrier.to_string()),
+            proxy_kind: proxied.as_ref().map(|p| p.kind.name().to_string()),
+            proxy: proxy_peer,
+            original_client: proxied.as_ref().and_then(|p| p.original_client),
+            target: proxied.and_then(|p| p.target),
             sni: ch.and_then(|c| c.sni.clone()),
             alpn_offered: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
             alpn: sh.and_then(|s| s.alpn.clone()),

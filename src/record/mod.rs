@@ -106,7 +106,7 @@ fn socket_addr<S: serde::Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::E
     }
 }
 
-/// JSON leaves out an absent `decryption`.
+/// JSON leaves out an absent `decryption`, `carrier` or proxy field.
 fn omitted_none<T>(v: &Option<T>) -> bool {
     v.is_none() && !EVERY_FIELD.with(|e| e.get())
 }
@@ -345,6 +345,26 @@ pub struct ConnectionRecord {
     /// Server `ip:port`.
     #[serde(serialize_with = "socket_addr")]
     pub server: SocketAddr,
+    /// The tunnels the connection travelled in, outermost first (`vxlan:42`, `gre`,
+    /// `mpls:16,17`, `gtp-u:0x1f4`, nested: `gre/mpls:16`); absent when it was sent directly
+    /// on the capture's link. `client` and `server` are the inner addresses.
+    #[serde(default, skip_serializing_if = "omitted_none")]
+    pub carrier: Option<String>,
+    /// The proxy preamble in front of TLS: `http-connect`, `socks4`, `socks4a`, `socks5`,
+    /// `proxy-v1`, `proxy-v2` (PROXY protocol); absent when there was none.
+    #[serde(default, skip_serializing_if = "omitted_none")]
+    pub proxy_kind: Option<String>,
+    /// The proxy the client spoke to (`ip:port`): the server for CONNECT and SOCKS, the client
+    /// (a load balancer) for the PROXY protocol.
+    #[serde(default, skip_serializing_if = "omitted_none")]
+    pub proxy: Option<String>,
+    /// Where the tunnel goes (`host:port` as the client asked for it; for the PROXY protocol,
+    /// the address the original client connected to).
+    #[serde(default, skip_serializing_if = "omitted_none")]
+    pub target: Option<String>,
+    /// The original client a PROXY protocol header names.
+    #[serde(default, skip_serializing_if = "omitted_none")]
+    pub original_client: Option<SocketAddr>,
     /// server_name from the ClientHello.
     pub sni: Option<String>,
     /// ALPN protocols the client offered.

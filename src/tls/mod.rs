@@ -14,6 +14,7 @@ mod handshake;
 pub mod keylog;
 pub mod names;
 mod observer;
+pub mod proxy;
 mod sslv2;
 pub use decrypt::DecryptionStatus;
 pub use observer::{ObserverConfig, TlsObserver};
