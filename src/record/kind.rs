@@ -119,6 +119,10 @@ finding_kinds! {
         "Server or network: the server (or a NAT/firewall in between) still holds an old connection on this 4-tuple; client: avoid reusing source ports quickly (e.g. enable TCP timestamps, widen the ephemeral port range); NAT: lengthen its port-reuse delay.";
     TcpSynAckUnanswered = "tcp-synack-unanswered", Error, "SYN-ACK never acknowledged by the client",
         "Network: the SYN-ACK does not reach the client (asymmetric routing, a client-side firewall or NAT dropping it); check the return path from the server to the client.";
+    SynFlood = "syn-flood", Warning, "SYN flood or port scan",
+        "Server side: this is an attack or a scan, not a client to fix: keep SYN cookies on (net.ipv4.tcp_syncookies), rate-limit or block the sources upstream; for a scan, block the scanning address and check what it found open.";
+    MemoryBudget = "memory-budget", Info, "Analysis cut short by the memory budget",
+        "Give tlscap more memory (--max-memory) or split the capture (editcap -i 60) so that fewer connections are open at once.";
 }
 
 impl FindingKind {
