@@ -982,6 +982,9 @@ mod tests {
         assert_eq!(std::mem::size_of::<Tombstone>(), 16);
         assert_eq!(std::mem::size_of::<(FlowKey, Tombstone)>(), 56);
         assert_eq!(std::mem::size_of::<(FlowKey, Box<Connection<()>>)>(), 48);
+        // A SYN flood's entries: 80 bytes where a live connection and its TLS observer
+        // take ~3.5 KiB.
+        assert_eq!(std::mem::size_of::<(FlowKey, SynOnly)>(), 80);
     }
 
     /// Both directions give one key; IPv4 and an IPv6 address with the same leading bytes
