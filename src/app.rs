@@ -59,7 +59,19 @@ pub struct Options {
     /// Segments per batch the reader hands to sharded workers (0: the default, 4096). Tests
     /// set a few, so that small captures cross many batch and report boundaries.
     pub batch_segments: usize,
+    /// Memory budget of a whole batch (`--max-memory`): [`run_batch`] gives the flow tables
+    /// that run at once [`TABLE_SHARE`] of it, split evenly. None: each table keeps
+    /// `flow.max_memory`.
+    pub max_memory: Option<usize>,
 }
+
+/// `--max-memory` by default: fits beside other programs on a laptop.
+pub const DEFAULT_MAX_MEMORY: usize = 512 << 20;
+
+/// The flow tables' share of `--max-memory`, in eighths: the rest is for what the budget does
+/// not count exactly (certificate and validation caches, the in-memory spill, records waiting
+/// to be put in order, I/O buffers, allocator slack).
+pub const TABLE_SHARE: usize = 3;
 
 /// Trust anchors shared between worker threads; each worker validates with its own
 /// [`Validator::for_worker`] (no lock).
@@ -341,8 +353,13 @@ fn analyze_in_line<T>(
         // Turn finished connections into records right away: their buffers are released here.
         emit(&mut finished, &mut builder);
     }
-    table.finish(&mut |f| finished.push(f));
     emit(&mut finished, &mut builder);
+    // Straight to the builder, already in index order: every connection still open ends
+    // here, and a finished connection weighs several KiB until its record is built.
+    table.finish(&mut |f| {
+        let (index, prepared) = builder.push(f, prepare);
+        sink(index, prepared);
+    });
     source.finish(&mut out);
     out.stats.tcp_connections = builder.seen;
     emit_quic(quic, &mut builder, prepare, sink);
@@ -478,6 +495,7 @@ impl<'o> Finisher<'o> {
         self.seen += 1;
         let mut handler = f.handler;
         let hs = handler.take_summary();
+        let alerts_not_listed = handler.alerts_not_listed();
         let mut tcp = f.tcp;
         let index = tcp.index;
         if hs.roles_swapped {
@@ -489,7 +507,10 @@ impl<'o> Finisher<'o> {
             return (index, None);
         }
         let record = self.builder.build(&hs, &tcp, http);
-        (index, Some(self.judge(record, hs, tcp, prepare)))
+        (
+            index,
+            Some(self.judge(record, hs, tcp, alerts_not_listed, prepare)),
+        )
     }
 
     /// A QUIC connection's record: numbered next, always reported.
@@ -506,7 +527,8 @@ impl<'o> Finisher<'o> {
             ja4.replace_range(..1, "q");
         }
         record.quic = Some(Box::new(f.quic));
-        self.judge(record, hs, tcp, prepare)
+        let alerts_not_listed = observer.alerts_not_listed();
+        self.judge(record, hs, tcp, alerts_not_listed, prepare)
     }
 
     /// The rules, the chain check and the outcome of a built record.
@@ -515,10 +537,16 @@ impl<'o> Finisher<'o> {
         mut record: ConnectionRecord,
         hs: HandshakeSummary,
         tcp: TcpSummary,
+        alerts_not_listed: u64,
         prepare: &Prepare<'_, T>,
     ) -> T {
         record.findings =
             crate::findings::connection_findings(&record, &hs, &tcp, &self.opts.findings);
+        record.findings.extend(crate::findings::budget_findings(
+            &tcp,
+            hs.alerts.len(),
+            alerts_not_listed,
+        ));
         self.check_chain(&mut record, &hs);
         record.status = crate::findings::status(&hs, &record.findings, !record.http.is_empty());
         (record.outcome, record.failed_at) =
@@ -903,6 +931,8 @@ struct Streamed {
     /// Server and SNI, when the server asked for a client certificate (all the
     /// cross-connection aggregate reads besides the index).
     asked: Option<(std::net::SocketAddr, Option<String>)>,
+    /// The connection never got past its SYN (for `syn-flood`).
+    attempt: Option<crate::findings::Attempt>,
 }
 
 impl Indexed for Streamed {
@@ -939,16 +969,21 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
         let asked = facts
             .cert_request_packet
             .map(|_| (record.server, record.sni.clone()));
+        let attempt = crate::findings::Attempt::of(&record);
         Box::new(Streamed {
             record: spill::encode_body(record, &facts),
             index,
             facts,
             findings,
             asked,
+            attempt,
         })
     };
     let file = path.display().to_string();
     let analysis = analyze_prepared(path, opts, &prepare, &mut |index, item| {
+        if let Some(a) = item.as_deref().and_then(|s| s.attempt.as_ref()) {
+            servers.observe_attempt(file_pos, &file, index, a);
+        }
         if let Some(Streamed {
             asked: Some((server, sni)),
             facts,
@@ -1046,6 +1081,11 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
                 let mut analysis = std::borrow::Cow::Borrowed(&opts.analysis);
                 if spare_shards > 1 && worth_sharding(p, opts.shard_min_bytes) {
                     analysis.to_mut().shards = spare_shards;
+                }
+                if let Some(budget) = opts.analysis.max_memory {
+                    // Every table that can run at once gets an even share.
+                    let tables = threads.min(files.len()).max(1) * analysis.shards.max(1);
+                    analysis.to_mut().flow.max_memory = budget / 8 * TABLE_SHARE / tables;
                 }
                 let r = stream_file(p, i, &analysis);
                 if let Some(bar) = &bar {

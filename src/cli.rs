@@ -128,6 +128,12 @@ pub struct CommonArgs {
     #[arg(long, value_name = "GLOB", global = true)]
     pub glob: Vec<String>,
 
+    /// Memory budget (bytes, or with a unit: 256M, 512MiB, 2G). Past it, the least recently
+    /// active connections are finalized early (finding `memory-budget`) instead of the
+    /// process growing.
+    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size, global = true)]
+    pub max_memory: usize,
+
     /// Seconds of server silence after a request reported as `read-timeout`.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0, global = true)]
     pub read_timeout: f64,
@@ -311,6 +317,27 @@ fn load_keylogs(common: &CommonArgs) -> Result<Option<std::sync::Arc<KeyLog>>, S
     Ok(Some(std::sync::Arc::new(log)))
 }
 
+/// A size in bytes: a number with an optional unit, K/M/G (or KiB/MiB/GiB, KB/MB/GB: all
+/// powers of 1024).
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("unknown unit in {s:?} (use K, M or G)")),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("not a size: {s:?} (e.g. 512M)"))
+}
+
 fn options(common: &CommonArgs) -> Result<Options, String> {
     let trust = crate::certs::TrustOptions {
         extra_ca_files: common.ca_file.clone(),
@@ -326,6 +353,12 @@ fn options(common: &CommonArgs) -> Result<Options, String> {
         all: common.all,
         auto_keylog: !common.no_auto_keylog,
         no_mmap: common.no_mmap,
+        max_memory: Some(common.max_memory),
+        // One table (`explain`); a batch splits the share between the tables it runs at once.
+        flow: crate::flow::FlowConfig {
+            max_memory: common.max_memory / 8 * app::TABLE_SHARE,
+            ..Default::default()
+        },
         observer: crate::tls::ObserverConfig {
             cleartext_http: true,
             // Only `explain` draws the ladder; it turns them back on.

@@ -847,6 +847,7 @@ proptest! {
             idle_timeout_secs: 5,
             linger_secs: 3,
             close_grace_secs: 1,
+            ..FlowConfig::default()
         };
         let mut table = FlowTable::new(cfg);
         let mut emitted = Vec::new();

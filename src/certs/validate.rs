@@ -339,8 +339,15 @@ struct ChainFacts {
 /// chains); they are then cleared and refilled.
 const CACHE_LIMIT: usize = 50_000;
 
-/// DER bytes the chain cache keeps to confirm its hits before it is cleared and refilled.
-const CACHE_DER_BYTES: usize = 32 << 20;
+/// Bytes the chain cache holds before it is cleared and refilled, counted as three times the
+/// DER it keeps to confirm its hits (the facts decoded from a chain, names and all, are about
+/// twice its DER).
+const CHAIN_CACHE_BYTES: usize = 32 << 20;
+
+/// Bytes of the hostname and OCSP caches before each is cleared and refilled: a name check
+/// keeps the leaf's names, and a certificate can carry thousands (1,500 certificates of 6,800
+/// names each held 600 MB by count alone).
+const SMALL_CACHE_BYTES: usize = 8 << 20;
 
 /// Ordering analysis and the issuer walk (quadratic) look at this many certificates at most;
 /// real chains have fewer than ten, hostile ones may have thousands.
@@ -384,7 +391,10 @@ struct Caches {
     /// DER bytes held by `chains`.
     chains_bytes: usize,
     hostnames: crate::FastMap<([u8; 32], String), HostnameCheck>,
+    hostnames_bytes: usize,
     staples: crate::FastMap<[u8; 32], Arc<Result<OcspResponse, String>>>,
+    /// DER bytes of the responses in `staples` (their decoded form is about as large).
+    staples_bytes: usize,
 }
 
 thread_local! {
@@ -572,9 +582,9 @@ impl Validator {
                 self.stats.chain_misses += 1;
                 let computed = Arc::new(self.chain_facts(chain));
                 let ders: Vec<Vec<u8>> = chain.iter().map(|c| c.as_ref().to_vec()).collect();
-                let bytes: usize = ders.iter().map(Vec::len).sum();
+                let bytes: usize = 3 * ders.iter().map(Vec::len).sum::<usize>();
                 if self.caches.chains.len() >= CACHE_LIMIT
-                    || self.caches.chains_bytes + bytes > CACHE_DER_BYTES
+                    || self.caches.chains_bytes + bytes > CHAIN_CACHE_BYTES
                 {
                     self.caches.chains.clear();
                     self.caches.chains_bytes = 0;
@@ -586,7 +596,7 @@ impl Validator {
                     .insert(key, (ders, Arc::clone(&computed)))
                 {
                     // A different chain with the same key: the newer one stays.
-                    self.caches.chains_bytes -= old.iter().map(Vec::len).sum::<usize>();
+                    self.caches.chains_bytes -= 3 * old.iter().map(Vec::len).sum::<usize>();
                 }
                 computed
             }
@@ -686,9 +696,14 @@ impl Validator {
             return Arc::clone(found);
         }
         let parsed = Arc::new(parse_ocsp_response(der).map_err(|e| e.to_string()));
-        if self.caches.staples.len() >= CACHE_LIMIT {
+        let bytes = 2 * der.len();
+        if self.caches.staples.len() >= CACHE_LIMIT
+            || self.caches.staples_bytes + bytes > SMALL_CACHE_BYTES
+        {
             self.caches.staples.clear();
+            self.caches.staples_bytes = 0;
         }
+        self.caches.staples_bytes += bytes;
         self.caches.staples.insert(key, Arc::clone(&parsed));
         parsed
     }
@@ -714,11 +729,29 @@ impl Validator {
                 via_common_name: false,
             },
         };
-        if self.caches.hostnames.len() >= CACHE_LIMIT {
-            self.caches.hostnames.clear();
-        }
-        self.caches.hostnames.insert(key, result.clone());
+        self.remember_hostname(key, result.clone());
         result
+    }
+
+    /// Caches a name check, starting the cache over past [`CACHE_LIMIT`] entries or
+    /// [`SMALL_CACHE_BYTES`].
+    fn remember_hostname(&mut self, key: ([u8; 32], String), result: HostnameCheck) {
+        let bytes = std::mem::size_of::<HostnameCheck>()
+            + key.1.len()
+            + result.name.len()
+            + result
+                .cert_names
+                .iter()
+                .map(|n| n.len() + std::mem::size_of::<String>())
+                .sum::<usize>();
+        if self.caches.hostnames.len() >= CACHE_LIMIT
+            || self.caches.hostnames_bytes + bytes > SMALL_CACHE_BYTES
+        {
+            self.caches.hostnames.clear();
+            self.caches.hostnames_bytes = 0;
+        }
+        self.caches.hostnames_bytes += bytes;
+        self.caches.hostnames.insert(key, result);
     }
 
     /// Everything about a chain that does not depend on the capture time.
@@ -1359,6 +1392,31 @@ mod tests {
     fn names_are_normalized() {
         assert_eq!(normalize_name("API.Example.Test."), "api.example.test");
         assert_eq!(normalize_name("[::1]"), "::1");
+    }
+
+    /// Name checks keep the leaf's names: the cache starts over by bytes, not only by count.
+    /// Hand-built checks (one unit test of the bound), as a leaf with 1,000 names gives.
+    #[test]
+    fn hostname_cache_is_bounded_by_bytes() {
+        let mut validator = Validator::new(&TrustOptions::default()).unwrap();
+        let check = |name: &str| HostnameCheck {
+            name: name.to_string(),
+            matched: false,
+            cert_names: (0..1000).map(|i| format!("host-{i:05}.example")).collect(),
+            via_common_name: false,
+        };
+        let mut most = 0;
+        for i in 0..1000u32 {
+            let mut fp = [0u8; 32];
+            fp[..4].copy_from_slice(&i.to_be_bytes());
+            let name = format!("n{i:03}.test");
+            validator.remember_hostname((fp, name.clone()), check(&name));
+            most = most.max(validator.caches.hostnames.len());
+            assert!(validator.caches.hostnames_bytes <= SMALL_CACHE_BYTES);
+        }
+        // 1000 names of 18 bytes (+ 24 for each String), the 8-byte name twice and the
+        // 56-byte check: 42,072 bytes a check, 199 of them in 8 MiB.
+        assert_eq!(most, 199);
     }
 
     #[test]

@@ -8,11 +8,13 @@
 
 mod alerts;
 mod certs;
+mod flood;
 mod http;
 mod outcome;
 mod quic;
 pub use crate::record::{Finding, FindingKind, Severity, UnknownFindingId};
 pub use certs::{chain_findings, CERTIFICATE_KINDS};
+pub use flood::{Attempt, FLOOD_MIN_ATTEMPTS, FLOOD_MIN_RATE, FLOOD_MIN_SOURCES, SCAN_MIN_PORTS};
 pub use outcome::{both_sides_done, handshake_done, judge, settle, status};
 mod rules;
 pub use rules::{
@@ -23,6 +25,42 @@ pub use rules::{
 /// A finding with its kind's fix from the catalogue.
 fn finding(kind: FindingKind, severity: Severity, message: String, evidence: String) -> Finding {
     Finding::new(kind, severity, message, evidence)
+}
+
+/// `memory-budget`: what the budget left out of this connection's analysis (finalized early,
+/// alerts counted but not listed); nothing when it left nothing out.
+pub fn budget_findings(
+    tcp: &crate::flow::TcpSummary,
+    alerts_listed: usize,
+    alerts_not_listed: u64,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if tcp.end_reason == crate::flow::EndReason::Evicted {
+        out.push(finding(
+            FindingKind::MemoryBudget,
+            Severity::Info,
+            format!(
+                "Finalized early, still open, after packet {}: the connection table was over its memory budget (--max-memory) and this was its least recently active connection; anything it did later is not in this record.",
+                tcp.last.packet
+            ),
+            format!(
+                "Last packet {}; the capture was at packet {} when the connection was finalized.",
+                tcp.last.packet, tcp.seen_until.packet
+            ),
+        ));
+    }
+    if alerts_not_listed > 0 {
+        out.push(finding(
+            FindingKind::MemoryBudget,
+            Severity::Info,
+            format!(
+                "{} alerts: the first {alerts_listed} are listed, the other {alerts_not_listed} only counted.",
+                alerts_not_listed + alerts_listed as u64
+            ),
+            format!("Alerts past the first {alerts_listed} of a connection are counted, not listed."),
+        ));
+    }
+    out
 }
 
 /// Completes a record whose own rules have run: the cross-connection findings the batch's

@@ -1008,11 +1008,16 @@ pub struct Observed<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct ClientAuthServers {
     requested: crate::FastMap<SocketAddr, Requested>,
+    /// Unanswered connection attempts per server, for `syn-flood`.
+    floods: super::flood::SynFloods,
 }
 
 impl ClientAuthServers {
     /// Notes a record; `file_pos` is its file's position in the batch (path order).
     pub fn observe(&mut self, file_pos: usize, r: &ConnectionRecord, facts: &CrossFacts) {
+        if let Some(a) = super::flood::Attempt::of(r) {
+            self.observe_attempt(file_pos, &r.file, r.index, &a);
+        }
         let connection = Observed {
             file: &r.file,
             index: r.index,
@@ -1044,8 +1049,20 @@ impl ClientAuthServers {
         }
     }
 
+    /// Notes a connection that never got past its SYN (for `syn-flood`).
+    pub fn observe_attempt(
+        &mut self,
+        file_pos: usize,
+        file: &str,
+        index: u64,
+        a: &super::flood::Attempt,
+    ) {
+        self.floods.observe(file_pos, file, index, a);
+    }
+
     /// Adds another file's servers (any order gives the same result).
     pub fn merge(&mut self, other: ClientAuthServers) {
+        self.floods.merge(other.floods);
         for (server, new) in other.requested {
             match self.requested.get_mut(&server) {
                 Some(old) if !new.better_than(old) => {}
@@ -1067,10 +1084,11 @@ impl ClientAuthServers {
         self.requested.is_empty()
     }
 
-    /// Appends the cross-connection findings of one record (`sni-gated-client-auth` and
-    /// `client-cert-not-requested`).
+    /// Appends the cross-connection findings of one record (`sni-gated-client-auth`,
+    /// `client-cert-not-requested` and `syn-flood`).
     pub fn add_findings(&self, r: &mut ConnectionRecord, facts: &CrossFacts, cfg: &FindingsConfig) {
         let mut found = Vec::new();
+        self.floods.findings(r, &mut found);
         let of = Observed {
             file: &r.file,
             index: r.index,

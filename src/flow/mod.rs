@@ -79,6 +79,20 @@ pub trait StreamHandler {
     /// `len` bytes of one direction are missing from the capture and will never be delivered;
     /// the next `on_data` continues after the hole.
     fn on_gap(&mut self, dir: Direction, len: u64, meta: SegmentMeta) -> Interest;
+    /// Heap bytes the handler holds beyond its own size (buffers, lists), for the table's
+    /// memory budget ([`FlowConfig::max_memory`]).
+    fn buffered_bytes(&self) -> usize {
+        0
+    }
+    /// A handler for another connection, as this one was before it saw any byte; None when
+    /// the type cannot make one. With it, the table keeps a connection that has sent only a
+    /// SYN in a compact entry (no handler) and makes its handler when it needs one.
+    fn fresh(&self) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 /// How a connection ended.
@@ -103,6 +117,9 @@ pub enum EndReason {
     Idle,
     /// The capture ended while the connection was open.
     CaptureEnd,
+    /// Finalized early, still open, because the table was over its memory budget
+    /// ([`FlowConfig::max_memory`]): it was the least recently active.
+    Evicted,
 }
 
 /// A packet number with its time, for evidence.
@@ -251,7 +268,15 @@ pub struct FlowConfig {
     /// Seconds a closed connection (both FINs, or a RST) is kept before it is emitted, so that
     /// its final ACKs and retransmitted FINs still count as its packets.
     pub close_grace_secs: i64,
+    /// Bytes the table may hold (connections, compact SYN-only entries, tombstones,
+    /// reassembly and handler buffers, as estimated) before it finalizes its least recently
+    /// active connections early ([`EndReason::Evicted`]) down to seven eighths of it.
+    pub max_memory: usize,
 }
+
+/// [`FlowConfig::max_memory`] by default: the share of the default `--max-memory`
+/// (512 MiB) that one table gets.
+pub const DEFAULT_TABLE_MEMORY: usize = 192 << 20;
 
 impl Default for FlowConfig {
     fn default() -> Self {
@@ -261,6 +286,7 @@ impl Default for FlowConfig {
             idle_timeout_secs: 600,
             linger_secs: 120,
             close_grace_secs: 1,
+            max_memory: DEFAULT_TABLE_MEMORY,
         }
     }
 }

@@ -6,6 +6,12 @@
 //! time is the largest timestamp seen; idle connections and expired tombstones are swept at
 //! most once per `sweep_interval` of capture time, and a live connection found idle on lookup
 //! is emitted before the packet is processed.
+//!
+//! Memory is bounded by [`FlowConfig::max_memory`]: a connection that has sent only its
+//! first SYN is a compact [`SynOnly`] entry (no handler, no reassembly state) until a second
+//! packet makes it a full connection, and when the estimated size of everything held passes
+//! the budget the least recently active connections are finalized early
+//! ([`EndReason::Evicted`]) and the oldest tombstones forgotten, down to seven eighths of it.
 
 use super::reassembly::SeqNumber;
 use super::*;
@@ -46,6 +52,16 @@ impl Endpoint {
         Endpoint {
             ip: ip.to_be_bytes(),
             port,
+        }
+    }
+
+    /// Back to an address (`v6`: the key's family).
+    fn addr(&self, v6: bool) -> SocketAddr {
+        if v6 {
+            SocketAddr::new(std::net::Ipv6Addr::from(self.ip).into(), self.port)
+        } else {
+            let [a, b, c, d, ..] = self.ip;
+            SocketAddr::new(std::net::Ipv4Addr::new(a, b, c, d).into(), self.port)
         }
     }
 
@@ -103,6 +119,69 @@ impl Tombstone {
     }
 }
 
+/// A connection that has sent only its first SYN: 40 bytes where a full connection takes
+/// ~1 KiB plus its handler (~2 KiB), since a SYN flood is millions of them. Made a full
+/// [`Connection`] by its second packet, or when it is emitted.
+#[derive(Debug, Clone, Copy)]
+struct SynOnly {
+    index: u64,
+    packet: u64,
+    secs: i64,
+    nanos: u32,
+    isn: u32,
+    /// The client (SYN sender) is the key's `low` endpoint.
+    client_low: bool,
+}
+
+impl SynOnly {
+    fn ts(&self) -> Timestamp {
+        Timestamp {
+            secs: self.secs,
+            nanos: self.nanos,
+        }
+    }
+
+    fn meta(&self) -> SegmentMeta {
+        SegmentMeta {
+            packet: self.packet,
+            ts: self.ts(),
+        }
+    }
+
+    /// Client and server addresses.
+    fn addrs(&self, key: &FlowKey) -> (SocketAddr, SocketAddr) {
+        let (low, high) = (key.low.addr(key.v6), key.high.addr(key.v6));
+        if self.client_low {
+            (low, high)
+        } else {
+            (high, low)
+        }
+    }
+
+    /// The SYN again, to replay into a full connection.
+    fn segment(&self, key: &FlowKey) -> TcpSegment<'static> {
+        let (src, dst) = self.addrs(key);
+        TcpSegment {
+            src,
+            dst,
+            seq: self.isn,
+            ack: 0,
+            flags: crate::net::TcpFlags(crate::net::TcpFlags::SYN),
+            window: 0,
+            payload: &[],
+            wire_payload_len: 0,
+            // Only SYNs sent directly on the link are kept compact.
+            carrier: None,
+        }
+    }
+}
+
+/// What an open connection will weigh, for a moment, when it is emitted: the record built
+/// from it and what carries it to the output. The end of the capture emits every connection
+/// still open at once (and a sharded run holds them until all shards report), so the budget
+/// counts it while the connection is open.
+const EMITTED_COST: usize = 1024;
+
 /// A live connection.
 struct Connection<H> {
     tcp: TcpSummary,
@@ -122,6 +201,8 @@ struct Connection<H> {
     /// Per direction: the first acknowledgement number sent, and the furthest one with its packet.
     first_ack: [Option<SeqNumber>; 2],
     max_ack: [Option<(SeqNumber, PacketRef)>; 2],
+    /// Buffered bytes (reassembly and handler) last counted into the table's total.
+    accounted: usize,
 }
 
 /// Live connections keyed by 5-tuple.
@@ -135,6 +216,17 @@ pub struct FlowTable<H> {
     /// remembered, looked up only by packets of no live connection (a SYN opening one, a
     /// straggler of a closed one). Never holds a key that `live` holds.
     tombstones: HashMap<FlowKey, Tombstone, foldhash::fast::RandomState>,
+    /// Connections that have sent only their first SYN, in compact form. Never holds a key
+    /// that `live` or `tombstones` holds.
+    syn_only: HashMap<FlowKey, SynOnly, foldhash::fast::RandomState>,
+    /// A handler that has seen nothing, copied ([`StreamHandler::fresh`]) for the
+    /// connections made from `syn_only` entries; None until the first SYN, or when the
+    /// handler type cannot be copied (no compact entries then).
+    prototype: Option<Box<H>>,
+    /// A first SYN has asked for a prototype.
+    prototype_tried: bool,
+    /// Buffered bytes of the live connections (sum of their `accounted`).
+    buffered: usize,
     next_index: u64,
     /// Capture time: the largest timestamp seen.
     now: Timestamp,
@@ -203,6 +295,10 @@ impl<H: StreamHandler> FlowTable<H> {
             cfg,
             live: HashMap::default(),
             tombstones: HashMap::default(),
+            syn_only: HashMap::default(),
+            prototype: None,
+            prototype_tried: false,
+            buffered: 0,
             next_index: 0,
             now: Timestamp::default(),
             last_sweep: None,
@@ -294,7 +390,22 @@ impl<H: StreamHandler> FlowTable<H> {
                     self.closing.push_back((self.now, key, conn.tcp.index));
                     self.due = None;
                 }
+                self.buffered = conn.account(self.buffered);
+                self.enforce_budget(emit);
                 return;
+            }
+        } else if let Some(syn) = self.syn_only.remove(&key) {
+            if elapsed_more_than(meta.ts, syn.ts(), self.cfg.idle_timeout_secs) {
+                self.end_syn_only(key, syn, EndReason::Idle, meta, emit);
+            } else {
+                // Its second packet: a full connection from here on, which the live path
+                // above then handles (reused 5-tuple, retransmitted SYN, answer...).
+                let seg0 = syn.segment(&key);
+                let handler = new_handler(seg0.src, seg0.dst);
+                let mut conn = self.connection(syn.index, &seg0, handler);
+                conn.on_segment(syn.meta(), &seg0);
+                self.live.insert(key, conn);
+                return self.process(meta, seg, new_handler, emit);
             }
         } else if let Some(tomb) = self.tombstones.get(&key) {
             // The packet's own time, not the running maximum: in captures merged out of
@@ -307,16 +418,155 @@ impl<H: StreamHandler> FlowTable<H> {
             self.tombstones.remove(&key);
         }
 
-        let mut conn = self.open(seg, new_handler);
         if let Some(opened) = &mut self.opened {
             opened.push(meta.packet);
         }
-        if conn.on_segment(meta, seg) {
-            conn.closed_at = Some(self.now);
-            self.closing.push_back((self.now, key, conn.tcp.index));
-            self.due = None;
+        if self.compact(seg, new_handler) {
+            let index = self.next_index;
+            self.next_index += 1;
+            let client_low = key.low.addr(key.v6) == seg.src;
+            self.syn_only.insert(
+                key,
+                SynOnly {
+                    index,
+                    packet: meta.packet,
+                    secs: meta.ts.secs,
+                    nanos: meta.ts.nanos,
+                    isn: seg.seq,
+                    client_low,
+                },
+            );
+        } else {
+            let mut conn = self.open(seg, new_handler);
+            if conn.on_segment(meta, seg) {
+                conn.closed_at = Some(self.now);
+                self.closing.push_back((self.now, key, conn.tcp.index));
+                self.due = None;
+            }
+            self.buffered = conn.account(self.buffered);
+            self.live.insert(key, conn);
         }
-        self.live.insert(key, conn);
+        self.enforce_budget(emit);
+    }
+
+    /// `seg` opens a connection that can wait in compact form: a bare SYN, and a handler
+    /// type that can be copied later.
+    fn compact(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        new_handler: &mut dyn FnMut(SocketAddr, SocketAddr) -> H,
+    ) -> bool {
+        // A tunnelled SYN keeps a full entry: the compact one has no room for its carrier.
+        if seg.flags.0 & !crate::net::TcpFlags::PSH != crate::net::TcpFlags::SYN
+            || seg.wire_payload_len > 0
+            || !seg.payload.is_empty()
+            || seg.carrier.is_some()
+        {
+            return false;
+        }
+        if !self.prototype_tried {
+            self.prototype_tried = true;
+            let h = new_handler(seg.src, seg.dst);
+            if h.fresh().is_some() {
+                self.prototype = Some(Box::new(h));
+            }
+        }
+        self.prototype.is_some()
+    }
+
+    /// Emits a compact entry (already out of `syn_only`) as the connection it stands for.
+    fn end_syn_only(
+        &mut self,
+        key: FlowKey,
+        syn: SynOnly,
+        reason: EndReason,
+        meta: SegmentMeta,
+        emit: &mut dyn FnMut(Finished<H>),
+    ) {
+        // Entries exist only once the prototype copied itself, so this is always Some.
+        let Some(handler) = self.prototype.as_ref().and_then(|p| p.fresh()) else {
+            return;
+        };
+        let seg = syn.segment(&key);
+        let mut conn = self.connection(syn.index, &seg, handler);
+        conn.on_segment(syn.meta(), &seg);
+        emit((*conn).into_finished(reason, meta));
+    }
+
+    /// Estimated bytes held: entries (their map slots counted twice, as a map's capacity is
+    /// up to twice its length), connections with their handlers, buffered bytes, and for
+    /// each open connection [`EMITTED_COST`].
+    pub fn estimated_memory(&self) -> usize {
+        use std::mem::size_of;
+        let live = 2 * size_of::<(FlowKey, Box<Connection<H>>)>()
+            + size_of::<Connection<H>>()
+            + size_of::<H>()
+            // allocator overhead of the two boxes
+            + 32
+            + EMITTED_COST;
+        let syn = 2 * (size_of::<(FlowKey, SynOnly)>() + 1) + EMITTED_COST;
+        let tomb = 2 * (size_of::<(FlowKey, Tombstone)>() + 1);
+        self.live.len() * live
+            + self.syn_only.len() * syn
+            + self.tombstones.len() * tomb
+            + self.buffered
+    }
+
+    /// Over budget: finalizes the least recently active connections (compact ones too) and
+    /// forgets the oldest tombstones until the estimate is under seven eighths of it (each
+    /// pass visits every entry, so it must free a good share; what it finalizes is emitted at
+    /// once, so not too much).
+    fn enforce_budget(&mut self, emit: &mut dyn FnMut(Finished<H>)) {
+        let budget = self.cfg.max_memory;
+        if self.estimated_memory() <= budget {
+            return;
+        }
+        let target = budget / 8 * 7;
+        // A few rounds at most: each takes the oldest fraction the overshoot calls for.
+        for _ in 0..4 {
+            let estimate = self.estimated_memory();
+            let entries = self.live.len() + self.syn_only.len() + self.tombstones.len();
+            if estimate <= target || entries == 0 {
+                break;
+            }
+            let share = (estimate - target) as f64 / estimate as f64;
+            let victims = ((entries as f64 * share).ceil() as usize).clamp(1, entries);
+            // The time at or before which `victims` entries were last active.
+            let mut times: Vec<Timestamp> = Vec::with_capacity(entries);
+            times.extend(self.live.values().map(|c| c.tcp.last.ts));
+            times.extend(self.syn_only.values().map(SynOnly::ts));
+            times.extend(self.tombstones.values().map(|t| t.closed_at()));
+            let (_, cutoff, _) = times.select_nth_unstable(victims - 1);
+            let cutoff = *cutoff;
+            drop(times);
+            self.tombstones.retain(|_, t| t.closed_at() > cutoff);
+            let mut ending: Vec<(u64, FlowKey, bool)> = self
+                .live
+                .iter()
+                .filter(|(_, c)| c.tcp.last.ts <= cutoff)
+                .map(|(k, c)| (c.tcp.index, *k, false))
+                .chain(
+                    self.syn_only
+                        .iter()
+                        .filter(|(_, s)| s.ts() <= cutoff)
+                        .map(|(k, s)| (s.index, *k, true)),
+                )
+                .collect();
+            ending.sort_unstable_by_key(|e| e.0);
+            let meta = self.last_meta;
+            for (_, key, compact) in ending {
+                if compact {
+                    if let Some(syn) = self.syn_only.remove(&key) {
+                        self.end_syn_only(key, syn, EndReason::Evicted, meta, emit);
+                    }
+                } else if self.live.get(&key).is_some_and(|c| c.closed_at.is_some()) {
+                    // Closed, in its grace period: only its trailing ACKs are cut short.
+                    self.end(key, EndReason::Closed, meta, emit, true);
+                } else {
+                    self.end(key, EndReason::Evicted, meta, emit, false);
+                }
+            }
+        }
     }
 
     /// Emits closed connections whose grace period is over (oldest first), leaving tombstones.
@@ -340,10 +590,20 @@ impl<H: StreamHandler> FlowTable<H> {
     /// End of capture: emits every connection still open, in index order.
     pub fn finish(mut self, emit: &mut dyn FnMut(Finished<H>)) {
         let meta = self.last_meta;
-        let mut open: Vec<(u64, FlowKey)> =
-            self.live.iter().map(|(k, c)| (c.tcp.index, *k)).collect();
-        open.sort_unstable_by_key(|(index, _)| *index);
-        for (_, key) in open {
+        let mut open: Vec<(u64, FlowKey, bool)> = self
+            .live
+            .iter()
+            .map(|(k, c)| (c.tcp.index, *k, false))
+            .chain(self.syn_only.iter().map(|(k, s)| (s.index, *k, true)))
+            .collect();
+        open.sort_unstable_by_key(|(index, _, _)| *index);
+        for (_, key, compact) in open {
+            if compact {
+                if let Some(syn) = self.syn_only.remove(&key) {
+                    self.end_syn_only(key, syn, EndReason::CaptureEnd, meta, emit);
+                }
+                continue;
+            }
             let closed = self.live.get(&key).is_some_and(|c| c.closed_at.is_some());
             let reason = if closed {
                 EndReason::Closed
@@ -354,14 +614,14 @@ impl<H: StreamHandler> FlowTable<H> {
         }
     }
 
-    /// Connections currently open.
+    /// Connections currently open (compact SYN-only ones included).
     pub fn open_connections(&self) -> usize {
-        self.live.len()
+        self.live.len() + self.syn_only.len()
     }
 
     /// 5-tuples remembered (open connections plus tombstones); bounded over time.
     pub fn tracked_tuples(&self) -> usize {
-        self.live.len() + self.tombstones.len()
+        self.live.len() + self.syn_only.len() + self.tombstones.len()
     }
 
     /// A new connection for the 5-tuple of `seg`, with client and server told apart.
@@ -383,6 +643,26 @@ impl<H: StreamHandler> FlowTable<H> {
         };
         let index = self.next_index;
         self.next_index += 1;
+        let handler = new_handler(client, server);
+        let carrier = seg.carrier.copied().unwrap_or_default();
+        self.connection_with_roles(index, client, server, midstream, carrier, handler)
+    }
+
+    /// A connection numbered `index` that a bare SYN `seg` opened.
+    fn connection(&self, index: u64, seg: &TcpSegment<'_>, handler: H) -> Box<Connection<H>> {
+        let carrier = seg.carrier.copied().unwrap_or_default();
+        self.connection_with_roles(index, seg.src, seg.dst, false, carrier, handler)
+    }
+
+    fn connection_with_roles(
+        &self,
+        index: u64,
+        client: SocketAddr,
+        server: SocketAddr,
+        midstream: bool,
+        carrier: Carrier,
+        handler: H,
+    ) -> Box<Connection<H>> {
         let first = PacketRef {
             packet: 0,
             ts: Timestamp::default(),
@@ -433,7 +713,7 @@ impl<H: StreamHandler> FlowTable<H> {
                 acked_unseen: [(0, None); 2],
                 stale_ack: None,
                 seen_until: first,
-                carrier: seg.carrier.copied().unwrap_or_default(),
+                carrier,
             },
             seen_end: [None; 2],
             first_ack: [None; 2],
@@ -441,8 +721,9 @@ impl<H: StreamHandler> FlowTable<H> {
             client_isn: None,
             server_isn: None,
             streams,
-            handler: Box::new(new_handler(client, server)),
+            handler: Box::new(handler),
             closed_at: None,
+            accounted: 0,
         })
     }
 
@@ -457,6 +738,7 @@ impl<H: StreamHandler> FlowTable<H> {
         tombstone: bool,
     ) {
         if let Some(conn) = self.live.remove(&key) {
+            self.buffered = self.buffered.saturating_sub(conn.accounted);
             if tombstone {
                 self.tombstones.insert(key, Tombstone::at(self.now));
             }
@@ -476,21 +758,44 @@ impl<H: StreamHandler> FlowTable<H> {
         let (now, idle, linger) = (self.now, self.cfg.idle_timeout_secs, self.cfg.linger_secs);
         self.tombstones
             .retain(|_, t| !elapsed_more_than(now, t.closed_at(), linger));
-        let mut idle_keys: Vec<(u64, FlowKey)> = self
+        let mut idle_keys: Vec<(u64, FlowKey, bool)> = self
             .live
             .iter()
             .filter(|(_, c)| elapsed_more_than(now, c.tcp.last.ts, idle))
-            .map(|(k, c)| (c.tcp.index, *k))
+            .map(|(k, c)| (c.tcp.index, *k, false))
+            .chain(
+                self.syn_only
+                    .iter()
+                    .filter(|(_, s)| elapsed_more_than(now, s.ts(), idle))
+                    .map(|(k, s)| (s.index, *k, true)),
+            )
             .collect();
-        idle_keys.sort_unstable_by_key(|(index, _)| *index);
+        idle_keys.sort_unstable_by_key(|(index, _, _)| *index);
         let meta = self.last_meta;
-        for (_, key) in idle_keys {
-            self.end(key, EndReason::Idle, meta, emit, false);
+        for (_, key, compact) in idle_keys {
+            if compact {
+                if let Some(syn) = self.syn_only.remove(&key) {
+                    self.end_syn_only(key, syn, EndReason::Idle, meta, emit);
+                }
+            } else {
+                self.end(key, EndReason::Idle, meta, emit, false);
+            }
         }
     }
 }
 
 impl<H: StreamHandler> Connection<H> {
+    /// Counts this connection's buffered bytes anew into `total` (the table's), returning
+    /// the new total.
+    fn account(&mut self, total: usize) -> usize {
+        let now = self.streams[0].held_bytes()
+            + self.streams[1].held_bytes()
+            + self.handler.buffered_bytes();
+        let total = total.saturating_sub(self.accounted).saturating_add(now);
+        self.accounted = now;
+        total
+    }
+
     /// `seg` is a SYN this connection already saw (retransmitted, same ISN from the client).
     fn is_same_syn(&self, seg: &TcpSegment<'_>) -> bool {
         seg.src == self.tcp.client && self.client_isn == Some(seg.seq)
@@ -685,6 +990,9 @@ mod tests {
         assert_eq!(std::mem::size_of::<Tombstone>(), 16);
         assert_eq!(std::mem::size_of::<(FlowKey, Tombstone)>(), 56);
         assert_eq!(std::mem::size_of::<(FlowKey, Box<Connection<()>>)>(), 48);
+        // A SYN flood's entries: 80 bytes where a live connection and its TLS observer
+        // take ~3.5 KiB.
+        assert_eq!(std::mem::size_of::<(FlowKey, SynOnly)>(), 80);
     }
 
     /// Both directions give one key; IPv4 and an IPv6 address with the same leading bytes
@@ -704,6 +1012,153 @@ mod tests {
         assert_eq!(of(a6).ip[..4], of(a).ip[..4]);
         assert_eq!(of(a).ip, [10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert_ne!(FlowKey::of(a6, b6), FlowKey::of(a, b));
+    }
+
+    /// Records delivered bytes; `copyable` says whether it offers [`StreamHandler::fresh`]
+    /// (the table then keeps SYN-only connections compact).
+    #[derive(Debug, PartialEq)]
+    struct Seen {
+        copyable: bool,
+        bytes: Vec<(Direction, Vec<u8>)>,
+    }
+
+    impl StreamHandler for Seen {
+        fn on_data(&mut self, dir: Direction, data: &[u8], _: SegmentMeta) -> Interest {
+            self.bytes.push((dir, data.to_vec()));
+            Interest::More
+        }
+        fn on_gap(&mut self, _: Direction, _: u64, _: SegmentMeta) -> Interest {
+            Interest::More
+        }
+        fn fresh(&self) -> Option<Self> {
+            self.copyable.then(|| Seen {
+                copyable: true,
+                bytes: Vec::new(),
+            })
+        }
+    }
+
+    /// Flags, from the client?, seq, ack, payload, seconds.
+    type Seg = (u8, bool, u32, u32, &'static [u8], i64);
+    /// What came out: each connection's summary and delivered bytes.
+    type Out = Vec<(TcpSummary, Vec<(Direction, Vec<u8>)>)>;
+
+    /// Hand-built segments, one unit test
+    /// of the compact form: each run gives the same connections with and without it.
+    fn run(copyable: bool, segs: &[Seg], max_memory: usize) -> (Out, usize) {
+        let cfg = FlowConfig {
+            max_memory,
+            ..FlowConfig::default()
+        };
+        let mut table = FlowTable::new(cfg);
+        let (c, s): (SocketAddr, SocketAddr) = (
+            "10.0.0.9:40000".parse().unwrap(),
+            "10.0.0.1:443".parse().unwrap(),
+        );
+        let mut out = Vec::new();
+        let mut most_compact = 0;
+        for (i, &(flags, from_client, seq, ack, payload, secs)) in segs.iter().enumerate() {
+            let (src, dst) = if from_client { (c, s) } else { (s, c) };
+            let seg = TcpSegment {
+                src,
+                dst,
+                seq,
+                ack,
+                flags: crate::net::TcpFlags(flags),
+                window: 1000,
+                payload,
+                wire_payload_len: payload.len() as u32,
+                carrier: None,
+            };
+            let meta = SegmentMeta {
+                packet: i as u64 + 1,
+                ts: Timestamp::new(secs, 0),
+            };
+            table.process(
+                meta,
+                &seg,
+                &mut |_, _| Seen {
+                    copyable,
+                    bytes: Vec::new(),
+                },
+                &mut |f| out.push((f.tcp, f.handler.bytes)),
+            );
+            most_compact = most_compact.max(table.syn_only.len());
+        }
+        table.finish(&mut |f| out.push((f.tcp, f.handler.bytes)));
+        (out, most_compact)
+    }
+
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    const SYN_ACK: u8 = 0x12;
+    const FIN_ACK: u8 = 0x11;
+    const RST: u8 = 0x04;
+
+    #[test]
+    fn syn_only_connections_wait_compact_and_come_out_the_same() {
+        let cases: Vec<Vec<Seg>> = vec![
+            // A lone SYN.
+            vec![(SYN, true, 100, 0, b"", 1)],
+            // A retransmitted SYN (same ISN), then nothing.
+            vec![(SYN, true, 100, 0, b"", 1), (SYN, true, 100, 0, b"", 2)],
+            // A whole connection with data both ways, closed by FINs.
+            vec![
+                (SYN, true, 100, 0, b"", 1),
+                (SYN_ACK, false, 900, 101, b"", 1),
+                (ACK, true, 101, 901, b"", 1),
+                (ACK, true, 101, 901, b"hello", 1),
+                (ACK, false, 901, 106, b"world!", 1),
+                (FIN_ACK, true, 106, 907, b"", 1),
+                (FIN_ACK, false, 907, 107, b"", 1),
+            ],
+            // The 5-tuple reused by a SYN with another ISN: two connections.
+            vec![(SYN, true, 100, 0, b"", 1), (SYN, true, 5000, 0, b"", 3)],
+            // Refused.
+            vec![
+                (SYN, true, 100, 0, b"", 1),
+                (RST | ACK, false, 0, 101, b"", 1),
+            ],
+            // Idle past the timeout, then an answer: the SYN ends idle, the answer opens anew.
+            vec![
+                (SYN, true, 100, 0, b"", 1),
+                (SYN_ACK, false, 900, 101, b"", 1000),
+            ],
+        ];
+        for (i, segs) in cases.iter().enumerate() {
+            let (full, none_compact) = run(false, segs, usize::MAX);
+            let (compact, most_compact) = run(true, segs, usize::MAX);
+            assert_eq!(none_compact, 0);
+            assert_eq!(most_compact, 1, "case {i}");
+            assert_eq!(compact, full, "case {i}");
+        }
+    }
+
+    /// A one-byte budget finalizes each connection after every packet, compact or not; the
+    /// SYN-only one comes out as the same connection.
+    #[test]
+    fn over_budget_connections_are_evicted() {
+        let segs: &[Seg] = &[
+            (SYN, true, 100, 0, b"", 1),
+            (SYN_ACK, false, 900, 101, b"", 1),
+        ];
+        for copyable in [false, true] {
+            let (out, _) = run(copyable, segs, 1);
+            let reasons: Vec<(EndReason, u64, bool)> = out
+                .iter()
+                .map(|(t, _)| (t.end_reason, t.packets, t.midstream))
+                .collect();
+            assert_eq!(
+                reasons,
+                [
+                    (EndReason::Evicted, 1, false),
+                    (EndReason::Evicted, 1, false)
+                ],
+                "copyable {copyable}"
+            );
+            assert_eq!(out[0].0.syn, 1);
+            assert_eq!(out[1].0.syn_ack, 1);
+        }
     }
 
     /// `tick` skips its work before `next_due`; at `next_due` the slow checks must fire.

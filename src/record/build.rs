@@ -16,6 +16,10 @@ type CachedChain = (Vec<Vec<u8>>, Arc<[CertInfo]>);
 /// certificates must not grow it without limit.
 const MAX_CACHED: usize = 1024;
 
+/// Bytes per certificate cache before it starts over, counted as twice the DER kept (the DER
+/// and display fields about as large): 1024 certificates of 250 KB would be half a GiB.
+const MAX_CACHED_BYTES: usize = 16 << 20;
+
 /// Builds the records of one capture's connections.
 #[derive(Debug)]
 pub struct RecordBuilder {
@@ -25,6 +29,9 @@ pub struct RecordBuilder {
     /// them.
     certs: crate::FastMap<u64, (Vec<u8>, CertInfo)>,
     chains: crate::FastMap<u64, CachedChain>,
+    /// Bytes counted into `certs` and `chains` (see [`MAX_CACHED_BYTES`]).
+    certs_bytes: usize,
+    chains_bytes: usize,
     fingerprints: crate::tls::fingerprint::FingerprintCache,
 }
 
@@ -35,6 +42,8 @@ impl RecordBuilder {
             file,
             certs: Default::default(),
             chains: Default::default(),
+            certs_bytes: 0,
+            chains_bytes: 0,
             fingerprints: Default::default(),
         }
     }
@@ -48,9 +57,12 @@ impl RecordBuilder {
             }
         }
         let infos: Arc<[CertInfo]> = certs.iter().map(|der| self.cert_info(der)).collect();
-        if self.chains.len() >= MAX_CACHED {
+        let bytes = 2 * certs.iter().map(Vec::len).sum::<usize>();
+        if self.chains.len() >= MAX_CACHED || self.chains_bytes + bytes > MAX_CACHED_BYTES {
             self.chains.clear();
+            self.chains_bytes = 0;
         }
+        self.chains_bytes += bytes;
         self.chains.insert(key, (certs.to_vec(), infos.clone()));
         infos
     }
@@ -66,9 +78,12 @@ impl RecordBuilder {
             subject: format!("<{e}>"),
             ..Default::default()
         });
-        if self.certs.len() >= MAX_CACHED {
+        let bytes = 2 * der.len();
+        if self.certs.len() >= MAX_CACHED || self.certs_bytes + bytes > MAX_CACHED_BYTES {
             self.certs.clear();
+            self.certs_bytes = 0;
         }
+        self.certs_bytes += bytes;
         self.certs.insert(key, (der.to_vec(), info.clone()));
         info
     }

@@ -84,6 +84,9 @@ const RECORD_HEADER: usize = 5;
 /// Largest record body accepted (2^14 plaintext plus the 2048 bytes RFC 5246 allows for
 /// compression/encryption expansion).
 const MAX_RECORD_BODY: usize = 16384 + 2048;
+/// Alerts listed per connection; past this they are only counted
+/// ([`TlsObserver::alerts_not_listed`]): a hostile peer can send millions.
+pub const MAX_ALERTS: usize = 64;
 /// Bytes of a non-TLS stream kept as evidence.
 const NON_TLS_EVIDENCE: usize = 64;
 
@@ -212,6 +215,8 @@ pub struct TlsObserver {
     stops: Vec<RawStop>,
     /// The last packet that delivered bytes, per delivered direction.
     last_meta: [SegmentMeta; 2],
+    /// Alerts past [`MAX_ALERTS`], counted only.
+    alerts_dropped: u64,
     events: Vec<(Direction, SegmentMeta, String)>,
     events_dropped: u64,
     /// A ClientHello was seen in the to-client direction first.
@@ -239,6 +244,28 @@ impl TlsObserver {
             dec,
             ..TlsObserver::default()
         }
+    }
+
+    /// Alerts seen but not listed in the summary (past [`MAX_ALERTS`]).
+    pub fn alerts_not_listed(&self) -> u64 {
+        self.alerts_dropped
+    }
+
+    /// Keeps an alert, returning its index; past [`MAX_ALERTS`] only counts it, except that
+    /// a first fatal alert takes the last place (it is the one that ends the connection).
+    fn push_alert(&mut self, alert: RawAlert) -> Option<usize> {
+        if self.alerts.len() < MAX_ALERTS {
+            self.alerts.push(alert);
+            return Some(self.alerts.len() - 1);
+        }
+        self.alerts_dropped += 1;
+        let fatal = |a: &RawAlert| !a.encrypted && a.level == 2;
+        if fatal(&alert) && !self.alerts.iter().any(fatal) {
+            let last = self.alerts.len() - 1;
+            self.alerts[last] = alert;
+            return Some(last);
+        }
+        None
     }
 
     /// Ends observation and returns what was seen.
@@ -704,7 +731,7 @@ impl TlsObserver {
         meta: SegmentMeta,
         suffix: &str,
     ) {
-        self.alerts.push(RawAlert {
+        self.push_alert(RawAlert {
             dir,
             level,
             description,
@@ -739,14 +766,14 @@ impl TlsObserver {
                 return;
             }
             CT_ALERT => {
-                self.alerts.push(RawAlert::encrypted(dir, meta));
+                let kept = self.push_alert(RawAlert::encrypted(dir, meta));
                 let null_cipher =
                     self.summary.server_hello.as_ref().is_some_and(|sh| {
                         super::names::cipher_name(sh.cipher).contains("WITH_NULL")
                     });
-                if null_cipher && len >= 2 {
+                if let (true, true, Some(i)) = (null_cipher, len >= 2, kept) {
                     // Plaintext + MAC: level and description are the first two body bytes.
-                    self.dirs[dir.idx()].null_alert = Some((self.alerts.len() - 1, Vec::new()));
+                    self.dirs[dir.idx()].null_alert = Some((i, Vec::new()));
                     self.event(dir, meta, || "Alert (NULL cipher: readable)".to_string());
                 } else {
                     self.event(dir, meta, || "Alert (encrypted)".to_string());
@@ -927,7 +954,7 @@ impl TlsObserver {
                 // an abbreviated handshake): its level and description are unreadable.
                 let plain = body.len() == 2 && matches!(body[0], 1 | 2);
                 if !plain {
-                    self.alerts.push(RawAlert::encrypted(dir, meta));
+                    self.push_alert(RawAlert::encrypted(dir, meta));
                     self.event(dir, meta, || "Alert (encrypted)".to_string());
                 } else {
                     self.plain_alert(dir, body[0], body[1], meta, "");
@@ -1304,6 +1331,33 @@ fn looks_like_record_header(b: &[u8]) -> bool {
 }
 
 impl StreamHandler for TlsObserver {
+    fn buffered_bytes(&self) -> usize {
+        let dirs: usize = self
+            .dirs
+            .iter()
+            .map(|d| d.rec_buf.capacity() + d.hs_buf.capacity() + d.hunt_tail.capacity())
+            .sum();
+        let s = &self.summary;
+        let certs = [&s.server_certificate, &s.client_certificate]
+            .into_iter()
+            .flatten()
+            .map(|c| c.certs.iter().map(Vec::len).sum::<usize>())
+            .sum::<usize>();
+        dirs + certs
+            + self.alerts.capacity() * std::mem::size_of::<RawAlert>()
+            + self.events.capacity() * std::mem::size_of::<(Direction, SegmentMeta, String)>()
+            + if self.cleartext.is_some() {
+                // Up to 16 KiB per direction kept for the HTTP reader.
+                2 * 16 * 1024
+            } else {
+                0
+            }
+    }
+
+    fn fresh(&self) -> Option<Self> {
+        Some(TlsObserver::new(self.cfg.clone()))
+    }
+
     fn on_data(&mut self, dir: Direction, data: &[u8], meta: SegmentMeta) -> Interest {
         self.feed(dir, data, meta);
         self.interest(dir)
