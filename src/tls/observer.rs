@@ -151,6 +151,9 @@ struct DirState {
     record_start: u64,
     /// Bytes of [`LARGE_MESSAGE_BUDGET`] held for the message in `hs_buf`.
     reserved: usize,
+    /// SSLv2: this side's keys are in use (after its SERVER-HELLO or CLIENT-MASTER-KEY), so its
+    /// further SSLv2 records are encrypted.
+    sslv2_keyed: bool,
 }
 
 impl DirState {
@@ -221,6 +224,8 @@ pub struct TlsObserver {
     dec: Option<Box<super::decrypt::ConnDecryptor>>,
     /// Cleartext HTTP per delivered direction, once the client's first bytes were a request.
     cleartext: Option<Box<[AppData; 2]>>,
+    /// The server answered in SSLv2 (its SERVER-HELLO): the client goes on in SSLv2 records.
+    sslv2_server: bool,
 }
 
 impl TlsObserver {
@@ -502,7 +507,10 @@ impl TlsObserver {
             st.tls_seen = true;
             return true;
         }
-        if !resync && super::sslv2::looks_like_sslv2_hello(head) {
+        if !resync
+            && (super::sslv2::looks_like_sslv2_hello(head)
+                || super::sslv2::looks_like_sslv2_server_hello(head))
+        {
             st.mode = Mode::SslV2;
             st.tls_seen = true;
             return true;
@@ -759,6 +767,9 @@ impl TlsObserver {
     /// Reads an SSLv2-format ClientHello record. Returns bytes consumed.
     fn feed_sslv2(&mut self, dir: Direction, data: &[u8], meta: SegmentMeta) -> usize {
         let st = &mut self.dirs[dir.idx()];
+        if st.rec_buf.is_empty() {
+            st.record_start = st.at;
+        }
         // The recogniser guarantees ≥ 2 bytes are available between rec_buf and data.
         let mut first_two = st.rec_buf.clone();
         first_two.extend_from_slice(&data[..data.len().min(2)]);
@@ -766,35 +777,116 @@ impl TlsObserver {
             st.rec_buf.extend_from_slice(data);
             return data.len();
         };
-        let total = 2 + super::sslv2::record_len(b0, b1);
+        let (header, total) = super::sslv2::record_size(b0, b1);
         let n = total.saturating_sub(st.rec_buf.len()).min(data.len());
         st.rec_buf.extend_from_slice(&data[..n]);
         if st.rec_buf.len() < total {
             return n;
         }
         let record = std::mem::take(&mut st.rec_buf);
-        // Later records (if any) are TLS records: the server answers in SSL 3.0 / TLS.
-        st.mode = Mode::Plain;
-        match super::sslv2::decode_client_hello(record.get(2..).unwrap_or_default()) {
-            Ok(mut ch) => {
-                ch.meta = meta;
-                self.client_hello(dir, ch, meta);
+        if st.sslv2_keyed {
+            // SERVER-VERIFY, CLIENT-FINISHED, data...: encrypted.
+            st.encrypted_records += 1;
+            return n;
+        }
+        let body = record.get(header..).unwrap_or_default();
+        match body.first() {
+            Some(1) => {
+                // Later records (if any) are TLS records unless the server answers in SSLv2.
+                st.mode = Mode::Plain;
+                match super::sslv2::decode_client_hello(body) {
+                    Ok(mut ch) => {
+                        ch.meta = meta;
+                        self.client_hello(dir, ch, meta);
+                    }
+                    Err(e) => self.sslv2_malformed(dir, e, meta),
+                }
             }
-            Err(e) => {
-                self.problem(format!("{e} at packet {}", meta.packet));
-                let at = self.dirs[dir.idx()]
-                    .at
-                    .saturating_sub(record.len() as u64 - n as u64);
-                self.decode_stop(
-                    dir,
-                    meta,
-                    at,
-                    format!("an SSLv2 record that does not decode ({e})"),
-                );
-                self.stop(dir);
+            Some(4) => match super::sslv2::decode_server_hello(body) {
+                Ok(hello) => self.sslv2_server_hello(dir, hello, meta),
+                Err(e) => self.sslv2_malformed(dir, e, meta),
+            },
+            Some(2) => {
+                let kind = super::sslv2::client_master_key_kind(body);
+                st.sslv2_keyed = true;
+                let suite = kind.and_then(super::sslv2::tls_suite);
+                if let (Some(suite), Some(sh)) = (suite, self.summary.server_hello.as_mut()) {
+                    sh.cipher = suite;
+                }
+                self.event(dir, meta, || match suite {
+                    Some(suite) => format!("ClientMasterKey (SSLv2) {}", cipher_name(suite)),
+                    None => "ClientMasterKey (SSLv2)".to_string(),
+                });
+            }
+            Some(0) => {
+                // ERROR: NO-CIPHER (1), NO-CERTIFICATE (2), BAD-CERTIFICATE (4),
+                // UNSUPPORTED-CERTIFICATE-TYPE (6), as the TLS alerts that replaced them.
+                let code = body
+                    .get(1..3)
+                    .map_or(0, |c| u16::from_be_bytes([c[0], c[1]]));
+                let description = match code {
+                    1 => 40,
+                    2 => 41,
+                    4 => 42,
+                    6 => 43,
+                    _ => 40,
+                };
+                self.plain_alert(dir, 2, description, meta, " (SSLv2 ERROR)");
+            }
+            _ => {
+                let e = "SSLv2 record of an unexpected message type".to_string();
+                self.sslv2_malformed(dir, e, meta);
             }
         }
         n
+    }
+
+    /// An SSLv2 SERVER-HELLO: a ServerHello (SSL 2.0, the first cipher kind the server offers
+    /// until the client's CLIENT-MASTER-KEY names its choice) and the server's certificate.
+    fn sslv2_server_hello(
+        &mut self,
+        dir: Direction,
+        hello: super::sslv2::SslV2ServerHello,
+        meta: SegmentMeta,
+    ) {
+        self.sslv2_server = true;
+        self.dirs[dir.idx()].sslv2_keyed = true;
+        let cipher = hello
+            .cipher_kinds
+            .iter()
+            .find_map(|k| super::sslv2::tls_suite(*k))
+            .unwrap_or(0);
+        let sh = ServerHello {
+            meta,
+            legacy_version: hello.version,
+            version: hello.version,
+            cipher,
+            ..ServerHello::default()
+        };
+        self.server_hello(dir, sh, meta);
+        if let Some(cert) = hello.certificate {
+            self.event(dir, meta, || {
+                "Certificate (1 certificate, SSLv2)".to_string()
+            });
+            if self.summary.server_certificate.is_none() {
+                self.summary.server_certificate = Some(CertificateMsg {
+                    meta,
+                    certs: vec![cert],
+                });
+            }
+        }
+    }
+
+    fn sslv2_malformed(&mut self, dir: Direction, e: String, meta: SegmentMeta) {
+        self.problem(format!("{e} at packet {}", meta.packet));
+        let at = self.dirs[dir.idx()].record_start;
+        self.decode_stop(
+            dir,
+            meta,
+            at,
+            format!("an SSLv2 record that does not decode ({e}): the rest of the stream was not decoded"),
+        );
+        self.stop(dir);
     }
 
     /// Reads plaintext records. Returns bytes consumed (at least 1 when `data` is non-empty,
@@ -819,6 +911,11 @@ impl TlsObserver {
         // Fast path: whole records straight from the delivery, without copying.
         if self.dirs[d].rec_buf.is_empty() && data.len() >= RECORD_HEADER {
             if !looks_like_record_header(data) {
+                if self.sslv2_server && data[0] & 0x80 != 0 {
+                    // The client's CLIENT-MASTER-KEY after an SSLv2 server's hello.
+                    self.dirs[d].mode = Mode::SslV2;
+                    return 0;
+                }
                 self.bad_header(dir, meta, data);
                 return data.len();
             }
@@ -840,6 +937,11 @@ impl TlsObserver {
         st.rec_buf.extend_from_slice(&data[..n]);
         if !had_header && st.rec_buf.len() == RECORD_HEADER {
             if !looks_like_record_header(&st.rec_buf) {
+                if self.sslv2_server && st.rec_buf[0] & 0x80 != 0 {
+                    // As above; the bytes read so far start the SSLv2 record.
+                    st.mode = Mode::SslV2;
+                    return n;
+                }
                 let header = st.rec_buf.clone();
                 self.bad_header(dir, meta, &header);
                 return data.len();
