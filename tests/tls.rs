@@ -146,7 +146,7 @@ fn tls12_client_auth() {
             "ToServer 1 ClientHello SNI=localhost ALPN=h2,http/1.1 version=TLS 1.2",
             "ToClient 2 ServerHello TLS 1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
             "ToClient 2 Certificate (2 certificates)",
-            "ToClient 2 ServerKeyExchange",
+            "ToClient 2 ServerKeyExchange secp256r1",
             "ToClient 2 CertificateRequest",
             "ToClient 2 ServerHelloDone",
             "ToServer 3 Certificate (1 certificate)",
@@ -580,5 +580,27 @@ fn sslv2_server_hello_and_client_master_key() {
             "ToClient 2 Certificate (1 certificate, SSLv2)",
             "ToServer 3 ClientMasterKey (SSLv2) TLS_RSA_WITH_RC4_128_MD5",
         ]
+    );
+}
+
+/// Heartbleed. Hand-built heartbeats (no corpus capture has one) after the real ClientHello of
+/// the tls12_client_auth fixture: a request claiming 16,384 payload bytes in a 3-byte record,
+/// and a well-formed one that must not count.
+#[test]
+fn an_overlong_heartbeat_is_kept() {
+    let mut chunks = handshake_chunks("tls12_client_auth");
+    chunks.truncate(1);
+    assert_eq!(chunks[0].0, Direction::ToServer);
+    let mut probe = vec![24, 3, 2, 0, 3, 1, 0x40, 0x00];
+    // Well-formed: 2 bytes of payload and 16 of padding.
+    probe.extend_from_slice(&[24, 3, 2, 0, 21, 1, 0, 2, 0xab, 0xcd]);
+    probe.extend_from_slice(&[0; 16]);
+    chunks.push((Direction::ToServer, probe));
+    let s = run(&chunks);
+    assert_eq!(s.overlong_heartbeats.len(), 1);
+    let h = &s.overlong_heartbeats[0];
+    assert_eq!(
+        (h.from, h.meta.packet, h.response, h.claimed, h.record),
+        (tlscap::flow::Side::Client, 2, false, 16_384, 3)
     );
 }

@@ -2,7 +2,8 @@
 //! header-only counting once a direction is encrypted.
 
 use super::handshake::{
-    be_u24, decode_certificate, decode_certificate_status, decode_client_hello, decode_server_hello,
+    be_u24, decode_certificate, decode_certificate_status, decode_client_hello,
+    decode_key_exchange, decode_server_hello,
 };
 use super::names::{alert_level_name, alert_name, cipher_name, is_grease, version_name};
 use super::*;
@@ -90,6 +91,7 @@ const CT_CHANGE_CIPHER_SPEC: u8 = 20;
 const CT_ALERT: u8 = 21;
 const CT_HANDSHAKE: u8 = 22;
 const CT_APPLICATION_DATA: u8 = 23;
+const CT_HEARTBEAT: u8 = 24;
 
 /// What a direction's bytes are being read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -226,6 +228,9 @@ pub struct TlsObserver {
     cleartext: Option<Box<[AppData; 2]>>,
     /// The server answered in SSLv2 (its SERVER-HELLO): the client goes on in SSLv2 records.
     sslv2_server: bool,
+    /// Heartbeats whose claimed payload overruns their record: (direction, packet, type,
+    /// claimed payload length, record body length).
+    raw_heartbeats: Vec<(Direction, SegmentMeta, u8, usize, usize)>,
 }
 
 impl TlsObserver {
@@ -303,6 +308,17 @@ impl TlsObserver {
                 description: a.description,
                 meta: a.meta,
                 encrypted: a.encrypted,
+            })
+            .collect();
+        s.overlong_heartbeats = self
+            .raw_heartbeats
+            .drain(..)
+            .map(|(dir, meta, kind, claimed, record)| OverlongHeartbeat {
+                from: logical(dir).sender(),
+                meta,
+                response: kind == 2,
+                claimed,
+                record,
             })
             .collect();
         s.decode_stops = self
@@ -1043,7 +1059,32 @@ impl TlsObserver {
                 st.encrypted_records += 1;
                 st.application_data_records += 1;
             }
-            _ => {} // heartbeat: nothing to learn.
+            CT_HEARTBEAT => self.heartbeat(dir, body, meta),
+            _ => {}
+        }
+    }
+
+    /// A plaintext heartbeat (RFC 6520): one whose payload_length claims more than the record
+    /// holds (type, length, payload and at least 16 bytes of padding) is kept: a Heartbleed
+    /// probe (request) or a leak (response).
+    fn heartbeat(&mut self, dir: Direction, body: &[u8], meta: SegmentMeta) {
+        let (Some(&kind), Some(claimed)) = (
+            body.first(),
+            body.get(1..3)
+                .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]]))),
+        ) else {
+            return;
+        };
+        let kind_name = if kind == 2 { "response" } else { "request" };
+        self.event(dir, meta, || {
+            format!(
+                "Heartbeat {kind_name} (payload {claimed} bytes claimed, record {} bytes)",
+                body.len()
+            )
+        });
+        if 3 + claimed + 16 > body.len() && self.raw_heartbeats.len() < self.cfg.max_events {
+            self.raw_heartbeats
+                .push((dir, meta, kind, claimed, body.len()));
         }
     }
 
@@ -1201,6 +1242,17 @@ impl TlsObserver {
                 }
                 Err(e) => self.malformed(dir, e, meta),
             },
+            12 if !self.tls13 => {
+                let cipher = self.summary.server_hello.as_ref().map(|sh| sh.cipher);
+                let group = cipher.and_then(|c| decode_key_exchange(body, c));
+                self.event(dir, meta, || match &group {
+                    Some(g) => format!("ServerKeyExchange {}", g.name),
+                    None => "ServerKeyExchange".to_string(),
+                });
+                if self.summary.key_exchange.is_none() {
+                    self.summary.key_exchange = group.map(|g| KeyExchangeGroup { meta, ..g });
+                }
+            }
             13 => {
                 self.event(dir, meta, || "CertificateRequest".to_string());
                 self.summary.certificate_request.get_or_insert(meta);
