@@ -57,10 +57,7 @@ fn with_table_budget(bytes: usize) -> Options {
 /// says so, and its remaining packets are picked up as a mid-stream connection.
 #[test]
 fn a_connection_over_budget_is_finalized_early_and_says_so() {
-    let a = analyze_file(
-        &common::sample("multi.pcapng"),
-        &with_table_budget(6600),
-    );
+    let a = analyze_file(&common::sample("multi.pcapng"), &with_table_budget(6600));
     let summary: Vec<(u64, u64, u64, bool)> = a
         .connections
         .iter()

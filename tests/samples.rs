@@ -376,10 +376,14 @@ fn every_finding_id_fires_on_some_sample() {
     // samples exist for them: they need a one-direction tap, a SYN the capture ends after, a
     // challenge ACK and a dropped SYN-ACK; and a certificate that expires within 30 days of
     // the capture. `decode-incomplete` needs a peer that breaks TLS framing
-    // (tests/no_silent_loss.rs).
+    // (tests/no_silent_loss.rs); `weak-key-exchange` a server with small DH parameters
+    // (tests/key_exchange.rs); `heartbleed` a heartbeat probe (hand-built in tests/tls.rs: no
+    // capture here has one).
     let corpus_only = [
         "cert-expiring",
         "decode-incomplete",
+        "heartbleed",
+        "weak-key-exchange",
         "one-sided-capture",
         "tcp-syn-unanswered",
         "tcp-stale-state",

@@ -146,7 +146,7 @@ fn tls12_client_auth() {
             "ToServer 1 ClientHello SNI=localhost ALPN=h2,http/1.1 version=TLS 1.2",
             "ToClient 2 ServerHello TLS 1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
             "ToClient 2 Certificate (2 certificates)",
-            "ToClient 2 ServerKeyExchange",
+            "ToClient 2 ServerKeyExchange secp256r1",
             "ToClient 2 CertificateRequest",
             "ToClient 2 ServerHelloDone",
             "ToServer 3 Certificate (1 certificate)",
@@ -527,4 +527,80 @@ fn encrypted_record_limit() {
     let s = obs.finish();
     assert_eq!(s.encrypted_records, [2, 2]);
     assert!(first_done.iter().all(Option::is_some));
+}
+
+/// A whole SSLv2 handshake. Hand-built server side (no capture in the corpus has an SSLv2
+/// server; today's TLS stacks cannot make one): the real SSLv2-format ClientHello of
+/// ssl-v2-s1.pcap, then SERVER-HELLO carrying a real certificate (the test PKI's leaf) and
+/// RC4_128_WITH_MD5, CLIENT-MASTER-KEY choosing it, and one encrypted record each way (a
+/// 3-byte header on the server's). Before, the server's side was `not-tls`.
+#[test]
+fn sslv2_server_hello_and_client_master_key() {
+    let client_hello = handshake_chunks("sslv2_hello").remove(0);
+    assert_eq!(client_hello.0, Direction::ToServer);
+    let cert = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/certs/leaf.der"),
+    )
+    .unwrap();
+    let record = |body: &[u8]| {
+        let mut r = vec![0x80 | (body.len() >> 8) as u8, body.len() as u8];
+        r.extend_from_slice(body);
+        r
+    };
+    let mut hello = vec![4, 0, 1, 0, 2];
+    hello.extend_from_slice(&(cert.len() as u16).to_be_bytes());
+    hello.extend_from_slice(&[0, 3, 0, 16]);
+    hello.extend_from_slice(&cert);
+    hello.extend_from_slice(&[0x01, 0x00, 0x80]);
+    hello.extend_from_slice(&[0x5a; 16]);
+    let mut server = record(&hello);
+    // SERVER-VERIFY, encrypted, with a 3-byte header (2 bytes of padding).
+    server.extend_from_slice(&[0x00, 0x14, 0x02]);
+    server.extend_from_slice(&[0xee; 20]);
+    let mut master_key = vec![2, 0x01, 0x00, 0x80, 0, 0, 0, 8, 0, 0];
+    master_key.extend_from_slice(&[0x77; 8]);
+    let mut client = record(&master_key);
+    client.extend_from_slice(&record(&[0xdd; 24]));
+    let s = run(&[
+        client_hello,
+        (Direction::ToClient, server),
+        (Direction::ToServer, client),
+    ]);
+    let sh = s.server_hello.as_ref().expect("SSLv2 ServerHello");
+    assert_eq!(version_name(sh.version), "SSL 2.0");
+    assert_eq!(cipher_name(sh.cipher), "TLS_RSA_WITH_RC4_128_MD5");
+    assert_eq!(s.server_certificate.as_ref().unwrap().certs, [cert]);
+    assert_eq!(s.encrypted_records, [1, 1]);
+    assert!(s.non_tls.iter().all(Option::is_none));
+    assert_eq!(s.decode_stops, []);
+    assert_eq!(
+        events(&s)[1..],
+        [
+            "ToClient 2 ServerHello SSL 2.0 TLS_RSA_WITH_RC4_128_MD5",
+            "ToClient 2 Certificate (1 certificate, SSLv2)",
+            "ToServer 3 ClientMasterKey (SSLv2) TLS_RSA_WITH_RC4_128_MD5",
+        ]
+    );
+}
+
+/// Heartbleed. Hand-built heartbeats (no corpus capture has one) after the real ClientHello of
+/// the tls12_client_auth fixture: a request claiming 16,384 payload bytes in a 3-byte record,
+/// and a well-formed one that must not count.
+#[test]
+fn an_overlong_heartbeat_is_kept() {
+    let mut chunks = handshake_chunks("tls12_client_auth");
+    chunks.truncate(1);
+    assert_eq!(chunks[0].0, Direction::ToServer);
+    let mut probe = vec![24, 3, 2, 0, 3, 1, 0x40, 0x00];
+    // Well-formed: 2 bytes of payload and 16 of padding.
+    probe.extend_from_slice(&[24, 3, 2, 0, 21, 1, 0, 2, 0xab, 0xcd]);
+    probe.extend_from_slice(&[0; 16]);
+    chunks.push((Direction::ToServer, probe));
+    let s = run(&chunks);
+    assert_eq!(s.overlong_heartbeats.len(), 1);
+    let h = &s.overlong_heartbeats[0];
+    assert_eq!(
+        (h.from, h.meta.packet, h.response, h.claimed, h.record),
+        (tlscap::flow::Side::Client, 2, false, 16_384, 3)
+    );
 }

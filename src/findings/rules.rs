@@ -135,6 +135,7 @@ pub fn connection_findings(
     alert_rules(r, hs, &mut out);
     protocol_rules(r, hs, &mut out);
     decode_rules(r, hs, &mut out);
+    heartbleed_rule(r, hs, &mut out);
     super::http::http_rules(r, hs, &mut out);
     out
 }
@@ -707,6 +708,32 @@ fn protocol_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fin
             ));
         }
     }
+    if let Some(kx) = hs.key_exchange.as_ref() {
+        let (weak, floor) = if kx.finite_field {
+            (kx.bits > 0 && kx.bits < 2048, "2048-bit primes")
+        } else {
+            (kx.bits > 0 && kx.bits < 256, "256-bit curves")
+        };
+        if weak {
+            let what = if kx.finite_field {
+                format!("finite-field Diffie-Hellman with a {}-bit prime", kx.bits)
+            } else {
+                format!("the {}-bit elliptic curve {}", kx.bits, kx.name)
+            };
+            out.push(finding(
+                FindingKind::WeakKeyExchange,
+                Severity::Warning,
+                format!(
+                    "{} chose {what} for the key exchange, below {floor}: within reach of precomputation and discrete-log attacks (Logjam), and refused by clients that require stronger groups.",
+                    r.server
+                ),
+                format!(
+                    "ServerKeyExchange in packet {}: {} ({} bits).",
+                    kx.meta.packet, kx.name, kx.bits
+                ),
+            ));
+        }
+    }
     if let (Some(c), Some(what)) = (r.cipher.as_deref(), weak_cipher_use(sh.cipher)) {
         out.push(finding(
             FindingKind::WeakCipher,
@@ -715,6 +742,66 @@ fn protocol_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fin
             format!("ServerHello in packet {} selects {c}.", sh.meta.packet),
         ));
     }
+}
+
+/// `heartbleed`: a heartbeat claiming more payload than its record holds. A request is an
+/// attempt (warning); a response carrying more than the request sent is the server leaking
+/// memory (error: the server is vulnerable).
+fn heartbleed_rule(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Finding>) {
+    let Some(first) = hs.overlong_heartbeats.first() else {
+        return;
+    };
+    let leaked = hs.overlong_heartbeats.iter().find(|h| h.response);
+    let side = |s: Side| match s {
+        Side::Client => "client",
+        Side::Server => "server",
+    };
+    let evidence = hs
+        .overlong_heartbeats
+        .iter()
+        .take(5)
+        .map(|h| {
+            format!(
+                "heartbeat {} from the {} in packet {}: payload_length {} in a {}-byte record",
+                if h.response { "response" } else { "request" },
+                side(h.from),
+                h.meta.packet,
+                h.claimed,
+                h.record
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let (severity, message) = match leaked {
+        Some(h) => (
+            Severity::Error,
+            format!(
+                "The {} of {} answered a heartbeat with {} bytes of payload claimed in a {}-byte record (packet {}): a Heartbleed (CVE-2014-0160) exchange; a vulnerable server returns its memory this way.",
+                side(h.from),
+                r.server,
+                h.claimed,
+                h.record,
+                h.meta.packet
+            ),
+        ),
+        None => (
+            Severity::Warning,
+            format!(
+                "The {} of {} sent a heartbeat claiming {} bytes of payload in a {}-byte record (packet {}): a Heartbleed (CVE-2014-0160) probe; no over-long answer was seen.",
+                side(first.from),
+                r.server,
+                first.claimed,
+                first.record,
+                first.meta.packet
+            ),
+        ),
+    };
+    out.push(finding(
+        FindingKind::Heartbleed,
+        severity,
+        message,
+        format!("{evidence}."),
+    ));
 }
 
 /// `decode-incomplete`: tlscap stopped decoding a side's stream (a cap, a malformed record or

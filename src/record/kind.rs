@@ -121,6 +121,10 @@ finding_kinds! {
         "Network: the SYN-ACK does not reach the client (asymmetric routing, a client-side firewall or NAT dropping it); check the return path from the server to the client.";
     DecodeIncomplete = "decode-incomplete", Warning, "Part of a TLS stream could not be decoded",
         "Nothing to change on the network for this finding itself: it says which bytes tlscap did not read (a malformed or oversized record or message, bytes that are not TLS), so diagnoses that need them may be missing; if a peer sent them, that peer's TLS stack or a middlebox rewriting the stream is at fault.";
+    Heartbleed = "heartbleed", Warning, "Heartbleed probe or leak",
+        "Server: upgrade OpenSSL (1.0.1g or later) or disable the heartbeat extension, then replace the private key and certificate and revoke the old one, as memory may have leaked; network: block the source of the probes.";
+    WeakKeyExchange = "weak-key-exchange", Warning, "Weak key exchange group",
+        "Server: use finite-field DH groups of at least 2048 bits (RFC 7919 ffdhe2048 or larger) or, better, ECDHE with X25519 or P-256; drop curves under 256 bits.";
     ChainInvalid = "chain-invalid", Error, "Server chain does not validate",
         "Server: replace the certificate the validator names with one correctly issued by its CA (SHA-256 signatures, serverAuth usage, no unknown critical extensions); if a device re-signs traffic, fix or bypass it.";
     QuicBlocked = "quic-blocked", Warning, "QUIC Initials never answered",

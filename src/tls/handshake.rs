@@ -2,7 +2,7 @@
 //! tls-parser. Extensions are walked one by one so that their order (GREASE included) is kept and
 //! one malformed extension does not hide the others.
 
-use super::{ClientHello, ServerHello};
+use super::{ClientHello, KeyExchangeGroup, ServerHello};
 use tls_parser::{
     parse_tls_client_hello_extension, parse_tls_handshake_certificatestatus,
     parse_tls_handshake_client_hello, parse_tls_handshake_msg_certificate,
@@ -163,6 +163,88 @@ pub(crate) fn decode_certificate_status(body: &[u8]) -> Result<Vec<u8>, String> 
     parse_tls_handshake_certificatestatus(body)
         .map(|(_, cs)| cs.blob.to_vec())
         .map_err(|e| format!("malformed CertificateStatus: {e:?}"))
+}
+
+/// The group of a TLS ≤ 1.2 ServerKeyExchange body for suite `cipher`: the prime of
+/// finite-field DH (RFC 5246 §7.4.3), the named curve of ECDHE (RFC 8422 §5.4). None for other
+/// key exchanges (RSA, PSK) or a body too short to say. `meta` is left default.
+pub(crate) fn decode_key_exchange(body: &[u8], cipher: u16) -> Option<KeyExchangeGroup> {
+    use tls_parser::{TlsCipherKx, TlsCipherSuite};
+    let kx = TlsCipherSuite::from_id(cipher)?.kx;
+    match kx {
+        TlsCipherKx::Dh | TlsCipherKx::Dhe => {
+            let p_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+            let p = body.get(2..2 + p_len)?;
+            let leading = p.iter().position(|b| *b != 0).unwrap_or(p.len());
+            let p = &p[leading..];
+            let bits = match p.first() {
+                Some(first) => (p.len() as u32) * 8 - first.leading_zeros(),
+                None => 0,
+            };
+            Some(KeyExchangeGroup {
+                meta: Default::default(),
+                finite_field: true,
+                name: format!("DH {bits}"),
+                bits,
+            })
+        }
+        TlsCipherKx::Ecdhe | TlsCipherKx::Ecdh | TlsCipherKx::Aecdh => {
+            let (name, bits) = match *body.first()? {
+                3 => {
+                    let id = u16::from_be_bytes([*body.get(1)?, *body.get(2)?]);
+                    named_curve(id)
+                }
+                1 | 2 => ("explicit curve".to_string(), 0),
+                _ => return None,
+            };
+            Some(KeyExchangeGroup {
+                meta: Default::default(),
+                finite_field: false,
+                name,
+                bits,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// (name, bits) of a TLS named curve (RFC 8422, RFC 7027, RFC 8446 §4.2.7).
+fn named_curve(id: u16) -> (String, u32) {
+    let (name, bits) = match id {
+        1 => ("sect163k1", 163),
+        2 => ("sect163r1", 163),
+        3 => ("sect163r2", 163),
+        4 => ("sect193r1", 193),
+        5 => ("sect193r2", 193),
+        6 => ("sect233k1", 233),
+        7 => ("sect233r1", 233),
+        8 => ("sect239k1", 239),
+        9 => ("sect283k1", 283),
+        10 => ("sect283r1", 283),
+        11 => ("sect409k1", 409),
+        12 => ("sect409r1", 409),
+        13 => ("sect571k1", 571),
+        14 => ("sect571r1", 571),
+        15 => ("secp160k1", 160),
+        16 => ("secp160r1", 160),
+        17 => ("secp160r2", 160),
+        18 => ("secp192k1", 192),
+        19 => ("secp192r1", 192),
+        20 => ("secp224k1", 224),
+        21 => ("secp224r1", 224),
+        22 => ("secp256k1", 256),
+        23 => ("secp256r1", 256),
+        24 => ("secp384r1", 384),
+        25 => ("secp521r1", 521),
+        26 => ("brainpoolP256r1", 256),
+        27 => ("brainpoolP384r1", 384),
+        28 => ("brainpoolP512r1", 512),
+        // A 255-bit curve at the 128-bit security level of 256-bit ones.
+        29 => ("x25519", 256),
+        30 => ("x448", 448),
+        _ => return (format!("curve 0x{id:04x}"), 0),
+    };
+    (name.to_string(), bits)
 }
 
 /// Big-endian 24-bit length at the start of `b`.

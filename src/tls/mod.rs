@@ -148,6 +148,36 @@ pub struct TlsEvent {
     pub text: String,
 }
 
+/// A plaintext heartbeat whose claimed payload is longer than its record allows (Heartbleed,
+/// CVE-2014-0160).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverlongHeartbeat {
+    /// Who sent it.
+    pub from: Side,
+    /// Where it was seen.
+    pub meta: SegmentMeta,
+    /// A heartbeat_response (else a request).
+    pub response: bool,
+    /// payload_length as claimed.
+    pub claimed: usize,
+    /// The record body's length.
+    pub record: usize,
+}
+
+/// The key exchange group a TLS ≤ 1.2 server chose in its ServerKeyExchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyExchangeGroup {
+    /// The ServerKeyExchange's packet.
+    pub meta: SegmentMeta,
+    /// Finite-field Diffie-Hellman (else elliptic-curve).
+    pub finite_field: bool,
+    /// `DH 1024`, `secp224r1`, `x25519`, `curve 0x00ff`, `explicit curve`.
+    pub name: String,
+    /// Size: the prime's bits for finite-field DH, the curve's order bits for EC (x25519 counts
+    /// as 256, its security level); 0 when unknown.
+    pub bits: u32,
+}
+
 /// Where decoding of one side's stream stopped, or lost a message, before the capture ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeStop {
@@ -209,6 +239,10 @@ pub struct HandshakeSummary {
     pub problems: Vec<String>,
     /// Where decoding stopped or lost a message (a cap, a malformed record or message).
     pub decode_stops: Vec<DecodeStop>,
+    /// The (EC)DHE group of a TLS ≤ 1.2 ServerKeyExchange.
+    pub key_exchange: Option<KeyExchangeGroup>,
+    /// Plaintext heartbeats claiming more payload than their record holds.
+    pub overlong_heartbeats: Vec<OverlongHeartbeat>,
     /// Finished per direction ([`Direction::idx`]), seen only when decrypted.
     pub finished: [Option<SegmentMeta>; 2],
     /// Decryption outcome (None without a key log, or before any ServerHello).

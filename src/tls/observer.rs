@@ -2,7 +2,8 @@
 //! header-only counting once a direction is encrypted.
 
 use super::handshake::{
-    be_u24, decode_certificate, decode_certificate_status, decode_client_hello, decode_server_hello,
+    be_u24, decode_certificate, decode_certificate_status, decode_client_hello,
+    decode_key_exchange, decode_server_hello,
 };
 use super::names::{alert_level_name, alert_name, cipher_name, is_grease, version_name};
 use super::*;
@@ -94,6 +95,7 @@ const CT_CHANGE_CIPHER_SPEC: u8 = 20;
 const CT_ALERT: u8 = 21;
 const CT_HANDSHAKE: u8 = 22;
 const CT_APPLICATION_DATA: u8 = 23;
+const CT_HEARTBEAT: u8 = 24;
 
 /// What a direction's bytes are being read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -155,6 +157,9 @@ struct DirState {
     record_start: u64,
     /// Bytes of [`LARGE_MESSAGE_BUDGET`] held for the message in `hs_buf`.
     reserved: usize,
+    /// SSLv2: this side's keys are in use (after its SERVER-HELLO or CLIENT-MASTER-KEY), so its
+    /// further SSLv2 records are encrypted.
+    sslv2_keyed: bool,
 }
 
 impl DirState {
@@ -230,6 +235,11 @@ pub struct TlsObserver {
     /// The handshake comes from QUIC CRYPTO frames: the messages after a TLS 1.3 ServerHello
     /// arrive decrypted (by the QUIC stage), as whole messages.
     quic: bool,
+    /// The server answered in SSLv2 (its SERVER-HELLO): the client goes on in SSLv2 records.
+    sslv2_server: bool,
+    /// Heartbeats whose claimed payload overruns their record: (direction, packet, type,
+    /// claimed payload length, record body length).
+    raw_heartbeats: Vec<(Direction, SegmentMeta, u8, usize, usize)>,
 }
 
 impl TlsObserver {
@@ -329,6 +339,17 @@ impl TlsObserver {
                 description: a.description,
                 meta: a.meta,
                 encrypted: a.encrypted,
+            })
+            .collect();
+        s.overlong_heartbeats = self
+            .raw_heartbeats
+            .drain(..)
+            .map(|(dir, meta, kind, claimed, record)| OverlongHeartbeat {
+                from: logical(dir).sender(),
+                meta,
+                response: kind == 2,
+                claimed,
+                record,
             })
             .collect();
         s.decode_stops = self
@@ -533,7 +554,10 @@ impl TlsObserver {
             st.tls_seen = true;
             return true;
         }
-        if !resync && super::sslv2::looks_like_sslv2_hello(head) {
+        if !resync
+            && (super::sslv2::looks_like_sslv2_hello(head)
+                || super::sslv2::looks_like_sslv2_server_hello(head))
+        {
             st.mode = Mode::SslV2;
             st.tls_seen = true;
             return true;
@@ -790,6 +814,9 @@ impl TlsObserver {
     /// Reads an SSLv2-format ClientHello record. Returns bytes consumed.
     fn feed_sslv2(&mut self, dir: Direction, data: &[u8], meta: SegmentMeta) -> usize {
         let st = &mut self.dirs[dir.idx()];
+        if st.rec_buf.is_empty() {
+            st.record_start = st.at;
+        }
         // The recogniser guarantees ≥ 2 bytes are available between rec_buf and data.
         let mut first_two = st.rec_buf.clone();
         first_two.extend_from_slice(&data[..data.len().min(2)]);
@@ -797,35 +824,116 @@ impl TlsObserver {
             st.rec_buf.extend_from_slice(data);
             return data.len();
         };
-        let total = 2 + super::sslv2::record_len(b0, b1);
+        let (header, total) = super::sslv2::record_size(b0, b1);
         let n = total.saturating_sub(st.rec_buf.len()).min(data.len());
         st.rec_buf.extend_from_slice(&data[..n]);
         if st.rec_buf.len() < total {
             return n;
         }
         let record = std::mem::take(&mut st.rec_buf);
-        // Later records (if any) are TLS records: the server answers in SSL 3.0 / TLS.
-        st.mode = Mode::Plain;
-        match super::sslv2::decode_client_hello(record.get(2..).unwrap_or_default()) {
-            Ok(mut ch) => {
-                ch.meta = meta;
-                self.client_hello(dir, ch, meta);
+        if st.sslv2_keyed {
+            // SERVER-VERIFY, CLIENT-FINISHED, data...: encrypted.
+            st.encrypted_records += 1;
+            return n;
+        }
+        let body = record.get(header..).unwrap_or_default();
+        match body.first() {
+            Some(1) => {
+                // Later records (if any) are TLS records unless the server answers in SSLv2.
+                st.mode = Mode::Plain;
+                match super::sslv2::decode_client_hello(body) {
+                    Ok(mut ch) => {
+                        ch.meta = meta;
+                        self.client_hello(dir, ch, meta);
+                    }
+                    Err(e) => self.sslv2_malformed(dir, e, meta),
+                }
             }
-            Err(e) => {
-                self.problem(format!("{e} at packet {}", meta.packet));
-                let at = self.dirs[dir.idx()]
-                    .at
-                    .saturating_sub(record.len() as u64 - n as u64);
-                self.decode_stop(
-                    dir,
-                    meta,
-                    at,
-                    format!("an SSLv2 record that does not decode ({e})"),
-                );
-                self.stop(dir);
+            Some(4) => match super::sslv2::decode_server_hello(body) {
+                Ok(hello) => self.sslv2_server_hello(dir, hello, meta),
+                Err(e) => self.sslv2_malformed(dir, e, meta),
+            },
+            Some(2) => {
+                let kind = super::sslv2::client_master_key_kind(body);
+                st.sslv2_keyed = true;
+                let suite = kind.and_then(super::sslv2::tls_suite);
+                if let (Some(suite), Some(sh)) = (suite, self.summary.server_hello.as_mut()) {
+                    sh.cipher = suite;
+                }
+                self.event(dir, meta, || match suite {
+                    Some(suite) => format!("ClientMasterKey (SSLv2) {}", cipher_name(suite)),
+                    None => "ClientMasterKey (SSLv2)".to_string(),
+                });
+            }
+            Some(0) => {
+                // ERROR: NO-CIPHER (1), NO-CERTIFICATE (2), BAD-CERTIFICATE (4),
+                // UNSUPPORTED-CERTIFICATE-TYPE (6), as the TLS alerts that replaced them.
+                let code = body
+                    .get(1..3)
+                    .map_or(0, |c| u16::from_be_bytes([c[0], c[1]]));
+                let description = match code {
+                    1 => 40,
+                    2 => 41,
+                    4 => 42,
+                    6 => 43,
+                    _ => 40,
+                };
+                self.plain_alert(dir, 2, description, meta, " (SSLv2 ERROR)");
+            }
+            _ => {
+                let e = "SSLv2 record of an unexpected message type".to_string();
+                self.sslv2_malformed(dir, e, meta);
             }
         }
         n
+    }
+
+    /// An SSLv2 SERVER-HELLO: a ServerHello (SSL 2.0, the first cipher kind the server offers
+    /// until the client's CLIENT-MASTER-KEY names its choice) and the server's certificate.
+    fn sslv2_server_hello(
+        &mut self,
+        dir: Direction,
+        hello: super::sslv2::SslV2ServerHello,
+        meta: SegmentMeta,
+    ) {
+        self.sslv2_server = true;
+        self.dirs[dir.idx()].sslv2_keyed = true;
+        let cipher = hello
+            .cipher_kinds
+            .iter()
+            .find_map(|k| super::sslv2::tls_suite(*k))
+            .unwrap_or(0);
+        let sh = ServerHello {
+            meta,
+            legacy_version: hello.version,
+            version: hello.version,
+            cipher,
+            ..ServerHello::default()
+        };
+        self.server_hello(dir, sh, meta);
+        if let Some(cert) = hello.certificate {
+            self.event(dir, meta, || {
+                "Certificate (1 certificate, SSLv2)".to_string()
+            });
+            if self.summary.server_certificate.is_none() {
+                self.summary.server_certificate = Some(CertificateMsg {
+                    meta,
+                    certs: vec![cert],
+                });
+            }
+        }
+    }
+
+    fn sslv2_malformed(&mut self, dir: Direction, e: String, meta: SegmentMeta) {
+        self.problem(format!("{e} at packet {}", meta.packet));
+        let at = self.dirs[dir.idx()].record_start;
+        self.decode_stop(
+            dir,
+            meta,
+            at,
+            format!("an SSLv2 record that does not decode ({e}): the rest of the stream was not decoded"),
+        );
+        self.stop(dir);
     }
 
     /// Reads plaintext records. Returns bytes consumed (at least 1 when `data` is non-empty,
@@ -850,6 +958,11 @@ impl TlsObserver {
         // Fast path: whole records straight from the delivery, without copying.
         if self.dirs[d].rec_buf.is_empty() && data.len() >= RECORD_HEADER {
             if !looks_like_record_header(data) {
+                if self.sslv2_server && data[0] & 0x80 != 0 {
+                    // The client's CLIENT-MASTER-KEY after an SSLv2 server's hello.
+                    self.dirs[d].mode = Mode::SslV2;
+                    return 0;
+                }
                 self.bad_header(dir, meta, data);
                 return data.len();
             }
@@ -871,6 +984,11 @@ impl TlsObserver {
         st.rec_buf.extend_from_slice(&data[..n]);
         if !had_header && st.rec_buf.len() == RECORD_HEADER {
             if !looks_like_record_header(&st.rec_buf) {
+                if self.sslv2_server && st.rec_buf[0] & 0x80 != 0 {
+                    // As above; the bytes read so far start the SSLv2 record.
+                    st.mode = Mode::SslV2;
+                    return n;
+                }
                 let header = st.rec_buf.clone();
                 self.bad_header(dir, meta, &header);
                 return data.len();
@@ -972,7 +1090,32 @@ impl TlsObserver {
                 st.encrypted_records += 1;
                 st.application_data_records += 1;
             }
-            _ => {} // heartbeat: nothing to learn.
+            CT_HEARTBEAT => self.heartbeat(dir, body, meta),
+            _ => {}
+        }
+    }
+
+    /// A plaintext heartbeat (RFC 6520): one whose payload_length claims more than the record
+    /// holds (type, length, payload and at least 16 bytes of padding) is kept: a Heartbleed
+    /// probe (request) or a leak (response).
+    fn heartbeat(&mut self, dir: Direction, body: &[u8], meta: SegmentMeta) {
+        let (Some(&kind), Some(claimed)) = (
+            body.first(),
+            body.get(1..3)
+                .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]]))),
+        ) else {
+            return;
+        };
+        let kind_name = if kind == 2 { "response" } else { "request" };
+        self.event(dir, meta, || {
+            format!(
+                "Heartbeat {kind_name} (payload {claimed} bytes claimed, record {} bytes)",
+                body.len()
+            )
+        });
+        if 3 + claimed + 16 > body.len() && self.raw_heartbeats.len() < self.cfg.max_events {
+            self.raw_heartbeats
+                .push((dir, meta, kind, claimed, body.len()));
         }
     }
 
@@ -1130,6 +1273,17 @@ impl TlsObserver {
                 }
                 Err(e) => self.malformed(dir, e, meta),
             },
+            12 if !self.tls13 => {
+                let cipher = self.summary.server_hello.as_ref().map(|sh| sh.cipher);
+                let group = cipher.and_then(|c| decode_key_exchange(body, c));
+                self.event(dir, meta, || match &group {
+                    Some(g) => format!("ServerKeyExchange {}", g.name),
+                    None => "ServerKeyExchange".to_string(),
+                });
+                if self.summary.key_exchange.is_none() {
+                    self.summary.key_exchange = group.map(|g| KeyExchangeGroup { meta, ..g });
+                }
+            }
             13 => {
                 self.event(dir, meta, || "CertificateRequest".to_string());
                 self.summary.certificate_request.get_or_insert(meta);
