@@ -240,3 +240,68 @@ fn a_rebound_client_address_keeps_its_connection() {
     assert_eq!(done[0].tcp.packets, 16);
     assert_eq!(done[0].tcp.dir_packets, [9, 7]);
 }
+
+mod hostile {
+    use proptest::prelude::*;
+    use tlscap::flow::SegmentMeta;
+    use tlscap::net::{Decoded, DefragLimits, NetDecoder, UdpDatagram};
+    use tlscap::quic::{QuicConfig, QuicTable};
+
+    /// The datagrams of the aioquic samples (payload, from client).
+    fn datagrams() -> Vec<(Vec<u8>, bool)> {
+        let mut out = Vec::new();
+        for name in [
+            "quic/quic-retry-keylog.pcap",
+            "quic/quic-alpn-mismatch.pcap",
+        ] {
+            let mut reader = tlscap::capture::open(&super::common::sample(name)).unwrap();
+            let mut decoder = NetDecoder::new(DefragLimits::default()).with_udp();
+            let mut client = None;
+            while let Some(packet) = reader.next_packet().unwrap() {
+                if let Decoded::Udp(d) = decoder.decode(&packet) {
+                    let c = *client.get_or_insert(d.src);
+                    out.push((d.payload.to_vec(), d.src == c));
+                }
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Real datagrams with bytes of their first 64 (the headers and lengths a flip can
+        /// reach: a flip in the protected payload only fails authentication) flipped, and one
+        /// datagram cut anywhere: the table never panics, and opens at most one connection per
+        /// client Initial datagram.
+        #[test]
+        fn mutated_datagrams_never_panic(
+            edits in proptest::collection::vec((any::<usize>(), any::<usize>(), any::<u8>()), 1..12),
+            cut in proptest::option::of((any::<usize>(), any::<usize>())),
+        ) {
+            let mut grams = datagrams();
+            for (which, at, x) in edits {
+                let n = grams.len();
+                let g = &mut grams[which % n].0;
+                if !g.is_empty() {
+                    let i = at % g.len().min(64);
+                    g[i] ^= x;
+                }
+            }
+            if let Some((which, len)) = cut {
+                let n = grams.len();
+                let g = &mut grams[which % n].0;
+                g.truncate(len % (g.len() + 1));
+            }
+            let mut table = QuicTable::new(QuicConfig::default());
+            let (c, s) = ("10.0.0.1:5000".parse().unwrap(), "10.0.0.2:443".parse().unwrap());
+            for (i, (payload, from_client)) in grams.iter().enumerate() {
+                let (src, dst) = if *from_client { (c, s) } else { (s, c) };
+                let d = UdpDatagram { src, dst, payload, wire_payload_len: payload.len() as u32 };
+                let meta = SegmentMeta { packet: i as u64 + 1, ts: Default::default() };
+                table.on_datagram(meta, &d);
+            }
+            let done = table.finish();
+            prop_assert!(done.len() <= 4);
+        }
+    }
+}
