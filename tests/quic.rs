@@ -233,7 +233,7 @@ fn a_rebound_client_address_keeps_its_connection() {
                 d.dst = rebound;
             }
         }
-        table.on_datagram(meta, &d);
+        table.on_datagram(meta, &d, &mut |_| panic!("nothing idles out here"));
     }
     let done = table.finish();
     assert_eq!(done.len(), 1);
@@ -298,10 +298,54 @@ mod hostile {
                 let (src, dst) = if *from_client { (c, s) } else { (s, c) };
                 let d = UdpDatagram { src, dst, payload, wire_payload_len: payload.len() as u32 };
                 let meta = SegmentMeta { packet: i as u64 + 1, ts: Default::default() };
-                table.on_datagram(meta, &d);
+                table.on_datagram(meta, &d, &mut |_| {});
             }
             let done = table.finish();
             prop_assert!(done.len() <= 4);
         }
     }
+}
+
+/// A connection silent for over 60 s of capture time ends when the next datagram comes (its
+/// record is built then); the numbering still follows first packets. The aioquic handshake,
+/// then the ALPN-mismatch attempt replayed 120 s later (the shift is this test's).
+#[test]
+fn idle_quic_connections_end_early_and_keep_their_order() {
+    use tlscap::flow::{EndReason, SegmentMeta};
+    use tlscap::net::{Decoded, DefragLimits, NetDecoder};
+    use tlscap::quic::{QuicConfig, QuicTable};
+    let mut table = QuicTable::new(QuicConfig::default());
+    let mut ended = Vec::new();
+    for (name, shift) in [
+        ("quic/quic-retry-keylog.pcap", 0),
+        ("quic/quic-alpn-mismatch.pcap", 120),
+    ] {
+        let mut reader = tlscap::capture::open(&common::sample(name)).unwrap();
+        let mut decoder = NetDecoder::new(DefragLimits::default()).with_udp();
+        while let Some(packet) = reader.next_packet().unwrap() {
+            let mut ts = packet.ts;
+            ts.secs += shift;
+            let meta = SegmentMeta {
+                packet: packet.number,
+                ts,
+            };
+            if let Decoded::Udp(d) = decoder.decode(&packet) {
+                table.on_datagram(meta, &d, &mut |f| ended.push(f));
+            }
+        }
+    }
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].ordinal, 0);
+    assert_eq!(ended[0].tcp.end_reason, EndReason::Idle);
+    assert_eq!(ended[0].tcp.packets, 16);
+    let rest = table.finish();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(
+        (rest[0].ordinal, rest[0].tcp.end_reason),
+        (1, EndReason::CaptureEnd)
+    );
+    assert_eq!(
+        rest[0].quic.close.as_ref().map(|c| c.code.as_str()),
+        Some("0x0178")
+    );
 }
