@@ -349,3 +349,37 @@ fn idle_quic_connections_end_early_and_keep_their_order() {
         Some("0x0178")
     );
 }
+
+/// A datagram shaped like a client Initial whose protection does not authenticate (here the
+/// aioquic client's first Initial with a ciphertext byte flipped: other UDP that happens to
+/// look like QUIC) opens no connection.
+#[test]
+fn an_initial_that_does_not_authenticate_opens_nothing() {
+    use tlscap::flow::SegmentMeta;
+    use tlscap::net::{Decoded, DefragLimits, NetDecoder, UdpDatagram};
+    use tlscap::quic::{QuicConfig, QuicTable};
+    let path = common::sample("quic/quic-retry-keylog.pcap");
+    let mut reader = tlscap::capture::open(&path).unwrap();
+    let mut decoder = NetDecoder::new(DefragLimits::default()).with_udp();
+    let packet = reader.next_packet().unwrap().unwrap();
+    let Decoded::Udp(d) = decoder.decode(&packet) else {
+        panic!("not UDP");
+    };
+    let meta = SegmentMeta {
+        packet: 1,
+        ts: packet.ts,
+    };
+    let mut bytes = d.payload.to_vec();
+    for (flip, opened) in [(false, 1), (true, 0)] {
+        if flip {
+            bytes[100] ^= 1;
+        }
+        let mut table = QuicTable::new(QuicConfig::default());
+        let forged = UdpDatagram {
+            payload: &bytes,
+            ..d
+        };
+        table.on_datagram(meta, &forged, &mut |_| {});
+        assert_eq!(table.finish().len(), opened, "flipped: {flip}");
+    }
+}

@@ -368,9 +368,13 @@ impl QuicTable {
                 return Some((i, Direction::ToServer));
             }
         }
+        let conn = Conn::new(d, &h, meta, &self.cfg);
+        // Only a packet that authenticates opens a connection: other UDP (RTP, say) can look
+        // like a long header of a version this reads.
+        let keys = conn.initial[Direction::ToServer.idx()].as_ref()?;
+        keys.open(d.payload, h.pn_offset, h.packet_len, None)?;
         let i = self.conns.len();
-        self.conns
-            .push(Some(Box::new(Conn::new(d, &h, meta, &self.cfg))));
+        self.conns.push(Some(Box::new(conn)));
         self.live += 1;
         self.add_cid(h.dcid.to_vec(), i);
         if !h.scid.is_empty() {
