@@ -299,7 +299,7 @@ fn key_slot(keylog: &Option<Arc<KeyLog>>, with_slot: bool) -> Option<Arc<KeySlot
 
 /// The single-threaded pipeline: every stage of one file on the calling thread.
 #[allow(clippy::too_many_arguments)]
-fn analyze_in_line<T>(
+fn analyze_in_line<T: Indexed>(
     path: &Path,
     opts: &Options,
     mut source: source::SegmentSource<'_>,
@@ -316,6 +316,8 @@ fn analyze_in_line<T>(
     observer_cfg.keylog = slot.clone();
     let mut builder = Finisher::new(path, opts);
     let mut quic = QuicTable::new(quic_config(opts, slot.clone()));
+    // QUIC records built as their connections end, numbered at the file's end.
+    let mut quic_ended: Vec<(u64, T)> = Vec::new();
     let mut emit = |finished: &mut Vec<Finished<TlsObserver>>, builder: &mut Finisher| {
         // Most packets end no connection: nothing to sort or drain (this runs per packet).
         if finished.is_empty() {
@@ -346,7 +348,9 @@ fn analyze_in_line<T>(
                     slot.merge(log);
                 }
             }
-            source::Step::Datagram(meta, d) => quic.on_datagram(meta, &d),
+            source::Step::Datagram(meta, d) => quic.on_datagram(meta, &d, &mut |f| {
+                quic_ended.push((f.ordinal, builder.push_quic(f, prepare)));
+            }),
             source::Step::Other => {}
             source::Step::End => break,
         }
@@ -362,7 +366,7 @@ fn analyze_in_line<T>(
     });
     source.finish(&mut out);
     out.stats.tcp_connections = builder.seen;
-    emit_quic(quic, &mut builder, prepare, sink);
+    emit_quic(quic, quic_ended, &mut builder, prepare, sink);
     out
 }
 
@@ -375,17 +379,24 @@ fn quic_config(opts: &Options, slot: Option<Arc<KeySlot>>) -> QuicConfig {
     }
 }
 
-/// Records of a file's QUIC connections, at its end: numbered after its TCP connections
-/// (`builder.seen` of them), in order of first packet.
-fn emit_quic<T>(
+/// Records of a file's QUIC connections, at its end: those `ended` before (by ordinal) and those
+/// still open, numbered after the file's TCP connections (`builder.seen` of them) in order of
+/// first packet.
+fn emit_quic<T: Indexed>(
     quic: QuicTable,
+    mut ended: Vec<(u64, T)>,
     builder: &mut Finisher,
     prepare: &Prepare<'_, T>,
     sink: &mut dyn FnMut(u64, Option<T>),
 ) {
     for f in quic.finish() {
-        let index = builder.seen;
-        let prepared = builder.push_quic(f, prepare);
+        ended.push((f.ordinal, builder.push_quic(f, prepare)));
+    }
+    ended.sort_unstable_by_key(|(ordinal, _)| *ordinal);
+    let tcp = builder.seen;
+    for (ordinal, mut prepared) in ended {
+        let index = tcp + ordinal;
+        prepared.set_index(index);
         sink(index, Some(prepared));
     }
 }
@@ -513,11 +524,11 @@ impl<'o> Finisher<'o> {
         )
     }
 
-    /// A QUIC connection's record: numbered next, always reported.
+    /// A QUIC connection's record, always reported; numbered later (it keeps its ordinal
+    /// meanwhile), after every TCP connection.
     fn push_quic<T>(&mut self, f: QuicFinished, prepare: &Prepare<'_, T>) -> T {
         let mut tcp = f.tcp;
-        tcp.index = self.seen;
-        self.seen += 1;
+        tcp.index = f.ordinal;
         let mut observer = f.observer;
         let hs = observer.take_summary();
         let mut record = self.builder.build(&hs, &tcp, Vec::new());

@@ -233,10 +233,153 @@ fn a_rebound_client_address_keeps_its_connection() {
                 d.dst = rebound;
             }
         }
-        table.on_datagram(meta, &d);
+        table.on_datagram(meta, &d, &mut |_| panic!("nothing idles out here"));
     }
     let done = table.finish();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].tcp.packets, 16);
     assert_eq!(done[0].tcp.dir_packets, [9, 7]);
+}
+
+mod hostile {
+    use proptest::prelude::*;
+    use tlscap::flow::SegmentMeta;
+    use tlscap::net::{Decoded, DefragLimits, NetDecoder, UdpDatagram};
+    use tlscap::quic::{QuicConfig, QuicTable};
+
+    /// The datagrams of the aioquic samples (payload, from client).
+    fn datagrams() -> Vec<(Vec<u8>, bool)> {
+        let mut out = Vec::new();
+        for name in [
+            "quic/quic-retry-keylog.pcap",
+            "quic/quic-alpn-mismatch.pcap",
+        ] {
+            let mut reader = tlscap::capture::open(&super::common::sample(name)).unwrap();
+            let mut decoder = NetDecoder::new(DefragLimits::default()).with_udp();
+            let mut client = None;
+            while let Some(packet) = reader.next_packet().unwrap() {
+                if let Decoded::Udp(d) = decoder.decode(&packet) {
+                    let c = *client.get_or_insert(d.src);
+                    out.push((d.payload.to_vec(), d.src == c));
+                }
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Real datagrams with bytes of their first 64 (the headers and lengths a flip can
+        /// reach: a flip in the protected payload only fails authentication) flipped, and one
+        /// datagram cut anywhere: the table never panics, and opens at most one connection per
+        /// client Initial datagram.
+        #[test]
+        fn mutated_datagrams_never_panic(
+            edits in proptest::collection::vec((any::<usize>(), any::<usize>(), any::<u8>()), 1..12),
+            cut in proptest::option::of((any::<usize>(), any::<usize>())),
+        ) {
+            let mut grams = datagrams();
+            for (which, at, x) in edits {
+                let n = grams.len();
+                let g = &mut grams[which % n].0;
+                if !g.is_empty() {
+                    let i = at % g.len().min(64);
+                    g[i] ^= x;
+                }
+            }
+            if let Some((which, len)) = cut {
+                let n = grams.len();
+                let g = &mut grams[which % n].0;
+                g.truncate(len % (g.len() + 1));
+            }
+            let mut table = QuicTable::new(QuicConfig::default());
+            let (c, s) = ("10.0.0.1:5000".parse().unwrap(), "10.0.0.2:443".parse().unwrap());
+            for (i, (payload, from_client)) in grams.iter().enumerate() {
+                let (src, dst) = if *from_client { (c, s) } else { (s, c) };
+                let d = UdpDatagram { src, dst, payload, wire_payload_len: payload.len() as u32 };
+                let meta = SegmentMeta { packet: i as u64 + 1, ts: Default::default() };
+                table.on_datagram(meta, &d, &mut |_| {});
+            }
+            let done = table.finish();
+            prop_assert!(done.len() <= 4);
+        }
+    }
+}
+
+/// A connection silent for over 60 s of capture time ends when the next datagram comes (its
+/// record is built then); the numbering still follows first packets. The aioquic handshake,
+/// then the ALPN-mismatch attempt replayed 120 s later (the shift is this test's).
+#[test]
+fn idle_quic_connections_end_early_and_keep_their_order() {
+    use tlscap::flow::{EndReason, SegmentMeta};
+    use tlscap::net::{Decoded, DefragLimits, NetDecoder};
+    use tlscap::quic::{QuicConfig, QuicTable};
+    let mut table = QuicTable::new(QuicConfig::default());
+    let mut ended = Vec::new();
+    for (name, shift) in [
+        ("quic/quic-retry-keylog.pcap", 0),
+        ("quic/quic-alpn-mismatch.pcap", 120),
+    ] {
+        let mut reader = tlscap::capture::open(&common::sample(name)).unwrap();
+        let mut decoder = NetDecoder::new(DefragLimits::default()).with_udp();
+        while let Some(packet) = reader.next_packet().unwrap() {
+            let mut ts = packet.ts;
+            ts.secs += shift;
+            let meta = SegmentMeta {
+                packet: packet.number,
+                ts,
+            };
+            if let Decoded::Udp(d) = decoder.decode(&packet) {
+                table.on_datagram(meta, &d, &mut |f| ended.push(f));
+            }
+        }
+    }
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].ordinal, 0);
+    assert_eq!(ended[0].tcp.end_reason, EndReason::Idle);
+    assert_eq!(ended[0].tcp.packets, 16);
+    let rest = table.finish();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(
+        (rest[0].ordinal, rest[0].tcp.end_reason),
+        (1, EndReason::CaptureEnd)
+    );
+    assert_eq!(
+        rest[0].quic.close.as_ref().map(|c| c.code.as_str()),
+        Some("0x0178")
+    );
+}
+
+/// A datagram shaped like a client Initial whose protection does not authenticate (here the
+/// aioquic client's first Initial with a ciphertext byte flipped: other UDP that happens to
+/// look like QUIC) opens no connection.
+#[test]
+fn an_initial_that_does_not_authenticate_opens_nothing() {
+    use tlscap::flow::SegmentMeta;
+    use tlscap::net::{Decoded, DefragLimits, NetDecoder, UdpDatagram};
+    use tlscap::quic::{QuicConfig, QuicTable};
+    let path = common::sample("quic/quic-retry-keylog.pcap");
+    let mut reader = tlscap::capture::open(&path).unwrap();
+    let mut decoder = NetDecoder::new(DefragLimits::default()).with_udp();
+    let packet = reader.next_packet().unwrap().unwrap();
+    let Decoded::Udp(d) = decoder.decode(&packet) else {
+        panic!("not UDP");
+    };
+    let meta = SegmentMeta {
+        packet: 1,
+        ts: packet.ts,
+    };
+    let mut bytes = d.payload.to_vec();
+    for (flip, opened) in [(false, 1), (true, 0)] {
+        if flip {
+            bytes[100] ^= 1;
+        }
+        let mut table = QuicTable::new(QuicConfig::default());
+        let forged = UdpDatagram {
+            payload: &bytes,
+            ..d
+        };
+        table.on_datagram(meta, &forged, &mut |_| {});
+        assert_eq!(table.finish().len(), opened, "flipped: {flip}");
+    }
 }

@@ -262,20 +262,21 @@ pub(super) fn run<T: Indexed + Send>(
                 0 => BATCH_SEGMENTS,
                 n => n,
             };
-            read(
-                &mut source,
-                &mut out,
-                shards,
-                segments,
-                &batch_txs,
-                &mut quic,
-            );
+            // QUIC connections that end while the file is read become records here.
+            let mut quic_builder = Finisher::new(path, opts);
+            let mut quic_ended = Vec::new();
+            let mut ended = |f: crate::quic::QuicFinished| {
+                quic_ended.push((f.ordinal, quic_builder.push_quic(f, prepare)));
+            };
+            let q: (&mut QuicTable, &mut dyn FnMut(crate::quic::QuicFinished)) =
+                (&mut quic, &mut ended);
+            read(&mut source, &mut out, shards, segments, &batch_txs, q);
             drop(batch_txs);
             source.finish(&mut out);
-            (out, quic)
+            (out, quic, quic_ended)
         });
         merge(&report_rxs, sink);
-        let (mut out, quic) = match reader.join() {
+        let (mut out, quic, quic_ended) = match reader.join() {
             Ok(done) => done,
             Err(p) => std::panic::resume_unwind(p),
         };
@@ -288,7 +289,7 @@ pub(super) fn run<T: Indexed + Send>(
         // Numbered after every TCP connection, as the single-threaded path does.
         let mut builder = Finisher::new(path, opts);
         builder.seen = out.stats.tcp_connections;
-        emit_quic(quic, &mut builder, prepare, sink);
+        emit_quic(quic, quic_ended, &mut builder, prepare, sink);
         out
     })
 }
@@ -300,7 +301,7 @@ fn read(
     shards: usize,
     segments: usize,
     txs: &[SyncSender<Arc<Batch>>],
-    quic: &mut QuicTable,
+    (quic, quic_ended): (&mut QuicTable, &mut dyn FnMut(crate::quic::QuicFinished)),
 ) {
     let mut pool = BatchPool {
         shards,
@@ -330,7 +331,7 @@ fn read(
                 }
                 batch.secrets.push((batch.entries.len(), Arc::new(log)))
             }
-            Step::Datagram(meta, d) => quic.on_datagram(meta, &d),
+            Step::Datagram(meta, d) => quic.on_datagram(meta, &d, quic_ended),
             Step::Other => {}
             Step::End => break,
         }

@@ -126,4 +126,34 @@ mod tests {
         big.insert(4, &[0; 10]);
         assert_eq!(big.next_message(1000), Ok(None));
     }
+
+    proptest::proptest! {
+        /// Frames at any offsets and lengths, overlapping and repeated (as retransmissions
+        /// are): the messages cut from the stream are exactly a prefix of the stream.
+        #[test]
+        fn any_frames_give_the_stream_prefix(
+            frames in proptest::collection::vec((0u64..64, 0usize..24), 0..30),
+        ) {
+            // The stream: 3 messages of 12 bytes (type, 24-bit length 8, 8 bytes of body).
+            let mut stream = Vec::new();
+            for t in 1..=3u8 {
+                stream.extend_from_slice(&[t, 0, 0, 8]);
+                stream.extend(std::iter::repeat_n(t, 8));
+            }
+            let mut s = CryptoStream::default();
+            let mut got = Vec::new();
+            for (offset, len) in frames {
+                let start = offset as usize;
+                let end = (start + len).min(stream.len());
+                if start >= end {
+                    continue;
+                }
+                s.insert(offset, &stream[start..end]);
+                while let Ok(Some(m)) = s.next_message(100) {
+                    got.extend(m);
+                }
+            }
+            proptest::prop_assert_eq!(&got[..], &stream[..got.len()]);
+        }
+    }
 }

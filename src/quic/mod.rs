@@ -100,9 +100,11 @@ impl Default for QuicConfig {
     }
 }
 
-/// A QUIC connection at the end of the capture, ready for the record builder.
+/// A QUIC connection that ended (idle, or the capture ended), ready for the record builder.
 #[derive(Debug)]
 pub struct QuicFinished {
+    /// Its place among the file's QUIC connections, in order of first packet (0, 1, ...).
+    pub ordinal: u64,
     /// The handshake as the tls stage saw it.
     pub observer: Box<TlsObserver>,
     /// Datagram facts in the shape the record builder and the rules read: `packets`, bytes,
@@ -167,7 +169,11 @@ struct Conn {
 #[derive(Debug)]
 pub struct QuicTable {
     cfg: QuicConfig,
-    conns: Vec<Conn>,
+    /// By ordinal; None once ended.
+    conns: Vec<Option<Box<Conn>>>,
+    live: usize,
+    /// Capture time (seconds) of the next look for idle connections.
+    next_sweep: i64,
     by_cid: crate::FastMap<Vec<u8>, usize>,
     /// The distinct lengths of the CIDs in `by_cid` (short headers do not say theirs).
     cid_lens: Vec<usize>,
@@ -177,6 +183,13 @@ pub struct QuicTable {
     syns: Vec<(IpAddr, PacketRef)>,
     latest: PacketRef,
 }
+
+/// Seconds of capture time without a packet after which a QUIC connection ends (its record is
+/// built then, so memory follows the connections open at once). Longer than the 30 s idle
+/// timeout browsers use.
+const IDLE_SECS: i64 = 60;
+/// Seconds of capture time between looks for idle connections.
+const SWEEP_SECS: i64 = 10;
 
 /// TCP SYNs remembered for the fallback check.
 const MAX_SYNS: usize = 65_536;
@@ -189,6 +202,8 @@ impl QuicTable {
         QuicTable {
             cfg,
             conns: Vec::new(),
+            live: 0,
+            next_sweep: i64::MIN,
             by_cid: Default::default(),
             cid_lens: Vec::new(),
             by_pair: Default::default(),
@@ -229,12 +244,22 @@ impl QuicTable {
 
     /// One UDP datagram. Datagrams that are not QUIC (or belong to no connection whose start
     /// was seen) are ignored.
-    pub fn on_datagram(&mut self, meta: SegmentMeta, d: &UdpDatagram<'_>) {
+    /// Connections that idled out are handed to `ended`.
+    pub fn on_datagram(
+        &mut self,
+        meta: SegmentMeta,
+        d: &UdpDatagram<'_>,
+        ended: &mut dyn FnMut(QuicFinished),
+    ) {
         let at = PacketRef {
             packet: meta.packet,
             ts: meta.ts,
         };
         self.latest = at;
+        if meta.ts.secs >= self.next_sweep {
+            self.next_sweep = meta.ts.secs.saturating_add(SWEEP_SECS);
+            self.sweep(ended);
+        }
         let Some(&first) = d.payload.first() else {
             return;
         };
@@ -244,7 +269,9 @@ impl QuicTable {
             self.pair_lookup(d).or_else(|| self.short_cid_lookup(d))
         };
         let Some((i, dir)) = found else { return };
-        let conn = &mut self.conns[i];
+        let Some(conn) = self.conns.get_mut(i).and_then(|c| c.as_deref_mut()) else {
+            return;
+        };
         conn.count(dir, at, d);
         let mut rest = d.payload;
         let mut new_cids = Vec::new();
@@ -296,7 +323,8 @@ impl QuicTable {
             let cid = d.payload.get(1..1 + len)?;
             let &i = self.by_cid.get(cid)?;
             // The client addresses the server by the server's CID, and the other way round.
-            let to_server = self.conns[i].server_scid.as_deref() == Some(cid);
+            let conn = self.conns.get(i)?.as_deref()?;
+            let to_server = conn.server_scid.as_deref() == Some(cid);
             Some((i, to_server))
         });
         let (i, to_server) = found?;
@@ -317,7 +345,7 @@ impl QuicTable {
     ) -> Option<(usize, Direction)> {
         let h = wire::long_header(d.payload)?;
         if let Some(&i) = self.by_cid.get(h.dcid) {
-            return Some((i, self.conns[i].dir_of(d)));
+            return Some((i, self.conns.get(i)?.as_deref()?.dir_of(d)));
         }
         if h.version == 0 || !keys::known_version(h.version) {
             // Version Negotiation names the client's Source CID as its Destination.
@@ -328,20 +356,26 @@ impl QuicTable {
         }
         // A client's first Initial fills a datagram to 1200 bytes (RFC 9000 §14.1); the check
         // also keeps other UDP with a high first bit from opening connections.
-        if (d.wire_payload_len as usize) < 1200 || self.conns.len() >= self.cfg.max_connections {
+        if (d.wire_payload_len as usize) < 1200 || self.live >= self.cfg.max_connections {
             return None;
         }
         // After Version Negotiation the client starts over, maybe with a new CID, from the
         // same address: the same attempt, one record.
         if let Some(&i) = self.by_pair.get(&(d.src, d.dst)) {
-            let c = &mut self.conns[i];
+            let c = self.conns.get(i)?.as_deref()?;
             if !c.quic.version_negotiation.is_empty() && c.server_scid.is_none() {
                 self.add_cid(h.dcid.to_vec(), i);
                 return Some((i, Direction::ToServer));
             }
         }
+        let conn = Conn::new(d, &h, meta, &self.cfg);
+        // Only a packet that authenticates opens a connection: other UDP (RTP, say) can look
+        // like a long header of a version this reads.
+        let keys = conn.initial[Direction::ToServer.idx()].as_ref()?;
+        keys.open(d.payload, h.pn_offset, h.packet_len, None)?;
         let i = self.conns.len();
-        self.conns.push(Conn::new(d, &h, meta, &self.cfg));
+        self.conns.push(Some(Box::new(conn)));
+        self.live += 1;
         self.add_cid(h.dcid.to_vec(), i);
         if !h.scid.is_empty() {
             self.add_cid(h.scid.to_vec(), i);
@@ -366,8 +400,42 @@ impl QuicTable {
         let latest = self.latest;
         self.conns
             .into_iter()
-            .map(|c| c.finish(&syns, latest))
+            .enumerate()
+            .filter_map(|(i, c)| Some(c?.finish(i as u64, &syns, latest, EndReason::CaptureEnd)))
             .collect()
+    }
+
+    /// Ends the connections idle for [`IDLE_SECS`] and forgets their IDs and addresses.
+    fn sweep(&mut self, ended: &mut dyn FnMut(QuicFinished)) {
+        if self.live == 0 {
+            return;
+        }
+        let now = self.latest.ts.secs;
+        let mut any = false;
+        for (i, slot) in self.conns.iter_mut().enumerate() {
+            if slot
+                .as_ref()
+                .is_some_and(|c| now.saturating_sub(c.last.ts.secs) > IDLE_SECS)
+            {
+                if let Some(c) = slot.take() {
+                    self.live -= 1;
+                    any = true;
+                    ended(c.finish(i as u64, &self.syns, self.latest, EndReason::Idle));
+                }
+            }
+        }
+        if any {
+            let conns = &self.conns;
+            let alive = |i: &usize| conns.get(*i).is_some_and(Option::is_some);
+            self.by_cid.retain(|_, i| alive(i));
+            self.by_pair.retain(|_, i| alive(i));
+            // SYNs older than every live connection can no longer be a fallback.
+            let oldest = conns.iter().flatten().map(|c| c.first.packet).min();
+            match oldest {
+                Some(p) => self.syns.retain(|(_, at)| at.packet > p),
+                None => self.syns.clear(),
+            }
+        }
     }
 }
 
@@ -716,7 +784,13 @@ impl Conn {
         });
     }
 
-    fn finish(mut self, syns: &[(IpAddr, PacketRef)], latest: PacketRef) -> QuicFinished {
+    fn finish(
+        mut self,
+        ordinal: u64,
+        syns: &[(IpAddr, PacketRef)],
+        latest: PacketRef,
+        end_reason: EndReason,
+    ) -> QuicFinished {
         let server_ip = self.server.ip();
         self.quic.tcp_fallback_packet = syns
             .iter()
@@ -763,7 +837,7 @@ impl Conn {
             gap_bytes: 0,
             retransmissions: 0,
             out_of_order: 0,
-            end_reason: EndReason::CaptureEnd,
+            end_reason,
             dir_packets: self.dir_packets,
             last_packet: self.last_data,
             acked_unseen: [(0, None); 2],
@@ -773,6 +847,7 @@ impl Conn {
             seen_until: latest,
         };
         QuicFinished {
+            ordinal,
             observer: self.observer,
             tcp,
             quic: self.quic,

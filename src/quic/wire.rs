@@ -308,4 +308,18 @@ mod tests {
             ]
         );
     }
+
+    proptest::proptest! {
+        /// Any bytes, as decrypted frames or as a header: no panic, and CRYPTO data always
+        /// lies inside the input.
+        #[test]
+        fn arbitrary_bytes_never_panic(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            for f in frames(&b) {
+                if let Frame::Crypto { data, .. } = f {
+                    proptest::prop_assert!(data.len() <= b.len());
+                }
+            }
+            let _ = long_header(&b);
+        }
+    }
 }
