@@ -555,7 +555,8 @@ fn swap_roles(tcp: &mut TcpSummary) {
 
 /// A connection is reported when it carried TLS or tried to and failed at the TCP level.
 fn worth_reporting(hs: &HandshakeSummary, tcp: &TcpSummary) -> bool {
-    if hs.is_tls || hs.client_hello.is_some() {
+    // A refused CONNECT / SOCKS request is a TLS connection that never got to start.
+    if hs.is_tls || hs.client_hello.is_some() || hs.proxy_refusal.is_some() {
         return true;
     }
     let no_data = tcp.client_bytes == 0 && tcp.server_bytes == 0;
