@@ -58,6 +58,11 @@ pub struct Options {
     /// Segments per batch the reader hands to sharded workers (0: the default, 4096). Tests
     /// set a few, so that small captures cross many batch and report boundaries.
     pub batch_segments: usize,
+    /// `--continuous`: a batch's files are consecutive pieces of one capture (a ring buffer),
+    /// read as one in order of their first packet's time.
+    pub continuous: bool,
+    /// The files that continue this one (set per file by the batch when `continuous`).
+    pub continued_in: Vec<PathBuf>,
 }
 
 /// Trust anchors shared between worker threads; each worker validates with its own
@@ -265,7 +270,8 @@ fn analyze_prepared<T: Indexed + Send>(
     let pcapng = reader.format() == crate::capture::Format::PcapNg;
     let with_slot = keylog.is_some() || pcapng;
     let net = NetDecoder::new(opts.defrag.clone());
-    let source = source::SegmentSource::new(path, reader, net, with_slot);
+    let source = source::SegmentSource::new(path, reader, net, with_slot)
+        .continue_with(&opts.continued_in, opts.shards > 1 && !opts.no_mmap);
     if opts.shards > 1 {
         sharded::run(path, opts, source, keylog, with_slot, out, prepare, sink)
     } else {
@@ -964,6 +970,16 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
     }
     files.sort();
     files.dedup();
+    // A ring buffer's pieces are read as one capture, named after its first piece.
+    let mut continuous = None;
+    if opts.analysis.continuous && files.len() > 1 {
+        let ordered = inputs::by_first_packet(files);
+        let mut analysis = opts.analysis.clone();
+        analysis.continued_in = ordered[1..].to_vec();
+        files = vec![ordered[0].clone()];
+        continuous = Some(analysis);
+    }
+    let base_analysis = continuous.as_ref().unwrap_or(&opts.analysis);
     let input_problems = problems
         .into_iter()
         .map(|p| match p.split_once(": ") {
@@ -986,7 +1002,7 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
             .par_iter()
             .enumerate()
             .map(|(i, p)| {
-                let mut analysis = std::borrow::Cow::Borrowed(&opts.analysis);
+                let mut analysis = std::borrow::Cow::Borrowed(base_analysis);
                 if spare_shards > 1 && worth_sharding(p, opts.shard_min_bytes) {
                     analysis.to_mut().shards = spare_shards;
                 }

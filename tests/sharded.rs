@@ -70,8 +70,8 @@ fn samples_are_identical_in_line_and_sharded() {
     let files = captures_under(&common::root().join("samples"));
     assert!(files.len() >= 40, "samples/ has {} captures", files.len());
     let records: usize = files.iter().map(|f| assert_same(f, &opts)).sum();
-    // `tlscap samples/` reports 62 connections (12 of them in samples/tunnels/).
-    assert_eq!(records, 62);
+    // `tlscap samples/` reports 64 connections (12 in samples/tunnels/, 2 in samples/ring/).
+    assert_eq!(records, 64);
 }
 
 #[test]
