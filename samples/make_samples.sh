@@ -825,6 +825,26 @@ EOF4
     -H "Authorization: Bearer $PL_BEARER" -d '{"a":1}' https://localhost:8443/api/v1/records
   finish
 }
+sc_proxy_connect_407() {
+  begin proxy-connect-407 8447 "curl -> tinyproxy (HTTP proxy with Basic auth) without proxy credentials: CONNECT localhost:8443 answered 407 Proxy Authentication Required (Proxy-Authenticate: Basic); no TLS follows."
+  expect status.0 refused; expect findings.0 "proxy-refused"
+  mkdir -p "$RUN/tinyproxy407"
+  cat > "$RUN/tinyproxy407/tinyproxy.conf" <<EOF4
+User nobody
+Group nogroup
+Port 8447
+Listen 127.0.0.1
+Timeout 15
+MaxClients 8
+Allow 127.0.0.1
+BasicAuth $PROXY_USER $PROXY_PASS
+ConnectPort 8443
+LogLevel Info
+EOF4
+  srv tinyproxy -d -c "$RUN/tinyproxy407/tinyproxy.conf"
+  CURL --cacert "$R" --proxy http://127.0.0.1:8447 https://localhost:8443/api/v1/records
+  finish
+}
 
 ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mtls-no-cert
      tls13-mtls-cert-sent tls13-mtls-no-cert tls12-chain-intermediate tls12-leaf-only
@@ -835,7 +855,7 @@ ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mt
      obsolete-tls10 weak-cipher-null tls13-hello-retry tls12-resumption tls13-http-401-200
      http-cleartext-credentials https-hmac-query https-bearer-post-200 https-password-get
      ftp-login smtp-auth imap-login pop3-login https-planted-secrets not-tls-set-cookie http-to-tls-port
-     proxy-connect-auth)
+     proxy-connect-auth proxy-connect-407)
 printf '%s\n' "${ALL[@]}" > "$S/meta/ORDER"
 t0=$(date +%s)
 for name in "${ALL[@]}"; do

@@ -63,6 +63,11 @@ pub struct Options {
     /// that run at once [`TABLE_SHARE`] of it, split evenly. None: each table keeps
     /// `flow.max_memory`.
     pub max_memory: Option<usize>,
+    /// `--continuous`: a batch's files are consecutive pieces of one capture (a ring buffer),
+    /// read as one in order of their first packet's time.
+    pub continuous: bool,
+    /// The files that continue this one (set per file by the batch when `continuous`).
+    pub continued_in: Vec<PathBuf>,
 }
 
 /// `--max-memory` by default: fits beside other programs on a laptop.
@@ -279,7 +284,8 @@ fn analyze_prepared<T: Indexed + Send>(
     let with_slot = keylog.is_some() || pcapng;
     // UDP datagrams go to the QUIC stage (only packets that are not TCP are parsed as UDP).
     let net = NetDecoder::new(opts.defrag.clone()).with_udp();
-    let source = source::SegmentSource::new(path, reader, net, with_slot);
+    let source = source::SegmentSource::new(path, reader, net, with_slot)
+        .continue_with(&opts.continued_in, opts.shards > 1 && !opts.no_mmap);
     if opts.shards > 1 {
         sharded::run(path, opts, source, keylog, with_slot, out, prepare, sink)
     } else {
@@ -652,7 +658,8 @@ fn swap_roles(tcp: &mut TcpSummary) {
 
 /// A connection is reported when it carried TLS or tried to and failed at the TCP level.
 fn worth_reporting(hs: &HandshakeSummary, tcp: &TcpSummary) -> bool {
-    if hs.is_tls || hs.client_hello.is_some() {
+    // A refused CONNECT / SOCKS request is a TLS connection that never got to start.
+    if hs.is_tls || hs.client_hello.is_some() || hs.proxy_refusal.is_some() {
         return true;
     }
     let no_data = tcp.client_bytes == 0 && tcp.server_bytes == 0;
@@ -1067,6 +1074,16 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
     }
     files.sort();
     files.dedup();
+    // A ring buffer's pieces are read as one capture, named after its first piece.
+    let mut continuous = None;
+    if opts.analysis.continuous && files.len() > 1 {
+        let ordered = inputs::by_first_packet(files);
+        let mut analysis = opts.analysis.clone();
+        analysis.continued_in = ordered[1..].to_vec();
+        files = vec![ordered[0].clone()];
+        continuous = Some(analysis);
+    }
+    let base_analysis = continuous.as_ref().unwrap_or(&opts.analysis);
     let input_problems = problems
         .into_iter()
         .map(|p| match p.split_once(": ") {
@@ -1089,7 +1106,7 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
             .par_iter()
             .enumerate()
             .map(|(i, p)| {
-                let mut analysis = std::borrow::Cow::Borrowed(&opts.analysis);
+                let mut analysis = std::borrow::Cow::Borrowed(base_analysis);
                 if spare_shards > 1 && worth_sharding(p, opts.shard_min_bytes) {
                     analysis.to_mut().shards = spare_shards;
                 }

@@ -107,6 +107,12 @@ pub struct CommonArgs {
     /// Also report plain TCP connections that carried no TLS.
     #[arg(long, global = true)]
     pub all: bool,
+    /// The files given (or a directory's captures) are consecutive pieces of one capture (a
+    /// ring buffer from `tcpdump -C/-G` or `dumpcap -b`): read them as one, in order of their
+    /// first packet's time, so a connection crossing a file boundary is one record. Records
+    /// name the first piece; packet numbers count on across the pieces.
+    #[arg(long, global = true)]
+    pub continuous: bool,
     /// Table width in columns (default: the terminal's).
     #[arg(long, global = true)]
     pub width: Option<u16>,
@@ -359,6 +365,7 @@ fn options(common: &CommonArgs) -> Result<Options, String> {
             max_memory: common.max_memory / 8 * app::TABLE_SHARE,
             ..Default::default()
         },
+        continuous: common.continuous,
         observer: crate::tls::ObserverConfig {
             cleartext_http: true,
             // Only `explain` draws the ladder; it turns them back on.

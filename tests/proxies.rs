@@ -149,3 +149,25 @@ fn direct_tls_names_no_proxy() {
         [(None, None, None, None, Some("api.tlscap.test".into()))]
     );
 }
+
+/// tinyproxy asking for Basic credentials the client did not send
+/// (samples/proxy-connect-407.pcap; tshark: `HTTP/1.0 407 Proxy Authentication Required`
+/// in packet 6).
+#[test]
+fn refused_connect_is_a_finding_with_the_scheme() {
+    let a = analyze_file(
+        &common::sample("proxy-connect-407.pcap"),
+        &Options::default(),
+    );
+    assert_eq!(a.connections.len(), 1);
+    let r = &a.connections[0];
+    assert_eq!(r.target.as_deref(), Some("localhost:8443"));
+    assert_eq!(r.cause.as_deref(), Some("proxy-refused"));
+    let f = &r.findings[0];
+    assert_eq!(f.kind.id(), "proxy-refused");
+    assert_eq!(
+        f.message,
+        "The proxy 127.0.0.1:8447 refused the tunnel to localhost:8443: HTTP 407 Proxy \
+         Authentication Required (Proxy-Authenticate: Basic)."
+    );
+}

@@ -199,3 +199,42 @@ fn every_carrier_sample_gives_the_inner_handshake() {
         assert!(r.findings.is_empty(), "{file}: {:?}", r.findings);
     }
 }
+
+/// Every prefix of every packet of the carrier samples (a snaplen cutting any tunnel header
+/// at any byte) decodes without a panic, and a cut packet never yields a segment that claims
+/// more payload than the prefix holds.
+#[test]
+fn every_truncated_tunnel_packet_decodes_without_panic() {
+    use tlscap::capture::{CaptureReader, Packet};
+    use tlscap::net::{Decoded, NetDecoder};
+    let dir = common::root().join("samples/tunnels");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 12);
+    for path in files {
+        let mut reader = CaptureReader::open(&path).unwrap();
+        let mut packets = Vec::new();
+        while let Some(p) = reader.next_packet().unwrap() {
+            packets.push((p.link, p.data.to_vec()));
+        }
+        for (link, data) in &packets {
+            let mut decoder = NetDecoder::default();
+            for cut in 0..data.len() {
+                let packet = Packet {
+                    number: 1,
+                    ts: tlscap::time::Timestamp::default(),
+                    link: *link,
+                    data: &data[..cut],
+                    orig_len: data.len() as u32,
+                };
+                if let Decoded::Tcp(seg) = decoder.decode(&packet) {
+                    assert!(seg.payload.len() <= cut, "{}", path.display());
+                }
+            }
+        }
+    }
+}

@@ -176,3 +176,22 @@ fn sniff_file(p: &Path) -> Sniff {
         Err(e) => Sniff::Unreadable(e),
     }
 }
+
+/// Orders the pieces of a rotated capture by the time of their first packet (the order
+/// `tcpdump -C/-G` and `dumpcap -b` wrote them in, whatever their names); a piece without
+/// packets or that cannot be read goes last, in name order.
+pub(crate) fn by_first_packet(files: Vec<PathBuf>) -> Vec<PathBuf> {
+    let first_ts = |p: &Path| {
+        let mut reader = crate::capture::CaptureReader::open(p).ok()?;
+        let ts = reader.next_packet().ok()??.ts;
+        Some((ts.secs, ts.nanos))
+    };
+    let mut keyed: Vec<_> = files.into_iter().map(|p| (first_ts(&p), p)).collect();
+    keyed.sort_by(|(a, pa), (b, pb)| match (a, b) {
+        (Some(a), Some(b)) => a.cmp(b).then_with(|| pa.cmp(pb)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => pa.cmp(pb),
+    });
+    keyed.into_iter().map(|(_, p)| p).collect()
+}

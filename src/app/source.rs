@@ -36,6 +36,13 @@ pub(super) struct SegmentSource<'p> {
     unsupported: BTreeSet<LinkType>,
     link_types: BTreeSet<LinkType>,
     last_link: Option<LinkType>,
+    /// Files that continue this capture (`--continuous`), read in turn after it.
+    continued_in: std::collections::VecDeque<std::path::PathBuf>,
+    /// The current reader is done and the next piece is to be opened.
+    piece_done: bool,
+    /// Packets in the pieces read before the current one: packet numbers go on across them.
+    packet_offset: u64,
+    mapped: bool,
 }
 
 impl<'p> SegmentSource<'p> {
@@ -54,6 +61,46 @@ impl<'p> SegmentSource<'p> {
             unsupported: BTreeSet::new(),
             link_types: BTreeSet::new(),
             last_link: None,
+            continued_in: Default::default(),
+            piece_done: false,
+            packet_offset: 0,
+            mapped: false,
+        }
+    }
+
+    /// Reads `pieces` after this capture as its continuation (a rotated capture's files, in
+    /// order), opening each as `mapped` or not like the first.
+    pub(super) fn continue_with(mut self, pieces: &[std::path::PathBuf], mapped: bool) -> Self {
+        self.continued_in = pieces.iter().cloned().collect();
+        self.mapped = mapped;
+        self
+    }
+
+    /// Opens the next piece of a continuous capture; false when there is none (or it cannot
+    /// be opened: the error ends the capture).
+    fn next_piece(&mut self, out: &mut FileAnalysis) -> bool {
+        let Some(path) = self.continued_in.pop_front() else {
+            return false;
+        };
+        let opened = if self.mapped {
+            CaptureReader::open_mapped(&path)
+        } else {
+            CaptureReader::open(&path)
+        };
+        match opened {
+            Ok(reader) => {
+                for w in self.reader.take_warnings() {
+                    out.warnings
+                        .push(format!("{}: {}", w.path.display(), w.message));
+                }
+                self.reader = reader;
+                self.packet_offset = out.stats.packets;
+                true
+            }
+            Err(e) => {
+                out.error = Some(e);
+                false
+            }
         }
     }
 
@@ -67,8 +114,19 @@ impl<'p> SegmentSource<'p> {
                 return Step::Secrets(add_dsb_secrets(self.path, secrets, out));
             }
         }
+        if self.piece_done {
+            self.piece_done = false;
+            if !self.next_piece(out) {
+                return Step::End;
+            }
+        }
         let (packet, block) = match self.reader.next_shared() {
             Ok(Some(p)) => p,
+            // The next piece is opened on the next call (the reader is still borrowed here).
+            Ok(None) if !self.continued_in.is_empty() => {
+                self.piece_done = true;
+                return Step::Other;
+            }
             Ok(None) => return Step::End,
             Err(e) => {
                 out.error = Some(e);
@@ -85,8 +143,9 @@ impl<'p> SegmentSource<'p> {
             self.last_link = Some(packet.link);
             self.link_types.insert(packet.link);
         }
+        let number = packet.number + self.packet_offset;
         let meta = SegmentMeta {
-            packet: packet.number,
+            packet: number,
             ts: packet.ts,
         };
         match self.net.decode(&packet) {
@@ -104,7 +163,7 @@ impl<'p> SegmentSource<'p> {
                         self.path.display(),
                         link.0,
                         link.name(),
-                        packet.number
+                        number
                     ));
                 }
                 Step::Other
@@ -115,7 +174,7 @@ impl<'p> SegmentSource<'p> {
                     out.warnings.push(format!(
                         "{}: packet {}: {reason}",
                         self.path.display(),
-                        packet.number
+                        number
                     ));
                 }
                 Step::Other

@@ -31,7 +31,7 @@ pub fn status(
             .iter()
             .any(|f| f.kind == kind && f.severity == crate::findings::Severity::Error)
     };
-    if has(K::TcpRefused) {
+    if has(K::TcpRefused) || has(K::ProxyRefused) {
         ConnectionStatus::Refused
     } else if has(K::TcpConnectTimeout)
         || has(K::ReadTimeout)
@@ -95,6 +95,11 @@ pub fn judge(record: &ConnectionRecord, handshake_done: bool) -> (Outcome, Optio
         return (Outcome::Failed, Some(FailedAt::Tcp));
     }
     match record.status {
+        // The TCP connection to the proxy worked; the tunnel, the TLS handshake's first step,
+        // did not.
+        ConnectionStatus::Refused if failing(K::ProxyRefused) => {
+            (Outcome::Failed, Some(FailedAt::Handshake))
+        }
         ConnectionStatus::Refused => (Outcome::Failed, Some(FailedAt::Tcp)),
         ConnectionStatus::Timeout if failing(K::TcpConnectTimeout) => {
             (Outcome::Failed, Some(FailedAt::Tcp))
@@ -163,7 +168,12 @@ fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
             K::TcpReset,
         ]),
         FailedAt::Handshake | FailedAt::Http => {
-            if let Some(k) = first(&[K::NotTls, K::HandshakeStalled, K::QuicBlocked]) {
+            if let Some(k) = first(&[
+                K::ProxyRefused,
+                K::NotTls,
+                K::HandshakeStalled,
+                K::QuicBlocked,
+            ]) {
                 return Some(k);
             }
             let fatal = record

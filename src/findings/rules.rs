@@ -112,6 +112,41 @@ fn secs(x: f64) -> String {
     }
 }
 
+/// A CONNECT or SOCKS request the proxy refused: the TLS connection never started.
+fn proxy_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Finding>) {
+    let Some((meta, refusal)) = &hs.proxy_refusal else {
+        return;
+    };
+    let target = r.target.as_deref().unwrap_or("its target");
+    let scheme = refusal
+        .auth_scheme
+        .as_deref()
+        .map(|s| format!(" (Proxy-Authenticate: {s})"))
+        .unwrap_or_default();
+    out.push(
+        finding(
+            FindingKind::ProxyRefused,
+            Severity::Error,
+            format!(
+                "The proxy {} refused the tunnel to {target}: {}{scheme}.",
+                r.server, refusal.status
+            ),
+            format!(
+                "{} request to {target}; the proxy's answer in packet {}: {}{scheme}.",
+                r.proxy_kind.as_deref().unwrap_or("proxy"),
+                meta.packet,
+                refusal.status
+            ),
+        )
+        .with_fix(match refusal.auth_scheme.as_deref() {
+            Some(scheme) => format!(
+                "Client: configure proxy credentials for the {scheme} scheme (and check they are sent with the CONNECT); proxy: check the account is allowed."
+            ),
+            None => FindingKind::ProxyRefused.fix().to_string(),
+        }),
+    );
+}
+
 /// Rules that need only this connection's facts.
 pub fn connection_findings(
     r: &ConnectionRecord,
@@ -131,6 +166,7 @@ pub fn connection_findings(
     if out.iter().any(|f| f.kind == FindingKind::NotTls) {
         out.retain(|f| f.kind != FindingKind::TcpReset);
     }
+    proxy_rules(r, hs, &mut out);
     handshake_rules(r, hs, tcp, cfg, &mut out);
     alert_rules(r, hs, &mut out);
     protocol_rules(r, hs, &mut out);

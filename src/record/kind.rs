@@ -103,6 +103,8 @@ finding_kinds! {
         "Server: find why the request is not answered (slow backend, request waiting for a body, application hang); client: raise the read timeout only if the server is known to be slow.";
     NotTls = "not-tls", Error, "Server answered with something that is not TLS",
         "Client: use the TLS port of the service (or plain HTTP on this port); server: enable TLS on this listener if clients expect it.";
+    ProxyRefused = "proxy-refused", Error, "Proxy refused the tunnel",
+        "Client: give the proxy the credentials it asks for (the scheme named), or use a proxy that allows this target; proxy: allow the client and the target (ACL, CONNECT ports).";
     HttpUnauthorized = "http-unauthorized", Error, "HTTP 401 or 403",
         "Check the credentials the request carries and where the server expects them (client certificate, Authorization header, signature).";
     CredentialsInUrl = "credentials-in-url", Warning, "Credentials in the URL",

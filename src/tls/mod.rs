@@ -233,6 +233,8 @@ pub struct HandshakeSummary {
     /// CONNECT, SOCKS, STARTTLS, PROXY protocol, a database's TLS upgrade), with where they were
     /// seen. A direction has either this or [`HandshakeSummary::non_tls`], never both.
     pub preamble: [Option<(SegmentMeta, Vec<u8>)>; 2],
+    /// A CONNECT or SOCKS request the proxy refused (its answer's packet and what it said).
+    pub proxy_refusal: Option<(SegmentMeta, proxy::ProxyRefusal)>,
     /// Handshake steps in order, for the ladder.
     pub events: Vec<TlsEvent>,
     /// Decoding problems (malformed message, oversized message, gap inside the handshake).

@@ -160,6 +160,9 @@ struct DirState {
     /// SSLv2: this side's keys are in use (after its SERVER-HELLO or CLIENT-MASTER-KEY), so its
     /// further SSLv2 records are encrypted.
     sslv2_keyed: bool,
+    /// The `Proxy-Authenticate` scheme of a non-TLS HTTP answer (its head can be longer than
+    /// the evidence kept).
+    proxy_auth_scheme: Option<String>,
 }
 
 impl DirState {
@@ -379,10 +382,29 @@ impl TlsObserver {
             ));
         }
         self.finish_decryption(&mut s);
+        self.find_proxy_refusal(&mut s);
         let any_tls = self.dirs.iter().any(|d| d.tls_seen);
         let client_not_tls = s.non_tls[Direction::ToServer.idx()].is_some();
         s.is_tls = s.client_hello.is_some() || (any_tls && !client_not_tls);
         s
+    }
+
+    /// A CONNECT or SOCKS request answered by a refusal instead of a tunnel.
+    fn find_proxy_refusal(&self, s: &mut HandshakeSummary) {
+        let (client, server) = (Direction::ToServer.idx(), Direction::ToClient.idx());
+        let Some((_, request)) = s.preamble[client].as_ref().or(s.non_tls[client].as_ref()) else {
+            return;
+        };
+        let (Some(preamble), Some((meta, reply))) =
+            (super::proxy::parse(request), &s.non_tls[server])
+        else {
+            return;
+        };
+        let server_dir = self.client_dir().reverse();
+        let scheme = self.dirs[server_dir.idx()].proxy_auth_scheme.as_deref();
+        if let Some(refusal) = super::proxy::refusal(preamble.kind, reply, scheme) {
+            s.proxy_refusal = Some((*meta, refusal));
+        }
     }
 
     /// The delivered direction the client sends in.
@@ -583,6 +605,10 @@ impl TlsObserver {
         let mut evidence = buffered.clone();
         let room = NON_TLS_EVIDENCE.saturating_sub(evidence.len());
         evidence.extend_from_slice(&data[..data.len().min(room)]);
+        if evidence.starts_with(b"HTTP/1.") {
+            let head = [&buffered[..], data].concat();
+            st.proxy_auth_scheme = super::proxy::proxy_auth_scheme(&head);
+        }
         st.non_tls = Some((meta, evidence));
         // Bytes buffered from earlier deliveries are preamble; the caller searches `data`.
         st.mode = Mode::Hunt;

@@ -268,6 +268,135 @@ fn proxy_v2(data: &[u8]) -> Option<ProxyPreamble> {
     })
 }
 
+/// A proxy's refusal to open the tunnel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyRefusal {
+    /// What the proxy answered: `HTTP 407 Proxy Authentication Required`, `SOCKS5 reply 2
+    /// (connection not allowed by ruleset)`, ...
+    pub status: String,
+    /// For HTTP 407, the authentication scheme the proxy asked for (`Basic`, `NTLM`, ...).
+    pub auth_scheme: Option<String>,
+}
+
+/// The first `Proxy-Authenticate` scheme of an HTTP response head (`data` may be cut).
+/// Only the scheme token is taken: realm and challenge parameters are left alone.
+pub fn proxy_auth_scheme(data: &[u8]) -> Option<String> {
+    if !data.starts_with(b"HTTP/1.") {
+        return None;
+    }
+    let head_end = data
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(data.len());
+    data[..head_end]
+        .split(|&b| b == b'\n')
+        .skip(1)
+        .find_map(|line| {
+            let (name, value) = line.split_at(line.iter().position(|&b| b == b':')?);
+            if !name.eq_ignore_ascii_case(b"proxy-authenticate") {
+                return None;
+            }
+            let value = value[1..].trim_ascii_start();
+            let end = value
+                .iter()
+                .position(|b| !(b.is_ascii_alphanumeric() || *b == b'-'))
+                .unwrap_or(value.len());
+            // A cut line could end mid-token: only a token followed by something counts.
+            (end > 0 && end < value.len())
+                .then(|| String::from_utf8_lossy(&value[..end]).into_owned())
+        })
+}
+
+/// Whether the proxy's first bytes (`reply`) refuse the tunnel `kind` asked for: HTTP 403,
+/// 407 or 5xx to a CONNECT, a SOCKS4 status other than 0x5A, a SOCKS5 method refusal (0xFF),
+/// a failed user/password check or a reply code other than 0. `auth_scheme` is the
+/// `Proxy-Authenticate` scheme read from the whole reply head.
+pub fn refusal(kind: ProxyKind, reply: &[u8], auth_scheme: Option<&str>) -> Option<ProxyRefusal> {
+    let refused = |status: String| {
+        Some(ProxyRefusal {
+            status,
+            auth_scheme: None,
+        })
+    };
+    match kind {
+        ProxyKind::HttpConnect => {
+            let line_end = reply
+                .iter()
+                .position(|&b| b == b'\r')
+                .unwrap_or(reply.len());
+            let line = std::str::from_utf8(&reply[..line_end]).ok()?;
+            let (version, rest) = line.split_once(' ')?;
+            if !version.starts_with("HTTP/1.") {
+                return None;
+            }
+            let code: u16 = rest.get(..3)?.parse().ok()?;
+            if !(code == 403 || code == 407 || (500..600).contains(&code)) {
+                return None;
+            }
+            let reason = rest.get(3..).unwrap_or_default().trim();
+            Some(ProxyRefusal {
+                status: if reason.is_empty() {
+                    format!("HTTP {code}")
+                } else {
+                    format!("HTTP {code} {reason}")
+                },
+                auth_scheme: (code == 407)
+                    .then(|| auth_scheme.map(str::to_string))
+                    .flatten(),
+            })
+        }
+        ProxyKind::Socks4 | ProxyKind::Socks4a => match reply {
+            [0, 0x5A, ..] => None,
+            [0, code @ 0x5B..=0x5D, ..] => refused(format!(
+                "SOCKS4 reply {code:#04x} ({})",
+                match code {
+                    0x5B => "request rejected or failed",
+                    0x5C => "client's identd unreachable",
+                    _ => "identd user id mismatch",
+                }
+            )),
+            _ => None,
+        },
+        ProxyKind::Socks5 => {
+            let (&version, &method) = (reply.first()?, reply.get(1)?);
+            if version != 5 {
+                return None;
+            }
+            if method == 0xFF {
+                return refused("SOCKS5: no acceptable authentication method".into());
+            }
+            let mut rest = &reply[2..];
+            if method == 2 {
+                // User/password sub-negotiation answer: version 1, status (0 = success).
+                match rest {
+                    [1, 0, tail @ ..] => rest = tail,
+                    [1, _, ..] => {
+                        return refused("SOCKS5: user/password authentication failed".into())
+                    }
+                    _ => return None,
+                }
+            }
+            match rest {
+                [5, code @ 1..=8, ..] => refused(format!(
+                    "SOCKS5 reply {code} ({})",
+                    match code {
+                        1 => "general failure",
+                        2 => "connection not allowed by ruleset",
+                        3 => "network unreachable",
+                        4 => "host unreachable",
+                        5 => "connection refused",
+                        6 => "TTL expired",
+                        7 => "command not supported",
+                        _ => "address type not supported",
+                    }
+                )),
+                _ => None,
+            }
+        }
+        ProxyKind::ProxyProtocol(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,5 +457,41 @@ mod tests {
         let p = parse(&d).unwrap();
         assert_eq!(p.kind, ProxyKind::ProxyProtocol(2));
         assert_eq!(p.original_client, Some("192.0.2.7:51000".parse().unwrap()));
+    }
+
+    #[test]
+    fn refusals_by_kind() {
+        let head = b"HTTP/1.1 407 Proxy Authentication Required\r\nServer: x\r\nProxy-Authenticate: Basic realm=\"p\"\r\n\r\n";
+        let scheme = proxy_auth_scheme(head);
+        assert_eq!(scheme.as_deref(), Some("Basic"));
+        let r = refusal(ProxyKind::HttpConnect, head, scheme.as_deref()).unwrap();
+        assert_eq!(r.status, "HTTP 407 Proxy Authentication Required");
+        assert_eq!(r.auth_scheme.as_deref(), Some("Basic"));
+        assert_eq!(
+            refusal(
+                ProxyKind::HttpConnect,
+                b"HTTP/1.1 200 Connection established\r\n",
+                None
+            ),
+            None
+        );
+        assert_eq!(
+            refusal(ProxyKind::Socks4, &[0, 0x5B, 0, 0, 0, 0, 0, 0], None)
+                .unwrap()
+                .status,
+            "SOCKS4 reply 0x5b (request rejected or failed)"
+        );
+        assert_eq!(
+            refusal(ProxyKind::Socks5, &[5, 0, 5, 2, 0, 1], None)
+                .unwrap()
+                .status,
+            "SOCKS5 reply 2 (connection not allowed by ruleset)"
+        );
+        assert_eq!(refusal(ProxyKind::Socks5, &[5, 0, 5, 0, 0, 1], None), None);
+        // A header cut inside its scheme gives no scheme.
+        assert_eq!(
+            proxy_auth_scheme(b"HTTP/1.1 407 x\r\nProxy-Authenticate: Bas"),
+            None
+        );
     }
 }
