@@ -50,6 +50,11 @@ fn temp_dir() -> String {
 /// with many distinct chains).
 const MAX_CHAINS: usize = 1024;
 
+/// Encoded bytes of the chains remembered per spill; past this the table starts over too (a
+/// chain can be hundreds of KiB: certificates with thousands of names). The writer and the
+/// reader each hold about twice this in decoded chains.
+const MAX_CHAIN_BYTES: usize = 4 << 20;
+
 /// In-memory spills grow by whole chunks of this size: a growing `Vec` would reallocate
 /// (copying, and briefly holding old and new buffers: up to 3x the budget).
 const MEMORY_CHUNK: usize = 1 << 20;
@@ -206,6 +211,8 @@ pub struct SpillWriter {
     /// be reused by a different chain while it is in the table.
     chains: crate::FastMap<usize, u32>,
     alive: Vec<Arc<[CertInfo]>>,
+    /// Encoded bytes of the chains in `chains` (see [`MAX_CHAIN_BYTES`]).
+    chain_bytes: usize,
     records: u64,
 }
 
@@ -219,6 +226,7 @@ impl Default for SpillWriter {
             head: Vec::with_capacity(32),
             chains: Default::default(),
             alive: Vec::new(),
+            chain_bytes: 0,
             records: 0,
         }
     }
@@ -239,8 +247,15 @@ impl SpillWriter {
         };
         let mut buf = std::mem::take(&mut self.head);
         buf.clear();
+        let defines_chain = [&head.server_chain, &head.client_chain]
+            .iter()
+            .any(|slot| matches!(slot, ChainSlot::New(_) | ChainSlot::Reset(_)));
         let buf = postcard::to_extend(&head, buf)
             .map_err(|e| io::Error::other(format!("spill: cannot encode a frame: {e}")))?;
+        if defines_chain {
+            // The head is nearly all chain when it defines one.
+            self.chain_bytes += buf.len();
+        }
         let body = &record.body;
         let len = u32::try_from(buf.len() + body.len())
             .map_err(|_| io::Error::other("spill: a record over 4 GiB"))?
@@ -359,10 +374,11 @@ impl SpillWriter {
         if let Some(id) = self.chains.get(&key) {
             return ChainSlot::Known(*id);
         }
-        let reset = self.chains.len() >= MAX_CHAINS;
+        let reset = self.chains.len() >= MAX_CHAINS || self.chain_bytes >= MAX_CHAIN_BYTES;
         if reset {
             self.chains.clear();
             self.alive.clear();
+            self.chain_bytes = 0;
         }
         self.chains.insert(key, self.alive.len() as u32);
         self.alive.push(chain.clone());
@@ -797,6 +813,43 @@ mod tests {
             read[0].0.findings[0].remediation,
             Cow::Borrowed(_)
         ));
+    }
+
+    /// Hand-built records (this tests the chain table, not real data): chains of ~300 KB
+    /// (thousands of names) fill the table by bytes long before its count: it starts over, and
+    /// every record still reads back unchanged.
+    #[test]
+    fn chain_table_is_bounded_by_bytes() {
+        let chain = |i: usize| -> Arc<[CertInfo]> {
+            Arc::from(vec![CertInfo {
+                subject: format!("CN=big{i}"),
+                san_dns: (0..10_000).map(|n| format!("h{n}.s{i}.example")).collect(),
+                ..Default::default()
+            }])
+        };
+        let chains: Vec<_> = (0..40).map(chain).collect();
+        let mut w = SpillWriter::default();
+        let mut written = Vec::new();
+        for (i, c) in chains.iter().chain(chains.iter()).enumerate() {
+            let r = record(i as u64, Some(c.clone()), None);
+            w.push(&r, &CrossFacts::default()).unwrap();
+            written.push(r);
+        }
+        assert!(w.alive.len() < 40, "{} chains held", w.alive.len());
+        assert!(
+            w.chain_bytes < 2 * MAX_CHAIN_BYTES,
+            "{} bytes",
+            w.chain_bytes
+        );
+        let spill = w.finish().unwrap();
+        let mut read = Vec::new();
+        spill
+            .read("x.pcap", &mut |r, _| {
+                read.push(r);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(read, written);
     }
 
     /// Hand-built records: bodies are encoded in one order (as workers finish connections)
