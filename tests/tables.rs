@@ -257,3 +257,29 @@ fn a_fatal_error_prints_no_empty_table() {
     let out = tlscap(&["--view", "findings", "samples/no-such-file.pcap"]);
     assert!(out.stdout.is_empty(), "{}", stdout(&out));
 }
+
+#[test]
+fn servers_view_fits_and_keeps_ids_whole() {
+    for width in ["80", "120", "200"] {
+        let out = tlscap(&["-q", "--width", width, "--view", "servers", "samples/"]);
+        let text = stdout(&out);
+        let w: usize = width.parse().expect("width");
+        assert!(widest(&text) <= w, "{width}: widest line {}", widest(&text));
+        let cells: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with('│'))
+            .filter_map(|l| l.split('┆').nth(2))
+            .map(str::trim)
+            .filter(|c| !c.is_empty() && *c != "Findings")
+            .collect();
+        assert!(cells.len() > 50, "{width}: {}", cells.len());
+        for cell in cells {
+            // `id: count`
+            let id = cell.split(": ").next().unwrap_or(cell);
+            assert!(
+                tlscap::findings::FindingKind::from_id(id).is_some(),
+                "{width}: {cell:?} is not a whole finding id and its count"
+            );
+        }
+    }
+}

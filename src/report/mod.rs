@@ -278,7 +278,7 @@ pub fn findings_cell(r: &ConnectionRecord) -> String {
 }
 
 /// The widest line of a cell's text (a column no narrower never breaks it).
-fn widest_line(text: &str) -> u16 {
+pub(crate) fn widest_line(text: &str) -> u16 {
     text.lines()
         .map(|l| u16::try_from(l.chars().count()).unwrap_or(u16::MAX))
         .max()
@@ -298,7 +298,7 @@ pub(crate) fn keep_whole(t: &mut Table, col: usize, widest: u16) {
 }
 
 /// Server cells up to this wide are never wrapped (`api.tlscap.test`, `[2001:db8::1]:443`).
-const SERVER_KEPT_WHOLE: u16 = 28;
+pub(crate) const SERVER_KEPT_WHOLE: u16 = 28;
 
 /// Narrower compact tables leave the alerts out (the `tls-alert` finding names them).
 const ALERTS_FROM: u16 = 100;
