@@ -227,6 +227,11 @@ fn a_capture_without_tls_says_so_instead_of_an_empty_table() {
     // `--all` shows it.
     let out = tlscap(&["--all", "samples/ftp-login.pcap"]);
     assert!(stdout(&out).contains("127.0.0.1:8439"), "{}", stdout(&out));
+    let out = tlscap(&["--view", "servers", "samples/ftp-login.pcap"]);
+    assert_eq!(
+        stdout(&out),
+        "no TLS connections (1 plain TCP connection: `--all` shows them)\n"
+    );
     // JSON and CSV stay as they were: no records, no sentence.
     let out = tlscap(&["--format", "json", "samples/ftp-login.pcap"]);
     assert!(out.stdout.is_empty());
@@ -254,8 +259,10 @@ fn a_fatal_error_prints_no_empty_table() {
     let out = tlscap(&["samples/no-such-file.pcap"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty(), "{}", stdout(&out));
-    let out = tlscap(&["--view", "findings", "samples/no-such-file.pcap"]);
-    assert!(out.stdout.is_empty(), "{}", stdout(&out));
+    for view in ["findings", "servers"] {
+        let out = tlscap(&["--view", view, "samples/no-such-file.pcap"]);
+        assert!(out.stdout.is_empty(), "{view}: {}", stdout(&out));
+    }
 }
 
 #[test]

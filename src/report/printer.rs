@@ -364,7 +364,13 @@ impl Printer for Servers<'_> {
 
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
         let rows = std::mem::take(&mut self.agg).rows();
-        views::write_servers(self.out.out, self.out.format, self.style, &rows)?;
+        if rows.is_empty() && self.out.format == Format::Table {
+            if let Some(why) = nothing_shown(false, end) {
+                writeln!(self.out.out, "{why}")?;
+            }
+        } else {
+            views::write_servers(self.out.out, self.out.format, self.style, &rows)?;
+        }
         self.out.end(end)
     }
 }
