@@ -113,10 +113,11 @@ pub struct CommonArgs {
     /// name the first piece; packet numbers count on across the pieces.
     #[arg(long, global = true)]
     pub continuous: bool,
-    /// Table width in columns (default: the terminal's).
-    #[arg(long, global = true)]
+    /// Table width in columns (default: the terminal's, else `COLUMNS`, else 120); below 140
+    /// the connections table is compact.
+    #[arg(long, global = true, value_parser = parse_width)]
     pub width: Option<u16>,
-    /// Never colour the table.
+    /// Never colour the table (a non-empty `NO_COLOR` does the same).
     #[arg(long, global = true)]
     pub no_color: bool,
     /// No progress bar and no closing summary on stderr.
@@ -399,9 +400,34 @@ fn filter(common: &CommonArgs) -> Filter {
 }
 
 fn table_style(common: &CommonArgs, to_terminal: bool) -> TableStyle {
+    let terminal = if to_terminal {
+        report::terminal_width()
+    } else {
+        None
+    };
     TableStyle {
-        color: to_terminal && !common.no_color,
-        width: common.width,
+        color: report::colour_allowed(
+            to_terminal,
+            common.no_color,
+            std::env::var("NO_COLOR").ok().as_deref(),
+        ),
+        width: Some(report::table_width(
+            common.width,
+            terminal,
+            std::env::var("COLUMNS").ok().as_deref(),
+        )),
+    }
+}
+
+/// `--width`: a table needs at least one column.
+fn parse_width(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(0) => Err(
+            "the table width must be at least 1 column (leave --width out to fit the terminal)"
+                .into(),
+        ),
+        Ok(w) => Ok(w),
+        Err(e) => Err(format!("{e} (the table width in columns, 1 to 65535)")),
     }
 }
 
@@ -456,6 +482,7 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         files: &file_rows(&batch, &tally),
         errors: &errors,
         skipped: &batch.skipped,
+        analysed: batch.files.iter().map(|f| f.records()).sum(),
     })?;
     drop(printer);
     out.flush()?;

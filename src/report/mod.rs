@@ -29,8 +29,45 @@ pub enum Format {
 pub struct TableStyle {
     /// Colour cells (only on a terminal).
     pub color: bool,
-    /// Fixed width in columns (None: the terminal's, or unlimited when not a terminal).
+    /// Width in columns (None: unlimited, the wide layout).
     pub width: Option<u16>,
+}
+
+/// Below this width the connections table uses its compact layout: the columns that say what
+/// went wrong and where, the rest left to `explain`.
+pub const COMPACT_BELOW: u16 = 140;
+
+/// Width when neither the flag, the terminal nor `COLUMNS` gives one.
+pub const DEFAULT_WIDTH: u16 = 120;
+
+impl TableStyle {
+    /// The compact connections layout.
+    pub fn compact(&self) -> bool {
+        self.width.is_some_and(|w| w < COMPACT_BELOW)
+    }
+}
+
+/// The table width: `--width`, else the terminal's, else `COLUMNS`, else [`DEFAULT_WIDTH`].
+/// A terminal or `COLUMNS` that says 0 (`script`, some CI consoles report 0x0) counts as
+/// unknown.
+pub fn table_width(flag: Option<u16>, terminal: Option<u16>, columns: Option<&str>) -> u16 {
+    let columns = columns.and_then(|c| c.trim().parse::<u16>().ok());
+    [flag, terminal, columns]
+        .into_iter()
+        .flatten()
+        .find(|&w| w > 0)
+        .unwrap_or(DEFAULT_WIDTH)
+}
+
+/// The width of the terminal standard output is, if it is one (comfy-table asks crossterm).
+pub fn terminal_width() -> Option<u16> {
+    Table::new().width().filter(|&w| w > 0)
+}
+
+/// Colours only on a terminal, and never with `--no-color` or a non-empty `NO_COLOR`
+/// (<https://no-color.org>).
+pub fn colour_allowed(to_terminal: bool, no_color_flag: bool, no_color_env: Option<&str>) -> bool {
+    to_terminal && !no_color_flag && !matches!(no_color_env, Some(v) if !v.is_empty())
 }
 
 /// JSON lines: each row as one object (the serde view of its type) and a newline. Every JSON
@@ -190,74 +227,166 @@ fn severity_color(s: Severity) -> Color {
     }
 }
 
-/// The connections table.
-pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Table {
-    let mut t = new_table(style);
-    t.set_header(vec![
-        "#",
-        "Time (UTC)",
-        "Client → Server",
-        "SNI",
-        "Version",
-        "Cipher",
-        "Client cert\nreq / sent",
-        "Server chain",
-        "Alerts",
-        "Status",
-        "Findings",
-    ]);
-    // With several captures, the first column names the file too.
-    let several_files = records.windows(2).any(|w| w[0].file != w[1].file);
-    for r in records {
-        let start = r.start.rfc3339_checked();
-        let start = start.as_deref().unwrap_or("-");
-        let time = start.get(11..23).unwrap_or(start).to_string();
-        let findings = r
-            .findings
+/// The file name of a record's capture (not its path: tables are narrow).
+fn file_name(file: &str) -> String {
+    std::path::Path::new(file)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.to_string())
+}
+
+/// `failed` / `handshake`, `ok` / `HTTP 200`, `unknown` / `incomplete`: the outcome, where a
+/// failure happened, and the last HTTP status seen.
+pub fn outcome_cell(r: &ConnectionRecord) -> String {
+    use crate::record::{FailedAt, Outcome};
+    let mut lines = vec![match r.outcome {
+        Outcome::Ok => "ok",
+        Outcome::Failed => "failed",
+        Outcome::Unknown => "unknown",
+    }
+    .to_string()];
+    match (r.outcome, r.failed_at) {
+        (Outcome::Failed, Some(at)) => lines.push(
+            match at {
+                FailedAt::Tcp => "tcp",
+                FailedAt::Handshake => "handshake",
+                FailedAt::Http => "http",
+            }
+            .into(),
+        ),
+        (Outcome::Unknown, _) if r.status.as_str() != "ok" => lines.push(r.status.as_str().into()),
+        _ => {}
+    }
+    if let Some(code) = r.http.iter().rev().find_map(|h| h.status) {
+        lines.push(format!("HTTP {code}"));
+    }
+    lines.join("\n")
+}
+
+/// The cause of a failure on the first line, then the other findings as `+ id` lines.
+pub fn findings_cell(r: &ConnectionRecord) -> String {
+    let cause = r.cause.as_deref();
+    let mut lines: Vec<String> = cause.map(str::to_owned).into_iter().collect();
+    lines.extend(
+        r.findings
             .iter()
             .map(|f| f.kind.id())
-            .collect::<Vec<_>>()
-            .join("\n");
+            .filter(|id| Some(*id) != cause)
+            .map(|id| format!("+ {id}")),
+    );
+    lines.join("\n")
+}
+
+/// The widest line of a cell's text (a column no narrower never breaks it).
+pub(crate) fn widest_line(text: &str) -> u16 {
+    text.lines()
+        .map(|l| u16::try_from(l.chars().count()).unwrap_or(u16::MAX))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Keeps column `col` at least as wide as its widest line, so that comfy-table never splits a
+/// finding id over lines (`chain-in/complete`).
+pub(crate) fn keep_whole(t: &mut Table, col: usize, widest: u16) {
+    if let Some(c) = t.column_mut(col) {
+        // The boundary counts the cell padding too (one space each side, comfy-table's
+        // default, which tables here keep).
+        c.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(
+            comfy_table::Width::Fixed(widest.saturating_add(2)),
+        ));
+    }
+}
+
+/// Server cells up to this wide are never wrapped (`api.tlscap.test`, `[2001:db8::1]:443`).
+pub(crate) const SERVER_KEPT_WHOLE: u16 = 28;
+
+/// Narrower compact tables leave the alerts out (the `tls-alert` finding names them).
+const ALERTS_FROM: u16 = 100;
+
+/// The connections table: outcome, cause and server first. Below [`COMPACT_BELOW`] columns
+/// only those (and the alerts from [`ALERTS_FROM`] columns); `explain` shows the rest of a connection.
+pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Table {
+    let compact = style.compact();
+    let mut t = new_table(style);
+    let mut header = vec!["#", "Outcome", "Cause\n+ findings", "SNI\n→ Server"];
+    if !compact {
+        header.extend([
+            "Client",
+            "Version",
+            "Cipher",
+            "Client cert\nreq / sent",
+            "Server chain",
+        ]);
+    }
+    let alerts = style.width.map_or(true, |w| w >= ALERTS_FROM);
+    if alerts {
+        header.push("Alerts");
+    }
+    if !compact {
+        header.push("Time (UTC)");
+    }
+    t.set_header(header);
+    // With several captures, the first column names the file too.
+    let several_files = records.windows(2).any(|w| w[0].file != w[1].file);
+    let (mut widest_outcome, mut widest_findings, mut widest_server) = (0, 0, 0);
+    for r in records {
+        let findings = findings_cell(r);
+        let server = format!("{}\n→ {}", r.sni.as_deref().unwrap_or("(no SNI)"), r.server);
+        widest_findings = widest_findings.max(widest_line(&findings));
+        widest_server = widest_server.max(widest_line(&server));
+        let outcome_text = outcome_cell(r);
+        widest_outcome = widest_outcome.max(widest_line(&outcome_text));
         let worst = r.findings.iter().map(|f| f.severity).max();
-        let mut status = Cell::new(r.status.as_str());
+        let mut outcome = Cell::new(outcome_text);
         let mut findings_cell = Cell::new(findings);
         if style.color {
             if let Some(sev) = worst {
                 findings_cell = findings_cell.fg(severity_color(sev));
             }
-            status = status.fg(if r.status == "ok" {
-                Color::Green
-            } else {
-                Color::Red
+            outcome = outcome.fg(match r.outcome {
+                crate::record::Outcome::Ok => Color::Green,
+                crate::record::Outcome::Failed => Color::Red,
+                crate::record::Outcome::Unknown => Color::Yellow,
             });
         }
-        t.add_row(vec![
+        let mut row = vec![
             Cell::new(if several_files {
-                let name = std::path::Path::new(&r.file)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| r.file.clone());
-                format!("{name}\n#{}", r.index)
+                format!("{}\n#{}", file_name(&r.file), r.index)
             } else {
                 format!("{}", r.index)
             }),
-            Cell::new(time),
-            Cell::new(format!("{}\n→ {}", r.client, r.server)),
-            Cell::new(r.sni.as_deref().unwrap_or("(none)")),
-            Cell::new(r.version.as_deref().unwrap_or("-")),
-            Cell::new(
-                r.cipher
-                    .as_deref()
-                    .map(cipher_cell)
-                    .unwrap_or_else(|| "-".into()),
-            ),
-            Cell::new(client_cert_cell(r)),
-            Cell::new(chain_cell(r)),
-            Cell::new(alerts_cell_brief(r)),
-            status,
+            outcome,
             findings_cell,
-        ]);
+            Cell::new(server),
+        ];
+        if !compact {
+            row.extend([
+                Cell::new(r.client),
+                Cell::new(r.version.as_deref().unwrap_or("-")),
+                Cell::new(
+                    r.cipher
+                        .as_deref()
+                        .map(cipher_cell)
+                        .unwrap_or_else(|| "-".into()),
+                ),
+                Cell::new(client_cert_cell(r)),
+                Cell::new(chain_cell(r)),
+            ]);
+        }
+        if alerts {
+            row.push(Cell::new(alerts_cell_brief(r)));
+        }
+        if !compact {
+            let start = r.start.rfc3339_checked();
+            let start = start.as_deref().unwrap_or("-");
+            row.push(Cell::new(start.get(11..23).unwrap_or(start)));
+        }
+        t.add_row(row);
     }
+    keep_whole(&mut t, 1, widest_outcome.max(widest_line("Outcome")));
+    keep_whole(&mut t, 2, widest_findings.max(widest_line("+ findings")));
+    // A long host name may wrap rather than squeeze the columns after it.
+    keep_whole(&mut t, 3, widest_server.min(SERVER_KEPT_WHOLE));
     t
 }
 
@@ -479,6 +608,12 @@ pub fn write_findings(
         Format::Table => {
             let mut t = new_table(style);
             t.set_header(vec!["Severity", "Finding", "Connection", "Message"]);
+            let widest = rows
+                .iter()
+                .map(|r| widest_line(r.finding.kind.id()))
+                .max()
+                .unwrap_or(0);
+            keep_whole(&mut t, 1, widest);
             for r in &rows {
                 let mut sev = Cell::new(r.finding.severity.as_str());
                 if style.color {

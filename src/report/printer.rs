@@ -51,6 +51,44 @@ pub struct RunEnd<'a> {
     pub errors: &'a [InputError],
     /// Files in walked directories that are not captures.
     pub skipped: &'a [(PathBuf, String)],
+    /// Connections the analysis reported, before the filters.
+    pub analysed: u64,
+}
+
+/// What a table says instead of an empty table: why nothing is listed. None when the inputs
+/// could not be read at all (their errors, on stderr, say it).
+pub fn nothing_shown(findings_view: bool, end: &RunEnd<'_>) -> Option<String> {
+    let sum = |f: fn(&FileRow) -> u64| end.files.iter().map(f).sum::<u64>();
+    let (packets, tcp, shown) = (
+        sum(|f| f.packets),
+        sum(|f| f.tcp_connections),
+        sum(|f| f.connections),
+    );
+    if packets == 0 && !end.errors.is_empty() {
+        return None;
+    }
+    let plural = |n: u64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    Some(if end.analysed == 0 && tcp > 0 {
+        format!(
+            "no TLS connections ({}: `--all` shows them)",
+            plural(tcp, "plain TCP connection")
+        )
+    } else if end.analysed == 0 {
+        format!(
+            "no TLS connections (no TCP connections in {})",
+            plural(packets, "packet")
+        )
+    } else if shown == 0 {
+        format!(
+            "no connection matches the filters ({} without them)",
+            plural(end.analysed, "connection")
+        )
+    } else if findings_view {
+        format!("no findings on {}", plural(shown, "connection"))
+    } else {
+        // Every kept connection makes a row: a listing with rows is never empty.
+        return None;
+    })
 }
 
 /// A view in a format.
@@ -300,8 +338,13 @@ impl Printer for Tables<'_> {
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
         let (findings, style) = (self.findings, self.style);
         let out = &mut *self.out.out;
-        std::mem::take(&mut self.pages)
+        let any = std::mem::take(&mut self.pages)
             .finish(&mut |page| Self::write_page(out, findings, style, page))?;
+        if !any {
+            if let Some(why) = nothing_shown(findings, end) {
+                writeln!(out, "{why}")?;
+            }
+        }
         self.out.end(end)
     }
 }
@@ -321,7 +364,13 @@ impl Printer for Servers<'_> {
 
     fn finish(&mut self, end: &RunEnd<'_>) -> io::Result<()> {
         let rows = std::mem::take(&mut self.agg).rows();
-        views::write_servers(self.out.out, self.out.format, self.style, &rows)?;
+        if rows.is_empty() && self.out.format == Format::Table {
+            if let Some(why) = nothing_shown(false, end) {
+                writeln!(self.out.out, "{why}")?;
+            }
+        } else {
+            views::write_servers(self.out.out, self.out.format, self.style, &rows)?;
+        }
         self.out.end(end)
     }
 }
@@ -417,11 +466,11 @@ impl TablePages {
         Ok(())
     }
 
-    /// Writes the last page, or an empty table when there were no rows at all.
-    fn finish(self, write: &mut WritePage<'_>) -> io::Result<()> {
-        if !self.page.is_empty() || self.written == 0 {
+    /// Writes the last page; false when there were no rows at all (and nothing was written).
+    fn finish(self, write: &mut WritePage<'_>) -> io::Result<bool> {
+        if !self.page.is_empty() {
             write(&self.page)?;
         }
-        Ok(())
+        Ok(self.written > 0 || !self.page.is_empty())
     }
 }

@@ -345,29 +345,47 @@ pub fn write_servers(
             w.flush()
         }
         Format::Table => {
+            // What is wrong first; below the compact width the versions and ciphers are left
+            // to JSON and CSV, and below 100 columns the client-certificate counts too.
+            let compact = style.compact();
+            let client_cert = style.width.map_or(true, |w| w >= 100);
             let mut t = new_table(style);
-            t.set_header(vec![
-                "Server",
-                "SNI",
-                "Conns",
-                "Versions",
-                "Ciphers",
-                "Chain",
-                "Client cert\nasked / sent",
-                "Findings",
-            ]);
-            for r in rows {
-                t.add_row(vec![
-                    Cell::new(&r.server),
-                    Cell::new(r.sni.as_deref().unwrap_or("(none)")),
-                    Cell::new(r.connections),
-                    Cell::new(counts(&r.versions)),
-                    Cell::new(counts(&r.ciphers)),
-                    Cell::new(&r.chain),
-                    Cell::new(format!("{} / {}", r.cert_requested, r.client_cert_sent)),
-                    Cell::new(counts(&r.findings)),
-                ]);
+            let mut header = vec!["SNI\n→ Server", "Conns", "Findings", "Chain"];
+            if client_cert {
+                header.push("Client cert\nasked / sent");
             }
+            if !compact {
+                header.extend(["Versions", "Ciphers"]);
+            }
+            t.set_header(header);
+            let (mut widest_server, mut widest_findings) = (0, super::widest_line("Findings"));
+            for r in rows {
+                let server = format!("{}\n→ {}", r.sni.as_deref().unwrap_or("(no SNI)"), r.server);
+                let findings = counts(&r.findings);
+                widest_server = widest_server.max(super::widest_line(&server));
+                widest_findings = widest_findings.max(super::widest_line(&findings));
+                let mut row = vec![
+                    Cell::new(server),
+                    Cell::new(r.connections),
+                    Cell::new(findings),
+                    Cell::new(&r.chain),
+                ];
+                if client_cert {
+                    row.push(Cell::new(format!(
+                        "{} / {}",
+                        r.cert_requested, r.client_cert_sent
+                    )));
+                }
+                if !compact {
+                    row.extend([
+                        Cell::new(counts(&r.versions)),
+                        Cell::new(counts(&r.ciphers)),
+                    ]);
+                }
+                t.add_row(row);
+            }
+            super::keep_whole(&mut t, 0, widest_server.min(super::SERVER_KEPT_WHOLE));
+            super::keep_whole(&mut t, 2, widest_findings);
             writeln!(out, "{t}")
         }
     }
