@@ -383,3 +383,27 @@ fn an_initial_that_does_not_authenticate_opens_nothing() {
         assert_eq!(table.finish().len(), opened, "flipped: {flip}");
     }
 }
+
+/// nDPI's `quic_frags_ch_out_of_order_same_packet_craziness.pcapng` holds only clients'
+/// datagrams (179 packets, all to port 443): the 28 clients that repeated their Initial are
+/// not `quic-blocked` (an error) but a one-sided capture (info), outcome unknown.
+#[test]
+fn a_capture_of_clients_only_blames_no_server() {
+    let Some(corpus) = common::corpus("a_capture_of_clients_only_blames_no_server") else {
+        return;
+    };
+    let file = corpus.join(
+        "nDPI/tests/cfgs/default/pcap/quic_frags_ch_out_of_order_same_packet_craziness.pcapng",
+    );
+    let rs = records(&[&file.to_string_lossy()]);
+    assert_eq!(rs.len(), 113);
+    let one_sided = rs
+        .iter()
+        .filter(|r| ids(r) == [("one-sided-capture".to_string(), "info".to_string())])
+        .count();
+    assert_eq!(one_sided, 28);
+    assert!(rs.iter().all(|r| r["outcome"] == "unknown"));
+    assert!(rs
+        .iter()
+        .all(|r| !ids(r).iter().any(|(id, _)| id == "quic-blocked")));
+}

@@ -33,6 +33,17 @@ pub(super) fn quic_rules(
     if quic.client_initial_retransmissions == 0 {
         return;
     }
+    if tcp.no_server_in_capture {
+        // Only clients' datagrams were captured (a filter or a tap on one direction): the
+        // server may well have answered.
+        out.push(finding(
+            FindingKind::OneSidedCapture,
+            Severity::Info,
+            format!("The capture holds no packet from any QUIC server, only clients' datagrams: nothing is concluded from {}'s apparent silence (capture both directions to tell a blocked path from a one-sided capture).", r.server),
+            format!("{} Initials from the client (first in packet {first}); no datagram from any server in the capture.", tcp.dir_packets[client]),
+        ));
+        return;
+    }
     let last = tcp.last_data[client].map_or(first, |p| p.packet);
     let waited = tcp.last.ts.seconds_since(tcp.first.ts).max(0.0);
     let base = format!(

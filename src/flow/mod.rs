@@ -211,6 +211,9 @@ pub struct TcpSummary {
     /// The latest packet of the capture when the connection was emitted: how long the capture
     /// watched after the connection's own last packet.
     pub seen_until: PacketRef,
+    /// The capture holds no packet from any server (QUIC: no datagram from a QUIC server and
+    /// no TCP SYN-ACK seen since the first QUIC connection), so a server's silence proves nothing.
+    pub no_server_in_capture: bool,
     /// The tunnels the connection's first packet came in (each direction of a tunnel may use
     /// its own label or TEID; the first packet's names the connection).
     pub carrier: Carrier,

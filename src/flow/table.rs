@@ -713,6 +713,7 @@ impl<H: StreamHandler> FlowTable<H> {
                 acked_unseen: [(0, None); 2],
                 stale_ack: None,
                 seen_until: first,
+                no_server_in_capture: false,
                 carrier,
             },
             seen_end: [None; 2],

@@ -182,6 +182,9 @@ pub struct QuicTable {
     /// TCP SYNs to the servers' addresses: (server ip, packet).
     syns: Vec<(IpAddr, PacketRef)>,
     latest: PacketRef,
+    /// A connection that ended had a packet from its server, or a TCP server answered a SYN
+    /// (see `TcpSummary::no_server_in_capture`).
+    server_seen: bool,
 }
 
 /// Seconds of capture time without a packet after which a QUIC connection ends (its record is
@@ -212,6 +215,7 @@ impl QuicTable {
                 packet: 0,
                 ts: Default::default(),
             },
+            server_seen: false,
         }
     }
 
@@ -228,7 +232,12 @@ impl QuicTable {
     /// A TCP segment: a SYN to a QUIC server's address is remembered (TCP fallback).
     #[inline]
     pub fn on_tcp(&mut self, meta: SegmentMeta, seg: &TcpSegment<'_>) {
-        if self.conns.is_empty() || !seg.flags.syn() || seg.flags.ack() {
+        if self.conns.is_empty() || !seg.flags.syn() {
+            return;
+        }
+        if seg.flags.ack() {
+            // A SYN-ACK: the capture holds servers' packets, it is not one-sided.
+            self.server_seen = true;
             return;
         }
         if self.syns.len() < MAX_SYNS {
@@ -398,10 +407,18 @@ impl QuicTable {
     pub fn finish(self) -> Vec<QuicFinished> {
         let syns = self.syns;
         let latest = self.latest;
+        let server_seen = self.server_seen
+            || self
+                .conns
+                .iter()
+                .flatten()
+                .any(|c| c.dir_packets[Direction::ToClient.idx()] > 0);
         self.conns
             .into_iter()
             .enumerate()
-            .filter_map(|(i, c)| Some(c?.finish(i as u64, &syns, latest, EndReason::CaptureEnd)))
+            .filter_map(|(i, c)| {
+                Some(c?.finish(i as u64, &syns, latest, EndReason::CaptureEnd, server_seen))
+            })
             .collect()
     }
 
@@ -420,7 +437,15 @@ impl QuicTable {
                 if let Some(c) = slot.take() {
                     self.live -= 1;
                     any = true;
-                    ended(c.finish(i as u64, &self.syns, self.latest, EndReason::Idle));
+                    self.server_seen |= c.dir_packets[Direction::ToClient.idx()] > 0;
+                    let server_seen = self.server_seen;
+                    ended(c.finish(
+                        i as u64,
+                        &self.syns,
+                        self.latest,
+                        EndReason::Idle,
+                        server_seen,
+                    ));
                 }
             }
         }
@@ -790,6 +815,7 @@ impl Conn {
         syns: &[(IpAddr, PacketRef)],
         latest: PacketRef,
         end_reason: EndReason,
+        server_seen: bool,
     ) -> QuicFinished {
         let server_ip = self.server.ip();
         self.quic.tcp_fallback_packet = syns
@@ -845,6 +871,7 @@ impl Conn {
             // Datagrams inside tunnels do not reach the QUIC stage yet.
             carrier: Default::default(),
             seen_until: latest,
+            no_server_in_capture: !server_seen,
         };
         QuicFinished {
             ordinal,
