@@ -3,9 +3,9 @@
 //! Lengths are checked here first so that reasons read like "IPv4 header says 60 bytes, packet
 //! has 34"; etherparse's header slices then give the fields.
 
+use super::carrier::CarrierKind;
 use super::defrag::{FragKey, Fragment};
 use super::link::Network;
-use super::tunnel::CarrierKind;
 use super::{Decoded, TcpFlags, TcpSegment};
 use etherparse::{Ipv4HeaderSlice, Ipv6HeaderSlice, TcpHeaderSlice};
 use std::net::{IpAddr, SocketAddr};

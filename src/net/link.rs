@@ -4,7 +4,12 @@
 //! null/loop, PPP and PPPoE are peeled here (etherparse does not know them). MPLS and 802.11
 //! are peeled by [`super::tunnel`], which names what it peeled in the [`Carrier`].
 
-use super::tunnel::{self, Carrier};
+use super::carrier::{Carrier, CarrierKind};
+
+/// MPLS label stack entries beyond this are treated as hostile.
+const MAX_MPLS_LABELS: usize = 16;
+pub(super) const ETHERTYPE_MPLS: u16 = 0x8847;
+pub(super) const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 use crate::capture::LinkType;
 use etherparse::Ethernet2HeaderSlice;
 
@@ -41,11 +46,11 @@ const LINKTYPE_IEEE802_11_RADIOTAP: LinkType = LinkType(127);
 /// Stacked VLAN tags beyond this are treated as hostile.
 const MAX_VLAN_TAGS: usize = 8;
 
-fn short(what: &str, needed: usize, have: usize) -> Network<'static> {
+pub(super) fn short(what: &str, needed: usize, have: usize) -> Network<'static> {
     Network::Malformed(format!("{what} needs {needed} bytes, packet has {have}"))
 }
 
-fn be16(data: &[u8], at: usize) -> Option<u16> {
+pub(super) fn be16(data: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*data.get(at)?, *data.get(at + 1)?]))
 }
 
@@ -85,8 +90,8 @@ pub(crate) fn peel<'a>(link: LinkType, data: &'a [u8], carrier: &mut Carrier) ->
         LinkType::LOOP => bsd_loopback(data, Some(true)),
         LinkType::PPP | LinkType::PPP_HDLC => ppp(data),
         LinkType::PPP_ETHER => pppoe_session(data),
-        LINKTYPE_IEEE802_11 => tunnel::ieee80211(data, carrier),
-        LINKTYPE_IEEE802_11_RADIOTAP => tunnel::radiotap(data, carrier),
+        LINKTYPE_IEEE802_11 => ieee80211(data, carrier),
+        LINKTYPE_IEEE802_11_RADIOTAP => radiotap(data, carrier),
         _ => Network::Unsupported,
     }
 }
@@ -150,7 +155,7 @@ fn by_ethertype_at<'a>(
             }
         }
         ETHERTYPE_PPPOE_SESSION => pppoe_session(rest),
-        tunnel::ETHERTYPE_MPLS | tunnel::ETHERTYPE_MPLS_MULTICAST => tunnel::mpls(rest, carrier),
+        ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => mpls(rest, carrier),
         _ => Network::NotIp,
     }
 }
@@ -213,6 +218,104 @@ fn pppoe_session(data: &[u8]) -> Network<'_> {
     // The length field bounds the PPP frame (Ethernet padding may follow).
     let ppp_frame = rest.get(..usize::from(length)).unwrap_or(rest);
     ppp_protocol(ppp_frame)
+}
+
+pub(super) fn be24(data: &[u8], at: usize) -> Option<u32> {
+    let b = data.get(at..at + 3)?;
+    Some(u32::from_be_bytes([0, b[0], b[1], b[2]]))
+}
+
+pub(super) fn be32(data: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// An MPLS label stack (4 bytes per entry, the last with the bottom-of-stack bit), then IPv4,
+/// IPv6, or an Ethernet pseudowire (with or without its all-zero control word).
+pub(super) fn mpls<'a>(data: &'a [u8], carrier: &mut Carrier) -> Network<'a> {
+    let mut pos = 0;
+    for _ in 0..MAX_MPLS_LABELS {
+        let Some(entry) = be32(data, pos) else {
+            return short("MPLS label stack entry", pos + 4, data.len());
+        };
+        carrier.push(CarrierKind::Mpls, Some(entry >> 12));
+        pos += 4;
+        if entry & 0x100 != 0 {
+            let payload = &data[pos..];
+            // No field says what follows the stack: the first nibble tells IP from a pseudowire.
+            return match payload.first().map(|b| b >> 4) {
+                Some(4) => Network::Ipv4(payload),
+                Some(6) => Network::Ipv6(payload),
+                Some(0) => ethernet(payload.get(4..).unwrap_or_default(), carrier),
+                Some(_) => ethernet(payload, carrier),
+                None => Network::NotIp,
+            };
+        }
+    }
+    Network::Malformed(format!("more than {MAX_MPLS_LABELS} MPLS labels"))
+}
+
+/// Radiotap: version(1, 0) pad(1) length(2, little-endian) then an 802.11 frame. A trailing
+/// FCS needs no care: the IP length bounds the packet.
+fn radiotap<'a>(data: &'a [u8], carrier: &mut Carrier) -> Network<'a> {
+    let (Some(&version), Some(len)) = (
+        data.first(),
+        data.get(2..4)
+            .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]]))),
+    ) else {
+        return short("radiotap header", 4, data.len());
+    };
+    if version != 0 {
+        return Network::Malformed(format!("radiotap header version {version}"));
+    }
+    match data.get(len..) {
+        Some(frame) if len >= 8 => ieee80211(frame, carrier),
+        _ => short("radiotap header", len.max(8), data.len()),
+    }
+}
+
+/// An 802.11 data frame with an LLC/SNAP header; management, control, null-data, A-MSDU and
+/// protected (encrypted) frames carry nothing this tool can read.
+pub(super) fn ieee80211<'a>(data: &'a [u8], carrier: &mut Carrier) -> Network<'a> {
+    wlan_frame(data, false, carrier)
+}
+
+pub(super) fn wlan_frame<'a>(
+    data: &'a [u8],
+    swapped_fc: bool,
+    carrier: &mut Carrier,
+) -> Network<'a> {
+    let (Some(&fc0), Some(&fc1)) = (data.first(), data.get(1)) else {
+        return short("802.11 header", 24, data.len());
+    };
+    let (fc0, fc1) = if swapped_fc { (fc1, fc0) } else { (fc0, fc1) };
+    let (frame_type, subtype) = ((fc0 >> 2) & 0x3, fc0 >> 4);
+    if fc0 & 0x3 != 0 || frame_type != 2 || subtype & 0x4 != 0 || fc1 & 0x40 != 0 {
+        return Network::NotIp;
+    }
+    let qos = subtype & 0x8 != 0;
+    let mut header = 24;
+    if fc1 & 0x03 == 0x03 {
+        header += 6;
+    }
+    if qos {
+        // A-MSDU present: several subframes, each with its own header; not followed.
+        if data.get(header).is_some_and(|b| b & 0x80 != 0) {
+            return Network::NotIp;
+        }
+        header += 2;
+        if fc1 & 0x80 != 0 {
+            header += 4;
+        }
+    }
+    let Some(body) = data.get(header..) else {
+        return short("802.11 header", header, data.len());
+    };
+    match body {
+        [0xAA, 0xAA, 0x03, _, _, _, hi, lo, rest @ ..] => {
+            by_ethertype(u16::from_be_bytes([*hi, *lo]), rest, carrier)
+        }
+        _ => Network::NotIp,
+    }
 }
 
 #[cfg(test)]

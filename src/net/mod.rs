@@ -138,12 +138,13 @@ impl Default for DefragLimits {
     }
 }
 
+mod carrier;
 mod defrag;
 mod ip;
 mod link;
 mod tunnel;
 mod udp;
-pub use tunnel::{Carrier, CarrierKind};
+pub use carrier::{Carrier, CarrierKind};
 pub use udp::UdpDatagram;
 
 /// Tunnels inside tunnels beyond this are treated as hostile.

@@ -6,13 +6,11 @@
 //! 802.11 data frames (bare or under radiotap) are peeled here too; IP-in-IP is named here and
 //! peeled by the IP layer.
 
-use super::link::{self, Network};
-use std::fmt;
-
-/// Layers a [`Carrier`] names; deeper nesting is still decoded, its extra layers shown as `...`.
-const MAX_LAYERS: usize = 6;
-/// MPLS label stack entries beyond this are treated as hostile.
-const MAX_MPLS_LABELS: usize = 16;
+use super::carrier::{Carrier, CarrierKind};
+use super::link::{
+    self, be16, be24, be32, mpls, short, wlan_frame, Network, ETHERTYPE_MPLS,
+    ETHERTYPE_MPLS_MULTICAST,
+};
 
 const PORT_VXLAN: u16 = 4789;
 const PORT_GENEVE: u16 = 6081;
@@ -25,162 +23,7 @@ const ETHERTYPE_IPV6: u16 = 0x86DD;
 const ETHERTYPE_TEB: u16 = 0x6558;
 const ETHERTYPE_ERSPAN_2: u16 = 0x88BE;
 const ETHERTYPE_ERSPAN_3: u16 = 0x22EB;
-pub(crate) const ETHERTYPE_MPLS: u16 = 0x8847;
-pub(crate) const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 const ETHERTYPE_PPP: u16 = 0x880B;
-
-/// What kind of encapsulation a carrier layer is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CarrierKind {
-    /// VXLAN (RFC 7348); id = VNI.
-    #[default]
-    Vxlan,
-    /// GENEVE (RFC 8926); id = VNI.
-    Geneve,
-    /// GRE (RFC 2784/2890); id = key when present.
-    Gre,
-    /// PPTP's enhanced GRE (RFC 2637); id = call id.
-    Pptp,
-    /// Cisco ERSPAN type I, II or III inside GRE; id = session id (types II and III).
-    Erspan,
-    /// One MPLS label (RFC 3032); id = label. Consecutive labels print as one stack.
-    Mpls,
-    /// IPv4 inside IPv4 (RFC 2003).
-    IpIp,
-    /// IPv6 inside IPv4 (RFC 4213).
-    SixIn4,
-    /// IPv4 inside IPv6 (RFC 2473).
-    FourIn6,
-    /// IPv6 inside IPv6 (RFC 2473).
-    SixIn6,
-    /// GTP-U (3GPP TS 29.281); id = TEID.
-    GtpU,
-    /// CAPWAP data channel (RFC 5415).
-    Capwap,
-}
-
-impl CarrierKind {
-    fn name(self) -> &'static str {
-        match self {
-            CarrierKind::Vxlan => "vxlan",
-            CarrierKind::Geneve => "geneve",
-            CarrierKind::Gre => "gre",
-            CarrierKind::Pptp => "pptp",
-            CarrierKind::Erspan => "erspan",
-            CarrierKind::Mpls => "mpls",
-            CarrierKind::IpIp => "ipip",
-            CarrierKind::SixIn4 => "6in4",
-            CarrierKind::FourIn6 => "4in6",
-            CarrierKind::SixIn6 => "6in6",
-            CarrierKind::GtpU => "gtp-u",
-            CarrierKind::Capwap => "capwap",
-        }
-    }
-}
-
-/// 8 bytes (an `Option<u32>` id would make it 12).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct Layer {
-    kind: CarrierKind,
-    has_id: bool,
-    id: u32,
-}
-
-/// The encapsulations a packet was found in, outermost first; empty for a packet sent
-/// directly on the capture's link (VLAN tags, PPPoE and the link layer itself are not carriers).
-/// Plain data so that it can travel with every segment without allocating.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Carrier {
-    layers: [Layer; MAX_LAYERS],
-    len: u8,
-    /// More layers than `layers` holds were peeled.
-    overflow: bool,
-}
-
-impl Carrier {
-    /// No encapsulation.
-    pub fn is_direct(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Back to direct (the layers are left as they are: `len` bounds what is read).
-    pub(crate) fn clear(&mut self) {
-        self.len = 0;
-        self.overflow = false;
-    }
-
-    pub(crate) fn push(&mut self, kind: CarrierKind, id: Option<u32>) {
-        match self.layers.get_mut(usize::from(self.len)) {
-            Some(slot) => {
-                *slot = Layer {
-                    kind,
-                    has_id: id.is_some(),
-                    id: id.unwrap_or_default(),
-                };
-                self.len += 1;
-            }
-            None => self.overflow = true,
-        }
-    }
-
-    /// The layers as (kind, id), outermost first.
-    pub fn layers(&self) -> impl Iterator<Item = (CarrierKind, Option<u32>)> + '_ {
-        self.layers[..usize::from(self.len)]
-            .iter()
-            .map(|l| (l.kind, l.has_id.then_some(l.id)))
-    }
-}
-
-/// `vxlan:42`, `gre`, `mpls:16,17`, `gtp-u:0x1f4`, nested ones joined by `/` outermost first
-/// (`gre/mpls:100`).
-impl fmt::Display for Carrier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut prev: Option<CarrierKind> = None;
-        for layer in &self.layers[..usize::from(self.len)] {
-            let continues_stack =
-                layer.kind == CarrierKind::Mpls && prev == Some(CarrierKind::Mpls);
-            if continues_stack {
-                f.write_str(",")?;
-            } else {
-                if prev.is_some() {
-                    f.write_str("/")?;
-                }
-                f.write_str(layer.kind.name())?;
-                if layer.has_id {
-                    f.write_str(":")?;
-                }
-            }
-            match (layer.kind, layer.has_id.then_some(layer.id)) {
-                // TEIDs are opaque handles that tools show in hex.
-                (CarrierKind::GtpU, Some(id)) => write!(f, "{id:#x}")?,
-                (_, Some(id)) => write!(f, "{id}")?,
-                (_, None) => {}
-            }
-            prev = Some(layer.kind);
-        }
-        if self.overflow {
-            f.write_str("/...")?;
-        }
-        Ok(())
-    }
-}
-
-fn be16(data: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*data.get(at)?, *data.get(at + 1)?]))
-}
-
-fn be24(data: &[u8], at: usize) -> Option<u32> {
-    let b = data.get(at..at + 3)?;
-    Some(u32::from_be_bytes([0, b[0], b[1], b[2]]))
-}
-
-fn be32(data: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn short(what: &str, needed: usize, have: usize) -> Network<'static> {
-    Network::Malformed(format!("{what} needs {needed} bytes, packet has {have}"))
-}
 
 /// The packet inside a UDP datagram (`transport` = UDP header and payload) when its ports and
 /// header say it is a tunnel; `None` for any other UDP datagram.
@@ -457,94 +300,10 @@ fn erspan3<'a>(data: &'a [u8], carrier: &mut Carrier) -> Network<'a> {
     }
 }
 
-/// An MPLS label stack (4 bytes per entry, the last with the bottom-of-stack bit), then IPv4,
-/// IPv6, or an Ethernet pseudowire (with or without its all-zero control word).
-pub(crate) fn mpls<'a>(data: &'a [u8], carrier: &mut Carrier) -> Network<'a> {
-    let mut pos = 0;
-    for _ in 0..MAX_MPLS_LABELS {
-        let Some(entry) = be32(data, pos) else {
-            return short("MPLS label stack entry", pos + 4, data.len());
-        };
-        carrier.push(CarrierKind::Mpls, Some(entry >> 12));
-        pos += 4;
-        if entry & 0x100 != 0 {
-            let payload = &data[pos..];
-            // No field says what follows the stack: the first nibble tells IP from a pseudowire.
-            return match payload.first().map(|b| b >> 4) {
-                Some(4) => Network::Ipv4(payload),
-                Some(6) => Network::Ipv6(payload),
-                Some(0) => link::ethernet(payload.get(4..).unwrap_or_default(), carrier),
-                Some(_) => link::ethernet(payload, carrier),
-                None => Network::NotIp,
-            };
-        }
-    }
-    Network::Malformed(format!("more than {MAX_MPLS_LABELS} MPLS labels"))
-}
-
-/// Radiotap: version(1, 0) pad(1) length(2, little-endian) then an 802.11 frame. A trailing
-/// FCS needs no care: the IP length bounds the packet.
-pub(crate) fn radiotap<'a>(data: &'a [u8], carrier: &mut Carrier) -> Network<'a> {
-    let (Some(&version), Some(len)) = (
-        data.first(),
-        data.get(2..4)
-            .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]]))),
-    ) else {
-        return short("radiotap header", 4, data.len());
-    };
-    if version != 0 {
-        return Network::Malformed(format!("radiotap header version {version}"));
-    }
-    match data.get(len..) {
-        Some(frame) if len >= 8 => ieee80211(frame, carrier),
-        _ => short("radiotap header", len.max(8), data.len()),
-    }
-}
-
-/// An 802.11 data frame with an LLC/SNAP header; management, control, null-data, A-MSDU and
-/// protected (encrypted) frames carry nothing this tool can read.
-pub(crate) fn ieee80211<'a>(data: &'a [u8], carrier: &mut Carrier) -> Network<'a> {
-    wlan_frame(data, false, carrier)
-}
-
-fn wlan_frame<'a>(data: &'a [u8], swapped_fc: bool, carrier: &mut Carrier) -> Network<'a> {
-    let (Some(&fc0), Some(&fc1)) = (data.first(), data.get(1)) else {
-        return short("802.11 header", 24, data.len());
-    };
-    let (fc0, fc1) = if swapped_fc { (fc1, fc0) } else { (fc0, fc1) };
-    let (frame_type, subtype) = ((fc0 >> 2) & 0x3, fc0 >> 4);
-    if fc0 & 0x3 != 0 || frame_type != 2 || subtype & 0x4 != 0 || fc1 & 0x40 != 0 {
-        return Network::NotIp;
-    }
-    let qos = subtype & 0x8 != 0;
-    let mut header = 24;
-    if fc1 & 0x03 == 0x03 {
-        header += 6;
-    }
-    if qos {
-        // A-MSDU present: several subframes, each with its own header; not followed.
-        if data.get(header).is_some_and(|b| b & 0x80 != 0) {
-            return Network::NotIp;
-        }
-        header += 2;
-        if fc1 & 0x80 != 0 {
-            header += 4;
-        }
-    }
-    let Some(body) = data.get(header..) else {
-        return short("802.11 header", header, data.len());
-    };
-    match body {
-        [0xAA, 0xAA, 0x03, _, _, _, hi, lo, rest @ ..] => {
-            link::by_ethertype(u16::from_be_bytes([*hi, *lo]), rest, carrier)
-        }
-        _ => Network::NotIp,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::link::ieee80211;
 
     // Hand-built headers: each checks one framing rule the corpus captures do not exercise.
 
