@@ -4,10 +4,11 @@
 //! chacha20poly1305); only the protocol glue is here.
 
 use super::wire::V2;
+use crate::tls::HkdfHash as Hash;
 use aes::cipher::BlockEncrypt;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use chacha20::cipher::{KeyIvInit, StreamCipher};
-use sha2::{Sha256, Sha384};
+use sha2::Sha256;
 
 /// The Initial salt of a version (RFC 9001 §5.2, RFC 9369 §3.3.1, and the drafts' salts as
 /// Wireshark and nDPI use them). None: a version whose Initial protection is unknown.
@@ -34,33 +35,9 @@ pub fn known_version(version: u32) -> bool {
     initial_salt(version).is_some()
 }
 
-/// The HKDF hash of a cipher suite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hash {
-    Sha256,
-    Sha384,
-}
-
 /// HKDF-Expand-Label (RFC 8446 §7.1) with an empty context.
 fn expand_label(hash: Hash, secret: &[u8], label: &[u8], len: usize) -> Option<Vec<u8>> {
-    let mut info = Vec::with_capacity(4 + 6 + label.len());
-    info.extend_from_slice(&u16::try_from(len).ok()?.to_be_bytes());
-    info.push(u8::try_from(6 + label.len()).ok()?);
-    info.extend_from_slice(b"tls13 ");
-    info.extend_from_slice(label);
-    info.push(0);
-    let mut out = vec![0u8; len];
-    let ok = match hash {
-        Hash::Sha256 => hkdf::Hkdf::<Sha256>::from_prk(secret)
-            .ok()?
-            .expand(&info, &mut out)
-            .is_ok(),
-        Hash::Sha384 => hkdf::Hkdf::<Sha384>::from_prk(secret)
-            .ok()?
-            .expand(&info, &mut out)
-            .is_ok(),
-    };
-    ok.then_some(out)
+    crate::tls::hkdf_expand_label(hash, secret, b"tls13 ", label, &[], len)
 }
 
 /// The packet protection AEAD.

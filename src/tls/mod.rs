@@ -9,6 +9,8 @@
 use crate::flow::{Direction, SegmentMeta, Side};
 
 mod decrypt;
+/// TLS 1.3 key derivation, shared with QUIC (RFC 9001 derives its keys the same way).
+pub(crate) use decrypt::{hkdf_expand_label, Hash as HkdfHash};
 pub mod fingerprint;
 mod handshake;
 pub mod keylog;

@@ -13,6 +13,7 @@ use super::keylog::KeySlot;
 use super::AppData;
 use crate::flow::Side;
 use protect::DirKeys;
+pub(crate) use protect::{hkdf_expand_label, Hash};
 use std::sync::Arc;
 
 /// Decrypted application data kept per direction for the HTTP reader.
