@@ -14,6 +14,7 @@ mod source;
 
 use crate::capture::{CaptureError, CaptureReader};
 use crate::certs::{TrustOptions, Validator};
+use crate::dtls::{DtlsConfig, DtlsFinished, DtlsTable};
 use crate::findings::{ClientAuthServers, CrossFacts, FindingsConfig};
 use crate::flow::{Finished, FlowConfig, FlowTable, Side, TcpSummary};
 use crate::net::{DefragLimits, NetDecoder};
@@ -322,8 +323,10 @@ fn analyze_in_line<T: Indexed>(
     observer_cfg.keylog = slot.clone();
     let mut builder = Finisher::new(path, opts);
     let mut quic = QuicTable::new(quic_config(opts, slot.clone()));
-    // QUIC records built as their connections end, numbered at the file's end.
+    // QUIC and DTLS records built as their connections end, numbered at the file's end.
     let mut quic_ended: Vec<(u64, T)> = Vec::new();
+    let mut dtls = DtlsTable::new(dtls_config(opts));
+    let mut dtls_ended: Vec<(u64, T)> = Vec::new();
     let mut emit = |finished: &mut Vec<Finished<TlsObserver>>, builder: &mut Finisher| {
         // Most packets end no connection: nothing to sort or drain (this runs per packet).
         if finished.is_empty() {
@@ -354,9 +357,16 @@ fn analyze_in_line<T: Indexed>(
                     slot.merge(log);
                 }
             }
-            source::Step::Datagram(meta, d) => quic.on_datagram(meta, &d, &mut |f| {
-                quic_ended.push((f.ordinal, builder.push_quic(f, prepare)));
-            }),
+            source::Step::Datagram(meta, d) => {
+                let dtls_read = dtls.on_datagram(meta, &d, &mut |f| {
+                    dtls_ended.push((f.ordinal, builder.push_dtls(f, prepare)));
+                });
+                if !dtls_read {
+                    quic.on_datagram(meta, &d, &mut |f| {
+                        quic_ended.push((f.ordinal, builder.push_quic(f, prepare)));
+                    });
+                }
+            }
             source::Step::Other => {}
             source::Step::End => break,
         }
@@ -372,7 +382,13 @@ fn analyze_in_line<T: Indexed>(
     });
     source.finish(&mut out);
     out.stats.tcp_connections = builder.seen;
-    emit_quic(quic, quic_ended, &mut builder, prepare, sink);
+    emit_datagram_records(
+        (quic, quic_ended),
+        (dtls, dtls_ended),
+        &mut builder,
+        prepare,
+        sink,
+    );
     out
 }
 
@@ -385,25 +401,39 @@ fn quic_config(opts: &Options, slot: Option<Arc<KeySlot>>) -> QuicConfig {
     }
 }
 
-/// Records of a file's QUIC connections, at its end: those `ended` before (by ordinal) and those
-/// still open, numbered after the file's TCP connections (`builder.seen` of them) in order of
-/// first packet.
-fn emit_quic<T: Indexed>(
-    quic: QuicTable,
-    mut ended: Vec<(u64, T)>,
+/// The DTLS stage's settings for a file.
+fn dtls_config(opts: &Options) -> DtlsConfig {
+    DtlsConfig {
+        observer: opts.observer.clone(),
+        ..Default::default()
+    }
+}
+
+/// Records of a file's QUIC, then DTLS, connections at its end: those `ended` before (by
+/// ordinal) and those still open, numbered after the file's TCP connections (`builder.seen` of
+/// them) in order of first packet.
+fn emit_datagram_records<T: Indexed>(
+    (quic, mut quic_ended): (QuicTable, Vec<(u64, T)>),
+    (dtls, mut dtls_ended): (DtlsTable, Vec<(u64, T)>),
     builder: &mut Finisher,
     prepare: &Prepare<'_, T>,
     sink: &mut dyn FnMut(u64, Option<T>),
 ) {
+    let quic_opened = quic.opened();
     for f in quic.finish() {
-        ended.push((f.ordinal, builder.push_quic(f, prepare)));
+        quic_ended.push((f.ordinal, builder.push_quic(f, prepare)));
     }
-    ended.sort_unstable_by_key(|(ordinal, _)| *ordinal);
+    for f in dtls.finish() {
+        dtls_ended.push((f.ordinal, builder.push_dtls(f, prepare)));
+    }
     let tcp = builder.seen;
-    for (ordinal, mut prepared) in ended {
-        let index = tcp + ordinal;
-        prepared.set_index(index);
-        sink(index, Some(prepared));
+    for (first, mut ended) in [(tcp, quic_ended), (tcp + quic_opened, dtls_ended)] {
+        ended.sort_unstable_by_key(|(ordinal, _)| *ordinal);
+        for (ordinal, mut prepared) in ended {
+            let index = first + ordinal;
+            prepared.set_index(index);
+            sink(index, Some(prepared));
+        }
     }
 }
 
@@ -548,6 +578,24 @@ impl<'o> Finisher<'o> {
         self.judge(record, hs, tcp, alerts_not_listed, prepare)
     }
 
+    /// A DTLS association's record, always reported; numbered later, after every TCP and
+    /// QUIC connection.
+    fn push_dtls<T>(&mut self, f: DtlsFinished, prepare: &Prepare<'_, T>) -> T {
+        let mut tcp = f.tcp;
+        tcp.index = f.ordinal;
+        let mut observer = f.observer;
+        let hs = observer.take_summary();
+        let mut record = self.builder.build(&hs, &tcp, Vec::new());
+        record.transport = crate::record::Transport::Dtls;
+        // FoxIO JA4: `d` instead of `t` for DTLS.
+        if let Some(ja4) = record.ja4.as_mut().filter(|j| j.starts_with('t')) {
+            ja4.replace_range(..1, "d");
+        }
+        record.dtls = Some(Box::new(f.dtls));
+        let alerts_not_listed = observer.alerts_not_listed();
+        self.judge(record, hs, tcp, alerts_not_listed, prepare)
+    }
+
     /// The rules, the chain check and the outcome of a built record.
     fn judge<T>(
         &mut self,
@@ -565,6 +613,7 @@ impl<'o> Finisher<'o> {
             alerts_not_listed,
         ));
         self.check_chain(&mut record, &hs);
+        crate::findings::srtp_certificates(&mut record, &hs);
         record.status = crate::findings::status(&hs, &record.findings, !record.http.is_empty());
         (record.outcome, record.failed_at) =
             crate::findings::judge(&record, crate::findings::both_sides_done(&hs));

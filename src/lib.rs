@@ -19,6 +19,7 @@ pub mod capture;
 pub mod certs;
 pub mod cli;
 pub mod compare;
+pub mod dtls;
 pub mod filter;
 pub mod findings;
 pub mod flow;

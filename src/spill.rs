@@ -749,6 +749,7 @@ mod tests {
             http: vec![],
             transport: Default::default(),
             quic: None,
+            dtls: None,
         }
     }
 

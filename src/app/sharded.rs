@@ -17,8 +17,12 @@
 //!   the output is identical for any number of shards.
 
 use super::source::{SegmentSource, Step};
-use super::{emit_quic, key_slot, quic_config, FileAnalysis, Finisher, Indexed, Options, Prepare};
+use super::{
+    dtls_config, emit_datagram_records, key_slot, quic_config, FileAnalysis, Finisher, Indexed,
+    Options, Prepare,
+};
 use crate::capture::SharedBlock;
+use crate::dtls::{DtlsFinished, DtlsTable};
 use crate::flow::{Finished, FlowTable, SegmentMeta};
 use crate::net::{Carrier, TcpFlags, TcpSegment};
 use crate::quic::QuicTable;
@@ -255,8 +259,10 @@ pub(super) fn run<T: Indexed + Send>(
             let slot = key_slot(&keylog, with_slot);
             workers.push(scope.spawn(move || worker(me, path, opts, slot, prepare, brx, rtx)));
         }
-        // QUIC is read on the reader thread: its datagrams are few beside TCP's segments.
+        // QUIC and DTLS are read on the reader thread: their datagrams are few beside TCP's
+        // segments.
         let mut quic = QuicTable::new(quic_config(opts, key_slot(&keylog, with_slot)));
+        let mut dtls = DtlsTable::new(dtls_config(opts));
         let reader = scope.spawn(move || {
             let segments = match opts.batch_segments {
                 0 => BATCH_SEGMENTS,
@@ -265,18 +271,29 @@ pub(super) fn run<T: Indexed + Send>(
             // QUIC connections that end while the file is read become records here.
             let mut quic_builder = Finisher::new(path, opts);
             let mut quic_ended = Vec::new();
-            let mut ended = |f: crate::quic::QuicFinished| {
-                quic_ended.push((f.ordinal, quic_builder.push_quic(f, prepare)));
+            let mut dtls_ended = Vec::new();
+            let mut udp = DatagramStages {
+                quic: &mut quic,
+                dtls: &mut dtls,
+                builder: &mut quic_builder,
+                quic_ended: &mut quic_ended,
+                dtls_ended: &mut dtls_ended,
+                prepare,
             };
-            let q: (&mut QuicTable, &mut dyn FnMut(crate::quic::QuicFinished)) =
-                (&mut quic, &mut ended);
-            read(&mut source, &mut out, shards, segments, &batch_txs, q);
+            read(
+                &mut source,
+                &mut out,
+                shards,
+                segments,
+                &batch_txs,
+                &mut udp,
+            );
             drop(batch_txs);
             source.finish(&mut out);
-            (out, quic, quic_ended)
+            (out, quic, quic_ended, dtls, dtls_ended)
         });
         merge(&report_rxs, sink);
-        let (mut out, quic, quic_ended) = match reader.join() {
+        let (mut out, quic, quic_ended, dtls, dtls_ended) = match reader.join() {
             Ok(done) => done,
             Err(p) => std::panic::resume_unwind(p),
         };
@@ -289,19 +306,51 @@ pub(super) fn run<T: Indexed + Send>(
         // Numbered after every TCP connection, as the single-threaded path does.
         let mut builder = Finisher::new(path, opts);
         builder.seen = out.stats.tcp_connections;
-        emit_quic(quic, quic_ended, &mut builder, prepare, sink);
+        emit_datagram_records(
+            (quic, quic_ended),
+            (dtls, dtls_ended),
+            &mut builder,
+            prepare,
+            sink,
+        );
         out
     })
 }
 
+/// The datagram stages of the reader thread, and where their records go as connections end.
+struct DatagramStages<'r, 'p, T> {
+    quic: &'r mut QuicTable,
+    dtls: &'r mut DtlsTable,
+    builder: &'r mut Finisher<'p>,
+    quic_ended: &'r mut Vec<(u64, T)>,
+    dtls_ended: &'r mut Vec<(u64, T)>,
+    prepare: &'r Prepare<'p, T>,
+}
+
+impl<T> DatagramStages<'_, '_, T> {
+    fn on_datagram(&mut self, meta: crate::flow::SegmentMeta, d: &crate::net::UdpDatagram<'_>) {
+        let (builder, prepare) = (&mut *self.builder, self.prepare);
+        let dtls_ended = &mut *self.dtls_ended;
+        let read = self.dtls.on_datagram(meta, d, &mut |f: DtlsFinished| {
+            dtls_ended.push((f.ordinal, builder.push_dtls(f, prepare)));
+        });
+        if !read {
+            let quic_ended = &mut *self.quic_ended;
+            self.quic.on_datagram(meta, d, &mut |f| {
+                quic_ended.push((f.ordinal, builder.push_quic(f, prepare)));
+            });
+        }
+    }
+}
+
 /// The reader thread: segments into batches, every batch to every worker.
-fn read(
+fn read<T>(
     source: &mut SegmentSource<'_>,
     out: &mut FileAnalysis,
     shards: usize,
     segments: usize,
     txs: &[SyncSender<Arc<Batch>>],
-    (quic, quic_ended): (&mut QuicTable, &mut dyn FnMut(crate::quic::QuicFinished)),
+    udp: &mut DatagramStages<'_, '_, T>,
 ) {
     let mut pool = BatchPool {
         shards,
@@ -314,7 +363,7 @@ fn read(
     loop {
         match source.next(out) {
             Step::Segment(meta, seg, block) => {
-                quic.on_tcp(meta, &seg);
+                udp.quic.on_tcp(meta, &seg);
                 let shard = seg.shard(shards);
                 now = now.max(meta.ts);
                 batch.push(meta, now, &seg, shard, block);
@@ -326,12 +375,12 @@ fn read(
                 }
             }
             Step::Secrets(log) => {
-                if let Some(slot) = quic.key_slot() {
+                if let Some(slot) = udp.quic.key_slot() {
                     slot.merge(log.clone());
                 }
                 batch.secrets.push((batch.entries.len(), Arc::new(log)))
             }
-            Step::Datagram(meta, d) => quic.on_datagram(meta, &d, quic_ended),
+            Step::Datagram(meta, d) => udp.on_datagram(meta, &d),
             Step::Other => {}
             Step::End => break,
         }

@@ -47,7 +47,7 @@ pub fn status(
         ConnectionStatus::Alert
     } else if has(K::TcpReset) {
         ConnectionStatus::Reset
-    } else if has(K::HandshakeStalled) || has(K::QuicBlocked) {
+    } else if has(K::HandshakeStalled) || has(K::QuicBlocked) || has(K::DtlsUnanswered) {
         ConnectionStatus::Stalled
     } else if hs.client_hello.is_none() && http_seen {
         // A plain-HTTP connection (reported for the credentials it carried).
@@ -173,6 +173,7 @@ fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
                 K::NotTls,
                 K::HandshakeStalled,
                 K::QuicBlocked,
+                K::DtlsUnanswered,
             ]) {
                 return Some(k);
             }

@@ -158,6 +158,9 @@ pub fn connection_findings(
     if let Some(quic) = r.quic.as_deref() {
         // No SYN, FIN or RST: QUIC's own rules stand for the TCP and reply rules.
         super::quic::quic_rules(r, quic, hs, tcp, &mut out);
+    } else if let Some(dtls) = r.dtls.as_deref() {
+        // Datagrams: no SYN, FIN or RST either.
+        super::dtls::dtls_rules(r, dtls, tcp, &mut out);
     } else {
         tcp_rules(r, hs, tcp, cfg, &mut out);
         reply_rules(r, hs, tcp, cfg.read_timeout_secs, &mut out);
@@ -601,8 +604,11 @@ fn handshake_rules(
     };
     let server_text = crate::text::AddrText::of(r.server);
     let server = server_text.as_str();
+    let dtls = r.dtls.is_some();
     if ch.sni.is_none() {
-        let ip_hint = if cfg
+        let ip_hint = if dtls {
+            " — usual for DTLS, whose peers (WebRTC, VPN, IoT) address each other by IP; it matters only to a server that picks its certificate or client authentication by name"
+        } else if cfg
             .expect_host
             .as_deref()
             .is_some_and(|h| h.parse::<IpAddr>().is_ok())
@@ -613,7 +619,11 @@ fn handshake_rules(
         };
         out.push(finding(
             FindingKind::MissingSni,
-            Severity::Warning,
+            if dtls {
+                Severity::Info
+            } else {
+                Severity::Warning
+            },
             [
                 "The ClientHello to ",
                 server,
@@ -735,7 +745,15 @@ fn protocol_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fin
         return;
     };
     if let Some(v) = r.version.as_deref() {
-        if matches!(v, "SSL 3.0" | "TLS 1.0" | "TLS 1.1" | "SSL 2.0") {
+        if matches!(
+            v,
+            "SSL 3.0"
+                | "TLS 1.0"
+                | "TLS 1.1"
+                | "SSL 2.0"
+                | "DTLS 1.0"
+                | "DTLS 1.0 (OpenSSL pre-standard)"
+        ) {
             out.push(finding(
                 FindingKind::ObsoleteVersion,
                 Severity::Warning,

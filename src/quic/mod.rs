@@ -224,6 +224,11 @@ impl QuicTable {
         self.cfg.keylog.as_ref()
     }
 
+    /// Connections opened so far (the records' ordinals run below this).
+    pub fn opened(&self) -> u64 {
+        self.conns.len() as u64
+    }
+
     /// No QUIC connection seen yet.
     pub fn is_empty(&self) -> bool {
         self.conns.is_empty()

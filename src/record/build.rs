@@ -204,6 +204,7 @@ impl RecordBuilder {
             http,
             transport: Default::default(),
             quic: None,
+            dtls: None,
         }
     }
 }

@@ -131,6 +131,8 @@ finding_kinds! {
         "Server: replace the certificate the validator names with one correctly issued by its CA (SHA-256 signatures, serverAuth usage, no unknown critical extensions); if a device re-signs traffic, fix or bypass it.";
     QuicBlocked = "quic-blocked", Warning, "QUIC Initials never answered",
         "Network: allow UDP to the server's port (443) through firewalls and security groups if HTTP/3 is wanted; otherwise nothing breaks, but every connection first waits for the QUIC attempt to time out before the client falls back to TCP.";
+    DtlsUnanswered = "dtls-unanswered", Error, "DTLS ClientHello never answered",
+        "Network: allow UDP to the server's DTLS port through firewalls and security groups (and check no NAT drops the return path); server: check the service listens on that UDP port and answers this client.";
     SynFlood = "syn-flood", Warning, "SYN flood or port scan",
         "Server side: this is an attack or a scan, not a client to fix: keep SYN cookies on (net.ipv4.tcp_syncookies), rate-limit or block the sources upstream; for a scan, block the scanning address and check what it found open.";
     MemoryBudget = "memory-budget", Info, "Analysis cut short by the memory budget",

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub mod build;
 mod finding;
 mod kind;
+/// DTLS facts are the `dtls` stage's own type.
+pub use crate::dtls::DtlsRecord;
 /// HTTP exchanges are the `http` stage's own type, carried as they are.
 pub use crate::http::HttpRecord;
 /// QUIC facts are the `quic` stage's own type, carried as they are.
@@ -125,6 +127,8 @@ pub enum Transport {
     Tcp,
     /// QUIC over UDP (TLS 1.3 inside QUIC's CRYPTO frames).
     Quic,
+    /// DTLS over UDP.
+    Dtls,
 }
 
 /// JSON leaves out an empty `http`.
@@ -422,10 +426,13 @@ pub struct ConnectionRecord {
     /// The first HTTP exchanges (absent when none was read).
     #[serde(default, skip_serializing_if = "omitted_empty")]
     pub http: Vec<HttpRecord>,
-    /// `quic` for a QUIC connection (absent for TCP).
+    /// `quic` or `dtls` for a connection over UDP (absent for TCP).
     #[serde(default, skip_serializing_if = "omitted_tcp")]
     pub transport: Transport,
     /// QUIC facts (absent for TCP).
     #[serde(default, skip_serializing_if = "omitted_none")]
     pub quic: Option<Box<QuicRecord>>,
+    /// DTLS facts (absent unless `transport` is `dtls`).
+    #[serde(default, skip_serializing_if = "omitted_none")]
+    pub dtls: Option<Box<DtlsRecord>>,
 }

@@ -257,6 +257,8 @@ pub struct HandshakeSummary {
 
 /// TLS 1.3 version number.
 const TLS13: u16 = 0x0304;
+/// DTLS 1.3 version number (DTLS counts down from 0xfeff).
+const DTLS13: u16 = 0xfefc;
 
 impl HandshakeSummary {
     /// The negotiated version (from the real ServerHello), if one was seen.
@@ -327,5 +329,5 @@ impl HandshakeSummary {
 
 /// TLS 1.3 or one of its drafts (0x7fXX).
 fn is_tls13(v: u16) -> bool {
-    v == TLS13 || v >> 8 == 0x7f
+    v == TLS13 || v == DTLS13 || v >> 8 == 0x7f
 }

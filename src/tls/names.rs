@@ -11,6 +11,11 @@ pub fn version_name(v: u16) -> String {
         0x0302 => "TLS 1.1".to_string(),
         0x0303 => "TLS 1.2".to_string(),
         0x0304 => "TLS 1.3".to_string(),
+        0xfeff => "DTLS 1.0".to_string(),
+        0xfefd => "DTLS 1.2".to_string(),
+        0xfefc => "DTLS 1.3".to_string(),
+        // OpenSSL's DTLS before RFC 4347's number (DTLS1_BAD_VER), still Cisco AnyConnect's.
+        0x0100 => "DTLS 1.0 (OpenSSL pre-standard)".to_string(),
         other => format!("0x{other:04x}"),
     }
 }

@@ -10,6 +10,7 @@ use super::*;
 use crate::flow::{Interest, StreamHandler};
 
 mod decrypt;
+mod dtls;
 mod quic;
 
 /// Limits for the observer.

@@ -1,0 +1,410 @@
+//! DTLS associations: the OpenSSL samples (samples/dtls, made by samples/make_dtls_samples.sh)
+//! and corpus captures from nDPI and Wireshark, with values read from the captures (tshark
+//! agrees: the last test compares every DTLS capture of the corpus with it).
+
+mod common;
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+fn records(args: &[&str]) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+        .current_dir(common::root())
+        .args([
+            "--format",
+            "json",
+            "--quiet",
+            "--ca-file",
+            "samples/pki/root.pem",
+        ])
+        .args(args)
+        .output()
+        .expect("run tlscap");
+    assert!(out.status.code().is_some_and(|c| c <= 2), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .filter(|r: &Value| r["type"] == "connection")
+        .collect()
+}
+
+fn ids(r: &Value) -> Vec<(String, String)> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().into(),
+                f["severity"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// OpenSSL DTLS 1.2 with a cookie exchange and client authentication; the server's Certificate
+/// (message 2) is cut into fragments across packets 4, 5, 6 and 7 (tshark: offsets 0, 1361,
+/// 0, 1447), joined here.
+#[test]
+fn mutual_auth_with_cookie_exchange_reads_like_tls() {
+    let rs = records(&["samples/dtls/dtls-mutual-auth.pcap"]);
+    assert_eq!(rs.len(), 1);
+    let r = &rs[0];
+    assert_eq!(r["transport"], "dtls");
+    assert_eq!(r["client"], "127.0.0.1:34389");
+    assert_eq!(r["server"], "127.0.0.1:4441");
+    assert_eq!(r["sni"], "api.tlscap.test");
+    assert_eq!(r["version"], "DTLS 1.2");
+    assert_eq!(r["versions_offered"], serde_json::json!(["DTLS 1.2"]));
+    assert_eq!(r["cipher"], "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
+    assert_eq!(r["ja4"], "dd2d280700_d943125447b4_e7e480e5a997");
+    assert_eq!(r["cert_requested"], true);
+    assert_eq!(r["client_cert_sent"], true);
+    assert_eq!(r["chain_status"], "trusted");
+    let subjects = |key: &str| -> Vec<String> {
+        r[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["subject"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        subjects("server_chain"),
+        [
+            "CN=api.tlscap.test, O=tlscap tests",
+            "CN=tlscap Test Intermediate CA, O=tlscap tests"
+        ]
+    );
+    assert_eq!(
+        subjects("client_chain"),
+        [
+            "CN=tlscap test client, O=tlscap tests",
+            "CN=tlscap Test Intermediate CA, O=tlscap tests"
+        ]
+    );
+    assert_eq!((&r["status"], &r["outcome"]), (&"ok".into(), &"ok".into()));
+    assert!(ids(r).is_empty(), "{:?}", ids(r));
+    let d = &r["dtls"];
+    assert_eq!(d["record_version"], "DTLS 1.0");
+    assert_eq!(d["hello_verify_request_packet"], 2);
+    assert_eq!(d["cookie_echo_packet"], 3);
+    assert_eq!(d["client_retransmissions"], 0);
+    assert_eq!(d["server_datagrams"], 5);
+    assert_eq!(d["protected_records"], serde_json::json!([3, 2]));
+    assert_eq!(r["tcp"]["packets"], 11);
+    assert_eq!(r["tcp"]["client_bytes"], 2770);
+    assert_eq!(r["tcp"]["server_bytes"], 3639);
+}
+
+/// The ladder shows the cookie exchange and the joined Certificate in the packet that completed it.
+#[test]
+fn ladder_shows_the_cookie_exchange() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+        .current_dir(common::root())
+        .args([
+            "explain",
+            "--conn",
+            "0",
+            "samples/dtls/dtls-mutual-auth.pcap",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "        2   0.000180   ←   HelloVerifyRequest (cookie of 20 bytes)",
+        "        3   0.000220   →   ClientHello again (cookie of 20 bytes)",
+        "        5   0.001043   ←   Certificate (2 certificates)",
+        "        7   0.002488   →   CertificateVerify",
+    ] {
+        assert!(text.contains(line), "{line:?} not in\n{text}");
+    }
+}
+
+/// The server's chain ends at another root: the client's unknown_ca alert follows from it.
+#[test]
+fn untrusted_chain_is_the_cause_of_the_clients_alert() {
+    let rs = records(&["samples/dtls/dtls-untrusted.pcap"]);
+    assert_eq!(rs.len(), 1);
+    let r = &rs[0];
+    assert_eq!(r["chain_status"], "untrusted");
+    assert_eq!(r["outcome"], "failed");
+    assert_eq!(r["failed_at"], "handshake");
+    assert_eq!(r["cause"], "chain-untrusted");
+    assert_eq!(
+        r["alerts"][0],
+        serde_json::json!({"from": "client", "level": "fatal", "description": "unknown_ca", "encrypted": false, "packet": 6})
+    );
+    assert_eq!(
+        ids(r),
+        pairs(&[("chain-untrusted", "error"), ("tls-alert", "error")])
+    );
+}
+
+/// Datagrams to port 4444 dropped by nftables: the client repeats its hello twice over 3 s,
+/// while the association to port 4443 in the same capture shows a server answering.
+#[test]
+fn unanswered_hello_is_an_error_when_the_capture_shows_servers() {
+    let rs = records(&["samples/dtls/dtls-unanswered.pcap"]);
+    assert_eq!(rs.len(), 2);
+    assert_eq!(rs[0]["outcome"], "ok");
+    let r = &rs[1];
+    assert_eq!(r["server"], "127.0.0.1:4444");
+    assert_eq!(r["status"], "stalled");
+    assert_eq!(r["cause"], "dtls-unanswered");
+    assert_eq!(r["dtls"]["client_retransmissions"], 2);
+    assert_eq!(r["tcp"]["packets"], 3);
+    assert_eq!(ids(r), pairs(&[("dtls-unanswered", "error")]));
+    assert_eq!(
+        r["findings"][0]["evidence"],
+        "Client datagrams in packets 11..13, no datagram from 127.0.0.1:4444."
+    );
+}
+
+/// A capture of the client's side only (nDPI's WebRTC client capture): its flight after the
+/// hello (protected records) proves the server answered, so nothing rests on the server's silence.
+#[test]
+fn client_side_capture_is_one_sided() {
+    let Some(corpus) = common::corpus("client_side_capture_is_one_sided") else {
+        return;
+    };
+    let rs = records(&[corpus
+        .join("nDPI/tests/cfgs/default/pcap/stun_dtls_unidirectional_client.pcap")
+        .to_str()
+        .unwrap()]);
+    let dtls: Vec<&Value> = rs.iter().filter(|r| r["transport"] == "dtls").collect();
+    assert_eq!(dtls.len(), 1);
+    assert_eq!(dtls[0]["outcome"], "unknown");
+    assert!(ids(dtls[0]).contains(&("one-sided-capture".into(), "info".into())));
+}
+
+/// WebRTC (DTLS-SRTP) from nDPI: STUN and RTP share the ports, the certificate is self-signed by
+/// design (fingerprints in signalling), and the client's last flight was sent twice.
+#[test]
+fn webrtc_association_among_stun_and_rtp() {
+    let Some(corpus) = common::corpus("webrtc_association_among_stun_and_rtp") else {
+        return;
+    };
+    let path = corpus.join("nDPI/tests/cfgs/default/pcap/stun_dtls_rtp.pcapng");
+    let rs = records(&[path.to_str().unwrap()]);
+    let dtls: Vec<&Value> = rs.iter().filter(|r| r["transport"] == "dtls").collect();
+    assert_eq!(dtls.len(), 1);
+    let r = dtls[0];
+    assert_eq!(r["client"], "192.168.12.156:37967");
+    assert_eq!(r["server"], "142.250.82.76:19305");
+    assert_eq!(r["version"], "DTLS 1.2");
+    assert_eq!(r["cipher"], "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+    assert_eq!(r["cert_requested"], true);
+    assert_eq!(r["outcome"], "ok");
+    assert_eq!(r["dtls"]["client_retransmissions"], 3);
+    assert_eq!(r["dtls"]["server_retransmissions"], 1);
+    assert_eq!(r["dtls"]["other_datagrams"], 14);
+    assert_eq!(
+        ids(r),
+        pairs(&[("missing-sni", "info"), ("self-signed", "info")])
+    );
+}
+
+/// CAPWAP's control channel (UDP 5246) carries DTLS after a 4-byte preamble; DTLS 1.0 is
+/// obsolete.
+#[test]
+fn capwap_control_channel() {
+    let Some(corpus) = common::corpus("capwap_control_channel") else {
+        return;
+    };
+    let path = corpus.join("nDPI/tests/cfgs/default/pcap/capwap.pcap");
+    let rs = records(&[path.to_str().unwrap()]);
+    let r = rs
+        .iter()
+        .find(|r| r["client"] == "192.168.10.10:12380")
+        .expect("the association with a handshake");
+    assert_eq!(r["server"], "192.168.10.9:5246");
+    assert_eq!(r["version"], "DTLS 1.0");
+    assert_eq!(r["cipher"], "TLS_RSA_WITH_AES_128_CBC_SHA");
+    assert_eq!(r["dtls"]["hello_verify_request_packet"], 25);
+    assert_eq!(r["dtls"]["cookie_echo_packet"], 26);
+    assert!(ids(r).contains(&("obsolete-version".into(), "warning".into())));
+}
+
+/// DTLS 1.3 (nDPI's wolfSSL capture): the ServerHello's legacy version says 1.2,
+/// supported_versions says 1.3 (tshark: 0xfefc).
+#[test]
+fn dtls13_version_comes_from_supported_versions() {
+    let Some(corpus) = common::corpus("dtls13_version_comes_from_supported_versions") else {
+        return;
+    };
+    let path = corpus.join("nDPI/tests/cfgs/default/pcap/dtls.pcap");
+    let rs = records(&[path.to_str().unwrap()]);
+    let r = rs
+        .iter()
+        .find(|r| r["server"] == "127.0.0.1:11111")
+        .expect("the loopback association");
+    assert_eq!(r["version"], "DTLS 1.3");
+    assert_eq!(r["cipher"], "TLS_AES_128_GCM_SHA256");
+    assert_eq!(r["outcome"], "ok");
+}
+
+/// tshark's view of the DTLS hellos of one capture: (client, server) → (SNI, version, cipher).
+type Hellos = BTreeMap<(String, String), (Option<String>, Option<String>, Option<String>)>;
+
+fn tshark_hellos(file: &Path) -> Hellos {
+    let fields = [
+        "ip.src",
+        "ipv6.src",
+        "udp.srcport",
+        "ip.dst",
+        "ipv6.dst",
+        "udp.dstport",
+        "dtls.handshake.type",
+        "dtls.handshake.extensions_server_name",
+        "dtls.handshake.version",
+        "dtls.handshake.extensions.supported_version",
+        "dtls.handshake.ciphersuite",
+    ];
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r").arg(file).args([
+        "-n",
+        "-Y",
+        "dtls.handshake.type == 1 || dtls.handshake.type == 2",
+        "-T",
+        "fields",
+    ]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("run tshark");
+    let mut hellos = Hellos::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let c: Vec<&str> = line.split('\t').collect();
+        if c.len() < fields.len() {
+            continue;
+        }
+        let addr = |ip4: &str, ip6: &str, port: &str| {
+            if ip4.is_empty() {
+                format!("[{ip6}]:{port}")
+            } else {
+                format!("{ip4}:{port}")
+            }
+        };
+        let (src, dst) = (addr(c[0], c[1], c[2]), addr(c[3], c[4], c[5]));
+        let types: Vec<&str> = c[6].split(',').collect();
+        let hex = |s: &str, at: usize| {
+            s.split(',')
+                .nth(at)
+                .and_then(|v| u16::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+        };
+        if types.contains(&"1") {
+            let e = hellos.entry((src.clone(), dst.clone())).or_default();
+            if e.0.is_none() && !c[7].is_empty() {
+                e.0 = Some(c[7].to_string());
+            }
+        }
+        if let Some(at) = types.iter().position(|t| *t == "2") {
+            let e = hellos.entry((dst, src)).or_default();
+            if e.1.is_none() {
+                let version = hex(c[9], 0).or_else(|| hex(c[8], at));
+                e.1 = version.map(tlscap::tls::names::version_name);
+                e.2 = hex(c[10], 0).map(tlscap::tls::names::cipher_name);
+            }
+        }
+    }
+    hellos
+}
+
+/// Disagreements with a reason: (capture, what differs, why).
+const KNOWN: &[(&str, &str, &str)] = &[(
+    "nDPI/tests/cfgs/default/pcap/dtls.pcap",
+    ":2152",
+    "WebRTC inside GTP-U: UDP inside tunnels is not followed yet",
+)];
+
+#[test]
+fn dtls_agrees_with_tshark_on_the_corpus() {
+    let Some(corpus) = common::corpus("dtls_agrees_with_tshark_on_the_corpus") else {
+        return;
+    };
+    if !common::have("tshark") {
+        eprintln!("SKIP dtls_agrees_with_tshark_on_the_corpus: tshark not found");
+        return;
+    }
+    let manifest = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).unwrap();
+    let files: Vec<&str> = manifest
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains("dtls"))
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    assert!(
+        files.len() >= 20,
+        "{} DTLS captures in MANIFEST",
+        files.len()
+    );
+    let mut tally: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut diffs = Vec::new();
+    for rel in &files {
+        let path = corpus.join(rel);
+        let ours: BTreeMap<(String, String), Value> = records(&["--all", path.to_str().unwrap()])
+            .into_iter()
+            .filter(|r| r["transport"] == "dtls")
+            .map(|r| {
+                let key = (
+                    r["client"].as_str().unwrap().to_string(),
+                    r["server"].as_str().unwrap().to_string(),
+                );
+                (key, r)
+            })
+            .collect();
+        for (key, (sni, version, cipher)) in tshark_hellos(&path) {
+            let e = tally.entry("associations").or_default();
+            e.1 += 1;
+            let Some(r) = ours.get(&key) else {
+                diffs.push(format!("{rel} {key:?}: no DTLS record"));
+                continue;
+            };
+            e.0 += 1;
+            let mut check = |field: &'static str, ours: Option<&str>, theirs: Option<&str>| {
+                let e = tally.entry(field).or_default();
+                e.1 += 1;
+                if ours == theirs {
+                    e.0 += 1;
+                } else {
+                    diffs.push(format!(
+                        "{rel} {key:?}: {field} ours={ours:?} tshark={theirs:?}"
+                    ));
+                }
+            };
+            check("sni", r["sni"].as_str(), sni.as_deref());
+            if version.is_some() {
+                check("version", r["version"].as_str(), version.as_deref());
+                check("cipher", r["cipher"].as_str(), cipher.as_deref());
+            }
+        }
+    }
+    for (field, (ok, all)) in &tally {
+        println!("DTLS vs tshark: {field}: {ok} of {all} agree");
+    }
+    let known = |d: &String| {
+        KNOWN
+            .iter()
+            .any(|(f, what, _)| d.starts_with(f) && d.contains(what))
+    };
+    let (expected, unexpected): (Vec<String>, Vec<String>) = diffs.into_iter().partition(known);
+    println!("DTLS vs tshark: {} known differences", expected.len());
+    assert!(
+        tally.get("associations").is_some_and(|(ok, _)| *ok >= 20),
+        "{tally:?}"
+    );
+    assert!(
+        unexpected.is_empty(),
+        "disagreements:\n{}",
+        unexpected.join("\n")
+    );
+}
