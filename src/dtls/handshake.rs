@@ -67,8 +67,14 @@ pub struct Reassembly {
 }
 
 impl Reassembly {
-    /// Adds a fragment; messages up to `max_message` bytes are kept.
-    pub fn add(&mut self, f: &Fragment<'_>, max_message: usize) -> Step {
+    /// Bytes of partial messages held.
+    pub fn held(&self) -> usize {
+        self.held
+    }
+
+    /// Adds a fragment; a new message is kept when it fits in `max_message` bytes and in `room`
+    /// (what the table-wide budget has left).
+    pub fn add(&mut self, f: &Fragment<'_>, max_message: usize, room: usize) -> Step {
         // A capture that starts mid-flight begins at the first message it shows.
         let next = *self.next.get_or_insert(f.message_seq);
         if f.message_seq < next {
@@ -76,6 +82,7 @@ impl Reassembly {
         }
         if !self.partial.contains_key(&f.message_seq) {
             if f.length > max_message
+                || f.length > room
                 || self.partial.len() >= MAX_PARTIAL
                 || self.held + f.length > max_message
             {
@@ -135,13 +142,16 @@ mod tests {
     #[test]
     fn out_of_order_fragments_join_and_repeats_are_counted() {
         let mut r = Reassembly::default();
-        assert_eq!(r.add(&frag(0, 4, 2, &[3, 4]), 100), Step::Held);
-        assert_eq!(r.add(&frag(1, 1, 0, &[9]), 100), Step::Held);
+        assert_eq!(r.add(&frag(0, 4, 2, &[3, 4]), 100, 1000), Step::Held);
+        assert_eq!(r.add(&frag(1, 1, 0, &[9]), 100, 1000), Step::Held);
         assert_eq!(
-            r.add(&frag(0, 4, 0, &[1, 2, 3]), 100),
+            r.add(&frag(0, 4, 0, &[1, 2, 3]), 100, 1000),
             Step::Delivered(vec![(11, vec![1, 2, 3, 4]), (11, vec![9])])
         );
-        assert_eq!(r.add(&frag(0, 4, 0, &[1, 2, 3, 4]), 100), Step::Repeated);
+        assert_eq!(
+            r.add(&frag(0, 4, 0, &[1, 2, 3, 4]), 100, 1000),
+            Step::Repeated
+        );
         assert_eq!(r.held, 0);
     }
 
@@ -149,8 +159,14 @@ mod tests {
     fn oversized_messages_are_dropped() {
         let mut r = Reassembly::default();
         assert_eq!(
-            r.add(&frag(0, 1000, 0, &[0; 10]), 100),
+            r.add(&frag(0, 1000, 0, &[0; 10]), 100, 1000),
             Step::Dropped { length: 1000 }
         );
+        // Within the message limit but over what the table's budget has left.
+        assert_eq!(
+            r.add(&frag(0, 50, 0, &[0; 10]), 100, 20),
+            Step::Dropped { length: 50 }
+        );
+        assert_eq!(r.held(), 0);
     }
 }

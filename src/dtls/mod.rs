@@ -110,7 +110,15 @@ pub struct DtlsTable {
     latest: PacketRef,
     /// Some association had a datagram from its server.
     server_seen: bool,
+    /// Bytes of partial handshake messages held by all associations (at most [`HELD_BUDGET`]).
+    held: usize,
 }
+
+/// Largest handshake message joined (a certificate chain is a few KiB; the size is declared by
+/// the first fragment, so a larger claim is refused before anything is allocated).
+const MAX_MESSAGE: usize = 256 << 10;
+/// Bytes of partial messages held across all associations of a table.
+const HELD_BUDGET: usize = 64 << 20;
 
 /// Seconds of capture time without a datagram after which an association ends.
 const IDLE_SECS: i64 = 60;
@@ -147,6 +155,7 @@ impl DtlsTable {
                 ts: Default::default(),
             },
             server_seen: false,
+            held: 0,
         }
     }
 
@@ -204,7 +213,7 @@ impl DtlsTable {
             conn.dtls.other_datagrams += 1;
         }
         for r in &records {
-            conn.record(dir, r, meta, &self.cfg);
+            conn.record(dir, r, meta, &self.cfg, &mut self.held);
         }
         true
     }
@@ -307,6 +316,7 @@ impl DtlsTable {
             {
                 if let Some(c) = slot.take() {
                     self.live -= 1;
+                    self.held -= c.held();
                     any = true;
                     ended(c.finish(i as u64, self.latest, EndReason::Idle, self.server_seen));
                 }
@@ -321,6 +331,11 @@ impl DtlsTable {
 }
 
 impl Conn {
+    /// Bytes of partial handshake messages this association holds.
+    fn held(&self) -> usize {
+        self.flights.iter().map(Reassembly::held).sum()
+    }
+
     fn count(&mut self, dir: Direction, at: PacketRef, d: &UdpDatagram<'_>) {
         let i = dir.idx();
         if self.dir_packets == [0, 0] {
@@ -344,6 +359,7 @@ impl Conn {
         r: &wire::Record<'_>,
         meta: SegmentMeta,
         cfg: &DtlsConfig,
+        table_held: &mut usize,
     ) {
         if r.epoch > 0 || r.unified {
             self.dtls.protected_records[dir.idx()] += 1;
@@ -358,8 +374,13 @@ impl Conn {
             );
             return;
         }
+        let limit = cfg.observer.max_handshake_message.min(MAX_MESSAGE);
         for f in wire::fragments(r.fragment) {
-            match self.flights[dir.idx()].add(&f, cfg.observer.max_handshake_message) {
+            let flight = &mut self.flights[dir.idx()];
+            let before = flight.held();
+            let step = flight.add(&f, limit, HELD_BUDGET.saturating_sub(*table_held));
+            *table_held = *table_held - before + flight.held();
+            match step {
                 Step::Delivered(messages) => {
                     for (msg_type, body) in messages {
                         self.message(dir, msg_type, &body, meta);
