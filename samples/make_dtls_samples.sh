@@ -14,6 +14,10 @@
 #                          against samples/pki/root.pem and aborts with alert unknown_ca
 #   dtls-unanswered.pcap   a good association to port 4443, then a client whose datagrams to port
 #                          4444 are dropped by nftables: it repeats its ClientHello for ~6 s
+#   dtls-role-conflict.pcap two s_client processes bound to ports 4451 and 4452 and pointed at
+#                          each other (as two WebRTC peers that both took a=setup:active): each
+#                          sends a ClientHello, the first to receive the other's aborts
+#                          (ICMP port unreachable dropped so the first hello's loss is silent)
 #
 # Usage: sudo samples/make_dtls_samples.sh
 set -euo pipefail
@@ -96,5 +100,23 @@ client 4443 5 -CAfile "$PKI/root.pem"
 client 4444 6 -CAfile "$PKI/root.pem"
 stop
 "${NX[@]}" nft delete table inet dtlsblock
+
+echo "== dtls-role-conflict"
+"${NX[@]}" nft -f - <<'NFT'
+table inet noicmp {
+  chain output { type filter hook output priority 0; icmp type destination-unreachable drop; }
+}
+NFT
+capture dtls-role-conflict "udp port 4451 or udp port 4452"
+peer() {  # peer LOCAL REMOTE
+  (sleep 3) | "${NX[@]}" timeout 4 openssl s_client -dtls1_2 -bind "127.0.0.1:$1" \
+    -connect "127.0.0.1:$2" >/dev/null 2>&1 || true
+}
+peer 4451 4452 &
+sleep 0.3
+peer 4452 4451
+wait
+stop
+"${NX[@]}" nft delete table inet noicmp
 
 ls -l "$OUT"

@@ -59,7 +59,7 @@ fn mutual_auth_with_cookie_exchange_reads_like_tls() {
     assert_eq!(rs.len(), 1);
     let r = &rs[0];
     assert_eq!(r["transport"], "dtls");
-    assert_eq!(r["client"], "127.0.0.1:34389");
+    assert_eq!(r["client"], "127.0.0.1:43493");
     assert_eq!(r["server"], "127.0.0.1:4441");
     assert_eq!(r["sni"], "api.tlscap.test");
     assert_eq!(r["version"], "DTLS 1.2");
@@ -120,10 +120,10 @@ fn ladder_shows_the_cookie_exchange() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     for line in [
-        "        2   0.000180   ←   HelloVerifyRequest (cookie of 20 bytes)",
-        "        3   0.000220   →   ClientHello again (cookie of 20 bytes)",
-        "        5   0.001043   ←   Certificate (2 certificates)",
-        "        7   0.002488   →   CertificateVerify",
+        "        2   0.000169   ←   HelloVerifyRequest (cookie of 20 bytes)",
+        "        3   0.007379   →   ClientHello again (cookie of 20 bytes)",
+        "        5   0.008342   ←   Certificate (2 certificates)",
+        "        7   0.009787   →   CertificateVerify",
     ] {
         assert!(text.contains(line), "{line:?} not in\n{text}");
     }
@@ -141,7 +141,7 @@ fn untrusted_chain_is_the_cause_of_the_clients_alert() {
     assert_eq!(r["cause"], "chain-untrusted");
     assert_eq!(
         r["alerts"][0],
-        serde_json::json!({"from": "client", "level": "fatal", "description": "unknown_ca", "encrypted": false, "packet": 6})
+        serde_json::json!({"from": "client", "level": "fatal", "description": "unknown_ca", "encrypted": false, "packet": 7})
     );
     assert_eq!(
         ids(r),
@@ -167,6 +167,48 @@ fn unanswered_hello_is_an_error_when_the_capture_shows_servers() {
         r["findings"][0]["evidence"],
         "Client datagrams in packets 11..13, no datagram from 127.0.0.1:4444."
     );
+}
+
+/// Two s_client processes pointed at each other: both send a ClientHello, the first to receive
+/// the other's aborts with unexpected_message, which follows from the role conflict.
+#[test]
+fn both_peers_as_clients_is_a_role_conflict() {
+    let rs = records(&["samples/dtls/dtls-role-conflict.pcap"]);
+    assert_eq!(rs.len(), 1);
+    let r = &rs[0];
+    assert_eq!(
+        (&r["client"], &r["server"]),
+        (&"127.0.0.1:4451".into(), &"127.0.0.1:4452".into())
+    );
+    assert_eq!(r["cause"], "dtls-role-conflict");
+    assert_eq!(r["dtls"]["server_client_hello_packet"], 2);
+    assert_eq!(
+        ids(r),
+        pairs(&[
+            ("dtls-role-conflict", "error"),
+            ("tls-alert", "error"),
+            ("missing-sni", "info")
+        ])
+    );
+    assert_eq!(r["findings"][1]["follows"], "dtls-role-conflict");
+    assert_eq!(
+        r["findings"][0]["evidence"],
+        "ClientHello from 127.0.0.1:4451 in packet 1; ClientHello from 127.0.0.1:4452 in packet 2."
+    );
+    let Some(corpus) = common::corpus("both_peers_as_clients_is_a_role_conflict") else {
+        return;
+    };
+    // nDPI's WebRTC inside GTP-U: the same failure between two real peers.
+    let path = corpus.join("nDPI/tests/cfgs/default/pcap/dtls.pcap");
+    let rs = records(&[path.to_str().unwrap()]);
+    let r = rs
+        .iter()
+        .find(|r| r["server"] == "157.240.16.128:3478")
+        .expect("the WebRTC association inside GTP-U");
+    assert_eq!(r["carrier"], "gtp-u:0xe2c1dc7");
+    assert_eq!(r["client"], "10.191.227.13:54162");
+    assert_eq!(r["cause"], "dtls-role-conflict");
+    assert_eq!(r["dtls"]["server_client_hello_packet"], 5);
 }
 
 /// A capture of the client's side only (nDPI's WebRTC client capture): its flight after the
@@ -323,7 +365,9 @@ fn tshark_hellos(file: &Path) -> Hellos {
 const KNOWN: &[(&str, &str, &str)] = &[(
     "nDPI/tests/cfgs/default/pcap/dtls.pcap",
     ":2152",
-    "WebRTC inside GTP-U: UDP inside tunnels is not followed yet",
+    "WebRTC inside GTP-U: tshark names the tunnel endpoints (10.116.8.57:2152) where tlscap \
+     names the inner peers; the association itself is checked in \
+     both_peers_as_clients_is_a_role_conflict",
 )];
 
 #[test]
@@ -407,4 +451,65 @@ fn dtls_agrees_with_tshark_on_the_corpus() {
         "disagreements:\n{}",
         unexpected.join("\n")
     );
+}
+
+mod hostile {
+    use proptest::prelude::*;
+    use tlscap::dtls::{DtlsConfig, DtlsTable};
+    use tlscap::flow::SegmentMeta;
+    use tlscap::net::{Decoded, DefragLimits, NetDecoder, UdpDatagram};
+
+    /// The datagrams of the OpenSSL samples (payload, from client).
+    fn datagrams() -> Vec<(Vec<u8>, bool)> {
+        let mut out = Vec::new();
+        for name in ["dtls/dtls-mutual-auth.pcap", "dtls/dtls-untrusted.pcap"] {
+            let mut reader = tlscap::capture::open(&super::common::sample(name)).unwrap();
+            let mut decoder = NetDecoder::new(DefragLimits::default()).with_udp();
+            let mut client = None;
+            while let Some(packet) = reader.next_packet().unwrap() {
+                if let Decoded::Udp(d) = decoder.decode(&packet) {
+                    let c = *client.get_or_insert(d.src);
+                    out.push((d.payload.to_vec(), d.src == c));
+                }
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Real datagrams with bytes flipped anywhere (DTLS's handshake is plaintext: every
+        /// length and fragment offset is reachable) and one datagram cut anywhere: the table
+        /// never panics, and opens at most one association per datagram.
+        #[test]
+        fn mutated_datagrams_never_panic(
+            edits in proptest::collection::vec((any::<usize>(), any::<usize>(), any::<u8>()), 1..12),
+            cut in proptest::option::of((any::<usize>(), any::<usize>())),
+        ) {
+            let mut grams = datagrams();
+            for (which, at, x) in edits {
+                let n = grams.len();
+                let g = &mut grams[which % n].0;
+                if !g.is_empty() {
+                    let i = at % g.len();
+                    g[i] ^= x;
+                }
+            }
+            if let Some((which, len)) = cut {
+                let n = grams.len();
+                let g = &mut grams[which % n].0;
+                g.truncate(len % (g.len() + 1));
+            }
+            let mut table = DtlsTable::new(DtlsConfig::default());
+            let (c, s) = ("10.0.0.1:5000".parse().unwrap(), "10.0.0.2:4433".parse().unwrap());
+            for (i, (payload, from_client)) in grams.iter().enumerate() {
+                let (src, dst) = if *from_client { (c, s) } else { (s, c) };
+                let d = UdpDatagram { src, dst, payload, wire_payload_len: payload.len() as u32, carrier: None };
+                let meta = SegmentMeta { packet: i as u64 + 1, ts: Default::default() };
+                table.on_datagram(meta, &d, &mut |_| {});
+            }
+            prop_assert!(table.opened() <= grams.len() as u64);
+            let _ = table.finish();
+        }
+    }
 }

@@ -296,7 +296,7 @@ mod hostile {
             let (c, s) = ("10.0.0.1:5000".parse().unwrap(), "10.0.0.2:443".parse().unwrap());
             for (i, (payload, from_client)) in grams.iter().enumerate() {
                 let (src, dst) = if *from_client { (c, s) } else { (s, c) };
-                let d = UdpDatagram { src, dst, payload, wire_payload_len: payload.len() as u32 };
+                let d = UdpDatagram { src, dst, payload, wire_payload_len: payload.len() as u32, carrier: None };
                 let meta = SegmentMeta { packet: i as u64 + 1, ts: Default::default() };
                 table.on_datagram(meta, &d, &mut |_| {});
             }

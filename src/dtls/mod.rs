@@ -43,6 +43,9 @@ pub struct DtlsRecord {
     pub other_datagrams: u64,
     /// Handshake messages not joined (over the size limit, or too many pending at once).
     pub dropped_messages: u32,
+    /// The server side sent a ClientHello of its own, at this packet: both peers took the
+    /// client role.
+    pub server_client_hello_packet: Option<u64>,
 }
 
 /// Limits of the DTLS stage.
@@ -95,6 +98,8 @@ struct Conn {
     dtls: DtlsRecord,
     /// The client's first ClientHello was seen (else the association was picked up later).
     saw_client_hello: bool,
+    /// The tunnels the first datagram came in.
+    carrier: crate::net::Carrier,
 }
 
 /// Every DTLS association of one capture.
@@ -283,6 +288,7 @@ impl DtlsTable {
                 ..Default::default()
             },
             saw_client_hello: hello,
+            carrier: d.carrier.copied().unwrap_or_default(),
         })));
         self.live += 1;
         self.by_pair.insert((client, server), i);
@@ -429,6 +435,11 @@ impl Conn {
                 return;
             }
             (Direction::ToServer, wire::CLIENT_HELLO) => self.client_hello_seen = true,
+            (Direction::ToClient, wire::CLIENT_HELLO) => {
+                self.dtls
+                    .server_client_hello_packet
+                    .get_or_insert(meta.packet);
+            }
             _ => {}
         }
         if let Some(msg) = wire::tls_message(msg_type, body) {
@@ -478,8 +489,7 @@ impl Conn {
             last_packet: self.last_data,
             acked_unseen: [(0, None); 2],
             stale_ack: None,
-            // Datagrams inside tunnels do not reach the datagram stages yet.
-            carrier: Default::default(),
+            carrier: self.carrier,
             seen_until: latest,
             no_server_in_capture: !server_seen,
         };

@@ -18,6 +18,7 @@ pub(super) fn dtls_rules(
     tcp: &TcpSummary,
     out: &mut Vec<Finding>,
 ) {
+    role_conflict(r, dtls, tcp, out);
     let client = Direction::ToServer.idx();
     if tcp.dir_packets[Direction::ToClient.idx()] > 0 || tcp.dir_packets[client] == 0 {
         return;
@@ -70,6 +71,34 @@ pub(super) fn dtls_rules(
             "Client datagrams in packets {first}..{last}, no datagram from {}.",
             r.server
         ),
+    ));
+}
+
+/// `dtls-role-conflict`: both peers sent a ClientHello, so neither answers as a server. In
+/// WebRTC the SDP's `a=setup` decides who is the DTLS client; both ends taking `active` (or a
+/// gateway rewriting the offer) ends like this.
+fn role_conflict(
+    r: &ConnectionRecord,
+    dtls: &DtlsRecord,
+    tcp: &TcpSummary,
+    out: &mut Vec<Finding>,
+) {
+    let Some(theirs) = dtls.server_client_hello_packet else {
+        return;
+    };
+    if r.version.is_some() {
+        // A ServerHello followed: one side gave way, nothing failed for it.
+        return;
+    }
+    let first = tcp.first.packet;
+    out.push(finding(
+        FindingKind::DtlsRoleConflict,
+        Severity::Error,
+        format!(
+            "Both peers sent a ClientHello: {} and {} each took the DTLS client role, so neither answered as the server.",
+            r.client, r.server,
+        ),
+        format!("ClientHello from {} in packet {first}; ClientHello from {} in packet {theirs}.", r.client, r.server),
     ));
 }
 

@@ -174,6 +174,7 @@ fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
                 K::HandshakeStalled,
                 K::QuicBlocked,
                 K::DtlsUnanswered,
+                K::DtlsRoleConflict,
             ]) {
                 return Some(k);
             }

@@ -221,15 +221,18 @@ fn decode_in<'a>(
         ),
         ip::Ip::Udp(_) if udp => {
             let direct = carrier.is_direct();
-            match decode_tunnelled(defrag, packet, parsed, carrier) {
+            match decode_tunnelled(defrag, packet, (parsed, l3), carrier, true) {
                 // Not a tunnel: the datagram itself (QUIC, DTLS). Parsed again from the IP
-                // header, only when UDP is wanted. Datagrams inside tunnels are not followed yet.
+                // header, only when UDP is wanted.
                 Decoded::Other if direct => udp::datagram(l3).map_or(Decoded::Other, Decoded::Udp),
                 decoded => decoded,
             }
         }
+        ip::Ip::Gre(_) | ip::Ip::Tunnel { .. } if udp => {
+            decode_tunnelled(defrag, packet, (parsed, l3), carrier, true)
+        }
         ip::Ip::Udp(_) | ip::Ip::Gre(_) | ip::Ip::Tunnel { .. } => {
-            decode_tunnelled(defrag, packet, parsed, carrier)
+            decode_tunnelled(defrag, packet, (parsed, l3), carrier, false)
         }
         ip::Ip::Other => Decoded::Other,
         ip::Ip::Malformed(reason) => Decoded::Malformed(reason),
@@ -271,16 +274,30 @@ fn with_carrier<'a>(decoded: Decoded<'a>, carrier: &'a Carrier) -> Decoded<'a> {
     }
 }
 
-/// A packet whose IP payload is a tunnel: what is inside, decoded. Kept off the path of
-/// packets sent directly on the link.
+/// A packet whose IP payload (`parsed`, in the IP packet `outer_ip`) is a tunnel: what is
+/// inside, decoded (a UDP datagram inside a tunnel only when `udp` is wanted). Kept off the path of packets sent directly on the link.
 #[cold]
 fn decode_tunnelled<'a>(
     defrag: &'a mut defrag::Defragmenter,
     packet: &Packet<'a>,
-    parsed: ip::Ip<'a>,
+    (parsed, outer_ip): (ip::Ip<'a>, &'a [u8]),
     carrier: &'a mut Carrier,
+    udp: bool,
 ) -> Decoded<'a> {
-    match unwrap_tunnels(parsed, &mut *carrier) {
+    let mut inner_ip = None;
+    let unwrapped = unwrap_tunnels(parsed, &mut *carrier, &mut inner_ip);
+    match unwrapped {
+        Ok(ip::Ip::Udp(_)) if udp && !carrier.is_direct() => {
+            let carrier: &'a Carrier = carrier;
+            // The datagram a tunnel carried, or one sent on a carrier of the link (MPLS).
+            match udp::datagram(inner_ip.unwrap_or(outer_ip)) {
+                Some(d) => Decoded::Udp(UdpDatagram {
+                    carrier: Some(carrier),
+                    ..d
+                }),
+                None => Decoded::Other,
+            }
+        }
         Ok(ip::Ip::Tcp {
             src,
             dst,
@@ -338,7 +355,11 @@ fn reassemble<'a>(
     // A tunnel packet the outer IP layer fragmented (a tunnel MTU left at 1500): its inner
     // packet is whole now. Fragments inside it are not followed (they would need a second
     // reassembly buffer).
-    match unwrap_tunnels(ip::carried(is_v6, protocol, transport), &mut *carrier) {
+    match unwrap_tunnels(
+        ip::carried(is_v6, protocol, transport),
+        &mut *carrier,
+        &mut None,
+    ) {
         Ok(ip::Ip::Tcp {
             src,
             dst,
@@ -361,14 +382,18 @@ enum NotTcp {
     Malformed(String),
 }
 
-/// Peels tunnels from `parsed` on until a packet that is not one (TCP, a fragment, anything
-/// else).
-fn unwrap_tunnels<'a>(mut parsed: ip::Ip<'a>, carrier: &mut Carrier) -> Result<ip::Ip<'a>, NotTcp> {
+/// Peels tunnels from `parsed` on until a packet that is not one (TCP, UDP that is no tunnel,
+/// a fragment, anything else). `inner_ip` is set to the innermost IP packet a tunnel carried.
+fn unwrap_tunnels<'a>(
+    mut parsed: ip::Ip<'a>,
+    carrier: &mut Carrier,
+    inner_ip: &mut Option<&'a [u8]>,
+) -> Result<ip::Ip<'a>, NotTcp> {
     for _ in 0..=MAX_NESTED_TUNNELS {
         let network = match parsed {
             ip::Ip::Udp(transport) => match tunnel::udp(transport, carrier) {
                 Some(inner) => inner,
-                None => return Err(NotTcp::Other),
+                None => return Ok(ip::Ip::Udp(transport)),
             },
             ip::Ip::Gre(data) => tunnel::gre(data, carrier),
             ip::Ip::Tunnel { kind, inner } => {
@@ -378,8 +403,14 @@ fn unwrap_tunnels<'a>(mut parsed: ip::Ip<'a>, carrier: &mut Carrier) -> Result<i
             parsed => return Ok(parsed),
         };
         parsed = match network {
-            link::Network::Ipv4(data) => ip::ipv4(data),
-            link::Network::Ipv6(data) => ip::ipv6(data),
+            link::Network::Ipv4(data) => {
+                *inner_ip = Some(data);
+                ip::ipv4(data)
+            }
+            link::Network::Ipv6(data) => {
+                *inner_ip = Some(data);
+                ip::ipv6(data)
+            }
             link::Network::NotIp | link::Network::Unsupported => return Err(NotTcp::Other),
             link::Network::Malformed(reason) => return Err(NotTcp::Malformed(reason)),
         };

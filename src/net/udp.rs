@@ -1,9 +1,10 @@
-//! UDP datagrams, for the transports that run over UDP (QUIC).
+//! UDP datagrams, for the transports that run over UDP (QUIC, DTLS).
 //!
 //! Only packets the TCP path classified as "not TCP" reach this parser, so captures without UDP
 //! pay nothing for it. The IP layer is parsed again with etherparse's lax slices (which accept a
 //! snaplen-cut packet); fragmented datagrams are not reassembled (QUIC sets DF).
 
+use super::Carrier;
 use etherparse::{IpNumber, LaxIpSlice, UdpSlice};
 use std::net::SocketAddr;
 
@@ -19,6 +20,8 @@ pub struct UdpDatagram<'a> {
     /// Payload bytes the datagram carried on the wire (UDP length field minus 8; more than
     /// `payload.len()` when the snaplen cut the packet).
     pub wire_payload_len: u32,
+    /// The tunnels the datagram came in (None: sent directly on the link).
+    pub carrier: Option<&'a Carrier>,
 }
 
 /// IP-in-IP nesting followed before giving up.
@@ -41,6 +44,7 @@ pub(crate) fn datagram(mut ip: &[u8]) -> Option<UdpDatagram<'_>> {
                     dst: SocketAddr::new(slice.destination_addr(), udp.destination_port()),
                     payload: udp.payload(),
                     wire_payload_len: u32::from(udp.length().saturating_sub(8)),
+                    carrier: None,
                 });
             }
             IpNumber::IPV4 | IpNumber::IPV6 => ip = payload.payload,

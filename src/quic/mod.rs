@@ -163,6 +163,8 @@ struct Conn {
     quic: QuicRecord,
     /// The client's Initial was seen (else the connection was picked up later).
     saw_client_initial: bool,
+    /// The tunnels the first datagram came in.
+    carrier: crate::net::Carrier,
 }
 
 /// Every QUIC connection of one capture.
@@ -520,6 +522,7 @@ impl Conn {
                 ..Default::default()
             },
             saw_client_initial: false,
+            carrier: d.carrier.copied().unwrap_or_default(),
         }
     }
 
@@ -873,8 +876,7 @@ impl Conn {
             last_packet: self.last_data,
             acked_unseen: [(0, None); 2],
             stale_ack: None,
-            // Datagrams inside tunnels do not reach the QUIC stage yet.
-            carrier: Default::default(),
+            carrier: self.carrier,
             seen_until: latest,
             no_server_in_capture: !server_seen,
         };

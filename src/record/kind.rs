@@ -133,6 +133,8 @@ finding_kinds! {
         "Network: allow UDP to the server's port (443) through firewalls and security groups if HTTP/3 is wanted; otherwise nothing breaks, but every connection first waits for the QUIC attempt to time out before the client falls back to TCP.";
     DtlsUnanswered = "dtls-unanswered", Error, "DTLS ClientHello never answered",
         "Network: allow UDP to the server's DTLS port through firewalls and security groups (and check no NAT drops the return path); server: check the service listens on that UDP port and answers this client.";
+    DtlsRoleConflict = "dtls-role-conflict", Error, "Both DTLS peers acted as client",
+        "Signalling: make exactly one side the DTLS client: in WebRTC one SDP must say a=setup:active and the other a=setup:passive (an offer says actpass; the answer must not echo actpass or copy active); check any gateway or SBC that rewrites SDP.";
     SynFlood = "syn-flood", Warning, "SYN flood or port scan",
         "Server side: this is an attack or a scan, not a client to fix: keep SYN cookies on (net.ipv4.tcp_syncookies), rate-limit or block the sources upstream; for a scan, block the scanning address and check what it found open.";
     MemoryBudget = "memory-budget", Info, "Analysis cut short by the memory budget",
