@@ -9,6 +9,7 @@
 mod alerts;
 mod certs;
 mod flood;
+mod hmac;
 mod http;
 mod outcome;
 mod quic;

@@ -192,6 +192,9 @@ fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
                 K::SniGatedClientAuth,
                 K::ClientCertNotRequested,
                 K::ClientCertMissing,
+                K::HmacLengthMismatch,
+                K::HmacClockSkew,
+                K::HmacRejected,
                 K::HttpUnauthorized,
                 K::ReadTimeout,
                 K::TcpReset,
@@ -203,7 +206,10 @@ fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
 
 /// Findings that report the failure itself rather than its reason: they follow from the cause.
 fn is_symptom(kind: K) -> bool {
-    matches!(kind, K::TlsAlert | K::HttpUnauthorized | K::TcpReset)
+    matches!(
+        kind,
+        K::TlsAlert | K::HttpUnauthorized | K::TcpReset | K::HmacRejected
+    )
 }
 
 /// Settles a record whose findings are complete: its cause, which findings are observed, their

@@ -173,6 +173,7 @@ pub fn connection_findings(
     decode_rules(r, hs, &mut out);
     heartbleed_rule(r, hs, &mut out);
     super::http::http_rules(r, hs, &mut out);
+    super::hmac::hmac_rules(r, &mut out);
     out
 }
 
