@@ -71,6 +71,7 @@ struct Entry {
     ack: u32,
     flags: TcpFlags,
     window: u16,
+    mss: u16,
     wire_payload_len: u32,
     block: u32,
     start: u32,
@@ -145,6 +146,7 @@ impl Batch {
             ack: seg.ack,
             flags: seg.flags,
             window: seg.window,
+            mss: seg.mss,
             wire_payload_len: seg.wire_payload_len,
             block,
             start: start as u32,
@@ -194,6 +196,7 @@ impl Batch {
             ack: e.ack,
             flags: e.flags,
             window: e.window,
+            mss: e.mss,
             payload: &bytes[e.start as usize..(e.start + e.len) as usize],
             wire_payload_len: e.wire_payload_len,
             carrier: match e.carrier {

@@ -11,6 +11,7 @@ mod certs;
 mod flood;
 mod hmac;
 mod http;
+mod mtu;
 mod outcome;
 mod quic;
 pub use crate::record::{Finding, FindingKind, Severity, UnknownFindingId};

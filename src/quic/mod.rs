@@ -870,6 +870,8 @@ impl Conn {
             stale_ack: None,
             // Datagrams inside tunnels do not reach the QUIC stage yet.
             carrier: Default::default(),
+            mss: [None; 2],
+            sizes: Default::default(),
             seen_until: latest,
             no_server_in_capture: !server_seen,
         };

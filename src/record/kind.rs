@@ -143,6 +143,8 @@ finding_kinds! {
         "Client: synchronise the clock (NTP/chrony) and sign with the current UTC time in the format the API expects; replay protection rejects timestamps more than a few minutes off. Check the capture host's clock too.";
     HmacRejected = "hmac-rejected", Error, "HMAC-signed request answered 401/403",
         "Check in order: the key id is the one the server holds for this client; the secret (no trailing newline, not base64-decoded twice); the algorithm the name promises; the canonical form (method, path, query, timestamp, body, byte for byte); the encoding (base64 or hex); the timestamp within the server's window.";
+    MtuBlackHole = "mtu-black-hole", Error, "Full-size segments never get through (MTU black hole)",
+        "Network: clamp the TCP MSS on the router or tunnel with the smaller MTU (iptables/nft `tcp option maxseg size set rt mtu`), allow ICMP \"fragmentation needed\" (type 3 code 4; ICMPv6 packet too big) back to the sender, or lower the interface MTU of the sender.";
 }
 
 impl FindingKind {
