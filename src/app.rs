@@ -523,7 +523,8 @@ impl<'o> Finisher<'o> {
         // HTTP is read once per connection: it decides reporting, status and findings.
         let hmac = crate::http::HmacContext {
             // A timestamp is compared with the capture's clock only when that is plausible.
-            capture_secs: Some(tcp.first.ts.secs).filter(|s| *s >= PLAUSIBLE_CAPTURE_TIME),
+            capture_window: Some((tcp.first.ts.secs, tcp.last.ts.secs))
+                .filter(|(first, _)| *first >= PLAUSIBLE_CAPTURE_TIME),
             secrets: &self.opts.hmac_secrets,
         };
         let http = crate::http::exchanges(&hs, &hmac);

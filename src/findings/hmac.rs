@@ -133,14 +133,14 @@ pub(super) fn hmac_rules(r: &ConnectionRecord, out: &mut Vec<Finding>) {
                 FindingKind::HmacClockSkew,
                 if rejected(h) { Severity::Error } else { Severity::Warning },
                 format!(
-                    "The signed request {} to {} is stamped {} {side} the capture time (more than {} min): replay protection refuses it.",
+                    "The signed request {} to {} is stamped {} {side} the capture time (more than {} min off): replay protection refuses it.",
                     request_text(h),
                     r.server,
                     span(skew),
                     MAX_SKEW_SECS / 60
                 ),
                 format!(
-                    "{}; timestamp {}: {skew:+} s from the capture time of the connection's first packet (value not shown).",
+                    "{}; timestamp {}: {skew:+} s outside the connection's capture times (value not shown).",
                     packets(h),
                     s.timestamp_name.as_deref().unwrap_or("?")
                 ),
@@ -162,7 +162,7 @@ fn rejected_finding(r: &ConnectionRecord, h: &HttpRecord, s: &HmacRecord) -> Fin
     }
     if let Some(skew) = skewed(s) {
         checks.push(format!(
-            "the client's clock: the timestamp is {skew:+} s from the capture time"
+            "the client's clock: the timestamp is {skew:+} s off the capture time"
         ));
     }
     let verified = s.verification.as_deref().unwrap_or("");
@@ -198,7 +198,7 @@ fn rejected_finding(r: &ConnectionRecord, h: &HttpRecord, s: &HmacRecord) -> Fin
     }
     if skewed(s).is_none() {
         checks.push(match s.timestamp_skew_s {
-            Some(d) => format!("the timestamp ({d:+} s from the capture time: within the window)"),
+            Some(d) => format!("the timestamp ({d:+} s off the capture time: within the window)"),
             None => "the timestamp: the request carries none the server could check".to_string(),
         });
     }

@@ -47,8 +47,9 @@ pub struct HmacRecord {
     pub key_id_location: Option<Carried>,
     /// The name of the timestamp the request carried (`x-amz-date`, `X-Date`, `timestamp`).
     pub timestamp_name: Option<String>,
-    /// The timestamp minus the capture time of the connection's first packet, in seconds
-    /// (positive: the client's clock is ahead); null when there is no readable timestamp.
+    /// How far the timestamp lies outside the connection's capture times, in seconds: before
+    /// its first packet (negative: the client's clock is behind) or after its last (positive);
+    /// 0 within them; null when there is no readable timestamp.
     pub timestamp_skew_s: Option<i64>,
     /// With `--hmac-secret`: `matched <form>`, `no form matched`, `no secret for this key id`
     /// or `not checked: body not read`; null without secrets or a readable signature.
@@ -119,8 +120,9 @@ impl HmacKey {
 /// What the HTTP stage needs beyond the bytes to judge signed requests.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HmacContext<'a> {
-    /// Capture time (seconds since the epoch) of the connection's first packet.
-    pub capture_secs: Option<i64>,
+    /// Capture times (seconds since the epoch) of the connection's first and last packets: a
+    /// request's own time lies between them.
+    pub capture_window: Option<(i64, i64)>,
     /// Secrets to recompute signatures with.
     pub secrets: &'a [HmacKey],
 }
@@ -157,6 +159,8 @@ fn query_pairs(target: &str) -> impl Iterator<Item = (&str, &str)> {
 fn is_signature_name(n: &str) -> bool {
     (n.contains("signature") || n.contains("hmac") || n == "sig" || n.ends_with("-sig"))
         && !n.contains("signedheaders")
+        // RFC 9421's Signature-Input names what was signed, not the signature.
+        && !n.ends_with("-input")
         && !is_key_id_name(n)
         && !is_timestamp_name(n)
 }
@@ -342,6 +346,13 @@ pub(super) fn inspect(req: &SignedRequest<'_>, ctx: &HmacContext<'_>) -> Option<
                 carried: Carried::Header,
             });
         } else if is_signature_name(&n) && sig.is_none() {
+            // RFC 9421: `sig1=:<base64>:`.
+            let v = match v.split_once("=:") {
+                Some((label, rest)) if !label.contains(' ') && rest.ends_with(':') => {
+                    rest.trim_end_matches(':')
+                }
+                _ => v,
+            };
             // `sha256=<hex>` (webhook style) names its algorithm in the value.
             let (prefix, bare) = match v.split_once('=') {
                 Some((p, b)) if algorithm_of(p).is_some() && !b.is_empty() => (Some(p), b),
@@ -418,8 +429,16 @@ pub(super) fn inspect(req: &SignedRequest<'_>, ctx: &HmacContext<'_>) -> Option<
     let skew = stamp
         .as_ref()
         .and_then(|s| parse_time(&s.value))
-        .zip(ctx.capture_secs)
-        .map(|(t, c)| t.saturating_sub(c));
+        .zip(ctx.capture_window)
+        .map(|(t, (first, last))| {
+            // A request on a long kept-alive connection was sent some time after its first
+            // packet: only a timestamp outside the connection's lifetime is off.
+            if t < first {
+                t.saturating_sub(first)
+            } else {
+                t.saturating_sub(last).max(0)
+            }
+        });
     let verification = match (&decoded, ctx.secrets.is_empty()) {
         (Some((_, bytes)), false) => Some(verify(
             req,
@@ -724,7 +743,7 @@ mod tests {
         let secrets =
             [HmacKey::parse("AKIDEXAMPLE=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "").unwrap()];
         let ctx = HmacContext {
-            capture_secs: Some(1_440_938_160 + 400),
+            capture_window: Some((1_440_938_160 + 400, 1_440_938_160 + 401)),
             secrets: &secrets,
         };
         let h = inspect(&r, &ctx).unwrap();
@@ -764,7 +783,7 @@ mod tests {
         let r = req("POST", "/api/x", &headers, body);
         let secrets = [key];
         let ctx = HmacContext {
-            capture_secs: Some(1_700_000_010),
+            capture_window: Some((1_700_000_010, 1_700_000_011)),
             secrets: &secrets,
         };
         let h = inspect(&r, &ctx).unwrap();
@@ -784,6 +803,25 @@ mod tests {
             (Some("hex"), Some(64))
         );
         assert_eq!(h.verification.as_deref(), Some("no form matched"));
+    }
+
+    /// Hand-built: a request late on a kept-alive connection is not skewed; one stamped after
+    /// the connection's last packet is.
+    #[test]
+    fn skew_is_measured_outside_the_connections_lifetime() {
+        let headers: [(&str, &[u8]); 2] =
+            [("x-signature", b"AAAA"), ("x-timestamp", b"1700000900")];
+        let r = req("GET", "/", &headers, b"");
+        let skew = |first, last| {
+            let ctx = HmacContext {
+                capture_window: Some((first, last)),
+                secrets: &[],
+            };
+            inspect(&r, &ctx).unwrap().timestamp_skew_s
+        };
+        assert_eq!(skew(1_700_000_000, 1_700_003_600), Some(0));
+        assert_eq!(skew(1_700_000_000, 1_700_000_500), Some(400));
+        assert_eq!(skew(1_700_001_000, 1_700_003_600), Some(-100));
     }
 
     #[test]
@@ -808,7 +846,7 @@ mod tests {
             ("Date", b"Sun, 06 Dec 2026 07:41:26 GMT"),
         ];
         let ctx = HmacContext {
-            capture_secs: Some(1_796_542_886),
+            capture_window: Some((1_796_542_880, 1_796_542_890)),
             secrets: &[],
         };
         let h = inspect(&req("GET", "/", &headers, b""), &ctx).unwrap();
@@ -816,6 +854,19 @@ mod tests {
         assert_eq!(h.algorithm.as_deref(), Some("hmac-sha512"));
         assert_eq!(h.key_id_name.as_deref(), Some("keyId"));
         assert_eq!(h.timestamp_skew_s, Some(0));
+        // RFC 9421 (hand-built): the signature, not its Signature-Input.
+        let headers: [(&str, &[u8]); 2] = [
+            (
+                "Signature-Input",
+                b"sig1=(\"@method\");keyid=\"k\";alg=\"hmac-sha256\"",
+            ),
+            ("Signature", b"sig1=:c2lnbmF0dXJlcw==:"),
+        ];
+        let h = inspect(&req("GET", "/", &headers, b""), &ctx).unwrap();
+        assert_eq!(
+            (h.name.as_str(), h.signature_bytes),
+            ("Signature", Some(10))
+        );
         let headers: [(&str, &[u8]); 1] = [("Authorization", b"Bearer abc")];
         assert_eq!(inspect(&req("GET", "/", &headers, b""), &ctx), None);
         assert_eq!(parse_time("20150830T123600Z"), Some(1_440_938_160));
