@@ -78,6 +78,7 @@ impl OwnedSegment {
             ack: self.ack,
             flags: self.flags,
             window: self.window,
+            mss: 0,
             payload: &self.payload,
             wire_payload_len: self.wire_payload_len,
             carrier: Default::default(),

@@ -69,6 +69,8 @@ pub struct Options {
     pub continuous: bool,
     /// The files that continue this one (set per file by the batch when `continuous`).
     pub continued_in: Vec<PathBuf>,
+    /// Secrets to recompute HMAC request signatures with (`--hmac-secret`, `--hmac-secrets`).
+    pub hmac_secrets: Arc<Vec<crate::http::HmacKey>>,
 }
 
 /// `--max-memory` by default: fits beside other programs on a laptop.
@@ -549,7 +551,13 @@ impl<'o> Finisher<'o> {
             swap_roles(&mut tcp);
         }
         // HTTP is read once per connection: it decides reporting, status and findings.
-        let http = crate::http::exchanges(&hs);
+        let hmac = crate::http::HmacContext {
+            // A timestamp is compared with the capture's clock only when that is plausible.
+            capture_window: Some((tcp.first.ts.secs, tcp.last.ts.secs))
+                .filter(|(first, _)| *first >= PLAUSIBLE_CAPTURE_TIME),
+            secrets: &self.opts.hmac_secrets,
+        };
+        let http = crate::http::exchanges(&hs, &hmac);
         if !self.all && !worth_reporting(&hs, &tcp) && !cleartext_credentials(&hs, &http) {
             return (index, None);
         }

@@ -196,6 +196,33 @@ pub struct CommonArgs {
     /// Do not pick up a key log beside the capture.
     #[arg(long, global = true)]
     pub no_auto_keylog: bool,
+
+    /// Secret of an HMAC-signed API (KEYID=SECRET; an empty KEYID for requests without one);
+    /// repeatable. Signed requests are recomputed with it and the canonical form that matched is
+    /// reported, never the secret. Prefer --hmac-secrets: arguments show in process lists.
+    #[arg(long, value_name = "KEYID=SECRET", value_parser = parse_hmac_secret, global = true)]
+    pub hmac_secret: Vec<crate::http::HmacKey>,
+    /// File of KEYID=SECRET lines (# comments), as for --hmac-secret.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub hmac_secrets: Option<PathBuf>,
+}
+
+fn parse_hmac_secret(s: &str) -> Result<crate::http::HmacKey, String> {
+    crate::http::HmacKey::parse(s, "").map_err(|e| e.to_string())
+}
+
+/// The secrets of `--hmac-secret` and `--hmac-secrets`.
+fn load_hmac_secrets(common: &CommonArgs) -> Result<Vec<crate::http::HmacKey>, String> {
+    let mut keys = common.hmac_secret.clone();
+    if let Some(path) = &common.hmac_secrets {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--hmac-secrets {}: {e}", path.display()))?;
+        keys.extend(
+            crate::http::HmacKey::parse_file(&text, &path.display().to_string())
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(keys)
 }
 
 /// Subcommands.
@@ -354,7 +381,9 @@ fn options(common: &CommonArgs) -> Result<Options, String> {
     };
     let validator = app::shared_validator(&trust).map_err(|e| e.to_string())?;
     let keylog = load_keylogs(common)?;
+    let hmac_secrets = std::sync::Arc::new(load_hmac_secrets(common)?);
     Ok(Options {
+        hmac_secrets,
         validator: Some(validator),
         keylog,
         all: common.all,

@@ -736,6 +736,7 @@ mod tests {
                 retransmissions: 0,
                 midstream: false,
                 out_of_order: 0,
+                mss: Default::default(),
             },
             ja3: None,
             ja4: None,

@@ -423,6 +423,7 @@ fn tcp<'a>(
         ack,
         flags: TcpFlags(flags),
         window: 65535,
+        mss: 0,
         payload,
         wire_payload_len: payload.len() as u32,
         carrier: Default::default(),
@@ -517,6 +518,21 @@ fn full_connection_summary_is_exact() {
         seen_until: pref(8, 17),
         no_server_in_capture: false,
         carrier: Default::default(),
+        // Hand-built SYNs carry no options.
+        mss: [None, None],
+        // Each side's one data segment, acknowledged whole.
+        sizes: [
+            tlscap::flow::SegmentSizes {
+                largest: 5,
+                largest_acked: 5,
+                ..Default::default()
+            },
+            tlscap::flow::SegmentSizes {
+                largest: 6,
+                largest_acked: 6,
+                ..Default::default()
+            },
+        ],
     };
     assert_eq!(f.tcp, expected);
     assert_eq!(
@@ -937,6 +953,7 @@ fn replay(name: &str) -> Vec<Finished<Recorder>> {
             ack: s.ack,
             flags: TcpFlags(s.flags),
             window: 0,
+            mss: 0,
             payload,
             wire_payload_len: s.len,
             carrier: Default::default(),

@@ -80,6 +80,7 @@ fn run(segs: &[Seg]) -> Vec<HandshakeSummary> {
             ack: s.ack,
             flags: TcpFlags(s.flags),
             window: 65535,
+            mss: 0,
             payload: &s.payload,
             wire_payload_len: s.payload.len() as u32,
             carrier: Default::default(),

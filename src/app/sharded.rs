@@ -75,6 +75,7 @@ struct Entry {
     ack: u32,
     flags: TcpFlags,
     window: u16,
+    mss: u16,
     wire_payload_len: u32,
     block: u32,
     start: u32,
@@ -149,6 +150,7 @@ impl Batch {
             ack: seg.ack,
             flags: seg.flags,
             window: seg.window,
+            mss: seg.mss,
             wire_payload_len: seg.wire_payload_len,
             block,
             start: start as u32,
@@ -198,6 +200,7 @@ impl Batch {
             ack: e.ack,
             flags: e.flags,
             window: e.window,
+            mss: e.mss,
             payload: &bytes[e.start as usize..(e.start + e.len) as usize],
             wire_payload_len: e.wire_payload_len,
             carrier: match e.carrier {

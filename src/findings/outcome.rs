@@ -43,6 +43,9 @@ pub fn status(
         ConnectionStatus::Timeout
     } else if has(K::NotTls) {
         ConnectionStatus::NotTls
+    } else if has(K::MtuBlackHole) {
+        // Full-size segments never arrive: the connection hangs whatever else it shows.
+        ConnectionStatus::Stalled
     } else if hs.alerts.iter().any(|a| a.level == 2 && !a.encrypted) {
         ConnectionStatus::Alert
     } else if has(K::TcpReset) {
@@ -105,6 +108,9 @@ pub fn judge(record: &ConnectionRecord, handshake_done: bool) -> (Outcome, Optio
             (Outcome::Failed, Some(FailedAt::Tcp))
         }
         ConnectionStatus::Timeout => (Outcome::Failed, Some(FailedAt::Http)),
+        ConnectionStatus::Stalled if failing(K::MtuBlackHole) && handshake_done => {
+            (Outcome::Failed, Some(FailedAt::Http))
+        }
         ConnectionStatus::NotTls | ConnectionStatus::Stalled => {
             (Outcome::Failed, Some(FailedAt::Handshake))
         }
@@ -171,6 +177,7 @@ fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
             if let Some(k) = first(&[
                 K::ProxyRefused,
                 K::NotTls,
+                K::MtuBlackHole,
                 K::HandshakeStalled,
                 K::QuicBlocked,
                 K::DtlsUnanswered,
@@ -194,6 +201,9 @@ fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
                 K::SniGatedClientAuth,
                 K::ClientCertNotRequested,
                 K::ClientCertMissing,
+                K::HmacLengthMismatch,
+                K::HmacClockSkew,
+                K::HmacRejected,
                 K::HttpUnauthorized,
                 K::ReadTimeout,
                 K::TcpReset,
@@ -204,8 +214,11 @@ fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
 }
 
 /// Findings that report the failure itself rather than its reason: they follow from the cause.
-fn is_symptom(kind: K) -> bool {
-    matches!(kind, K::TlsAlert | K::HttpUnauthorized | K::TcpReset)
+fn is_symptom(kind: K, cause: K) -> bool {
+    matches!(
+        kind,
+        K::TlsAlert | K::HttpUnauthorized | K::TcpReset | K::HmacRejected
+    ) || (kind == K::HandshakeStalled && cause == K::MtuBlackHole)
 }
 
 /// Settles a record whose findings are complete: its cause, which findings are observed, their
@@ -222,7 +235,7 @@ pub fn settle(record: &mut ConnectionRecord) {
     for f in &mut record.findings {
         let observed = match cause {
             Some(c) if f.kind == c => true,
-            Some(c) if is_symptom(f.kind) && f.severity == Severity::Error => {
+            Some(c) if is_symptom(f.kind, c) && f.severity == Severity::Error => {
                 f.follows = Some(c);
                 true
             }

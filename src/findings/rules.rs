@@ -164,6 +164,7 @@ pub fn connection_findings(
     } else {
         tcp_rules(r, hs, tcp, cfg, &mut out);
         reply_rules(r, hs, tcp, cfg.read_timeout_secs, &mut out);
+        super::mtu::mtu_rule(tcp, &mut out);
     }
     // A reset that follows a non-TLS answer is its consequence, not a second cause.
     if out.iter().any(|f| f.kind == FindingKind::NotTls) {
@@ -176,6 +177,7 @@ pub fn connection_findings(
     decode_rules(r, hs, &mut out);
     heartbleed_rule(r, hs, &mut out);
     super::http::http_rules(r, hs, &mut out);
+    super::hmac::hmac_rules(r, &mut out);
     out
 }
 

@@ -217,6 +217,57 @@ pub struct TcpSummary {
     /// The tunnels the connection's first packet came in (each direction of a tunnel may use
     /// its own label or TEID; the first packet's names the connection).
     pub carrier: Carrier,
+    /// The MSS option each side announced in its SYN or SYN-ACK (index: the [`Direction::idx`]
+    /// that side sends in).
+    pub mss: [Option<u16>; 2],
+    /// Per direction: segment sizes that got through and that did not (an MTU black hole).
+    pub sizes: [SegmentSizes; 2],
+}
+
+/// What a direction's segment sizes show about the path: an MTU black hole drops every
+/// full-size segment while small ones pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SegmentSizes {
+    /// Largest payload sent.
+    pub largest: u32,
+    /// Largest payload of a segment the peer acknowledged whole (among the few outstanding
+    /// segments tracked at a time).
+    pub largest_acked: u32,
+    /// The largest segment sent three times or more whose first byte the peer never
+    /// acknowledged (seen where the sender is captured).
+    pub stuck: Option<StuckSegment>,
+    /// The first hole in the direction's bytes, when it was never filled and the peer never
+    /// acknowledged past its start (seen where the receiver is captured).
+    pub hole: Option<Hole>,
+    /// Duplicate ACKs the peer sent for these bytes (each says a later segment arrived past a
+    /// missing one), and the first of them.
+    pub dup_acks: u32,
+    /// Packet of the first duplicate ACK.
+    pub first_dup_ack: Option<u64>,
+}
+
+/// A segment retransmitted and never acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StuckSegment {
+    /// Payload bytes.
+    pub len: u32,
+    /// Times it was sent.
+    pub copies: u32,
+    /// Packet of the first copy.
+    pub first_packet: u64,
+    /// Packet of the last copy.
+    pub last_packet: u64,
+}
+
+/// Bytes missing before a segment that arrived ahead of them, never filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hole {
+    /// Bytes missing.
+    pub len: u32,
+    /// The packet that arrived past the hole first.
+    pub after_packet: u64,
+    /// Largest payload that arrived past the hole.
+    pub largest_beyond: u32,
 }
 
 impl TcpSummary {
@@ -226,6 +277,8 @@ impl TcpSummary {
         self.dir_packets.swap(0, 1);
         self.last_packet.swap(0, 1);
         self.acked_unseen.swap(0, 1);
+        self.mss.swap(0, 1);
+        self.sizes.swap(0, 1);
     }
 
     /// The direction the capture never saw although the other side's packets prove it was

@@ -129,6 +129,8 @@ struct SynOnly {
     secs: i64,
     nanos: u32,
     isn: u32,
+    /// The SYN's MSS option (0: none).
+    mss: u16,
     /// The client (SYN sender) is the key's `low` endpoint.
     client_low: bool,
 }
@@ -168,6 +170,7 @@ impl SynOnly {
             ack: 0,
             flags: crate::net::TcpFlags(crate::net::TcpFlags::SYN),
             window: 0,
+            mss: self.mss,
             payload: &[],
             wire_payload_len: 0,
             // Only SYNs sent directly on the link are kept compact.
@@ -203,6 +206,138 @@ struct Connection<H> {
     max_ack: [Option<(SeqNumber, PacketRef)>; 2],
     /// Buffered bytes (reassembly and handler) last counted into the table's total.
     accounted: usize,
+    /// Per direction: segment sizes (an MTU black hole).
+    sizes: [SizeTracker; 2],
+}
+
+/// Data segments a direction keeps track of until they are acknowledged: the oldest one, which
+/// a black hole keeps retransmitting, and one after it; later segments wait for room.
+const TRACKED_SEGMENTS: usize = 2;
+
+/// One data segment sent and not yet acknowledged.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sent {
+    seq: u32,
+    len: u32,
+    copies: u32,
+    first_packet: u64,
+    last_packet: u64,
+}
+
+/// The first hole in a direction's bytes.
+#[derive(Debug, Clone, Copy)]
+struct HoleState {
+    start: SeqNumber,
+    len: u32,
+    after_packet: u64,
+    largest_beyond: u32,
+    filled: bool,
+}
+
+/// Per direction: what [`SegmentSizes`] is made from. A few comparisons per data segment and
+/// per ACK.
+#[derive(Debug, Clone, Copy, Default)]
+struct SizeTracker {
+    unacked: [Sent; TRACKED_SEGMENTS],
+    tracked: u8,
+    largest: u32,
+    largest_acked: u32,
+    hole: Option<HoleState>,
+    dup_acks: u32,
+    first_dup_ack: Option<u64>,
+}
+
+impl SizeTracker {
+    /// A data segment of this direction; `seen_end` is the furthest sequence seen before it.
+    fn on_data(&mut self, seq: u32, len: u32, packet: u64, seen_end: Option<SeqNumber>) {
+        self.largest = self.largest.max(len);
+        let start = SeqNumber(seq);
+        let end = start.plus(len);
+        match &mut self.hole {
+            None => {
+                if let Some(e) = seen_end.filter(|e| e.is_before(start)) {
+                    self.hole = Some(HoleState {
+                        start: e,
+                        len: start.distance_from(e).unsigned_abs(),
+                        after_packet: packet,
+                        largest_beyond: len,
+                        filled: false,
+                    });
+                }
+            }
+            Some(h) if !h.filled => {
+                if !h.start.is_before(start) && h.start.is_before(end) {
+                    h.filled = true;
+                } else if !start.is_before(h.start.plus(h.len)) {
+                    h.largest_beyond = h.largest_beyond.max(len);
+                }
+            }
+            Some(_) => {}
+        }
+        let n = usize::from(self.tracked);
+        if let Some(s) = self.unacked[..n].iter_mut().find(|s| s.seq == seq) {
+            s.copies = s.copies.saturating_add(1);
+            s.len = s.len.max(len);
+            s.last_packet = packet;
+        } else if n < TRACKED_SEGMENTS {
+            self.unacked[n] = Sent {
+                seq,
+                len,
+                copies: 1,
+                first_packet: packet,
+                last_packet: packet,
+            };
+            self.tracked += 1;
+        }
+    }
+
+    /// The peer acknowledged up to `ack`.
+    fn on_ack(&mut self, ack: SeqNumber) {
+        let mut n = usize::from(self.tracked);
+        let mut i = 0;
+        while i < n {
+            let s = self.unacked[i];
+            if !ack.is_before(SeqNumber(s.seq).plus(s.len)) {
+                self.largest_acked = self.largest_acked.max(s.len);
+                n -= 1;
+                self.unacked[i] = self.unacked[n];
+            } else {
+                i += 1;
+            }
+        }
+        self.tracked = n as u8;
+    }
+
+    /// The summary, given the furthest acknowledgement the peer sent.
+    fn finish(&self, max_ack: Option<SeqNumber>) -> SegmentSizes {
+        let never_acked = |seq: SeqNumber| max_ack.map_or(true, |a| !seq.is_before(a));
+        let stuck = self.unacked[..usize::from(self.tracked)]
+            .iter()
+            .filter(|s| s.copies >= 3 && never_acked(SeqNumber(s.seq)))
+            .max_by_key(|s| (s.len, std::cmp::Reverse(s.first_packet)))
+            .map(|s| StuckSegment {
+                len: s.len,
+                copies: s.copies,
+                first_packet: s.first_packet,
+                last_packet: s.last_packet,
+            });
+        let hole = self
+            .hole
+            .filter(|h| !h.filled && never_acked(h.start))
+            .map(|h| Hole {
+                len: h.len,
+                after_packet: h.after_packet,
+                largest_beyond: h.largest_beyond,
+            });
+        SegmentSizes {
+            largest: self.largest,
+            largest_acked: self.largest_acked,
+            stuck,
+            hole,
+            dup_acks: self.dup_acks,
+            first_dup_ack: self.first_dup_ack,
+        }
+    }
 }
 
 /// Live connections keyed by 5-tuple.
@@ -433,6 +568,7 @@ impl<H: StreamHandler> FlowTable<H> {
                     secs: meta.ts.secs,
                     nanos: meta.ts.nanos,
                     isn: seg.seq,
+                    mss: seg.mss,
                     client_low,
                 },
             );
@@ -715,6 +851,8 @@ impl<H: StreamHandler> FlowTable<H> {
                 seen_until: first,
                 no_server_in_capture: false,
                 carrier,
+                mss: [None; 2],
+                sizes: [SegmentSizes::default(); 2],
             },
             seen_end: [None; 2],
             first_ack: [None; 2],
@@ -725,6 +863,7 @@ impl<H: StreamHandler> FlowTable<H> {
             handler: Box::new(handler),
             closed_at: None,
             accounted: 0,
+            sizes: [SizeTracker::default(); 2],
         })
     }
 
@@ -837,6 +976,19 @@ impl<H: StreamHandler> Connection<H> {
         if flags.ack() && !flags.rst() && !stale {
             let ack = SeqNumber(seg.ack);
             self.first_ack[dir.idx()].get_or_insert(ack);
+            let peer = dir.reverse().idx();
+            let pure = seg.wire_payload_len == 0 && !flags.syn() && !flags.fin();
+            let sizes = &mut self.sizes[peer];
+            if pure
+                && matches!(self.max_ack[dir.idx()], Some((m, _)) if m == ack)
+                && self.seen_end[peer].is_some_and(|e| ack.is_before(e))
+            {
+                sizes.dup_acks = sizes.dup_acks.saturating_add(1);
+                sizes.first_dup_ack.get_or_insert(meta.packet);
+            }
+            if sizes.tracked > 0 {
+                sizes.on_ack(ack);
+            }
             let furthest = &mut self.max_ack[dir.idx()];
             if !matches!(furthest, Some((m, _)) if !m.is_before(ack)) {
                 *furthest = Some((ack, at));
@@ -846,12 +998,18 @@ impl<H: StreamHandler> Connection<H> {
         if flags.syn() {
             match (side, flags.ack()) {
                 (Side::Client, false) => {
+                    if seg.mss != 0 {
+                        tcp.mss[dir.idx()] = Some(seg.mss);
+                    }
                     tcp.syn = tcp.syn.saturating_add(1);
                     tcp.first_syn.get_or_insert(at);
                     tcp.last_syn = Some(at);
                     self.client_isn.get_or_insert(seg.seq);
                 }
                 (Side::Server, true) => {
+                    if seg.mss != 0 {
+                        tcp.mss[dir.idx()] = Some(seg.mss);
+                    }
                     tcp.syn_ack = tcp.syn_ack.saturating_add(1);
                     tcp.first_syn_ack.get_or_insert(at);
                     self.server_isn.get_or_insert(seg.seq);
@@ -887,6 +1045,7 @@ impl<H: StreamHandler> Connection<H> {
             } else {
                 seg.seq
             };
+            self.sizes[dir.idx()].on_data(seq, wire_len, meta.packet, self.seen_end[dir.idx()]);
             self.streams[dir.idx()].on_segment(
                 dir,
                 seq,
@@ -948,8 +1107,13 @@ impl<H: StreamHandler> Connection<H> {
             seen_end,
             first_ack,
             max_ack,
+            sizes,
             ..
         } = self;
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let peer_ack = max_ack[dir.reverse().idx()].map(|(a, _)| a);
+            tcp.sizes[dir.idx()] = sizes[dir.idx()].finish(peer_ack);
+        }
         for dir in [Direction::ToServer, Direction::ToClient] {
             let (i, peer) = (dir.idx(), dir.reverse().idx());
             if let (Some((furthest, at)), Some(base)) =
@@ -994,6 +1158,8 @@ mod tests {
         // A SYN flood's entries: 80 bytes where a live connection and its TLS observer
         // take ~3.5 KiB.
         assert_eq!(std::mem::size_of::<(FlowKey, SynOnly)>(), 80);
+        // Segment sizes (an MTU black hole) cost each connection this much.
+        assert_eq!(std::mem::size_of::<SizeTracker>(), 120);
     }
 
     /// Both directions give one key; IPv4 and an IPv6 address with the same leading bytes
@@ -1067,6 +1233,7 @@ mod tests {
                 ack,
                 flags: crate::net::TcpFlags(flags),
                 window: 1000,
+                mss: 0,
                 payload,
                 wire_payload_len: payload.len() as u32,
                 carrier: None,

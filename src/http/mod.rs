@@ -10,6 +10,9 @@ use crate::tls::{AppData, HandshakeSummary};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod hmac;
+pub use hmac::{Carried, HmacContext, HmacKey, HmacKeyError, HmacRecord};
+
 /// One HTTP request and its response, read from decrypted (or cleartext) application data.
 /// Query values and credentials are never included.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +34,8 @@ pub struct HttpRecord {
     pub request_packet: Option<u64>,
     /// Packet that carried the response.
     pub response_packet: Option<u64>,
+    /// How the request was signed with an HMAC (null when it was not).
+    pub hmac: Option<HmacRecord>,
 }
 
 /// Exchanges kept per connection.
@@ -110,10 +115,11 @@ struct Request {
     host: Option<String>,
     auth: Vec<&'static str>,
     packet: u64,
+    hmac: Option<HmacRecord>,
 }
 
-/// The first HTTP exchanges of a connection.
-pub fn exchanges(hs: &HandshakeSummary) -> Vec<HttpRecord> {
+/// The first HTTP exchanges of a connection; `ctx` judges their HMAC signatures.
+pub fn exchanges(hs: &HandshakeSummary, ctx: &HmacContext<'_>) -> Vec<HttpRecord> {
     let client = &hs.app_data[Direction::ToServer.idx()];
     let server = &hs.app_data[Direction::ToClient.idx()];
     if client.bytes.is_empty() && server.bytes.is_empty() {
@@ -121,9 +127,9 @@ pub fn exchanges(hs: &HandshakeSummary) -> Vec<HttpRecord> {
     }
     let cert = hs.client_cert_sent() == Some(true);
     let mut out = if client.bytes.starts_with(H2_PREFACE) {
-        h2_exchanges(client, server)
+        h2_exchanges(client, server, ctx)
     } else {
-        h1_exchanges(client, server)
+        h1_exchanges(client, server, ctx)
     };
     for r in &mut out {
         if cert {
@@ -346,7 +352,7 @@ fn header_auth(name: &str, value: &[u8], auth: &mut Vec<&'static str>) {
     }
 }
 
-fn h1_exchanges(client: &AppData, server: &AppData) -> Vec<HttpRecord> {
+fn h1_exchanges(client: &AppData, server: &AppData, ctx: &HmacContext<'_>) -> Vec<HttpRecord> {
     let mut reqs = Vec::new();
     let mut at = 0usize;
     while reqs.len() < MAX_EXCHANGES {
@@ -371,6 +377,22 @@ fn h1_exchanges(client: &AppData, server: &AppData) -> Vec<HttpRecord> {
             }
             body = body.update(h.name, h.value);
         }
+        let sig_headers: Vec<(&str, &[u8])> =
+            req.headers.iter().map(|h| (h.name, h.value)).collect();
+        let body_bytes = match body {
+            BodyLen::None => Some(&[][..]),
+            BodyLen::Length(n) => head.checked_add(n).and_then(|end| rest.get(head..end)),
+            BodyLen::Chunked => None,
+        };
+        r.hmac = hmac::inspect(
+            &hmac::SignedRequest {
+                method: req.method.unwrap_or(""),
+                target: req.path.unwrap_or(""),
+                headers: &sig_headers,
+                body: body_bytes,
+            },
+            ctx,
+        );
         r.path = req.path.map(|p| redact_path(p, &mut r.auth));
         let version = req.version.unwrap_or(1);
         reqs.push((r, version));
@@ -427,6 +449,7 @@ fn h1_exchanges(client: &AppData, server: &AppData) -> Vec<HttpRecord> {
                 auth: auth_string(r.map(|r| r.auth.as_slice()).unwrap_or(&[])),
                 request_packet: r.map(|r| r.packet),
                 response_packet: resp.map(|(_, p)| *p),
+                hmac: r.and_then(|r| r.hmac.clone()),
             }
         })
         .collect()
@@ -501,10 +524,10 @@ struct H2Stream {
     resp_packet: Option<u64>,
 }
 
-fn h2_exchanges(client: &AppData, server: &AppData) -> Vec<HttpRecord> {
+fn h2_exchanges(client: &AppData, server: &AppData, ctx: &HmacContext<'_>) -> Vec<HttpRecord> {
     let mut streams: BTreeMap<u32, H2Stream> = BTreeMap::new();
-    h2_direction(client, H2_PREFACE.len(), true, &mut streams);
-    h2_direction(server, 0, false, &mut streams);
+    h2_direction(client, H2_PREFACE.len(), true, ctx, &mut streams);
+    h2_direction(server, 0, false, ctx, &mut streams);
     streams
         .into_values()
         .filter(|s| s.req.is_some() || s.status.is_some())
@@ -518,6 +541,7 @@ fn h2_exchanges(client: &AppData, server: &AppData) -> Vec<HttpRecord> {
             auth: auth_string(s.req.as_ref().map(|r| r.auth.as_slice()).unwrap_or(&[])),
             request_packet: s.req.as_ref().map(|r| r.packet),
             response_packet: s.resp_packet,
+            hmac: s.req.as_ref().and_then(|r| r.hmac.clone()),
         })
         .collect()
 }
@@ -528,13 +552,16 @@ fn h2_direction(
     data: &AppData,
     start: usize,
     is_client: bool,
+    ctx: &HmacContext<'_>,
     streams: &mut BTreeMap<u32, H2Stream>,
 ) {
     let mut dec = loona_hpack::Decoder::new();
     dec.set_max_allowed_table_size(1 << 16);
     let mut at = start;
-    // A header block spread over HEADERS + CONTINUATION frames.
+    // A header block spread over HEADERS + CONTINUATION frames, and whether it ends its stream
+    // (a request without a body).
     let mut block: Option<(u32, Vec<u8>, u64)> = None;
+    let mut ends_stream = false;
     while let Some(hdr) = data.bytes.get(at..at + 9) {
         let len = usize::from(hdr[0]) << 16 | usize::from(hdr[1]) << 8 | usize::from(hdr[2]);
         let (ftype, flags) = (hdr[3], hdr[4]);
@@ -558,6 +585,7 @@ fn h2_direction(
                 }
                 let keep = p.len().saturating_sub(pad);
                 block = Some((stream, Vec::new(), packet));
+                ends_stream = flags & 0x1 != 0;
                 &p[..keep]
             }
             9 => payload,
@@ -602,6 +630,21 @@ fn h2_direction(
                     n => header_auth(n, value, &mut r.auth),
                 }
             }
+            let sig_headers: Vec<(&str, &[u8])> = headers
+                .iter()
+                .filter_map(|(n, v)| Some((std::str::from_utf8(n).ok()?, v.as_slice())))
+                .filter(|(n, _)| !n.starts_with(':'))
+                .collect();
+            r.hmac = hmac::inspect(
+                &hmac::SignedRequest {
+                    method: r.method.as_deref().unwrap_or(""),
+                    target: r.path.as_deref().unwrap_or(""),
+                    headers: &sig_headers,
+                    // DATA frames are not kept: only a request without a body is complete.
+                    body: ends_stream.then_some(&[][..]),
+                },
+                ctx,
+            );
             r.path = r.path.take().map(|p| redact_path(&p, &mut r.auth));
             s.req = Some(r);
         } else {
@@ -717,7 +760,7 @@ mod tests {
             packets: vec![(0, 9)],
             truncated: false,
         };
-        let ex = h1_exchanges(&client, &server);
+        let ex = h1_exchanges(&client, &server, &HmacContext::default());
         assert_eq!(ex.len(), 2);
         assert_eq!(ex[0].path.as_deref(), Some("/a?token=<redacted>"));
         assert_eq!(ex[0].auth, "bearer");
@@ -741,7 +784,8 @@ mod tests {
             packets: vec![(0, 1)],
             truncated: false,
         };
-        let _ = h1_exchanges(&junk, &junk);
-        let _ = h2_exchanges(&h2, &junk);
+        let ctx = HmacContext::default();
+        let _ = h1_exchanges(&junk, &junk, &ctx);
+        let _ = h2_exchanges(&h2, &junk, &ctx);
     }
 }

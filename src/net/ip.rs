@@ -341,6 +341,11 @@ pub(crate) fn tcp<'a>(
     let payload_end = wire_len.min(transport.len());
     let payload = transport.get(header_len..payload_end).unwrap_or_default();
     let flags = transport.get(13).copied().unwrap_or_default();
+    let mss = if flags & TcpFlags::SYN != 0 && header_len > 20 {
+        syn_mss(transport.get(20..header_len).unwrap_or_default())
+    } else {
+        0
+    };
     Decoded::Tcp(TcpSegment {
         src: SocketAddr::new(src, header.source_port()),
         dst: SocketAddr::new(dst, header.destination_port()),
@@ -348,8 +353,51 @@ pub(crate) fn tcp<'a>(
         ack: header.acknowledgment_number(),
         flags: TcpFlags(flags),
         window: header.window_size(),
+        mss,
         payload,
         wire_payload_len: u32::try_from(wire_len - header_len).unwrap_or(u32::MAX),
         carrier: None,
     })
+}
+
+/// The MSS option (kind 2) among a SYN's TCP options; 0 when absent or malformed.
+fn syn_mss(mut options: &[u8]) -> u16 {
+    while let Some((&kind, rest)) = options.split_first() {
+        match kind {
+            0 => break,
+            1 => options = rest,
+            _ => {
+                let Some(&len) = rest.first() else { break };
+                let len = usize::from(len);
+                if len < 2 || len > options.len() {
+                    break;
+                }
+                if kind == 2 && len == 4 {
+                    return u16::from_be_bytes([options[2], options[3]]);
+                }
+                options = &options[len..];
+            }
+        }
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::syn_mss;
+
+    /// Hand-built option lists: the MSS among NOPs and others, and lying lengths.
+    #[test]
+    fn syn_mss_reads_the_option_and_survives_bad_lengths() {
+        assert_eq!(syn_mss(&[2, 4, 0x05, 0xb4, 1, 1, 4, 2]), 1460);
+        assert_eq!(
+            syn_mss(&[1, 1, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 2, 4, 0x04, 0xd8]),
+            1240
+        );
+        assert_eq!(syn_mss(&[4, 2, 0, 2, 4, 0x05, 0xb4]), 0);
+        assert_eq!(syn_mss(&[2, 4, 0x05]), 0);
+        assert_eq!(syn_mss(&[8, 1, 2, 4, 0x05, 0xb4]), 0);
+        assert_eq!(syn_mss(&[3, 0]), 0);
+        assert_eq!(syn_mss(&[]), 0);
+    }
 }

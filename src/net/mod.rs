@@ -58,6 +58,8 @@ pub struct TcpSegment<'a> {
     pub flags: TcpFlags,
     /// Receive window (unscaled).
     pub window: u16,
+    /// The MSS option of a SYN or SYN-ACK (0: absent, or not a SYN: only SYNs are read).
+    pub mss: u16,
     /// Payload bytes present in the capture.
     pub payload: &'a [u8],
     /// Payload bytes the segment carried on the wire (more than `payload.len()` when the
@@ -432,6 +434,7 @@ mod tests {
             ack: 0,
             flags: TcpFlags(TcpFlags::SYN),
             window: 0,
+            mss: 0,
             payload: &[],
             wire_payload_len: 0,
             carrier: None,

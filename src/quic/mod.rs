@@ -877,6 +877,8 @@ impl Conn {
             acked_unseen: [(0, None); 2],
             stale_ack: None,
             carrier: self.carrier,
+            mss: [None; 2],
+            sizes: Default::default(),
             seen_until: latest,
             no_server_in_capture: !server_seen,
         };

@@ -2,7 +2,7 @@
 //! [`ConnectionRecord`], with certificate display fields and fingerprints cached across the
 //! connections of a file. Findings are added later, by the rules.
 
-use super::{AlertRecord, ConnectionRecord, ConnectionStatus, HttpRecord, TcpRecord};
+use super::{AlertRecord, ConnectionRecord, ConnectionStatus, HttpRecord, MssRecord, TcpRecord};
 use crate::certs::CertInfo;
 use crate::flow::Direction;
 use crate::flow::TcpSummary;
@@ -191,6 +191,10 @@ impl RecordBuilder {
                 retransmissions: tcp.retransmissions + tcp.syn.saturating_sub(1),
                 midstream: tcp.midstream,
                 out_of_order: tcp.out_of_order,
+                mss: MssRecord {
+                    client: tcp.mss[crate::flow::Direction::ToServer.idx()],
+                    server: tcp.mss[crate::flow::Direction::ToClient.idx()],
+                },
             },
             ja3,
             ja4,

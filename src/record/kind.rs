@@ -139,6 +139,16 @@ finding_kinds! {
         "Server side: this is an attack or a scan, not a client to fix: keep SYN cookies on (net.ipv4.tcp_syncookies), rate-limit or block the sources upstream; for a scan, block the scanning address and check what it found open.";
     MemoryBudget = "memory-budget", Info, "Analysis cut short by the memory budget",
         "Give tlscap more memory (--max-memory) or split the capture (editcap -i 60) so that fewer connections are open at once.";
+    HmacLengthMismatch = "hmac-length-mismatch", Error, "HMAC signature length does not match its algorithm",
+        "Client: sign with the algorithm the header or parameter names (HMAC-SHA256 gives 32 bytes, SHA-384 48, SHA-512 64), or send the signature under the name of the algorithm used; encode the raw MAC bytes once (base64 or hex, as the API documents), not the hex text again.";
+    HmacInQuery = "hmac-in-query", Warning, "HMAC signature or key id in the query string",
+        "Client: send the signature and key id in headers and the parameters in a POST body, as the API documentation advises: query strings are logged by every proxy and server; server: stop accepting signatures in the URL.";
+    HmacClockSkew = "hmac-clock-skew", Error, "HMAC request timestamp far from the capture time",
+        "Client: synchronise the clock (NTP/chrony) and sign with the current UTC time in the format the API expects; replay protection rejects timestamps more than a few minutes off. Check the capture host's clock too.";
+    HmacRejected = "hmac-rejected", Error, "HMAC-signed request answered 401/403",
+        "Check in order: the key id is the one the server holds for this client; the secret (no trailing newline, not base64-decoded twice); the algorithm the name promises; the canonical form (method, path, query, timestamp, body, byte for byte); the encoding (base64 or hex); the timestamp within the server's window.";
+    MtuBlackHole = "mtu-black-hole", Error, "Full-size segments never get through (MTU black hole)",
+        "Network: clamp the TCP MSS on the router or tunnel with the smaller MTU (iptables/nft `tcp option maxseg size set rt mtu`), allow ICMP \"fragmentation needed\" (type 3 code 4; ICMPv6 packet too big) back to the sender, or lower the interface MTU of the sender.";
 }
 
 impl FindingKind {

@@ -76,6 +76,17 @@ pub struct TcpRecord {
     /// Segments that brought new data ahead of a hole (arrived before the bytes preceding
     /// them; not counted as retransmissions).
     pub out_of_order: u32,
+    /// The MSS option each side announced in its SYN / SYN-ACK.
+    pub mss: MssRecord,
+}
+
+/// The MSS each side announced (null: no SYN seen from it, or no MSS option in it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MssRecord {
+    /// From the client's SYN.
+    pub client: Option<u16>,
+    /// From the server's SYN-ACK.
+    pub server: Option<u16>,
 }
 
 thread_local! {
