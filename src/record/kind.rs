@@ -135,6 +135,10 @@ finding_kinds! {
         "Server side: this is an attack or a scan, not a client to fix: keep SYN cookies on (net.ipv4.tcp_syncookies), rate-limit or block the sources upstream; for a scan, block the scanning address and check what it found open.";
     MemoryBudget = "memory-budget", Info, "Analysis cut short by the memory budget",
         "Give tlscap more memory (--max-memory) or split the capture (editcap -i 60) so that fewer connections are open at once.";
+    ClientCertRejected = "client-cert-rejected", Error, "Client certificate rejected",
+        "Client: use a client certificate the server accepts: issued by one of the CAs its CertificateRequest names, with extendedKeyUsage clientAuth, valid at the time, signed with an algorithm it accepts, and sent with its intermediates; server: if the client's CA is legitimate, add it to the trusted client CAs.";
+    CertInconsistent = "cert-inconsistent", Warning, "Same server, different certificate chains",
+        "Server: deploy the same certificate and full chain on every node behind this name (load-balancer pool members, replicas); if a TLS-intercepting proxy sits on some paths, fix or bypass it.";
 }
 
 impl FindingKind {
