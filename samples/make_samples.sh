@@ -935,6 +935,14 @@ sc_client_cert_wrong_ca_tls13() {
     -cert "$PKI/other-client.pem" -key "$PKI/other-client.key" -cert_chain "$PKI/other-intermediate.pem"
   finish
 }
+sc_client_cert_leaf_only() {
+  begin client-cert-leaf-only 8448 "TLS 1.2, s_server requires a client certificate and trusts only tlscap Test Root CA (-CAfile root.pem, -verify_return_error); the client sends 'tlscap test client' without its intermediate; the server cannot build the path and aborts with alert unknown_ca in clear."
+  expect status.0 alert; expect findings.0 "client-cert-rejected tls-alert"
+  srv "${SSRV[@]}" -accept 8448 -tls1_2 -Verify 1 -CAfile "$R" -verify_return_error
+  INPUT=$GET SC 8448 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}" \
+    -cert "$PKI/client.pem" -key "$PKI/client.key"
+  finish
+}
 sc_client_cert_optional_none() {
   begin client-cert-optional-none 8449 "TLS 1.2, s_server asks for a client certificate without requiring one (-verify 1); the client has none, sends an empty Certificate, and the request succeeds (healthy optional client authentication)."
   expect status.0 ok; expect findings.0 "client-cert-missing"
@@ -1000,7 +1008,7 @@ ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mt
      ftp-login smtp-auth imap-login pop3-login https-planted-secrets not-tls-set-cookie http-to-tls-port
      proxy-connect-auth proxy-connect-407
      client-cert-wrong-ca client-cert-no-client-auth client-cert-expired client-cert-wrong-ca-tls13
-     client-cert-optional-none cert-inconsistent-pool cert-consistent-pool)
+     client-cert-optional-none client-cert-leaf-only cert-inconsistent-pool cert-consistent-pool)
 printf '%s\n' "${ALL[@]}" > "$S/meta/ORDER"
 t0=$(date +%s)
 for name in "${ALL[@]}"; do

@@ -91,6 +91,19 @@ fn client_certificate_from_another_ca_is_rejected_in_tls13_with_the_key_log() {
 }
 
 #[test]
+fn a_leaf_sent_without_its_intermediate_is_named() {
+    let r = &records("client-cert-leaf-only.pcap")[0];
+    assert_eq!(r["cause"], "client-cert-rejected");
+    let f = finding(r, "client-cert-rejected");
+    assert_eq!(f["message"], "127.0.0.1:8448 rejected the client certificate CN=tlscap test client, O=tlscap tests with alert unknown_ca in packet 11: the client sent its certificate alone, and its issuer CN=tlscap Test Intermediate CA, O=tlscap tests is not among the CAs the server accepts (CN=tlscap Test Root CA, O=tlscap tests): the intermediate linking it to one of them was not sent, or the certificate comes from another CA.");
+    assert_eq!(f["evidence"], "Client Certificate in packet 10: [0] CN=tlscap test client, O=tlscap tests (issuer CN=tlscap Test Intermediate CA, O=tlscap tests); not before 2026-11-23T02:09:35Z, not after 2036-11-20T02:09:35Z; extendedKeyUsage clientAuth; signature sha256WithRSAEncryption; CertificateVerify in packet 10 (rsa_pss_rsae_sha256); CertificateRequest in packet 7 names 1 CA: CN=tlscap Test Root CA, O=tlscap tests; fatal alert unknown_ca from the server in packet 11.");
+    assert!(f["remediation"]
+        .as_str()
+        .unwrap()
+        .starts_with("Client: send the intermediate CN=tlscap Test Intermediate CA, O=tlscap tests with the certificate"));
+}
+
+#[test]
 fn nginx_answers_a_foreign_client_certificate_with_http_400() {
     let r = &records("client-cert-wrong-ca.pcap")[0];
     assert_eq!(r["status"], "ok");
