@@ -32,7 +32,7 @@ if [ "$(id -u)" != 0 ]; then echo "make_samples.sh: must run as root (netns, tcp
 need=()
 for pair in openssl:openssl curl:curl nginx:nginx tcpdump:tcpdump tshark:tshark \
             editcap:wireshark-common ip:iproute2 ethtool:ethtool nft:nftables \
-            python3:python3 gzip:gzip ss:iproute2; do
+            python3:python3 gzip:gzip ss:iproute2 haproxy:haproxy; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 # servers and client libraries of the cleartext-login scenarios: Debian's, run by Debian's python
@@ -186,6 +186,32 @@ EOF
   cd "$S"
 }
 [ -f "$PKI/wrong-order-chain.pem" ] || make_pki
+
+# Client-authentication additions (new files only; the PKI above is never regenerated): a client
+# certificate from the untrusted "Other" hierarchy, and an expired one from the trusted
+# intermediate, signed through a CA database of their own (pki/ca-client) so that pki/ca stays
+# as it was.
+make_pki_clientauth() {
+  cd "$PKI"
+  q() { "$@" >/dev/null 2>&1 || { echo "PKI step failed: $*" >&2; "$@"; exit 1; }; }
+  printf '%s\n' '[client]' 'basicConstraints=CA:FALSE' 'keyUsage=critical,digitalSignature' \
+    'extendedKeyUsage=clientAuth' 'subjectKeyIdentifier=hash' 'authorityKeyIdentifier=keyid' > ext-client.cnf
+  q openssl req -newkey rsa:2048 -nodes -keyout other-client.key -out other-client.csr \
+      -subj "/O=tlscap tests/CN=tlscap other client"
+  q openssl x509 -req -in other-client.csr -CA other-intermediate.pem -CAkey other-intermediate.key \
+      -set_serial 0x202 -out other-client.pem -days 3650 -sha256 -extfile ext-client.cnf -extensions client
+  mkdir -p ca-client/newcerts
+  : > ca-client/index.txt
+  echo 2000 > ca-client/serial
+  sed 's/^dir = ca$/dir = ca-client/' ca.cnf > ca-client.cnf
+  q openssl req -newkey rsa:2048 -nodes -keyout client-expired.key -out client-expired.csr \
+      -subj "/O=tlscap tests/CN=tlscap expired client"
+  q openssl ca -batch -config ca-client.cnf -notext -in client-expired.csr -out client-expired.pem \
+      -extfile ext-client.cnf -extensions client -startdate 20200101000000Z -enddate 20210101000000Z
+  rm -f ./*.csr
+  cd "$S"
+}
+[ -f "$PKI/client-expired.pem" ] || make_pki_clientauth
 
 # ---------------------------------------------------------------- namespace (loopback only)
 ip netns del "$NS" 2>/dev/null || true
@@ -846,6 +872,131 @@ EOF4
   finish
 }
 
+# ---------------------------------------------------------------- client certificates refused
+# A server that requires a client certificate and refuses the one it gets. OpenSSL s_server says
+# why in a fatal alert; nginx completes the handshake and answers HTTP 400 (key log needed).
+nginx_own() {   # nginx_own NAME CONF-FILE: a private nginx for one scenario (stopped by finish)
+  local d=$RUN/nginx-$1; mkdir -p "$d/tmp"
+  srv nginx -c "$2" -e "$d/nginx.err"
+}
+sc_client_cert_wrong_ca() {
+  begin client-cert-wrong-ca 8450 "TLS 1.2, nginx ssl_verify_client on with ssl_client_certificate = tlscap Test Root CA + Intermediate; curl presents 'tlscap other client' issued by 'tlscap Other Intermediate' (another hierarchy). nginx completes the handshake and answers HTTP 400 (The SSL certificate error), visible with the key log."
+  expect status.0 ok; expect findings.0 "client-cert-rejected"
+  local d=$RUN/nginx-wrong-ca; mkdir -p "$d/tmp"
+  cat > "$d/nginx.conf" <<EOF5
+user root;
+worker_processes 1;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/nginx.err warn;
+events { worker_connections 16; }
+http {
+  access_log off;
+  client_body_temp_path $d/tmp;
+  default_type text/plain;
+  server {
+    listen 127.0.0.1:8450 ssl;
+    server_name api.tlscap.test;
+    ssl_protocols TLSv1.2;
+    ssl_certificate $PKI/server-fullchain.pem;
+    ssl_certificate_key $PKI/server.key;
+    ssl_verify_client on;
+    ssl_client_certificate $PKI/ca-bundle.pem;
+    location / { return 200 "hello\n"; }
+  }
+}
+EOF5
+  nginx_own wrong-ca "$d/nginx.conf"
+  CURL --cacert "$R" --resolve api.tlscap.test:8450:127.0.0.1 \
+    --cert "$PKI/other-client.pem" --key "$PKI/other-client.key" https://api.tlscap.test:8450/
+  finish
+}
+sc_client_cert_no_client_auth() {
+  begin client-cert-no-client-auth 8451 "TLS 1.2, s_server requires a client certificate (-Verify 1, CAs tlscap Test Root + Intermediate); the client presents the server certificate api.tlscap.test (extendedKeyUsage serverAuth only) + intermediate; the server (-verify_return_error) aborts with alert unsupported_certificate in clear."
+  expect status.0 alert; expect findings.0 "client-cert-rejected tls-alert"
+  srv "${SSRV[@]}" -accept 8451 -tls1_2 -Verify 1 -CAfile "$PKI/ca-bundle.pem" -verify_return_error
+  INPUT=$GET SC 8451 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}" \
+    -cert "$PKI/server.pem" -key "$PKI/server.key" -cert_chain "$PKI/intermediate.pem"
+  finish
+}
+sc_client_cert_expired() {
+  begin client-cert-expired 8452 "TLS 1.2, s_server requires a client certificate; the client presents 'tlscap expired client' (valid 2020-01-01..2021-01-01) + intermediate; the server (-verify_return_error) aborts with alert certificate_expired in clear."
+  expect status.0 alert; expect findings.0 "client-cert-rejected tls-alert"
+  srv "${SSRV[@]}" -accept 8452 -tls1_2 -Verify 1 -CAfile "$PKI/ca-bundle.pem" -verify_return_error
+  INPUT=$GET SC 8452 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}" \
+    -cert "$PKI/client-expired.pem" -key "$PKI/client-expired.key" -cert_chain "$PKI/intermediate.pem"
+  finish
+}
+sc_client_cert_wrong_ca_tls13() {
+  begin client-cert-wrong-ca-tls13 8453 "TLS 1.3, s_server requires a client certificate (CAs tlscap Test Root + Intermediate, listed in certificate_authorities); the client presents 'tlscap other client' + 'tlscap Other Intermediate'; the server's fatal alert unknown_ca is encrypted (visible with the key log)."
+  expect status.0 alert; expect findings.0 "client-cert-rejected tls-alert"
+  srv "${SSRV[@]}" -accept 8453 -tls1_3 -Verify 1 -CAfile "$PKI/ca-bundle.pem" -verify_return_error
+  INPUT=$GET SC 8453 -tls1_3 -servername api.tlscap.test "${VERIFY[@]}" \
+    -cert "$PKI/other-client.pem" -key "$PKI/other-client.key" -cert_chain "$PKI/other-intermediate.pem"
+  finish
+}
+sc_client_cert_leaf_only() {
+  begin client-cert-leaf-only 8448 "TLS 1.2, s_server requires a client certificate and trusts only tlscap Test Root CA (-CAfile root.pem, -verify_return_error); the client sends 'tlscap test client' without its intermediate; the server cannot build the path and aborts with alert unknown_ca in clear."
+  expect status.0 alert; expect findings.0 "client-cert-rejected tls-alert"
+  srv "${SSRV[@]}" -accept 8448 -tls1_2 -Verify 1 -CAfile "$R" -verify_return_error
+  INPUT=$GET SC 8448 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}" \
+    -cert "$PKI/client.pem" -key "$PKI/client.key"
+  finish
+}
+sc_client_cert_optional_none() {
+  begin client-cert-optional-none 8449 "TLS 1.2, s_server asks for a client certificate without requiring one (-verify 1); the client has none, sends an empty Certificate, and the request succeeds (healthy optional client authentication)."
+  expect status.0 ok; expect findings.0 "client-cert-missing"
+  srv "${SSRV[@]}" -accept 8449 -tls1_2 -verify 1 -CAfile "$PKI/ca-bundle.pem"
+  INPUT=$GET SC 8449 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}"
+  finish
+}
+
+# ---------------------------------------------------------------- one name, several chains
+haproxy_pool() {  # haproxy_pool PORT BACKEND-PORT...: TCP mode, round robin
+  local port=$1; shift; local d=$RUN/haproxy-$port; mkdir -p "$d"
+  { printf 'global\n  log stderr format raw local0 warning\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n'
+    printf 'frontend fe\n  bind 127.0.0.1:%s\n  default_backend pool\nbackend pool\n  balance roundrobin\n' "$port"
+    local b; for b in "$@"; do printf '  server s%s 127.0.0.1:%s\n' "$b" "$b"; done; } > "$d/haproxy.cfg"
+  srv haproxy -db -f "$d/haproxy.cfg"
+}
+backend() {       # backend PORT S_SERVER-ARGS...: an s_server behind the pool (not captured)
+  local port=$1; shift
+  meta server "$(shq openssl s_server -WWW -cert "$PKI/server.pem" -key "$PKI/server.key" -accept "$port" "$@")"
+  (cd "$RUN/www" && exec "${NX[@]}" openssl s_server -WWW -cert "$PKI/server.pem" -key "$PKI/server.key" \
+      -accept "$port" "$@" < /dev/null >> "$RUN/$CUR.server.log" 2>&1) &
+  SPIDS+=($!); listening "$port"
+}
+sc_cert_inconsistent_pool() {
+  begin cert-inconsistent-pool 8454 "TLS 1.2 (curl --tls-max 1.2) through haproxy (TCP mode, round robin) in front of two s_server backends for api.tlscap.test: 8455 sends leaf + intermediate, 8456 sends its leaf only. Four curl connections (captured between curl and haproxy): 0 and 2 reach 8455 and succeed, 1 and 3 reach 8456 and curl aborts with unknown_ca."
+  expect status.0 ok; expect findings.0 "cert-inconsistent"
+  expect status.1 alert; expect findings.1 "cert-inconsistent chain-incomplete tcp-reset tls-alert"
+  expect status.2 ok; expect findings.2 "cert-inconsistent"
+  expect status.3 alert; expect findings.3 "cert-inconsistent chain-incomplete tcp-reset tls-alert"
+  backend 8455 -cert_chain "$PKI/intermediate.pem"
+  backend 8456
+  haproxy_pool 8454 8455 8456
+  local i; for i in 1 2 3 4; do
+    CURL --tls-max 1.2 --cacert "$R" --resolve api.tlscap.test:8454:127.0.0.1 https://api.tlscap.test:8454/hello.txt
+  done
+  finish
+  # TLS 1.2: the chains are in clear. curl logs no secret for the connections it refuses, so a
+  # key log would cover only half of them; none is kept.
+  rm -f "$S/$CUR.keys"
+}
+sc_cert_consistent_pool() {
+  begin cert-consistent-pool 8457 "TLS 1.2 (curl --tls-max 1.2) through haproxy (TCP mode, round robin) in front of two s_server backends that both send leaf + intermediate: three curl connections get the same chain and succeed (healthy look-alike of cert-inconsistent-pool)."
+  expect status.0 ok; expect findings.0 ""
+  expect status.1 ok; expect findings.1 ""
+  expect status.2 ok; expect findings.2 ""
+  backend 8458 -cert_chain "$PKI/intermediate.pem"
+  backend 8459 -cert_chain "$PKI/intermediate.pem"
+  haproxy_pool 8457 8458 8459
+  local i; for i in 1 2 3; do
+    CURL --tls-max 1.2 --cacert "$R" --resolve api.tlscap.test:8457:127.0.0.1 https://api.tlscap.test:8457/hello.txt
+  done
+  finish
+}
+
 ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mtls-no-cert
      tls13-mtls-cert-sent tls13-mtls-no-cert tls12-chain-intermediate tls12-leaf-only
      tls12-alert-unknown-ca ipv6-tls13 sni-gated-client-auth
@@ -855,7 +1006,9 @@ ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mt
      obsolete-tls10 weak-cipher-null tls13-hello-retry tls12-resumption tls13-http-401-200
      http-cleartext-credentials https-hmac-query https-bearer-post-200 https-password-get
      ftp-login smtp-auth imap-login pop3-login https-planted-secrets not-tls-set-cookie http-to-tls-port
-     proxy-connect-auth proxy-connect-407)
+     proxy-connect-auth proxy-connect-407
+     client-cert-wrong-ca client-cert-no-client-auth client-cert-expired client-cert-wrong-ca-tls13
+     client-cert-optional-none client-cert-leaf-only cert-inconsistent-pool cert-consistent-pool)
 printf '%s\n' "${ALL[@]}" > "$S/meta/ORDER"
 t0=$(date +%s)
 for name in "${ALL[@]}"; do

@@ -1008,6 +1008,8 @@ struct Streamed {
     asked: Option<(std::net::SocketAddr, Option<String>)>,
     /// The connection never got past its SYN (for `syn-flood`).
     attempt: Option<crate::findings::Attempt>,
+    /// The server chain it was sent (for `cert-inconsistent`).
+    chain: Option<crate::findings::ChainSeen>,
 }
 
 impl Indexed for Streamed {
@@ -1045,6 +1047,7 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
             .cert_request_packet
             .map(|_| (record.server, record.sni.clone()));
         let attempt = crate::findings::Attempt::of(&record);
+        let chain = crate::findings::ChainSeen::of(&record);
         Box::new(Streamed {
             record: spill::encode_body(record, &facts),
             index,
@@ -1052,12 +1055,16 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
             findings,
             asked,
             attempt,
+            chain,
         })
     };
     let file = path.display().to_string();
     let analysis = analyze_prepared(path, opts, &prepare, &mut |index, item| {
         if let Some(a) = item.as_deref().and_then(|s| s.attempt.as_ref()) {
             servers.observe_attempt(file_pos, &file, index, a);
+        }
+        if let Some(c) = item.as_deref().and_then(|s| s.chain.as_ref()) {
+            servers.observe_chain(file_pos, &file, index, c);
         }
         if let Some(Streamed {
             asked: Some((server, sni)),

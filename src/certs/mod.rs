@@ -55,10 +55,12 @@ pub struct CertInfo {
     pub key_bits: u32,
 }
 
+mod client;
 pub mod hostname;
 mod info;
 pub mod revocation;
 mod validate;
+pub use client::{client_cert_facts, dn_text, time_text, ClientCertFacts};
 pub use info::{summarize, CertError};
 pub use validate::{
     BrokenSignature, CacheStats, CertTime, ChainCheck, HostnameCheck, OrderProblem, PathStatus,

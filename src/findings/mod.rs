@@ -8,6 +8,8 @@
 
 mod alerts;
 mod certs;
+mod clientcert;
+mod consistency;
 mod dtls;
 mod flood;
 mod hmac;
@@ -17,6 +19,7 @@ mod outcome;
 mod quic;
 pub use crate::record::{Finding, FindingKind, Severity, UnknownFindingId};
 pub use certs::{chain_findings, CERTIFICATE_KINDS};
+pub use consistency::{ChainConsistency, ChainSeen, MAX_CHAINS, MAX_SERVERS};
 pub use dtls::srtp_certificates;
 pub use flood::{Attempt, FLOOD_MIN_ATTEMPTS, FLOOD_MIN_RATE, FLOOD_MIN_SOURCES, SCAN_MIN_PORTS};
 pub use outcome::{both_sides_done, handshake_done, judge, settle, status};

@@ -83,7 +83,9 @@ pub fn judge(record: &ConnectionRecord, handshake_done: bool) -> (Outcome, Optio
         .http
         .iter()
         .any(|h| h.status.is_some_and(|s| s == 401 || s == 403))
-        && failing(K::HttpUnauthorized);
+        && failing(K::HttpUnauthorized)
+        // A client certificate refused with HTTP 400 (nginx) or 403 right after the handshake.
+        || failing(K::ClientCertRejected);
     let stage = if handshake_done {
         FailedAt::Http
     } else {
@@ -116,7 +118,7 @@ pub fn judge(record: &ConnectionRecord, handshake_done: bool) -> (Outcome, Optio
         }
         // TLS 1.3 rejects a client certificate after the server's Finished: still the
         // handshake, unless a request was already read.
-        ConnectionStatus::Alert if record.http.is_empty() => {
+        ConnectionStatus::Alert if record.http.is_empty() || failing(K::ClientCertRejected) => {
             (Outcome::Failed, Some(FailedAt::Handshake))
         }
         ConnectionStatus::Alert => (Outcome::Failed, Some(stage)),
@@ -191,15 +193,23 @@ fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
                 .find(|a| a.level.as_deref() == Some("fatal"));
             if let Some(alert) = fatal {
                 let name = alert.description.as_deref().unwrap_or("");
+                // The client refused a chain that other connections to the same server did
+                // not get: the inconsistent pool is the cause, the chain's problem its detail.
+                let inconsistent = record
+                    .findings
+                    .iter()
+                    .any(|f| f.kind == K::CertInconsistent && f.severity == Severity::Error);
                 let by_alert = match alert.from {
+                    Side::Client if inconsistent => Some(K::CertInconsistent),
                     Side::Client => first(certificate_causes(name)),
-                    Side::Server => first(&[K::ClientCertMissing]),
+                    Side::Server => first(&[K::ClientCertRejected, K::ClientCertMissing]),
                 };
                 return by_alert.or_else(|| first(&[K::TlsAlert]));
             }
             first(&[
                 K::SniGatedClientAuth,
                 K::ClientCertNotRequested,
+                K::ClientCertRejected,
                 K::ClientCertMissing,
                 K::HmacLengthMismatch,
                 K::HmacClockSkew,
@@ -235,7 +245,12 @@ pub fn settle(record: &mut ConnectionRecord) {
     for f in &mut record.findings {
         let observed = match cause {
             Some(c) if f.kind == c => true,
-            Some(c) if is_symptom(f.kind, c) && f.severity == Severity::Error => {
+            Some(c)
+                if (is_symptom(f.kind, c)
+                    || (c == K::CertInconsistent
+                        && super::CERTIFICATE_KINDS.contains(&f.kind)))
+                    && f.severity == Severity::Error =>
+            {
                 f.follows = Some(c);
                 true
             }

@@ -178,6 +178,7 @@ pub fn connection_findings(
     heartbleed_rule(r, hs, &mut out);
     super::http::http_rules(r, hs, &mut out);
     super::hmac::hmac_rules(r, &mut out);
+    super::clientcert::rejected(r, hs, &mut out);
     out
 }
 
@@ -698,12 +699,27 @@ fn handshake_rules(
                 " The server carried on without one (optional client authentication).",
             )
         };
-        out.push(finding(
+        let cas = hs
+            .certificate_request_contents
+            .as_deref()
+            .and_then(|q| super::clientcert::accepted_cas(q).map(|c| (q.authorities_listed, c)));
+        let (accepts, cas_evidence) = match &cas {
+            Some((n, names)) => (
+                format!(" It accepts certificates issued by: {names}."),
+                format!(" names {n} {}: {names}", if *n == 1 { "CA" } else { "CAs" }),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let missing = finding(
             FindingKind::ClientCertMissing,
             severity,
-            format!("{server} asked for a client certificate but the client sent none.{went_on}"),
-            format!("CertificateRequest in packet {req}; {cert}{alert}."),
-        ));
+            format!("{server} asked for a client certificate but the client sent none.{went_on}{accepts}"),
+            format!("CertificateRequest in packet {req}{cas_evidence}; {cert}{alert}."),
+        );
+        out.push(match &cas {
+            Some((_, names)) => missing.with_fix(format!("Client: configure a client certificate issued by one of the CAs the server accepts ({names}), with its private key, for this endpoint.")),
+            None => missing,
+        });
     }
 }
 
@@ -1153,6 +1169,8 @@ pub struct ClientAuthServers {
     requested: crate::FastMap<SocketAddr, Requested>,
     /// Unanswered connection attempts per server, for `syn-flood`.
     floods: super::flood::SynFloods,
+    /// The chains each server presented, for `cert-inconsistent`.
+    chains: super::consistency::ChainConsistency,
 }
 
 impl ClientAuthServers {
@@ -1160,6 +1178,9 @@ impl ClientAuthServers {
     pub fn observe(&mut self, file_pos: usize, r: &ConnectionRecord, facts: &CrossFacts) {
         if let Some(a) = super::flood::Attempt::of(r) {
             self.observe_attempt(file_pos, &r.file, r.index, &a);
+        }
+        if let Some(c) = super::consistency::ChainSeen::of(r) {
+            self.observe_chain(file_pos, &r.file, r.index, &c);
         }
         let connection = Observed {
             file: &r.file,
@@ -1203,9 +1224,21 @@ impl ClientAuthServers {
         self.floods.observe(file_pos, file, index, a);
     }
 
+    /// Notes the server chain a connection was sent (for `cert-inconsistent`).
+    pub fn observe_chain(
+        &mut self,
+        file_pos: usize,
+        file: &str,
+        index: u64,
+        c: &super::consistency::ChainSeen,
+    ) {
+        self.chains.observe(file_pos, file, index, c);
+    }
+
     /// Adds another file's servers (any order gives the same result).
     pub fn merge(&mut self, other: ClientAuthServers) {
         self.floods.merge(other.floods);
+        self.chains.merge(other.chains);
         for (server, new) in other.requested {
             match self.requested.get_mut(&server) {
                 Some(old) if !new.better_than(old) => {}
@@ -1228,10 +1261,11 @@ impl ClientAuthServers {
     }
 
     /// Appends the cross-connection findings of one record (`sni-gated-client-auth`,
-    /// `client-cert-not-requested` and `syn-flood`).
+    /// `client-cert-not-requested`, `syn-flood` and `cert-inconsistent`).
     pub fn add_findings(&self, r: &mut ConnectionRecord, facts: &CrossFacts, cfg: &FindingsConfig) {
         let mut found = Vec::new();
         self.floods.findings(r, &mut found);
+        self.chains.findings(r, &mut found);
         let of = Observed {
             file: &r.file,
             index: r.index,

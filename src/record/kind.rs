@@ -149,6 +149,10 @@ finding_kinds! {
         "Check in order: the key id is the one the server holds for this client; the secret (no trailing newline, not base64-decoded twice); the algorithm the name promises; the canonical form (method, path, query, timestamp, body, byte for byte); the encoding (base64 or hex); the timestamp within the server's window.";
     MtuBlackHole = "mtu-black-hole", Error, "Full-size segments never get through (MTU black hole)",
         "Network: clamp the TCP MSS on the router or tunnel with the smaller MTU (iptables/nft `tcp option maxseg size set rt mtu`), allow ICMP \"fragmentation needed\" (type 3 code 4; ICMPv6 packet too big) back to the sender, or lower the interface MTU of the sender.";
+    ClientCertRejected = "client-cert-rejected", Error, "Client certificate rejected",
+        "Client: use a client certificate the server accepts: issued by one of the CAs its CertificateRequest names, with extendedKeyUsage clientAuth, valid at the time, signed with an algorithm it accepts, and sent with its intermediates; server: if the client's CA is legitimate, add it to the trusted client CAs.";
+    CertInconsistent = "cert-inconsistent", Warning, "Same server, different certificate chains",
+        "Server: deploy the same certificate and full chain on every node behind this name (load-balancer pool members, replicas); if a TLS-intercepting proxy sits on some paths, fix or bypass it.";
 }
 
 impl FindingKind {

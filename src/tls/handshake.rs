@@ -2,7 +2,7 @@
 //! tls-parser. Extensions are walked one by one so that their order (GREASE included) is kept and
 //! one malformed extension does not hide the others.
 
-use super::{ClientHello, KeyExchangeGroup, ServerHello};
+use super::{CertificateRequestMsg, ClientHello, KeyExchangeGroup, ServerHello, MAX_AUTHORITIES};
 use tls_parser::{
     parse_tls_client_hello_extension, parse_tls_handshake_certificatestatus,
     parse_tls_handshake_client_hello, parse_tls_handshake_msg_certificate,
@@ -158,6 +158,86 @@ pub(crate) fn decode_certificate(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     }
 }
 
+/// Decodes a CertificateRequest body. `version` is the negotiated version: TLS 1.3 carries the
+/// lists in extensions, TLS 1.2 has supported_signature_algorithms, earlier versions have
+/// neither. `meta` is left default.
+pub(crate) fn decode_certificate_request(
+    body: &[u8],
+    version: u16,
+) -> Result<CertificateRequestMsg, String> {
+    let err = || "malformed CertificateRequest".to_string();
+    let mut out = CertificateRequestMsg::default();
+    if super::is_tls13(version) {
+        // certificate_request_context<0..255>, then extensions<2..2^16-1>.
+        let ctx_len = usize::from(*body.first().ok_or_else(err)?);
+        let rest = body.get(1 + ctx_len..).ok_or_else(err)?;
+        let block = u16_prefixed(rest).ok_or_else(err)?;
+        for (ext_type, whole) in raw_extensions(block) {
+            let data = whole.get(4..).unwrap_or_default();
+            match ext_type {
+                13 => out.signature_algorithms = u16_list(data).ok_or_else(err)?,
+                50 => out.signature_algorithms_cert = u16_list(data).ok_or_else(err)?,
+                47 => {
+                    let names = u16_prefixed(data).ok_or_else(err)?;
+                    distinguished_names(names, &mut out).ok_or_else(err)?;
+                }
+                _ => {}
+            }
+        }
+        return Ok(out);
+    }
+    // certificate_types<1..2^8-1>
+    let types_len = usize::from(*body.first().ok_or_else(err)?);
+    let mut rest = body.get(1 + types_len..).ok_or_else(err)?;
+    if version >= 0x0303 {
+        out.signature_algorithms = u16_list(rest).ok_or_else(err)?;
+        let len = usize::from(u16::from_be_bytes([
+            *rest.first().ok_or_else(err)?,
+            *rest.get(1).ok_or_else(err)?,
+        ]));
+        rest = rest.get(2 + len..).ok_or_else(err)?;
+    }
+    let names = u16_prefixed(rest).ok_or_else(err)?;
+    distinguished_names(names, &mut out).ok_or_else(err)?;
+    Ok(out)
+}
+
+/// The bytes of a vector with a 2-byte length prefix.
+fn u16_prefixed(b: &[u8]) -> Option<&[u8]> {
+    let len = usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?]));
+    b.get(2..2 + len)
+}
+
+/// A vector of 2-byte values with a 2-byte length prefix (signature schemes).
+fn u16_list(b: &[u8]) -> Option<Vec<u16>> {
+    let body = u16_prefixed(b)?;
+    Some(
+        body.chunks_exact(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+            .collect(),
+    )
+}
+
+/// DistinguishedName entries (each with a 2-byte length), the first [`MAX_AUTHORITIES`] kept.
+fn distinguished_names(mut b: &[u8], out: &mut CertificateRequestMsg) -> Option<()> {
+    while !b.is_empty() {
+        let name = u16_prefixed(b)?;
+        b = &b[2 + name.len()..];
+        out.authorities_listed += 1;
+        if out.authorities.len() < MAX_AUTHORITIES {
+            out.authorities.push(name.to_vec());
+        }
+    }
+    Some(())
+}
+
+/// The SignatureScheme of a CertificateVerify body (TLS 1.2 and 1.3; absent before 1.2).
+pub(crate) fn certificate_verify_scheme(body: &[u8], version: u16) -> Option<u16> {
+    (version >= 0x0303 || super::is_tls13(version))
+        .then(|| Some(u16::from_be_bytes([*body.first()?, *body.get(1)?])))
+        .flatten()
+}
+
 /// Decodes a CertificateStatus body into the OCSP response DER.
 pub(crate) fn decode_certificate_status(body: &[u8]) -> Result<Vec<u8>, String> {
     parse_tls_handshake_certificatestatus(body)
@@ -251,4 +331,68 @@ fn named_curve(id: u16) -> (String, u32) {
 pub(crate) fn be_u24(b: &[u8]) -> Option<usize> {
     let b = b.get(..3)?;
     Some(usize::from(b[0]) << 16 | usize::from(b[1]) << 8 | usize::from(b[2]))
+}
+
+#[cfg(test)]
+mod certificate_request_tests {
+    use super::*;
+
+    // Hand-built bodies: one edge case each (the samples' real ones are checked in
+    // tests/clientcert.rs).
+    const TLS12: &[u8] = &[
+        1, 1, // certificate_types: rsa_sign
+        0, 4, 0x04, 0x01, 0x08, 0x04, // signature algorithms
+        0, 6, 0, 4, 0x30, 0x02, 0x31, 0x00, // one (empty-RDN) distinguished name
+    ];
+
+    #[test]
+    fn reads_tls12_lists() {
+        let r = decode_certificate_request(TLS12, 0x0303).unwrap();
+        assert_eq!(r.signature_algorithms, [0x0401, 0x0804]);
+        assert_eq!(r.authorities, [vec![0x30, 0x02, 0x31, 0x00]]);
+        assert_eq!(r.authorities_listed, 1);
+    }
+
+    #[test]
+    fn tls11_has_no_signature_algorithms() {
+        let body = [1, 1, 0, 0];
+        let r = decode_certificate_request(&body, 0x0302).unwrap();
+        assert!(r.signature_algorithms.is_empty() && r.authorities.is_empty());
+    }
+
+    #[test]
+    fn reads_tls13_extensions() {
+        let body = [
+            0, // empty context
+            0, 18, // extensions
+            0, 13, 0, 4, 0, 2, 0x08, 0x04, // signature_algorithms
+            0, 47, 0, 6, 0, 4, 0, 2, 0x30, 0x00, // certificate_authorities
+        ];
+        let r = decode_certificate_request(&body, 0x0304).unwrap();
+        assert_eq!(r.signature_algorithms, [0x0804]);
+        assert_eq!(r.authorities, [vec![0x30, 0x00]]);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        for n in 0..TLS12.len() {
+            assert!(
+                decode_certificate_request(&TLS12[..n], 0x0303).is_err(),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn keeps_at_most_the_cap_of_names() {
+        let names: Vec<u8> = (0..MAX_AUTHORITIES + 3)
+            .flat_map(|_| [0, 2, 0x30, 0x00])
+            .collect();
+        let mut body = vec![1, 1, 0, 0];
+        body.extend((names.len() as u16).to_be_bytes());
+        body.extend(&names);
+        let r = decode_certificate_request(&body, 0x0303).unwrap();
+        assert_eq!(r.authorities.len(), MAX_AUTHORITIES);
+        assert_eq!(r.authorities_listed, MAX_AUTHORITIES + 3);
+    }
 }

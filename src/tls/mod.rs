@@ -123,6 +123,26 @@ pub struct CertificateMsg {
     pub certs: Vec<Vec<u8>>,
 }
 
+/// What a CertificateRequest says the server accepts (RFC 5246 §7.4.4, RFC 8446 §4.3.2).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CertificateRequestMsg {
+    /// Where it was seen.
+    pub meta: SegmentMeta,
+    /// certificate_authorities: DER distinguished names in the order sent, at most
+    /// [`MAX_AUTHORITIES`] (some servers list their whole trust store).
+    pub authorities: Vec<Vec<u8>>,
+    /// How many names the message listed (more than kept when over the cap).
+    pub authorities_listed: usize,
+    /// signature_algorithms the server accepts (SignatureScheme values, in order).
+    pub signature_algorithms: Vec<u16>,
+    /// TLS 1.3 signature_algorithms_cert, when sent (else `signature_algorithms` covers
+    /// certificates too).
+    pub signature_algorithms_cert: Vec<u16>,
+}
+
+/// certificate_authorities names kept per CertificateRequest.
+pub const MAX_AUTHORITIES: usize = 64;
+
 /// A TLS alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlertMsg {
@@ -217,6 +237,11 @@ pub struct HandshakeSummary {
     pub client_certificate: Option<CertificateMsg>,
     /// CertificateRequest seen.
     pub certificate_request: Option<SegmentMeta>,
+    /// The CertificateRequest's contents, when it decoded (boxed: most handshakes have none,
+    /// and the summary's size counts against the connection table's memory budget).
+    pub certificate_request_contents: Option<Box<CertificateRequestMsg>>,
+    /// The client's CertificateVerify and its SignatureScheme (None when unreadable).
+    pub client_certificate_verify: Option<Box<(SegmentMeta, Option<u16>)>>,
     /// ServerHelloDone seen.
     pub server_hello_done: Option<SegmentMeta>,
     /// CertificateStatus (stapled OCSP response, DER).

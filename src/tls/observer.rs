@@ -1314,6 +1314,24 @@ impl TlsObserver {
             13 => {
                 self.event(dir, meta, || "CertificateRequest".to_string());
                 self.summary.certificate_request.get_or_insert(meta);
+                let version = self.summary.negotiated_version().unwrap_or(0x0303);
+                if self.summary.certificate_request_contents.is_none() {
+                    match super::handshake::decode_certificate_request(body, version) {
+                        Ok(req) => {
+                            self.summary.certificate_request_contents =
+                                Some(Box::new(super::CertificateRequestMsg { meta, ..req }))
+                        }
+                        Err(e) => self.malformed(dir, e, meta),
+                    }
+                }
+            }
+            15 if dir == self.client_dir() => {
+                self.event(dir, meta, || "CertificateVerify".to_string());
+                let version = self.summary.negotiated_version().unwrap_or(0x0303);
+                let scheme = super::handshake::certificate_verify_scheme(body, version);
+                self.summary
+                    .client_certificate_verify
+                    .get_or_insert_with(|| Box::new((meta, scheme)));
             }
             14 => {
                 self.event(dir, meta, || "ServerHelloDone".to_string());
