@@ -946,9 +946,10 @@ struct Streamed {
     index: u64,
     facts: CrossFacts,
     findings: u64,
-    /// Server and SNI, when the server asked for a client certificate (all the
-    /// cross-connection aggregate reads besides the index).
-    asked: Option<(std::net::SocketAddr, Option<String>)>,
+    /// The server (read by the cross-connection aggregate with the index and `facts`).
+    server: std::net::SocketAddr,
+    /// SNI, when the server asked for a client certificate.
+    asked: Option<Option<String>>,
     /// The connection never got past its SYN (for `syn-flood`).
     attempt: Option<crate::findings::Attempt>,
 }
@@ -984,15 +985,15 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
         let facts = CrossFacts::from_handshake(&handshake);
         let index = record.index;
         let findings = record.findings.len() as u64;
-        let asked = facts
-            .cert_request_packet
-            .map(|_| (record.server, record.sni.clone()));
+        let asked = facts.cert_request_packet.map(|_| record.sni.clone());
+        let server = record.server;
         let attempt = crate::findings::Attempt::of(&record);
         Box::new(Streamed {
             record: spill::encode_body(record, &facts),
             index,
             facts,
             findings,
+            server,
             asked,
             attempt,
         })
@@ -1002,17 +1003,21 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
         if let Some(a) = item.as_deref().and_then(|s| s.attempt.as_ref()) {
             servers.observe_attempt(file_pos, &file, index, a);
         }
-        if let Some(Streamed {
-            asked: Some((server, sni)),
-            facts,
-            ..
-        }) = item.as_deref()
+        if let Some(s) = item
+            .as_deref()
+            .filter(|s| s.asked.is_some() || s.facts.chosen.is_some())
         {
+            let Streamed {
+                server,
+                asked,
+                facts,
+                ..
+            } = s;
             let connection = crate::findings::Observed {
                 file: &file,
                 index,
                 server: *server,
-                sni: sni.as_deref(),
+                sni: asked.as_ref().and_then(|sni| sni.as_deref()),
             };
             servers.observe_parts(file_pos, &connection, facts);
         }

@@ -10,6 +10,7 @@ mod alerts;
 mod certs;
 mod flood;
 mod http;
+mod negotiation;
 mod outcome;
 mod quic;
 pub use crate::record::{Finding, FindingKind, Severity, UnknownFindingId};

@@ -120,6 +120,11 @@ pub fn judge(record: &ConnectionRecord, handshake_done: bool) -> (Outcome, Optio
         ConnectionStatus::Ok | ConnectionStatus::Cleartext if http_failed => {
             (Outcome::Failed, Some(FailedAt::Http))
         }
+        // The handshake completed but the client left without a request: it required a
+        // protocol (h2) the server did not select.
+        ConnectionStatus::Ok if failing(K::AlpnMismatch) => {
+            (Outcome::Failed, Some(FailedAt::Handshake))
+        }
         ConnectionStatus::Ok | ConnectionStatus::Cleartext => (Outcome::Ok, None),
         ConnectionStatus::Incomplete => (Outcome::Unknown, None),
     }
@@ -171,6 +176,11 @@ fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
             if let Some(k) = first(&[
                 K::ProxyRefused,
                 K::NotTls,
+                // What the server refused (or the client did) right after the hellos: the
+                // alert, reset or silence that follows is its symptom.
+                K::NoCommonVersion,
+                K::NoCommonCipher,
+                K::AlpnMismatch,
                 K::HandshakeStalled,
                 K::QuicBlocked,
             ]) {
@@ -202,8 +212,10 @@ fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
 }
 
 /// Findings that report the failure itself rather than its reason: they follow from the cause.
-fn is_symptom(kind: K) -> bool {
+fn is_symptom(cause: K, kind: K) -> bool {
     matches!(kind, K::TlsAlert | K::HttpUnauthorized | K::TcpReset)
+        // A server that closes on a ClientHello whose versions it refuses never answers it.
+        || (cause == K::NoCommonVersion && kind == K::HandshakeStalled)
 }
 
 /// Settles a record whose findings are complete: its cause, which findings are observed, their
@@ -220,7 +232,7 @@ pub fn settle(record: &mut ConnectionRecord) {
     for f in &mut record.findings {
         let observed = match cause {
             Some(c) if f.kind == c => true,
-            Some(c) if is_symptom(f.kind) && f.severity == Severity::Error => {
+            Some(c) if is_symptom(c, f.kind) && f.severity == Severity::Error => {
                 f.follows = Some(c);
                 true
             }

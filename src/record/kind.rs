@@ -135,6 +135,12 @@ finding_kinds! {
         "Server side: this is an attack or a scan, not a client to fix: keep SYN cookies on (net.ipv4.tcp_syncookies), rate-limit or block the sources upstream; for a scan, block the scanning address and check what it found open.";
     MemoryBudget = "memory-budget", Info, "Analysis cut short by the memory budget",
         "Give tlscap more memory (--max-memory) or split the capture (editcap -i 60) so that fewer connections are open at once.";
+    NoCommonVersion = "no-common-version", Error, "No TLS version in common",
+        "Client: enable TLS 1.2 (and 1.3) — Java 7/8: -Dhttps.protocols=TLSv1.2,TLSv1.3 (and jdk.tls.client.protocols); .NET Framework: the SchUseStrongCrypto and SystemDefaultTlsVersions registry values; old OpenSSL/curl: upgrade; server: only if policy allows, enable the client's version too.";
+    NoCommonCipher = "no-common-cipher", Error, "No cipher suite in common",
+        "Client: offer ECDHE suites with AES-GCM or ChaCha20-Poly1305 (and TLS 1.3), by updating its TLS library or its cipher list (old Java, .NET and OpenSSL releases offer only CBC or RSA key exchange); server: only if policy allows, also accept one of the suites the client offers.";
+    AlpnMismatch = "alpn-mismatch", Error, "No application protocol (ALPN) in common",
+        "Server: enable the protocol the client requires on this listener (for h2: nginx http2 on, or listen ... http2; a proxy in front must offer h2 too); client: also offer http/1.1 in ALPN if it can speak it.";
 }
 
 impl FindingKind {
