@@ -881,6 +881,15 @@ sc_no_common_version_old_server() {
   INPUT=$GET SC 8472 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}"
   finish
 }
+sc_no_common_version_reset() {
+  begin no-common-version-reset 8476 "A server that resets clients offering nothing newer than TLS 1.1, as Windows SChannel does (samples/tools/versiongate.py: Python ssl after a peek at the ClientHello). Connection 0: curl (TLS 1.3) succeeds. Connection 1: s_client -tls1 (SECLEVEL=0) offers at most TLS 1.0 and is reset right after its ClientHello, without a byte of TLS."
+  expect status.0 ok; expect findings.0 ""
+  expect status.1 reset; expect findings.1 "no-common-version tcp-reset"
+  srv python3 "$S/tools/versiongate.py" 127.0.0.1 8476 "$PKI/server-fullchain.pem" "$PKI/server.key"
+  CURL --cacert "$R" --resolve api.tlscap.test:8476:127.0.0.1 https://api.tlscap.test:8476/
+  INPUT=$GET SC 8476 -tls1 -cipher DEFAULT@SECLEVEL=0 -servername api.tlscap.test "${VERIFY[@]}"
+  finish
+}
 sc_no_common_cipher() {
   begin no-common-cipher 8473 "s_server, TLS 1.2 only, suites ECDHE-RSA-AES128-GCM-SHA256 and ECDHE-RSA-AES256-GCM-SHA384 only. Connection 0: s_client (default suites) succeeds. Connection 1: s_client offering only AES128-SHA, AES256-SHA, AES128-SHA256 (RSA key exchange, CBC) is refused with alert handshake_failure. Connection 2: s_client offering only ECDHE-RSA-CHACHA20-POLY1305 (a sound suite this server lacks) is refused the same way. Connection 3: s_client offering AES128-SHA first, then ECDHE-RSA-AES128-GCM-SHA256, succeeds with the latter (the server simply picks another suite)."
   expect status.0 ok; expect findings.0 ""
@@ -923,7 +932,8 @@ ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mt
      http-cleartext-credentials https-hmac-query https-bearer-post-200 https-password-get
      ftp-login smtp-auth imap-login pop3-login https-planted-secrets not-tls-set-cookie http-to-tls-port
      proxy-connect-auth proxy-connect-407
-     no-common-version no-common-version-old-server no-common-cipher alpn-mismatch alpn-h2-none)
+     no-common-version no-common-version-old-server no-common-version-reset no-common-cipher
+     alpn-mismatch alpn-h2-none)
 printf '%s\n' "${ALL[@]}" > "$S/meta/ORDER"
 t0=$(date +%s)
 for name in "${ALL[@]}"; do

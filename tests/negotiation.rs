@@ -85,9 +85,54 @@ fn a_tls13_only_server_refuses_clients_offering_at_most_tls12_or_tls11() {
     let curl = finding(&rs[1], "no-common-version");
     assert_eq!(curl["message"], "127.0.0.1:8471 refused every TLS version this client offered with alert protocol_version: the client offered at most TLS 1.2; the server speaks TLS 1.3 (it negotiated it with other clients in this capture).");
     assert_eq!(curl["evidence"], "ClientHello in packet 24 offers at most TLS 1.2; alert protocol_version from the server in packet 26; connection #0 negotiated TLS 1.3 (TLS_AES_256_GCM_SHA384) with this server.");
-    assert_eq!(curl["remediation"], "Client: enable TLS 1.3 (what this server speaks): Java -Dhttps.protocols=TLSv1.3 (and jdk.tls.client.protocols), .NET Framework the SchUseStrongCrypto and SystemDefaultTlsVersions registry values, an old OpenSSL or curl upgraded; server: only if policy allows, also accept TLS 1.2.");
+    assert_eq!(curl["remediation"], "Client: enable TLS 1.3 (what this server negotiated with other clients): Java -Dhttps.protocols=TLSv1.3 (and jdk.tls.client.protocols), .NET Framework the SchUseStrongCrypto and SystemDefaultTlsVersions registry values, an old OpenSSL or curl upgraded; server: only if policy allows, also accept TLS 1.2.");
     let tls11 = finding(&rs[2], "no-common-version");
     assert_eq!(tls11["evidence"], "ClientHello in packet 34 offers at most TLS 1.1; alert protocol_version from the server in packet 36; connection #0 negotiated TLS 1.3 (TLS_AES_256_GCM_SHA384) with this server.");
+}
+
+/// Windows SChannel's way: no alert, a reset right after a ClientHello offering TLS 1.0 only;
+/// the other client's TLS 1.3 shows what the server accepts.
+#[test]
+fn a_server_resetting_a_tls10_client_it_refuses() {
+    let rs = records(&["samples/no-common-version-reset.pcap"]);
+    assert_eq!(rs.len(), 2);
+    assert_eq!(rs[0]["outcome"], "ok");
+    assert!(findings(&rs[0]).is_empty(), "{}", rs[0]["findings"]);
+    let r = &rs[1];
+    assert_eq!(
+        (&r["status"], &r["cause"]),
+        (&"reset".into(), &"no-common-version".into())
+    );
+    assert_eq!(
+        findings(r),
+        [
+            f("no-common-version", "error", None),
+            f("tcp-reset", "error", Some("no-common-version"))
+        ]
+    );
+    let nv = finding(r, "no-common-version");
+    assert_eq!(nv["message"], "127.0.0.1:8476 reset the connection right after the ClientHello, which offered at most TLS 1.0, without answering a byte of TLS, while it negotiated TLS 1.3 with other clients in this capture: it accepts none of the versions this client offers.");
+    assert_eq!(nv["evidence"], "ClientHello in packet 24 offers at most TLS 1.0; no TLS data from the server, which reset the connection; connection #0 negotiated TLS 1.3 (TLS_AES_256_GCM_SHA384) with this server.");
+    // Alone, the reset proves nothing about versions: it stays the cause.
+    if !common::have("editcap") {
+        println!("SKIP: the single-connection half of a_server_resetting_a_tls10_client_it_refuses needs editcap");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("reset.pcap");
+    let first = r["first_packet"].as_u64().unwrap().to_string();
+    let ok = Command::new("editcap")
+        .current_dir(common::root())
+        .args(["-r", "samples/no-common-version-reset.pcap"])
+        .arg(&one)
+        .arg(format!("{first}-1000"))
+        .status()
+        .expect("run editcap")
+        .success();
+    assert!(ok);
+    let rs = records(&[one.to_str().unwrap()]);
+    assert_eq!(rs.len(), 1);
+    assert_eq!(rs[0]["cause"], "tcp-reset", "{}", rs[0]["findings"]);
 }
 
 #[test]

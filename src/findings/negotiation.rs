@@ -437,7 +437,7 @@ fn client_fix(refused: &Refused, c: &Choices) -> String {
         .collect::<Vec<_>>()
         .join(",");
     format!(
-        "Client: enable {} (what this server speaks): Java -Dhttps.protocols={java} (and jdk.tls.client.protocols), .NET Framework the SchUseStrongCrypto and SystemDefaultTlsVersions registry values, an old OpenSSL or curl upgraded; server: only if policy allows, also accept {}.",
+        "Client: enable {} (what this server negotiated with other clients): Java -Dhttps.protocols={java} (and jdk.tls.client.protocols), .NET Framework the SchUseStrongCrypto and SystemDefaultTlsVersions registry values, an old OpenSSL or curl upgraded; server: only if policy allows, also accept {}.",
         versions_text(&versions),
         version_name(refused.client_max)
     )
@@ -454,10 +454,9 @@ fn closed_on_version(r: &ConnectionRecord, refused: &Refused, c: &Choices) -> Fi
         FindingKind::NoCommonVersion,
         Severity::Error,
         format!(
-            "{} {how} the connection right after the ClientHello, which offered {offered}, without answering a byte of TLS; the server speaks only {} (it negotiated {} with other clients in this capture), so client and server share no TLS version.",
+            "{} {how} the connection right after the ClientHello, which offered {offered}, without answering a byte of TLS, while it negotiated {} with other clients in this capture: it accepts none of the versions this client offers.",
             r.server,
             versions_text(&c.versions()),
-            if c.versions().len() > 1 { "them" } else { "it" }
         ),
         format!(
             "ClientHello in packet {} offers {offered}; no TLS data from the server, which {how} the connection{}.",
