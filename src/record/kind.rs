@@ -45,12 +45,15 @@ macro_rules! finding_kinds {
             }
 
             /// What to change, and on which side, unless the rule words a more specific fix.
-            pub const fn fix(self) -> &'static str {
-                match self {
-                    $(FindingKind::$kind => $fix,)*
-                }
+            pub fn fix(self) -> &'static str {
+                FIXES[self as usize]
             }
         }
+
+        /// The fixes, by kind. Read from this one static, every caller gets the same pointer:
+        /// the spill and the JSON writer recognise a catalogue fix by its address (a `match` of
+        /// literals may give each inlined copy its own).
+        static FIXES: &[&str] = &[$($fix,)*];
     };
 }
 
@@ -205,9 +208,7 @@ pub(super) fn serialize_fix<S: Serializer>(
         });
     if let std::borrow::Cow::Borrowed(text) = fix {
         if s.is_human_readable() {
-            let catalogue = FindingKind::ALL
-                .iter()
-                .position(|k| std::ptr::eq(k.fix(), *text));
+            let catalogue = FIXES.iter().position(|f| std::ptr::eq(*f, *text));
             if let Some(json) = catalogue.and_then(|i| ESCAPED.get(i)) {
                 return json.serialize(s);
             }
