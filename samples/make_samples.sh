@@ -360,6 +360,14 @@ http {
     add_header Set-Cookie "session=$PL_NOTLS_COOKIE; Path=/" always;
     location / { return 200 "plain http\n"; }
   }
+  # alpn-mismatch (8474): an HTTP/1.x-only server (no http2): nginx refuses a ClientHello whose
+  # ALPN offers only h2 (alert no_application_protocol)
+  server {
+    listen 127.0.0.1:8474 ssl;
+    server_name api.tlscap.test;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / { return 200 "hello from nginx api.tlscap.test\n"; }
+  }
 }
 EOF2
 mkdir -p "$RUN/nginx-tmp"
@@ -997,6 +1005,74 @@ sc_cert_consistent_pool() {
   finish
 }
 
+# A gRPC-style client: offers only h2 and closes (close_notify, no request) when the server
+# selects no protocol.
+H2_ONLY_CLIENT='import socket,ssl,sys
+c=ssl.create_default_context(cafile=sys.argv[2]); c.set_alpn_protocols(["h2"]); c.maximum_version=ssl.TLSVersion.TLSv1_2
+s=c.wrap_socket(socket.create_connection(("127.0.0.1",int(sys.argv[1]))),server_hostname="api.tlscap.test")
+p=s.selected_alpn_protocol(); print("alpn", p)
+s.unwrap() if p is None else s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"); s.close()'
+sc_no_common_version() {
+  begin no-common-version 8471 "s_server accepts TLS 1.3 only. Connection 0: s_client -tls1_3 succeeds (TLS 1.3). Connection 1: curl --tls-max 1.2 (offers at most TLS 1.2) is refused with alert protocol_version. Connection 2: s_client -tls1_1 (SECLEVEL=0) is refused the same way."
+  expect status.0 ok; expect findings.0 ""
+  expect status.1 alert; expect findings.1 "no-common-version tls-alert"
+  expect status.2 alert; expect findings.2 "no-common-version tls-alert"
+  srv "${SSRV[@]}" -accept 8471 -tls1_3
+  INPUT=$GET SC 8471 -tls1_3 -servername api.tlscap.test "${VERIFY[@]}"
+  CURL --tls-max 1.2 --cacert "$R" --resolve api.tlscap.test:8471:127.0.0.1 https://api.tlscap.test:8471/hello.txt
+  INPUT=$GET SC 8471 -tls1_1 -cipher DEFAULT@SECLEVEL=0 -servername api.tlscap.test "${VERIFY[@]}"
+  finish
+}
+sc_no_common_version_old_server() {
+  begin no-common-version-old-server 8472 "s_server speaks TLS 1.0 only (SECLEVEL=0). Connection 0: s_client -tls1 (SECLEVEL=0) succeeds with TLS 1.0. Connection 1: s_client -tls1_2 (TLS 1.2 only) gets a TLS 1.0 ServerHello and aborts with alert protocol_version."
+  expect status.0 ok; expect findings.0 "obsolete-version"
+  expect status.1 alert; expect findings.1 "no-common-version tls-alert obsolete-version"
+  srv "${SSRV[@]}" -accept 8472 -tls1 -cipher DEFAULT@SECLEVEL=0
+  INPUT=$GET SC 8472 -tls1 -cipher DEFAULT@SECLEVEL=0 -servername api.tlscap.test "${VERIFY[@]}"
+  INPUT=$GET SC 8472 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}"
+  finish
+}
+sc_no_common_version_reset() {
+  begin no-common-version-reset 8476 "A server that resets clients offering nothing newer than TLS 1.1, as Windows SChannel does (samples/tools/versiongate.py: Python ssl after a peek at the ClientHello). Connection 0: curl (TLS 1.3) succeeds. Connection 1: s_client -tls1 (SECLEVEL=0) offers at most TLS 1.0 and is reset right after its ClientHello, without a byte of TLS."
+  expect status.0 ok; expect findings.0 ""
+  expect status.1 reset; expect findings.1 "no-common-version tcp-reset"
+  srv python3 "$S/tools/versiongate.py" 127.0.0.1 8476 "$PKI/server-fullchain.pem" "$PKI/server.key"
+  CURL --cacert "$R" --resolve api.tlscap.test:8476:127.0.0.1 https://api.tlscap.test:8476/
+  INPUT=$GET SC 8476 -tls1 -cipher DEFAULT@SECLEVEL=0 -servername api.tlscap.test "${VERIFY[@]}"
+  finish
+}
+sc_no_common_cipher() {
+  begin no-common-cipher 8473 "s_server, TLS 1.2 only, suites ECDHE-RSA-AES128-GCM-SHA256 and ECDHE-RSA-AES256-GCM-SHA384 only. Connection 0: s_client (default suites) succeeds. Connection 1: s_client offering only AES128-SHA, AES256-SHA, AES128-SHA256 (RSA key exchange, CBC) is refused with alert handshake_failure. Connection 2: s_client offering only ECDHE-RSA-CHACHA20-POLY1305 (a sound suite this server lacks) is refused the same way. Connection 3: s_client offering AES128-SHA first, then ECDHE-RSA-AES128-GCM-SHA256, succeeds with the latter (the server simply picks another suite)."
+  expect status.0 ok; expect findings.0 ""
+  expect status.1 alert; expect findings.1 "no-common-cipher tls-alert"
+  expect status.2 alert; expect findings.2 "no-common-cipher tls-alert"
+  expect status.3 ok; expect findings.3 ""
+  srv "${SSRV[@]}" -accept 8473 -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384
+  INPUT=$GET SC 8473 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}"
+  INPUT=$GET SC 8473 -tls1_2 -cipher AES128-SHA:AES256-SHA:AES128-SHA256 -servername api.tlscap.test "${VERIFY[@]}"
+  INPUT=$GET SC 8473 -tls1_2 -cipher ECDHE-RSA-CHACHA20-POLY1305 -servername api.tlscap.test "${VERIFY[@]}"
+  INPUT=$GET SC 8473 -tls1_2 -cipher AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256 -servername api.tlscap.test "${VERIFY[@]}"
+  finish
+}
+sc_alpn_mismatch() {
+  begin alpn-mismatch 8474 "nginx without http2 on this port. Connection 0: s_client -alpn h2 (h2 only) is refused with alert no_application_protocol. Connection 1: curl --http2 (offers h2 and http/1.1) gets http/1.1 and HTTP 200."
+  expect status.0 alert; expect findings.0 "alpn-mismatch tls-alert"
+  expect status.1 ok; expect findings.1 ""
+  listening 8474
+  INPUT=$GET SC 8474 -alpn h2 -servername api.tlscap.test "${VERIFY[@]}"
+  CURL --http2 --cacert "$R" --resolve api.tlscap.test:8474:127.0.0.1 https://api.tlscap.test:8474/
+  finish
+}
+sc_alpn_h2_none() {
+  begin alpn-h2-none 8475 "s_server, TLS 1.2, no ALPN configured. Connection 0: a gRPC-style Python client offering only h2 gets no ALPN in the ServerHello and closes (close_notify) without sending a request. Connection 1: curl --http2 (offers h2 and http/1.1) gets no ALPN, falls back to HTTP/1.1 and succeeds."
+  expect status.0 ok; expect findings.0 "alpn-mismatch"
+  expect status.1 ok; expect findings.1 ""
+  srv "${SSRV[@]}" -accept 8475 -tls1_2
+  cli 10 env SSLKEYLOGFILE="$S/$CUR.keys" python3 -c "$H2_ONLY_CLIENT" 8475 "$R"
+  CURL --http2 --tls-max 1.2 --cacert "$R" --resolve api.tlscap.test:8475:127.0.0.1 https://api.tlscap.test:8475/hello.txt
+  finish
+}
+
 ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mtls-no-cert
      tls13-mtls-cert-sent tls13-mtls-no-cert tls12-chain-intermediate tls12-leaf-only
      tls12-alert-unknown-ca ipv6-tls13 sni-gated-client-auth
@@ -1008,7 +1084,9 @@ ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mt
      ftp-login smtp-auth imap-login pop3-login https-planted-secrets not-tls-set-cookie http-to-tls-port
      proxy-connect-auth proxy-connect-407
      client-cert-wrong-ca client-cert-no-client-auth client-cert-expired client-cert-wrong-ca-tls13
-     client-cert-optional-none client-cert-leaf-only cert-inconsistent-pool cert-consistent-pool)
+     client-cert-optional-none client-cert-leaf-only cert-inconsistent-pool cert-consistent-pool
+     no-common-version no-common-version-old-server no-common-version-reset no-common-cipher
+     alpn-mismatch alpn-h2-none)
 printf '%s\n' "${ALL[@]}" > "$S/meta/ORDER"
 t0=$(date +%s)
 for name in "${ALL[@]}"; do

@@ -1003,9 +1003,10 @@ struct Streamed {
     index: u64,
     facts: CrossFacts,
     findings: u64,
-    /// Server and SNI, when the server asked for a client certificate (all the
-    /// cross-connection aggregate reads besides the index).
-    asked: Option<(std::net::SocketAddr, Option<String>)>,
+    /// The server (read by the cross-connection aggregate with the index and `facts`).
+    server: std::net::SocketAddr,
+    /// SNI, when the server asked for a client certificate.
+    asked: Option<Option<String>>,
     /// The connection never got past its SYN (for `syn-flood`).
     attempt: Option<crate::findings::Attempt>,
     /// The server chain it was sent (for `cert-inconsistent`).
@@ -1043,9 +1044,8 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
         let facts = CrossFacts::from_handshake(&handshake);
         let index = record.index;
         let findings = record.findings.len() as u64;
-        let asked = facts
-            .cert_request_packet
-            .map(|_| (record.server, record.sni.clone()));
+        let asked = facts.cert_request_packet.map(|_| record.sni.clone());
+        let server = record.server;
         let attempt = crate::findings::Attempt::of(&record);
         let chain = crate::findings::ChainSeen::of(&record);
         Box::new(Streamed {
@@ -1053,6 +1053,7 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
             index,
             facts,
             findings,
+            server,
             asked,
             attempt,
             chain,
@@ -1066,17 +1067,21 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
         if let Some(c) = item.as_deref().and_then(|s| s.chain.as_ref()) {
             servers.observe_chain(file_pos, &file, index, c);
         }
-        if let Some(Streamed {
-            asked: Some((server, sni)),
-            facts,
-            ..
-        }) = item.as_deref()
+        if let Some(s) = item
+            .as_deref()
+            .filter(|s| s.asked.is_some() || s.facts.chosen.is_some())
         {
+            let Streamed {
+                server,
+                asked,
+                facts,
+                ..
+            } = s;
             let connection = crate::findings::Observed {
                 file: &file,
                 index,
                 server: *server,
-                sni: sni.as_deref(),
+                sni: asked.as_ref().and_then(|sni| sni.as_deref()),
             };
             servers.observe_parts(file_pos, &connection, facts);
         }

@@ -794,7 +794,7 @@ mod tests {
             };
             let facts = CrossFacts {
                 cert_request_packet: (i % 3 == 0).then_some(5),
-                candidate: None,
+                ..CrossFacts::default()
             };
             w.push(&r, &facts).unwrap();
             written.push((r, facts));

@@ -88,7 +88,7 @@ fn version_pair_puts_the_old_version_first() {
         (&rows[0]["good"], &rows[0]["bad"]),
         (&"TLS 1.3".into(), &"TLS 1.1".into())
     );
-    assert_eq!(rows[0]["finding"], "tls-alert");
+    assert_eq!(rows[0]["finding"], "no-common-version");
     assert_eq!(
         rows[0]["cause"],
         "The failing client offers at most TLS 1.1, which the server no longer accepts (it negotiated TLS 1.3 with the working client)."
@@ -220,7 +220,7 @@ fn csv_has_a_row_per_difference() {
         "rank,aspect,good,bad,finding,cause,good_file,good_index,bad_file,bad_index"
     );
     assert_eq!(lines.len(), 3);
-    assert!(lines[1].starts_with("1,version,TLS 1.3,TLS 1.1,tls-alert,"));
+    assert!(lines[1].starts_with("1,version,TLS 1.3,TLS 1.1,no-common-version,"));
 }
 
 /// Two captures from other projects, both to www.google-analytics.com: pinterest.pcap's
@@ -243,7 +243,7 @@ fn corpus_pair_old_version_against_google_analytics() {
         (&rows[0]["good"], &rows[0]["bad"]),
         (&"TLS 1.3".into(), &"TLS 1.0".into())
     );
-    assert_eq!(rows[0]["finding"], "tls-alert");
+    assert_eq!(rows[0]["finding"], "no-common-version");
     assert_eq!(rows[1]["bad"], "server protocol_version");
 }
 

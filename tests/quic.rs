@@ -93,7 +93,8 @@ fn without_keys_the_initials_still_give_the_hellos() {
     assert_eq!(r["quic"]["undecryptable"], 8);
 }
 
-/// The server's CONNECTION_CLOSE with CRYPTO_ERROR 0x0178 is TLS alert 120.
+/// The server's CONNECTION_CLOSE with CRYPTO_ERROR 0x0178 is TLS alert 120, a symptom of
+/// `alpn-mismatch` (the client offered only h3).
 #[test]
 fn crypto_error_close_is_the_tls_alert() {
     let rs = records(&["samples/quic/quic-alpn-mismatch.pcap"]);
@@ -110,8 +111,10 @@ fn crypto_error_close_is_the_tls_alert() {
     );
     assert_eq!(
         (&r["status"], &r["cause"]),
-        (&"alert".into(), &"tls-alert".into())
+        (&"alert".into(), &"alpn-mismatch".into())
     );
+    assert_eq!(r["findings"][1]["id"], "tls-alert");
+    assert_eq!(r["findings"][1]["follows"], "alpn-mismatch");
 }
 
 /// nftables dropped UDP: the first attempt fell back to TCP (warning), the second did not

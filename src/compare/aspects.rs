@@ -317,7 +317,7 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
         && bh.max_version.is_some()
         && gh.max_version.map(super::version_order) != bh.max_version.map(super::version_order)
     {
-        let mut explains = vec![FindingKind::ObsoleteVersion];
+        let mut explains = vec![FindingKind::NoCommonVersion, FindingKind::ObsoleteVersion];
         if failure.alert_in(&["protocol_version"]) || failure.unexplained_handshake() {
             explains.push(FindingKind::TlsAlert);
         }
@@ -351,7 +351,13 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
     // server wanted and a post-quantum key share (a hello too big for some middleboxes).
     let negotiation = failure.alert_in(NEGOTIATION_ALERTS);
     let unexplained = failure.unexplained_handshake();
-    let negotiation_kinds = || vec![FindingKind::WeakCipher, FindingKind::TlsAlert];
+    let negotiation_kinds = || {
+        vec![
+            FindingKind::NoCommonCipher,
+            FindingKind::WeakCipher,
+            FindingKind::TlsAlert,
+        ]
+    };
     if let (Some(chosen), true) = (gh.server_cipher, negotiation || unexplained) {
         if !bh.ciphers.is_empty() && !bh.ciphers.contains(&chosen) {
             out.push(Found {
@@ -414,7 +420,7 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
             aspect: Aspect::Alpn,
             good: show(&gr.alpn_offered),
             bad: show(&br.alpn_offered),
-            explains: vec![FindingKind::TlsAlert],
+            explains: vec![FindingKind::AlpnMismatch, FindingKind::TlsAlert],
             cause: format!(
                 "The failing client offers {} where the working one offers {}; the server speaks none of the failing client's protocols.",
                 show(&br.alpn_offered).unwrap_or_else(|| "no ALPN".into()),

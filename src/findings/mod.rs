@@ -15,6 +15,7 @@ mod flood;
 mod hmac;
 mod http;
 mod mtu;
+mod negotiation;
 mod outcome;
 mod quic;
 pub use crate::record::{Finding, FindingKind, Severity, UnknownFindingId};

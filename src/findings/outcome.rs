@@ -128,6 +128,11 @@ pub fn judge(record: &ConnectionRecord, handshake_done: bool) -> (Outcome, Optio
         ConnectionStatus::Ok | ConnectionStatus::Cleartext if http_failed => {
             (Outcome::Failed, Some(FailedAt::Http))
         }
+        // The handshake completed but the client left without a request: it required a
+        // protocol (h2) the server did not select.
+        ConnectionStatus::Ok if failing(K::AlpnMismatch) => {
+            (Outcome::Failed, Some(FailedAt::Handshake))
+        }
         ConnectionStatus::Ok | ConnectionStatus::Cleartext => (Outcome::Ok, None),
         ConnectionStatus::Incomplete => (Outcome::Unknown, None),
     }
@@ -180,6 +185,11 @@ fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
                 K::ProxyRefused,
                 K::NotTls,
                 K::MtuBlackHole,
+                // What the server refused (or the client did) right after the hellos: the
+                // alert, reset or silence that follows is its symptom.
+                K::NoCommonVersion,
+                K::NoCommonCipher,
+                K::AlpnMismatch,
                 K::HandshakeStalled,
                 K::QuicBlocked,
                 K::DtlsUnanswered,
@@ -229,6 +239,8 @@ fn is_symptom(kind: K, cause: K) -> bool {
         kind,
         K::TlsAlert | K::HttpUnauthorized | K::TcpReset | K::HmacRejected
     ) || (kind == K::HandshakeStalled && cause == K::MtuBlackHole)
+        // A server that closes on a ClientHello whose versions it refuses never answers it.
+        || (cause == K::NoCommonVersion && kind == K::HandshakeStalled)
 }
 
 /// Settles a record whose findings are complete: its cause, which findings are observed, their

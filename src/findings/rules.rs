@@ -173,6 +173,7 @@ pub fn connection_findings(
     proxy_rules(r, hs, &mut out);
     handshake_rules(r, hs, tcp, cfg, &mut out);
     alert_rules(r, hs, &mut out);
+    super::negotiation::alpn_rules(r, hs, tcp, &mut out);
     protocol_rules(r, hs, &mut out);
     decode_rules(r, hs, &mut out);
     heartbleed_rule(r, hs, &mut out);
@@ -933,7 +934,7 @@ fn decode_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Findi
 ///
 /// Judged once per suite for the whole process: searching each connection's cipher name for
 /// eight markers costs ~1 % of a run.
-fn weak_cipher_use(id: u16) -> Option<&'static str> {
+pub(super) fn weak_cipher_use(id: u16) -> Option<&'static str> {
     static WEAK: std::sync::OnceLock<crate::FastMap<u16, &'static str>> =
         std::sync::OnceLock::new();
     WEAK.get_or_init(|| {
@@ -1090,12 +1091,17 @@ fn reply_rules(
 
 /// What one connection contributes to the cross-connection rules, taken from its handshake
 /// when its record is built, so the handshake itself need not be kept.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CrossFacts {
     /// The server sent a CertificateRequest (in this packet; 0 when unknown).
     pub cert_request_packet: Option<u64>,
     /// A ClientHello was seen and the visible handshake had no CertificateRequest.
     pub candidate: Option<Candidate>,
+    /// The version and suite the server chose (its ServerHello).
+    pub chosen: Option<super::negotiation::Chosen>,
+    /// The server refused the ClientHello (or the client the server's version): what the
+    /// client offered.
+    pub refused: Option<super::negotiation::Refused>,
 }
 
 /// A handshake without a CertificateRequest: the packets the cross-connection findings cite.
@@ -1111,7 +1117,10 @@ impl CrossFacts {
     /// Extracts the facts from a handshake.
     pub fn from_handshake(hs: &HandshakeSummary) -> CrossFacts {
         let cert_requested = hs.cert_requested();
+        let (chosen, refused) = super::negotiation::facts(hs);
         CrossFacts {
+            chosen,
+            refused,
             cert_request_packet: (cert_requested == Some(true))
                 .then(|| hs.certificate_request.map(|m| m.packet).unwrap_or(0)),
             candidate: match (&hs.client_hello, cert_requested) {
@@ -1171,6 +1180,8 @@ pub struct ClientAuthServers {
     floods: super::flood::SynFloods,
     /// The chains each server presented, for `cert-inconsistent`.
     chains: super::consistency::ChainConsistency,
+    /// What each server chose, for the negotiation findings.
+    choices: super::negotiation::ServerChoices,
 }
 
 impl ClientAuthServers {
@@ -1194,6 +1205,10 @@ impl ClientAuthServers {
     /// [`ClientAuthServers::observe`] from the few fields it reads, for callers that no
     /// longer hold the record.
     pub fn observe_parts(&mut self, file_pos: usize, c: &Observed<'_>, facts: &CrossFacts) {
+        if let Some(chosen) = facts.chosen {
+            self.choices
+                .observe(file_pos, c.file, c.index, c.server, chosen);
+        }
         let Some(packet) = facts.cert_request_packet else {
             return;
         };
@@ -1239,6 +1254,7 @@ impl ClientAuthServers {
     pub fn merge(&mut self, other: ClientAuthServers) {
         self.floods.merge(other.floods);
         self.chains.merge(other.chains);
+        self.choices.merge(other.choices);
         for (server, new) in other.requested {
             match self.requested.get_mut(&server) {
                 Some(old) if !new.better_than(old) => {}
@@ -1273,6 +1289,9 @@ impl ClientAuthServers {
             sni: r.sni.as_deref(),
         };
         self.cross_findings(&of, facts, cfg, &mut found);
+        if let Some(refused) = &facts.refused {
+            self.choices.findings(r, refused, &mut found);
+        }
         // The connection's own rules may already have found it (an HTTP 401 to a request
         // without credentials): the cross-connection reason is the stronger one.
         if found

@@ -45,12 +45,15 @@ macro_rules! finding_kinds {
             }
 
             /// What to change, and on which side, unless the rule words a more specific fix.
-            pub const fn fix(self) -> &'static str {
-                match self {
-                    $(FindingKind::$kind => $fix,)*
-                }
+            pub fn fix(self) -> &'static str {
+                FIXES[self as usize]
             }
         }
+
+        /// The fixes, by kind. Read from this one static, every caller gets the same pointer:
+        /// the spill and the JSON writer recognise a catalogue fix by its address (a `match` of
+        /// literals may give each inlined copy its own).
+        static FIXES: &[&str] = &[$($fix,)*];
     };
 }
 
@@ -153,6 +156,12 @@ finding_kinds! {
         "Client: use a client certificate the server accepts: issued by one of the CAs its CertificateRequest names, with extendedKeyUsage clientAuth, valid at the time, signed with an algorithm it accepts, and sent with its intermediates; server: if the client's CA is legitimate, add it to the trusted client CAs.";
     CertInconsistent = "cert-inconsistent", Warning, "Same server, different certificate chains",
         "Server: deploy the same certificate and full chain on every node behind this name (load-balancer pool members, replicas); if a TLS-intercepting proxy sits on some paths, fix or bypass it.";
+    NoCommonVersion = "no-common-version", Error, "No TLS version in common",
+        "Client: enable TLS 1.2 (and 1.3) — Java 7/8: -Dhttps.protocols=TLSv1.2,TLSv1.3 (and jdk.tls.client.protocols); .NET Framework: the SchUseStrongCrypto and SystemDefaultTlsVersions registry values; old OpenSSL/curl: upgrade; server: only if policy allows, enable the client's version too.";
+    NoCommonCipher = "no-common-cipher", Error, "No cipher suite in common",
+        "Client: offer ECDHE suites with AES-GCM or ChaCha20-Poly1305 (and TLS 1.3), by updating its TLS library or its cipher list (old Java, .NET and OpenSSL releases offer only CBC or RSA key exchange); server: only if policy allows, also accept one of the suites the client offers.";
+    AlpnMismatch = "alpn-mismatch", Error, "No application protocol (ALPN) in common",
+        "Server: enable the protocol the client requires on this listener (for h2: nginx http2 on, or listen ... http2; a proxy in front must offer h2 too); client: also offer http/1.1 in ALPN if it can speak it.";
 }
 
 impl FindingKind {
@@ -217,9 +226,7 @@ pub(super) fn serialize_fix<S: Serializer>(
         });
     if let std::borrow::Cow::Borrowed(text) = fix {
         if s.is_human_readable() {
-            let catalogue = FindingKind::ALL
-                .iter()
-                .position(|k| std::ptr::eq(k.fix(), *text));
+            let catalogue = FIXES.iter().position(|f| std::ptr::eq(*f, *text));
             if let Some(json) = catalogue.and_then(|i| ESCAPED.get(i)) {
                 return json.serialize(s);
             }

@@ -1,0 +1,757 @@
+//! Handshake negotiation: `no-common-version`, `no-common-cipher` and `alpn-mismatch`.
+//!
+//! A server that refuses a ClientHello says little: an alert, or a reset. What it would have
+//! accepted shows on its other connections. So each connection keeps what its server chose
+//! ([`Chosen`]) or, when the server refused it right after the ClientHello, what the client
+//! offered ([`Refused`]); [`ServerChoices`] gathers the choices of every server of the batch
+//! (its size follows the servers, not the connections), and the output pass compares.
+//! `alpn-mismatch` needs nothing from other connections and runs with the connection's own rules.
+
+use super::{finding, Finding, FindingKind, Severity};
+use crate::flow::{Direction, Side, TcpSummary};
+use crate::record::ConnectionRecord;
+use crate::tls::names::{alert_name, cipher_name, is_grease, version_name};
+use crate::tls::HandshakeSummary;
+use std::net::SocketAddr;
+use tls_parser::{TlsCipherKx, TlsCipherMac, TlsCipherSuite};
+
+const PROTOCOL_VERSION: u8 = 70;
+const HANDSHAKE_FAILURE: u8 = 40;
+const INSUFFICIENT_SECURITY: u8 = 71;
+const NO_APPLICATION_PROTOCOL: u8 = 120;
+
+/// Distinct (version, suite) choices remembered per server. A server seen choosing more is
+/// not used to judge a client's suites (what it accepts is then too broad to list).
+const MAX_CHOICES: usize = 32;
+
+/// Suites listed in an evidence text before "and N more".
+const LISTED_SUITES: usize = 6;
+
+/// What a server chose for one connection (its ServerHello).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Chosen {
+    /// Negotiated version.
+    pub version: u16,
+    /// Negotiated cipher suite.
+    pub cipher: u16,
+}
+
+/// The alert that ended a refused handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefusalAlert {
+    /// Sent by the server (else the client).
+    pub from_server: bool,
+    /// Alert description.
+    pub description: u8,
+    /// Packet of the alert.
+    pub packet: u64,
+}
+
+/// A ClientHello the server refused before choosing anything (or whose chosen version the
+/// client refused): what the client offered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Refused {
+    /// Packet of the (last) ClientHello.
+    pub client_hello_packet: u64,
+    /// The highest version the client offered (supported_versions, else legacy_version).
+    pub client_max: u16,
+    /// The fatal alert, when one ended the handshake (none: the server may have closed).
+    pub alert: Option<RefusalAlert>,
+    /// The version the server chose and the packet of its ServerHello, when the client
+    /// refused that version.
+    pub server_version: Option<(u16, u64)>,
+    /// The offered cipher suites, kept only when the server answered handshake_failure or
+    /// insufficient_security (empty otherwise: no allocation).
+    pub suites: Box<[u16]>,
+}
+
+/// Orders versions: TLS 1.3 drafts (0x7fxx) count as TLS 1.3.
+fn rank(v: u16) -> u16 {
+    if v >> 8 == 0x7f {
+        0x0304
+    } else {
+        v
+    }
+}
+
+/// The negotiation facts of a handshake: `(chosen, refused)`.
+pub fn facts(hs: &HandshakeSummary) -> (Option<Chosen>, Option<Refused>) {
+    let chosen = hs.server_hello.as_ref().map(|sh| Chosen {
+        version: sh.version,
+        cipher: sh.cipher,
+    });
+    let Some(ch) = hs.second_client_hello.as_ref().or(hs.client_hello.as_ref()) else {
+        return (chosen, None);
+    };
+    let fatal = hs.alerts.iter().find(|a| !a.encrypted && a.level == 2);
+    let alert = fatal.map(|a| RefusalAlert {
+        from_server: a.from == Side::Server,
+        description: a.description,
+        packet: a.meta.packet,
+    });
+    let refused = match (&hs.server_hello, alert) {
+        // The client refused the version the server chose.
+        (Some(sh), Some(a)) if !a.from_server && a.description == PROTOCOL_VERSION => {
+            Some((Some(a), Some((sh.version, sh.meta.packet))))
+        }
+        (Some(_), _) => None,
+        (None, Some(a))
+            if a.from_server
+                && matches!(
+                    a.description,
+                    PROTOCOL_VERSION | HANDSHAKE_FAILURE | INSUFFICIENT_SECURITY
+                ) =>
+        {
+            Some((Some(a), None))
+        }
+        (None, Some(_)) => None,
+        // No answer at all may be a server closing on a version it refuses: decided in the
+        // output pass, from the record's TCP facts and the server's other connections.
+        (None, None)
+            if hs.non_tls[Direction::ToClient.idx()].is_none()
+                && !hs.alerts.iter().any(|a| a.from == Side::Server) =>
+        {
+            Some((None, None))
+        }
+        (None, None) => None,
+    };
+    let refused = refused.map(|(alert, server_version)| {
+        let client_max = if ch.supported_versions.is_empty() {
+            ch.legacy_version
+        } else {
+            ch.supported_versions
+                .iter()
+                .copied()
+                .filter(|v| !is_grease(*v))
+                .max_by_key(|v| rank(*v))
+                .unwrap_or(ch.legacy_version)
+        };
+        let suites = match alert {
+            Some(a)
+                if a.from_server
+                    && matches!(a.description, HANDSHAKE_FAILURE | INSUFFICIENT_SECURITY) =>
+            {
+                ch.ciphers.clone().into_boxed_slice()
+            }
+            _ => Box::default(),
+        };
+        Refused {
+            client_hello_packet: ch.meta.packet,
+            client_max,
+            alert,
+            server_version,
+            suites,
+        }
+    });
+    (chosen, refused)
+}
+
+/// A connection a finding cites as what the server chose elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Example {
+    file_pos: usize,
+    file: String,
+    index: u64,
+    chosen: Chosen,
+}
+
+impl Example {
+    /// The highest version first, then the first connection (by file, then index): the same
+    /// example whatever order connections arrive in.
+    fn better_than(&self, other: &Example) -> bool {
+        let key = |e: &Example| {
+            (
+                std::cmp::Reverse(rank(e.chosen.version)),
+                e.file_pos,
+                e.index,
+            )
+        };
+        key(self) < key(other)
+    }
+}
+
+/// What one server chose across the batch.
+#[derive(Debug, Clone)]
+struct Choices {
+    /// Distinct (version, suite) pairs, sorted; at most [`MAX_CHOICES`].
+    pairs: Vec<(u16, u16)>,
+    /// More distinct pairs than [`MAX_CHOICES`] were seen.
+    overflow: bool,
+    example: Example,
+}
+
+impl Choices {
+    fn add(&mut self, pair: (u16, u16)) {
+        if let Err(at) = self.pairs.binary_search(&pair) {
+            if self.pairs.len() < MAX_CHOICES {
+                self.pairs.insert(at, pair);
+            } else {
+                self.overflow = true;
+            }
+        }
+    }
+
+    /// The oldest version chosen.
+    fn lowest_version(&self) -> Option<u16> {
+        self.pairs.iter().map(|p| rank(p.0)).min()
+    }
+
+    /// Versions chosen, lowest first, without repeats.
+    fn versions(&self) -> Vec<u16> {
+        let mut v: Vec<u16> = self.pairs.iter().map(|p| rank(p.0)).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+/// Per server (`ip:port`): the versions and suites it chose on the batch's connections.
+#[derive(Debug, Clone, Default)]
+pub struct ServerChoices {
+    servers: crate::FastMap<SocketAddr, Choices>,
+}
+
+impl ServerChoices {
+    /// Notes what `server` chose on connection `index` of `file`.
+    pub fn observe(
+        &mut self,
+        file_pos: usize,
+        file: &str,
+        index: u64,
+        server: SocketAddr,
+        chosen: Chosen,
+    ) {
+        let pair = (chosen.version, chosen.cipher);
+        match self.servers.get_mut(&server) {
+            Some(c) => {
+                c.add(pair);
+                let better = rank(chosen.version) > rank(c.example.chosen.version)
+                    || (rank(chosen.version) == rank(c.example.chosen.version)
+                        && (file_pos, index) < (c.example.file_pos, c.example.index));
+                if better {
+                    c.example = Example {
+                        file_pos,
+                        file: file.to_string(),
+                        index,
+                        chosen,
+                    };
+                }
+            }
+            None => {
+                self.servers.insert(
+                    server,
+                    Choices {
+                        pairs: vec![pair],
+                        overflow: false,
+                        example: Example {
+                            file_pos,
+                            file: file.to_string(),
+                            index,
+                            chosen,
+                        },
+                    },
+                );
+            }
+        }
+    }
+
+    /// Adds another file's choices (any order gives the same result).
+    pub fn merge(&mut self, other: ServerChoices) {
+        for (server, theirs) in other.servers {
+            match self.servers.get_mut(&server) {
+                Some(ours) => {
+                    for p in theirs.pairs {
+                        ours.add(p);
+                    }
+                    ours.overflow |= theirs.overflow;
+                    if theirs.example.better_than(&ours.example) {
+                        ours.example = theirs.example;
+                    }
+                }
+                None => {
+                    self.servers.insert(server, theirs);
+                }
+            }
+        }
+    }
+
+    /// The negotiation findings of a record whose server refused its ClientHello.
+    pub fn findings(&self, r: &ConnectionRecord, refused: &Refused, out: &mut Vec<Finding>) {
+        if r.quic.is_some() {
+            return;
+        }
+        let choices = self
+            .servers
+            .get(&r.server)
+            .filter(|c| !(c.example.file == r.file && c.example.index == r.index));
+        let client_max = rank(refused.client_max);
+        // Every version the server chose elsewhere is newer than anything this client offered.
+        let above = choices.filter(|c| c.lowest_version().is_some_and(|v| v > client_max));
+        match refused.alert {
+            // A client's protocol_version counts only against an older version than it offered.
+            Some(a)
+                if a.description == PROTOCOL_VERSION
+                    && (a.from_server
+                        || refused
+                            .server_version
+                            .is_some_and(|(v, _)| rank(v) < client_max)) =>
+            {
+                out.push(no_common_version(r, refused, a, choices));
+            }
+            Some(a) if a.description == PROTOCOL_VERSION => {}
+            Some(a) if above.is_some() => out.push(no_common_version(r, refused, a, above)),
+            Some(a) => {
+                if let Some(f) = no_common_cipher(r, refused, a, choices) {
+                    out.push(f);
+                }
+            }
+            None => {
+                // The server closed right after the ClientHello without a byte of TLS: a
+                // version refusal only when its other clients show it speaks only newer ones.
+                let t = &r.tcp;
+                if t.established && t.server_bytes == 0 && t.closed_by == Some(Side::Server) {
+                    if let Some(c) = above {
+                        out.push(closed_on_version(r, refused, c));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// "TLS 1.2 and TLS 1.3".
+fn versions_text(versions: &[u16]) -> String {
+    let names: Vec<String> = versions.iter().map(|v| version_name(*v)).collect();
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => [rest.join(", ").as_str(), " and ", last].concat(),
+        None => String::new(),
+    }
+}
+
+/// "connection #0" or "connection #0 in other.pcap".
+fn where_(r: &ConnectionRecord, e: &Example) -> String {
+    if e.file == r.file {
+        format!("connection #{}", e.index)
+    } else {
+        format!("connection #{} in {}", e.index, e.file)
+    }
+}
+
+/// "; connection #0 negotiated TLS 1.3 (TLS_AES_256_GCM_SHA384) with this server".
+fn elsewhere_evidence(r: &ConnectionRecord, c: &Choices) -> String {
+    let e = &c.example;
+    let mut text = format!(
+        "; {} negotiated {} ({}) with this server",
+        where_(r, e),
+        version_name(e.chosen.version),
+        cipher_name(e.chosen.cipher)
+    );
+    let versions = c.versions();
+    if versions.len() > 1 {
+        text.push_str(&format!(
+            "; versions it negotiated in the capture: {}",
+            versions_text(&versions)
+        ));
+    }
+    text
+}
+
+fn offered_versions(r: &ConnectionRecord, refused: &Refused) -> String {
+    if r.versions_offered.len() > 1 {
+        format!(
+            "at most {} ({})",
+            version_name(refused.client_max),
+            r.versions_offered.join(", ")
+        )
+    } else {
+        format!("at most {}", version_name(refused.client_max))
+    }
+}
+
+/// `no-common-version` from an alert: protocol_version from the server (or handshake_failure
+/// where its other clients show only newer versions), or protocol_version from a client that
+/// refuses the version the server chose.
+fn no_common_version(
+    r: &ConnectionRecord,
+    refused: &Refused,
+    a: RefusalAlert,
+    choices: Option<&Choices>,
+) -> Finding {
+    let server = crate::text::AddrText::of(r.server);
+    let server = server.as_str();
+    let name = alert_name(a.description);
+    let offered = offered_versions(r, refused);
+    if let (false, Some((chosen, sh_packet))) = (a.from_server, refused.server_version) {
+        let chosen = version_name(chosen);
+        return finding(
+            FindingKind::NoCommonVersion,
+            Severity::Error,
+            format!("{server} chose {chosen}, the newest version it speaks, although the client offered {offered}; the client refuses {chosen} (alert {name}), so client and server share no TLS version."),
+            format!(
+                "ClientHello in packet {} offers {offered}; ServerHello in packet {sh_packet} selects {chosen}; alert {name} from the client in packet {}{}.",
+                refused.client_hello_packet,
+                a.packet,
+                choices.map(|c| elsewhere_evidence(r, c)).unwrap_or_default()
+            ),
+        )
+        .with_fix(format!("Server: enable TLS 1.2 and TLS 1.3 (it speaks only {chosen} and older, deprecated by RFC 8996); client: re-enable {chosen} only as a stopgap, if policy allows."));
+    }
+    let speaks = match choices {
+        Some(c) => format!(
+            "; the server speaks {} (it negotiated {} with other clients in this capture)",
+            versions_text(&c.versions()),
+            if c.versions().len() > 1 { "them" } else { "it" }
+        ),
+        None => String::new(),
+    };
+    let f = finding(
+        FindingKind::NoCommonVersion,
+        Severity::Error,
+        format!("{server} refused every TLS version this client offered with alert {name}: the client offered {offered}{speaks}."),
+        format!(
+            "ClientHello in packet {} offers {offered}; alert {name} from the server in packet {}{}.",
+            refused.client_hello_packet,
+            a.packet,
+            choices.map(|c| elsewhere_evidence(r, c)).unwrap_or_default()
+        ),
+    );
+    match choices {
+        Some(c) => f.with_fix(client_fix(refused, c)),
+        None => f,
+    }
+}
+
+/// The fix when the server's other connections show the versions it speaks.
+fn client_fix(refused: &Refused, c: &Choices) -> String {
+    let versions = c.versions();
+    let java = versions
+        .iter()
+        .map(|v| match v {
+            0x0301 => "TLSv1".to_string(),
+            0x0302 => "TLSv1.1".to_string(),
+            0x0303 => "TLSv1.2".to_string(),
+            0x0304 => "TLSv1.3".to_string(),
+            other => version_name(*other),
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    format!(
+        "Client: enable {} (what this server negotiated with other clients): Java -Dhttps.protocols={java} (and jdk.tls.client.protocols), .NET Framework the SchUseStrongCrypto and SystemDefaultTlsVersions registry values, an old OpenSSL or curl upgraded; server: only if policy allows, also accept {}.",
+        versions_text(&versions),
+        version_name(refused.client_max)
+    )
+}
+
+/// `no-common-version` from a server that closed the connection right after the ClientHello.
+fn closed_on_version(r: &ConnectionRecord, refused: &Refused, c: &Choices) -> Finding {
+    let offered = offered_versions(r, refused);
+    let how = match r.tcp.close {
+        Some(crate::flow::CloseKind::Rst) => "reset",
+        _ => "closed",
+    };
+    finding(
+        FindingKind::NoCommonVersion,
+        Severity::Error,
+        format!(
+            "{} {how} the connection right after the ClientHello, which offered {offered}, without answering a byte of TLS, while it negotiated {} with other clients in this capture: it accepts none of the versions this client offers.",
+            r.server,
+            versions_text(&c.versions()),
+        ),
+        format!(
+            "ClientHello in packet {} offers {offered}; no TLS data from the server, which {how} the connection{}.",
+            refused.client_hello_packet,
+            elsewhere_evidence(r, c)
+        ),
+    )
+    .with_fix(client_fix(refused, c))
+}
+
+/// Why a current server refuses every suite of `suites`, or None when one of them is a suite
+/// current servers accept (ECDHE or DHE with AES-GCM, AES-CCM or ChaCha20-Poly1305; a TLS 1.3
+/// suite).
+fn legacy_only(suites: &[u16]) -> Option<String> {
+    let known: Vec<&TlsCipherSuite> = suites
+        .iter()
+        .filter(|s| !signalling(**s))
+        .filter_map(|s| TlsCipherSuite::from_id(*s))
+        .collect();
+    if known.is_empty() {
+        return None;
+    }
+    let forward_secret = |cs: &TlsCipherSuite| {
+        matches!(
+            cs.kx,
+            TlsCipherKx::Ecdhe | TlsCipherKx::Dhe | TlsCipherKx::Tls13
+        )
+    };
+    let aead = |cs: &TlsCipherSuite| cs.mac == TlsCipherMac::Aead;
+    if known.iter().any(|cs| forward_secret(cs) && aead(cs)) {
+        return None;
+    }
+    if known
+        .iter()
+        .all(|cs| super::rules::weak_cipher_use(cs.id.0).is_some())
+    {
+        return Some("only broken suites (NULL, anonymous, EXPORT, RC4 or DES/3DES)".to_string());
+    }
+    let mut why = Vec::new();
+    if !known.iter().any(|cs| forward_secret(cs)) {
+        why.push("RSA key exchange only (no ECDHE or DHE)");
+    }
+    if !known.iter().any(|cs| aead(cs)) {
+        why.push("CBC or stream ciphers only (no AES-GCM or ChaCha20-Poly1305)");
+    }
+    if why.is_empty() {
+        why.push("no suite combining ECDHE or DHE with AES-GCM or ChaCha20-Poly1305");
+    }
+    Some(why.join(", "))
+}
+
+/// Not a suite: GREASE, or a signalling value (renegotiation info, fallback).
+fn signalling(s: u16) -> bool {
+    is_grease(s) || s == 0x00ff || s == 0x5600
+}
+
+/// "TLS_A, TLS_B and 3 more".
+fn suites_text(suites: &[u16]) -> String {
+    let real: Vec<u16> = suites.iter().copied().filter(|s| !signalling(*s)).collect();
+    let mut text = real
+        .iter()
+        .take(LISTED_SUITES)
+        .map(|s| cipher_name(*s))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if real.len() > LISTED_SUITES {
+        text.push_str(&format!(" and {} more", real.len() - LISTED_SUITES));
+    }
+    text
+}
+
+/// `no-common-cipher`: handshake_failure or insufficient_security right after the ClientHello,
+/// when the client offered none of the suites the server chose for other clients at the
+/// versions this client offered, or (no other client seen) only suites current servers refuse.
+fn no_common_cipher(
+    r: &ConnectionRecord,
+    refused: &Refused,
+    a: RefusalAlert,
+    choices: Option<&Choices>,
+) -> Option<Finding> {
+    if !a.from_server || refused.suites.is_empty() {
+        return None;
+    }
+    let legacy = legacy_only(&refused.suites);
+    let client_max = rank(refused.client_max);
+    // Suites the server chose for clients at a version this one offers too.
+    let accepted: Option<Vec<u16>> = choices.filter(|c| !c.overflow).map(|c| {
+        let mut s: Vec<u16> = c
+            .pairs
+            .iter()
+            .filter(|(v, _)| rank(*v) <= client_max)
+            .map(|(_, s)| *s)
+            .collect();
+        s.dedup();
+        s
+    });
+    let name = alert_name(a.description);
+    let server = r.server;
+    let n = refused.suites.iter().filter(|s| !signalling(**s)).count();
+    let offered = suites_text(&refused.suites);
+    let quality = legacy
+        .as_deref()
+        .map(|l| format!("; the client offers only legacy suites: {l}"))
+        .unwrap_or_default();
+    let (message, elsewhere, fix) = match (&accepted, &legacy) {
+        (Some(acc), _) if !acc.is_empty() => {
+            if refused.suites.iter().any(|s| acc.contains(s)) {
+                // The client offered a suite the server accepts: the refusal is about
+                // something else.
+                return None;
+            }
+            let c = choices?;
+            let acc_text = acc
+                .iter()
+                .map(|s| cipher_name(*s))
+                .collect::<Vec<_>>()
+                .join(", ");
+            (
+                format!(
+                    "{server} refused the ClientHello with alert {name}: {} the server chose for other clients in this capture ({acc_text}){quality}.",
+                    if n == 1 {
+                        "the one cipher suite the client offered is not one".to_string()
+                    } else {
+                        format!("none of the {n} cipher suites the client offered is one")
+                    }
+                ),
+                format!("{}; suites it chose in the capture at the versions this client offers: {acc_text}", elsewhere_evidence(r, c)),
+                format!("Client: enable one of the suites this server accepts ({acc_text}) in the client's cipher list, or update its TLS library (old Java, .NET and OpenSSL releases lack ECDHE with AES-GCM); server: if policy allows, also accept one of the suites the client offers."),
+            )
+        }
+        (_, Some(l)) => (
+            format!("{server} refused the ClientHello with alert {name}, and the client offers only suites current servers refuse: {l}."),
+            String::new(),
+            FindingKind::NoCommonCipher.fix().to_string(),
+        ),
+        _ => return None,
+    };
+    Some(
+        finding(
+            FindingKind::NoCommonCipher,
+            Severity::Error,
+            message,
+            format!(
+                "ClientHello in packet {} offers {n} suite{}: {offered}; alert {name} from the server in packet {}{elsewhere}.",
+                refused.client_hello_packet,
+                if n == 1 { "" } else { "s" },
+                a.packet
+            ),
+        )
+        .with_fix(fix),
+    )
+}
+
+/// `alpn-mismatch`: alert no_application_protocol, or a client that offered only h2, got no
+/// protocol and left without a request (TLS 1.2: the ServerHello shows the server's choice;
+/// in TLS 1.3 it is encrypted).
+pub fn alpn_rules(
+    r: &ConnectionRecord,
+    hs: &HandshakeSummary,
+    tcp: &TcpSummary,
+    out: &mut Vec<Finding>,
+) {
+    let Some(ch) = hs.second_client_hello.as_ref().or(hs.client_hello.as_ref()) else {
+        return;
+    };
+    if ch.alpn.is_empty() {
+        return;
+    }
+    let h2_only = ch.alpn.iter().all(|p| p == "h2");
+    let server_text = || crate::text::AddrText::of(r.server);
+    let alert = hs
+        .alerts
+        .iter()
+        .find(|a| !a.encrypted && a.level == 2 && a.description == NO_APPLICATION_PROTOCOL);
+    if let Some(a) = alert {
+        let server = server_text();
+        let server = server.as_str();
+        let offered = ch.alpn.join(", ");
+        let name = alert_name(a.description);
+        let (message, fix) = if a.from == Side::Server {
+            (
+                format!("{server} speaks none of the application protocols the client offered in ALPN ({offered}) and refused the handshake (alert {name})."),
+                if h2_only {
+                    "Server: enable HTTP/2 on this listener (nginx: http2 on, or listen ... http2; a proxy in front must offer h2 too); client: also offer http/1.1 if it can speak it."
+                } else {
+                    "Server: add one of the client's ALPN protocols to the listener's configuration; client: offer a protocol the server speaks (e.g. http/1.1)."
+                },
+            )
+        } else {
+            let chosen = hs
+                .server_hello
+                .as_ref()
+                .and_then(|sh| sh.alpn.as_deref())
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default();
+            (
+                format!("The client refused the application protocol {server} selected{chosen}: it offered {offered} in ALPN (alert {name})."),
+                "Server: select only a protocol the client offers in ALPN (or none); client: offer the protocol the server requires.",
+            )
+        };
+        out.push(
+            finding(
+                FindingKind::AlpnMismatch,
+                Severity::Error,
+                message,
+                format!(
+                    "ClientHello in packet {} offers ALPN {offered}; alert {name} from the {} in packet {}.",
+                    ch.meta.packet,
+                    if a.from == Side::Server { "server" } else { "client" },
+                    a.meta.packet
+                ),
+            )
+            .with_fix(fix),
+        );
+        return;
+    }
+    let Some(sh) = hs.server_hello.as_ref() else {
+        return;
+    };
+    // A client offering h2 and http/1.1 and getting no ALPN falls back to HTTP/1.1: healthy.
+    let negotiated_none = h2_only
+        && rank(sh.version) < 0x0304
+        && sh.alpn.is_none()
+        && super::handshake_done(hs)
+        && hs.application_data_records[Direction::ToServer.idx()] == 0;
+    if !negotiated_none {
+        return;
+    }
+    // The client left first: its alert (close_notify) before any of the server's, or its
+    // FIN or RST first.
+    let client_alert = hs.alerts.iter().find(|a| a.from == Side::Client);
+    let server_alert = hs.alerts.iter().find(|a| a.from == Side::Server);
+    let closed = match (client_alert, server_alert) {
+        (Some(c), s) if s.map_or(true, |s| s.meta.packet > c.meta.packet) => {
+            format!("with an alert in packet {}", c.meta.packet)
+        }
+        _ if tcp.closed_by == Some(Side::Client) => match tcp.close {
+            Some(crate::flow::CloseKind::Rst) => "with a RST".to_string(),
+            _ => "with a FIN".to_string(),
+        },
+        _ => return,
+    };
+    let server = server_text();
+    let server = server.as_str();
+    out.push(finding(
+        FindingKind::AlpnMismatch,
+        Severity::Error,
+        format!("The client offered only h2 (HTTP/2) in ALPN and {server} selected no protocol, so the client closed the connection without a request: HTTP/2-only clients (gRPC, for one) require h2."),
+        format!(
+            "ClientHello in packet {} offers ALPN h2 only; ServerHello in packet {} has no ALPN extension; the client sent no application data and closed the connection {closed}.",
+            ch.meta.packet, sh.meta.packet
+        ),
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Suite ids from the IANA registry: what current servers refuse, and what they accept.
+    #[test]
+    fn legacy_offers_are_named() {
+        // TLS_RSA_WITH_AES_128_CBC_SHA, TLS_RSA_WITH_AES_256_CBC_SHA, the renegotiation SCSV.
+        assert_eq!(
+            legacy_only(&[0x002f, 0x0035, 0x00ff]).as_deref(),
+            Some("RSA key exchange only (no ECDHE or DHE), CBC or stream ciphers only (no AES-GCM or ChaCha20-Poly1305)")
+        );
+        // TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA.
+        assert_eq!(
+            legacy_only(&[0xc013]).as_deref(),
+            Some("CBC or stream ciphers only (no AES-GCM or ChaCha20-Poly1305)")
+        );
+        // TLS_RSA_WITH_AES_128_GCM_SHA256.
+        assert_eq!(
+            legacy_only(&[0x009c]).as_deref(),
+            Some("RSA key exchange only (no ECDHE or DHE)")
+        );
+        // TLS_RSA_WITH_3DES_EDE_CBC_SHA, TLS_RSA_WITH_RC4_128_SHA.
+        assert_eq!(
+            legacy_only(&[0x000a, 0x0005]).as_deref(),
+            Some("only broken suites (NULL, anonymous, EXPORT, RC4 or DES/3DES)")
+        );
+        // RSA-kex GCM plus ECDHE CBC: each half sound, no suite with both.
+        assert_eq!(
+            legacy_only(&[0x009c, 0xc013]).as_deref(),
+            Some("no suite combining ECDHE or DHE with AES-GCM or ChaCha20-Poly1305")
+        );
+        // TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, TLS_AES_128_GCM_SHA256, GREASE alone.
+        assert_eq!(legacy_only(&[0xcca8]), None);
+        assert_eq!(legacy_only(&[0x1301, 0x002f]), None);
+        assert_eq!(legacy_only(&[0x0a0a]), None);
+    }
+
+    #[test]
+    fn drafts_rank_as_tls13() {
+        assert!(rank(0x7f17) == rank(0x0304) && rank(0x0303) < rank(0x7f12));
+    }
+}
