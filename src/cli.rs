@@ -235,6 +235,21 @@ pub enum FormatArg {
     Json,
     /// CSV with a header row.
     Csv,
+    /// One self-contained HTML report of the whole run (use with `-o FILE.html`).
+    Html,
+    /// The same report as Markdown.
+    Md,
+}
+
+impl FormatArg {
+    /// The document report this format asks for; None for the per-view formats.
+    pub fn document(self) -> Option<report::Document> {
+        match self {
+            FormatArg::Html => Some(report::Document::Html),
+            FormatArg::Md => Some(report::Document::Markdown),
+            FormatArg::Table | FormatArg::Json | FormatArg::Csv => None,
+        }
+    }
 }
 
 impl From<FormatArg> for Format {
@@ -243,6 +258,8 @@ impl From<FormatArg> for Format {
             FormatArg::Table => Format::Table,
             FormatArg::Json => Format::Json,
             FormatArg::Csv => Format::Csv,
+            // Documents have printers of their own (`FormatArg::document`); `compare` refuses them.
+            FormatArg::Html | FormatArg::Md => Format::Table,
         }
     }
 }
@@ -448,6 +465,10 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         bad_pick,
     }) = &cli.command
     {
+        if cli.common.format.document().is_some() {
+            eprintln!("tlscap: compare writes tables, JSON or CSV (not --format html or md)");
+            return Ok(EXIT_USAGE);
+        }
         return compare(
             sides,
             good_pick.as_ref(),
@@ -476,7 +497,10 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         return Ok(EXIT_WRITE_ERROR);
     };
     let style = table_style(common, to_terminal);
-    let mut printer = report::printer::printer(common.view, common.format.into(), style, &mut out)?;
+    let mut printer = match common.format.document() {
+        Some(document) => report::document_printer(document, &mut out),
+        None => report::printer::printer(common.view, common.format.into(), style, &mut out)?,
+    };
     let tally = print(&batch, &filter(common), common.threads, &mut *printer)?;
     printer.finish(&RunEnd {
         files: &file_rows(&batch, &tally),

@@ -3,7 +3,9 @@
 //! The analysis never formats; it hands plain records to a writer here. JSON is one object per
 //! line with a `type` field; CSV has a header row and a stable column order.
 
+pub mod html;
 pub mod ladder;
+pub mod markdown;
 pub mod printer;
 pub mod views;
 
@@ -22,6 +24,26 @@ pub enum Format {
     Json,
     /// CSV with a header row.
     Csv,
+}
+
+/// A report of the whole run in one document, whatever the view (`--format html|md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    /// A self-contained HTML page.
+    Html,
+    /// Markdown.
+    Markdown,
+}
+
+/// The printer of a document report.
+pub fn document_printer<'w>(
+    document: Document,
+    out: &'w mut dyn Write,
+) -> Box<dyn printer::Printer + 'w> {
+    match document {
+        Document::Html => Box::new(html::HtmlReport::new(out)),
+        Document::Markdown => Box::new(markdown::MarkdownReport::new(out)),
+    }
 }
 
 /// How tables are drawn.
