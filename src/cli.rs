@@ -224,6 +224,8 @@ pub enum Command {
         #[arg(long = "bad", value_name = "FILTER", requires = "good_pick")]
         bad_pick: Option<crate::compare::Pick>,
     },
+    /// Print the JSON Schema of the JSON output (every record type; docs/schema.json).
+    Schema,
 }
 
 /// `--format` values.
@@ -450,6 +452,9 @@ fn parse_width(s: &str) -> Result<u16, String> {
 
 /// Runs a parsed command line: analyse, print with the chosen printer, pick the exit code.
 pub fn run(cli: Cli) -> std::io::Result<i32> {
+    if let Some(Command::Schema) = &cli.command {
+        return print_to_stdout(report::schema::output_schema_text().as_bytes());
+    }
     let opts = match checked_options(&cli) {
         Ok(o) => o,
         Err(code) => return Ok(code),
@@ -521,6 +526,17 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
     } else {
         EXIT_OK
     })
+}
+
+/// Writes generated text (the schema) to standard output.
+fn print_to_stdout(text: &[u8]) -> std::io::Result<i32> {
+    let mut out = Output {
+        inner: std::io::stdout().lock(),
+        name: "standard output".into(),
+    };
+    out.write_all(text)?;
+    out.flush()?;
+    Ok(EXIT_OK)
 }
 
 /// The analysis options, once the arguments are known to make sense (else the exit code).

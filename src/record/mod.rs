@@ -5,6 +5,7 @@
 use crate::certs::CertInfo;
 use crate::flow::{CloseKind, Side};
 use crate::time::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub mod build;
@@ -20,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// One TLS alert as reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AlertRecord {
     /// `client` or `server`.
     pub from: Side,
@@ -35,7 +36,7 @@ pub struct AlertRecord {
 }
 
 /// What decryption with a key log gave.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DecryptionRecord {
     /// `ok`, `no-key` or `failed`.
     pub status: String,
@@ -46,7 +47,7 @@ pub struct DecryptionRecord {
 }
 
 /// TCP facts of a connection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TcpRecord {
     /// SYNs the client sent (retransmissions included).
     pub syn: u32,
@@ -117,7 +118,7 @@ fn omitted_tcp(v: &Transport) -> bool {
 }
 
 /// What carried the handshake.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     /// TLS over TCP.
@@ -133,7 +134,9 @@ fn omitted_empty<T>(v: &[T]) -> bool {
 }
 
 /// One word for how a connection went, from its handshake and findings (the table's Status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ConnectionStatus {
     /// The handshake completed.
@@ -288,7 +291,7 @@ mod rfc3339 {
 }
 
 /// Whether the capture shows a connection work.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// The handshake completed, data flowed, no fatal alert and no failing HTTP status.
@@ -301,7 +304,7 @@ pub enum Outcome {
 }
 
 /// The stage a failed connection failed at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FailedAt {
     /// Before a TCP connection existed (refused, unanswered).
@@ -313,7 +316,7 @@ pub enum FailedAt {
 }
 
 /// The `type` of a connection record: always `"connection"`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum ConnectionType {
     /// `"connection"`.
     #[default]
@@ -322,7 +325,7 @@ pub enum ConnectionType {
 }
 
 /// One TCP connection that carried TLS or tried to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ConnectionRecord {
     /// Always `"connection"`.
     #[serde(rename = "type")]
@@ -336,6 +339,7 @@ pub struct ConnectionRecord {
     /// Capture time of the first packet: RFC 3339 UTC in JSON and tables, null when the
     /// capture's time is outside what RFC 3339 can write (years 0000-9999).
     #[serde(with = "rfc3339")]
+    #[schemars(with = "Option<String>")]
     pub start: Timestamp,
     /// Seconds from first to last packet (never negative).
     pub duration_s: f64,
@@ -388,9 +392,11 @@ pub struct ConnectionRecord {
     /// Server certificates as sent (null when not visible). Shared: connections that sent the
     /// same chain point at one copy.
     #[serde(serialize_with = "chain_json::serialize")]
+    #[schemars(with = "Option<Vec<CertInfo>>")]
     pub server_chain: Option<Arc<[CertInfo]>>,
     /// Client certificates as sent (null when not visible).
     #[serde(serialize_with = "chain_json::serialize")]
+    #[schemars(with = "Option<Vec<CertInfo>>")]
     pub client_chain: Option<Arc<[CertInfo]>>,
     /// Server stapled an OCSP response.
     pub ocsp_stapled: bool,

@@ -7,6 +7,7 @@ pub mod html;
 pub mod ladder;
 pub mod markdown;
 pub mod printer;
+pub mod schema;
 pub mod views;
 
 use crate::findings::Severity;
@@ -564,7 +565,7 @@ mod erased {
 }
 
 /// One finding with the connection it belongs to (the `findings` view).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct FindingRow<'a> {
     /// Always `"finding"`.
     #[serde(rename = "type")]
