@@ -8,7 +8,7 @@ use crate::report::printer::{Printer, RenderRun, RunEnd, View};
 use crate::report::views::{FileRow, InputError};
 use crate::report::{self, Format, TableStyle};
 use crate::tls::keylog::KeyLog;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -79,7 +79,11 @@ fn output_error(e: &std::io::Error) -> Option<&OutputError> {
 
 /// Read packet captures and explain why the TLS connections in them failed.
 #[derive(Debug, Parser)]
-#[command(name = "tlscap", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "tlscap",
+    version = env!("TLSCAP_LONG_VERSION"),
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// Capture files or directories (walked recursively); `-` reads stdin.
     #[arg(value_name = "PATH")]
@@ -226,6 +230,14 @@ pub enum Command {
     },
     /// Print the JSON Schema of the JSON output (every record type; docs/schema.json).
     Schema,
+    /// Print a shell completion script (e.g. `tlscap completions bash > /etc/bash_completion.d/tlscap`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; e.g. `tlscap man > tlscap.1 && man ./tlscap.1`).
+    Man,
 }
 
 /// `--format` values.
@@ -452,8 +464,21 @@ fn parse_width(s: &str) -> Result<u16, String> {
 
 /// Runs a parsed command line: analyse, print with the chosen printer, pick the exit code.
 pub fn run(cli: Cli) -> std::io::Result<i32> {
-    if let Some(Command::Schema) = &cli.command {
-        return print_to_stdout(report::schema::output_schema_text().as_bytes());
+    match &cli.command {
+        Some(Command::Schema) => {
+            return print_to_stdout(report::schema::output_schema_text().as_bytes())
+        }
+        Some(Command::Completions { shell }) => {
+            let mut text = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "tlscap", &mut text);
+            return print_to_stdout(&text);
+        }
+        Some(Command::Man) => {
+            let mut text = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut text)?;
+            return print_to_stdout(&text);
+        }
+        _ => {}
     }
     let opts = match checked_options(&cli) {
         Ok(o) => o,
@@ -528,7 +553,7 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
     })
 }
 
-/// Writes generated text (the schema) to standard output.
+/// Writes generated text (schema, completions, man page) to standard output.
 fn print_to_stdout(text: &[u8]) -> std::io::Result<i32> {
     let mut out = Output {
         inner: std::io::stdout().lock(),
