@@ -191,6 +191,13 @@ pub struct CommonArgs {
     /// Keep only connections in which a TLS handshake was seen.
     #[arg(long, global = true)]
     pub tls_only: bool,
+    /// Keep only connections with this outcome.
+    #[arg(long, value_enum, value_name = "OUTCOME", global = true)]
+    pub outcome: Option<OutcomeArg>,
+    /// List connections (and each severity's findings) in this order instead of file order;
+    /// holds the listed records in memory.
+    #[arg(long, value_enum, value_name = "ORDER", global = true)]
+    pub sort: Option<SortArg>,
 
     /// NSS key log (SSLKEYLOGFILE format) to decrypt TLS with; repeatable. A key log named like
     /// the capture (`x.pcap` → `x.keys` / `x.keylog`) beside it, and keys embedded in pcapng
@@ -275,6 +282,77 @@ impl From<FormatArg> for Format {
             // Documents have printers of their own (`FormatArg::document`); `compare` refuses them.
             FormatArg::Html | FormatArg::Md => Format::Table,
         }
+    }
+}
+
+/// `--outcome` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutcomeArg {
+    /// The connection (or its API call) failed.
+    Failed,
+    /// It worked.
+    Ok,
+    /// The capture cannot tell.
+    Unknown,
+}
+
+impl From<OutcomeArg> for crate::record::Outcome {
+    fn from(o: OutcomeArg) -> Self {
+        match o {
+            OutcomeArg::Failed => crate::record::Outcome::Failed,
+            OutcomeArg::Ok => crate::record::Outcome::Ok,
+            OutcomeArg::Unknown => crate::record::Outcome::Unknown,
+        }
+    }
+}
+
+/// `--sort` orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortArg {
+    /// By start time (then file and connection).
+    Time,
+    /// Failed first, then unknown, then ok (each by start time).
+    Outcome,
+    /// By SNI, then server address (each by start time).
+    Server,
+}
+
+impl SortArg {
+    /// Orders two records.
+    fn cmp(self, a: &ConnectionRecord, b: &ConnectionRecord) -> std::cmp::Ordering {
+        use crate::record::Outcome;
+        let rank = |o: Outcome| match o {
+            Outcome::Failed => 0,
+            Outcome::Unknown => 1,
+            Outcome::Ok => 2,
+        };
+        let by_time = |a: &ConnectionRecord, b: &ConnectionRecord| {
+            (a.start, &a.file, a.index).cmp(&(b.start, &b.file, b.index))
+        };
+        match self {
+            SortArg::Time => by_time(a, b),
+            SortArg::Outcome => rank(a.outcome)
+                .cmp(&rank(b.outcome))
+                .then_with(|| by_time(a, b)),
+            SortArg::Server => (&a.sni, a.server)
+                .cmp(&(&b.sni, b.server))
+                .then_with(|| by_time(a, b)),
+        }
+    }
+}
+
+/// What the output keeps: the filters, then `--outcome`.
+struct Selection<'a> {
+    filter: &'a Filter,
+    outcome: Option<crate::record::Outcome>,
+}
+
+impl Selection<'_> {
+    fn apply(&self, r: ConnectionRecord) -> Option<ConnectionRecord> {
+        if self.outcome.is_some_and(|o| r.outcome != o) {
+            return None;
+        }
+        self.filter.apply(r)
     }
 }
 
@@ -531,7 +609,18 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         Some(document) => report::document_printer(document, &mut out),
         None => report::printer::printer(common.view, common.format.into(), style, &mut out)?,
     };
-    let tally = print(&batch, &filter(common), common.threads, &mut *printer)?;
+    let filter = filter(common);
+    let selection = Selection {
+        filter: &filter,
+        outcome: common.outcome.map(Into::into),
+    };
+    let tally = print(
+        &batch,
+        &selection,
+        common.sort,
+        common.threads,
+        &mut *printer,
+    )?;
     printer.finish(&RunEnd {
         files: &file_rows(&batch, &tally),
         errors: &errors,
@@ -715,11 +804,30 @@ fn closing_messages(batch: &app::Batch, tally: &Tally, errors: &[InputError], co
 /// and counts what the first pass kept.
 fn print(
     batch: &app::Batch,
-    filter: &Filter,
+    filter: &Selection<'_>,
+    sort: Option<SortArg>,
     threads: Option<usize>,
     printer: &mut dyn Printer,
 ) -> std::io::Result<Tally> {
     let mut tally = Tally::new(batch.files.len());
+    if let Some(sort) = sort {
+        // Each pass's records, all of them, in the order asked for.
+        for (n, &pass) in printer.passes().iter().enumerate() {
+            let mut recount = Tally::new(batch.files.len());
+            let t = if n == 0 { &mut tally } else { &mut recount };
+            let mut all = Vec::new();
+            let order: Vec<usize> = (0..batch.files.len()).collect();
+            pass_in(batch, &order, filter, t, &mut |r| {
+                all.push(r);
+                Ok(())
+            })?;
+            all.sort_by(|a, b| sort.cmp(a, b));
+            for r in all {
+                printer.record(pass, r)?;
+            }
+        }
+        return Ok(tally);
+    }
     if let Some(render) = printer.renderer() {
         pass_rendered(
             batch,
@@ -795,7 +903,7 @@ impl Tally {
 fn pass_rendered(
     batch: &app::Batch,
     threads: Option<usize>,
-    filter: &Filter,
+    filter: &Selection<'_>,
     tally: &mut Tally,
     out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     render: &RenderRun,
@@ -839,7 +947,7 @@ fn output_pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
 fn pass_in(
     batch: &app::Batch,
     order: &[usize],
-    filter: &Filter,
+    filter: &Selection<'_>,
     tally: &mut Tally,
     f: &mut dyn FnMut(ConnectionRecord) -> std::io::Result<()>,
 ) -> std::io::Result<()> {

@@ -598,16 +598,12 @@ pub fn record_finding_rows(r: &ConnectionRecord) -> impl Iterator<Item = Finding
     })
 }
 
-/// Findings of all records, worst first, then by file and connection.
+/// Findings of all records, worst first, otherwise in the records' order (the output pass
+/// gives them by file and connection, or in `--sort` order).
 pub fn finding_rows(records: &[ConnectionRecord]) -> Vec<FindingRow<'_>> {
     let mut rows: Vec<FindingRow<'_>> = records.iter().flat_map(record_finding_rows).collect();
-    rows.sort_by(|a, b| {
-        b.finding
-            .severity
-            .cmp(&a.finding.severity)
-            .then_with(|| a.file.cmp(b.file))
-            .then(a.index.cmp(&b.index))
-    });
+    // Stable: rows of one severity keep the records' order.
+    rows.sort_by_key(|r| std::cmp::Reverse(r.finding.severity));
     rows
 }
 
