@@ -168,6 +168,10 @@ fn html_report_of_samples_in_a_browser() {
     assert_eq!(urls, Vec::<String>::new(), "the report fetched something");
     std::fs::write(dir.join("samples.dom.html"), &dom).unwrap();
 
+    // The timeline: a mark per connection, the 30 failed ones linked to their sections.
+    assert!(dom.contains("data-connections=\"79\""));
+    assert_eq!(dom.matches("<rect class=\"tick failed\"").count(), 30);
+    assert!(dom.contains("<a href=\"#conn-cert-expired-pcap-0\"><rect class=\"tick failed\""));
     // One section per failing connection, and the summary's counts.
     assert_eq!(dom.matches("<section class=\"conn\"").count(), 30);
     let text = text_of(&dom);

@@ -22,6 +22,9 @@ pub(crate) const DETAILED_MAX: usize = 200;
 /// Other connections listed; past this they are counted only.
 pub(crate) const LISTED_MAX: usize = 2000;
 
+/// Connections drawn on the timeline; past this the timeline says how many it leaves out.
+pub(crate) const TIMELINE_MAX: usize = 5000;
+
 /// The version line a report names.
 pub(crate) const VERSION: &str = env!("TLSCAP_LONG_VERSION");
 
@@ -93,6 +96,20 @@ pub(crate) struct Collected {
     pub findings: BTreeMap<(Severity, &'static str), u64>,
     /// By (SNI or `(no SNI)`, server address).
     pub servers: BTreeMap<(String, String), ServerHealth>,
+    /// Connections on the timeline, up to [`TIMELINE_MAX`].
+    pub timeline: Vec<Tick>,
+}
+
+/// A connection on the timeline.
+#[derive(Debug, Clone)]
+pub(crate) struct Tick {
+    /// Start, seconds since the epoch.
+    pub at: f64,
+    pub outcome: Outcome,
+    /// Its section or row.
+    pub anchor: String,
+    /// `file #index  SNI → server: outcome`.
+    pub label: String,
 }
 
 /// `(no SNI)` where the ClientHello had none.
@@ -110,6 +127,25 @@ impl Collected {
             ))
             .or_default();
         health.connections += 1;
+        if self.timeline.len() < TIMELINE_MAX {
+            self.timeline.push(Tick {
+                at: r.start.as_f64(),
+                outcome: r.outcome,
+                anchor: anchor(&r.file, r.index),
+                label: format!(
+                    "{} #{}  {} → {}: {}{}",
+                    file_name(&r.file),
+                    r.index,
+                    sni_or_none(r.sni.as_deref()),
+                    r.server,
+                    outcome_word(r.outcome),
+                    r.cause
+                        .as_deref()
+                        .map(|c| format!(" ({c})"))
+                        .unwrap_or_default()
+                ),
+            });
+        }
         for f in &r.findings {
             *self.findings.entry((f.severity, f.kind.id())).or_default() += 1;
         }
@@ -423,6 +459,8 @@ section.conn{border:1px solid var(--line);border-left:.35rem solid var(--failed)
 .finding .sev-error{color:var(--failed);font-weight:600}.finding .sev-warning{color:var(--unknown);font-weight:600}.finding .sev-info{color:var(--muted);font-weight:600}
 .finding dt{font-weight:600;float:left;width:5.5rem;clear:left}.finding dd{margin-left:6rem}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.1rem 1rem;margin:.4rem 0}dl.facts dt{color:var(--muted)}dl.facts dd{margin:0}
+svg.timeline{max-width:100%;height:auto;font:11px ui-monospace,Menlo,Consolas,monospace;fill:#57606a}
+svg.timeline .tick.ok{fill:var(--ok)}svg.timeline .tick.failed{fill:var(--failed)}svg.timeline .tick.unknown{fill:var(--unknown)}
 svg.ladder{max-width:100%;height:auto;font:12px ui-monospace,Menlo,Consolas,monospace}
 svg.ladder .lane{stroke:#8c959f;stroke-width:2}svg.ladder .arrow{stroke:#57606a;stroke-width:1.3}
 svg.ladder .fail .arrow{stroke:var(--failed);stroke-width:2.2}svg.ladder .fail text{fill:var(--failed);font-weight:700}
@@ -475,6 +513,59 @@ pub(crate) fn ladder_svg(r: &ConnectionRecord, events: &[LadderEvent]) -> Markup
                     }
                 }
             }
+        }
+    }
+}
+
+/// Width of the timeline drawing.
+const TIMELINE_WIDTH: f64 = 1000.0;
+
+/// Connections along their start times, one coloured mark each (failed ones link to their
+/// section); each mark's tooltip names the connection.
+fn timeline_svg(c: &Collected) -> Markup {
+    let (Some(first), Some(last)) = (
+        c.timeline.iter().map(|t| t.at).reduce(f64::min),
+        c.timeline.iter().map(|t| t.at).reduce(f64::max),
+    ) else {
+        return html! {};
+    };
+    let span = last - first;
+    let x = |at: f64| {
+        if span > 0.0 {
+            10.0 + (at - first) / span * (TIMELINE_WIDTH - 20.0)
+        } else {
+            TIMELINE_WIDTH / 2.0
+        }
+    };
+    // Failed marks last, so they are drawn over the others.
+    let mut ticks: Vec<&Tick> = c.timeline.iter().collect();
+    ticks.sort_by_key(|t| t.outcome == Outcome::Failed);
+    let when = |at: f64| {
+        crate::time::Timestamp::new(at.floor() as i64, 0)
+            .rfc3339_checked()
+            .map(|t| t.replace(".000000Z", "Z"))
+            .unwrap_or_default()
+    };
+    html! {
+        svg.timeline xmlns="http://www.w3.org/2000/svg" role="img" width=(TIMELINE_WIDTH) height="62"
+            viewBox=(format!("0 0 {TIMELINE_WIDTH} 62")) data-connections=(c.timeline.len()) {
+            title { "Connections by start time, coloured by outcome" }
+            line x1="10" y1="34" x2=(TIMELINE_WIDTH - 10.0) y2="34" stroke="#d0d7de" {}
+            @for t in ticks {
+                @let class = format!("tick {}", outcome_word(t.outcome));
+                @if t.outcome == Outcome::Failed {
+                    a href=(format!("#{}", t.anchor)) {
+                        rect class=(class) x=(format!("{:.1}", x(t.at) - 1.5)) y="18" width="3" height="32" { title { (t.label) } }
+                    }
+                } @else {
+                    rect class=(class) x=(format!("{:.1}", x(t.at) - 1.5)) y="22" width="3" height="24" { title { (t.label) } }
+                }
+            }
+            text x="10" y="12" { (when(first)) }
+            text x=(TIMELINE_WIDTH - 10.0) y="12" text-anchor="end" { (when(last)) }
+        }
+        @if c.ok + c.failed + c.unknown > c.timeline.len() as u64 {
+            p.muted { "The first " (c.timeline.len()) " connections are drawn." }
         }
     }
 }
@@ -595,6 +686,8 @@ pub(crate) fn page(c: &Collected, end: &RunEnd<'_>) -> Markup {
                         div.ok { b { (c.ok) } " ok" }
                         div.unknown { b { (c.unknown) } " unknown (the capture cannot tell)" }
                     }
+                    h3 { "Timeline" }
+                    (timeline_svg(c))
                     @if verdicts.is_empty() {
                         p #verdict { "No connection failed." }
                     } @else {
