@@ -8,7 +8,7 @@ use crate::report::printer::{Printer, RenderRun, RunEnd, View};
 use crate::report::views::{FileRow, InputError};
 use crate::report::{self, Format, TableStyle};
 use crate::tls::keylog::KeyLog;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -79,7 +79,11 @@ fn output_error(e: &std::io::Error) -> Option<&OutputError> {
 
 /// Read packet captures and explain why the TLS connections in them failed.
 #[derive(Debug, Parser)]
-#[command(name = "tlscap", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "tlscap",
+    version = env!("TLSCAP_LONG_VERSION"),
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// Capture files or directories (walked recursively); `-` reads stdin.
     #[arg(value_name = "PATH")]
@@ -187,6 +191,13 @@ pub struct CommonArgs {
     /// Keep only connections in which a TLS handshake was seen.
     #[arg(long, global = true)]
     pub tls_only: bool,
+    /// Keep only connections with this outcome.
+    #[arg(long, value_enum, value_name = "OUTCOME", global = true)]
+    pub outcome: Option<OutcomeArg>,
+    /// List connections (and each severity's findings) in this order instead of file order;
+    /// holds the listed records in memory.
+    #[arg(long, value_enum, value_name = "ORDER", global = true)]
+    pub sort: Option<SortArg>,
 
     /// NSS key log (SSLKEYLOGFILE format) to decrypt TLS with; repeatable. A key log named like
     /// the capture (`x.pcap` → `x.keys` / `x.keylog`) beside it, and keys embedded in pcapng
@@ -251,6 +262,16 @@ pub enum Command {
         #[arg(long = "bad", value_name = "FILTER", requires = "good_pick")]
         bad_pick: Option<crate::compare::Pick>,
     },
+    /// Print the JSON Schema of the JSON output (every record type; docs/schema.json).
+    Schema,
+    /// Print a shell completion script (e.g. `tlscap completions bash > /etc/bash_completion.d/tlscap`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; e.g. `tlscap man > tlscap.1 && man ./tlscap.1`).
+    Man,
 }
 
 /// `--format` values.
@@ -262,6 +283,21 @@ pub enum FormatArg {
     Json,
     /// CSV with a header row.
     Csv,
+    /// One self-contained HTML report of the whole run (use with `-o FILE.html`).
+    Html,
+    /// The same report as Markdown.
+    Md,
+}
+
+impl FormatArg {
+    /// The document report this format asks for; None for the per-view formats.
+    pub fn document(self) -> Option<report::Document> {
+        match self {
+            FormatArg::Html => Some(report::Document::Html),
+            FormatArg::Md => Some(report::Document::Markdown),
+            FormatArg::Table | FormatArg::Json | FormatArg::Csv => None,
+        }
+    }
 }
 
 impl From<FormatArg> for Format {
@@ -270,7 +306,80 @@ impl From<FormatArg> for Format {
             FormatArg::Table => Format::Table,
             FormatArg::Json => Format::Json,
             FormatArg::Csv => Format::Csv,
+            // Documents have printers of their own (`FormatArg::document`); `compare` refuses them.
+            FormatArg::Html | FormatArg::Md => Format::Table,
         }
+    }
+}
+
+/// `--outcome` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutcomeArg {
+    /// The connection (or its API call) failed.
+    Failed,
+    /// It worked.
+    Ok,
+    /// The capture cannot tell.
+    Unknown,
+}
+
+impl From<OutcomeArg> for crate::record::Outcome {
+    fn from(o: OutcomeArg) -> Self {
+        match o {
+            OutcomeArg::Failed => crate::record::Outcome::Failed,
+            OutcomeArg::Ok => crate::record::Outcome::Ok,
+            OutcomeArg::Unknown => crate::record::Outcome::Unknown,
+        }
+    }
+}
+
+/// `--sort` orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortArg {
+    /// By start time (then file and connection).
+    Time,
+    /// Failed first, then unknown, then ok (each by start time).
+    Outcome,
+    /// By SNI, then server address (each by start time).
+    Server,
+}
+
+impl SortArg {
+    /// Orders two records.
+    fn cmp(self, a: &ConnectionRecord, b: &ConnectionRecord) -> std::cmp::Ordering {
+        use crate::record::Outcome;
+        let rank = |o: Outcome| match o {
+            Outcome::Failed => 0,
+            Outcome::Unknown => 1,
+            Outcome::Ok => 2,
+        };
+        let by_time = |a: &ConnectionRecord, b: &ConnectionRecord| {
+            (a.start, &a.file, a.index).cmp(&(b.start, &b.file, b.index))
+        };
+        match self {
+            SortArg::Time => by_time(a, b),
+            SortArg::Outcome => rank(a.outcome)
+                .cmp(&rank(b.outcome))
+                .then_with(|| by_time(a, b)),
+            SortArg::Server => (&a.sni, a.server)
+                .cmp(&(&b.sni, b.server))
+                .then_with(|| by_time(a, b)),
+        }
+    }
+}
+
+/// What the output keeps: the filters, then `--outcome`.
+struct Selection<'a> {
+    filter: &'a Filter,
+    outcome: Option<crate::record::Outcome>,
+}
+
+impl Selection<'_> {
+    fn apply(&self, r: ConnectionRecord) -> Option<ConnectionRecord> {
+        if self.outcome.is_some_and(|o| r.outcome != o) {
+            return None;
+        }
+        self.filter.apply(r)
     }
 }
 
@@ -462,6 +571,22 @@ fn parse_width(s: &str) -> Result<u16, String> {
 
 /// Runs a parsed command line: analyse, print with the chosen printer, pick the exit code.
 pub fn run(cli: Cli) -> std::io::Result<i32> {
+    match &cli.command {
+        Some(Command::Schema) => {
+            return print_to_stdout(report::schema::output_schema_text().as_bytes())
+        }
+        Some(Command::Completions { shell }) => {
+            let mut text = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "tlscap", &mut text);
+            return print_to_stdout(&text);
+        }
+        Some(Command::Man) => {
+            let mut text = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut text)?;
+            return print_to_stdout(&text);
+        }
+        _ => {}
+    }
     let opts = match checked_options(&cli) {
         Ok(o) => o,
         Err(code) => return Ok(code),
@@ -477,6 +602,10 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         bad_pick,
     }) = &cli.command
     {
+        if cli.common.format.document().is_some() {
+            eprintln!("tlscap: compare writes tables, JSON or CSV (not --format html or md)");
+            return Ok(EXIT_USAGE);
+        }
         return compare(
             sides,
             good_pick.as_ref(),
@@ -505,8 +634,22 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         return Ok(EXIT_WRITE_ERROR);
     };
     let style = table_style(common, to_terminal);
-    let mut printer = report::printer::printer(common.view, common.format.into(), style, &mut out)?;
-    let tally = print(&batch, &filter(common), common.threads, &mut *printer)?;
+    let mut printer = match common.format.document() {
+        Some(document) => report::document_printer(document, &mut out),
+        None => report::printer::printer(common.view, common.format.into(), style, &mut out)?,
+    };
+    let filter = filter(common);
+    let selection = Selection {
+        filter: &filter,
+        outcome: common.outcome.map(Into::into),
+    };
+    let tally = print(
+        &batch,
+        &selection,
+        common.sort,
+        common.threads,
+        &mut *printer,
+    )?;
     printer.finish(&RunEnd {
         files: &file_rows(&batch, &tally),
         errors: &errors,
@@ -526,6 +669,17 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
     } else {
         EXIT_OK
     })
+}
+
+/// Writes generated text (schema, completions, man page) to standard output.
+fn print_to_stdout(text: &[u8]) -> std::io::Result<i32> {
+    let mut out = Output {
+        inner: std::io::stdout().lock(),
+        name: "standard output".into(),
+    };
+    out.write_all(text)?;
+    out.flush()?;
+    Ok(EXIT_OK)
 }
 
 /// The analysis options, once the arguments are known to make sense (else the exit code).
@@ -679,11 +833,30 @@ fn closing_messages(batch: &app::Batch, tally: &Tally, errors: &[InputError], co
 /// and counts what the first pass kept.
 fn print(
     batch: &app::Batch,
-    filter: &Filter,
+    filter: &Selection<'_>,
+    sort: Option<SortArg>,
     threads: Option<usize>,
     printer: &mut dyn Printer,
 ) -> std::io::Result<Tally> {
     let mut tally = Tally::new(batch.files.len());
+    if let Some(sort) = sort {
+        // Each pass's records, all of them, in the order asked for.
+        for (n, &pass) in printer.passes().iter().enumerate() {
+            let mut recount = Tally::new(batch.files.len());
+            let t = if n == 0 { &mut tally } else { &mut recount };
+            let mut all = Vec::new();
+            let order: Vec<usize> = (0..batch.files.len()).collect();
+            pass_in(batch, &order, filter, t, &mut |r| {
+                all.push(r);
+                Ok(())
+            })?;
+            all.sort_by(|a, b| sort.cmp(a, b));
+            for r in all {
+                printer.record(pass, r)?;
+            }
+        }
+        return Ok(tally);
+    }
     if let Some(render) = printer.renderer() {
         pass_rendered(
             batch,
@@ -759,7 +932,7 @@ impl Tally {
 fn pass_rendered(
     batch: &app::Batch,
     threads: Option<usize>,
-    filter: &Filter,
+    filter: &Selection<'_>,
     tally: &mut Tally,
     out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     render: &RenderRun,
@@ -803,7 +976,7 @@ fn output_pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
 fn pass_in(
     batch: &app::Batch,
     order: &[usize],
-    filter: &Filter,
+    filter: &Selection<'_>,
     tally: &mut Tally,
     f: &mut dyn FnMut(ConnectionRecord) -> std::io::Result<()>,
 ) -> std::io::Result<()> {

@@ -22,7 +22,7 @@ pub fn der_key<'a>(ders: impl IntoIterator<Item = &'a [u8]>) -> u64 {
 }
 
 /// Display fields of one certificate, as reported in `server_chain` / `client_chain`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct CertInfo {
     /// Subject DN, RFC 4514 string (e.g. `CN=api.example.com, O=Example`).
     pub subject: String,

@@ -15,7 +15,7 @@ pub use hmac::{Carried, HmacContext, HmacKey, HmacKeyError, HmacRecord};
 
 /// One HTTP request and its response, read from decrypted (or cleartext) application data.
 /// Query values and credentials are never included.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HttpRecord {
     /// `HTTP/1.0`, `HTTP/1.1` or `HTTP/2`.
     pub version: String,

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use wire::{Frame, LongType};
 
 /// What the QUIC stage adds to a connection's record (`quic` in JSON).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct QuicRecord {
     /// QUIC version of the client's first Initial (`v1`, `v2`, `draft-29`, ...).
     pub version: String,
@@ -65,7 +65,7 @@ pub struct QuicRecord {
 }
 
 /// A CONNECTION_CLOSE frame.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct QuicClose {
     /// Who sent it.
     pub from: Side,

@@ -6,7 +6,19 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
 /// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Informational.
@@ -29,7 +41,7 @@ impl Severity {
 }
 
 /// One diagnosis attached to a connection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     /// What was found; serialised as its stable id, e.g. `missing-sni`.
     #[serde(rename = "id")]
@@ -43,6 +55,7 @@ pub struct Finding {
     /// What to change, and on which side: the catalogue's fix ([`FindingKind::fix`]), borrowed,
     /// unless the rule words one for this connection.
     #[serde(serialize_with = "kind::serialize_fix")]
+    #[schemars(with = "String")]
     pub remediation: Cow<'static, str>,
     /// It explains this connection's observed failure (its cause, or a symptom of the cause).
     pub observed: bool,

@@ -235,6 +235,22 @@ pub(super) fn serialize_fix<S: Serializer>(
     s.serialize_str(fix)
 }
 
+/// A finding id in the schema: one of the catalogue's ids (new ids may be added, none renamed).
+impl schemars::JsonSchema for FindingKind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FindingKind".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let ids: Vec<&str> = FindingKind::ALL.iter().map(|k| k.id()).collect();
+        schemars::json_schema!({
+            "description": "A finding id from the catalogue (README, Findings).",
+            "type": "string",
+            "enum": ids,
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for FindingKind {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let id = <std::borrow::Cow<'de, str>>::deserialize(d)?;

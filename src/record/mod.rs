@@ -5,6 +5,7 @@
 use crate::certs::CertInfo;
 use crate::flow::{CloseKind, Side};
 use crate::time::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub mod build;
@@ -22,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// One TLS alert as reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AlertRecord {
     /// `client` or `server`.
     pub from: Side,
@@ -37,7 +38,7 @@ pub struct AlertRecord {
 }
 
 /// What decryption with a key log gave.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DecryptionRecord {
     /// `ok`, `no-key` or `failed`.
     pub status: String,
@@ -48,7 +49,7 @@ pub struct DecryptionRecord {
 }
 
 /// TCP facts of a connection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TcpRecord {
     /// SYNs the client sent (retransmissions included).
     pub syn: u32,
@@ -130,7 +131,7 @@ fn omitted_tcp(v: &Transport) -> bool {
 }
 
 /// What carried the handshake.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     /// TLS over TCP.
@@ -148,7 +149,9 @@ fn omitted_empty<T>(v: &[T]) -> bool {
 }
 
 /// One word for how a connection went, from its handshake and findings (the table's Status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ConnectionStatus {
     /// The handshake completed.
@@ -303,7 +306,7 @@ mod rfc3339 {
 }
 
 /// Whether the capture shows a connection work.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// The handshake completed, data flowed, no fatal alert and no failing HTTP status.
@@ -316,7 +319,7 @@ pub enum Outcome {
 }
 
 /// The stage a failed connection failed at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FailedAt {
     /// Before a TCP connection existed (refused, unanswered).
@@ -328,7 +331,7 @@ pub enum FailedAt {
 }
 
 /// The `type` of a connection record: always `"connection"`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum ConnectionType {
     /// `"connection"`.
     #[default]
@@ -337,7 +340,7 @@ pub enum ConnectionType {
 }
 
 /// One TCP connection that carried TLS or tried to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ConnectionRecord {
     /// Always `"connection"`.
     #[serde(rename = "type")]
@@ -351,6 +354,7 @@ pub struct ConnectionRecord {
     /// Capture time of the first packet: RFC 3339 UTC in JSON and tables, null when the
     /// capture's time is outside what RFC 3339 can write (years 0000-9999).
     #[serde(with = "rfc3339")]
+    #[schemars(with = "Option<String>")]
     pub start: Timestamp,
     /// Seconds from first to last packet (never negative).
     pub duration_s: f64,
@@ -403,9 +407,11 @@ pub struct ConnectionRecord {
     /// Server certificates as sent (null when not visible). Shared: connections that sent the
     /// same chain point at one copy.
     #[serde(serialize_with = "chain_json::serialize")]
+    #[schemars(with = "Option<Vec<CertInfo>>")]
     pub server_chain: Option<Arc<[CertInfo]>>,
     /// Client certificates as sent (null when not visible).
     #[serde(serialize_with = "chain_json::serialize")]
+    #[schemars(with = "Option<Vec<CertInfo>>")]
     pub client_chain: Option<Arc<[CertInfo]>>,
     /// Server stapled an OCSP response.
     pub ocsp_stapled: bool,

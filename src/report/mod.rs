@@ -3,8 +3,11 @@
 //! The analysis never formats; it hands plain records to a writer here. JSON is one object per
 //! line with a `type` field; CSV has a header row and a stable column order.
 
+pub mod html;
 pub mod ladder;
+pub mod markdown;
 pub mod printer;
+pub mod schema;
 pub mod views;
 
 use crate::findings::Severity;
@@ -22,6 +25,26 @@ pub enum Format {
     Json,
     /// CSV with a header row.
     Csv,
+}
+
+/// A report of the whole run in one document, whatever the view (`--format html|md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    /// A self-contained HTML page.
+    Html,
+    /// Markdown.
+    Markdown,
+}
+
+/// The printer of a document report.
+pub fn document_printer<'w>(
+    document: Document,
+    out: &'w mut dyn Write,
+) -> Box<dyn printer::Printer + 'w> {
+    match document {
+        Document::Html => Box::new(html::HtmlReport::new(out)),
+        Document::Markdown => Box::new(markdown::MarkdownReport::new(out)),
+    }
 }
 
 /// How tables are drawn.
@@ -542,7 +565,7 @@ mod erased {
 }
 
 /// One finding with the connection it belongs to (the `findings` view).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct FindingRow<'a> {
     /// Always `"finding"`.
     #[serde(rename = "type")]
@@ -575,16 +598,12 @@ pub fn record_finding_rows(r: &ConnectionRecord) -> impl Iterator<Item = Finding
     })
 }
 
-/// Findings of all records, worst first, then by file and connection.
+/// Findings of all records, worst first, otherwise in the records' order (the output pass
+/// gives them by file and connection, or in `--sort` order).
 pub fn finding_rows(records: &[ConnectionRecord]) -> Vec<FindingRow<'_>> {
     let mut rows: Vec<FindingRow<'_>> = records.iter().flat_map(record_finding_rows).collect();
-    rows.sort_by(|a, b| {
-        b.finding
-            .severity
-            .cmp(&a.finding.severity)
-            .then_with(|| a.file.cmp(b.file))
-            .then(a.index.cmp(&b.index))
-    });
+    // Stable: rows of one severity keep the records' order.
+    rows.sort_by_key(|r| std::cmp::Reverse(r.finding.severity));
     rows
 }
 

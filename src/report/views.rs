@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 /// An input that could not be (fully) read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct InputError {
     /// Always `"error"`.
     #[serde(rename = "type")]
@@ -32,7 +32,7 @@ impl InputError {
 }
 
 /// One row of the `files` view.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FileRow {
     /// Always `"file"`.
     #[serde(rename = "type")]
@@ -64,7 +64,7 @@ pub struct FileRow {
 }
 
 /// One row of the `servers` view: one server (ip:port + SNI).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ServerRow {
     /// Always `"server"`.
     #[serde(rename = "type")]
@@ -92,7 +92,7 @@ pub struct ServerRow {
 }
 
 /// A failing server in the summary.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FailingServer {
     /// `ip:port`.
     pub server: String,
@@ -105,7 +105,7 @@ pub struct FailingServer {
 }
 
 /// The `summary` view: totals for the whole batch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Always `"summary"`.
     #[serde(rename = "type")]

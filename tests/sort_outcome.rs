@@ -1,0 +1,132 @@
+//! `--outcome` keeps connections with one outcome; `--sort` lists them by time, outcome or
+//! server instead of file order. On the captures in samples/.
+
+mod common;
+
+use std::process::Command;
+
+fn tlscap(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+        .current_dir(common::root())
+        .env_remove("COLUMNS")
+        .args(["samples/", "-q"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{args:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The connection records of a JSON run.
+fn connections(args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["--format", "json"];
+    all.extend(args);
+    tlscap(&all)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["type"] == "connection")
+        .collect()
+}
+
+fn str_of(v: &serde_json::Value) -> &str {
+    v.as_str().unwrap_or("(null)")
+}
+
+#[test]
+fn outcome_keeps_one_outcome() {
+    for (outcome, count) in [("failed", 30), ("ok", 47), ("unknown", 2)] {
+        let rs = connections(&["--outcome", outcome]);
+        assert_eq!(rs.len(), count, "{outcome}");
+        assert!(rs.iter().all(|r| r["outcome"] == outcome));
+    }
+    let table = tlscap(&["--outcome", "ok", "--width", "200"]);
+    assert!(!table.contains("failed"));
+    assert!(table.contains("tls13-curl-sni.pcap"));
+}
+
+#[test]
+fn sort_by_time() {
+    let rs = connections(&["--sort", "time"]);
+    assert_eq!(rs.len(), 79);
+    let first: Vec<(&str, u64)> = rs[..3]
+        .iter()
+        .map(|r| (str_of(&r["file"]), r["index"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        first,
+        [
+            ("samples/tls13-curl-sni.pcap", 0),
+            ("samples/tls13-curl-sni.pcap.gz", 0),
+            ("samples/tls12-openssl-sni.pcap", 0)
+        ]
+    );
+    assert!(rs
+        .windows(2)
+        .all(|w| str_of(&w[0]["start"]) <= str_of(&w[1]["start"])));
+}
+
+#[test]
+fn sort_by_outcome_lists_failures_first() {
+    let outcomes: Vec<String> = connections(&["--sort", "outcome"])
+        .iter()
+        .map(|r| str_of(&r["outcome"]).to_string())
+        .collect();
+    let mut runs: Vec<(String, usize)> = Vec::new();
+    for o in outcomes {
+        match runs.last_mut() {
+            Some((last, n)) if *last == o => *n += 1,
+            _ => runs.push((o, 1)),
+        }
+    }
+    assert_eq!(
+        runs,
+        [
+            ("failed".to_string(), 30),
+            ("unknown".to_string(), 2),
+            ("ok".to_string(), 47)
+        ]
+    );
+}
+
+#[test]
+fn sort_by_server() {
+    let rs = connections(&["--sort", "server"]);
+    let key = |r: &serde_json::Value| {
+        (
+            str_of(&r["sni"]).to_string(),
+            str_of(&r["server"]).to_string(),
+        )
+    };
+    // Connections without SNI first, then by SNI and server address.
+    assert_eq!(key(&rs[0]), ("(null)".into(), "127.0.0.1:8403".into()));
+    assert_eq!(key(&rs[78]), ("localhost".into(), "127.0.0.1:8446".into()));
+}
+
+#[test]
+fn findings_follow_the_sort_within_each_severity() {
+    let first = tlscap(&[
+        "--format",
+        "json",
+        "--view",
+        "findings",
+        "--sort",
+        "time",
+        "--outcome",
+        "failed",
+    ]);
+    let first: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert_eq!(first["file"], "samples/tls12-mtls-no-cert.pcap");
+    assert_eq!(first["id"], "client-cert-missing");
+    let table = tlscap(&[
+        "--view",
+        "findings",
+        "--sort",
+        "server",
+        "--outcome",
+        "failed",
+        "--width",
+        "120",
+    ]);
+    let first_row = table.lines().nth(3).unwrap();
+    assert!(first_row.contains("sni-gated-client-auth") && first_row.contains("multi.pcapng #1"));
+}
