@@ -104,12 +104,12 @@ fn samples_json_validates_in_every_view() {
     for (view, expected) in [
         (
             "connections",
-            counts(&[("connection", 79), ("skipped", 120)]),
+            counts(&[("connection", 124), ("skipped", 151)]),
         ),
-        ("findings", counts(&[("finding", 131), ("skipped", 120)])),
-        ("servers", counts(&[("server", 59), ("skipped", 120)])),
-        ("summary", counts(&[("summary", 1), ("skipped", 120)])),
-        ("files", counts(&[("file", 76), ("skipped", 120)])),
+        ("findings", counts(&[("finding", 235), ("skipped", 151)])),
+        ("servers", counts(&[("server", 79), ("skipped", 151)])),
+        ("summary", counts(&[("summary", 1), ("skipped", 151)])),
+        ("files", counts(&[("file", 98), ("skipped", 151)])),
     ] {
         assert_eq!(validate(&json_of(&samples, view)), expected, "view {view}");
     }

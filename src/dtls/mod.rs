@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
 /// What the DTLS stage adds to a connection's record (`dtls` in JSON).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DtlsRecord {
     /// Record-layer version of the first record seen (`DTLS 1.0`, `DTLS 1.2`).
     pub record_version: String,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
 /// Where a signature or key id travelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Carried {
     /// In a request header (`Authorization` or a header of its own).
@@ -22,7 +22,7 @@ pub enum Carried {
 }
 
 /// How a request signed itself with an HMAC. Values are never included.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HmacRecord {
     /// Where the signature travelled.
     pub location: Carried,

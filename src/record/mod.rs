@@ -82,7 +82,7 @@ pub struct TcpRecord {
 }
 
 /// The MSS each side announced (null: no SYN seen from it, or no MSS option in it).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct MssRecord {
     /// From the client's SYN.
     pub client: Option<u16>,

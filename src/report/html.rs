@@ -867,6 +867,7 @@ pub(crate) mod tests {
                 retransmissions: 0,
                 midstream: false,
                 out_of_order: 0,
+                mss: Default::default(),
             },
             ja3: None,
             ja4: None,
@@ -892,9 +893,11 @@ pub(crate) mod tests {
                 auth: "none".into(),
                 request_packet: Some(8),
                 response_packet: Some(10),
+                hmac: None,
             }],
             transport: Transport::Tcp,
             quic: None,
+            dtls: None,
         }
     }
 
