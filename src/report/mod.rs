@@ -4,6 +4,7 @@
 //! line with a `type` field; CSV has a header row and a stable column order.
 
 pub mod ladder;
+pub mod parquet;
 pub mod printer;
 pub mod views;
 
