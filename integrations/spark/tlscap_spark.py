@@ -153,7 +153,12 @@ def work_units(files, continuous, max_tasks):
 
 
 def local_path(uri):
-    """The local path of a `file:` URI (or a plain path), else None."""
+    """The local path of a `file:` URI (or a plain path), else None. Databricks mounts DBFS
+    and Unity Catalog volumes on every node (`/dbfs`, `/Volumes`), so those are local too."""
+    if uri.startswith("dbfs:/Volumes/"):
+        return uri[len("dbfs:") :]
+    if uri.startswith("dbfs:/"):
+        return "/dbfs/" + uri[len("dbfs:/") :].lstrip("/")
     if uri.startswith("file:"):
         rest = uri[len("file:") :]
         while rest.startswith("//"):
@@ -278,7 +283,8 @@ def run_unit(paths, quiet, settings, work_root):
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    label = paths[0] if len(paths) == 1 else os.path.dirname(paths[0]) + "/"
+    shown = [local_path(p) or p for p in paths]
+    label = shown[0] if len(shown) == 1 else shown[0].rsplit("/", 1)[0] + "/"
     fail_once = os.environ.get(FAIL_ONCE_ENV)
     if fail_once and any(fail_once in p for p in paths):
         from pyspark import TaskContext

@@ -110,8 +110,30 @@ def drop_rows(json_path, keep):
         f.writelines(kept)
 
 
+def failed_runs_are_error_rows(tlscap):
+    """A unit whose tlscap dies, or whose binary is missing, is an `errors` row naming the
+    capture (the task itself succeeds); checked on the task function, without Spark."""
+    import pyarrow as pa
+
+    sys.path.insert(0, os.path.dirname(JOB))
+    import tlscap_spark
+
+    capture = os.path.join(ROOT, "samples", KILLED)
+    for binary, reason in [("/bin/false", "tlscap failed (exit code 1)"), ("no-such-tlscap", "not found on the executor")]:
+        settings = {"tlscap": binary, "tlscap_args": [], "continuous": False, "threads": 1, "auto_keylog": True}
+        got = [
+            (table, b.to_pylist())
+            for table, payload in tlscap_spark.run_unit(["file:" + capture], [], settings, tempfile.gettempdir())
+            for b in pa.ipc.open_stream(payload)
+        ]
+        if len(got) != 1 or got[0][0] != "errors" or got[0][1][0]["file"] != capture or reason not in got[0][1][0]["reason"]:
+            raise SystemExit(f"FAIL: {binary}: expected one error row for {capture}, got {got}")
+    print("a failed tlscap run: one error row", flush=True)
+
+
 def main(tlscap):
     tlscap = os.path.abspath(tlscap)
+    failed_runs_are_error_rows(tlscap)
     work = tempfile.mkdtemp(prefix="tlscap-spark-test-")
     try:
         ins = inputs(work)
