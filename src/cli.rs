@@ -287,6 +287,9 @@ pub enum FormatArg {
     Html,
     /// The same report as Markdown.
     Md,
+    /// Parquet tables (needs `-o`): a directory with one file per record type, or the
+    /// view's table alone when the name ends in `.parquet`.
+    Parquet,
 }
 
 impl FormatArg {
@@ -295,7 +298,7 @@ impl FormatArg {
         match self {
             FormatArg::Html => Some(report::Document::Html),
             FormatArg::Md => Some(report::Document::Markdown),
-            FormatArg::Table | FormatArg::Json | FormatArg::Csv => None,
+            FormatArg::Table | FormatArg::Json | FormatArg::Csv | FormatArg::Parquet => None,
         }
     }
 }
@@ -308,6 +311,9 @@ impl From<FormatArg> for Format {
             FormatArg::Csv => Format::Csv,
             // Documents have printers of their own (`FormatArg::document`); `compare` refuses them.
             FormatArg::Html | FormatArg::Md => Format::Table,
+            // Parquet is the listing's printer alone (`run` rejects it elsewhere); its rows
+            // are the JSON records.
+            FormatArg::Parquet => Format::Json,
         }
     }
 }
@@ -591,6 +597,13 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         Ok(o) => o,
         Err(code) => return Ok(code),
     };
+    let parquet = cli.common.format == FormatArg::Parquet;
+    if parquet && (cli.command.is_some() || cli.common.output.is_none()) {
+        eprintln!(
+            "tlscap: --format parquet writes files: give -o DIR (one file per record type) or -o FILE.parquet (the --view's table), and no subcommand"
+        );
+        return Ok(EXIT_USAGE);
+    }
     if let Some(Command::Explain { path, conn }) = &cli.command {
         let mut opts = opts;
         opts.observer.events = true;
@@ -630,14 +643,29 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         },
     );
     let errors = input_errors(&batch, common);
-    let Some((mut out, to_terminal)) = open_output(common) else {
-        return Ok(EXIT_WRITE_ERROR);
+    let (mut out, to_terminal): (Box<dyn Write>, bool) = match (parquet, &common.output) {
+        // The Parquet printer creates its own files under `-o`.
+        (true, _) => (Box::new(std::io::sink()), false),
+        _ => match open_output(common) {
+            Some(o) => o,
+            None => return Ok(EXIT_WRITE_ERROR),
+        },
     };
     let style = table_style(common, to_terminal);
-    let mut printer = match common.format.document() {
-        Some(document) => report::document_printer(document, &mut out),
-        None => report::printer::printer(common.view, common.format.into(), style, &mut out)?,
-    };
+    let mut printer: Box<dyn Printer + '_> =
+        match (common.format.document(), parquet, &common.output) {
+            (Some(document), _, _) => report::document_printer(document, &mut out),
+            (None, true, Some(path)) => {
+                match report::parquet::ParquetPrinter::create(path, common.view) {
+                    Ok(p) => Box::new(p),
+                    Err(e) => {
+                        eprintln!("tlscap: {e}");
+                        return Ok(EXIT_WRITE_ERROR);
+                    }
+                }
+            }
+            _ => report::printer::printer(common.view, common.format.into(), style, &mut out)?,
+        };
     let filter = filter(common);
     let selection = Selection {
         filter: &filter,

@@ -6,6 +6,8 @@
 pub mod html;
 pub mod ladder;
 pub mod markdown;
+
+pub mod parquet;
 pub mod printer;
 pub mod schema;
 pub mod views;

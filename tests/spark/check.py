@@ -1,0 +1,207 @@
+"""The Spark job against tlscap alone, on samples/, a slice of ../shared/corpus and a corrupt
+capture (run by tests/spark/run.sh, which installs what it needs).
+
+1. `local[2]`: every table equals tlscap's single-machine JSON output over the same inputs row
+   for row (order-insensitive), except the connections the cross-capture table lists (their
+   findings depend on other captures; tlscap over the directory names the other capture), and
+   the corrupt capture is an error row while the job succeeds.
+2. `local[2,2]` with a task killed once (TLSCAP_SPARK_FAIL_ONCE): Spark retries it and the
+   dataset is the same.
+
+    python3 tests/spark/check.py TLSCAP_BINARY
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import rows  # noqa: E402
+
+JOB = os.path.join(ROOT, "integrations", "spark", "tlscap_spark.py")
+CA = os.path.join(ROOT, "samples", "pki", "root.pem")
+TABLES = ["connections", "findings", "files", "errors", "skipped"]
+# A small capture that is always there: the task that reads it dies once.
+KILLED = "cert-expired.pcap"
+
+
+def inputs(work):
+    v = [os.path.join(ROOT, "samples")]
+    corpus = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus"))
+    if os.path.isfile(os.path.join(corpus, "MANIFEST.tsv")):
+        v += [os.path.join(corpus, "ja4", "pcap"), os.path.join(corpus, "wireshark")]
+    else:
+        print("SKIP corpus slice: ../shared/corpus not found; samples/ only", flush=True)
+    corrupt = os.path.join(work, "corrupt")
+    os.mkdir(corrupt)
+    # Hand-built: a pcap global header (LINKTYPE_ETHERNET) then a record header claiming 4 GiB.
+    with open(os.path.join(corrupt, "truncated.pcap"), "wb") as f:
+        f.write(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+        f.write(bytes.fromhex("00000000" "00000000" "ffffffff" "ffffffff") + b"\x00" * 40)
+    v.append(corrupt)
+    return v
+
+
+def reference(tlscap, ins, out):
+    """tlscap alone: the JSON of every view over the same inputs, one TABLE.jsonl each."""
+    os.mkdir(out)
+    kinds = {"connections": "connection", "findings": "finding", "files": "file", "errors": "error", "skipped": "skipped"}
+    lines = {t: [] for t in TABLES}
+    for view in ["connections", "findings", "files"]:
+        done = subprocess.run(
+            [tlscap, "--quiet", "--format", "json", "--view", view, "--ca-file", CA] + ins,
+            capture_output=True,
+            text=True,
+        )
+        for line in done.stdout.splitlines():
+            t = json.loads(line)["type"]
+            for table, kind in kinds.items():
+                if t == kind and (table not in ("errors", "skipped") or view == "connections"):
+                    lines[table].append(line)
+    for t in TABLES:
+        with open(os.path.join(out, t + ".jsonl"), "w") as f:
+            f.writelines(l + "\n" for l in lines[t])
+    return {t: len(v) for t, v in lines.items()}
+
+
+def spark_submit():
+    """spark-submit on PATH, else the one inside the pyspark package pip installed."""
+    found = shutil.which("spark-submit")
+    if found:
+        return found
+    import pyspark
+
+    return os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit")
+
+
+def spark(tlscap, ins, out, master, env=None):
+    cmd = [
+        spark_submit(), "--master", master, "--conf", "spark.ui.enabled=false",
+        JOB, "--tlscap", tlscap, "--output", out,
+    ] + ins + ["--", "--ca-file", CA]
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if done.returncode != 0:
+        print(done.stderr[-6000:])
+        raise SystemExit(f"FAIL: the Spark job exited with {done.returncode}")
+    return done.stderr
+
+
+def table_rows(path):
+    """Canonical rows of a dataset table (the `date` partition column dropped)."""
+    t = rows.read_table(path)
+    t = t.drop_columns([c for c in ("date",) if c in t.schema.names])
+    fields = list(t.schema)
+    import pyarrow as pa
+
+    st = pa.struct(fields)
+    return sorted(json.dumps(rows.from_arrow(r, st), sort_keys=True) for r in t.to_pylist())
+
+
+def drop_rows(json_path, keep):
+    """Rewrites a JSON lines table with only the rows `keep` accepts."""
+    with open(json_path) as f:
+        kept = [l for l in f if keep(json.loads(l))]
+    with open(json_path, "w") as f:
+        f.writelines(kept)
+
+
+def failed_runs_are_error_rows(tlscap):
+    """A unit whose tlscap dies, or whose binary is missing, is an `errors` row naming the
+    capture (the task itself succeeds); checked on the task function, without Spark."""
+    import pyarrow as pa
+
+    sys.path.insert(0, os.path.dirname(JOB))
+    import tlscap_spark
+
+    capture = os.path.join(ROOT, "samples", KILLED)
+    for binary, reason in [("/bin/false", "tlscap failed (exit code 1)"), ("no-such-tlscap", "not found on the executor")]:
+        settings = {"tlscap": binary, "tlscap_args": [], "continuous": False, "threads": 1, "auto_keylog": True}
+        got = [
+            (table, b.to_pylist())
+            for table, payload in tlscap_spark.run_unit(["file:" + capture], [], settings, tempfile.gettempdir())
+            for b in pa.ipc.open_stream(payload)
+        ]
+        if len(got) != 1 or got[0][0] != "errors" or got[0][1][0]["file"] != capture or reason not in got[0][1][0]["reason"]:
+            raise SystemExit(f"FAIL: {binary}: expected one error row for {capture}, got {got}")
+    print("a failed tlscap run: one error row", flush=True)
+
+
+def main(tlscap):
+    tlscap = os.path.abspath(tlscap)
+    failed_runs_are_error_rows(tlscap)
+    work = tempfile.mkdtemp(prefix="tlscap-spark-test-")
+    try:
+        ins = inputs(work)
+        ref = os.path.join(work, "ref")
+        counts = reference(tlscap, ins, ref)
+        print("tlscap alone:", counts, flush=True)
+
+        out1 = os.path.join(work, "out1")
+        spark(tlscap, ins, out1, "local[2]")
+        cross = rows.read_table(os.path.join(out1, "cross_capture_findings")).to_pylist()
+        crossed = {(r["file"], r["index"]) for r in cross}
+        crossed_files = {f for f, _ in crossed}
+        print("cross-capture findings:", sorted((os.path.relpath(f, ROOT), i, r["id"]) for (f, i), r in zip([(r["file"], r["index"]) for r in cross], cross)), flush=True)
+        want_cross = {
+            (os.path.join(ROOT, "samples/compare/sni-bad.pcap"), 0),
+            (os.path.join(ROOT, "samples/sni-gated-client-auth.pcap"), 1),
+        }
+        if not want_cross <= crossed:
+            raise SystemExit(f"FAIL: cross-capture table lacks {sorted(want_cross - crossed)}")
+
+        drop_rows(os.path.join(ref, "connections.jsonl"), lambda r: (r["file"], r["index"]) not in crossed)
+        drop_rows(os.path.join(ref, "findings.jsonl"), lambda r: (r["file"], r["index"]) not in crossed)
+        drop_rows(os.path.join(ref, "files.jsonl"), lambda r: r["file"] not in crossed_files)
+        ok = True
+        for t in TABLES:
+            pq_path = os.path.join(out1, t)
+            if t in ("connections", "findings"):
+                pq_path = filtered(pq_path, work, t, lambda r: (r["file"], r["index"]) not in crossed)
+            if t == "files":
+                pq_path = filtered(pq_path, work, t, lambda r: r["file"] not in crossed_files)
+            try:
+                n = rows.compare_table(t, os.path.join(ref, t + ".jsonl"), pq_path, extra=["date"])
+                print(f"{t}: {n} rows equal to tlscap alone", flush=True)
+            except rows.Mismatch as e:
+                print(f"FAIL {e}")
+                ok = False
+        errors = rows.read_table(os.path.join(out1, "errors")).to_pylist()
+        if not any(r["file"].endswith("corrupt/truncated.pcap") for r in errors):
+            print(f"FAIL: no error row for the corrupt capture: {errors}")
+            ok = False
+        if not ok:
+            raise SystemExit(1)
+
+        out2 = os.path.join(work, "out2")
+        log = spark(tlscap, ins, out2, "local[2,2]", {"TLSCAP_SPARK_FAIL_ONCE": KILLED})
+        if "Python worker exited unexpectedly" not in log and "Lost task" not in log:
+            raise SystemExit("FAIL: the injected fault did not kill a task")
+        for t in TABLES + ["cross_capture_findings", "server_totals"]:
+            a, b = table_rows(os.path.join(out1, t)), table_rows(os.path.join(out2, t))
+            if a != b:
+                raise SystemExit(f"FAIL: {t} differs after a task was killed and retried ({len(a)} vs {len(b)} rows)")
+        print("a task killed once: retried, every table unchanged", flush=True)
+        print("spark: ok")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def filtered(path, work, name, keep):
+    """A copy of a dataset table with only the rows `keep` accepts (as one Parquet file)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = rows.read_table(path)
+    mask = pa.array([keep(r) for r in t.select(["file"] + (["index"] if "index" in t.schema.names else [])).to_pylist()])
+    dest = os.path.join(work, f"filtered-{name}.parquet")
+    pq.write_table(t.filter(mask), dest)
+    return dest
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
