@@ -25,5 +25,11 @@ fuzz_target!(|data: &[u8]| {
     common::feed_stream(&mut obs, data);
     let hs = obs.finish();
     let _ = hs.client_cert_sent();
-    let _ = tlscap::http::exchanges(&hs);
+    let _ = tlscap::http::exchanges(
+        &hs,
+        &tlscap::http::HmacContext {
+            capture_window: None,
+            secrets: &[],
+        },
+    );
 });

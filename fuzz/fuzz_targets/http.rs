@@ -32,7 +32,16 @@ fuzz_target!(|data: &[u8]| {
             ..CertificateMsg::default()
         });
     }
-    for r in tlscap::http::exchanges(&hs) {
+    // One secret and a capture window, so signed requests go through the recomputation and
+    // the clock-skew arithmetic too.
+    let secrets: Vec<tlscap::http::HmacKey> = tlscap::http::HmacKey::parse("k1=fuzz-secret", "")
+        .into_iter()
+        .collect();
+    let ctx = tlscap::http::HmacContext {
+        capture_window: Some((1_700_000_000, 1_700_000_060)),
+        secrets: &secrets,
+    };
+    for r in tlscap::http::exchanges(&hs, &ctx) {
         let _ = serde_json::to_string(&r);
     }
     if let Ok(s) = std::str::from_utf8(client) {

@@ -23,5 +23,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = fingerprint::ja3(ch);
         let _ = fingerprint::ja4(ch);
     }
-    let _ = tlscap::http::exchanges(&hs);
+    let _ = tlscap::http::exchanges(
+        &hs,
+        &tlscap::http::HmacContext {
+            capture_window: None,
+            secrets: &[],
+        },
+    );
 });
