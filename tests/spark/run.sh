@@ -18,7 +18,8 @@ if ! command -v java >/dev/null 2>&1; then
 fi
 if ! python3 -c "import pyspark, pyarrow, pandas" 2>/dev/null; then
   # pandas 3 is not supported by PySpark 4.x yet (it warns, and mapInArrow needs pandas).
-  python3 -m pip install -q pyspark pyarrow "pandas<3"
+  python3 -m pip install -q pyspark pyarrow "pandas<3" 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages pyspark pyarrow "pandas<3"
 fi
 TLSCAP=${TLSCAP:-target/debug/tlscap}
 if [ ! -x "$TLSCAP" ]; then
