@@ -8,6 +8,7 @@
 
 mod alerts;
 mod certs;
+mod ciphers;
 mod clientcert;
 mod consistency;
 mod dtls;

@@ -491,7 +491,7 @@ fn legacy_only(suites: &[u16]) -> Option<String> {
     }
     if known
         .iter()
-        .all(|cs| super::rules::weak_cipher_use(cs.id.0).is_some())
+        .all(|cs| super::ciphers::weak_cipher_use(cs.id.0).is_some())
     {
         return Some("only broken suites (NULL, anonymous, EXPORT, RC4 or DES/3DES)".to_string());
     }
