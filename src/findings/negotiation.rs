@@ -208,7 +208,10 @@ impl Choices {
 /// Per server (`ip:port`): the versions and suites it chose on the batch's connections.
 #[derive(Debug, Clone, Default)]
 pub struct ServerChoices {
-    servers: crate::FastMap<SocketAddr, Choices>,
+    /// Per server address, one entry per capture it was seen in: evidence comes only from the
+    /// refused connection's own capture, since unrelated captures reuse addresses (every lab
+    /// capture's 127.0.0.1:443, a NAT's public address) for different servers.
+    servers: crate::FastMap<SocketAddr, Vec<Choices>>,
 }
 
 impl ServerChoices {
@@ -222,7 +225,8 @@ impl ServerChoices {
         chosen: Chosen,
     ) {
         let pair = (chosen.version, chosen.cipher);
-        match self.servers.get_mut(&server) {
+        let captures = self.servers.entry(server).or_default();
+        match captures.iter_mut().find(|c| c.example.file == file) {
             Some(c) => {
                 c.add(pair);
                 let better = rank(chosen.version) > rank(c.example.chosen.version)
@@ -237,39 +241,38 @@ impl ServerChoices {
                     };
                 }
             }
-            None => {
-                self.servers.insert(
-                    server,
-                    Choices {
-                        pairs: vec![pair],
-                        overflow: false,
-                        example: Example {
-                            file_pos,
-                            file: file.to_string(),
-                            index,
-                            chosen,
-                        },
-                    },
-                );
-            }
+            None => captures.push(Choices {
+                pairs: vec![pair],
+                overflow: false,
+                example: Example {
+                    file_pos,
+                    file: file.to_string(),
+                    index,
+                    chosen,
+                },
+            }),
         }
     }
 
     /// Adds another file's choices (any order gives the same result).
     pub fn merge(&mut self, other: ServerChoices) {
-        for (server, theirs) in other.servers {
-            match self.servers.get_mut(&server) {
-                Some(ours) => {
-                    for p in theirs.pairs {
-                        ours.add(p);
+        for (server, captures) in other.servers {
+            let ours_all = self.servers.entry(server).or_default();
+            for theirs in captures {
+                match ours_all
+                    .iter_mut()
+                    .find(|c| c.example.file == theirs.example.file)
+                {
+                    Some(ours) => {
+                        for p in theirs.pairs {
+                            ours.add(p);
+                        }
+                        ours.overflow |= theirs.overflow;
+                        if theirs.example.better_than(&ours.example) {
+                            ours.example = theirs.example;
+                        }
                     }
-                    ours.overflow |= theirs.overflow;
-                    if theirs.example.better_than(&ours.example) {
-                        ours.example = theirs.example;
-                    }
-                }
-                None => {
-                    self.servers.insert(server, theirs);
+                    None => ours_all.push(theirs),
                 }
             }
         }
@@ -283,7 +286,8 @@ impl ServerChoices {
         let choices = self
             .servers
             .get(&r.server)
-            .filter(|c| !(c.example.file == r.file && c.example.index == r.index));
+            .and_then(|captures| captures.iter().find(|c| c.example.file == r.file))
+            .filter(|c| c.example.index != r.index);
         let client_max = rank(refused.client_max);
         // Every version the server chose elsewhere is newer than anything this client offered.
         let above = choices.filter(|c| c.lowest_version().is_some_and(|v| v > client_max));
