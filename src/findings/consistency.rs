@@ -9,12 +9,13 @@
 //! servers are compared does not depend on the order connections arrive in.
 
 use super::{finding, Finding, FindingKind, Severity};
+use crate::certs::CertInfo;
 use crate::flow::Side;
 use crate::record::{ConnectionRecord, Outcome};
 use sha2::{Digest, Sha256};
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// Chains remembered per server; more are counted, not described.
 pub const MAX_CHAINS: usize = 4;
@@ -95,10 +96,28 @@ struct ChainFacts {
     health: String,
 }
 
-impl ChainSeen {
-    /// The chain a record's connection was sent, if any.
-    pub fn of(r: &ConnectionRecord) -> Option<ChainSeen> {
-        let chain = r.server_chain.as_deref().filter(|c| !c.is_empty())?;
+/// A chain (its allocation only) and its fingerprint.
+type Fingerprinted = (Weak<[CertInfo]>, String);
+
+/// Chains whose fingerprint is kept per thread before the cache starts over.
+const MAX_CACHED_FINGERPRINTS: usize = 256;
+
+thread_local! {
+    /// By the address of the chain's `Arc`, whose allocation the `Weak` keeps from being
+    /// reused (without keeping the certificates' text alive): the record builder shares one
+    /// `Arc` among the connections that got the same chain.
+    static FINGERPRINTS: std::cell::RefCell<crate::FastMap<usize, Fingerprinted>> =
+        std::cell::RefCell::default();
+}
+
+/// First 16 hex digits of SHA-256 over the certificates' SHA-256 fingerprints, joined by commas.
+fn chain_fingerprint(chain: &Arc<[CertInfo]>) -> String {
+    let key = Arc::as_ptr(chain) as *const CertInfo as usize;
+    FINGERPRINTS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, fingerprint)) = cache.get(&key) {
+            return fingerprint.clone();
+        }
         let mut h = Sha256::new();
         for (i, c) in chain.iter().enumerate() {
             if i > 0 {
@@ -107,6 +126,20 @@ impl ChainSeen {
             h.update(c.sha256.as_bytes());
         }
         let fingerprint = hex::encode(&h.finalize()[..8]);
+        if cache.len() >= MAX_CACHED_FINGERPRINTS {
+            cache.clear();
+        }
+        cache.insert(key, (Arc::downgrade(chain), fingerprint.clone()));
+        fingerprint
+    })
+}
+
+impl ChainSeen {
+    /// The chain a record's connection was sent, if any.
+    pub fn of(r: &ConnectionRecord) -> Option<ChainSeen> {
+        let shared = r.server_chain.as_ref().filter(|c| !c.is_empty())?;
+        let chain = &shared[..];
+        let fingerprint = chain_fingerprint(shared);
         let mut health = vec![r.chain_status.clone().unwrap_or_else(|| "unchecked".into())];
         for f in &r.findings {
             if super::CERTIFICATE_KINDS.contains(&f.kind)

@@ -1,7 +1,7 @@
 //! A finding as the record carries it: its kind (from the catalogue in [`super::kind`]), severity,
 //! the sentences that prove it and what to change.
 
-use super::kind::{self, FindingKind};
+use super::kind::FindingKind;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
@@ -54,7 +54,6 @@ pub struct Finding {
     pub evidence: String,
     /// What to change, and on which side: the catalogue's fix ([`FindingKind::fix`]), borrowed,
     /// unless the rule words one for this connection.
-    #[serde(serialize_with = "kind::serialize_fix")]
     #[schemars(with = "String")]
     pub remediation: Cow<'static, str>,
     /// It explains this connection's observed failure (its cause, or a symptom of the cause).

@@ -205,36 +205,6 @@ impl Serialize for FindingKind {
     }
 }
 
-/// A finding's fix: the catalogue's texts are escaped for JSON once per process (a finding's
-/// longest field, written for most connections); any other text as usual.
-// `&Cow`, not `&str`: whether the text is borrowed from the catalogue is the point.
-#[allow(clippy::ptr_arg)]
-pub(super) fn serialize_fix<S: Serializer>(
-    fix: &std::borrow::Cow<'static, str>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    static ESCAPED: std::sync::LazyLock<Vec<Box<serde_json::value::RawValue>>> =
-        std::sync::LazyLock::new(|| {
-            FindingKind::ALL
-                .iter()
-                .filter_map(|k| {
-                    serde_json::to_string(k.fix())
-                        .ok()
-                        .and_then(|json| serde_json::value::RawValue::from_string(json).ok())
-                })
-                .collect()
-        });
-    if let std::borrow::Cow::Borrowed(text) = fix {
-        if s.is_human_readable() {
-            let catalogue = FIXES.iter().position(|f| std::ptr::eq(*f, *text));
-            if let Some(json) = catalogue.and_then(|i| ESCAPED.get(i)) {
-                return json.serialize(s);
-            }
-        }
-    }
-    s.serialize_str(fix)
-}
-
 /// A finding id in the schema: one of the catalogue's ids (new ids may be added, none renamed).
 impl schemars::JsonSchema for FindingKind {
     fn schema_name() -> std::borrow::Cow<'static, str> {

@@ -203,82 +203,6 @@ impl PartialEq<&str> for ConnectionStatus {
     }
 }
 
-/// A certificate chain as JSON, rendered once per distinct chain on each thread: most records
-/// share a chain with others (every connection to one server), and a chain is ~1 KiB of
-/// escaped text per certificate. The text is exactly what serialising the certificates gives.
-mod chain_json {
-    use crate::certs::CertInfo;
-    use serde::Serializer;
-    use serde_json::value::RawValue;
-    use std::cell::RefCell;
-    use std::sync::Arc;
-
-    /// Chains kept per thread before the cache starts over.
-    const MAX_CACHED: usize = 256;
-
-    /// A chain and its JSON text.
-    type Rendered = (Arc<[CertInfo]>, Box<RawValue>);
-
-    thread_local! {
-        /// By the address of the chain's `Arc`; the `Arc` is held so the address stays its own.
-        static RENDERED: RefCell<crate::FastMap<usize, Rendered>> = RefCell::default();
-    }
-
-    pub fn serialize<S: Serializer>(
-        chain: &Option<Arc<[CertInfo]>>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        let Some(chain) = chain else {
-            return s.serialize_none();
-        };
-        if !s.is_human_readable() {
-            return s.serialize_some(&chain[..]);
-        }
-        let key = Arc::as_ptr(chain) as *const CertInfo as usize;
-        RENDERED.with(|cache| {
-            let mut cache = cache.borrow_mut();
-            if let Some((_, json)) = cache.get(&key) {
-                return s.serialize_some(json);
-            }
-            let json = serde_json::to_string(&chain[..])
-                .and_then(RawValue::from_string)
-                .map_err(serde::ser::Error::custom)?;
-            let result = s.serialize_some(&json);
-            if cache.len() >= MAX_CACHED {
-                cache.clear();
-            }
-            cache.insert(key, (chain.clone(), json));
-            result
-        })
-    }
-
-    #[cfg(test)]
-    mod tests {
-        /// The cached text is the plain serialisation, the first time and every time after.
-        #[test]
-        fn cached_chain_json_is_the_plain_serialisation() {
-            let chain: std::sync::Arc<[crate::certs::CertInfo]> = vec![crate::certs::CertInfo {
-                subject: "CN=\"quoted\"\u{7}, O=Ex".into(),
-                san_dns: vec!["a.example".into()],
-                ..Default::default()
-            }]
-            .into();
-            let plain = format!("{{\"c\":{}}}", serde_json::to_string(&chain[..]).unwrap());
-            #[derive(serde::Serialize)]
-            struct Holder {
-                #[serde(serialize_with = "super::serialize")]
-                c: Option<std::sync::Arc<[crate::certs::CertInfo]>>,
-            }
-            for _ in 0..3 {
-                let h = Holder {
-                    c: Some(chain.clone()),
-                };
-                assert_eq!(serde_json::to_string(&h).unwrap(), plain);
-            }
-        }
-    }
-}
-
 /// A record's `start`: RFC 3339 text for people and JSON, the plain timestamp in storage.
 mod rfc3339 {
     use crate::time::Timestamp;
@@ -406,11 +330,9 @@ pub struct ConnectionRecord {
     pub client_cert_sent: Option<bool>,
     /// Server certificates as sent (null when not visible). Shared: connections that sent the
     /// same chain point at one copy.
-    #[serde(serialize_with = "chain_json::serialize")]
     #[schemars(with = "Option<Vec<CertInfo>>")]
     pub server_chain: Option<Arc<[CertInfo]>>,
     /// Client certificates as sent (null when not visible).
-    #[serde(serialize_with = "chain_json::serialize")]
     #[schemars(with = "Option<Vec<CertInfo>>")]
     pub client_chain: Option<Arc<[CertInfo]>>,
     /// Server stapled an OCSP response.

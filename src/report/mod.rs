@@ -103,39 +103,14 @@ pub fn write_json_lines<T: serde::Serialize>(out: &mut dyn Write, rows: &[T]) ->
     out.write_all(&buf)
 }
 
-/// [`write_json_lines`] into a buffer.
+/// [`write_json_lines`] into a buffer. sonic-rs is a serde serializer that escapes strings
+/// with SIMD: text is most of a record's JSON.
 pub fn json_lines<T: serde::Serialize>(buf: &mut Vec<u8>, rows: &[T]) -> io::Result<()> {
-    let mut w = JsonBuf(buf);
     for r in rows {
-        serde_json::to_writer(&mut w, r)?;
-        w.0.push(b'\n');
+        sonic_rs::to_writer(&mut *buf, r).map_err(io::Error::other)?;
+        buf.push(b'\n');
     }
     Ok(())
-}
-
-/// A `Vec<u8>` as serde_json's writer: most of its writes are one byte (quotes, colons,
-/// commas), pushed here without a `memcpy` call each.
-struct JsonBuf<'a>(&'a mut Vec<u8>);
-
-impl Write for JsonBuf<'_> {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.write_all(bytes)?;
-        Ok(bytes.len())
-    }
-
-    #[inline]
-    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match bytes {
-            [b] => self.0.push(*b),
-            _ => self.0.extend_from_slice(bytes),
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Writes connection records in the chosen format.
