@@ -309,7 +309,7 @@ impl From<FormatArg> for Format {
             FormatArg::Table => Format::Table,
             FormatArg::Json => Format::Json,
             FormatArg::Csv => Format::Csv,
-            // Documents have printers of their own (`FormatArg::document`); `compare` refuses them.
+            // Documents have printers of their own (`FormatArg::document`; `compare` its HTML page).
             FormatArg::Html | FormatArg::Md => Format::Table,
             // Parquet is the listing's printer alone (`run` rejects it elsewhere); its rows
             // are the JSON records.
@@ -615,8 +615,8 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
         bad_pick,
     }) = &cli.command
     {
-        if cli.common.format.document().is_some() {
-            eprintln!("tlscap: compare writes tables, JSON or CSV (not --format html or md)");
+        if cli.common.format == FormatArg::Md {
+            eprintln!("tlscap: compare writes tables, JSON, CSV or HTML (not --format md)");
             return Ok(EXIT_USAGE);
         }
         return compare(
@@ -1200,12 +1200,16 @@ fn compare(
     let Some((mut out, to_terminal)) = open_output(common) else {
         return Ok(EXIT_WRITE_ERROR);
     };
-    crate::compare::print::write(
-        &mut out,
-        &comparisons,
-        common.format.into(),
-        table_style(common, to_terminal),
-    )?;
+    if common.format == FormatArg::Html {
+        crate::compare::print::write_html(&mut out, &comparisons)?;
+    } else {
+        crate::compare::print::write(
+            &mut out,
+            &comparisons,
+            common.format.into(),
+            table_style(common, to_terminal),
+        )?;
+    }
     out.flush()?;
     Ok(if failed { EXIT_INPUT_ERROR } else { EXIT_OK })
 }

@@ -139,6 +139,92 @@ fn pool_pair_puts_the_incomplete_chain_first() {
     assert_eq!(rows[2]["bad"], "client unknown_ca");
 }
 
+/// The failing client announces MSS 1460 across a router whose link to it has MTU 1280 and
+/// whose ICMP is dropped; the working one announces 1200 (route advmss). The MSS difference
+/// and the black hole are the one difference listed: how TCP ended is not repeated as "no
+/// answer to its ClientHello", since the server did answer.
+#[test]
+fn mtu_pair_puts_the_mss_and_black_hole_first() {
+    let rows = pair("mtu");
+    assert_eq!(aspects(&rows), ["mtu"]);
+    assert_eq!(rows[0]["good"], "client 1200, server 1460");
+    assert_eq!(
+        rows[0]["bad"],
+        "client 1460, server 1460; full-size segments lost"
+    );
+    assert_eq!(rows[0]["finding"], "mtu-black-hole");
+    assert_eq!(
+        rows[0]["cause"],
+        "The failing client announces MSS 1460 where the working one announces 1200, so the server sends segments too large for a link on the failing path, and the ICMP that should report it is lost (MTU black hole)."
+    );
+}
+
+/// The same MSS on both sides: the black hole alone is the difference (the failing side of
+/// the mtu pair against the working side of the pq pair, both MSS 1460 but on other paths,
+/// so the server address is listed after it).
+#[test]
+fn black_hole_without_an_mss_difference() {
+    let (rows, code) = compare(&[
+        "samples/compare/pq-good.pcap",
+        "samples/compare/mtu-bad.pcap",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(aspects(&rows), ["mtu", "server-address"]);
+    assert_eq!(rows[0]["good"], "client 1460, server 1460");
+    assert_eq!(rows[0]["finding"], "mtu-black-hole");
+    assert_eq!(
+        rows[0]["cause"],
+        "The failing connection's full-size segments never arrive while the working one's do: a link on its path has a smaller MTU and the ICMP \"fragmentation needed\" is lost (MTU black hole)."
+    );
+}
+
+/// Both clients present a certificate from the same CA; the failing one's has
+/// extendedKeyUsage serverAuth only, and s_server answers unsupported_certificate.
+#[test]
+fn client_usage_pair_puts_the_key_usage_first() {
+    let rows = pair("client-usage");
+    assert_eq!(
+        aspects(&rows),
+        ["client-key-usage", "client-certificate", "alert"]
+    );
+    assert_eq!(
+        (&rows[0]["good"], &rows[0]["bad"]),
+        (&"clientAuth".into(), &"serverAuth".into())
+    );
+    assert_eq!(rows[0]["finding"], "client-cert-rejected");
+    assert_eq!(
+        rows[0]["cause"],
+        "The failing client's certificate is not for client authentication (extendedKeyUsage serverAuth, no clientAuth), so the server rejects it."
+    );
+    assert_eq!(
+        rows[1]["bad"],
+        "api.tlscap.test (issuer tlscap Test Intermediate CA)"
+    );
+    assert_eq!(rows[2]["bad"], "server unsupported_certificate");
+}
+
+/// curl (OpenSSL 3.0) sends an x25519 share in a 512-byte hello; the pyOpenSSL client (the
+/// OpenSSL bundled with `cryptography`) adds an X25519MLKEM768 share, and its 1549-byte hello
+/// spans two segments, the second of which the middlebox rule drops.
+#[test]
+fn pq_pair_puts_the_key_share_first() {
+    let rows = pair("pq");
+    assert_eq!(aspects(&rows), ["key-share", "tcp"]);
+    assert_eq!(
+        rows[0]["good"],
+        "x25519 (ClientHello 512 bytes, one 1460-byte segment)"
+    );
+    assert_eq!(
+        rows[0]["bad"],
+        "X25519MLKEM768, x25519 (ClientHello 1549 bytes, more than one 1460-byte segment)"
+    );
+    assert_eq!(rows[0]["finding"], "handshake-stalled");
+    assert_eq!(
+        (&rows[1]["good"], &rows[1]["bad"]),
+        (&"ok".into(), &"stalled".into())
+    );
+}
+
 /// One capture with both clients: the sides picked by index, by `FILE#N`, and by SNI glob and
 /// client address, give the same report.
 #[test]
@@ -315,6 +401,58 @@ fn no_secret_reaches_the_comparison() {
     }
     // The proxy sample pairs with the others by SNI (localhost) or server address.
     assert!(compared > 0);
+}
+
+/// `--format html -o FILE`: one self-contained page with the ranked differences (the same
+/// rows as JSON, in order) and both sides' sections with their ladders; nothing fetched.
+#[test]
+fn html_page_has_the_differences_and_both_ladders() {
+    let dir = common::root().join("target").join("html-report");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("compare-sni.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+        .current_dir(common::root())
+        .args(["compare", "-q", "--format", "html", "-o"])
+        .arg(&file)
+        .args([
+            "--ca-file",
+            "samples/pki/root.pem",
+            "samples/compare/sni-good.pcap",
+            "samples/compare/sni-bad.pcap",
+        ])
+        .output()
+        .expect("run tlscap");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(&file).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("default-src 'none'"));
+    let rows: Vec<&str> = page
+        .split("<tr class=\"difference\" data-aspect=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "sni",
+            "certificate-request",
+            "client-certificate",
+            "http-status"
+        ]
+    );
+    assert!(page.contains("The failing client sends no SNI (it connects by address), so the server answers with its default host, which never requests a client certificate."));
+    assert_eq!(page.matches("<svg class=\"ladder\"").count(), 2);
+    assert!(page.contains("<div class=\"side good\"><h3>Working side</h3><section class=\"conn\" id=\"conn-sni-good-pcap-0\""));
+    assert!(page.contains("<div class=\"side bad\"><h3>Failing side</h3><section class=\"conn\" id=\"conn-sni-bad-pcap-0\" data-cause=\"sni-gated-client-auth\""));
+    // Nothing to fetch (URLs appear only as text, e.g. in a fix, and as the SVG namespace).
+    for attr in [" src=", "href=\"http", "url(http", "<link", "<script"] {
+        assert!(!page.contains(attr), "{attr}");
+    }
 }
 
 /// The README's worked example is what the command prints.

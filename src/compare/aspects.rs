@@ -103,6 +103,7 @@ pub(super) fn differences(g: &Observed, b: &Observed) -> Vec<Difference> {
     let failure = Failure::of(&b.record);
     let mut found = Vec::new();
     transport(g, b, &mut found);
+    mtu(g, b, &mut found);
     hello(g, b, &failure, &mut found);
     server(g, b, &failure, &mut found);
     http(g, b, &mut found);
@@ -136,6 +137,7 @@ fn rank(found: Vec<Found>, bad: &ConnectionRecord, good: &ConnectionRecord) -> V
                     Aspect::Version
                     | Aspect::Cipher
                     | Aspect::Groups
+                    | Aspect::KeyShare
                     | Aspect::SignatureAlgorithms
                     | Aspect::Alpn
                     | Aspect::Extensions
@@ -144,7 +146,7 @@ fn rank(found: Vec<Found>, bad: &ConnectionRecord, good: &ConnectionRecord) -> V
                         1
                     }
                     Aspect::ServerChain => 2,
-                    Aspect::Proxy | Aspect::ServerAddress | Aspect::Tcp => 3,
+                    Aspect::Proxy | Aspect::ServerAddress | Aspect::Mtu | Aspect::Tcp => 3,
                     _ => 4,
                 }
             };
@@ -206,6 +208,8 @@ fn client_side(a: Aspect) -> bool {
             | Aspect::SignatureAlgorithms
             | Aspect::Alpn
             | Aspect::Extensions
+            | Aspect::KeyShare
+            | Aspect::ClientKeyUsage
             | Aspect::ClientCertificate
             | Aspect::HttpMethod
             | Aspect::HttpHost
@@ -265,6 +269,75 @@ fn transport(g: &Observed, b: &Observed, out: &mut Vec<Found>) {
             },
         });
     }
+}
+
+/// The MSS each side announced, as shown: `client 1460, server 1460`.
+fn mss_text(r: &ConnectionRecord) -> String {
+    let one = |m: Option<u16>| m.map_or_else(|| "not seen".to_string(), |m| m.to_string());
+    format!(
+        "client {}, server {}",
+        one(r.tcp.mss.client),
+        one(r.tcp.mss.server)
+    )
+}
+
+/// Listed when the failing side lost full-size segments (`mtu-black-hole`) and the working
+/// side did not, or when the two announced different MSS values and the failing side stalled
+/// or timed out (what segments too big for the path do). An MSS difference on a connection
+/// that failed for another reason (an alert, a refusal) cannot explain it.
+fn mtu(g: &Observed, b: &Observed, out: &mut Vec<Found>) {
+    let (gr, br) = (&g.record, &b.record);
+    let hole = |r: &ConnectionRecord| kinds_present(r).any(|k| k == FindingKind::MtuBlackHole);
+    let hole_bad = hole(br) && !hole(gr);
+    // A side not seen (no SYN, or no option) is no difference.
+    let differs = |a: Option<u16>, b: Option<u16>| matches!((a, b), (Some(x), Some(y)) if x != y);
+    let (gm, bm) = (gr.tcp.mss, br.tcp.mss);
+    let client_differs = differs(gm.client, bm.client);
+    let server_differs = differs(gm.server, bm.server);
+    let stalled = matches!(
+        br.status,
+        ConnectionStatus::Stalled | ConnectionStatus::Timeout
+    ) && br.tcp.established;
+    if !hole_bad && !((client_differs || server_differs) && stalled) {
+        return;
+    }
+    let mut bad = mss_text(br);
+    if hole_bad {
+        bad.push_str("; full-size segments lost");
+    }
+    // Each side sends segments as large as the other announced: the client's MSS sizes the
+    // server's segments.
+    let larger = |g: Option<u16>, b: Option<u16>| b > g;
+    let cause = if client_differs && larger(gm.client, bm.client) {
+        format!(
+            "The failing client announces MSS {} where the working one announces {}, so the server sends segments too large for a link on the failing path{}.",
+            bm.client.unwrap_or_default(),
+            gm.client.unwrap_or_default(),
+            if hole_bad { ", and the ICMP that should report it is lost (MTU black hole)" } else { ", which are lost there if its MTU is smaller" }
+        )
+    } else if server_differs && larger(gm.server, bm.server) {
+        format!(
+            "The server announces MSS {} to the failing client where it announces {} to the working one, so the client sends segments too large for a link on the failing path{}.",
+            bm.server.unwrap_or_default(),
+            gm.server.unwrap_or_default(),
+            if hole_bad { ", and the ICMP that should report it is lost (MTU black hole)" } else { ", which are lost there if its MTU is smaller" }
+        )
+    } else if hole_bad {
+        "The failing connection's full-size segments never arrive while the working one's do: a link on its path has a smaller MTU and the ICMP \"fragmentation needed\" is lost (MTU black hole).".to_string()
+    } else {
+        "The two connections announce different MSS values, so their segments differ in size; the failing path may drop the larger ones.".to_string()
+    };
+    out.push(Found {
+        aspect: Aspect::Mtu,
+        good: Some(mss_text(gr)),
+        bad: Some(bad),
+        explains: vec![
+            FindingKind::MtuBlackHole,
+            FindingKind::HandshakeStalled,
+            FindingKind::ReadTimeout,
+        ],
+        cause,
+    });
 }
 
 // ---------------------------------------------------------------- ClientHello
@@ -372,32 +445,38 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
             });
         }
     }
-    if let Some((only_g, only_b)) = one_sided(&gh.groups, &bh.groups) {
-        let pq_bad = only_b.iter().any(|x| is_post_quantum(*x));
+    // A post-quantum key share makes the hello longer than a segment: after a failure
+    // without a readable reason, that is what can explain it (what is offered without a share
+    // adds only a few bytes).
+    let pq_share = |h: &super::Hello| {
+        if h.key_shares.is_empty() {
+            h.groups.iter().any(|x| is_post_quantum(*x))
+        } else {
+            h.key_shares.iter().any(|x| is_post_quantum(*x))
+        }
+    };
+    if unexplained && pq_share(bh) && !pq_share(gh) {
+        out.push(Found {
+            aspect: Aspect::KeyShare,
+            good: Some(key_share_text(gh, gr)),
+            bad: Some(key_share_text(bh, br)),
+            explains: vec![
+                FindingKind::HandshakeStalled,
+                FindingKind::TcpReset,
+                FindingKind::TlsAlert,
+            ],
+            cause: "The failing client sends a post-quantum key share, which makes its ClientHello longer than one TCP segment; the server or a middlebox that reads the hello from one segment drops or rejects it.".to_string(),
+        });
+    } else if let Some((only_g, only_b)) = one_sided(&gh.groups, &bh.groups) {
         // Offering more never fails a negotiation: what matters is what only the working
-        // client offers (or a post-quantum share's size).
-        if (negotiation && !only_g.is_empty()) || (unexplained && pq_bad) {
-            let (explains, cause) = if pq_bad {
-                (
-                    vec![
-                        FindingKind::HandshakeStalled,
-                        FindingKind::TcpReset,
-                        FindingKind::TlsAlert,
-                    ],
-                    "The failing client offers a post-quantum key share, which makes its ClientHello span more than one segment; the server or a middlebox drops or rejects such hellos.",
-                )
-            } else {
-                (
-                    negotiation_kinds(),
-                    "The failing client offers other key-exchange groups than the working one, and none the server accepts.",
-                )
-            };
+        // client offers.
+        if negotiation && !only_g.is_empty() {
             out.push(Found {
                 aspect: Aspect::Groups,
                 good: joined(&only_g, group_name),
                 bad: joined(&only_b, group_name),
-                explains,
-                cause: cause.to_string(),
+                explains: negotiation_kinds(),
+                cause: "The failing client offers other key-exchange groups than the working one, and none the server accepts.".to_string(),
             });
         }
     }
@@ -537,6 +616,7 @@ fn server(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
             });
         }
     }
+    key_usage(g, b, failure, out);
     if let (Some(gc), Some(bc)) = (&gr.server_chain, &br.server_chain) {
         let fp =
             |c: &[crate::certs::CertInfo]| c.iter().map(|x| x.sha256.clone()).collect::<Vec<_>>();
@@ -585,7 +665,10 @@ fn server(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
             | ConnectionStatus::Stalled
             | ConnectionStatus::NotTls
     );
-    if tcp_like && br.status != gr.status {
+    // An MTU black hole stalls the connection after the server answered: the mtu aspect says
+    // so, and "no answer to its ClientHello" would be wrong.
+    let black_hole = kinds_present(br).any(|k| k == FindingKind::MtuBlackHole);
+    if tcp_like && br.status != gr.status && !black_hole {
         out.push(Found {
             aspect: Aspect::Tcp,
             good: Some(gr.status.to_string()),
@@ -609,6 +692,68 @@ fn server(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
                     ConnectionStatus::Stalled => "gets no answer to its ClientHello",
                     _ => "gets an answer that is not TLS",
                 }
+            ),
+        });
+    }
+}
+
+/// A leaf whose extendedKeyUsage does not allow its role, on the failing side only: a client
+/// certificate without clientAuth, a server certificate without serverAuth. Listed when the
+/// failure is one a certificate can cause.
+fn key_usage(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
+    let (gr, br) = (&g.record, &b.record);
+    let cause_kind = br.cause.as_deref().and_then(FindingKind::from_id);
+    let cert_failure = failure.alert_in(CERT_ALERTS)
+        || failure.alert_in(&["certificate_required", "handshake_failure"])
+        || failure.unexplained_handshake();
+    let lacks =
+        |u: &Option<super::Usage>, purpose: &str| u.as_ref().is_some_and(|u| !u.allows(purpose));
+    let shown = |u: &Option<super::Usage>| u.as_ref().map(super::Usage::text);
+    let (gh, bh) = (&g.hello, &b.hello);
+    let client_rejected = cause_kind == Some(FindingKind::ClientCertRejected)
+        || kinds_present(br).any(|k| k == FindingKind::HttpUnauthorized);
+    if lacks(&bh.client_usage, "clientAuth")
+        && gh
+            .client_usage
+            .as_ref()
+            .is_some_and(|u| u.allows("clientAuth"))
+        && (cert_failure || client_rejected)
+    {
+        out.push(Found {
+            aspect: Aspect::ClientKeyUsage,
+            good: shown(&gh.client_usage),
+            bad: shown(&bh.client_usage),
+            explains: vec![
+                FindingKind::ClientCertRejected,
+                FindingKind::TlsAlert,
+                FindingKind::HttpUnauthorized,
+            ],
+            cause: format!(
+                "The failing client's certificate is not for client authentication (extendedKeyUsage {}, no clientAuth), so the server rejects it.",
+                shown(&bh.client_usage).unwrap_or_default()
+            ),
+        });
+    }
+    let chain_failure = cert_failure
+        || gr.chain_status != br.chain_status
+        || cause_kind.is_some_and(|c| CERTIFICATE_KINDS.contains(&c));
+    if lacks(&bh.server_usage, "serverAuth")
+        && gh
+            .server_usage
+            .as_ref()
+            .is_some_and(|u| u.allows("serverAuth"))
+        && chain_failure
+    {
+        let mut explains = CERTIFICATE_KINDS.to_vec();
+        explains.push(FindingKind::TlsAlert);
+        out.push(Found {
+            aspect: Aspect::ServerKeyUsage,
+            good: shown(&gh.server_usage),
+            bad: shown(&bh.server_usage),
+            explains,
+            cause: format!(
+                "The certificate the failing client receives is not for server authentication (extendedKeyUsage {}, no serverAuth), so the client rejects it.",
+                shown(&bh.server_usage).unwrap_or_default()
             ),
         });
     }
@@ -793,6 +938,28 @@ fn short_dn(dn: &str) -> String {
         .to_string()
 }
 
+/// The key shares a ClientHello sends and its size: `x25519 (ClientHello 512 bytes, one
+/// segment)`. The segment count is the hello's record (5-byte header) over the MSS the server
+/// announced.
+fn key_share_text(h: &super::Hello, r: &ConnectionRecord) -> String {
+    let shares = joined(&h.key_shares, group_name).unwrap_or_else(|| "no key share".into());
+    let Some(len) = h.hello_len else {
+        return shares;
+    };
+    let segments = match r.tcp.mss.server {
+        Some(mss) if mss > 0 => {
+            let n = (len + 5).div_ceil(u32::from(mss));
+            if n == 1 {
+                format!(", one {mss}-byte segment")
+            } else {
+                format!(", more than one {mss}-byte segment")
+            }
+        }
+        _ => String::new(),
+    };
+    format!("{shares} (ClientHello {len} bytes{segments})")
+}
+
 /// Values in one list only: (only in `g`, only in `b`), None when the sets are equal.
 fn one_sided(g: &[u16], b: &[u16]) -> Option<(Vec<u16>, Vec<u16>)> {
     let (gs, bs): (BTreeSet<u16>, BTreeSet<u16>) =
@@ -825,7 +992,7 @@ fn names_list(v: &[u16], name: fn(u16) -> String) -> String {
 }
 
 fn is_post_quantum(g: u16) -> bool {
-    matches!(g, 0x0200..=0x0202 | 0x11eb..=0x11ed | 0x6399 | 0x639a)
+    matches!(g, 0x0200..=0x0202 | 0x11eb..=0x11ee | 0x6399 | 0x639a)
 }
 
 /// IANA name of a supported group.
@@ -875,6 +1042,8 @@ pub(crate) fn group_name(g: u16) -> String {
         0x11eb => "SecP256r1MLKEM768",
         0x11ec => "X25519MLKEM768",
         0x11ed => "SecP384r1MLKEM1024",
+        0x11ee => "curveSM2MLKEM768",
+        41 => "curveSM2",
         0x6399 => "X25519Kyber768Draft00",
         0x639a => "SecP256r1Kyber768Draft00",
         _ => return format!("0x{g:04x}"),

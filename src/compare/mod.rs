@@ -24,6 +24,10 @@ pub struct Hello {
     pub ciphers: Vec<u16>,
     /// supported_groups, GREASE left out.
     pub groups: Vec<u16>,
+    /// Groups of the key shares sent, GREASE left out.
+    pub key_shares: Vec<u16>,
+    /// The ClientHello's length in bytes (handshake message).
+    pub hello_len: Option<u32>,
     /// signature_algorithms.
     pub sig_algs: Vec<u16>,
     /// Extension types, GREASE left out.
@@ -35,6 +39,45 @@ pub struct Hello {
     /// The proxy in the path, from the cleartext bytes before TLS: `CONNECT host:port` or
     /// `SOCKS`.
     pub proxy: Option<String>,
+    /// The extendedKeyUsage of the client's leaf certificate (None: no certificate sent).
+    pub client_usage: Option<Usage>,
+    /// The extendedKeyUsage of the server's leaf certificate (None: not seen).
+    pub server_usage: Option<Usage>,
+}
+
+/// What a leaf certificate's extendedKeyUsage allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    /// The usages listed by name (`serverAuth`, `clientAuth`, ...); None without the
+    /// extension, which allows any use.
+    pub listed: Option<Vec<String>>,
+}
+
+impl Usage {
+    /// The leaf's usage, None when there is no leaf or it does not parse.
+    fn of(cert: Option<&crate::tls::CertificateMsg>) -> Option<Usage> {
+        let leaf = cert?.certs.first()?;
+        let facts = crate::certs::client_cert_facts(leaf).ok()?;
+        Some(Usage {
+            listed: facts.client_auth.map(|_| facts.usages),
+        })
+    }
+
+    /// Whether it allows `purpose` (`serverAuth`, `clientAuth`).
+    pub fn allows(&self, purpose: &str) -> bool {
+        self.listed.as_ref().map_or(true, |l| {
+            l.iter().any(|u| u == purpose || u == "anyExtendedKeyUsage")
+        })
+    }
+
+    /// As shown: the usages, `none` for an empty list, or `any (no extendedKeyUsage)`.
+    pub fn text(&self) -> String {
+        match &self.listed {
+            None => "any (no extendedKeyUsage)".to_string(),
+            Some(l) if l.is_empty() => "none".to_string(),
+            Some(l) => l.join(", "),
+        }
+    }
 }
 
 impl Hello {
@@ -44,10 +87,14 @@ impl Hello {
             .as_ref()
             .and_then(|(_, bytes)| proxy_of(bytes));
         let server_cipher = hs.server_hello.as_ref().map(|sh| sh.cipher);
+        let client_usage = Usage::of(hs.client_certificate.as_ref());
+        let server_usage = Usage::of(hs.server_certificate.as_ref());
         let Some(ch) = &hs.client_hello else {
             return Hello {
                 proxy,
                 server_cipher,
+                client_usage,
+                server_usage,
                 ..Default::default()
             };
         };
@@ -62,11 +109,15 @@ impl Hello {
         Hello {
             ciphers: plain(&ch.ciphers),
             groups: plain(&ch.groups),
+            key_shares: plain(&ch.key_shares),
+            hello_len: Some(ch.len),
             sig_algs: ch.signature_algorithms.clone(),
             extensions: plain(&ch.extensions),
             max_version,
             server_cipher,
             proxy,
+            client_usage,
+            server_usage,
         }
     }
 }
@@ -116,6 +167,8 @@ pub enum Aspect {
     Proxy,
     /// A different server address for the same service (DNS, load balancer).
     ServerAddress,
+    /// The MSS each side announced, and full-size segments lost on one side (MTU black hole).
+    Mtu,
     /// SNI present, absent or different.
     Sni,
     /// Highest TLS version offered.
@@ -124,6 +177,9 @@ pub enum Aspect {
     Cipher,
     /// Key-exchange groups offered.
     Groups,
+    /// Key shares sent, and the ClientHello's size (a post-quantum share makes it span two
+    /// segments).
+    KeyShare,
     /// Signature algorithms offered.
     SignatureAlgorithms,
     /// ALPN protocols offered.
@@ -132,10 +188,14 @@ pub enum Aspect {
     Extensions,
     /// CertificateRequest sent to one side only.
     CertificateRequest,
+    /// The failing client's certificate is not for client authentication (extendedKeyUsage).
+    ClientKeyUsage,
     /// Client certificate sent or not (or a different one).
     ClientCertificate,
     /// A different server chain, or one that validates differently.
     ServerChain,
+    /// The failing side's server certificate is not for server authentication.
+    ServerKeyUsage,
     /// How TCP went (refused, timed out, reset, stalled).
     Tcp,
     /// HTTP request method.
@@ -156,16 +216,20 @@ impl Aspect {
         match self {
             Aspect::Proxy => "proxy",
             Aspect::ServerAddress => "server-address",
+            Aspect::Mtu => "mtu",
             Aspect::Sni => "sni",
             Aspect::Version => "version",
             Aspect::Cipher => "cipher",
             Aspect::Groups => "groups",
+            Aspect::KeyShare => "key-share",
             Aspect::SignatureAlgorithms => "signature-algorithms",
             Aspect::Alpn => "alpn",
             Aspect::Extensions => "extensions",
             Aspect::CertificateRequest => "certificate-request",
+            Aspect::ClientKeyUsage => "client-key-usage",
             Aspect::ClientCertificate => "client-certificate",
             Aspect::ServerChain => "server-chain",
+            Aspect::ServerKeyUsage => "server-key-usage",
             Aspect::Tcp => "tcp",
             Aspect::HttpMethod => "http-method",
             Aspect::HttpHost => "http-host",

@@ -1,5 +1,5 @@
 //! The comparison's printers: a table per pair for people, JSON lines (one `difference` object
-//! each, most decisive first) and CSV for tools.
+//! each, most decisive first) and CSV for tools, and an HTML page with both sides' ladders.
 
 use super::{Comparison, Difference};
 use crate::record::{ConnectionRecord, Outcome};
@@ -132,4 +132,76 @@ fn write_csv(out: &mut dyn Write, comparisons: &[Comparison]) -> io::Result<()> 
         ])?;
     }
     w.flush()
+}
+
+/// Writes the comparisons as one self-contained HTML page (the run report's style, markup and
+/// ladders): per pair, both sides, the ranked differences, then each side's connection with its
+/// findings and ladder. Every value is escaped by the maud template.
+pub fn write_html(out: &mut dyn Write, comparisons: &[Comparison]) -> io::Result<()> {
+    use crate::report::html::{connection_section, file_name, sni_or_none, CSP, CSS, VERSION};
+    use maud::{html, PreEscaped, DOCTYPE};
+    let count: usize = comparisons.iter().map(|c| c.differences.len()).sum();
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="Content-Security-Policy" content=(CSP);
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="generator" content=(format!("tlscap {VERSION}"));
+                title { "tlscap compare: " (count) " difference" @if count != 1 { "s" } }
+                style { (PreEscaped(CSS)) (PreEscaped(COMPARE_CSS)) }
+            }
+            body {
+                h1 { "Working and failing side compared" }
+                p.muted { "tlscap " (VERSION) }
+                @if comparisons.is_empty() {
+                    p #no-pair { "No connection of the failing side goes to a service the working side reaches (same SNI or server address)." }
+                }
+                @for (i, c) in comparisons.iter().enumerate() {
+                    section.comparison id=(format!("pair-{i}")) data-paired-by=(c.paired_by) {
+                        h2 { (sni_or_none(c.bad.sni.as_deref())) " → " (c.bad.server.to_string()) }
+                        dl.facts {
+                            dt.ok { "Working" } dd { (file_name(&c.good.file)) " #" (c.good.index) " — " (side_text(&c.good)) }
+                            dt.failed { "Failing" } dd { (file_name(&c.bad.file)) " #" (c.bad.index) " — " (side_text(&c.bad)) }
+                        }
+                        @if c.differences.is_empty() {
+                            p { "No difference that can explain the outcome." }
+                        } @else {
+                            table.differences {
+                                tr { th { "#" } th { "Aspect" } th { "Working" } th { "Failing" } th { "Finding" } th { "Likely cause" } }
+                                @for d in &c.differences {
+                                    tr.difference data-aspect=(d.aspect.as_str()) data-rank=(d.rank) {
+                                        td.n { (d.rank) }
+                                        td { code { (d.aspect.as_str()) } }
+                                        td { (d.good.as_deref().unwrap_or("(none)")) }
+                                        td { (d.bad.as_deref().unwrap_or("(none)")) }
+                                        td { @if let Some(k) = d.finding { code { (k.id()) } } @else { "-" } }
+                                        td { (d.cause) }
+                                    }
+                                }
+                            }
+                        }
+                        div.side.good { h3 { "Working side" } (connection_section(&c.good)) }
+                        div.side.bad { h3 { "Failing side" } (connection_section(&c.bad)) }
+                    }
+                }
+            }
+        }
+    };
+    out.write_all(page.into_string().as_bytes())
+}
+
+/// The compare page's additions to the report's style: the working side's section in green.
+const COMPARE_CSS: &str =
+    ".side.good section.conn{border-left-color:var(--ok)}section.comparison{margin-bottom:2.5rem}";
+
+/// A side's outcome in words: `ok`, `failed (cause)`, `outcome unknown`.
+fn side_text(r: &ConnectionRecord) -> String {
+    match (r.outcome, &r.cause) {
+        (Outcome::Failed, Some(cause)) => format!("failed ({cause})"),
+        (Outcome::Failed, None) => "failed".to_string(),
+        (Outcome::Ok, _) => "ok".to_string(),
+        (Outcome::Unknown, _) => "outcome unknown".to_string(),
+    }
 }

@@ -441,7 +441,7 @@ fn mark_failing_step(r: &ConnectionRecord, v: &mut [LadderEvent]) {
 }
 
 /// The page's style: readable on screen, plain on paper.
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 :root{--ok:#1a7f37;--failed:#cf222e;--unknown:#9a6700;--muted:#57606a;--line:#d0d7de}
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:68rem;margin:1.5rem auto;padding:0 1rem;color:#1f2328}
 h1{font-size:1.5rem;margin-bottom:.2rem}h2{border-bottom:1px solid var(--line);padding-bottom:.2rem;margin-top:2rem}
@@ -470,7 +470,7 @@ ul.verdicts li{margin:.25rem 0}
 "#;
 
 /// The Content-Security-Policy of the page: nothing may be fetched, nothing may run.
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+pub(crate) const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
 /// Lane positions and sizes of the ladder diagram.
 const LADDER_WIDTH: u32 = 780;
@@ -594,7 +594,7 @@ fn chain_table(title: &str, chain: &[CertInfo]) -> Markup {
     }
 }
 
-fn connection_section(r: &ConnectionRecord) -> Markup {
+pub(crate) fn connection_section(r: &ConnectionRecord) -> Markup {
     let events = ladder(r);
     let cause = r.cause.as_deref().unwrap_or("unknown");
     html! {
@@ -605,7 +605,8 @@ fn connection_section(r: &ConnectionRecord) -> Markup {
             p {
                 (outcome_badge(r.outcome))
                 @if let Some(at) = r.failed_at { " at " strong { (failed_at_word(at)) } }
-                ": " strong.cause { (cause) } " — " (cause_title(cause))
+                // A working connection (compare's good side) has no cause to name.
+                @if r.outcome != Outcome::Ok { ": " strong.cause { (cause) } " — " (cause_title(cause)) }
             }
             dl.facts {
                 dt { "File" } dd.mono { (r.file) }

@@ -31,6 +31,30 @@ fn raw_extensions(mut block: &[u8]) -> impl Iterator<Item = (u16, &[u8])> + Clon
     })
 }
 
+/// The key_share extension's type.
+const KEY_SHARE: u16 = 51;
+
+/// The groups of a ClientHello's key_share extension (`whole`: type, length, then the
+/// client_shares list), as far as its entries are complete.
+fn key_share_groups(whole: &[u8]) -> Vec<u16> {
+    let Some(&[l0, l1]) = whole.get(4..6) else {
+        return Vec::new();
+    };
+    let list_len = usize::from(u16::from_be_bytes([l0, l1]));
+    let list = whole.get(6..).unwrap_or_default();
+    let mut list = list.get(..list_len).unwrap_or(list);
+    let mut groups = Vec::new();
+    while let [g0, g1, k0, k1, rest @ ..] = list {
+        let key_len = usize::from(u16::from_be_bytes([*k0, *k1]));
+        let Some(next) = rest.get(key_len..) else {
+            break;
+        };
+        groups.push(u16::from_be_bytes([*g0, *g1]));
+        list = next;
+    }
+    groups
+}
+
 /// Decodes a ClientHello body (after the 4-byte handshake header). `meta` is left default.
 pub(crate) fn decode_client_hello(body: &[u8]) -> Result<ClientHello, String> {
     let (_, ch) = parse_tls_handshake_client_hello(body)
@@ -40,12 +64,17 @@ pub(crate) fn decode_client_hello(body: &[u8]) -> Result<ClientHello, String> {
         random: ch.random.to_vec(),
         session_id: ch.session_id.unwrap_or_default().to_vec(),
         ciphers: ch.ciphers.iter().map(|c| c.0).collect(),
+        len: u32::try_from(body.len().saturating_add(4)).unwrap_or(u32::MAX),
         ..ClientHello::default()
     };
     let extensions = raw_extensions(ch.ext.unwrap_or_default());
     out.extensions.reserve_exact(extensions.clone().count());
     for (ext_type, whole) in extensions {
         out.extensions.push(ext_type);
+        if ext_type == KEY_SHARE {
+            out.key_shares = key_share_groups(whole);
+            continue;
+        }
         let Ok((_, ext)) = parse_tls_client_hello_extension(whole) else {
             continue;
         };

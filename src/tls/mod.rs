@@ -89,6 +89,11 @@ pub struct ClientHello {
     pub session_ticket: bool,
     /// Asked for OCSP stapling (status_request).
     pub status_request: bool,
+    /// The groups of the key_share entries, in order, GREASE included (TLS 1.3).
+    pub key_shares: Vec<u16>,
+    /// Length of the handshake message, header included: a post-quantum key share makes it
+    /// longer than one TCP segment.
+    pub len: u32,
 }
 
 /// A decoded ServerHello (or HelloRetryRequest).
