@@ -598,23 +598,32 @@ fn bad(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("spill file: {what}"))
 }
 
-/// The chain a frame refers to, keeping the reader's table in step with the writer's.
+/// Encoded bytes a run stands for (its frames, and the chains they refer to, which every
+/// record prints in full) before it is handed on, whatever its frame count: the output pass
+/// holds a few runs per thread, rendered, and a chain can be hundreds of KiB.
+const RUN_BYTES: usize = 4 << 20;
+
+/// The chain a frame refers to, keeping the reader's table in step with the writer's, and
+/// the encoded size of a chain the run did not read itself (`frame_len`: the size of the frame
+/// a new chain came in, an upper bound of the chain's).
 fn resolve(
     slot: ChainSlot<'_>,
-    chains: &mut Vec<Arc<[CertInfo]>>,
-) -> io::Result<Option<Arc<[CertInfo]>>> {
+    chains: &mut Vec<(Arc<[CertInfo]>, usize)>,
+    frame_len: usize,
+) -> io::Result<(Option<Arc<[CertInfo]>>, usize)> {
     Ok(match slot {
-        ChainSlot::Absent => None,
-        ChainSlot::Known(id) => Some(
-            chains
+        ChainSlot::Absent => (None, 0),
+        ChainSlot::Known(id) => {
+            let (chain, len) = chains
                 .get(id as usize)
                 .cloned()
-                .ok_or_else(|| bad("unknown chain"))?,
-        ),
+                .ok_or_else(|| bad("unknown chain"))?;
+            (Some(chain), len)
+        }
         ChainSlot::New(certs) | ChainSlot::Reset(certs) => {
             let chain: Arc<[CertInfo]> = Arc::from(certs.into_owned());
-            chains.push(chain.clone());
-            Some(chain)
+            chains.push((chain.clone(), frame_len));
+            (Some(chain), 0)
         }
     })
 }
@@ -624,8 +633,10 @@ fn read_frames(
     frames: usize,
     f: &mut dyn FnMut(FrameRun) -> io::Result<()>,
 ) -> io::Result<()> {
-    let mut chains: Vec<Arc<[CertInfo]>> = Vec::new();
+    let mut chains: Vec<(Arc<[CertInfo]>, usize)> = Vec::new();
     let mut run = FrameRun::default();
+    // Chains the run refers to but did not read itself.
+    let mut referred = 0usize;
     while let Some(len) = read_len(r)? {
         let len = usize::try_from(len).map_err(|_| bad("frame too long"))?;
         // The whole frame goes into the run; its head (index, chains) is then skipped.
@@ -643,18 +654,24 @@ fn read_frames(
         if matches!(server_chain, ChainSlot::Reset(_)) {
             chains.clear();
         }
-        let server_chain = resolve(server_chain, &mut chains)?;
+        let (server_chain, server_len) = resolve(server_chain, &mut chains, len)?;
         if matches!(client_chain, ChainSlot::Reset(_)) {
             chains.clear();
         }
-        let client_chain = resolve(client_chain, &mut chains)?;
+        let (client_chain, client_len) = resolve(client_chain, &mut chains, len)?;
+        referred = referred
+            .saturating_add(server_len)
+            .saturating_add(client_len);
         run.frames.push(RawFrame {
             index,
             server_chain,
             client_chain,
             body,
         });
-        if run.frames.len() >= frames.max(1) {
+        if run.frames.len() >= frames.max(1)
+            || run.bytes.len().saturating_add(referred) >= RUN_BYTES
+        {
+            referred = 0;
             let next = FrameRun {
                 bytes: Vec::with_capacity(run.bytes.capacity()),
                 frames: Vec::with_capacity(run.frames.capacity()),
