@@ -9,6 +9,7 @@
 //! connections open at once, not the total.
 
 mod inputs;
+pub mod settings;
 mod sharded;
 mod source;
 
@@ -765,6 +766,9 @@ pub struct BatchOptions {
     /// Captures at least this large are split over spare threads (None: 16 MiB). Output is
     /// the same either way; this only decides when the extra threads are worth starting.
     pub shard_min_bytes: Option<u64>,
+    /// Options for some captures instead of `analysis` (those a settings file applies to),
+    /// by path as expanded.
+    pub per_file: BTreeMap<PathBuf, Arc<Options>>,
 }
 
 /// One capture of a batch: its statistics and warnings, and its records waiting in a spill.
@@ -779,6 +783,9 @@ pub struct FileResult {
     pub spill_error: Option<String>,
     /// Findings on this file's connections (before the cross-connection rules).
     pub findings: u64,
+    /// The rules' settings this file was analysed with (its cross-connection findings use
+    /// them too).
+    rules: FindingsConfig,
     spill: spill::Spill,
 }
 
@@ -799,7 +806,6 @@ pub struct Batch {
     /// Files in the walked directories that are not captures (path, reason).
     pub skipped: Vec<(PathBuf, String)>,
     servers: ClientAuthServers,
-    findings: FindingsConfig,
 }
 
 impl Batch {
@@ -813,14 +819,21 @@ impl Batch {
         let Some(file) = self.files.get(i) else {
             return Ok(());
         };
-        file.spill
-            .read(&file.file, &mut |r, facts| f(self.complete(r, &facts)))
+        file.spill.read(
+            &file.file,
+            &mut |r, facts| f(self.complete(file, r, &facts)),
+        )
     }
 
-    /// A record read back from a spill, with its cross-connection findings and its findings
-    /// ordered worst first.
-    fn complete(&self, mut r: ConnectionRecord, facts: &CrossFacts) -> ConnectionRecord {
-        crate::findings::complete(&mut r, facts, &self.servers, &self.findings);
+    /// A record of `file` read back from a spill, with its cross-connection findings and its
+    /// findings ordered worst first.
+    fn complete(
+        &self,
+        file: &FileResult,
+        mut r: ConnectionRecord,
+        facts: &CrossFacts,
+    ) -> ConnectionRecord {
+        crate::findings::complete(&mut r, facts, &self.servers, &file.rules);
         r
     }
 
@@ -842,7 +855,7 @@ impl Batch {
         let decode = |file: &FileResult, run: spill::FrameRun| -> std::io::Result<R> {
             let mut records = Vec::with_capacity(run.len());
             run.decode(&file.file, &mut |r, facts| {
-                records.push(self.complete(r, &facts));
+                records.push(self.complete(file, r, &facts));
                 Ok(())
             })?;
             // The run's bytes are freed here, on the thread that decoded them.
@@ -1101,6 +1114,7 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
     };
     let result = FileResult {
         file,
+        rules: opts.findings.clone(),
         spill_error,
         analysis,
         findings,
@@ -1123,12 +1137,17 @@ fn worth_sharding(p: &Path, min_bytes: Option<u64>) -> bool {
 /// in a deterministic order (by path); records are read back with
 /// [`Batch::for_each_record`] (by path, then connection index).
 pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
+    run_expanded(expand_inputs(inputs), opts)
+}
+
+/// [`run_batch`] on inputs already expanded (by [`expand_inputs`]).
+pub fn run_expanded(inputs: Inputs, opts: &BatchOptions) -> Batch {
     use rayon::prelude::*;
     let Inputs {
         mut files,
         problems,
         skipped,
-    } = expand_inputs(inputs);
+    } = inputs;
     if !opts.globs.is_empty() {
         files.retain(|f| {
             let full = f.to_string_lossy().to_string();
@@ -1176,6 +1195,11 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
             .enumerate()
             .map(|(i, p)| {
                 let mut analysis = std::borrow::Cow::Borrowed(base_analysis);
+                if let Some(own) = opts.per_file.get(p) {
+                    let mut own = (**own).clone();
+                    own.continued_in = base_analysis.continued_in.clone();
+                    analysis = std::borrow::Cow::Owned(own);
+                }
                 if spare_shards > 1 && worth_sharding(p, opts.shard_min_bytes) {
                     analysis.to_mut().shards = spare_shards;
                 }
@@ -1218,7 +1242,6 @@ pub fn run_batch(inputs: &[PathBuf], opts: &BatchOptions) -> Batch {
     let mut batch = Batch {
         input_problems,
         skipped,
-        findings: opts.analysis.findings.clone(),
         ..Default::default()
     };
     for (file, servers) in results {

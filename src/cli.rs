@@ -1,5 +1,6 @@
 //! Command-line arguments and the top-level run: parse → analyse → print → exit code.
 
+use crate::app::settings::{Environment, Settings};
 use crate::app::{self, Options};
 use crate::filter::{AddrPattern, Filter};
 use crate::findings::{FindingsConfig, ServerPattern, Severity};
@@ -9,8 +10,10 @@ use crate::report::views::{FileRow, InputError};
 use crate::report::{self, Format, TableStyle};
 use crate::tls::keylog::KeyLog;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Exit code when every input was read.
 pub const EXIT_OK: i32 = 0;
@@ -100,132 +103,150 @@ pub struct Cli {
 #[derive(Debug, clap::Args, Clone)]
 pub struct CommonArgs {
     /// Output format.
-    #[arg(long, value_enum, default_value_t = FormatArg::Table, global = true)]
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     pub format: FormatArg,
     /// What to list.
-    #[arg(long, value_enum, default_value_t = View::Connections, global = true)]
+    #[arg(long, value_enum, default_value_t = View::Connections)]
     pub view: View,
     /// Write the output to this file instead of stdout.
-    #[arg(long, short = 'o', value_name = "FILE", global = true)]
+    #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Also report plain TCP connections that carried no TLS.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub all: bool,
     /// The files given (or a directory's captures) are consecutive pieces of one capture (a
     /// ring buffer from `tcpdump -C/-G` or `dumpcap -b`): read them as one, in order of their
     /// first packet's time, so a connection crossing a file boundary is one record. Records
     /// name the first piece; packet numbers count on across the pieces.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub continuous: bool,
     /// Table width in columns (default: the terminal's, else `COLUMNS`, else 120); below 140
     /// the connections table is compact.
-    #[arg(long, global = true, value_parser = parse_width)]
+    #[arg(long, value_parser = parse_width)]
     pub width: Option<u16>,
     /// Never colour the table (a non-empty `NO_COLOR` does the same).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_color: bool,
     /// No progress bar and no closing summary on stderr.
-    #[arg(long, short = 'q', global = true)]
+    #[arg(long, short = 'q')]
     pub quiet: bool,
     /// Worker threads for a batch of files (default: all cores).
-    #[arg(long, value_name = "N", global = true)]
+    #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Read captures with `read` calls only, never through a memory map (a mapped file that
     /// another process truncates ends with a "truncated" error, as a read one does).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_mmap: bool,
     /// Only analyse files whose name or path matches this glob (`*` any run, `?` one
     /// character); repeatable.
-    #[arg(long, value_name = "GLOB", global = true)]
+    #[arg(long, value_name = "GLOB")]
     pub glob: Vec<String>,
 
     /// Memory budget (bytes, or with a unit: 256M, 512MiB, 2G). Past it, the least recently
     /// active connections are finalized early (finding `memory-budget`) instead of the
     /// process growing.
-    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size, global = true)]
+    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
     pub max_memory: usize,
 
-    /// Seconds of server silence after a request reported as `read-timeout`.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, global = true)]
-    pub read_timeout: f64,
-    /// The client authenticates to this server with a certificate (ip, ip:port or SNI glob);
-    /// repeatable. Handshakes with it that lack a CertificateRequest are reported.
-    #[arg(long, value_name = "SERVER", global = true)]
-    pub expect_client_auth: Vec<ServerPattern>,
-    /// Host name to check the server certificate against when the ClientHello has no SNI.
-    #[arg(long, value_name = "NAME", global = true)]
-    pub expect_host: Option<String>,
     /// Exit with code 3 when a finding of this severity or worse exists.
-    #[arg(long, value_enum, value_name = "SEVERITY", global = true)]
+    #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<SeverityArg>,
 
-    /// Add the root CAs in this PEM file to the trust anchors (repeatable), as if uploaded to
-    /// the client's trust store.
-    #[arg(long, value_name = "PEM", global = true)]
-    pub ca_file: Vec<PathBuf>,
-    /// Also trust the operating system's root store.
-    #[arg(long, global = true)]
-    pub system_roots: bool,
-    /// Certificate revocation list (DER or PEM) to check chains against; repeatable.
-    #[arg(long, value_name = "FILE", global = true)]
-    pub crl: Vec<PathBuf>,
-
     /// Keep connections whose server matches (IP, CIDR or ip:port); repeatable.
-    #[arg(long, value_name = "ADDR", global = true)]
+    #[arg(long, value_name = "ADDR")]
     pub server: Vec<AddrPattern>,
     /// Keep connections whose client matches (IP, CIDR or ip:port); repeatable.
-    #[arg(long, value_name = "ADDR", global = true)]
+    #[arg(long, value_name = "ADDR")]
     pub client: Vec<AddrPattern>,
     /// Keep connections with this port on either side; repeatable.
-    #[arg(long, value_name = "PORT", global = true)]
+    #[arg(long, value_name = "PORT")]
     pub port: Vec<u16>,
     /// Keep connections whose SNI matches this glob; repeatable.
-    #[arg(long, value_name = "GLOB", global = true)]
+    #[arg(long, value_name = "GLOB")]
     pub sni: Vec<String>,
     /// Keep connections with this finding id (and only those findings); repeatable.
-    #[arg(long, value_name = "ID", global = true)]
+    #[arg(long, value_name = "ID")]
     pub finding: Vec<String>,
     /// Keep findings of this severity or worse, and the connections that have one.
-    #[arg(long, value_enum, value_name = "SEVERITY", global = true)]
+    #[arg(long, value_enum, value_name = "SEVERITY")]
     pub min_severity: Option<SeverityArg>,
     /// Keep only connections in which a TLS handshake was seen.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub tls_only: bool,
     /// Keep only connections with this outcome.
-    #[arg(long, value_enum, value_name = "OUTCOME", global = true)]
+    #[arg(long, value_enum, value_name = "OUTCOME")]
     pub outcome: Option<OutcomeArg>,
     /// List connections (and each severity's findings) in this order instead of file order;
     /// holds the listed records in memory.
-    #[arg(long, value_enum, value_name = "ORDER", global = true)]
+    #[arg(long, value_enum, value_name = "ORDER")]
     pub sort: Option<SortArg>,
 
+    /// The environment the captures come from (also read from `tlscap.toml`).
+    #[command(flatten)]
+    pub env: EnvArgs,
+}
+
+/// Options that describe the environment the captures were taken in (what the client trusted,
+/// its key logs, ...): the keys of a `tlscap.toml` settings file, and `--no-settings`.
+#[derive(Debug, clap::Args, Clone)]
+#[command(next_help_heading = "Environment of the captures")]
+pub struct EnvArgs {
+    /// Add the root CAs in this PEM file to the trust anchors (repeatable), as if uploaded to
+    /// the client's trust store.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Vec<PathBuf>,
+    /// Also trust the operating system's root store.
+    #[arg(long)]
+    pub system_roots: bool,
+    /// Certificate revocation list (DER or PEM) to check chains against; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub crl: Vec<PathBuf>,
+
+    /// Seconds of server silence after a request reported as `read-timeout`.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub read_timeout: f64,
+    /// The client authenticates to this server with a certificate (ip, ip:port or SNI glob);
+    /// repeatable. Handshakes with it that lack a CertificateRequest are reported.
+    #[arg(long, value_name = "SERVER")]
+    pub expect_client_auth: Vec<ServerPattern>,
+    /// Host name to check the server certificate against when the ClientHello has no SNI.
+    #[arg(long, value_name = "NAME")]
+    pub expect_host: Option<String>,
     /// NSS key log (SSLKEYLOGFILE format) to decrypt TLS with; repeatable. A key log named like
     /// the capture (`x.pcap` → `x.keys` / `x.keylog`) beside it, and keys embedded in pcapng
     /// Decryption Secrets Blocks, are used automatically.
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long, value_name = "FILE")]
     pub keylog: Vec<PathBuf>,
     /// Do not pick up a key log beside the capture.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_auto_keylog: bool,
 
     /// Secret of an HMAC-signed API (KEYID=SECRET; an empty KEYID for requests without one);
     /// repeatable. Signed requests are recomputed with it and the canonical form that matched is
     /// reported, never the secret. Prefer --hmac-secrets: arguments show in process lists.
-    #[arg(long, value_name = "KEYID=SECRET", value_parser = parse_hmac_secret, global = true)]
+    #[arg(long, value_name = "KEYID=SECRET", value_parser = parse_hmac_secret)]
     pub hmac_secret: Vec<crate::http::HmacKey>,
     /// File of KEYID=SECRET lines (# comments), as for --hmac-secret.
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long, value_name = "FILE")]
     pub hmac_secrets: Option<PathBuf>,
+
+    /// Ignore the `tlscap.toml` settings files beside the captures (trust anchors, key logs,
+    /// servers expecting client certificates... of the environment the captures come from).
+    #[arg(long)]
+    pub no_settings: bool,
 }
 
 fn parse_hmac_secret(s: &str) -> Result<crate::http::HmacKey, String> {
     crate::http::HmacKey::parse(s, "").map_err(|e| e.to_string())
 }
 
-/// The secrets of `--hmac-secret` and `--hmac-secrets`.
-fn load_hmac_secrets(common: &CommonArgs) -> Result<Vec<crate::http::HmacKey>, String> {
-    let mut keys = common.hmac_secret.clone();
-    if let Some(path) = &common.hmac_secrets {
+/// The secrets of `--hmac-secret` and `--hmac-secrets` (or the settings' `hmac_secrets`).
+fn load_hmac_secrets(
+    common: &CommonArgs,
+    file: Option<&PathBuf>,
+) -> Result<Vec<crate::http::HmacKey>, String> {
+    let mut keys = common.env.hmac_secret.clone();
+    if let Some(path) = file {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("--hmac-secrets {}: {e}", path.display()))?;
         keys.extend(
@@ -239,14 +260,9 @@ fn load_hmac_secrets(common: &CommonArgs) -> Result<Vec<crate::http::HmacKey>, S
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show one connection as a ladder of TCP and TLS events, then its findings.
-    Explain {
-        /// The capture file.
-        path: PathBuf,
-        /// Connection index (the `#` column / `index` field).
-        #[arg(long = "conn", value_name = "N")]
-        conn: u64,
-    },
+    /// Show connections as ladders of TCP and TLS events, then their findings; without
+    /// `--conn`, list the failing connections to pick from.
+    Explain(ExplainArgs),
     /// Compare a working and a failing side: pair their connections to the same service and
     /// list what differs, most decisive first.
     Compare {
@@ -261,6 +277,8 @@ pub enum Command {
         /// The failing side's connections (as `--good`); from the one capture given, or from BAD.
         #[arg(long = "bad", value_name = "FILTER", requires = "good_pick")]
         bad_pick: Option<crate::compare::Pick>,
+        #[command(flatten)]
+        common: Box<CommonArgs>,
     },
     /// Print the JSON Schema of the JSON output (every record type; docs/schema.json).
     Schema,
@@ -272,6 +290,80 @@ pub enum Command {
     },
     /// Print the man page (roff; e.g. `tlscap man > tlscap.1 && man ./tlscap.1`).
     Man,
+}
+
+/// `explain`'s arguments: the capture, which connections, the environment, and how to print.
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// The capture file.
+    pub path: PathBuf,
+    /// Connection index (the `#` column / `index` field); repeatable, or a comma list. Without
+    /// it, the failing connections are listed.
+    #[arg(long = "conn", value_name = "N", value_delimiter = ',')]
+    pub conn: Vec<u64>,
+    /// Output format: the ladder as a table, or its events as JSON lines.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Table)]
+    pub format: ExplainFormat,
+    /// Write the output to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Width of the list of failing connections (default: the terminal's, else `COLUMNS`,
+    /// else 120).
+    #[arg(long, value_parser = parse_width)]
+    pub width: Option<u16>,
+    /// Never colour the output (a non-empty `NO_COLOR` does the same).
+    #[arg(long)]
+    pub no_color: bool,
+    /// Nothing on stderr but errors.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub env: EnvArgs,
+}
+
+/// `explain --format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    /// The ladder and the findings for people.
+    Table,
+    /// One JSON object per ladder event (`"type":"event"`), or per failing connection
+    /// (`"type":"failing"`) without `--conn`.
+    Json,
+}
+
+impl ExplainArgs {
+    /// The command line's other options at their defaults, for the analysis: every TCP
+    /// connection is kept, so that any index can be explained.
+    fn common(&self) -> CommonArgs {
+        CommonArgs {
+            format: match self.format {
+                ExplainFormat::Table => FormatArg::Table,
+                ExplainFormat::Json => FormatArg::Json,
+            },
+            view: View::Connections,
+            output: self.output.clone(),
+            all: true,
+            continuous: false,
+            width: self.width,
+            no_color: self.no_color,
+            quiet: self.quiet,
+            threads: None,
+            no_mmap: false,
+            glob: Vec::new(),
+            max_memory: app::DEFAULT_MAX_MEMORY,
+            fail_on: None,
+            server: Vec::new(),
+            client: Vec::new(),
+            port: Vec::new(),
+            sni: Vec::new(),
+            finding: Vec::new(),
+            min_severity: None,
+            tls_only: false,
+            outcome: None,
+            sort: None,
+            env: self.env.clone(),
+        }
+    }
 }
 
 /// `--format` values.
@@ -348,6 +440,9 @@ pub enum SortArg {
     Outcome,
     /// By SNI, then server address (each by start time).
     Server,
+    /// By worst finding, errors first, then warnings, then info, then none (each by start
+    /// time).
+    Severity,
 }
 
 impl SortArg {
@@ -370,6 +465,11 @@ impl SortArg {
             SortArg::Server => (&a.sni, a.server)
                 .cmp(&(&b.sni, b.server))
                 .then_with(|| by_time(a, b)),
+            SortArg::Severity => {
+                let worst = |r: &ConnectionRecord| r.findings.iter().map(|f| f.severity).max();
+                // None sorts below every severity: connections without findings go last.
+                worst(b).cmp(&worst(a)).then_with(|| by_time(a, b))
+            }
         }
     }
 }
@@ -438,15 +538,29 @@ pub fn main() -> i32 {
     }
 }
 
-/// Reads the `--keylog` files into one key log (None when none given).
-fn load_keylogs(common: &CommonArgs) -> Result<Option<std::sync::Arc<KeyLog>>, String> {
-    if common.keylog.is_empty() {
+/// Reads the key logs into one (None when none given): the settings' (`from_settings`), then
+/// `--keylog`'s.
+fn load_keylogs(
+    common: &CommonArgs,
+    from_settings: &[PathBuf],
+) -> Result<Option<std::sync::Arc<KeyLog>>, String> {
+    if common.env.keylog.is_empty() && from_settings.is_empty() {
         return Ok(None);
     }
     let mut log = KeyLog::new();
-    for path in &common.keylog {
+    let named = from_settings
+        .iter()
+        .map(|p| (p, format!("{} (settings)", p.display())))
+        .chain(
+            common
+                .env
+                .keylog
+                .iter()
+                .map(|p| (p, format!("--keylog {}", p.display()))),
+        );
+    for (path, source) in named {
         let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let one = KeyLog::parse(&text, &format!("--keylog {}", path.display()));
+        let one = KeyLog::parse(&text, &source);
         if one.malformed_count > 0 && !common.quiet {
             let lines: Vec<String> = one
                 .malformed
@@ -487,22 +601,122 @@ fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("not a size: {s:?} (e.g. 512M)"))
 }
 
-fn options(common: &CommonArgs) -> Result<Options, String> {
+/// The settings files that apply to captures found from `inputs` (none with `--no-settings`);
+/// a bad one is a usage error, said on stderr.
+fn find_settings(inputs: &[PathBuf], common: &CommonArgs) -> Result<Vec<Settings>, i32> {
+    if common.env.no_settings {
+        return Ok(Vec::new());
+    }
+    app::settings::discover(inputs).map_err(|e| {
+        eprintln!("tlscap: {e}");
+        EXIT_USAGE
+    })
+}
+
+/// The options for `capture`: the command line's on top of its nearest settings file, if any
+/// (errors name the settings file).
+fn options_for(
+    common: &CommonArgs,
+    found: &[Settings],
+    capture: &std::path::Path,
+) -> Result<Option<Options>, String> {
+    let Some(settings) = app::settings::nearest(found, capture) else {
+        return Ok(None);
+    };
+    let env = settings.environment_for(capture);
+    options(common, Some(&env))
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", settings.path.display()))
+}
+
+/// Options for each capture that a settings file applies to (built once per distinct
+/// environment, so captures that share one share its validator and cache), and how many
+/// captures each settings file applies to.
+#[allow(clippy::type_complexity)]
+fn per_file_options(
+    common: &CommonArgs,
+    files: &[PathBuf],
+    found: &[Settings],
+) -> Result<(BTreeMap<PathBuf, Arc<Options>>, Vec<usize>), String> {
+    let mut built: Vec<(Environment, Arc<Options>)> = Vec::new();
+    let mut per_file = BTreeMap::new();
+    let mut used = vec![0usize; found.len()];
+    for file in files {
+        let Some(settings) = app::settings::nearest(found, file) else {
+            continue;
+        };
+        if let Some(n) = found.iter().position(|s| s == settings) {
+            used[n] += 1;
+        }
+        let env = settings.environment_for(file);
+        let opts = match built.iter().find(|(e, _)| *e == env) {
+            Some((_, o)) => o.clone(),
+            None => {
+                let o = Arc::new(
+                    options(common, Some(&env))
+                        .map_err(|e| format!("{}: {e}", settings.path.display()))?,
+                );
+                built.push((env, o.clone()));
+                o
+            }
+        };
+        per_file.insert(file.clone(), opts);
+    }
+    Ok((per_file, used))
+}
+
+/// Says on stderr which settings files were used (unless `-q`).
+fn announce_settings(found: &[Settings], used: &[usize], common: &CommonArgs) {
+    if common.quiet {
+        return;
+    }
+    for (s, &n) in found.iter().zip(used) {
+        if n > 0 {
+            eprintln!(
+                "tlscap: using settings {} for {n} capture{} (`--no-settings` ignores it)",
+                s.path.display(),
+                if n == 1 { "" } else { "s" }
+            );
+        }
+    }
+}
+
+/// `first` then the items of `then` not in it.
+fn joined<T: Clone + PartialEq>(first: &[T], then: &[T]) -> Vec<T> {
+    let mut all = first.to_vec();
+    for t in then {
+        if !all.contains(t) {
+            all.push(t.clone());
+        }
+    }
+    all
+}
+
+/// The analysis options of the command line, on top of a settings file's `env` if one applies:
+/// the command line's lists add to the settings', its values replace them.
+fn options(common: &CommonArgs, env: Option<&Environment>) -> Result<Options, String> {
+    let none = Environment::default();
+    let env = env.unwrap_or(&none);
     let trust = crate::certs::TrustOptions {
-        extra_ca_files: common.ca_file.clone(),
-        system_roots: common.system_roots,
-        crl_files: common.crl.clone(),
+        extra_ca_files: joined(&env.ca_file, &common.env.ca_file),
+        system_roots: common.env.system_roots || env.system_roots.unwrap_or(false),
+        crl_files: joined(&env.crl, &common.env.crl),
         ..Default::default()
     };
     let validator = app::shared_validator(&trust).map_err(|e| e.to_string())?;
-    let keylog = load_keylogs(common)?;
-    let hmac_secrets = std::sync::Arc::new(load_hmac_secrets(common)?);
+    let keylog = load_keylogs(common, &joined(&env.keylog, &[]))?;
+    let hmac_file = common
+        .env
+        .hmac_secrets
+        .as_ref()
+        .or(env.hmac_secrets.as_ref());
+    let hmac_secrets = std::sync::Arc::new(load_hmac_secrets(common, hmac_file)?);
     Ok(Options {
         hmac_secrets,
         validator: Some(validator),
         keylog,
         all: common.all,
-        auto_keylog: !common.no_auto_keylog,
+        auto_keylog: !common.env.no_auto_keylog,
         no_mmap: common.no_mmap,
         max_memory: Some(common.max_memory),
         // One table (`explain`); a batch splits the share between the tables it runs at once.
@@ -518,9 +732,13 @@ fn options(common: &CommonArgs) -> Result<Options, String> {
             ..Default::default()
         },
         findings: FindingsConfig {
-            read_timeout_secs: common.read_timeout,
-            expect_client_auth: common.expect_client_auth.clone(),
-            expect_host: common.expect_host.clone(),
+            read_timeout_secs: common.env.read_timeout,
+            expect_client_auth: joined(&env.expect_client_auth, &common.env.expect_client_auth),
+            expect_host: common
+                .env
+                .expect_host
+                .clone()
+                .or_else(|| env.expect_host.clone()),
         },
         ..Default::default()
     })
@@ -579,7 +797,8 @@ fn parse_width(s: &str) -> Result<u16, String> {
 pub fn run(cli: Cli) -> std::io::Result<i32> {
     match &cli.command {
         Some(Command::Schema) => {
-            return print_to_stdout(report::schema::output_schema_text().as_bytes())
+            let text = report::schema::output_schema_text(&crate::compare::schema_records);
+            return print_to_stdout(text.as_bytes());
         }
         Some(Command::Completions { shell }) => {
             let mut text = Vec::new();
@@ -591,55 +810,88 @@ pub fn run(cli: Cli) -> std::io::Result<i32> {
             clap_mangen::Man::new(Cli::command()).render(&mut text)?;
             return print_to_stdout(&text);
         }
-        _ => {}
+        Some(Command::Explain(args)) => {
+            let common = args.common();
+            let opts = match checked_options(&common) {
+                Ok(o) => o,
+                Err(code) => return Ok(code),
+            };
+            let found = match find_settings(std::slice::from_ref(&args.path), &common) {
+                Ok(f) => f,
+                Err(code) => return Ok(code),
+            };
+            let mut opts = match options_for(&common, &found, &args.path) {
+                Ok(Some(o)) => {
+                    announce_settings(&found, &[1], &common);
+                    o
+                }
+                Ok(None) => opts,
+                Err(e) => {
+                    eprintln!("tlscap: {e}");
+                    return Ok(EXIT_USAGE);
+                }
+            };
+            opts.observer.events = true;
+            return explain(args, &common, &opts);
+        }
+        Some(Command::Compare {
+            sides,
+            good_pick,
+            bad_pick,
+            common,
+        }) => {
+            if matches!(common.format, FormatArg::Md | FormatArg::Parquet) {
+                eprintln!(
+                    "tlscap: compare writes tables, JSON, CSV or HTML (not --format md or parquet)"
+                );
+                return Ok(EXIT_USAGE);
+            }
+            let opts = match checked_options(common) {
+                Ok(o) => o,
+                Err(code) => return Ok(code),
+            };
+            return compare(sides, good_pick.as_ref(), bad_pick.as_ref(), &opts, common);
+        }
+        None => {}
     }
-    let opts = match checked_options(&cli) {
+    let opts = match checked_options(&cli.common) {
         Ok(o) => o,
         Err(code) => return Ok(code),
     };
     let parquet = cli.common.format == FormatArg::Parquet;
-    if parquet && (cli.command.is_some() || cli.common.output.is_none()) {
+    if parquet && cli.common.output.is_none() {
         eprintln!(
             "tlscap: --format parquet writes files: give -o DIR (one file per record type) or -o FILE.parquet (the --view's table), and no subcommand"
         );
         return Ok(EXIT_USAGE);
-    }
-    if let Some(Command::Explain { path, conn }) = &cli.command {
-        let mut opts = opts;
-        opts.observer.events = true;
-        return explain(path, *conn, &opts);
-    }
-    if let Some(Command::Compare {
-        sides,
-        good_pick,
-        bad_pick,
-    }) = &cli.command
-    {
-        if cli.common.format == FormatArg::Md {
-            eprintln!("tlscap: compare writes tables, JSON, CSV or HTML (not --format md)");
-            return Ok(EXIT_USAGE);
-        }
-        return compare(
-            sides,
-            good_pick.as_ref(),
-            bad_pick.as_ref(),
-            &opts,
-            &cli.common,
-        );
     }
     if cli.paths.is_empty() {
         eprintln!("tlscap: no input given; try `tlscap samples/` or `tlscap --help`");
         return Ok(EXIT_USAGE);
     }
     let common = &cli.common;
-    let batch = app::run_batch(
-        &cli.paths,
+    let found = match find_settings(&cli.paths, common) {
+        Ok(f) => f,
+        Err(code) => return Ok(code),
+    };
+    let inputs = app::expand_inputs(&cli.paths);
+    let (per_file, used) = match per_file_options(common, &inputs.files, &found) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("tlscap: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    announce_settings(&found, &used, common);
+    let batch = app::run_expanded(
+        inputs,
         &app::BatchOptions {
             analysis: opts,
             threads: common.threads,
             globs: common.glob.clone(),
             progress: !common.quiet && std::io::stderr().is_terminal(),
             shard_min_bytes: None,
+            per_file,
         },
     );
     let errors = input_errors(&batch, common);
@@ -711,13 +963,12 @@ fn print_to_stdout(text: &[u8]) -> std::io::Result<i32> {
 }
 
 /// The analysis options, once the arguments are known to make sense (else the exit code).
-fn checked_options(cli: &Cli) -> Result<Options, i32> {
-    let opts = options(&cli.common).map_err(|e| {
+fn checked_options(common: &CommonArgs) -> Result<Options, i32> {
+    let opts = options(common, None).map_err(|e| {
         eprintln!("tlscap: {e}");
         EXIT_USAGE
     })?;
-    if let Some(unknown) = cli
-        .common
+    if let Some(unknown) = common
         .finding
         .iter()
         .find(|id| crate::findings::FindingKind::from_id(id).is_none())
@@ -1050,12 +1301,15 @@ fn file_rows(batch: &app::Batch, tally: &Tally) -> Vec<FileRow> {
         .collect()
 }
 
-/// `explain`: analyses the file again, keeping only the chosen connection's handshake and
-/// TCP facts (plus the per-server aggregate the cross-connection rules need).
-fn explain(path: &std::path::Path, conn: u64, opts: &Options) -> std::io::Result<i32> {
+/// `explain`: analyses the file, keeping only the chosen connections' handshake and TCP
+/// facts (plus the per-server aggregate the cross-connection rules need), and prints their
+/// ladders; without `--conn`, lists the failing connections (their records only are kept).
+fn explain(args: &ExplainArgs, common: &CommonArgs, opts: &Options) -> std::io::Result<i32> {
+    let path = &args.path;
     let mut servers = crate::findings::ClientAuthServers::default();
     let mut indexes: Vec<u64> = Vec::new();
-    let mut chosen: Option<(app::Built, crate::findings::CrossFacts)> = None;
+    let mut chosen: Vec<(app::Built, crate::findings::CrossFacts)> = Vec::new();
+    let mut listed: Vec<(ConnectionRecord, crate::findings::CrossFacts)> = Vec::new();
     let a = app::analyze_file_with(path, opts, &mut |index, built| {
         let Some(b) = built else {
             return;
@@ -1063,18 +1317,27 @@ fn explain(path: &std::path::Path, conn: u64, opts: &Options) -> std::io::Result
         let facts = crate::findings::CrossFacts::from_handshake(&b.handshake);
         servers.observe(0, &b.record, &facts);
         indexes.push(index);
-        if index == conn {
-            chosen = Some((b, facts));
+        if args.conn.is_empty() {
+            listed.push((b.record, facts));
+        } else if args.conn.contains(&index) {
+            chosen.push((b, facts));
         }
     });
     if let Some(e) = &a.error {
         eprintln!("tlscap: error: {e}");
     }
-    let Some((mut b, facts)) = chosen else {
-        indexes.sort_unstable();
+    indexes.sort_unstable();
+    let missing: Vec<String> = args
+        .conn
+        .iter()
+        .filter(|c| indexes.binary_search(c).is_err())
+        .map(|c| c.to_string())
+        .collect();
+    if !missing.is_empty() {
         eprintln!(
-            "tlscap: {}: no reported connection with index {conn} (indexes: {})",
+            "tlscap: {}: no connection with index {} (indexes: {})",
             path.display(),
+            missing.join(", "),
             indexes
                 .iter()
                 .map(|i| i.to_string())
@@ -1082,18 +1345,125 @@ fn explain(path: &std::path::Path, conn: u64, opts: &Options) -> std::io::Result
                 .join(", ")
         );
         return Ok(EXIT_USAGE);
+    }
+    let Some((mut out, to_terminal)) = open_output(common) else {
+        return Ok(EXIT_WRITE_ERROR);
     };
-    crate::findings::complete(&mut b.record, &facts, &servers, &opts.findings);
-    let mut out = Output {
-        inner: std::io::stdout().lock(),
-        name: "standard output".into(),
-    };
-    report::ladder::write_ladder(&mut out, &b.record, &b.handshake, &b.tcp)?;
+    if args.conn.is_empty() {
+        let mut failing: Vec<ConnectionRecord> = listed
+            .into_iter()
+            .map(|(mut r, facts)| {
+                crate::findings::complete(&mut r, &facts, &servers, &opts.findings);
+                r
+            })
+            .filter(|r| r.outcome == crate::record::Outcome::Failed)
+            .collect();
+        failing.sort_by_key(|r| r.index);
+        list_failing(
+            &mut out,
+            args,
+            &failing,
+            indexes.len(),
+            table_style(common, to_terminal),
+        )?;
+    } else {
+        // In the order asked for, each once.
+        let mut order: Vec<u64> = Vec::with_capacity(args.conn.len());
+        for c in &args.conn {
+            if !order.contains(c) {
+                order.push(*c);
+            }
+        }
+        for (n, conn) in order.iter().enumerate() {
+            let Some((b, facts)) = chosen.iter_mut().find(|(b, _)| b.record.index == *conn) else {
+                continue;
+            };
+            crate::findings::complete(&mut b.record, facts, &servers, &opts.findings);
+            match args.format {
+                ExplainFormat::Table => {
+                    if n > 0 {
+                        writeln!(out)?;
+                    }
+                    report::ladder::write_ladder(&mut out, &b.record, &b.handshake, &b.tcp)?
+                }
+                ExplainFormat::Json => {
+                    report::ladder::write_ladder_json(&mut out, &b.record, &b.handshake, &b.tcp)?
+                }
+            }
+        }
+    }
+    out.flush()?;
     Ok(if a.error.is_some() {
         EXIT_INPUT_ERROR
     } else {
         EXIT_OK
     })
+}
+
+/// `explain` without `--conn`: the failing connections (index, server, cause), and how to
+/// pick one.
+fn list_failing(
+    out: &mut dyn Write,
+    args: &ExplainArgs,
+    failing: &[ConnectionRecord],
+    total: usize,
+    style: TableStyle,
+) -> std::io::Result<()> {
+    let path = args.path.display();
+    if args.format == ExplainFormat::Json {
+        for r in failing {
+            serde_json::to_writer(&mut *out, &report::ladder::FailingConnection::of(r))?;
+            writeln!(out)?;
+        }
+        return Ok(());
+    }
+    if failing.is_empty() {
+        writeln!(
+            out,
+            "No failing connection in {path} ({total} connection{}); explain one anyway with `--conn N`.",
+            if total == 1 { "" } else { "s" }
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{} failing connection{} of {total} in {path}:",
+        failing.len(),
+        if failing.len() == 1 { "" } else { "s" }
+    )?;
+    let mut t = report::new_table(style);
+    t.set_header(["#", "Server", "Failed at", "Cause"]);
+    for r in failing {
+        let at = r
+            .failed_at
+            .and_then(|a| serde_json::to_value(a).ok())
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        t.add_row([
+            r.index.to_string(),
+            format!("{}\n→ {}", r.sni.as_deref().unwrap_or("(no SNI)"), r.server),
+            at,
+            r.cause
+                .clone()
+                .unwrap_or_else(|| "(no finding explains it)".into()),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    let first = failing[0].index;
+    let several = failing
+        .iter()
+        .take(2)
+        .map(|r| r.index.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    writeln!(
+        out,
+        "Explain one with `tlscap explain {path} --conn {first}`"
+    )?;
+    if failing.len() > 1 {
+        writeln!(out, "(several: `--conn {several}`).")?;
+    }
+    Ok(())
 }
 
 /// A side of `compare` as given: the capture and which of its connections.
@@ -1138,8 +1508,23 @@ fn compare(
     if bad.0 != good.0 {
         paths.push(bad.0.clone());
     }
-    let mut analyses: Vec<app::FileAnalysis> =
-        paths.iter().map(|p| app::analyze_file(p, opts)).collect();
+    let found = match find_settings(&paths, common) {
+        Ok(f) => f,
+        Err(code) => return Ok(code),
+    };
+    let (per_file, used) = match per_file_options(common, &paths, &found) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("tlscap: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    announce_settings(&found, &used, common);
+    let opts_of = |p: &PathBuf| per_file.get(p).map_or(opts, |o| &**o);
+    let mut analyses: Vec<app::FileAnalysis> = paths
+        .iter()
+        .map(|p| app::analyze_file(p, opts_of(p)))
+        .collect();
     let mut failed = false;
     for a in &analyses {
         for w in &a.warnings {
@@ -1152,7 +1537,7 @@ fn compare(
             failed = true;
         }
     }
-    app::apply_cross_connection(&mut analyses, &opts.findings);
+    app::apply_cross_connection(&mut analyses, &opts_of(&paths[0]).findings);
     let side = |(path, pick): &(PathBuf, Pick)| -> Vec<Observed> {
         let i = paths.iter().position(|p| p == path).unwrap_or(0);
         let Some(a) = analyses.get(i) else {

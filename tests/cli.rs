@@ -151,6 +151,116 @@ fn explain_prints_the_ladder_and_the_findings() {
     assert!(stderr(&bad).contains("indexes: 0, 1"), "{}", stderr(&bad));
 }
 
+/// Without `--conn`, explain lists the failing connections and how to pick one; `--conn`
+/// takes several (repeated or a comma list, each shown once, in the order given).
+#[test]
+fn explain_without_conn_lists_the_failing_connections() {
+    let out = tlscap(&[
+        "explain",
+        "-q",
+        "--width",
+        "80",
+        "samples/cert-inconsistent-pool.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2 failing connections of 4 in samples/cert-inconsistent-pool.pcap:
+┌───┬──────────────────┬───────────┬───────────────────┐
+│ # ┆ Server           ┆ Failed at ┆ Cause             │
+╞═══╪══════════════════╪═══════════╪═══════════════════╡
+│ 1 ┆ api.tlscap.test  ┆ handshake ┆ cert-inconsistent │
+│   ┆ → 127.0.0.1:8454 ┆           ┆                   │
+│ 3 ┆ api.tlscap.test  ┆ handshake ┆ cert-inconsistent │
+│   ┆ → 127.0.0.1:8454 ┆           ┆                   │
+└───┴──────────────────┴───────────┴───────────────────┘
+Explain one with `tlscap explain samples/cert-inconsistent-pool.pcap --conn 1`
+(several: `--conn 1,3`).
+"
+    );
+    let json = tlscap(&[
+        "explain",
+        "--format",
+        "json",
+        "samples/sni-gated-client-auth.pcap",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&json.stdout),
+        "{\"type\":\"failing\",\"file\":\"samples/sni-gated-client-auth.pcap\",\"index\":1,\"server\":\"127.0.0.1:8412\",\"sni\":null,\"failed_at\":\"http\",\"cause\":\"sni-gated-client-auth\"}\n"
+    );
+    let none = tlscap(&["explain", "-q", "samples/tls13-curl-sni.pcap"]);
+    assert_eq!(
+        String::from_utf8_lossy(&none.stdout),
+        "No failing connection in samples/tls13-curl-sni.pcap (1 connection); explain one anyway with `--conn N`.\n"
+    );
+    let several = |args: &[&str]| {
+        let mut all = vec!["explain", "-q"];
+        all.extend(args);
+        all.push("samples/cert-inconsistent-pool.pcap");
+        let out = tlscap(&all);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("Connection "))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let want = [
+        "Connection 3 in samples/cert-inconsistent-pool.pcap",
+        "Connection 0 in samples/cert-inconsistent-pool.pcap",
+    ];
+    assert_eq!(several(&["--conn", "3,0"]), want);
+    assert_eq!(
+        several(&["--conn", "3", "--conn", "0", "--conn", "3"]),
+        want
+    );
+    // explain takes its own options only.
+    for ignored in [
+        ["--view", "findings"],
+        ["--fail-on", "error"],
+        ["--threads", "2"],
+    ] {
+        let mut args = vec!["explain", "samples/tls13-curl-sni.pcap"];
+        args.extend(ignored);
+        assert_eq!(tlscap(&args).status.code(), Some(2), "{ignored:?}");
+    }
+}
+
+/// `explain --format json` writes the ladder as events, one JSON object each.
+#[test]
+fn explain_json_is_the_ladder_as_events() {
+    let out = tlscap(&[
+        "explain",
+        "-q",
+        "--format",
+        "json",
+        "--conn",
+        "1",
+        "samples/sni-gated-client-auth.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let events: Vec<Value> = json_lines(&out);
+    assert_eq!(events.len(), 21);
+    assert!(events
+        .iter()
+        .all(|e| e["type"] == "event" && e["conn"] == 1));
+    assert_eq!(
+        events[2],
+        serde_json::json!({"type": "event", "file": "samples/sni-gated-client-auth.pcap",
+            "conn": 1, "packet": 22, "time_s": 0.002237, "direction": "to-server", "kind": "tls",
+            "detail": "ClientHello no SNI ALPN=h2,http/1.1 versions=TLS 1.3,TLS 1.2,TLS 1.1,TLS 1.0"})
+    );
+    let kinds = |k: &str| events.iter().filter(|e| e["kind"] == k).count();
+    assert_eq!(
+        (kinds("tcp"), kinds("tls"), kinds("http"), kinds("data")),
+        (4, 13, 2, 2)
+    );
+    // The HTTP 401 of packet 31, in the table at 0.004164 s.
+    let http: Vec<&Value> = events.iter().filter(|e| e["kind"] == "http").collect();
+    assert_eq!(http[1]["detail"], "HTTP 401");
+    assert_eq!(http[1]["packet"], 31);
+    assert_eq!(http[1]["direction"], "to-client");
+}
+
 #[test]
 fn fail_on_sets_exit_code_3() {
     let failing = [
@@ -335,7 +445,8 @@ fn tables_are_paged_without_losing_or_reordering_rows() {
     .iter()
     .filter(|r| r["type"] == "finding")
     .count();
-    assert_eq!(findings, 157);
+    // samples/tlscap.toml gives cert-revoked-crl.pcap its CRL: `cert-revoked` is one of them.
+    assert_eq!(findings, 158);
     // Pages of 11 connections: the last page must hold rows of more than one file, or the table
     // prints it without its File column and its cells differ.
     for (view, header_lines, page, tables) in [
@@ -473,7 +584,15 @@ fn a_gzip_capture_cut_inside_its_trailer_exits_1() {
 fn a_write_error_names_the_output_and_exits_4() {
     let sample = common::sample("tcp-refused.pcap");
     let sample = sample.to_str().unwrap();
-    let out = tlscap(&["--format", "json", "-o", "/dev/full", sample]);
+    // Without samples/tlscap.toml: stderr then holds the write error alone.
+    let out = tlscap(&[
+        "--no-settings",
+        "--format",
+        "json",
+        "-o",
+        "/dev/full",
+        sample,
+    ]);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert_eq!(
         stderr(&out),
@@ -481,7 +600,7 @@ fn a_write_error_names_the_output_and_exits_4() {
     );
     for format in ["json", "csv", "table"] {
         let out = Command::new(env!("CARGO_BIN_EXE_tlscap"))
-            .args(["--format", format, sample])
+            .args(["--no-settings", "--format", format, sample])
             .stdout(std::fs::File::create("/dev/full").unwrap())
             .output()
             .unwrap();
@@ -515,7 +634,7 @@ fn a_missing_temporary_directory_keeps_records_in_memory() {
     let sample = common::sample("tls13-http-401-200.pcap");
     let run = |budget: &str| {
         Command::new(env!("CARGO_BIN_EXE_tlscap"))
-            .args(["--format", "json", "--no-auto-keylog"])
+            .args(["--format", "json", "--no-auto-keylog", "--no-settings"])
             .arg(&sample)
             .env("TMPDIR", &missing)
             .env("TLSCAP_SPILL_MEMORY", budget)
@@ -526,6 +645,7 @@ fn a_missing_temporary_directory_keeps_records_in_memory() {
         "--format",
         "json",
         "--no-auto-keylog",
+        "--no-settings",
         sample.to_str().unwrap(),
     ]);
     // 300 bytes: the first record needs the disk; 4x that holds both.
@@ -600,9 +720,11 @@ fn records_but_file(out: &Output) -> Vec<Value> {
 /// untouched capture's.
 #[test]
 fn one_corrupt_timestamp_does_not_split_a_connection() {
+    // The altered copies live in a directory without samples/tlscap.toml.
     let original = tlscap(&[
         "--format",
         "json",
+        "--no-settings",
         common::sample("tls13-http-401-200.pcap").to_str().unwrap(),
     ]);
     let want = records_but_file(&original);

@@ -1,5 +1,5 @@
-//! `--outcome` keeps connections with one outcome; `--sort` lists them by time, outcome or
-//! server instead of file order. On the captures in samples/.
+//! `--outcome` keeps connections with one outcome; `--sort` lists them by time, outcome,
+//! server or worst finding instead of file order. On the captures in samples/.
 
 mod common;
 
@@ -132,4 +132,41 @@ fn findings_follow_the_sort_within_each_severity() {
         first_row.contains("dtls-role-conflict")
             && first_row.contains("dtls-role-conflict.pcap #0")
     );
+}
+
+#[test]
+fn sort_by_severity_lists_the_worst_findings_first() {
+    let rs = connections(&["--sort", "severity"]);
+    let rank = |r: &serde_json::Value| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| match str_of(&f["severity"]) {
+                "error" => 3,
+                "warning" => 2,
+                _ => 1,
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    let mut runs: Vec<(u32, usize)> = Vec::new();
+    for r in &rs {
+        match runs.last_mut() {
+            Some((last, n)) if *last == rank(r) => *n += 1,
+            _ => runs.push((rank(r), 1)),
+        }
+    }
+    // 59 connections with an error, 21 with a warning at worst, none with info only, 50 clean.
+    assert_eq!(runs, [(3, 59), (2, 21), (0, 50)]);
+    let at = |i: usize| (str_of(&rs[i]["file"]), rs[i]["index"].as_u64().unwrap());
+    assert_eq!(at(0), ("samples/tls12-mtls-no-cert.pcap", 0));
+    assert_eq!(at(59), ("samples/tls12-no-sni.pcap", 0));
+    assert_eq!(at(80), ("samples/tls13-curl-sni.pcap", 0));
+    // Each group by start time.
+    for (from, to) in [(0, 59), (59, 80), (80, 130)] {
+        assert!(rs[from..to]
+            .windows(2)
+            .all(|w| str_of(&w[0]["start"]) <= str_of(&w[1]["start"])));
+    }
 }

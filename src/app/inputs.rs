@@ -15,7 +15,7 @@ pub struct Inputs {
     /// Inputs that could not be used at all (missing, unreadable, a directory without captures).
     pub problems: Vec<String>,
     /// Files met while walking directories that are not captures (path, reason); key logs
-    /// beside captures are used, not listed. FIFOs, sockets and devices met while walking are
+    /// beside captures and settings files are used, not listed. FIFOs, sockets and devices met while walking are
     /// listed here unopened: opening a FIFO with no writer would block the batch forever.
     pub skipped: Vec<(PathBuf, String)>,
 }
@@ -114,6 +114,7 @@ fn walk(dir: &Path, found: &mut Inputs) {
             Sniff::Capture => found.files.push(p),
             _ if named_like_capture(&p) => found.files.push(p),
             _ if is_key_log(&p) => {}
+            _ if p.file_name() == Some(std::ffi::OsStr::new(super::settings::FILE_NAME)) => {}
             Sniff::Empty => found.skipped.push((p, "empty file".into())),
             Sniff::Other(magic) => found
                 .skipped

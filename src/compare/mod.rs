@@ -14,6 +14,7 @@ use crate::flow::Direction;
 use crate::record::{ConnectionRecord, FindingKind, Outcome};
 use crate::tls::names::is_grease;
 use crate::tls::HandshakeSummary;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// What a ClientHello offered, and the proxy it went through: the lists a comparison names
@@ -160,7 +161,9 @@ pub struct Observed {
 }
 
 /// What a difference is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Aspect {
     /// Direct, or through a proxy (HTTP CONNECT, SOCKS).
@@ -247,7 +250,7 @@ impl std::fmt::Display for Aspect {
 }
 
 /// The `type` of a difference: always `"difference"`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub enum DifferenceType {
     /// `"difference"`.
     #[default]
@@ -256,7 +259,7 @@ pub enum DifferenceType {
 }
 
 /// Which connection a side of a difference is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ConnRef {
     /// The capture file.
     pub file: String,
@@ -274,7 +277,7 @@ impl ConnRef {
 }
 
 /// One difference between a working and a failing connection to the same service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Difference {
     /// Always `"difference"`.
     #[serde(rename = "type")]
@@ -433,6 +436,13 @@ impl Pick {
                 .is_some_and(|s| crate::findings::glob_match(glob, &s.to_ascii_lowercase())),
         }
     }
+}
+
+/// The record types `compare --format json` writes, for the JSON Schema of the output
+/// ([`crate::report::schema::output_schema_with`]).
+pub fn schema_records(generator: &mut schemars::SchemaGenerator) -> Vec<(&'static str, String)> {
+    generator.subschema_for::<Difference>();
+    vec![("difference", Difference::schema_name().into_owned())]
 }
 
 #[cfg(test)]

@@ -32,12 +32,22 @@ fn define<T: JsonSchema>(generator: &mut SchemaGenerator) -> String {
     T::schema_name().into_owned()
 }
 
-/// The schema of tlscap's JSON output: one of the record types, told apart by `type`.
+/// The record types of later stages (`compare`'s), defined in a generator: each record
+/// type with its definition's name.
+pub type MoreRecords = dyn Fn(&mut SchemaGenerator) -> Vec<(&'static str, String)>;
+
+/// The schema of tlscap's JSON output: one of the record types, told apart by `type`
+/// (those of the listing views and of `explain`).
 pub fn output_schema() -> Value {
+    output_schema_with(&|_| Vec::new())
+}
+
+/// [`output_schema`] with the record types `more` defines (a later stage's: `compare`).
+pub fn output_schema_with(more: &MoreRecords) -> Value {
     let mut generator = schemars::generate::SchemaSettings::draft2020_12()
         .for_serialize()
         .into_generator();
-    let records = [
+    let mut records = vec![
         ("connection", define::<ConnectionRecord>(&mut generator)),
         ("finding", define::<FindingRow<'static>>(&mut generator)),
         ("server", define::<ServerRow>(&mut generator)),
@@ -45,7 +55,16 @@ pub fn output_schema() -> Value {
         ("file", define::<FileRow>(&mut generator)),
         ("error", define::<InputError>(&mut generator)),
         ("skipped", define::<Skipped>(&mut generator)),
+        (
+            "event",
+            define::<super::ladder::LadderEvent<'static>>(&mut generator),
+        ),
+        (
+            "failing",
+            define::<super::ladder::FailingConnection<'static>>(&mut generator),
+        ),
     ];
+    records.extend(more(&mut generator));
     let mut defs = generator.take_definitions(true);
     for (record_type, name) in &records {
         // `type` is a fixed string in each record (a `&'static str` in most types).
@@ -81,8 +100,9 @@ pub fn output_schema() -> Value {
     root.insert(
         "description".into(),
         json!(
-            "One line of `tlscap --format json`: a record whose `type` names its kind. Fields \
-             may be added in later versions, never renamed."
+            "One line of `tlscap --format json` (or of `tlscap explain` and `tlscap compare` \
+             with `--format json`): a record whose `type` names its kind. Fields may be added \
+             in later versions, never renamed."
         ),
     );
     root.insert("type".into(), json!("object"));
@@ -96,10 +116,11 @@ pub fn output_schema() -> Value {
     Value::Object(root)
 }
 
-/// [`output_schema`] as pretty JSON with a final newline (docs/schema.json).
-pub fn output_schema_text() -> String {
-    let mut text =
-        serde_json::to_string_pretty(&output_schema()).unwrap_or_else(|e| format!("\"{e}\""));
+/// [`output_schema_with`] as pretty JSON with a final newline (docs/schema.json is the text
+/// with `compare`'s records).
+pub fn output_schema_text(more: &MoreRecords) -> String {
+    let mut text = serde_json::to_string_pretty(&output_schema_with(more))
+        .unwrap_or_else(|e| format!("\"{e}\""));
     text.push('\n');
     text
 }
@@ -120,6 +141,8 @@ mod tests {
             ("FileRow", "file"),
             ("InputError", "error"),
             ("Skipped", "skipped"),
+            ("LadderEvent", "event"),
+            ("FailingConnection", "failing"),
         ] {
             let t = &defs[name]["properties"]["type"];
             assert!(
