@@ -86,7 +86,7 @@ fn samples_settings_give_the_same_records_as_the_options() {
             .count()
     };
     assert_eq!(untrusted(&got), 7);
-    assert_eq!(untrusted(&bare), 93);
+    assert_eq!(untrusted(&bare), 97);
 }
 
 /// A temporary case folder: captures linked from samples/ (not copied) and settings files.
