@@ -294,3 +294,37 @@ fn corpus_protocol_version_and_handshake_failure_alerts() {
     assert_eq!(rs[0]["cause"], "tls-alert");
     assert_eq!(findings(&rs[0])[0], f("tls-alert", "error", None));
 }
+
+/// A server with its own preference order (-serverpref) picks another suite than the client's
+/// first: the choices differ from connection to connection, and nothing is wrong.
+#[test]
+fn a_server_that_prefers_another_suite_is_clean() {
+    for keys in [
+        &[][..],
+        &["--keylog", "samples/cipher-server-preference.keys"][..],
+    ] {
+        let mut args = vec!["samples/cipher-server-preference.pcap"];
+        args.extend_from_slice(keys);
+        let seen: Vec<_> = records(&args)
+            .iter()
+            .map(|r| {
+                (
+                    r["version"].as_str().unwrap().to_string(),
+                    r["cipher"].as_str().unwrap().to_string(),
+                    r["outcome"].as_str().unwrap().to_string(),
+                    findings(r),
+                )
+            })
+            .collect();
+        let ok = |v: &str, c: &str| (v.to_string(), c.to_string(), "ok".to_string(), vec![]);
+        assert_eq!(
+            seen,
+            [
+                ok("TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
+                ok("TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+                ok("TLS 1.3", "TLS_AES_256_GCM_SHA384"),
+                ok("TLS 1.3", "TLS_CHACHA20_POLY1305_SHA256"),
+            ]
+        );
+    }
+}

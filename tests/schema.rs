@@ -104,12 +104,12 @@ fn samples_json_validates_in_every_view() {
     for (view, expected) in [
         (
             "connections",
-            counts(&[("connection", 124), ("skipped", 151)]),
+            counts(&[("connection", 135), ("skipped", 156)]),
         ),
-        ("findings", counts(&[("finding", 235), ("skipped", 151)])),
-        ("servers", counts(&[("server", 79), ("skipped", 151)])),
-        ("summary", counts(&[("summary", 1), ("skipped", 151)])),
-        ("files", counts(&[("file", 98), ("skipped", 151)])),
+        ("findings", counts(&[("finding", 246), ("skipped", 156)])),
+        ("servers", counts(&[("server", 82), ("skipped", 156)])),
+        ("summary", counts(&[("summary", 1), ("skipped", 156)])),
+        ("files", counts(&[("file", 101), ("skipped", 156)])),
     ] {
         assert_eq!(validate(&json_of(&samples, view)), expected, "view {view}");
     }

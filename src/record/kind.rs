@@ -162,6 +162,8 @@ finding_kinds! {
         "Client: offer ECDHE suites with AES-GCM or ChaCha20-Poly1305 (and TLS 1.3), by updating its TLS library or its cipher list (old Java, .NET and OpenSSL releases offer only CBC or RSA key exchange); server: only if policy allows, also accept one of the suites the client offers.";
     AlpnMismatch = "alpn-mismatch", Error, "No application protocol (ALPN) in common",
         "Server: enable the protocol the client requires on this listener (for h2: nginx http2 on, or listen ... http2; a proxy in front must offer h2 too); client: also offer http/1.1 in ALPN if it can speak it.";
+    ClientAuthOptionalUnused = "client-auth-optional-unused", Info, "Optional client authentication not used",
+        "Nothing to fix if the application accepts clients without a certificate (nginx ssl_verify_client optional); if this client should authenticate, configure its certificate and key for this endpoint, and make the server require one (ssl_verify_client on) so that a missing certificate fails the handshake instead of a later request.";
 }
 
 impl FindingKind {
