@@ -1148,13 +1148,14 @@ sc_no_common_group() {
   finish
 }
 sc_no_common_sigalg() {
-  begin no-common-sigalg 8494 "s_server with an ECDSA P-256 certificate only (pki/ecdsa-server.pem). Connection 0: s_client (default signature algorithms) succeeds with TLS 1.3. Connection 1: s_client -tls1_3 -sigalgs RSA-PSS+SHA256:RSA+SHA256 (RSA only) is refused with alert handshake_failure right after its ClientHello. Connection 2: the same client with -tls1_2 is refused the same way (no ECDSA suite is usable)."
-  expect status.0 ok; expect findings.0 ""
-  expect status.1 alert; expect findings.1 "no-common-sigalg tls-alert"
+  begin no-common-sigalg 8494 "s_server with an ECDSA P-256 certificate only (pki/ecdsa-server.pem). Connection 0: s_client (default signature algorithms) succeeds with TLS 1.3. Connection 1: s_client -tls1_2 succeeds with an ECDHE-ECDSA suite (which shows the key type without the key log). Connection 2: s_client -tls1_3 -sigalgs RSA-PSS+SHA256:RSA+SHA256 (RSA only) is refused with alert handshake_failure right after its ClientHello. Connection 3: the same client with -tls1_2 is refused the same way (no ECDSA suite is usable)."
+  expect status.0 ok; expect findings.0 ""; expect status.1 ok; expect findings.1 ""
   expect status.2 alert; expect findings.2 "no-common-sigalg tls-alert"
+  expect status.3 alert; expect findings.3 "no-common-sigalg tls-alert"
   srv openssl s_server -WWW -cert "$PKI/ecdsa-server.pem" -key "$PKI/ecdsa-server.key" \
     -cert_chain "$PKI/intermediate.pem" -accept 8494
   INPUT=$GET SC 8494 -servername api.tlscap.test "${VERIFY[@]}"
+  INPUT=$GET SC 8494 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}"
   INPUT=$GET SC 8494 -tls1_3 -sigalgs RSA-PSS+SHA256:RSA+SHA256 -servername api.tlscap.test "${VERIFY[@]}"
   INPUT=$GET SC 8494 -tls1_2 -sigalgs RSA-PSS+SHA256:RSA+SHA256 -servername api.tlscap.test "${VERIFY[@]}"
   finish
@@ -1174,7 +1175,8 @@ ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mt
      client-cert-optional-none client-cert-leaf-only cert-inconsistent-pool cert-consistent-pool
      no-common-version no-common-version-old-server no-common-version-reset no-common-cipher
      alpn-mismatch alpn-h2-none
-     client-cert-resumed cipher-server-preference client-cert-optional-nginx)
+     client-cert-resumed cipher-server-preference client-cert-optional-nginx
+     no-common-group no-common-sigalg)
 printf '%s\n' "${ALL[@]}" > "$S/meta/ORDER"
 t0=$(date +%s)
 for name in "${ALL[@]}"; do

@@ -104,12 +104,12 @@ fn samples_json_validates_in_every_view() {
     for (view, expected) in [
         (
             "connections",
-            counts(&[("connection", 135), ("skipped", 156)]),
+            counts(&[("connection", 142), ("skipped", 158)]),
         ),
-        ("findings", counts(&[("finding", 246), ("skipped", 156)])),
-        ("servers", counts(&[("server", 82), ("skipped", 156)])),
-        ("summary", counts(&[("summary", 1), ("skipped", 156)])),
-        ("files", counts(&[("file", 101), ("skipped", 156)])),
+        ("findings", counts(&[("finding", 257), ("skipped", 158)])),
+        ("servers", counts(&[("server", 84), ("skipped", 158)])),
+        ("summary", counts(&[("summary", 1), ("skipped", 158)])),
+        ("files", counts(&[("file", 103), ("skipped", 158)])),
     ] {
         assert_eq!(validate(&json_of(&samples, view)), expected, "view {view}");
     }
