@@ -23,7 +23,8 @@ set -euo pipefail
 
 S="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PKI=$S/pki
-NS=tlscap-samples
+# TLSCAP_NS: another namespace name, so that two checkouts can make samples at the same time.
+NS=${TLSCAP_NS:-tlscap-samples}
 NX=(ip netns exec "$NS")
 ONLY=("$@")
 
@@ -213,6 +214,20 @@ make_pki_clientauth() {
 }
 [ -f "$PKI/client-expired.pem" ] || make_pki_clientauth
 
+# An ECDSA (P-256) server key, for the signature-algorithm scenario: a leaf for api.tlscap.test
+# signed by the intermediate outside its `openssl ca` database (pki/ca stays as it was).
+make_pki_ecdsa() {
+  cd "$PKI"
+  q() { "$@" >/dev/null 2>&1 || { echo "PKI step failed: $*" >&2; "$@"; exit 1; }; }
+  q openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ecdsa-server.key \
+      -out ecdsa-server.csr -subj "/O=tlscap tests/CN=api.tlscap.test"
+  q openssl x509 -req -in ecdsa-server.csr -CA intermediate.pem -CAkey intermediate.key \
+      -set_serial 0x300 -out ecdsa-server.pem -days 3650 -sha256 -extfile ext.cnf -extensions server
+  rm -f ./*.csr
+  cd "$S"
+}
+[ -f "$PKI/ecdsa-server.pem" ] || make_pki_ecdsa
+
 # ---------------------------------------------------------------- namespace (loopback only)
 ip netns del "$NS" 2>/dev/null || true
 ip netns add "$NS"
@@ -359,6 +374,16 @@ http {
     listen 127.0.0.1:8444;
     add_header Set-Cookie "session=$PL_NOTLS_COOKIE; Path=/" always;
     location / { return 200 "plain http\n"; }
+  }
+  # client-cert-optional-nginx (8492): asks for a client certificate, never requires one
+  server {
+    listen 127.0.0.1:8492 ssl;
+    server_name api.tlscap.test;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_verify_client optional;
+    ssl_client_certificate $PKI/ca-bundle.pem;
+    ssl_verify_depth 2;
+    location / { return 200 "hello, client certificate: \$ssl_client_verify\n"; }
   }
   # alpn-mismatch (8474): an HTTP/1.x-only server (no http2): nginx refuses a ClientHello whose
   # ALPN offers only h2 (alert no_application_protocol)
@@ -953,7 +978,7 @@ sc_client_cert_leaf_only() {
 }
 sc_client_cert_optional_none() {
   begin client-cert-optional-none 8449 "TLS 1.2, s_server asks for a client certificate without requiring one (-verify 1); the client has none, sends an empty Certificate, and the request succeeds (healthy optional client authentication)."
-  expect status.0 ok; expect findings.0 "client-cert-missing"
+  expect status.0 ok; expect findings.0 ""
   srv "${SSRV[@]}" -accept 8449 -tls1_2 -verify 1 -CAfile "$PKI/ca-bundle.pem"
   INPUT=$GET SC 8449 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}"
   finish
@@ -1073,6 +1098,69 @@ sc_alpn_h2_none() {
   finish
 }
 
+# ---------------------------------------------------------------- healthy look-alikes
+sc_client_cert_resumed() {
+  begin client-cert-resumed 8490 "s_server requires a client certificate (-Verify 1). Connection 0: TLS 1.2 full handshake, the client sends its certificate, the session is saved (-sess_out). Connection 1: TLS 1.2 resumption of that session (abbreviated handshake: no CertificateRequest, no certificates). Connections 2 and 3: the same with TLS 1.3 (the resumed handshake uses the session ticket's PSK and carries no CertificateRequest). All four succeed (healthy look-alike of client-cert-not-requested)."
+  expect status.0 ok; expect findings.0 ""; expect status.1 ok; expect findings.1 ""
+  expect status.2 ok; expect findings.2 ""; expect status.3 ok; expect findings.3 ""
+  srv "${SSRV[@]}" -accept 8490 -Verify 1 -CAfile "$PKI/ca-bundle.pem" -verify_return_error
+  local v; for v in -tls1_2 -tls1_3; do
+    INPUT=$GET SC 8490 "$v" -servername api.tlscap.test "${VERIFY[@]}" \
+      -cert "$PKI/client.pem" -key "$PKI/client.key" -sess_out "$RUN/sess$v.pem"
+    INPUT=$GET SC 8490 "$v" -servername api.tlscap.test "${VERIFY[@]}" -sess_in "$RUN/sess$v.pem"
+  done
+  finish
+}
+sc_cipher_server_preference() {
+  begin cipher-server-preference 8491 "s_server with its own preference order (-serverpref): TLS 1.2 suites ECDHE-RSA-AES256-GCM-SHA384 then ECDHE-RSA-AES128-GCM-SHA256, TLS 1.3 suites TLS_AES_256_GCM_SHA384 then TLS_CHACHA20_POLY1305_SHA256. Connection 0: TLS 1.2 client preferring AES128-GCM gets AES256-GCM. Connection 1: TLS 1.2 client offering ChaCha20 first and AES128-GCM gets AES128-GCM. Connection 2: TLS 1.3 client preferring ChaCha20 gets AES-256-GCM. Connection 3: TLS 1.3 client offering only ChaCha20 gets it. All succeed (healthy look-alike of no-common-cipher)."
+  expect status.0 ok; expect findings.0 ""; expect status.1 ok; expect findings.1 ""
+  expect status.2 ok; expect findings.2 ""; expect status.3 ok; expect findings.3 ""
+  srv "${SSRV[@]}" -accept 8491 -serverpref -cipher ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256 \
+    -ciphersuites TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
+  INPUT=$GET SC 8491 -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384 -servername api.tlscap.test "${VERIFY[@]}"
+  INPUT=$GET SC 8491 -tls1_2 -cipher ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256 -servername api.tlscap.test "${VERIFY[@]}"
+  INPUT=$GET SC 8491 -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384 -servername api.tlscap.test "${VERIFY[@]}"
+  INPUT=$GET SC 8491 -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256 -servername api.tlscap.test "${VERIFY[@]}"
+  finish
+}
+sc_client_cert_optional_nginx() {
+  begin client-cert-optional-nginx 8492 "nginx with ssl_verify_client optional, answering HTTP 200 with or without a client certificate. Connection 0: curl TLS 1.2 without a certificate (empty Certificate) gets 200. Connection 1: curl TLS 1.3 without a certificate gets 200. Connection 2: curl TLS 1.3 with the client certificate gets 200 (healthy look-alikes of client-cert-missing)."
+  expect status.0 ok; expect findings.0 ""; expect status.1 ok; expect findings.1 ""
+  expect status.2 ok; expect findings.2 ""
+  listening 8492
+  CURL --tls-max 1.2 --cacert "$R" --resolve api.tlscap.test:8492:127.0.0.1 https://api.tlscap.test:8492/
+  CURL --tlsv1.3 --cacert "$R" --resolve api.tlscap.test:8492:127.0.0.1 https://api.tlscap.test:8492/
+  CURL --tlsv1.3 --cacert "$R" --cert "$PKI/client.pem" --key "$PKI/client.key" \
+    --resolve api.tlscap.test:8492:127.0.0.1 https://api.tlscap.test:8492/
+  finish
+}
+
+# ---------------------------------------------------------------- TLS 1.3 groups and signatures
+sc_no_common_group() {
+  begin no-common-group 8493 "s_server, TLS 1.3 only, key exchange group X25519 only (-groups X25519). Connection 0: s_client -groups X25519 succeeds. Connection 1: s_client -groups P-256 (supported_groups and key share P-256 only) is refused with alert handshake_failure right after its ClientHello. Connection 2: s_client -groups P-256:P-384 is refused the same way."
+  expect status.0 ok; expect findings.0 ""
+  expect status.1 alert; expect findings.1 "no-common-group tls-alert"
+  expect status.2 alert; expect findings.2 "no-common-group tls-alert"
+  srv "${SSRV[@]}" -accept 8493 -tls1_3 -groups X25519
+  INPUT=$GET SC 8493 -tls1_3 -groups X25519 -servername api.tlscap.test "${VERIFY[@]}"
+  INPUT=$GET SC 8493 -tls1_3 -groups P-256 -servername api.tlscap.test "${VERIFY[@]}"
+  INPUT=$GET SC 8493 -tls1_3 -groups P-256:P-384 -servername api.tlscap.test "${VERIFY[@]}"
+  finish
+}
+sc_no_common_sigalg() {
+  begin no-common-sigalg 8494 "s_server with an ECDSA P-256 certificate only (pki/ecdsa-server.pem). Connection 0: s_client (default signature algorithms) succeeds with TLS 1.3. Connection 1: s_client -tls1_2 succeeds with an ECDHE-ECDSA suite (which shows the key type without the key log). Connection 2: s_client -tls1_3 -sigalgs RSA-PSS+SHA256:RSA+SHA256 (RSA only) is refused with alert handshake_failure right after its ClientHello. Connection 3: the same client with -tls1_2 is refused the same way (no ECDSA suite is usable)."
+  expect status.0 ok; expect findings.0 ""; expect status.1 ok; expect findings.1 ""
+  expect status.2 alert; expect findings.2 "no-common-sigalg tls-alert"
+  expect status.3 alert; expect findings.3 "no-common-sigalg tls-alert"
+  srv openssl s_server -WWW -cert "$PKI/ecdsa-server.pem" -key "$PKI/ecdsa-server.key" \
+    -cert_chain "$PKI/intermediate.pem" -accept 8494
+  INPUT=$GET SC 8494 -servername api.tlscap.test "${VERIFY[@]}"
+  INPUT=$GET SC 8494 -tls1_2 -servername api.tlscap.test "${VERIFY[@]}"
+  INPUT=$GET SC 8494 -tls1_3 -sigalgs RSA-PSS+SHA256:RSA+SHA256 -servername api.tlscap.test "${VERIFY[@]}"
+  INPUT=$GET SC 8494 -tls1_2 -sigalgs RSA-PSS+SHA256:RSA+SHA256 -servername api.tlscap.test "${VERIFY[@]}"
+  finish
+}
+
 ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mtls-no-cert
      tls13-mtls-cert-sent tls13-mtls-no-cert tls12-chain-intermediate tls12-leaf-only
      tls12-alert-unknown-ca ipv6-tls13 sni-gated-client-auth
@@ -1086,7 +1174,9 @@ ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mt
      client-cert-wrong-ca client-cert-no-client-auth client-cert-expired client-cert-wrong-ca-tls13
      client-cert-optional-none client-cert-leaf-only cert-inconsistent-pool cert-consistent-pool
      no-common-version no-common-version-old-server no-common-version-reset no-common-cipher
-     alpn-mismatch alpn-h2-none)
+     alpn-mismatch alpn-h2-none
+     client-cert-resumed cipher-server-preference client-cert-optional-nginx
+     no-common-group no-common-sigalg)
 printf '%s\n' "${ALL[@]}" > "$S/meta/ORDER"
 t0=$(date +%s)
 for name in "${ALL[@]}"; do

@@ -9,6 +9,11 @@ use std::process::Command;
 
 /// The records of one sample, key log beside it used, the test PKI's root trusted.
 fn records(sample: &str) -> Vec<Value> {
+    records_with(sample, &[])
+}
+
+/// [`records`] with more options.
+fn records_with(sample: &str, extra: &[&str]) -> Vec<Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_tlscap"))
         .current_dir(common::root())
         .args([
@@ -18,6 +23,7 @@ fn records(sample: &str) -> Vec<Value> {
             "--ca-file",
             "samples/pki/root.pem",
         ])
+        .args(extra)
         .arg(format!("samples/{sample}"))
         .output()
         .expect("run tlscap");
@@ -127,11 +133,104 @@ fn missing_client_certificate_names_the_accepted_cas() {
     assert_eq!(f["message"], format!("127.0.0.1:8405 asked for a client certificate but the client sent none. It accepts certificates issued by: {CAS}."));
     assert_eq!(f["evidence"], format!("CertificateRequest in packet 7 names 2 CAs: {CAS}; the client answered with an empty Certificate in packet 10; the server then sent alert handshake_failure in packet 11."));
     assert_eq!(f["remediation"], format!("Client: configure a client certificate issued by one of the CAs the server accepts ({CAS}), with its private key, for this endpoint."));
-    // Optional client authentication: the connection works, nothing is rejected.
-    let r = &records("client-cert-optional-none.pcap")[0];
+}
+
+/// Optional client authentication (s_server -verify 1; nginx ssl_verify_client optional): the
+/// client sends an empty Certificate and the server answers 200. A fact, not a problem.
+#[test]
+fn optional_client_auth_without_a_certificate_is_an_info_fact() {
+    for (sample, index, port, request, cert, answer) in [
+        (
+            "client-cert-optional-none.pcap",
+            0,
+            8449,
+            7,
+            10,
+            "HTTP 200 in packet 13; the server then sent alert close_notify in packet 14",
+        ),
+        (
+            "client-cert-optional-nginx.pcap",
+            0,
+            8492,
+            7,
+            10,
+            "HTTP 200 in packet 13",
+        ),
+        (
+            "client-cert-optional-nginx.pcap",
+            1,
+            8492,
+            23,
+            27,
+            "HTTP 200 in packet 31",
+        ),
+    ] {
+        let rs = records(sample);
+        let r = &rs[index];
+        assert_eq!(r["outcome"], "ok", "{sample} #{index}");
+        assert_eq!(r["cert_requested"], true);
+        assert_eq!(r["client_cert_sent"], false);
+        assert_eq!(ids(r), ["client-auth-optional-unused"], "{sample} #{index}");
+        let f = finding(r, "client-auth-optional-unused");
+        assert_eq!(f["severity"], "info");
+        assert_eq!(f["message"], format!("127.0.0.1:{port} asked for a client certificate without requiring one: the client sent none and the server carried on (optional client authentication)."));
+        assert_eq!(f["evidence"], format!("CertificateRequest in packet {request} names 2 CAs: {CAS}; the client answered with an empty Certificate in packet {cert}; the server answered {answer}."));
+    }
+    // The TLS 1.3 client that sent its certificate: nothing to say.
+    let r = &records("client-cert-optional-nginx.pcap")[2];
+    assert_eq!(
+        (r["outcome"].as_str(), r["client_cert_sent"].as_bool()),
+        (Some("ok"), Some(true))
+    );
+    assert!(ids(r).is_empty(), "{:?}", ids(r));
+}
+
+/// When this client is expected to authenticate, the same connection is a warning: it worked,
+/// but without the identity the operator counts on.
+#[test]
+fn optional_client_auth_is_a_warning_when_client_auth_is_expected() {
+    let r = &records_with(
+        "client-cert-optional-none.pcap",
+        &["--expect-client-auth", "127.0.0.1:8449"],
+    )[0];
     assert_eq!(r["outcome"], "ok");
     assert_eq!(ids(r), ["client-cert-missing"]);
-    assert_eq!(finding(r, "client-cert-missing")["severity"], "warning");
+    let f = finding(r, "client-cert-missing");
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(f["message"], format!("127.0.0.1:8449 asked for a client certificate but the client sent none. The server carried on without one (optional client authentication), but this client is expected to authenticate (--expect-client-auth). It accepts certificates issued by: {CAS}."));
+}
+
+/// A server requiring client certificates resumes sessions without a CertificateRequest (TLS
+/// 1.2 abbreviated handshake; TLS 1.3 PSK, RFC 8446 4.3.2): no client-certificate finding, even
+/// when the same server asked on the full handshakes or client auth is expected.
+#[test]
+fn resumed_sessions_of_a_client_auth_server_stay_clean() {
+    for extra in [&[][..], &["--expect-client-auth", "127.0.0.1:8490"][..]] {
+        let rs = records_with("client-cert-resumed.pcap", extra);
+        let seen: Vec<_> = rs
+            .iter()
+            .map(|r| {
+                (
+                    r["version"].as_str().unwrap(),
+                    r["resumed"].as_bool().unwrap(),
+                    r["cert_requested"].as_bool(),
+                    r["client_cert_sent"].as_bool(),
+                    r["outcome"].as_str().unwrap(),
+                    ids(r).len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("TLS 1.2", false, Some(true), Some(true), "ok", 0),
+                ("TLS 1.2", true, Some(false), Some(false), "ok", 0),
+                ("TLS 1.3", false, Some(true), Some(true), "ok", 0),
+                ("TLS 1.3", true, Some(false), Some(false), "ok", 0),
+            ],
+            "{extra:?}"
+        );
+    }
 }
 
 #[test]
@@ -141,6 +240,8 @@ fn accepted_client_certificates_and_resumptions_stay_clean() {
         "tls13-mtls-cert-sent.pcap",
         "tls12-resumption.pcap",
         "client-cert-optional-none.pcap",
+        "client-cert-optional-nginx.pcap",
+        "client-cert-resumed.pcap",
     ] {
         for r in records(sample) {
             let ids = ids(&r);

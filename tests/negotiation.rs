@@ -294,3 +294,84 @@ fn corpus_protocol_version_and_handshake_failure_alerts() {
     assert_eq!(rs[0]["cause"], "tls-alert");
     assert_eq!(findings(&rs[0])[0], f("tls-alert", "error", None));
 }
+
+/// A server with its own preference order (-serverpref) picks another suite than the client's
+/// first: the choices differ from connection to connection, and nothing is wrong.
+#[test]
+fn a_server_that_prefers_another_suite_is_clean() {
+    for keys in [
+        &[][..],
+        &["--keylog", "samples/cipher-server-preference.keys"][..],
+    ] {
+        let mut args = vec!["samples/cipher-server-preference.pcap"];
+        args.extend_from_slice(keys);
+        let seen: Vec<_> = records(&args)
+            .iter()
+            .map(|r| {
+                (
+                    r["version"].as_str().unwrap().to_string(),
+                    r["cipher"].as_str().unwrap().to_string(),
+                    r["outcome"].as_str().unwrap().to_string(),
+                    findings(r),
+                )
+            })
+            .collect();
+        let ok = |v: &str, c: &str| (v.to_string(), c.to_string(), "ok".to_string(), vec![]);
+        assert_eq!(
+            seen,
+            [
+                ok("TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
+                ok("TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+                ok("TLS 1.3", "TLS_AES_256_GCM_SHA384"),
+                ok("TLS 1.3", "TLS_CHACHA20_POLY1305_SHA256"),
+            ]
+        );
+    }
+}
+
+/// TLS 1.3, a server with X25519 only: clients offering only P-256 (and P-384) are refused with
+/// handshake_failure, which connection #0's key share (in clear) explains.
+#[test]
+fn a_tls13_server_refuses_clients_without_its_key_exchange_group() {
+    let rs = records(&["samples/no-common-group.pcap"]);
+    assert_eq!(rs.len(), 3);
+    assert_eq!(rs[0]["outcome"], "ok");
+    assert!(findings(&rs[0]).is_empty(), "{}", rs[0]["findings"]);
+    for (r, offered, hello, alert) in [
+        (&rs[1], "secp256r1", 24, 26),
+        (&rs[2], "secp256r1, secp384r1", 34, 36),
+    ] {
+        cause_then_alert(r, "no-common-group");
+        let g = finding(r, "no-common-group");
+        assert_eq!(g["message"], format!("127.0.0.1:8493 refused the TLS 1.3 ClientHello with alert handshake_failure: none of the key exchange groups the client offered ({offered}) is one the server chose for other clients in this capture (x25519)."));
+        assert_eq!(g["evidence"], format!("ClientHello in packet {hello} offers supported_groups {offered}; alert handshake_failure from the server in packet {alert}; connection #0 negotiated x25519 with this server; groups it chose in the capture: x25519."));
+        assert_eq!(g["remediation"], "Client: offer x25519 in supported_groups (OpenSSL -groups or SSL_CTX_set1_groups_list, Java jdk.tls.namedGroups, curl --curves), or update its TLS library; server: if policy allows, also accept one of the client's groups (OpenSSL -groups, nginx ssl_ecdh_curve).");
+    }
+}
+
+/// A server with an ECDSA certificate only: clients offering only RSA signature algorithms
+/// are refused with handshake_failure in TLS 1.3 and TLS 1.2. Without the key log the key type
+/// shows in connection #1's ECDHE-ECDSA suite; with it, in connection #0's certificate.
+#[test]
+fn an_ecdsa_server_refuses_clients_offering_only_rsa_signatures() {
+    for (keys, example) in [
+        (&[][..], 1),
+        (&["--keylog", "samples/no-common-sigalg.keys"][..], 0),
+    ] {
+        let mut args = vec!["samples/no-common-sigalg.pcap"];
+        args.extend_from_slice(keys);
+        let rs = records(&args);
+        assert_eq!(rs.len(), 4);
+        for r in &rs[..2] {
+            assert_eq!(r["outcome"], "ok");
+            assert!(findings(r).is_empty(), "{}", r["findings"]);
+        }
+        for (r, hello, alert) in [(&rs[2], 44, 46), (&rs[3], 54, 56)] {
+            cause_then_alert(r, "no-common-sigalg");
+            let s = finding(r, "no-common-sigalg");
+            assert_eq!(s["message"], "127.0.0.1:8494 refused the ClientHello with alert handshake_failure: its certificate has an ECDSA key, and none of the 2 signature algorithms the client offered (rsa_pss_rsae_sha256, rsa_pkcs1_sha256) can sign with it.");
+            assert_eq!(s["evidence"], format!("ClientHello in packet {hello} offers signature_algorithms rsa_pss_rsae_sha256, rsa_pkcs1_sha256; alert handshake_failure from the server in packet {alert}; connection #{example} got this server's certificate, with an ECDSA key."));
+            assert_eq!(s["remediation"], "Client: offer signature algorithms for ECDSA keys (ecdsa_secp256r1_sha256) in signature_algorithms (OpenSSL -sigalgs, Java jdk.tls.client.SignatureSchemes), or update its TLS library; server: if such clients must be served, add a certificate with an RSA key beside this one (nginx: a second ssl_certificate and ssl_certificate_key).");
+        }
+    }
+}

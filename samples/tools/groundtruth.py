@@ -378,11 +378,17 @@ def connections(frames, encrypted_view, http_detail=False):
         c["cipher"] = cipher
         c["resumed"] = resumed
         c["hello_retry"] = hello_retry
-        if hidden or not server_hello_seen:
+        # A resumed TLS 1.3 handshake (pre_shared_key in the clear ServerHello) carries no
+        # CertificateRequest (RFC 8446 4.3.2), so the answer is known without the keys.
+        if resumed and tls13:
+            c["cert_requested"] = False
+        elif hidden or not server_hello_seen:
             c["cert_requested"] = None
         else:
             c["cert_requested"] = cert_req
-        if hidden:
+        if resumed and tls13:
+            c["client_cert_sent"] = False
+        elif hidden:
             c["client_cert_sent"] = None
         else:
             c["client_cert_sent"] = bool(client_cert)

@@ -33,8 +33,13 @@ pub(super) fn http_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut 
     {
         unauthorized(r, hs, h, out);
         // A 401/403 to a request with no credentials of its own, on a handshake without a
-        // CertificateRequest: the certificate the server expects was never asked for.
-        if h.auth == "none" && hs.client_hello.is_some() && hs.cert_requested() == Some(false) {
+        // CertificateRequest: the certificate the server expects was never asked for. A
+        // resumed session carries none by design, so it proves nothing there.
+        if h.auth == "none"
+            && hs.client_hello.is_some()
+            && hs.cert_requested() == Some(false)
+            && !hs.resumed()
+        {
             let done = match hs.server_hello_done {
                 Some(m) => format!(
                     "ServerHelloDone in packet {} with no CertificateRequest before it",

@@ -1,4 +1,5 @@
-//! Handshake negotiation: `no-common-version`, `no-common-cipher` and `alpn-mismatch`.
+//! Handshake negotiation: `no-common-version`, `no-common-cipher`, `no-common-group`,
+//! `no-common-sigalg` and `alpn-mismatch`.
 //!
 //! A server that refuses a ClientHello says little: an alert, or a reset. What it would have
 //! accepted shows on its other connections. So each connection keeps what its server chose
@@ -10,10 +11,12 @@
 use super::{finding, Finding, FindingKind, Severity};
 use crate::flow::{Direction, Side, TcpSummary};
 use crate::record::ConnectionRecord;
-use crate::tls::names::{alert_name, cipher_name, is_grease, version_name};
+use crate::tls::names::{
+    alert_name, cipher_name, group_name, is_grease, signature_scheme_name, version_name,
+};
 use crate::tls::HandshakeSummary;
 use std::net::SocketAddr;
-use tls_parser::{TlsCipherKx, TlsCipherMac, TlsCipherSuite};
+use tls_parser::{TlsCipherAu, TlsCipherKx, TlsCipherMac, TlsCipherSuite};
 
 const PROTOCOL_VERSION: u8 = 70;
 const HANDSHAKE_FAILURE: u8 = 40;
@@ -34,6 +37,107 @@ pub struct Chosen {
     pub version: u16,
     /// Negotiated cipher suite.
     pub cipher: u16,
+    /// TLS 1.3: the key exchange group of the server's key share.
+    pub group: Option<u16>,
+    /// The kind of key its certificate holds, when the handshake shows it (a TLS 1.2 suite
+    /// names it; a TLS 1.3 certificate is readable with the key log).
+    pub key: Option<ServerKey>,
+}
+
+/// The kind of key a server certificate holds: it decides which signature algorithms the
+/// server can sign its handshake with, so a client must offer one of them.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum ServerKey {
+    /// rsaEncryption.
+    Rsa,
+    /// id-ecPublicKey.
+    Ecdsa,
+    /// Ed25519.
+    Ed25519,
+    /// Ed448.
+    Ed448,
+}
+
+impl ServerKey {
+    const ALL: [ServerKey; 4] = [
+        ServerKey::Rsa,
+        ServerKey::Ecdsa,
+        ServerKey::Ed25519,
+        ServerKey::Ed448,
+    ];
+
+    /// From a certificate summary's key text (`RSA 2048`, `EC P-256`, `Ed25519`).
+    pub fn of_key_text(key: &str) -> Option<ServerKey> {
+        if key.starts_with("RSA ") {
+            Some(ServerKey::Rsa)
+        } else if key.starts_with("EC ") {
+            Some(ServerKey::Ecdsa)
+        } else {
+            match key {
+                "Ed25519" => Some(ServerKey::Ed25519),
+                "Ed448" => Some(ServerKey::Ed448),
+                _ => None,
+            }
+        }
+    }
+
+    /// From a TLS ≤ 1.2 suite's authentication (TLS 1.3 suites name none).
+    fn of_suite(cipher: u16) -> Option<ServerKey> {
+        match TlsCipherSuite::from_id(cipher)?.au {
+            TlsCipherAu::Rsa => Some(ServerKey::Rsa),
+            TlsCipherAu::Ecdsa => Some(ServerKey::Ecdsa),
+            _ => None,
+        }
+    }
+
+    /// Whether a server with this key can sign with `scheme` (a TLS 1.3 SignatureScheme or
+    /// a TLS 1.2 (hash, signature) pair).
+    fn signs_with(self, scheme: u16) -> bool {
+        let tls12_pair = |sig: u16| scheme & 0xff == sig && (1..=6).contains(&(scheme >> 8));
+        match self {
+            // rsa_pkcs1_*, rsa_pss_rsae_* (rsa_pss_pss_* needs an RSASSA-PSS key).
+            ServerKey::Rsa => tls12_pair(1) || (0x0804..=0x0806).contains(&scheme),
+            // ecdsa_*, ecdsa_brainpool*_tls13.
+            ServerKey::Ecdsa => tls12_pair(3) || (0x081a..=0x081c).contains(&scheme),
+            ServerKey::Ed25519 => scheme == 0x0807,
+            ServerKey::Ed448 => scheme == 0x0808,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            ServerKey::Rsa => "RSA",
+            ServerKey::Ecdsa => "ECDSA",
+            ServerKey::Ed25519 => "Ed25519",
+            ServerKey::Ed448 => "Ed448",
+        }
+    }
+
+    /// A scheme a client can add to sign-verify with this key.
+    fn example_scheme(self) -> &'static str {
+        match self {
+            ServerKey::Rsa => "rsa_pss_rsae_sha256, rsa_pkcs1_sha256",
+            ServerKey::Ecdsa => "ecdsa_secp256r1_sha256",
+            ServerKey::Ed25519 => "ed25519",
+            ServerKey::Ed448 => "ed448",
+        }
+    }
+}
+
+/// The kind of key the server's certificate holds, when the handshake shows it.
+fn server_key(hs: &HandshakeSummary, sh: &crate::tls::ServerHello) -> Option<ServerKey> {
+    if rank(sh.version) < 0x0304 {
+        if let Some(k) = ServerKey::of_suite(sh.cipher) {
+            return Some(k);
+        }
+    }
+    // TLS 1.3 names no key in its suites: read the leaf, when its Certificate was decrypted.
+    let leaf = hs.server_certificate.as_ref()?.certs.first()?;
+    crate::certs::summarize(leaf)
+        .ok()
+        .and_then(|info| ServerKey::of_key_text(&info.key))
 }
 
 /// The alert that ended a refused handshake.
@@ -63,6 +167,10 @@ pub struct Refused {
     /// The offered cipher suites, kept only when the server answered handshake_failure or
     /// insufficient_security (empty otherwise: no allocation).
     pub suites: Box<[u16]>,
+    /// The offered supported_groups (GREASE left out), kept like `suites`.
+    pub groups: Box<[u16]>,
+    /// The offered signature_algorithms, kept like `suites`.
+    pub sigalgs: Box<[u16]>,
 }
 
 /// Orders versions: TLS 1.3 drafts (0x7fxx) count as TLS 1.3.
@@ -79,6 +187,8 @@ pub fn facts(hs: &HandshakeSummary) -> (Option<Chosen>, Option<Refused>) {
     let chosen = hs.server_hello.as_ref().map(|sh| Chosen {
         version: sh.version,
         cipher: sh.cipher,
+        group: sh.key_share_group.filter(|_| rank(sh.version) >= 0x0304),
+        key: server_key(hs, sh),
     });
     let Some(ch) = hs.second_client_hello.as_ref().or(hs.client_hello.as_ref()) else {
         return (chosen, None);
@@ -126,14 +236,21 @@ pub fn facts(hs: &HandshakeSummary) -> (Option<Chosen>, Option<Refused>) {
                 .max_by_key(|v| rank(*v))
                 .unwrap_or(ch.legacy_version)
         };
-        let suites = match alert {
-            Some(a)
-                if a.from_server
-                    && matches!(a.description, HANDSHAKE_FAILURE | INSUFFICIENT_SECURITY) =>
-            {
-                ch.ciphers.clone().into_boxed_slice()
-            }
-            _ => Box::default(),
+        let keep = alert.is_some_and(|a| {
+            a.from_server && matches!(a.description, HANDSHAKE_FAILURE | INSUFFICIENT_SECURITY)
+        });
+        let (suites, groups, sigalgs) = if keep {
+            (
+                ch.ciphers.clone().into_boxed_slice(),
+                ch.groups
+                    .iter()
+                    .copied()
+                    .filter(|g| !is_grease(*g))
+                    .collect(),
+                ch.signature_algorithms.clone().into_boxed_slice(),
+            )
+        } else {
+            Default::default()
         };
         Refused {
             client_hello_packet: ch.meta.packet,
@@ -141,6 +258,8 @@ pub fn facts(hs: &HandshakeSummary) -> (Option<Chosen>, Option<Refused>) {
             alert,
             server_version,
             suites,
+            groups,
+            sigalgs,
         }
     });
     (chosen, refused)
@@ -178,9 +297,47 @@ struct Choices {
     /// More distinct pairs than [`MAX_CHOICES`] were seen.
     overflow: bool,
     example: Example,
+    /// TLS 1.3 key exchange groups chosen, sorted, at most [`MAX_CHOICES`].
+    groups: Vec<u16>,
+    /// The first connection (by index) that showed a group, and that group.
+    group_example: Option<(u64, u16)>,
+    /// Kinds of certificate key seen, sorted.
+    keys: Vec<ServerKey>,
+    /// The first connection (by index) that showed the certificate's key, and its kind.
+    key_example: Option<(u64, ServerKey)>,
 }
 
 impl Choices {
+    fn new(file_pos: usize, file: &str, index: u64, chosen: Chosen) -> Choices {
+        let mut c = Choices {
+            pairs: Vec::new(),
+            overflow: false,
+            example: Example {
+                file_pos,
+                file: file.to_string(),
+                index,
+                chosen,
+            },
+            groups: Vec::new(),
+            group_example: None,
+            keys: Vec::new(),
+            key_example: None,
+        };
+        c.note(index, chosen);
+        c
+    }
+
+    /// Adds what connection `index` shows (the example is the caller's business).
+    fn note(&mut self, index: u64, chosen: Chosen) {
+        self.add((chosen.version, chosen.cipher));
+        if let Some(g) = chosen.group {
+            self.add_group(index, g);
+        }
+        if let Some(k) = chosen.key {
+            self.add_key(index, k);
+        }
+    }
+
     fn add(&mut self, pair: (u16, u16)) {
         if let Err(at) = self.pairs.binary_search(&pair) {
             if self.pairs.len() < MAX_CHOICES {
@@ -188,6 +345,26 @@ impl Choices {
             } else {
                 self.overflow = true;
             }
+        }
+    }
+
+    fn add_group(&mut self, index: u64, g: u16) {
+        if let Err(at) = self.groups.binary_search(&g) {
+            if self.groups.len() < MAX_CHOICES {
+                self.groups.insert(at, g);
+            }
+        }
+        if self.group_example.map_or(true, |(i, _)| index < i) {
+            self.group_example = Some((index, g));
+        }
+    }
+
+    fn add_key(&mut self, index: u64, k: ServerKey) {
+        if let Err(at) = self.keys.binary_search(&k) {
+            self.keys.insert(at, k);
+        }
+        if self.key_example.map_or(true, |(i, _)| index < i) {
+            self.key_example = Some((index, k));
         }
     }
 
@@ -224,11 +401,10 @@ impl ServerChoices {
         server: SocketAddr,
         chosen: Chosen,
     ) {
-        let pair = (chosen.version, chosen.cipher);
         let captures = self.servers.entry(server).or_default();
         match captures.iter_mut().find(|c| c.example.file == file) {
             Some(c) => {
-                c.add(pair);
+                c.note(index, chosen);
                 let better = rank(chosen.version) > rank(c.example.chosen.version)
                     || (rank(chosen.version) == rank(c.example.chosen.version)
                         && (file_pos, index) < (c.example.file_pos, c.example.index));
@@ -241,16 +417,7 @@ impl ServerChoices {
                     };
                 }
             }
-            None => captures.push(Choices {
-                pairs: vec![pair],
-                overflow: false,
-                example: Example {
-                    file_pos,
-                    file: file.to_string(),
-                    index,
-                    chosen,
-                },
-            }),
+            None => captures.push(Choices::new(file_pos, file, index, chosen)),
         }
     }
 
@@ -268,6 +435,18 @@ impl ServerChoices {
                             ours.add(p);
                         }
                         ours.overflow |= theirs.overflow;
+                        for &g in &theirs.groups {
+                            ours.add_group(u64::MAX, g);
+                        }
+                        if let Some((i, g)) = theirs.group_example {
+                            ours.add_group(i, g);
+                        }
+                        for &k in &theirs.keys {
+                            ours.add_key(u64::MAX, k);
+                        }
+                        if let Some((i, k)) = theirs.key_example {
+                            ours.add_key(i, k);
+                        }
                         if theirs.example.better_than(&ours.example) {
                             ours.example = theirs.example;
                         }
@@ -303,11 +482,14 @@ impl ServerChoices {
                 out.push(no_common_version(r, refused, a, choices));
             }
             Some(a) if a.description == PROTOCOL_VERSION => {}
-            Some(a) if above.is_some() => out.push(no_common_version(r, refused, a, above)),
             Some(a) => {
-                if let Some(f) = no_common_cipher(r, refused, a, choices) {
-                    out.push(f);
-                }
+                // The certificate's key is a fact this server showed; a version refusal by
+                // handshake_failure only an inference from the versions it chose.
+                let f = no_common_sigalg(r, refused, a, choices)
+                    .or_else(|| above.map(|c| no_common_version(r, refused, a, Some(c))))
+                    .or_else(|| no_common_cipher(r, refused, a, choices))
+                    .or_else(|| no_common_group(r, refused, a, choices));
+                out.extend(f);
             }
             None => {
                 // The server closed right after the ClientHello without a byte of TLS: a
@@ -611,6 +793,140 @@ fn no_common_cipher(
             ),
         )
         .with_fix(fix),
+    )
+}
+
+/// "x25519, secp256r1".
+fn groups_text(groups: &[u16]) -> String {
+    groups
+        .iter()
+        .map(|g| group_name(*g))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `no-common-group`: handshake_failure or insufficient_security right after a TLS 1.3
+/// ClientHello whose supported_groups hold none of the groups the server chose for other
+/// TLS 1.3 clients in the capture.
+fn no_common_group(
+    r: &ConnectionRecord,
+    refused: &Refused,
+    a: RefusalAlert,
+    choices: Option<&Choices>,
+) -> Option<Finding> {
+    if !a.from_server || refused.groups.is_empty() || rank(refused.client_max) < 0x0304 {
+        return None;
+    }
+    let c = choices?;
+    let (index, group) = c.group_example?;
+    if refused.groups.iter().any(|g| c.groups.contains(g)) {
+        return None;
+    }
+    let name = alert_name(a.description);
+    let offered = groups_text(&refused.groups);
+    let accepted = groups_text(&c.groups);
+    let server = crate::text::AddrText::of(r.server);
+    let example = Example {
+        index,
+        ..c.example.clone()
+    };
+    Some(
+        finding(
+            FindingKind::NoCommonGroup,
+            Severity::Error,
+            format!(
+                "{} refused the TLS 1.3 ClientHello with alert {name}: none of the key exchange groups the client offered ({offered}) is one the server chose for other clients in this capture ({accepted}).",
+                server.as_str()
+            ),
+            format!(
+                "ClientHello in packet {} offers supported_groups {offered}; alert {name} from the server in packet {}; {} negotiated {} with this server; groups it chose in the capture: {accepted}.",
+                refused.client_hello_packet,
+                a.packet,
+                where_(r, &example),
+                group_name(group)
+            ),
+        )
+        .with_fix(format!("Client: offer {accepted} in supported_groups (OpenSSL -groups or SSL_CTX_set1_groups_list, Java jdk.tls.namedGroups, curl --curves), or update its TLS library; server: if policy allows, also accept one of the client's groups (OpenSSL -groups, nginx ssl_ecdh_curve).")),
+    )
+}
+
+/// `no-common-sigalg`: handshake_failure or insufficient_security right after a ClientHello
+/// whose signature_algorithms hold no scheme the server's certificate key (seen on other
+/// connections in the capture) can sign with.
+fn no_common_sigalg(
+    r: &ConnectionRecord,
+    refused: &Refused,
+    a: RefusalAlert,
+    choices: Option<&Choices>,
+) -> Option<Finding> {
+    if !a.from_server || refused.sigalgs.is_empty() {
+        return None;
+    }
+    let c = choices?;
+    let (index, key) = c.key_example?;
+    let usable = |k: &ServerKey| refused.sigalgs.iter().any(|s| k.signs_with(*s));
+    if c.keys.iter().any(usable) {
+        return None;
+    }
+    let name = alert_name(a.description);
+    let n = refused.sigalgs.len();
+    let mut offered = refused
+        .sigalgs
+        .iter()
+        .take(LISTED_SUITES)
+        .map(|s| signature_scheme_name(*s))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if n > LISTED_SUITES {
+        offered.push_str(&format!(" and {} more", n - LISTED_SUITES));
+    }
+    let keys = c
+        .keys
+        .iter()
+        .map(|k| k.name())
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let client_keys: Vec<&str> = ServerKey::ALL
+        .iter()
+        .filter(|k| usable(k))
+        .map(|k| k.name())
+        .collect();
+    let server_fix = match client_keys.as_slice() {
+        [] => String::new(),
+        kinds => format!(
+            "; server: if such clients must be served, add a certificate with an {} key beside this one (nginx: a second ssl_certificate and ssl_certificate_key)",
+            kinds.join(" or ")
+        ),
+    };
+    let server = crate::text::AddrText::of(r.server);
+    let example = Example {
+        index,
+        ..c.example.clone()
+    };
+    Some(
+        finding(
+            FindingKind::NoCommonSigalg,
+            Severity::Error,
+            format!(
+                "{} refused the ClientHello with alert {name}: its certificate has an {keys} key, and none of the {n} signature algorithms the client offered ({offered}) can sign with it.",
+                server.as_str()
+            ),
+            format!(
+                "ClientHello in packet {} offers signature_algorithms {offered}; alert {name} from the server in packet {}; {} got this server's certificate, with an {} key.",
+                refused.client_hello_packet,
+                a.packet,
+                where_(r, &example),
+                key.name()
+            ),
+        )
+        .with_fix(format!(
+            "Client: offer signature algorithms for {keys} keys ({}) in signature_algorithms (OpenSSL -sigalgs, Java jdk.tls.client.SignatureSchemes), or update its TLS library{server_fix}.",
+            c.keys
+                .iter()
+                .map(|k| k.example_scheme())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     )
 }
 

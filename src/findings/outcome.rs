@@ -189,6 +189,8 @@ fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
                 // alert, reset or silence that follows is its symptom.
                 K::NoCommonVersion,
                 K::NoCommonCipher,
+                K::NoCommonGroup,
+                K::NoCommonSigalg,
                 K::AlpnMismatch,
                 K::HandshakeStalled,
                 K::QuicBlocked,

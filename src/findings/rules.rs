@@ -693,14 +693,17 @@ fn handshake_rules(
             || r.http
                 .iter()
                 .any(|h| matches!(h.status, Some(401) | Some(403)));
-        let (severity, went_on) = if refused {
-            (Severity::Error, "")
-        } else {
-            (
-                Severity::Warning,
-                " The server carried on without one (optional client authentication).",
-            )
-        };
+        // The server carried on: it sent application data (its answer) and no 401/403 is
+        // visible. Optional client authentication, working as configured, unless the client is
+        // expected to authenticate.
+        let answered = server_data
+            || r.http
+                .iter()
+                .any(|h| h.status.is_some_and(|s| s != 401 && s != 403));
+        let expected = cfg
+            .expect_client_auth
+            .iter()
+            .any(|p| p.matches(r.server, r.sni.as_deref()));
         let cas = hs
             .certificate_request_contents
             .as_deref()
@@ -711,6 +714,47 @@ fn handshake_rules(
                 format!(" names {n} {}: {names}", if *n == 1 { "CA" } else { "CAs" }),
             ),
             None => (String::new(), String::new()),
+        };
+        if !refused && answered && !expected {
+            let hidden = if r.http.is_empty() {
+                " Its answer is encrypted: with the key log, tlscap would show whether the application refused the client after all."
+            } else {
+                ""
+            };
+            let answer = r
+                .http
+                .iter()
+                .find_map(|h| Some((h.status?, h.response_packet?)));
+            let data = match (
+                answer,
+                hs.application_data_records[Direction::ToClient.idx()],
+            ) {
+                (Some((status, p)), _) => {
+                    format!("; the server answered HTTP {status} in packet {p}")
+                }
+                (None, 1) => "; the server sent 1 application-data record".to_string(),
+                (None, n) => format!("; the server sent {n} application-data records"),
+            };
+            out.push(finding(
+                FindingKind::ClientAuthOptionalUnused,
+                Severity::Info,
+                format!("{server} asked for a client certificate without requiring one: the client sent none and the server carried on (optional client authentication).{hidden}"),
+                format!("CertificateRequest in packet {req}{cas_evidence}; {cert}{data}{alert}."),
+            ));
+            return;
+        }
+        let (severity, went_on) = if refused {
+            (Severity::Error, "")
+        } else if answered {
+            (
+                Severity::Warning,
+                " The server carried on without one (optional client authentication), but this client is expected to authenticate (--expect-client-auth).",
+            )
+        } else {
+            (
+                Severity::Warning,
+                " The capture does not show whether the server then refused the connection.",
+            )
         };
         let missing = finding(
             FindingKind::ClientCertMissing,
@@ -1083,8 +1127,11 @@ impl CrossFacts {
             refused,
             cert_request_packet: (cert_requested == Some(true))
                 .then(|| hs.certificate_request.map(|m| m.packet).unwrap_or(0)),
+            // A resumed session never carries a CertificateRequest (RFC 8446 4.3.2; TLS 1.2's
+            // abbreviated handshake has none): the client authenticated, or not, on the
+            // connection that made the session.
             candidate: match (&hs.client_hello, cert_requested) {
-                (Some(ch), Some(false)) => Some(Candidate {
+                (Some(ch), Some(false)) if !hs.resumed() => Some(Candidate {
                     client_hello_packet: ch.meta.packet,
                     server_hello_done_packet: hs.server_hello_done.map(|m| m.packet),
                 }),

@@ -162,6 +162,12 @@ finding_kinds! {
         "Client: offer ECDHE suites with AES-GCM or ChaCha20-Poly1305 (and TLS 1.3), by updating its TLS library or its cipher list (old Java, .NET and OpenSSL releases offer only CBC or RSA key exchange); server: only if policy allows, also accept one of the suites the client offers.";
     AlpnMismatch = "alpn-mismatch", Error, "No application protocol (ALPN) in common",
         "Server: enable the protocol the client requires on this listener (for h2: nginx http2 on, or listen ... http2; a proxy in front must offer h2 too); client: also offer http/1.1 in ALPN if it can speak it.";
+    ClientAuthOptionalUnused = "client-auth-optional-unused", Info, "Optional client authentication not used",
+        "Nothing to fix if the application accepts clients without a certificate (nginx ssl_verify_client optional); if this client should authenticate, configure its certificate and key for this endpoint, and make the server require one (ssl_verify_client on) so that a missing certificate fails the handshake instead of a later request.";
+    NoCommonGroup = "no-common-group", Error, "No key exchange group in common (TLS 1.3)",
+        "Client: offer a key exchange group the server accepts (X25519 and P-256 are the usual pair) in supported_groups, or update its TLS library; server: if policy allows, also accept one of the client's groups.";
+    NoCommonSigalg = "no-common-sigalg", Error, "No signature algorithm in common for the server's certificate",
+        "Client: offer signature algorithms for the server certificate's key type (ECDSA: ecdsa_secp256r1_sha256; RSA: rsa_pss_rsae_sha256, rsa_pkcs1_sha256), or update its TLS library; server: if such clients must be served, add a certificate with a key type the client can verify beside the current one.";
 }
 
 impl FindingKind {

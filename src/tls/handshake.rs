@@ -169,6 +169,11 @@ pub(crate) fn decode_server_hello(body: &[u8]) -> Result<ServerHello, String> {
                         .map(|p| String::from_utf8_lossy(p).into_owned())
                 }
                 TlsExtension::PreSharedKey(_) => out.psk = true,
+                // Both forms start with the group: a ServerHello's KeyShareEntry, a
+                // HelloRetryRequest's selected_group.
+                TlsExtension::KeyShare([hi, lo, ..]) => {
+                    out.key_share_group = Some(u16::from_be_bytes([*hi, *lo]))
+                }
                 _ => {}
             }
         }

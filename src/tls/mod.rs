@@ -117,6 +117,9 @@ pub struct ServerHello {
     pub hello_retry: bool,
     /// Carries pre_shared_key (TLS 1.3 PSK resumption accepted).
     pub psk: bool,
+    /// The key_share group: the group of the server's share (TLS 1.3 ServerHello) or the one
+    /// it asks for (HelloRetryRequest).
+    pub key_share_group: Option<u16>,
 }
 
 /// A Certificate message.
