@@ -109,6 +109,31 @@ fn proxy_pair_puts_the_proxy_first() {
     );
 }
 
+/// The failing side went through tinyproxy: its header names the tunnel's target as the server
+/// with the proxy as carrier, and its cause is the 403, not a client certificate never asked
+/// for (the server saw the proxy's address: the proxy is the difference).
+#[test]
+fn proxy_pair_names_the_target_with_the_proxy_as_carrier() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+        .current_dir(common::root())
+        .args(["compare", "--quiet", "--ca-file", "samples/pki/root.pem"])
+        .args([
+            "samples/compare/proxy-good.pcap",
+            "samples/compare/proxy-bad.pcap",
+        ])
+        .output()
+        .expect("run tlscap");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let header: Vec<&str> = text.lines().take(2).collect();
+    assert_eq!(
+        header,
+        [
+            "good: samples/compare/proxy-good.pcap#0  127.0.0.1:41822 → 127.0.0.1:8463  SNI api.tlscap.test  ok",
+            "bad:  samples/compare/proxy-bad.pcap#0  127.0.0.1:58604 → api.tlscap.test:8463 via HTTP proxy 127.0.0.1:8464  SNI api.tlscap.test  failed (http-unauthorized)",
+        ]
+    );
+}
+
 #[test]
 fn client_cert_pair_puts_the_missing_certificate_first() {
     let rows = pair("client-cert");

@@ -515,6 +515,7 @@ fn full_connection_summary_is_exact() {
         last_packet: [Some(pref(8, 17)), Some(pref(7, 16))],
         acked_unseen: [(0, None), (0, None)],
         stale_ack: None,
+        stale_rst: None,
         seen_until: pref(8, 17),
         no_server_in_capture: false,
         carrier: Default::default(),

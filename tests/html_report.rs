@@ -183,8 +183,9 @@ fn html_report_of_samples_in_a_browser() {
          (sni-gated-client-auth): 2 of 2 connections failed",
         "api.tlscap.test (127.0.0.1:8420) — Certificate expired (cert-expired): 1 of 1 \
          connection failed",
-        "api.tlscap.test (127.0.0.1:8464) — Client certificate not requested \
-         (client-cert-not-requested): 1 of 1 connection failed",
+        // Through tinyproxy: the server is the tunnel's target, the proxy its carrier.
+        "api.tlscap.test (api.tlscap.test:8463 via HTTP proxy 127.0.0.1:8464) — HTTP 401 or \
+         403 (http-unauthorized): 1 of 1 connection failed",
     ] {
         assert!(text.contains(verdict), "no verdict {verdict:?}");
     }

@@ -352,8 +352,15 @@ pub fn compare(good: &[Observed], bad: &[Observed]) -> Vec<Comparison> {
 fn service_key(r: &ConnectionRecord, paired_by: &str) -> String {
     match paired_by {
         "sni" => r.sni.as_deref().unwrap_or("").to_ascii_lowercase(),
-        _ => r.server.to_string(),
+        _ => served(r),
     }
+}
+
+/// The service a connection reached: a CONNECT or SOCKS tunnel's target (lower case), else
+/// the server's address, so a side through a proxy pairs with a direct one by what both reach.
+fn served(r: &ConnectionRecord) -> String {
+    r.tunnel_target()
+        .map_or_else(|| r.server.to_string(), str::to_ascii_lowercase)
 }
 
 /// The working connection `b` compares with, and how it was chosen.
@@ -383,7 +390,8 @@ fn partner<'a>(
             return Some((g, "sni"));
         }
     }
-    if let Some(g) = best(&|g: &Observed| g.record.server == b.record.server) {
+    let service = served(&b.record);
+    if let Some(g) = best(&|g: &Observed| served(&g.record) == service) {
         return Some((g, "server"));
     }
     // Only the host name is left to tell a service: a good side by name, a bad side by IP.

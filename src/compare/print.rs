@@ -38,7 +38,7 @@ fn side_line(label: &str, r: &ConnectionRecord) -> String {
         r.file,
         r.index,
         r.client,
-        r.server,
+        r.server_named(),
         r.sni.as_deref().unwrap_or("(none)"),
     )
 }

@@ -52,7 +52,7 @@ pub fn chain_findings(
     ocsp_packet: Option<u64>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let server = &r.server.to_string();
+    let server = &r.server_named();
     let chain = r.server_chain.as_deref().unwrap_or(&[]);
     // Built piece by piece rather than with `format!`: this runs for most connections (see
     // `Digits`).

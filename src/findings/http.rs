@@ -47,12 +47,21 @@ pub(super) fn http_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut 
                 ),
                 None => "no CertificateRequest in the handshake".to_string(),
             };
+            // Through a CONNECT or SOCKS tunnel the server sees the proxy's address, so an
+            // address allow-list refusing the proxy explains the refusal as well.
+            let (severity, via) = match r.tunnel_target() {
+                Some(_) => (
+                    Severity::Warning,
+                    format!(" The request came through the {}, so the server saw the proxy's address: an address rule refusing the proxy is as likely a cause as a missing client certificate.", r.proxy_named()),
+                ),
+                None => (Severity::Error, String::new()),
+            };
             out.push(finding(
                 FindingKind::ClientCertNotRequested,
-                Severity::Error,
+                severity,
                 format!(
-                    "{} completed the handshake without asking for a client certificate, then answered {} with HTTP {} although the request carried no other credentials.",
-                    r.server,
+                    "{} completed the handshake without asking for a client certificate, then answered {} with HTTP {} although the request carried no other credentials.{via}",
+                    r.server_named(),
                     request_text(h),
                     h.status.unwrap_or(0)
                 ),
@@ -78,7 +87,7 @@ pub(super) fn http_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut 
             out.push(finding(
                 FindingKind::CredentialsInUrl,
                 Severity::Warning,
-                format!("The request {} to {} carries credentials in its URL ({list}); URLs land in proxy, server and browser logs.", request_text(h), r.server),
+                format!("The request {} to {} carries credentials in its URL ({list}); URLs land in proxy, server and browser logs.", request_text(h), r.server_named()),
                 format!("{}; query parameter{} {list} (values not shown).", packets(h), if creds.len() == 1 { "" } else { "s" }),
             ));
             break;
@@ -120,7 +129,7 @@ pub(super) fn http_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut 
         out.push(finding(
             FindingKind::SensitiveGet,
             Severity::Warning,
-            format!("A GET request to {} sends secrets as query parameters ({list}); they belong in a POST body or a header.", r.server),
+            format!("A GET request to {} sends secrets as query parameters ({list}); they belong in a POST body or a header.", r.server_named()),
             format!("{}: {} (values not shown).", packets(h), request_text(h)),
         ));
         break;
@@ -173,7 +182,7 @@ fn unauthorized(
             Severity::Error,
             format!(
                 "{} answered {} with HTTP {code}{why}.",
-                r.server,
+                r.server_named(),
                 request_text(h)
             ),
             format!("{}; auth {}; HTTP {code}.", packets(h), h.auth),

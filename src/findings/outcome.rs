@@ -218,9 +218,19 @@ fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
                 };
                 return by_alert.or_else(|| first(&[K::TlsAlert]));
             }
+            // A 403 through a CONNECT or SOCKS tunnel may be the server refusing the proxy's
+            // address: the certificate never asked for is then only a warning, not the cause.
+            let not_requested = record
+                .findings
+                .iter()
+                .any(|f| f.kind == K::ClientCertNotRequested && f.severity == Severity::Error);
             first(&[
                 K::SniGatedClientAuth,
-                K::ClientCertNotRequested,
+                if not_requested {
+                    K::ClientCertNotRequested
+                } else {
+                    K::SniGatedClientAuth
+                },
                 K::ClientCertRejected,
                 K::ClientCertMissing,
                 K::HmacLengthMismatch,

@@ -243,6 +243,9 @@ fn tcp_rules(
         }
         return;
     }
+    if let Some((ack, number)) = tcp.stale_ack {
+        out.push(stale_state_retried(r, tcp, ack, number));
+    }
     if let Some(f) = synack_unanswered(r, tcp) {
         out.push(f);
         return;
@@ -400,17 +403,37 @@ fn stale_state(
     number: u32,
 ) -> Finding {
     let syn = tcp.first_syn.unwrap_or(tcp.first);
-    let then = match tcp.rst {
-        Some((Side::Client, p)) if p.packet > ack.packet => {
-            format!("; the client reset it in packet {}", p.packet)
-        }
-        _ => String::new(),
+    let then = match tcp.stale_rst {
+        Some(p) => format!("; the client reset it in packet {}", p.packet),
+        None => String::new(),
     };
     finding(
         FindingKind::TcpStaleState,
         Severity::Error,
         format!("{} answered the SYN with a bare ACK for sequence number {number} instead of a SYN-ACK: it (or a NAT in between) still holds an older connection on this 4-tuple (a challenge ACK, RFC 5961), or a middlebox tests the client this way (SYN authentication); this attempt failed and the client must retry.", r.server),
         format!("SYN in packet {}; ACK (no SYN) from the server in packet {} acknowledging {number}{then}.", syn.packet, ack.packet),
+    )
+}
+
+/// `tcp-stale-state` on a connection whose retransmitted SYN (same ISN) then got its SYN-ACK:
+/// the stale state cost time, not the connection, so a warning.
+fn stale_state_retried(
+    r: &ConnectionRecord,
+    tcp: &TcpSummary,
+    ack: crate::flow::PacketRef,
+    number: u32,
+) -> Finding {
+    let syn = tcp.first_syn.unwrap_or(tcp.first);
+    let answered = tcp.first_syn_ack.unwrap_or(tcp.last);
+    let then = match tcp.stale_rst {
+        Some(p) => format!(", the client's RST in packet {}", p.packet),
+        None => String::new(),
+    };
+    finding(
+        FindingKind::TcpStaleState,
+        Severity::Warning,
+        format!("{} answered the first SYN with a bare ACK for sequence number {number} instead of a SYN-ACK (it, or a NAT in between, still held an older connection on this 4-tuple: a challenge ACK, RFC 5961); the client's retransmitted SYN got a SYN-ACK, so connecting took {} instead of one round trip.", r.server, secs(answered.ts.seconds_since(syn.ts).max(0.0))),
+        format!("SYN in packet {}; ACK (no SYN) from the server in packet {} acknowledging {number}{then}; SYN-ACK in packet {} ({} SYNs in all).", syn.packet, ack.packet, answered.packet, tcp.syn),
     )
 }
 
@@ -586,7 +609,7 @@ fn read_timeout(
     Some(finding(
         FindingKind::ReadTimeout,
         Severity::Error,
-        format!("{} sent nothing for {} after the client's request {how} (read timed out).", r.server, secs(silence)),
+        format!("{} sent nothing for {} after the client's request {how} (read timed out).", r.server_named(), secs(silence)),
         format!(
             "Client's request in packet {} at +{:.3} s; no answer from the server; the client closed in packet {} at +{:.3} s.",
             req.packet,
@@ -821,7 +844,7 @@ fn protocol_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fin
             out.push(finding(
                 FindingKind::ObsoleteVersion,
                 Severity::Warning,
-                format!("{} negotiated {v}, which is deprecated (RFC 8996) and refused by modern clients and servers.", r.server),
+                format!("{} negotiated {v}, which is deprecated (RFC 8996) and refused by modern clients and servers.", r.server_named()),
                 format!("ServerHello in packet {} selects {v}.", sh.meta.packet),
             ));
         }
@@ -843,7 +866,7 @@ fn protocol_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fin
                 Severity::Warning,
                 format!(
                     "{} chose {what} for the key exchange, below {floor}: within reach of precomputation and discrete-log attacks (Logjam), and refused by clients that require stronger groups.",
-                    r.server
+                    r.server_named()
                 ),
                 format!(
                     "ServerKeyExchange in packet {}: {} ({} bits).",
@@ -856,7 +879,7 @@ fn protocol_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fin
         out.push(finding(
             FindingKind::WeakCipher,
             Severity::Warning,
-            format!("{} negotiated {c}, which uses {what}.", r.server),
+            format!("{} negotiated {c}, which uses {what}.", r.server_named()),
             format!("ServerHello in packet {} selects {c}.", sh.meta.packet),
         ));
     }
@@ -896,7 +919,7 @@ fn heartbleed_rule(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fi
             format!(
                 "The {} of {} answered a heartbeat with {} bytes of payload claimed in a {}-byte record (packet {}): a Heartbleed (CVE-2014-0160) exchange; a vulnerable server returns its memory this way.",
                 side(h.from),
-                r.server,
+                r.server_named(),
                 h.claimed,
                 h.record,
                 h.meta.packet
@@ -907,7 +930,7 @@ fn heartbleed_rule(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fi
             format!(
                 "The {} of {} sent a heartbeat claiming {} bytes of payload in a {}-byte record (packet {}): a Heartbleed (CVE-2014-0160) probe; no over-long answer was seen.",
                 side(first.from),
-                r.server,
+                r.server_named(),
                 first.claimed,
                 first.record,
                 first.meta.packet
@@ -964,7 +987,7 @@ fn decode_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Findi
         format!(
             "tlscap could not decode all of the {}'s TLS stream of {}: in the record at byte {} of that stream (packet {}) it met {}{more}.",
             side(first.from),
-            r.server,
+            r.server_named(),
             first.offset,
             first.meta.packet,
             first.what
@@ -999,7 +1022,7 @@ fn reply_rules(
             Severity::Error,
             format!(
                 "{} answered the ClientHello with something that is not TLS: {text}.",
-                r.server
+                r.server_named()
             ),
             format!(
                 "ClientHello in packet {}; the server's first bytes in packet {}: {text}.",
@@ -1048,7 +1071,7 @@ fn reply_rules(
                 Severity::Info,
                 format!(
                     "No ServerHello from {} was seen in the {} the capture went on after the ClientHello, {why}.",
-                    r.server,
+                    r.server_named(),
                     secs(waited)
                 ),
                 format!(
@@ -1067,7 +1090,7 @@ fn reply_rules(
                 format!(
                     "The client closed the connection {} after its ClientHello to {}, without waiting for the server's answer.",
                     secs(waited),
-                    r.server
+                    r.server_named()
                 ),
                 format!(
                     "ClientHello in packet {}; the client closed by packet {}.",
@@ -1082,7 +1105,7 @@ fn reply_rules(
             Severity::Error,
             format!(
                 "{} never answered the ClientHello: no ServerHello for {} until {ended}.",
-                r.server,
+                r.server_named(),
                 secs(waited)
             ),
             format!(

@@ -208,6 +208,10 @@ pub struct TcpSummary {
     /// acknowledged (not the SYN's): a challenge ACK (RFC 5961) for state the server still
     /// holds for this 4-tuple, or a NAT mapping the port to an older connection.
     pub stale_ack: Option<(PacketRef, u32)>,
+    /// The client's RST answering that stale ACK. In SYN-SENT a RST sent for an unacceptable
+    /// ACK leaves the client's connect pending (RFC 793 §3.4), so it does not close the
+    /// connection: a retransmitted SYN (same ISN) continues it.
+    pub stale_rst: Option<PacketRef>,
     /// The latest packet of the capture when the connection was emitted: how long the capture
     /// watched after the connection's own last packet.
     pub seen_until: PacketRef,

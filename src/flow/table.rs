@@ -848,6 +848,7 @@ impl<H: StreamHandler> FlowTable<H> {
                 last_packet: [None; 2],
                 acked_unseen: [(0, None); 2],
                 stale_ack: None,
+                stale_rst: None,
                 seen_until: first,
                 no_server_in_capture: false,
                 carrier,
@@ -1083,6 +1084,10 @@ impl<H: StreamHandler> Connection<H> {
                 tcp.close = Some(CloseKind::Fin);
             }
             closed |= tcp.fin[0].is_some() && tcp.fin[1].is_some();
+        }
+        if flags.rst() && side == Side::Client && tcp.syn_ack == 0 && tcp.stale_ack.is_some() {
+            tcp.stale_rst.get_or_insert(at);
+            return false;
         }
         if flags.rst() {
             tcp.rst.get_or_insert((side, at));

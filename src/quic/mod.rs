@@ -876,6 +876,7 @@ impl Conn {
             last_packet: self.last_data,
             acked_unseen: [(0, None); 2],
             stale_ack: None,
+            stale_rst: None,
             carrier: self.carrier,
             mss: [None; 2],
             sizes: Default::default(),

@@ -375,3 +375,39 @@ pub struct ConnectionRecord {
     #[serde(default, skip_serializing_if = "omitted_none")]
     pub dtls: Option<Box<DtlsRecord>>,
 }
+
+impl ConnectionRecord {
+    /// The target of a CONNECT or SOCKS tunnel (`host:port` as the client asked for it): the
+    /// TLS server of this connection, which the TCP peer (the proxy) only carries. None without
+    /// a tunnel, and for the PROXY protocol, whose target is the load balancer's own address.
+    pub fn tunnel_target(&self) -> Option<&str> {
+        match self.proxy_kind.as_deref()? {
+            "http-connect" | "socks4" | "socks4a" | "socks5" => self.target.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The TLS server as people name it: a tunnel's target with the proxy that carried it
+    /// (`api.example.com:443 via SOCKS5 proxy 10.0.0.1:1080`), else the TCP peer.
+    pub fn server_named(&self) -> String {
+        match self.tunnel_target() {
+            Some(target) => format!("{target} via {}", self.proxy_named()),
+            None => self.server.to_string(),
+        }
+    }
+
+    /// `HTTP proxy 10.0.0.1:3128`, `SOCKS5 proxy ...`: the proxy of a tunnel, as carrier.
+    pub fn proxy_named(&self) -> String {
+        let kind = match self.proxy_kind.as_deref() {
+            Some("http-connect") => "HTTP",
+            Some("socks4" | "socks4a") => "SOCKS4",
+            Some("socks5") => "SOCKS5",
+            _ => "",
+        };
+        let proxy = self
+            .proxy
+            .clone()
+            .unwrap_or_else(|| self.server.to_string());
+        format!("{kind} proxy {proxy}").trim_start().to_string()
+    }
+}

@@ -51,7 +51,7 @@ impl Row {
             index: r.index,
             first_packet: r.first_packet,
             start: r.start.rfc3339_checked().unwrap_or_default(),
-            server: r.server.to_string(),
+            server: r.server_named(),
             sni: r.sni.clone(),
             version: r.version.clone(),
             outcome: r.outcome,
@@ -121,10 +121,7 @@ impl Collected {
     pub(crate) fn add(&mut self, r: ConnectionRecord) {
         let health = self
             .servers
-            .entry((
-                sni_or_none(r.sni.as_deref()).to_owned(),
-                r.server.to_string(),
-            ))
+            .entry((sni_or_none(r.sni.as_deref()).to_owned(), r.server_named()))
             .or_default();
         health.connections += 1;
         if self.timeline.len() < TIMELINE_MAX {
@@ -137,7 +134,7 @@ impl Collected {
                     file_name(&r.file),
                     r.index,
                     sni_or_none(r.sni.as_deref()),
-                    r.server,
+                    r.server_named(),
                     outcome_word(r.outcome),
                     r.cause
                         .as_deref()
@@ -484,7 +481,7 @@ const TOP: u32 = 40;
 pub(crate) fn ladder_svg(r: &ConnectionRecord, events: &[LadderEvent]) -> Markup {
     let height = TOP + ROW * u32::try_from(events.len()).unwrap_or(u32::MAX / ROW / 2) + 10;
     let client = r.client.to_string();
-    let server = r.server.to_string();
+    let server = r.server_named();
     html! {
         svg.ladder xmlns="http://www.w3.org/2000/svg" role="img" width=(LADDER_WIDTH) height=(height)
             viewBox=(format!("0 0 {LADDER_WIDTH} {height}")) data-events=(events.len()) {
@@ -600,7 +597,7 @@ pub(crate) fn connection_section(r: &ConnectionRecord) -> Markup {
     html! {
         section.conn id=(anchor(&r.file, r.index)) data-cause=(cause) {
             h3 {
-                (file_name(&r.file)) " #" (r.index) " — " (sni_or_none(r.sni.as_deref())) " → " (r.server.to_string())
+                (file_name(&r.file)) " #" (r.index) " — " (sni_or_none(r.sni.as_deref())) " → " (r.server_named())
             }
             p {
                 (outcome_badge(r.outcome))
@@ -611,7 +608,7 @@ pub(crate) fn connection_section(r: &ConnectionRecord) -> Markup {
             dl.facts {
                 dt { "File" } dd.mono { (r.file) }
                 dt { "Started" } dd { (r.start.rfc3339_checked().unwrap_or_default()) ", first packet #" (r.first_packet) ", " (r.tcp.packets) " packets, " (format!("{:.3}", r.duration_s)) " s" }
-                dt { "Client → server" } dd.mono { (r.client.to_string()) " → " (r.server.to_string()) }
+                dt { "Client → server" } dd.mono { (r.client.to_string()) " → " (r.server_named()) }
                 dt { "Version / cipher" } dd { (r.version.as_deref().unwrap_or("-")) " / " (r.cipher.as_deref().unwrap_or("-")) }
                 dt { "ALPN" } dd { (r.alpn_offered.join(", ")) @if let Some(a) = &r.alpn { " → " (a) } }
                 dt { "Client cert (requested / sent)" } dd { (super::client_cert_cell(r)) }

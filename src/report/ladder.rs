@@ -95,6 +95,13 @@ pub fn steps(hs: &HandshakeSummary, tcp: &TcpSummary) -> Vec<Step> {
             format!("ACK {ack} without SYN (not for this SYN: stale state)"),
         );
     }
+    if let Some(p) = tcp.stale_rst {
+        push(
+            p,
+            Direction::ToServer,
+            "RST (answers the stale ACK; the connect goes on)".into(),
+        );
+    }
     for dir in [Direction::ToServer, Direction::ToClient] {
         if let Some(p) = tcp.fin[dir.idx()] {
             push(p, dir, StepKind::Tcp, "FIN".into());

@@ -98,7 +98,7 @@ fn write_connection(out: &mut dyn Write, r: &ConnectionRecord) -> io::Result<()>
         escape(file_name(&r.file)),
         r.index,
         escape(sni_or_none(r.sni.as_deref())),
-        r.server
+        escape(&r.server_named())
     )?;
     writeln!(out, "<a id=\"{}\"></a>\n", anchor(&r.file, r.index))?;
     writeln!(
@@ -119,7 +119,7 @@ fn write_connection(out: &mut dyn Write, r: &ConnectionRecord) -> io::Result<()>
         r.tcp.packets,
         r.duration_s
     )?;
-    writeln!(out, "- client {} → server {}", r.client, r.server)?;
+    writeln!(out, "- client {} → server {}", r.client, r.server_named())?;
     writeln!(
         out,
         "- version {}, cipher {}",

@@ -331,7 +331,15 @@ pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Tab
     let (mut widest_outcome, mut widest_findings, mut widest_server) = (0, 0, 0);
     for r in records {
         let findings = findings_cell(r);
-        let server = format!("{}\n→ {}", r.sni.as_deref().unwrap_or("(no SNI)"), r.server);
+        let sni = r.sni.as_deref().unwrap_or("(no SNI)");
+        let server = match r.tunnel_target() {
+            // The proxy on lines of its own: a long line here would narrow the other columns.
+            Some(target) => format!(
+                "{sni}\n→ {target}\nvia {}",
+                r.proxy_named().replacen(" proxy ", " proxy\n", 1)
+            ),
+            None => format!("{sni}\n→ {}", r.server),
+        };
         widest_findings = widest_findings.max(widest_line(&findings));
         widest_server = widest_server.max(widest_line(&server));
         let outcome_text = outcome_cell(r);
