@@ -106,7 +106,7 @@ fn samples_json_validates_in_every_view() {
             "connections",
             counts(&[("connection", 124), ("skipped", 151)]),
         ),
-        ("findings", counts(&[("finding", 235), ("skipped", 151)])),
+        ("findings", counts(&[("finding", 237), ("skipped", 151)])),
         ("servers", counts(&[("server", 79), ("skipped", 151)])),
         ("summary", counts(&[("summary", 1), ("skipped", 151)])),
         ("files", counts(&[("file", 98), ("skipped", 151)])),

@@ -162,6 +162,10 @@ finding_kinds! {
         "Client: offer ECDHE suites with AES-GCM or ChaCha20-Poly1305 (and TLS 1.3), by updating its TLS library or its cipher list (old Java, .NET and OpenSSL releases offer only CBC or RSA key exchange); server: only if policy allows, also accept one of the suites the client offers.";
     AlpnMismatch = "alpn-mismatch", Error, "No application protocol (ALPN) in common",
         "Server: enable the protocol the client requires on this listener (for h2: nginx http2 on, or listen ... http2; a proxy in front must offer h2 too); client: also offer http/1.1 in ALPN if it can speak it.";
+    SplitAcrossFiles = "split-across-files", Info, "Connection continues in another file of the batch",
+        "Nothing to fix on the network: the capture was rotated (tcpdump -C/-G, dumpcap -b) while this connection was open; read the pieces together with --continuous to see it as one connection.";
+    CaptureCut = "capture-cut", Info, "The capture starts or ends inside this connection",
+        "Nothing to fix on this evidence: start the capture before the connection opens and stop it after the connection closes (or give every piece of a rotated capture, with --continuous) to see how it went.";
 }
 
 impl FindingKind {
