@@ -325,6 +325,41 @@ pub(crate) fn keep_whole(t: &mut Table, col: usize, widest: u16) {
 /// Server cells up to this wide are never wrapped (`api.tlscap.test`, `[2001:db8::1]:443`).
 pub(crate) const SERVER_KEPT_WHOLE: u16 = 28;
 
+/// How a connection travelled: its transport (`TCP`, `QUIC`, `DTLS`), then the tunnels it came
+/// in (`vxlan:42`) and the proxy in front of TLS (`CONNECT host:443`, `socks5→host:443`,
+/// `proxy-v2 from ip:port`), one per line.
+pub fn via_lines(r: &ConnectionRecord) -> Vec<String> {
+    use crate::record::Transport;
+    let mut lines = vec![match r.transport {
+        Transport::Tcp => "TCP",
+        Transport::Quic => "QUIC",
+        Transport::Dtls => "DTLS",
+    }
+    .to_string()];
+    lines.extend(r.carrier.clone());
+    if let Some(kind) = r.proxy_kind.as_deref() {
+        let original = r.original_client.map(|a| a.to_string());
+        lines.push(match (kind, r.target.as_deref(), original) {
+            ("http-connect", Some(t), _) => format!("CONNECT {t}"),
+            (k, Some(t), _) if k.starts_with("socks") => format!("{k}→{t}"),
+            (k, _, Some(from)) if k.starts_with("proxy-") => format!("{k} from {from}"),
+            (k, _, _) => k.to_string(),
+        });
+    }
+    lines
+}
+
+/// The connections table's extra lines under the server: [`via_lines`] without the transport
+/// when the wide layout shows it under the version, and without a plain `TCP` (most
+/// connections), so that only what is out of the ordinary takes room.
+fn via_under_server(r: &ConnectionRecord, with_transport: bool) -> Option<String> {
+    let mut lines = via_lines(r);
+    if !with_transport || lines.first().is_some_and(|l| l == "TCP") {
+        lines.remove(0);
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
 /// Narrower compact tables leave the alerts out (the `tls-alert` finding names them).
 const ALERTS_FROM: u16 = 100;
 
@@ -337,7 +372,7 @@ pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Tab
     if !compact {
         header.extend([
             "Client",
-            "Version",
+            "Version\nover",
             "Cipher",
             "Client cert\nreq / sent",
             "Server chain",
@@ -356,7 +391,11 @@ pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Tab
     let (mut widest_outcome, mut widest_findings, mut widest_server) = (0, 0, 0);
     for r in records {
         let findings = findings_cell(r);
-        let server = format!("{}\n→ {}", r.sni.as_deref().unwrap_or("(no SNI)"), r.server);
+        let mut server = format!("{}\n→ {}", r.sni.as_deref().unwrap_or("(no SNI)"), r.server);
+        if let Some(via) = via_under_server(r, compact) {
+            server.push('\n');
+            server.push_str(&via);
+        }
         widest_findings = widest_findings.max(widest_line(&findings));
         widest_server = widest_server.max(widest_line(&server));
         let outcome_text = outcome_cell(r);
@@ -387,7 +426,11 @@ pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Tab
         if !compact {
             row.extend([
                 Cell::new(r.client),
-                Cell::new(r.version.as_deref().unwrap_or("-")),
+                Cell::new(format!(
+                    "{}\n{}",
+                    r.version.as_deref().unwrap_or("-"),
+                    via_lines(r).first().map_or("", String::as_str)
+                )),
                 Cell::new(
                     r.cipher
                         .as_deref()
