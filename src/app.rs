@@ -327,7 +327,7 @@ fn analyze_in_line<T: Indexed>(
     let mut quic = QuicTable::new(quic_config(opts, slot.clone()));
     // QUIC and DTLS records built as their connections end, numbered at the file's end.
     let mut quic_ended: Vec<(u64, T)> = Vec::new();
-    let mut dtls = DtlsTable::new(dtls_config(opts));
+    let mut dtls = DtlsTable::new(dtls_config(opts, slot.clone()));
     let mut dtls_ended: Vec<(u64, T)> = Vec::new();
     let mut emit = |finished: &mut Vec<Finished<TlsObserver>>, builder: &mut Finisher| {
         // Most packets end no connection: nothing to sort or drain (this runs per packet).
@@ -403,10 +403,13 @@ fn quic_config(opts: &Options, slot: Option<Arc<KeySlot>>) -> QuicConfig {
     }
 }
 
-/// The DTLS stage's settings for a file.
-fn dtls_config(opts: &Options) -> DtlsConfig {
+/// The DTLS stage's settings for a file (its key log decrypts DTLS ≤ 1.2 records).
+fn dtls_config(opts: &Options, slot: Option<Arc<KeySlot>>) -> DtlsConfig {
     DtlsConfig {
-        observer: opts.observer.clone(),
+        observer: ObserverConfig {
+            keylog: slot,
+            ..opts.observer.clone()
+        },
         ..Default::default()
     }
 }

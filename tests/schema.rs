@@ -104,12 +104,12 @@ fn samples_json_validates_in_every_view() {
     for (view, expected) in [
         (
             "connections",
-            counts(&[("connection", 124), ("skipped", 151)]),
+            counts(&[("connection", 125), ("skipped", 151)]),
         ),
-        ("findings", counts(&[("finding", 237), ("skipped", 151)])),
-        ("servers", counts(&[("server", 79), ("skipped", 151)])),
+        ("findings", counts(&[("finding", 238), ("skipped", 151)])),
+        ("servers", counts(&[("server", 80), ("skipped", 151)])),
         ("summary", counts(&[("summary", 1), ("skipped", 151)])),
-        ("files", counts(&[("file", 98), ("skipped", 151)])),
+        ("files", counts(&[("file", 99), ("skipped", 151)])),
     ] {
         assert_eq!(validate(&json_of(&samples, view)), expected, "view {view}");
     }

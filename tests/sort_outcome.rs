@@ -34,7 +34,7 @@ fn str_of(v: &serde_json::Value) -> &str {
 
 #[test]
 fn outcome_keeps_one_outcome() {
-    for (outcome, count) in [("failed", 56), ("ok", 65), ("unknown", 3)] {
+    for (outcome, count) in [("failed", 56), ("ok", 66), ("unknown", 3)] {
         let rs = connections(&["--outcome", outcome]);
         assert_eq!(rs.len(), count, "{outcome}");
         assert!(rs.iter().all(|r| r["outcome"] == outcome));
@@ -47,7 +47,7 @@ fn outcome_keeps_one_outcome() {
 #[test]
 fn sort_by_time() {
     let rs = connections(&["--sort", "time"]);
-    assert_eq!(rs.len(), 124);
+    assert_eq!(rs.len(), 125);
     let first: Vec<(&str, u64)> = rs[..3]
         .iter()
         .map(|r| (str_of(&r["file"]), r["index"].as_u64().unwrap()))
@@ -83,7 +83,7 @@ fn sort_by_outcome_lists_failures_first() {
         [
             ("failed".to_string(), 56),
             ("unknown".to_string(), 3),
-            ("ok".to_string(), 65)
+            ("ok".to_string(), 66)
         ]
     );
 }
@@ -99,7 +99,7 @@ fn sort_by_server() {
     };
     // Connections without SNI first, then by SNI and server address.
     assert_eq!(key(&rs[0]), ("(null)".into(), "127.0.0.1:4452".into()));
-    assert_eq!(key(&rs[123]), ("localhost".into(), "127.0.0.1:8446".into()));
+    assert_eq!(key(&rs[124]), ("localhost".into(), "127.0.0.1:8446".into()));
 }
 
 #[test]
