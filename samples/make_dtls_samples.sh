@@ -18,8 +18,12 @@
 #                          each other (as two WebRTC peers that both took a=setup:active): each
 #                          sends a ClientHello, the first to receive the other's aborts
 #                          (ICMP port unreachable dropped so the first hello's loss is silent)
+#   dtls-keylog.pcap       DTLS 1.2 (ECDHE-RSA-AES256-GCM-SHA384) with the client's key log
+#                          (s_client -keylogfile: dtls-keylog.keys, CLIENT_RANDOM): the
+#                          encrypted Finished messages, a line of application data and the
+#                          client's close_notify alert decrypt
 #
-# Usage: sudo samples/make_dtls_samples.sh
+# Usage: sudo samples/make_dtls_samples.sh [SCENARIO]   (one scenario, e.g. dtls-keylog; default all)
 set -euo pipefail
 
 S="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -47,6 +51,8 @@ ip netns del "$NS" 2>/dev/null || true
 ip netns add "$NS"
 "${NX[@]}" ip link set lo up mtu 1500
 mkdir -p "$OUT"
+ONLY="${1:-}"
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 
 capture() {  # capture NAME FILTER
   rm -f "$OUT/$1.pcap"
@@ -75,19 +81,24 @@ client() {  # client PORT SECONDS [s_client args...]: sends one line, then close
     -connect "127.0.0.1:$port" -servername api.tlscap.test "$@" >/dev/null 2>&1 || true
 }
 
+if want dtls-mutual-auth; then
 echo "== dtls-mutual-auth"
 capture dtls-mutual-auth "udp port 4441"
 server 4441 "$PKI/server.pem" "$PKI/server.key" "$PKI/intermediate.pem" -Verify 1 -CAfile "$PKI/root.pem"
 client 4441 5 -CAfile "$PKI/root.pem" -verify_return_error \
   -cert "$PKI/client.pem" -key "$PKI/client.key" -cert_chain "$PKI/intermediate.pem"
 stop
+fi
 
+if want dtls-untrusted; then
 echo "== dtls-untrusted"
 capture dtls-untrusted "udp port 4442"
 server 4442 "$PKI/other-server.pem" "$PKI/other-server.key" "$PKI/other-chain.pem"
 client 4442 5 -CAfile "$PKI/root.pem" -verify_return_error
 stop
+fi
 
+if want dtls-unanswered; then
 echo "== dtls-unanswered"
 "${NX[@]}" nft -f - <<'NFT'
 table inet dtlsblock {
@@ -100,7 +111,9 @@ client 4443 5 -CAfile "$PKI/root.pem"
 client 4444 6 -CAfile "$PKI/root.pem"
 stop
 "${NX[@]}" nft delete table inet dtlsblock
+fi
 
+if want dtls-role-conflict; then
 echo "== dtls-role-conflict"
 "${NX[@]}" nft -f - <<'NFT'
 table inet noicmp {
@@ -118,5 +131,15 @@ peer 4452 4451
 wait
 stop
 "${NX[@]}" nft delete table inet noicmp
+fi
+
+if want dtls-keylog; then
+echo "== dtls-keylog"
+rm -f "$OUT/dtls-keylog.keys"
+capture dtls-keylog "udp port 4461"
+server 4461 "$PKI/server.pem" "$PKI/server.key" "$PKI/intermediate.pem" -cipher ECDHE-RSA-AES256-GCM-SHA384
+client 4461 5 -CAfile "$PKI/root.pem" -verify_return_error -keylogfile "$OUT/dtls-keylog.keys"
+stop
+fi
 
 ls -l "$OUT"

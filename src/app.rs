@@ -328,7 +328,7 @@ fn analyze_in_line<T: Indexed>(
     let mut quic = QuicTable::new(quic_config(opts, slot.clone()));
     // QUIC and DTLS records built as their connections end, numbered at the file's end.
     let mut quic_ended: Vec<(u64, T)> = Vec::new();
-    let mut dtls = DtlsTable::new(dtls_config(opts));
+    let mut dtls = DtlsTable::new(dtls_config(opts, slot.clone()));
     let mut dtls_ended: Vec<(u64, T)> = Vec::new();
     let mut emit = |finished: &mut Vec<Finished<TlsObserver>>, builder: &mut Finisher| {
         // Most packets end no connection: nothing to sort or drain (this runs per packet).
@@ -404,10 +404,13 @@ fn quic_config(opts: &Options, slot: Option<Arc<KeySlot>>) -> QuicConfig {
     }
 }
 
-/// The DTLS stage's settings for a file.
-fn dtls_config(opts: &Options) -> DtlsConfig {
+/// The DTLS stage's settings for a file (its key log decrypts DTLS ≤ 1.2 records).
+fn dtls_config(opts: &Options, slot: Option<Arc<KeySlot>>) -> DtlsConfig {
     DtlsConfig {
-        observer: opts.observer.clone(),
+        observer: ObserverConfig {
+            keylog: slot,
+            ..opts.observer.clone()
+        },
         ..Default::default()
     }
 }
@@ -737,9 +740,20 @@ fn cleartext_credentials(hs: &HandshakeSummary, http: &[crate::record::HttpRecor
             .any(|h| h.auth != "none" && h.auth != "client-certificate")
 }
 
-/// Runs the rules that compare connections with each other over collected analyses, then
-/// orders each connection's findings by severity (worst first).
+/// Runs the rules that compare connections with each other over collected analyses (and
+/// those on connections their file's start or end cuts), then orders each connection's
+/// findings by severity (worst first).
 pub fn apply_cross_connection(analyses: &mut [FileAnalysis], cfg: &FindingsConfig) {
+    let mut edges = crate::findings::FileEdges::default();
+    for a in analyses.iter() {
+        let file = a.path.display().to_string();
+        edges.observe_file(&file, a.stats.first_ts, a.stats.last_ts);
+        for (r, tcp) in a.connections.iter().zip(&a.tcp) {
+            if let Some(e) = crate::findings::EdgeFacts::of(r, tcp) {
+                edges.observe(&r.file, r.index, e);
+            }
+        }
+    }
     let mut rows: Vec<(&mut ConnectionRecord, &HandshakeSummary)> = Vec::new();
     for a in analyses.iter_mut() {
         for (r, h) in a.connections.iter_mut().zip(a.handshakes.iter()) {
@@ -748,6 +762,7 @@ pub fn apply_cross_connection(analyses: &mut [FileAnalysis], cfg: &FindingsConfi
     }
     crate::findings::cross_connection(&mut rows, cfg);
     for (r, _) in rows {
+        edges.apply(r);
         crate::findings::settle(r);
     }
 }
@@ -1024,6 +1039,8 @@ struct Streamed {
     attempt: Option<crate::findings::Attempt>,
     /// The server chain it was sent (for `cert-inconsistent`).
     chain: Option<crate::findings::ChainSeen>,
+    /// Picked up mid-stream or open at the end (for `split-across-files`).
+    edge: Option<crate::findings::EdgeFacts>,
 }
 
 impl Indexed for Streamed {
@@ -1053,8 +1070,9 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
     };
     // Everything is dropped where the record is built: only its frame body and the few facts
     // the cross-connection rules need go on.
-    let prepare = |record: ConnectionRecord, handshake: HandshakeSummary, _| {
+    let prepare = |record: ConnectionRecord, handshake: HandshakeSummary, tcp: TcpSummary| {
         let facts = CrossFacts::from_handshake(&handshake);
+        let edge = crate::findings::EdgeFacts::of(&record, &tcp);
         let index = record.index;
         let findings = record.findings.len() as u64;
         let asked = facts.cert_request_packet.map(|_| record.sni.clone());
@@ -1070,6 +1088,7 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
             asked,
             attempt,
             chain,
+            edge,
         })
     };
     let file = path.display().to_string();
@@ -1079,6 +1098,9 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
         }
         if let Some(c) = item.as_deref().and_then(|s| s.chain.as_ref()) {
             servers.observe_chain(file_pos, &file, index, c);
+        }
+        if let Some(e) = item.as_deref().and_then(|s| s.edge) {
+            servers.edges.observe(&file, index, e);
         }
         if let Some(s) = item
             .as_deref()
@@ -1102,6 +1124,9 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
     });
     reorder.finish(&mut emit);
     let mut analysis = analysis;
+    servers
+        .edges
+        .observe_file(&file, analysis.stats.first_ts, analysis.stats.last_ts);
     if let Some(w) = writer.warning() {
         analysis.warnings.push(format!("{file}: {w}"));
     }

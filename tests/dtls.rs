@@ -513,3 +513,108 @@ mod hostile {
         }
     }
 }
+
+/// DTLS 1.2 with the client's key log beside the capture (samples/dtls/dtls-keylog.keys,
+/// `s_client -keylogfile`): the epoch-1 records decrypt, so both Finished messages (packets 6
+/// and 7) and both close_notify alerts (packets 9 and 10, tshark with the same key log:
+/// `dtls.alert_message.desc` 0 from 46707 then from 4461) are read by name. Without the key
+/// log the alerts stay encrypted.
+#[test]
+fn key_log_decrypts_dtls_finished_and_alerts() {
+    let rs = records(&["samples/dtls/dtls-keylog.pcap"]);
+    assert_eq!(rs.len(), 1);
+    let r = &rs[0];
+    assert_eq!(r["transport"], "dtls");
+    assert_eq!(r["client"], "127.0.0.1:46707");
+    assert_eq!(r["server"], "127.0.0.1:4461");
+    assert_eq!(r["version"], "DTLS 1.2");
+    assert_eq!(r["cipher"], "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
+    assert_eq!(r["decryption"]["status"], "ok");
+    assert_eq!(r["outcome"], "ok");
+    assert_eq!(
+        r["alerts"],
+        serde_json::json!([
+            {"from": "client", "level": "warning", "description": "close_notify", "encrypted": false, "packet": 9},
+            {"from": "server", "level": "warning", "description": "close_notify", "encrypted": false, "packet": 10},
+        ])
+    );
+    let explain = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+        .current_dir(common::root())
+        .args(["explain", "--conn", "0", "samples/dtls/dtls-keylog.pcap"])
+        .output()
+        .expect("run tlscap explain");
+    let text = String::from_utf8_lossy(&explain.stdout);
+    for step in ["Finished", "close_notify"] {
+        assert!(text.contains(step), "{step}: {text}");
+    }
+
+    let plain = records(&["--no-auto-keylog", "samples/dtls/dtls-keylog.pcap"]);
+    assert_eq!(plain[0]["decryption"], Value::Null);
+    let encrypted: Vec<bool> = plain[0]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["encrypted"].as_bool().unwrap())
+        .collect();
+    assert_eq!(encrypted, [true, true]);
+}
+
+/// tshark, given the same key log, reads the same alerts at the same packets.
+#[test]
+fn dtls_decrypted_alerts_agree_with_tshark() {
+    if !common::have("tshark") {
+        eprintln!("SKIP dtls_decrypted_alerts_agree_with_tshark: tshark not installed");
+        return;
+    }
+    let out = Command::new("tshark")
+        .current_dir(common::root())
+        .args(["-r", "samples/dtls/dtls-keylog.pcap"])
+        .args(["-o", "tls.keylog_file:samples/dtls/dtls-keylog.keys"])
+        .args(["-Y", "dtls.alert_message.desc", "-T", "fields"])
+        .args(["-e", "frame.number", "-e", "dtls.alert_message.desc"])
+        .output()
+        .expect("run tshark");
+    let theirs: Vec<(u64, u64)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (f, d) = l.split_once('\t')?;
+            Some((f.parse().ok()?, d.parse().ok()?))
+        })
+        .collect();
+    assert_eq!(theirs, [(9, 0), (10, 0)]);
+    let rs = records(&["samples/dtls/dtls-keylog.pcap"]);
+    let ours: Vec<(u64, u64)> = rs[0]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let desc = a["description"].as_str().unwrap();
+            (
+                a["packet"].as_u64().unwrap(),
+                u64::from(desc != "close_notify"),
+            )
+        })
+        .collect();
+    assert_eq!(ours, theirs);
+}
+
+/// Wireshark's DTLS 1.2 AES-128-CCM-8 capture carries its secrets in a pcapng Decryption
+/// Secrets Block: the client's close_notify in packet 13 is read by name (tshark: frame 13,
+/// `dtls.alert_message.desc` 0), in line and sharded alike (tests/sharded.rs).
+#[test]
+fn pcapng_secrets_decrypt_a_ccm8_dtls_alert() {
+    let Some(corpus) = common::corpus("pcapng_secrets_decrypt_a_ccm8_dtls_alert") else {
+        return;
+    };
+    let path = corpus.join("wireshark/test/captures/dtls12-aes128ccm8-dsb.pcapng");
+    let rs = records(&[path.to_str().unwrap()]);
+    assert_eq!(rs.len(), 1);
+    assert_eq!(rs[0]["decryption"]["status"], "ok");
+    assert_eq!(rs[0]["decryption"]["key_source"], "pcapng DSB");
+    assert_eq!(
+        rs[0]["alerts"],
+        serde_json::json!([
+            {"from": "client", "level": "warning", "description": "close_notify", "encrypted": false, "packet": 13},
+        ])
+    );
+}

@@ -290,3 +290,52 @@ fn servers_view_fits_and_keeps_ids_whole() {
         }
     }
 }
+
+/// The non-empty lines of column `col` of a table, top to bottom (header included).
+fn column_lines(table: &str, col: usize) -> Vec<String> {
+    table
+        .lines()
+        .filter(|l| l.starts_with('│'))
+        .filter_map(|l| l.trim_matches('│').split('┆').nth(col))
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+/// How each connection travelled: the wide layout names the transport under the version, and
+/// both layouts name the tunnel and the proxy under the server (the compact one the transport
+/// too, unless it is plain TCP). Values as tshark shows these samples: DTLS on UDP 4442, a
+/// CONNECT to localhost:8443 (`http.request.line`) through the proxy on 127.0.0.1:8446 (the
+/// target is the server, the proxy how it was reached), QUIC, VXLAN VNI 42.
+#[test]
+fn transport_carrier_and_proxy_are_shown_in_both_layouts() {
+    let files = [
+        "samples/dtls/dtls-untrusted.pcap",
+        "samples/proxy-connect-auth.pcap",
+        "samples/quic/quic-alpn-mismatch.pcap",
+        "samples/tunnels/vxlan-kernel.pcap",
+    ];
+    let run = |width: &str| {
+        let out = tlscap(&[&["-q", "--width", width][..], &files[..]].concat());
+        assert_eq!(out.status.code(), Some(0));
+        let text = stdout(&out);
+        assert!(widest(&text) <= width.parse().unwrap(), "{text}");
+        text
+    };
+    let wide = run("200");
+    assert_eq!(
+        column_lines(&wide, 5),
+        ["Version", "over", "DTLS 1.2", "DTLS", "TLS 1.3", "TCP", "-", "QUIC", "TLS 1.2", "TCP"]
+    );
+    let server = column_lines(&wide, 3);
+    for via in ["HTTP proxy 127.0.0.1:8446", "vxlan:42"] {
+        assert!(server.iter().any(|l| l == via), "{via}: {wide}");
+    }
+    assert!(!server.iter().any(|l| l == "QUIC" || l == "TCP"), "{wide}");
+    let compact = run("80");
+    let server = column_lines(&compact, 3);
+    for via in ["DTLS", "HTTP proxy 127.0.0.1:8446", "QUIC", "vxlan:42"] {
+        assert!(server.iter().any(|l| l == via), "{via}: {compact}");
+    }
+    assert!(!server.iter().any(|l| l == "TCP"), "{compact}");
+}

@@ -264,8 +264,10 @@ pub(super) fn run<T: Indexed + Send>(
         }
         // QUIC and DTLS are read on the reader thread: their datagrams are few beside TCP's
         // segments.
-        let mut quic = QuicTable::new(quic_config(opts, key_slot(&keylog, with_slot)));
-        let mut dtls = DtlsTable::new(dtls_config(opts));
+        // One slot for both: pcapng secrets met on this thread are merged into it.
+        let udp_slot = key_slot(&keylog, with_slot);
+        let mut quic = QuicTable::new(quic_config(opts, udp_slot.clone()));
+        let mut dtls = DtlsTable::new(dtls_config(opts, udp_slot));
         let reader = scope.spawn(move || {
             let segments = match opts.batch_segments {
                 0 => BATCH_SEGMENTS,

@@ -15,7 +15,7 @@ pub mod wire;
 
 use crate::flow::{Direction, EndReason, PacketRef, SegmentMeta, TcpSummary};
 use crate::net::UdpDatagram;
-use crate::tls::{ObserverConfig, TlsObserver};
+use crate::tls::{DtlsOpened, ObserverConfig, TlsObserver};
 use handshake::{Reassembly, Step};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -370,6 +370,25 @@ impl Conn {
         if r.epoch > 0 || r.unified {
             self.dtls.protected_records[dir.idx()] += 1;
         }
+        if r.epoch > 0 && !r.unified {
+            let opened = self.observer.dtls_decrypt(
+                dir,
+                r.content_type,
+                r.version,
+                r.epoch,
+                r.seq,
+                r.fragment,
+                meta,
+            );
+            match opened {
+                DtlsOpened::NoKeys => {}
+                DtlsOpened::Taken => return,
+                DtlsOpened::Handshake(plain) => {
+                    self.fragments(dir, &plain, meta, cfg, table_held);
+                    return;
+                }
+            }
+        }
         if r.content_type != wire::HANDSHAKE || r.epoch > 0 || r.unified {
             self.observer.dtls_record(
                 dir,
@@ -380,8 +399,21 @@ impl Conn {
             );
             return;
         }
+        self.fragments(dir, r.fragment, meta, cfg, table_held);
+    }
+
+    /// The handshake fragments of a record's payload (epoch 0, or decrypted), joined into
+    /// messages.
+    fn fragments(
+        &mut self,
+        dir: Direction,
+        payload: &[u8],
+        meta: SegmentMeta,
+        cfg: &DtlsConfig,
+        table_held: &mut usize,
+    ) {
         let limit = cfg.observer.max_handshake_message.min(MAX_MESSAGE);
-        for f in wire::fragments(r.fragment) {
+        for f in wire::fragments(payload) {
             let flight = &mut self.flights[dir.idx()];
             let before = flight.held();
             let step = flight.add(&f, limit, HELD_BUDGET.saturating_sub(*table_held));

@@ -23,6 +23,9 @@ pub struct Record<'a> {
     pub version: u16,
     /// Epoch (its two low bits in a unified header); 0 is the unprotected handshake.
     pub epoch: u16,
+    /// Sequence number within the epoch (48 bits; a unified header carries only its low
+    /// bits, not kept: 0).
+    pub seq: u64,
     /// A DTLS 1.3 record with the unified header (always protected).
     pub unified: bool,
     /// The record's payload.
@@ -75,6 +78,9 @@ fn plain(bytes: &[u8]) -> Option<(Record<'_>, usize)> {
             content_type,
             version,
             epoch: u16::from_be_bytes([header[3], header[4]]),
+            seq: header[5..11]
+                .iter()
+                .fold(0u64, |acc, &b| acc << 8 | u64::from(b)),
             unified: false,
             fragment,
         },
@@ -104,6 +110,7 @@ fn unified(bytes: &[u8]) -> Option<(Record<'_>, usize)> {
             content_type: APPLICATION_DATA,
             version: 0,
             epoch: u16::from(first & 0x03),
+            seq: 0,
             unified: true,
             fragment,
         },

@@ -12,6 +12,7 @@ mod ciphers;
 mod clientcert;
 mod consistency;
 mod dtls;
+mod edges;
 mod flood;
 mod hmac;
 mod http;
@@ -23,6 +24,7 @@ pub use crate::record::{Finding, FindingKind, Severity, UnknownFindingId};
 pub use certs::{chain_findings, CERTIFICATE_KINDS};
 pub use consistency::{ChainConsistency, ChainSeen, MAX_CHAINS, MAX_SERVERS};
 pub use dtls::srtp_certificates;
+pub use edges::{EdgeFacts, FileEdges, EDGE_SLACK_S, MAX_SPLIT_GAP_S};
 pub use flood::{Attempt, FLOOD_MIN_ATTEMPTS, FLOOD_MIN_RATE, FLOOD_MIN_SOURCES, SCAN_MIN_PORTS};
 pub use outcome::{both_sides_done, handshake_done, judge, settle, status};
 mod rules;
@@ -73,7 +75,8 @@ pub fn budget_findings(
 }
 
 /// Completes a record whose own rules have run: the cross-connection findings the batch's
-/// servers add, then its outcome settled (cause, observed findings, order).
+/// servers add, whether its file's start or end cuts it, then its outcome settled (cause,
+/// observed findings, order).
 pub fn complete(
     r: &mut crate::record::ConnectionRecord,
     facts: &CrossFacts,
@@ -81,5 +84,6 @@ pub fn complete(
     cfg: &FindingsConfig,
 ) {
     servers.add_findings(r, facts, cfg);
+    servers.edges.apply(r);
     settle(r);
 }

@@ -1212,6 +1212,8 @@ pub struct ClientAuthServers {
     chains: super::consistency::ChainConsistency,
     /// What each server chose, for the negotiation findings.
     choices: super::negotiation::ServerChoices,
+    /// Connections cut by their file's start or end, for `split-across-files`.
+    pub edges: super::edges::FileEdges,
 }
 
 impl ClientAuthServers {
@@ -1285,6 +1287,7 @@ impl ClientAuthServers {
         self.floods.merge(other.floods);
         self.chains.merge(other.chains);
         self.choices.merge(other.choices);
+        self.edges.merge(other.edges);
         for (server, new) in other.requested {
             match self.requested.get_mut(&server) {
                 Some(old) if !new.better_than(old) => {}

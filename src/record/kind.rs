@@ -168,6 +168,11 @@ finding_kinds! {
         "Client: offer a key exchange group the server accepts (X25519 and P-256 are the usual pair) in supported_groups, or update its TLS library; server: if policy allows, also accept one of the client's groups.";
     NoCommonSigalg = "no-common-sigalg", Error, "No signature algorithm in common for the server's certificate",
         "Client: offer signature algorithms for the server certificate's key type (ECDSA: ecdsa_secp256r1_sha256; RSA: rsa_pss_rsae_sha256, rsa_pkcs1_sha256), or update its TLS library; server: if such clients must be served, add a certificate with a key type the client can verify beside the current one.";
+
+    SplitAcrossFiles = "split-across-files", Info, "Connection continues in another file of the batch",
+        "Nothing to fix on the network: the capture was rotated (tcpdump -C/-G, dumpcap -b) while this connection was open; read the pieces together with --continuous to see it as one connection.";
+    CaptureCut = "capture-cut", Info, "The capture starts or ends inside this connection",
+        "Nothing to fix on this evidence: start the capture before the connection opens and stop it after the connection closes (or give every piece of a rotated capture, with --continuous) to see how it went.";
 }
 
 impl FindingKind {

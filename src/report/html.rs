@@ -609,6 +609,7 @@ pub(crate) fn connection_section(r: &ConnectionRecord) -> Markup {
                 dt { "File" } dd.mono { (r.file) }
                 dt { "Started" } dd { (r.start.rfc3339_checked().unwrap_or_default()) ", first packet #" (r.first_packet) ", " (r.tcp.packets) " packets, " (format!("{:.3}", r.duration_s)) " s" }
                 dt { "Client → server" } dd.mono { (r.client.to_string()) " → " (r.server_named()) }
+                dt { "Via" } dd.mono { (super::via_lines(r).join(", ")) }
                 dt { "Version / cipher" } dd { (r.version.as_deref().unwrap_or("-")) " / " (r.cipher.as_deref().unwrap_or("-")) }
                 dt { "ALPN" } dd { (r.alpn_offered.join(", ")) @if let Some(a) = &r.alpn { " → " (a) } }
                 dt { "Client cert (requested / sent)" } dd { (super::client_cert_cell(r)) }

@@ -99,6 +99,7 @@ pub fn steps(hs: &HandshakeSummary, tcp: &TcpSummary) -> Vec<Step> {
         push(
             p,
             Direction::ToServer,
+            StepKind::Tcp,
             "RST (answers the stale ACK; the connect goes on)".into(),
         );
     }

@@ -120,6 +120,7 @@ fn write_connection(out: &mut dyn Write, r: &ConnectionRecord) -> io::Result<()>
         r.duration_s
     )?;
     writeln!(out, "- client {} → server {}", r.client, r.server_named())?;
+    writeln!(out, "- via {}", escape(&super::via_lines(r).join(", ")))?;
     writeln!(
         out,
         "- version {}, cipher {}",

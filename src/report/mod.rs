@@ -300,6 +300,41 @@ pub(crate) fn keep_whole(t: &mut Table, col: usize, widest: u16) {
 /// Server cells up to this wide are never wrapped (`api.tlscap.test`, `[2001:db8::1]:443`).
 pub(crate) const SERVER_KEPT_WHOLE: u16 = 28;
 
+/// How a connection travelled: its transport (`TCP`, `QUIC`, `DTLS`), then the tunnels it came
+/// in (`vxlan:42`) and the proxy in front of TLS (`HTTP proxy 10.0.0.1:3128`, `SOCKS5 proxy
+/// 10.0.0.1:1080`: the tunnel's target is the server; `proxy-v2 from ip:port`), one per line.
+pub fn via_lines(r: &ConnectionRecord) -> Vec<String> {
+    use crate::record::Transport;
+    let mut lines = vec![match r.transport {
+        Transport::Tcp => "TCP",
+        Transport::Quic => "QUIC",
+        Transport::Dtls => "DTLS",
+    }
+    .to_string()];
+    lines.extend(r.carrier.clone());
+    if let Some(kind) = r.proxy_kind.as_deref() {
+        let original = r.original_client.map(|a| a.to_string());
+        // A tunnel's target is the server; its proxy is how the connection got there.
+        lines.push(match (kind, r.tunnel_target(), original) {
+            (_, Some(_), _) => r.proxy_named(),
+            (k, _, Some(from)) if k.starts_with("proxy-") => format!("{k} from {from}"),
+            (k, _, _) => k.to_string(),
+        });
+    }
+    lines
+}
+
+/// The connections table's extra lines under the server: [`via_lines`] without the transport
+/// when the wide layout shows it under the version, and without a plain `TCP` (most
+/// connections), so that only what is out of the ordinary takes room.
+fn via_under_server(r: &ConnectionRecord, with_transport: bool) -> Option<String> {
+    let mut lines = via_lines(r);
+    if !with_transport || lines.first().is_some_and(|l| l == "TCP") {
+        lines.remove(0);
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
 /// Narrower compact tables leave the alerts out (the `tls-alert` finding names them).
 const ALERTS_FROM: u16 = 100;
 
@@ -312,7 +347,7 @@ pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Tab
     if !compact {
         header.extend([
             "Client",
-            "Version",
+            "Version\nover",
             "Cipher",
             "Client cert\nreq / sent",
             "Server chain",
@@ -331,15 +366,16 @@ pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Tab
     let (mut widest_outcome, mut widest_findings, mut widest_server) = (0, 0, 0);
     for r in records {
         let findings = findings_cell(r);
-        let sni = r.sni.as_deref().unwrap_or("(no SNI)");
-        let server = match r.tunnel_target() {
-            // The proxy on lines of its own: a long line here would narrow the other columns.
-            Some(target) => format!(
-                "{sni}\n→ {target}\nvia {}",
-                r.proxy_named().replacen(" proxy ", " proxy\n", 1)
-            ),
-            None => format!("{sni}\n→ {}", r.server),
-        };
+        let mut server = format!(
+            "{}\n→ {}",
+            r.sni.as_deref().unwrap_or("(no SNI)"),
+            r.tunnel_target()
+                .map_or_else(|| r.server.to_string(), str::to_string)
+        );
+        if let Some(via) = via_under_server(r, compact) {
+            server.push('\n');
+            server.push_str(&via);
+        }
         widest_findings = widest_findings.max(widest_line(&findings));
         widest_server = widest_server.max(widest_line(&server));
         let outcome_text = outcome_cell(r);
@@ -370,7 +406,11 @@ pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Tab
         if !compact {
             row.extend([
                 Cell::new(r.client),
-                Cell::new(r.version.as_deref().unwrap_or("-")),
+                Cell::new(format!(
+                    "{}\n{}",
+                    r.version.as_deref().unwrap_or("-"),
+                    via_lines(r).first().map_or("", String::as_str)
+                )),
                 Cell::new(
                     r.cipher
                         .as_deref()

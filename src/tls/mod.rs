@@ -19,7 +19,7 @@ mod observer;
 pub mod proxy;
 mod sslv2;
 pub use decrypt::DecryptionStatus;
-pub use observer::{ObserverConfig, TlsObserver};
+pub use observer::{DtlsOpened, ObserverConfig, TlsObserver};
 
 /// What decryption with a key log gave for one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

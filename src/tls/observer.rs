@@ -11,6 +11,7 @@ use crate::flow::{Interest, StreamHandler};
 
 mod decrypt;
 mod dtls;
+pub use dtls::DtlsOpened;
 mod quic;
 
 /// Limits for the observer.

@@ -318,6 +318,22 @@ impl ConnDecryptor {
         }
     }
 
+    /// Decrypts one whole DTLS record from `side`: `seq` is its epoch and sequence number
+    /// (`epoch << 48 | seq`), which DTLS carries in each record (records may be lost or
+    /// reordered) where TLS counts them.
+    pub(crate) fn decrypt_dtls(
+        &mut self,
+        side: Side,
+        seq: u64,
+        header: [u8; 5],
+        body: &[u8],
+    ) -> Result<Option<(u8, Vec<u8>)>, String> {
+        if let Some(keys) = self.keys[idx(side)].as_mut() {
+            keys.seq = seq;
+        }
+        self.decrypt(side, header, body)
+    }
+
     /// Keeps decrypted application data of `side` (bounded).
     pub(crate) fn app_data(&mut self, side: Side, data: &[u8], packet: u64) {
         let a = &mut self.app[idx(side)];

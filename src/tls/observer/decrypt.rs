@@ -12,7 +12,7 @@ use super::{
 use crate::flow::{Direction, SegmentMeta, Side};
 
 impl TlsObserver {
-    fn side(&self, dir: Direction) -> Side {
+    pub(super) fn side(&self, dir: Direction) -> Side {
         if dir == self.client_dir() {
             Side::Client
         } else {
@@ -106,7 +106,7 @@ impl TlsObserver {
         self.decrypted(dir, outer, r, meta);
     }
 
-    fn decrypted(
+    pub(super) fn decrypted(
         &mut self,
         dir: Direction,
         outer: Option<u8>,
@@ -176,13 +176,14 @@ impl TlsObserver {
         match msg_type {
             2 => {
                 if let (Ok(sh), Some(dec)) = (decode_server_hello(body), self.dec.as_deref_mut()) {
-                    dec.on_server_hello(
-                        body,
-                        sh.version,
-                        sh.cipher,
-                        &sh.extensions,
-                        sh.hello_retry,
-                    );
+                    // DTLS 1.0 and 1.2 protect records as TLS 1.1 and 1.2 do (PRF, explicit
+                    // IV); only the record header differs.
+                    let version = match sh.version {
+                        0xfeff => 0x0302,
+                        0xfefd => 0x0303,
+                        v => v,
+                    };
+                    dec.on_server_hello(body, version, sh.cipher, &sh.extensions, sh.hello_retry);
                 }
             }
             8 => {
@@ -209,7 +210,7 @@ impl TlsObserver {
     }
 
     /// Routes one decrypted record.
-    fn plaintext(&mut self, dir: Direction, ct: u8, plain: &[u8], meta: SegmentMeta) {
+    pub(super) fn plaintext(&mut self, dir: Direction, ct: u8, plain: &[u8], meta: SegmentMeta) {
         match ct {
             CT_CHANGE_CIPHER_SPEC => {
                 self.event(dir, meta, || "ChangeCipherSpec (renegotiation)".to_string());

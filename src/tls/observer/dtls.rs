@@ -9,14 +9,64 @@ use super::{
 };
 use crate::flow::{Direction, SegmentMeta};
 
+/// What [`TlsObserver::dtls_decrypt`] made of a protected record.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DtlsOpened {
+    /// No keys for its direction (no key log, no secrets for this connection, or before the
+    /// sender's ChangeCipherSpec): read it as protected.
+    NoKeys,
+    /// Decrypted and taken (an alert, application data), or its decryption failed (noted).
+    Taken,
+    /// Decrypted handshake fragments (DTLS framing), for the DTLS stage to join.
+    Handshake(Vec<u8>),
+}
+
 impl TlsObserver {
-    /// An observer for one DTLS connection. DTLS records are not decrypted: the key log is
-    /// not used.
+    /// An observer for one DTLS connection. DTLS ≤ 1.2 records are decrypted with the key
+    /// log's secrets ([`TlsObserver::dtls_decrypt`]).
     pub fn for_dtls(cfg: ObserverConfig) -> Self {
-        TlsObserver::new(ObserverConfig {
-            keylog: None,
-            ..cfg
-        })
+        TlsObserver::new(cfg)
+    }
+
+    /// A protected DTLS ≤ 1.2 record (epoch > 0) decrypted with the connection's keys, which
+    /// are those of TLS with the record's own epoch and sequence number in the nonce and AAD.
+    #[allow(clippy::too_many_arguments)]
+    pub fn dtls_decrypt(
+        &mut self,
+        dir: Direction,
+        content_type: u8,
+        version: u16,
+        epoch: u16,
+        seq: u64,
+        body: &[u8],
+        meta: SegmentMeta,
+    ) -> DtlsOpened {
+        let side = self.side(dir);
+        let Some(dec) = self.dec.as_deref_mut().filter(|d| d.active(side)) else {
+            return DtlsOpened::NoKeys;
+        };
+        let Ok(len) = u16::try_from(body.len()) else {
+            return DtlsOpened::NoKeys;
+        };
+        let [v0, v1] = version.to_be_bytes();
+        let [l0, l1] = len.to_be_bytes();
+        let header = [content_type, v0, v1, l0, l1];
+        let r = dec.decrypt_dtls(side, u64::from(epoch) << 48 | seq, header, body);
+        self.dirs[dir.idx()].tls_seen = true;
+        self.set_encrypted(dir, meta);
+        self.dirs[dir.idx()].encrypted_records += 1;
+        match r {
+            Ok(Some((super::CT_HANDSHAKE, plain))) => DtlsOpened::Handshake(plain),
+            Ok(Some((ct, plain))) => {
+                self.plaintext(dir, ct, &plain, meta);
+                DtlsOpened::Taken
+            }
+            Ok(None) => DtlsOpened::Taken,
+            Err(reason) => {
+                self.decrypted(dir, Some(content_type), Err(reason), meta);
+                DtlsOpened::Taken
+            }
+        }
     }
 
     /// One complete handshake message in TLS framing (4-byte header) sent in `dir`; shorter
@@ -52,6 +102,7 @@ impl TlsObserver {
                         self.dirs[dir.idx()].ccs = Some(meta);
                     }
                     self.event(dir, meta, || "ChangeCipherSpec".to_string());
+                    self.decrypt_ccs(dir);
                     if self.ccs_encrypts(dir) {
                         self.set_encrypted(dir, meta);
                     }

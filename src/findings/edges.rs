@@ -1,0 +1,255 @@
+//! `split-across-files` and `capture-cut`: TCP connections a capture file's first or last
+//! packet cuts. A file's span is known only once it is read, so the facts are gathered per
+//! connection while files are read and judged when the records are completed.
+//!
+//! Whatever such a connection seems to show at the cut (a ClientHello with no answer, a
+//! request with no response) is the file boundary, not the peers: its outcome is `unknown`.
+
+use super::{finding, Finding, FindingKind as K, Severity};
+use crate::flow::{EndReason, TcpSummary};
+use crate::record::{ConnectionRecord, Outcome, Transport};
+use crate::time::Timestamp;
+use std::net::SocketAddr;
+
+/// A connection's first (last) packet this close to its file's first (last) packet is cut by
+/// the file's start (end): a connection that was busy when the capture started or stopped.
+/// Farther away, its silence is its own (a stalled handshake, an unanswered request).
+pub const EDGE_SLACK_S: f64 = 1.0;
+
+/// Longest silence between two pieces of one connection in consecutive files: the flow
+/// table's default idle timeout, after which even one capture would end the connection.
+pub const MAX_SPLIT_GAP_S: f64 = 600.0;
+
+/// What a TCP connection shows at its capture's edges (None: it touches neither).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EdgeFacts {
+    /// Both ends, lower address first (a piece picked up mid-stream may guess the roles wrong).
+    ends: (SocketAddr, SocketAddr),
+    first: Timestamp,
+    first_packet: u64,
+    last: Timestamp,
+    last_packet: u64,
+    /// Picked up without its SYN.
+    midstream: bool,
+    /// Still open, neither FIN nor RST, when its capture ended.
+    open_at_end: bool,
+    established: bool,
+    /// Its own findings already rest on a measured wait (data retransmitted unanswered for
+    /// seconds up to the end): the capture's end did not cut it short.
+    waited: bool,
+}
+
+impl EdgeFacts {
+    /// The facts of a TCP connection picked up mid-stream or still open at its capture's end.
+    pub fn of(record: &ConnectionRecord, tcp: &TcpSummary) -> Option<EdgeFacts> {
+        let open_at_end = tcp.end_reason == EndReason::CaptureEnd && tcp.close.is_none();
+        if record.transport != Transport::Tcp || !(tcp.midstream || open_at_end) {
+            return None;
+        }
+        let (a, b) = (tcp.client, tcp.server);
+        Some(EdgeFacts {
+            ends: if a <= b { (a, b) } else { (b, a) },
+            first: tcp.first.ts,
+            first_packet: tcp.first.packet,
+            last: tcp.last.ts,
+            last_packet: tcp.last.packet,
+            midstream: tcp.midstream,
+            open_at_end,
+            established: tcp.established,
+            waited: record.findings.iter().any(|f| {
+                matches!(
+                    f.kind,
+                    K::HandshakeStalled | K::MtuBlackHole | K::ReadTimeout
+                )
+            }),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Piece {
+    file: String,
+    index: u64,
+    facts: EdgeFacts,
+}
+
+/// Per file of a batch, its first and last packet's time; per pair of endpoints, the
+/// connections that touch a file's edge. Grows with those connections only.
+#[derive(Debug, Clone, Default)]
+pub struct FileEdges {
+    spans: crate::FastMap<String, (Timestamp, Timestamp)>,
+    pieces: crate::FastMap<(SocketAddr, SocketAddr), Vec<Piece>>,
+}
+
+impl FileEdges {
+    /// Notes a file's first and last packet time (nothing for a file without packets).
+    pub fn observe_file(&mut self, file: &str, first: Option<Timestamp>, last: Option<Timestamp>) {
+        if let (Some(first), Some(last)) = (first, last) {
+            self.spans.insert(file.to_string(), (first, last));
+        }
+    }
+
+    /// Notes a connection of `file` that touches an edge.
+    pub fn observe(&mut self, file: &str, index: u64, facts: EdgeFacts) {
+        self.pieces.entry(facts.ends).or_default().push(Piece {
+            file: file.to_string(),
+            index,
+            facts,
+        });
+    }
+
+    /// Adds another file's facts.
+    pub fn merge(&mut self, other: FileEdges) {
+        self.spans.extend(other.spans);
+        for (ends, mut list) in other.pieces {
+            self.pieces.entry(ends).or_default().append(&mut list);
+        }
+    }
+
+    /// Appends `split-across-files` (a sibling file continues the connection) or
+    /// `capture-cut` (none does) to a connection its file's start or end cuts, and makes its
+    /// outcome `unknown`.
+    pub fn apply(&self, r: &mut ConnectionRecord) {
+        let found = self.findings(&r.file, r.index, r.client, r.server);
+        if found.is_empty() {
+            return;
+        }
+        r.findings.extend(found);
+        r.outcome = Outcome::Unknown;
+        r.failed_at = None;
+    }
+
+    /// The findings of connection `index` of `file` between addresses `a` and `b`.
+    fn findings(&self, file: &str, index: u64, a: SocketAddr, b: SocketAddr) -> Vec<Finding> {
+        let ends = if a <= b { (a, b) } else { (b, a) };
+        let Some(list) = self.pieces.get(&ends) else {
+            return Vec::new();
+        };
+        let Some(own) = list.iter().find(|p| p.file == file && p.index == index) else {
+            return Vec::new();
+        };
+        let Some(&(file_first, file_last)) = self.spans.get(file) else {
+            return Vec::new();
+        };
+        let o = &own.facts;
+        let mut out = Vec::new();
+        // The piece before: open at the end of a file that ended before this one began.
+        if o.midstream {
+            let before = list
+                .iter()
+                .filter(|p| p.file != file && p.facts.open_at_end && p.facts.last <= o.first)
+                .filter(|p| {
+                    self.spans
+                        .get(&p.file)
+                        .is_some_and(|&(_, last)| last <= file_first)
+                })
+                .map(|p| (o.first.seconds_since(p.facts.last), p))
+                .filter(|(gap, _)| *gap <= MAX_SPLIT_GAP_S)
+                .min_by(|x, y| x.0.total_cmp(&y.0));
+            if let Some((gap, p)) = before {
+                out.push(finding(
+                    K::SplitAcrossFiles,
+                    Severity::Info,
+                    format!(
+                        "This file starts inside a connection that began in {} (connection #{}): read the files together with --continuous to see it whole; its outcome cannot be judged from this piece.",
+                        p.file, p.index
+                    ),
+                    format!(
+                        "First packet {} is not a SYN; the same addresses' connection #{} of {} was still open at that file's end, its last packet (packet {}) {:.6} s before.",
+                        o.first_packet, p.index, p.file, p.facts.last_packet, gap
+                    ),
+                ));
+            } else if o.first.seconds_since(file_first) <= EDGE_SLACK_S {
+                out.push(finding(
+                    K::CaptureCut,
+                    Severity::Info,
+                    "The capture starts inside this connection: what happened before its first packet (the handshake, if it was not yet over) is not in this file, so its outcome cannot be judged.".to_string(),
+                    format!(
+                        "First packet {} is not a SYN and comes {:.6} s after the file's first packet.",
+                        o.first_packet,
+                        o.first.seconds_since(file_first)
+                    ),
+                ));
+            }
+        }
+        // The piece after: picked up mid-stream in a file that began after this one ended.
+        if o.open_at_end {
+            let after = list
+                .iter()
+                .filter(|p| p.file != file && p.facts.midstream && p.facts.first >= o.last)
+                .filter(|p| {
+                    self.spans
+                        .get(&p.file)
+                        .is_some_and(|&(first, _)| first >= file_last)
+                })
+                .map(|p| (p.facts.first.seconds_since(o.last), p))
+                .filter(|(gap, _)| *gap <= MAX_SPLIT_GAP_S)
+                .min_by(|x, y| x.0.total_cmp(&y.0));
+            if let Some((gap, p)) = after {
+                out.push(finding(
+                    K::SplitAcrossFiles,
+                    Severity::Info,
+                    format!(
+                        "This file ends inside a connection that continues in {} (connection #{}): read the files together with --continuous to see it whole; its outcome cannot be judged from this piece.",
+                        p.file, p.index
+                    ),
+                    format!(
+                        "Still open (no FIN or RST) at its last packet {}; the same addresses' connection #{} of {} starts mid-stream (packet {}) {:.6} s later.",
+                        o.last_packet, p.index, p.file, p.facts.first_packet, gap
+                    ),
+                ));
+            } else if o.established && !o.waited && file_last.seconds_since(o.last) <= EDGE_SLACK_S
+            {
+                out.push(finding(
+                    K::CaptureCut,
+                    Severity::Info,
+                    "The capture ends inside this connection: it was still open (no FIN or RST) when the capture stopped, so what came next is not in this file and its outcome cannot be judged.".to_string(),
+                    format!(
+                        "Last packet {} comes {:.6} s before the file's last packet.",
+                        o.last_packet,
+                        file_last.seconds_since(o.last)
+                    ),
+                ));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(secs: i64) -> Timestamp {
+        Timestamp::new(secs, 0)
+    }
+
+    /// Hand-built facts (one edge case: a connection idle longer than the flow timeout
+    /// between two files is not joined).
+    #[test]
+    fn pieces_further_apart_than_the_idle_timeout_are_not_joined() {
+        let a: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let piece = |first, last, midstream, open_at_end| EdgeFacts {
+            ends: (a, b),
+            first: ts(first),
+            first_packet: 1,
+            last: ts(last),
+            last_packet: 2,
+            midstream,
+            open_at_end,
+            established: true,
+            waited: false,
+        };
+        let mut edges = FileEdges::default();
+        edges.observe_file("a.pcap", Some(ts(0)), Some(ts(100)));
+        edges.observe_file("b.pcap", Some(ts(800)), Some(ts(900)));
+        edges.observe("a.pcap", 0, piece(0, 100, false, true));
+        edges.observe("b.pcap", 0, piece(800, 900, true, false));
+        for file in ["a.pcap", "b.pcap"] {
+            let found = edges.findings(file, 0, b, a);
+            let ids: Vec<&str> = found.iter().map(|f| f.kind.id()).collect();
+            assert_eq!(ids, ["capture-cut"], "{file}");
+        }
+    }
+}
