@@ -108,9 +108,37 @@ impl FileEdges {
 
     /// Appends `split-across-files` (a sibling file continues the connection) or
     /// `capture-cut` (none does) to a connection its file's start or end cuts, and makes its
-    /// outcome `unknown`.
+    /// outcome `unknown`. A connection that already worked (handshake done, data answered),
+    /// or failed on something it was sent (an alert, a reset, bytes that are not TLS), keeps
+    /// its outcome: the cut hides only what came after; it keeps the hint to read the pieces
+    /// together, and a bare `capture-cut` would say nothing about it. Only a failure read from
+    /// a silence is undone by the cut.
     pub fn apply(&self, r: &mut ConnectionRecord) {
-        let found = self.findings(&r.file, r.index, r.client, r.server);
+        let mut found = self.findings(
+            &r.file,
+            r.index,
+            (r.client, r.server),
+            r.outcome == Outcome::Ok,
+        );
+        let silence = |k: K| {
+            matches!(
+                k,
+                K::HandshakeStalled
+                    | K::ReadTimeout
+                    | K::TcpConnectTimeout
+                    | K::TcpSynAckUnanswered
+                    | K::MtuBlackHole
+            )
+        };
+        let failed_on_evidence = r.outcome == Outcome::Failed
+            && r.failed_at
+                .and_then(|stage| super::outcome::cause(r, stage))
+                .is_some_and(|k| !silence(k));
+        if r.outcome == Outcome::Ok || failed_on_evidence {
+            found.retain(|f| f.kind == K::SplitAcrossFiles);
+            r.findings.extend(found);
+            return;
+        }
         if found.is_empty() {
             return;
         }
@@ -120,7 +148,19 @@ impl FileEdges {
     }
 
     /// The findings of connection `index` of `file` between addresses `a` and `b`.
-    fn findings(&self, file: &str, index: u64, a: SocketAddr, b: SocketAddr) -> Vec<Finding> {
+    /// `worked`: the piece shows a connection that worked (its outcome stands).
+    fn findings(
+        &self,
+        file: &str,
+        index: u64,
+        (a, b): (SocketAddr, SocketAddr),
+        worked: bool,
+    ) -> Vec<Finding> {
+        let verdict = if worked {
+            "; it worked as far as this piece shows"
+        } else {
+            "; its outcome cannot be judged from this piece"
+        };
         let ends = if a <= b { (a, b) } else { (b, a) };
         let Some(list) = self.pieces.get(&ends) else {
             return Vec::new();
@@ -151,8 +191,8 @@ impl FileEdges {
                     K::SplitAcrossFiles,
                     Severity::Info,
                     format!(
-                        "This file starts inside a connection that began in {} (connection #{}): read the files together with --continuous to see it whole; its outcome cannot be judged from this piece.",
-                        p.file, p.index
+                        "This file starts inside a connection that began in {} (connection #{}): read the files together with --continuous to see it whole{}.",
+                        p.file, p.index, verdict
                     ),
                     format!(
                         "First packet {} is not a SYN; the same addresses' connection #{} of {} was still open at that file's end, its last packet (packet {}) {:.6} s before.",
@@ -190,8 +230,8 @@ impl FileEdges {
                     K::SplitAcrossFiles,
                     Severity::Info,
                     format!(
-                        "This file ends inside a connection that continues in {} (connection #{}): read the files together with --continuous to see it whole; its outcome cannot be judged from this piece.",
-                        p.file, p.index
+                        "This file ends inside a connection that continues in {} (connection #{}): read the files together with --continuous to see it whole{}.",
+                        p.file, p.index, verdict
                     ),
                     format!(
                         "Still open (no FIN or RST) at its last packet {}; the same addresses' connection #{} of {} starts mid-stream (packet {}) {:.6} s later.",
@@ -247,7 +287,7 @@ mod tests {
         edges.observe("a.pcap", 0, piece(0, 100, false, true));
         edges.observe("b.pcap", 0, piece(800, 900, true, false));
         for file in ["a.pcap", "b.pcap"] {
-            let found = edges.findings(file, 0, b, a);
+            let found = edges.findings(file, 0, (b, a), false);
             let ids: Vec<&str> = found.iter().map(|f| f.kind.id()).collect();
             assert_eq!(ids, ["capture-cut"], "{file}");
         }

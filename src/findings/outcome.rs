@@ -169,7 +169,7 @@ fn certificate_causes(alert: &str) -> &'static [K] {
 }
 
 /// The primary cause of a failure at `stage`, among the findings present.
-fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
+pub(super) fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
     let has = |k: K| record.findings.iter().any(|f| f.kind == k);
     let first = |kinds: &[K]| kinds.iter().copied().find(|k| has(*k));
     match stage {
