@@ -128,8 +128,8 @@ fn proxy_pair_names_the_target_with_the_proxy_as_carrier() {
     assert_eq!(
         header,
         [
-            "good: samples/compare/proxy-good.pcap#0  127.0.0.1:41822 → 127.0.0.1:8463  SNI api.tlscap.test  ok",
-            "bad:  samples/compare/proxy-bad.pcap#0  127.0.0.1:58604 → api.tlscap.test:8463 via HTTP proxy 127.0.0.1:8464  SNI api.tlscap.test  failed (http-unauthorized)",
+            "good: samples/compare/proxy-good.pcap#0  127.0.0.1:41822 → 127.0.0.1:8463  SNI api.tlscap.test  JA4 t13d3112h2_e8f1e7e78f70_b26ce05bbdd6  ok",
+            "bad:  samples/compare/proxy-bad.pcap#0  127.0.0.1:58604 → api.tlscap.test:8463 via HTTP proxy 127.0.0.1:8464  SNI api.tlscap.test  JA4 t13d3112h2_e8f1e7e78f70_b26ce05bbdd6  failed (http-unauthorized)",
         ]
     );
 }

@@ -33,8 +33,15 @@ fn side_line(label: &str, r: &ConnectionRecord) -> String {
         (Outcome::Ok, _) => "ok".to_string(),
         (Outcome::Unknown, _) => "outcome unknown".to_string(),
     };
+    // JA4 names each client's hello for people who track clients by it; it is never a
+    // difference of its own (it changes with any value of the hello, relevant or not).
+    let ja4 = r
+        .ja4
+        .as_deref()
+        .map(|j| format!("  JA4 {j}"))
+        .unwrap_or_default();
     format!(
-        "{label} {}#{}  {} → {}  SNI {}  {outcome}",
+        "{label} {}#{}  {} → {}  SNI {}{ja4}  {outcome}",
         r.file,
         r.index,
         r.client,
