@@ -11,6 +11,7 @@ use super::{Aspect, ConnRef, Difference, DifferenceType, Observed};
 use crate::findings::CERTIFICATE_KINDS;
 use crate::record::{ConnectionRecord, ConnectionStatus, FailedAt, FindingKind, Outcome};
 use crate::tls::names::{cipher_name, version_name};
+use crate::tls::names::{group_name, signature_scheme_name as sig_alg_name};
 use std::collections::BTreeSet;
 
 /// A difference before it is ranked.
@@ -993,87 +994,6 @@ fn names_list(v: &[u16], name: fn(u16) -> String) -> String {
 
 fn is_post_quantum(g: u16) -> bool {
     matches!(g, 0x0200..=0x0202 | 0x11eb..=0x11ee | 0x6399 | 0x639a)
-}
-
-/// IANA name of a supported group.
-pub(crate) fn group_name(g: u16) -> String {
-    let name = match g {
-        1 => "sect163k1",
-        2 => "sect163r1",
-        3 => "sect163r2",
-        4 => "sect193r1",
-        5 => "sect193r2",
-        6 => "sect233k1",
-        7 => "sect233r1",
-        8 => "sect239k1",
-        9 => "sect283k1",
-        10 => "sect283r1",
-        11 => "sect409k1",
-        12 => "sect409r1",
-        13 => "sect571k1",
-        14 => "sect571r1",
-        15 => "secp160k1",
-        16 => "secp160r1",
-        17 => "secp160r2",
-        18 => "secp192k1",
-        19 => "secp192r1",
-        20 => "secp224k1",
-        21 => "secp224r1",
-        22 => "secp256k1",
-        23 => "secp256r1",
-        24 => "secp384r1",
-        25 => "secp521r1",
-        29 => "x25519",
-        26 => "brainpoolP256r1",
-        27 => "brainpoolP384r1",
-        28 => "brainpoolP512r1",
-        30 => "x448",
-        31 => "brainpoolP256r1tls13",
-        32 => "brainpoolP384r1tls13",
-        33 => "brainpoolP512r1tls13",
-        256 => "ffdhe2048",
-        257 => "ffdhe3072",
-        258 => "ffdhe4096",
-        259 => "ffdhe6144",
-        260 => "ffdhe8192",
-        0x0200 => "MLKEM512",
-        0x0201 => "MLKEM768",
-        0x0202 => "MLKEM1024",
-        0x11eb => "SecP256r1MLKEM768",
-        0x11ec => "X25519MLKEM768",
-        0x11ed => "SecP384r1MLKEM1024",
-        0x11ee => "curveSM2MLKEM768",
-        41 => "curveSM2",
-        0x6399 => "X25519Kyber768Draft00",
-        0x639a => "SecP256r1Kyber768Draft00",
-        _ => return format!("0x{g:04x}"),
-    };
-    name.to_string()
-}
-
-/// IANA name of a signature scheme.
-fn sig_alg_name(s: u16) -> String {
-    let name = tls_parser::SignatureScheme(s).to_string();
-    // tls-parser writes unknown values as `SignatureScheme(…)`.
-    if !name.contains('(') {
-        return name;
-    }
-    // TLS 1.2's (hash, signature) pairs that have no TLS 1.3 name.
-    let hash = match s >> 8 {
-        1 => "md5",
-        2 => "sha1",
-        3 => "sha224",
-        4 => "sha256",
-        5 => "sha384",
-        6 => "sha512",
-        _ => return format!("0x{s:04x}"),
-    };
-    match s & 0xff {
-        1 => format!("rsa_pkcs1_{hash}"),
-        2 => format!("dsa_{hash}"),
-        3 => format!("ecdsa_{hash}"),
-        _ => format!("0x{s:04x}"),
-    }
 }
 
 /// IANA name of a ClientHello extension.

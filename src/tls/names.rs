@@ -127,6 +127,8 @@ pub fn group_name(g: u16) -> String {
         0x11eb => "SecP256r1MLKEM768",
         0x11ec => "X25519MLKEM768",
         0x11ed => "SecP384r1MLKEM1024",
+        0x11ee => "curveSM2MLKEM768",
+        41 => "curveSM2",
         0x6399 => "X25519Kyber768Draft00",
         0x639a => "SecP256r1Kyber768Draft00",
         _ => return format!("0x{g:04x}"),
