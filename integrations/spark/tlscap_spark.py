@@ -317,7 +317,9 @@ def run_unit(paths, quiet, settings, work_root):
         if binary is None:
             yield "errors", ipc(pa, error_batch(pa, label, f"tlscap binary {settings['tlscap']!r} not found on the executor"))
             return
-        cmd = [binary, "--quiet", "--format", "parquet", "-o", out_dir, "--threads", str(settings["threads"]), "--no-auto-keylog"]
+        # A task holds one capture (or ring set) in a directory of its own, away from any
+        # tlscap.toml beside the originals: settings come from the job's arguments only.
+        cmd = [binary, "--quiet", "--format", "parquet", "-o", out_dir, "--threads", str(settings["threads"]), "--no-auto-keylog", "--no-settings"]
         if settings["auto_keylog"]:
             cmd.remove("--no-auto-keylog")
         if settings["continuous"]:
