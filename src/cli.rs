@@ -1444,8 +1444,8 @@ fn list_failing(
             format!("{}\n→ {}", r.sni.as_deref().unwrap_or("(no SNI)"), r.server),
             at,
             r.cause
-                .clone()
-                .unwrap_or_else(|| "(no finding explains it)".into()),
+                .map_or("(no finding explains it)", |c| c.as_str())
+                .to_string(),
         ]);
     }
     writeln!(out, "{t}")?;

@@ -798,7 +798,7 @@ mod tests {
             let r = ConnectionRecord {
                 sni: (i % 2 == 0).then(|| "a.example".into()),
                 alpn_offered: vec!["h2".into()],
-                version: Some("TLS 1.2".into()),
+                version: Some(crate::record::Version(0x0303)),
                 cert_requested: Some(i % 3 == 0),
                 chain_status: Some("trusted".into()),
                 client_chain: (i % 5 == 0).then(|| chains[i % 7].clone()),

@@ -47,9 +47,9 @@ fn http_connect_proxy() {
         Some("t12i860500_e18388e7f3a3_a1e935682795")
     );
     assert_eq!(hs.client_hello.as_ref().unwrap().meta.packet, 8);
-    assert_eq!(r.version.as_deref(), Some("TLS 1.2"));
+    assert_eq!(r.version.map(|v| v.name()).as_deref(), Some("TLS 1.2"));
     assert_eq!(
-        r.cipher.as_deref(),
+        r.cipher.map(|c| c.name()).as_deref(),
         Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384")
     );
     // The proxy's "200 OK" is a preamble, not a non-TLS answer to the ClientHello.
@@ -124,15 +124,18 @@ fn starttls_and_database_upgrades() {
     assert_eq!(hs.server_hello.as_ref().unwrap().cipher, 0xc02f);
     assert!(preamble_text(hs, Direction::ToClient).starts_with("220 "));
     let (r, _) = conn(&a, "10.0.0.1:57406");
-    assert_eq!(r.version.as_deref(), Some("TLS 1.0"));
-    assert_eq!(r.cipher.as_deref(), Some("TLS_RSA_WITH_RC4_128_SHA"));
+    assert_eq!(r.version.map(|v| v.name()).as_deref(), Some("TLS 1.0"));
+    assert_eq!(
+        r.cipher.map(|c| c.name()).as_deref(),
+        Some("TLS_RSA_WITH_RC4_128_SHA")
+    );
 
     // POP3 STLS.
     let a = analyze(&corpus, &format!("{p}/pop3_stls.pcap"));
     let (r, hs) = conn(&a, "192.168.20.18:50583");
     assert_eq!(r.sni.as_deref(), Some("pop.lavabit.com"));
     assert_eq!(hs.client_hello.as_ref().unwrap().meta.packet, 13);
-    assert_eq!(r.version.as_deref(), Some("TLS 1.0"));
+    assert_eq!(r.version.map(|v| v.name()).as_deref(), Some("TLS 1.0"));
     assert_eq!(hs.server_certificate.as_ref().unwrap().certs.len(), 4);
 
     // PROXY protocol v1 line and the ClientHello in the same segment.
@@ -146,8 +149,11 @@ fn starttls_and_database_upgrades() {
     let a = analyze(&corpus, &format!("{p}/pgsql2.pcapng"));
     let (r, hs) = conn(&a, "10.220.20.67:58574");
     assert_eq!(hs.client_hello.as_ref().unwrap().meta.packet, 8);
-    assert_eq!(r.version.as_deref(), Some("TLS 1.3"));
-    assert_eq!(r.cipher.as_deref(), Some("TLS_AES_256_GCM_SHA384"));
+    assert_eq!(r.version.map(|v| v.name()).as_deref(), Some("TLS 1.3"));
+    assert_eq!(
+        r.cipher.map(|c| c.name()).as_deref(),
+        Some("TLS_AES_256_GCM_SHA384")
+    );
     let (_, ssl_request) = hs.preamble[0].clone().unwrap();
     assert_eq!(ssl_request, [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
     assert_eq!(hs.preamble[1].clone().unwrap().1, b"S");
@@ -156,8 +162,11 @@ fn starttls_and_database_upgrades() {
     let a = analyze(&corpus, &format!("{p}/mysql.pcapng"));
     let (r, hs) = conn(&a, "192.168.88.231:36272");
     assert_eq!(hs.client_hello.as_ref().unwrap().meta.packet, 23);
-    assert_eq!(r.version.as_deref(), Some("TLS 1.3"));
-    assert_eq!(r.cipher.as_deref(), Some("TLS_AES_256_GCM_SHA384"));
+    assert_eq!(r.version.map(|v| v.name()).as_deref(), Some("TLS 1.3"));
+    assert_eq!(
+        r.cipher.map(|c| c.name()).as_deref(),
+        Some("TLS_AES_256_GCM_SHA384")
+    );
 }
 
 #[test]

@@ -170,8 +170,16 @@ fn quic_agrees_with_tshark_on_the_corpus() {
             let (ao, at) = (r.alpn_offered.join(","), t.alpn_offered.join(","));
             check("alpn_offered", Some(&ao), Some(&at));
             if t.version.is_some() {
-                check("version", r.version.as_deref(), t.version.as_deref());
-                check("cipher", r.cipher.as_deref(), t.cipher.as_deref());
+                check(
+                    "version",
+                    r.version.map(|v| v.name()).as_deref(),
+                    t.version.as_deref(),
+                );
+                check(
+                    "cipher",
+                    r.cipher.map(|c| c.name()).as_deref(),
+                    t.cipher.as_deref(),
+                );
             }
             if t.alpn.is_some() {
                 check("alpn", r.alpn.as_deref(), t.alpn.as_deref());

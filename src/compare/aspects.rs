@@ -9,7 +9,7 @@
 
 use super::{Aspect, ConnRef, Difference, DifferenceType, Observed};
 use crate::findings::CERTIFICATE_KINDS;
-use crate::record::{ConnectionRecord, ConnectionStatus, FailedAt, FindingKind, Outcome};
+use crate::record::{Cause, ConnectionRecord, ConnectionStatus, FailedAt, FindingKind, Outcome};
 use crate::tls::names::{cipher_name, version_name};
 use crate::tls::names::{group_name, signature_scheme_name as sig_alg_name};
 use std::collections::BTreeSet;
@@ -119,7 +119,7 @@ fn kinds_present(r: &ConnectionRecord) -> impl Iterator<Item = FindingKind> + '_
 /// Orders by decisiveness: tied to the failing side's cause, then hello lists when an alert
 /// ended the handshake, then the chain, then transport, then the rest; symptoms last.
 fn rank(found: Vec<Found>, bad: &ConnectionRecord, good: &ConnectionRecord) -> Vec<Difference> {
-    let cause = bad.cause.as_deref().and_then(FindingKind::from_id);
+    let cause = bad.cause.and_then(Cause::kind);
     let alerted = !matches!(Failure::of(bad), Failure::None | Failure::Other);
     let mut ranked: Vec<(u8, Found, Option<FindingKind>)> = found
         .into_iter()
@@ -405,7 +405,6 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
             format!(
                 "The failing client offers at most {bv}, which the server no longer accepts{}.",
                 gr.version
-                    .as_deref()
                     .map(|v| format!(" (it negotiated {v} with the working client)"))
                     .unwrap_or_default()
             )
@@ -625,8 +624,7 @@ fn server(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
         let cert_failure = failure.alert_in(CERT_ALERTS)
             || br
                 .cause
-                .as_deref()
-                .and_then(FindingKind::from_id)
+                .and_then(Cause::kind)
                 .is_some_and(|c| CERTIFICATE_KINDS.contains(&c));
         if gr.chain_status != br.chain_status || (fp(gc) != fp(bc) && cert_failure) {
             let mut explains = CERTIFICATE_KINDS.to_vec();
@@ -703,7 +701,7 @@ fn server(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
 /// failure is one a certificate can cause.
 fn key_usage(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
     let (gr, br) = (&g.record, &b.record);
-    let cause_kind = br.cause.as_deref().and_then(FindingKind::from_id);
+    let cause_kind = br.cause.and_then(Cause::kind);
     let cert_failure = failure.alert_in(CERT_ALERTS)
         || failure.alert_in(&["certificate_required", "handshake_failure"])
         || failure.unexplained_handshake();

@@ -145,20 +145,13 @@ fn write_csv(out: &mut dyn Write, comparisons: &[Comparison]) -> io::Result<()> 
 /// ladders): per pair, both sides, the ranked differences, then each side's connection with its
 /// findings and ladder. Every value is escaped by the maud template.
 pub fn write_html(out: &mut dyn Write, comparisons: &[Comparison]) -> io::Result<()> {
-    use crate::report::html::{connection_section, file_name, sni_or_none, CSP, CSS, VERSION};
-    use maud::{html, PreEscaped, DOCTYPE};
+    use crate::report::html::{connection_section, file_name, page_head, sni_or_none, VERSION};
+    use maud::{html, DOCTYPE};
     let count: usize = comparisons.iter().map(|c| c.differences.len()).sum();
     let page = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta http-equiv="Content-Security-Policy" content=(CSP);
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="generator" content=(format!("tlscap {VERSION}"));
-                title { "tlscap compare: " (count) " difference" @if count != 1 { "s" } }
-                style { (PreEscaped(CSS)) (PreEscaped(COMPARE_CSS)) }
-            }
+            (page_head(&format!("tlscap compare: {count} difference{}", if count == 1 { "" } else { "s" }), COMPARE_CSS))
             body {
                 h1 { "Working and failing side compared" }
                 p.muted { "tlscap " (VERSION) }

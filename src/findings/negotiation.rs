@@ -548,7 +548,11 @@ fn offered_versions(r: &ConnectionRecord, refused: &Refused) -> String {
         format!(
             "at most {} ({})",
             version_name(refused.client_max),
-            r.versions_offered.join(", ")
+            r.versions_offered
+                .iter()
+                .map(|v| v.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     } else {
         format!("at most {}", version_name(refused.client_max))

@@ -8,7 +8,7 @@
 
 use super::{Finding, FindingKind as K, Severity};
 use crate::flow::{Direction, Side};
-use crate::record::{ConnectionRecord, ConnectionStatus, FailedAt, Outcome};
+use crate::record::{Cause, ConnectionRecord, ConnectionStatus, FailedAt, Outcome};
 use crate::tls::HandshakeSummary;
 
 /// The server finished its side of the handshake (its ChangeCipherSpec, or encrypted records
@@ -263,7 +263,7 @@ pub fn settle(record: &mut ConnectionRecord) {
         _ => None,
     };
     record.cause = match record.outcome {
-        Outcome::Failed => Some(cause.map_or("unknown", K::id).to_string()),
+        Outcome::Failed => Some(cause.map_or(Cause::Unknown, Cause::Finding)),
         _ => None,
     };
     for f in &mut record.findings {

@@ -831,16 +831,9 @@ fn protocol_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fin
     let Some(sh) = hs.server_hello.as_ref() else {
         return;
     };
-    if let Some(v) = r.version.as_deref() {
-        if matches!(
-            v,
-            "SSL 3.0"
-                | "TLS 1.0"
-                | "TLS 1.1"
-                | "SSL 2.0"
-                | "DTLS 1.0"
-                | "DTLS 1.0 (OpenSSL pre-standard)"
-        ) {
+    if let Some(v) = r.version {
+        // SSL 2.0, SSL 3.0, TLS 1.0, TLS 1.1, DTLS 1.0 and OpenSSL's pre-standard DTLS 1.0.
+        if matches!(v.0, 0x0002 | 0x0300 | 0x0301 | 0x0302 | 0xfeff | 0x0100) {
             out.push(finding(
                 FindingKind::ObsoleteVersion,
                 Severity::Warning,
@@ -875,7 +868,7 @@ fn protocol_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fin
             ));
         }
     }
-    if let (Some(c), Some(what)) = (r.cipher.as_deref(), weak_cipher_use(sh.cipher)) {
+    if let (Some(c), Some(what)) = (r.cipher, weak_cipher_use(sh.cipher)) {
         out.push(finding(
             FindingKind::WeakCipher,
             Severity::Warning,

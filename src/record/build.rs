@@ -2,7 +2,10 @@
 //! [`ConnectionRecord`], with certificate display fields and fingerprints cached across the
 //! connections of a file. Findings are added later, by the rules.
 
-use super::{AlertRecord, ConnectionRecord, ConnectionStatus, HttpRecord, MssRecord, TcpRecord};
+use super::{
+    AlertRecord, CipherSuite, ConnectionRecord, ConnectionStatus, HttpRecord, MssRecord, TcpRecord,
+    Version,
+};
 use crate::certs::CertInfo;
 use crate::flow::Direction;
 use crate::flow::TcpSummary;
@@ -103,9 +106,9 @@ impl RecordBuilder {
                 .supported_versions
                 .iter()
                 .filter(|v| !is_grease(**v))
-                .map(|v| names::version_name(*v))
+                .map(|v| Version(*v))
                 .collect(),
-            Some(ch) => vec![names::version_name(ch.legacy_version)],
+            Some(ch) => vec![Version(ch.legacy_version)],
             None => Vec::new(),
         };
         let (ja3, ja4) = ch.map(|ch| self.fingerprints.get(ch)).unzip();
@@ -156,8 +159,8 @@ impl RecordBuilder {
             alpn_offered: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
             alpn: sh.and_then(|s| s.alpn.clone()),
             versions_offered,
-            version: sh.map(|s| names::version_name(s.version)),
-            cipher: sh.map(|s| names::cipher_name(s.cipher)),
+            version: sh.map(|s| Version(s.version)),
+            cipher: sh.map(|s| CipherSuite(s.cipher)),
             resumed: hs.resumed(),
             // A resumed handshake never carries a CertificateRequest (TLS 1.2 abbreviated
             // handshake; TLS 1.3 PSK, RFC 8446 §4.3.2).

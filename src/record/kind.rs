@@ -210,9 +210,14 @@ impl std::str::FromStr for FindingKind {
     }
 }
 
+/// Its id in JSON and other text formats, its one-byte code in storage.
 impl Serialize for FindingKind {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.id())
+        if s.is_human_readable() {
+            s.serialize_str(self.id())
+        } else {
+            s.serialize_u8(self.code())
+        }
     }
 }
 
@@ -234,8 +239,91 @@ impl schemars::JsonSchema for FindingKind {
 
 impl<'de> Deserialize<'de> for FindingKind {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if !d.is_human_readable() {
+            let code = u8::deserialize(d)?;
+            return FindingKind::from_code(code).ok_or_else(|| {
+                serde::de::Error::custom(format!("stored finding code {code} names no finding"))
+            });
+        }
         let id = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         FindingKind::from_id(&id)
+            .ok_or_else(|| serde::de::Error::custom(UnknownFindingId(id.into_owned())))
+    }
+}
+
+/// A failed connection's `cause`: the finding that explains it, or `unknown` when none does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cause {
+    /// The finding that explains the failure.
+    Finding(FindingKind),
+    /// The connection failed and no finding explains why.
+    Unknown,
+}
+
+impl Cause {
+    /// The finding's id, or `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Finding(kind) => kind.id(),
+            Cause::Unknown => "unknown",
+        }
+    }
+
+    /// The finding, unless the cause is unknown.
+    pub fn kind(self) -> Option<FindingKind> {
+        match self {
+            Cause::Finding(kind) => Some(kind),
+            Cause::Unknown => None,
+        }
+    }
+}
+
+/// Printers show a cause as its id.
+impl std::ops::Deref for Cause {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Cause {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Cause::Finding(kind) => kind.serialize(s),
+            Cause::Unknown if s.is_human_readable() => s.serialize_str("unknown"),
+            // Codes are the catalogue's indexes, below 255 (checked at compile time below).
+            Cause::Unknown => s.serialize_u8(u8::MAX),
+        }
+    }
+}
+
+const _: () = assert!(FindingKind::ALL.len() < u8::MAX as usize);
+
+impl<'de> Deserialize<'de> for Cause {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if !d.is_human_readable() {
+            let code = u8::deserialize(d)?;
+            if code == u8::MAX {
+                return Ok(Cause::Unknown);
+            }
+            return FindingKind::from_code(code)
+                .map(Cause::Finding)
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!("stored finding code {code} names no finding"))
+                });
+        }
+        let id = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        if id == "unknown" {
+            return Ok(Cause::Unknown);
+        }
+        FindingKind::from_id(&id)
+            .map(Cause::Finding)
             .ok_or_else(|| serde::de::Error::custom(UnknownFindingId(id.into_owned())))
     }
 }

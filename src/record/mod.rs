@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub mod build;
+mod codes;
 mod finding;
 mod kind;
 /// DTLS facts are the `dtls` stage's own type.
@@ -17,8 +18,9 @@ pub use crate::dtls::DtlsRecord;
 pub use crate::http::HttpRecord;
 /// QUIC facts are the `quic` stage's own type, carried as they are.
 pub use crate::quic::{QuicClose, QuicRecord};
+pub use codes::{name_or_dash, CipherSuite, Named, Version};
 pub use finding::{Finding, Severity};
-pub use kind::{FindingKind, UnknownFindingId};
+pub use kind::{Cause, FindingKind, UnknownFindingId};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -315,11 +317,14 @@ pub struct ConnectionRecord {
     /// ALPN protocol the server selected (null when not visible, e.g. TLS 1.3 without keys).
     pub alpn: Option<String>,
     /// Versions the client offered (supported_versions, else the ClientHello version).
-    pub versions_offered: Vec<String>,
+    #[schemars(with = "Vec<String>")]
+    pub versions_offered: Vec<Version>,
     /// Negotiated version.
-    pub version: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub version: Option<Version>,
     /// Negotiated cipher suite, IANA name.
-    pub cipher: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub cipher: Option<CipherSuite>,
     /// Session resumed (TLS 1.2 session id / ticket, TLS 1.3 PSK).
     pub resumed: bool,
     /// The server sent a HelloRetryRequest.
@@ -356,7 +361,8 @@ pub struct ConnectionRecord {
     pub failed_at: Option<FailedAt>,
     /// The id of the finding that explains the failure, or `unknown` (null unless `outcome` is
     /// `failed`).
-    pub cause: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub cause: Option<Cause>,
     /// Diagnoses.
     pub findings: Vec<Finding>,
     /// Decryption with a key log (absent when no key log applies).

@@ -11,7 +11,7 @@
 use super::printer::{Pass, Printer, RunEnd};
 use crate::certs::CertInfo;
 use crate::flow::{CloseKind, Side};
-use crate::record::{ConnectionRecord, FailedAt, Outcome, Severity, Transport};
+use crate::record::{name_or_dash, ConnectionRecord, FailedAt, Outcome, Severity, Transport};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -53,7 +53,7 @@ impl Row {
             start: r.start.rfc3339_checked().unwrap_or_default(),
             server: r.server_named(),
             sni: r.sni.clone(),
-            version: r.version.clone(),
+            version: r.version.map(|v| v.name().into_owned()),
             outcome: r.outcome,
             status: r.status.as_str().to_owned(),
             http_status: r.http.iter().rev().find_map(|h| h.status),
@@ -158,7 +158,7 @@ impl Collected {
             Outcome::Failed => {
                 self.failed += 1;
                 health.failed += 1;
-                let cause = r.cause.clone().unwrap_or_else(|| "unknown".into());
+                let cause = r.cause.map_or("unknown", |c| c.as_str()).to_string();
                 *health.causes.entry(cause.clone()).or_default() += 1;
                 health
                     .first
@@ -340,11 +340,7 @@ pub(crate) fn ladder(r: &ConnectionRecord) -> Vec<LadderEvent> {
         );
     }
     if let Some(version) = &r.version {
-        let cipher = r
-            .cipher
-            .as_deref()
-            .map(|c| format!(", {c}"))
-            .unwrap_or_default();
+        let cipher = r.cipher.map(|c| format!(", {c}")).unwrap_or_default();
         push(None, Side::Server, format!("ServerHello {version}{cipher}"));
     }
     if let Some(chain) = &r.server_chain {
@@ -610,7 +606,7 @@ pub(crate) fn connection_section(r: &ConnectionRecord) -> Markup {
                 dt { "Started" } dd { (r.start.rfc3339_checked().unwrap_or_default()) ", first packet #" (r.first_packet) ", " (r.tcp.packets) " packets, " (format!("{:.3}", r.duration_s)) " s" }
                 dt { "Client → server" } dd.mono { (r.client.to_string()) " → " (r.server_named()) }
                 dt { "Via" } dd.mono { (super::via_lines(r).join(", ")) }
-                dt { "Version / cipher" } dd { (r.version.as_deref().unwrap_or("-")) " / " (r.cipher.as_deref().unwrap_or("-")) }
+                dt { "Version / cipher" } dd { (name_or_dash(r.version)) " / " (name_or_dash(r.cipher)) }
                 dt { "ALPN" } dd { (r.alpn_offered.join(", ")) @if let Some(a) = &r.alpn { " → " (a) } }
                 dt { "Client cert (requested / sent)" } dd { (super::client_cert_cell(r)) }
                 dt { "Server chain" } dd { (r.chain_status.as_deref().unwrap_or("not seen")) }
@@ -659,6 +655,22 @@ fn rows_table(rows: &[Row]) -> Markup {
     }
 }
 
+/// A page's `<head>`: the content-security policy that forbids scripts and remote loads, the
+/// generator, `title`, and the report's style followed by `extra_css`. Shared by the run report
+/// and `compare`'s page.
+pub(crate) fn page_head(title: &str, extra_css: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta http-equiv="Content-Security-Policy" content=(CSP);
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            meta name="generator" content=(format!("tlscap {VERSION}"));
+            title { (title) }
+            style { (PreEscaped(CSS)) (PreEscaped(extra_css)) }
+        }
+    }
+}
+
 /// The whole page.
 pub(crate) fn page(c: &Collected, end: &RunEnd<'_>) -> Markup {
     let verdicts = c.verdicts();
@@ -666,14 +678,7 @@ pub(crate) fn page(c: &Collected, end: &RunEnd<'_>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta http-equiv="Content-Security-Policy" content=(CSP);
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="generator" content=(format!("tlscap {VERSION}"));
-                title { "tlscap report: " (c.failed) " failing of " (total) " connections" }
-                style { (PreEscaped(CSS)) }
-            }
+            (page_head(&format!("tlscap report: {} failing of {total} connections", c.failed), ""))
             body {
                 h1 { "TLS connection report" }
                 p.muted { "tlscap " (VERSION) }
@@ -828,9 +833,9 @@ pub(crate) mod tests {
             sni: Some(evil.into()),
             alpn_offered: vec![evil.into()],
             alpn: None,
-            versions_offered: vec!["TLS 1.2".into()],
-            version: Some("TLS 1.2".into()),
-            cipher: Some(evil.into()),
+            versions_offered: vec![crate::record::Version(0x0303)],
+            version: Some(crate::record::Version(0x0303)),
+            cipher: Some(crate::record::CipherSuite(0xc02f)),
             resumed: false,
             hello_retry: false,
             cert_requested: Some(false),
@@ -874,7 +879,7 @@ pub(crate) mod tests {
             status: ConnectionStatus::Alert,
             outcome: Outcome::Failed,
             failed_at: Some(FailedAt::Handshake),
-            cause: Some(evil.into()),
+            cause: Some(crate::record::Cause::Finding(FindingKind::TlsAlert)),
             findings: vec![Finding::new(
                 FindingKind::TlsAlert,
                 Severity::Error,

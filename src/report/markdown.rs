@@ -11,7 +11,7 @@ use super::html::{
 use super::printer::{Pass, Printer, RunEnd};
 use crate::certs::CertInfo;
 use crate::flow::Side;
-use crate::record::ConnectionRecord;
+use crate::record::{name_or_dash, ConnectionRecord};
 use std::io::{self, Write};
 
 /// `s` as Markdown text that renders as itself: HTML specials as entities, Markdown
@@ -124,8 +124,8 @@ fn write_connection(out: &mut dyn Write, r: &ConnectionRecord) -> io::Result<()>
     writeln!(
         out,
         "- version {}, cipher {}",
-        escape(r.version.as_deref().unwrap_or("-")),
-        escape(r.cipher.as_deref().unwrap_or("-"))
+        escape(&name_or_dash(r.version)),
+        escape(&name_or_dash(r.cipher))
     )?;
     writeln!(
         out,

@@ -13,7 +13,7 @@ pub mod schema;
 pub mod views;
 
 use crate::findings::Severity;
-use crate::record::ConnectionRecord;
+use crate::record::{name_or_dash, ConnectionRecord, Version};
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 use std::io::{self, Write};
 
@@ -161,7 +161,7 @@ pub fn client_cert_cell(r: &ConnectionRecord) -> String {
 /// Short chain summary: `3: CN=leaf` (count and leaf subject's CN), `?` when not visible.
 pub fn chain_cell(r: &ConnectionRecord) -> String {
     match &r.server_chain {
-        None if r.version.as_deref() == Some("TLS 1.3") => "encrypted".into(),
+        None if r.version == Some(Version::TLS13) => "encrypted".into(),
         None => "-".into(),
         Some(chain) if chain.is_empty() => "0 certs".into(),
         Some(chain) => {
@@ -408,13 +408,12 @@ pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Tab
                 Cell::new(r.client),
                 Cell::new(format!(
                     "{}\n{}",
-                    r.version.as_deref().unwrap_or("-"),
+                    name_or_dash(r.version),
                     via_lines(r).first().map_or("", String::as_str)
                 )),
                 Cell::new(
                     r.cipher
-                        .as_deref()
-                        .map(cipher_cell)
+                        .map(|c| cipher_cell(&c.name()))
                         .unwrap_or_else(|| "-".into()),
                 ),
                 Cell::new(client_cert_cell(r)),
@@ -526,9 +525,13 @@ impl<'w> ConnectionsCsv<'w> {
             r.sni.clone().unwrap_or_default(),
             r.alpn_offered.join(";"),
             r.alpn.clone().unwrap_or_default(),
-            r.versions_offered.join(";"),
-            r.version.clone().unwrap_or_default(),
-            r.cipher.clone().unwrap_or_default(),
+            r.versions_offered
+                .iter()
+                .map(|v| v.name())
+                .collect::<Vec<_>>()
+                .join(";"),
+            r.version.map(|v| v.name().into_owned()).unwrap_or_default(),
+            r.cipher.map(|c| c.name().into_owned()).unwrap_or_default(),
             r.resumed.to_string(),
             r.hello_retry.to_string(),
             opt_bool(r.cert_requested),

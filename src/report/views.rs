@@ -2,7 +2,7 @@
 
 use super::{new_table, Format, TableStyle};
 use crate::findings::Severity;
-use crate::record::ConnectionRecord;
+use crate::record::{ConnectionRecord, Version};
 use comfy_table::Cell;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -171,10 +171,10 @@ impl ServerAgg {
             });
         row.connections += 1;
         if let Some(v) = &r.version {
-            *row.versions.entry(v.clone()).or_default() += 1;
+            *row.versions.entry(v.name().into_owned()).or_default() += 1;
         }
         if let Some(c) = &r.cipher {
-            *row.ciphers.entry(c.clone()).or_default() += 1;
+            *row.ciphers.entry(c.name().into_owned()).or_default() += 1;
         }
         row.cert_requested += u64::from(r.cert_requested == Some(true));
         row.client_cert_sent += u64::from(r.client_cert_sent == Some(true));
@@ -184,7 +184,7 @@ impl ServerAgg {
         }
         let chain_state = if r.server_chain.is_some() {
             "seen"
-        } else if r.version.as_deref() == Some("TLS 1.3") {
+        } else if r.version == Some(Version::TLS13) {
             "encrypted"
         } else {
             ""
@@ -249,7 +249,7 @@ impl SummaryAgg {
         self.connections += 1;
         self.tls_connections += u64::from(r.version.is_some());
         if let Some(v) = &r.version {
-            *self.versions.entry(v.clone()).or_default() += 1;
+            *self.versions.entry(v.name().into_owned()).or_default() += 1;
         }
         *self.statuses.entry(r.status.to_string()).or_default() += 1;
         if let Some(d) = &r.decryption {

@@ -4,26 +4,65 @@ use tls_parser::TlsCipherSuite;
 
 /// `"SSL 3.0"`, `"TLS 1.0"` … `"TLS 1.3"`, or `0x....` for anything else.
 pub fn version_name(v: u16) -> String {
-    match v {
-        0x0002 => "SSL 2.0".to_string(),
-        0x0300 => "SSL 3.0".to_string(),
-        0x0301 => "TLS 1.0".to_string(),
-        0x0302 => "TLS 1.1".to_string(),
-        0x0303 => "TLS 1.2".to_string(),
-        0x0304 => "TLS 1.3".to_string(),
-        0xfeff => "DTLS 1.0".to_string(),
-        0xfefd => "DTLS 1.2".to_string(),
-        0xfefc => "DTLS 1.3".to_string(),
-        // OpenSSL's DTLS before RFC 4347's number (DTLS1_BAD_VER), still Cisco AnyConnect's.
-        0x0100 => "DTLS 1.0 (OpenSSL pre-standard)".to_string(),
-        other => format!("0x{other:04x}"),
+    match known_version_name(v) {
+        Some(name) => name.to_string(),
+        None => format!("0x{v:04x}"),
     }
+}
+
+/// The versions that have a name, with it.
+const VERSION_NAMES: [(u16, &str); 10] = [
+    (0x0002, "SSL 2.0"),
+    (0x0300, "SSL 3.0"),
+    (0x0301, "TLS 1.0"),
+    (0x0302, "TLS 1.1"),
+    (0x0303, "TLS 1.2"),
+    (0x0304, "TLS 1.3"),
+    (0xfeff, "DTLS 1.0"),
+    (0xfefd, "DTLS 1.2"),
+    (0xfefc, "DTLS 1.3"),
+    // OpenSSL's DTLS before RFC 4347's number (DTLS1_BAD_VER), still Cisco AnyConnect's.
+    (0x0100, "DTLS 1.0 (OpenSSL pre-standard)"),
+];
+
+/// The name of a version that has one (`TLS 1.3`).
+pub fn known_version_name(v: u16) -> Option<&'static str> {
+    VERSION_NAMES
+        .iter()
+        .find(|(code, _)| *code == v)
+        .map(|(_, name)| *name)
+}
+
+/// The version [`version_name`] names `name` (`TLS 1.3`, or `0x7f1c` for one without a name).
+pub fn version_by_name(name: &str) -> Option<u16> {
+    VERSION_NAMES
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(code, _)| *code)
+        .or_else(|| hex_code(name))
+}
+
+/// The IANA name of a known cipher suite.
+pub fn known_cipher_name(id: u16) -> Option<&'static str> {
+    TlsCipherSuite::from_id(id).map(|cs| cs.name)
+}
+
+/// The suite [`cipher_name`] names `name` (IANA name, or `0x1301` for one without a name).
+pub fn cipher_by_name(name: &str) -> Option<u16> {
+    TlsCipherSuite::from_name(name)
+        .map(|cs| cs.id.0)
+        .or_else(|| hex_code(name))
+}
+
+/// `0x1a2b` → 0x1a2b.
+fn hex_code(text: &str) -> Option<u16> {
+    u16::from_str_radix(text.strip_prefix("0x")?, 16).ok()
 }
 
 /// IANA cipher suite name (e.g. `TLS_AES_128_GCM_SHA256`), or `0x....` when unknown.
 pub fn cipher_name(id: u16) -> String {
-    match TlsCipherSuite::from_id(id) {
-        Some(cs) => cs.name.to_string(),
+    match known_cipher_name(id) {
+        Some(name) => name.to_string(),
         None => format!("0x{id:04x}"),
     }
 }

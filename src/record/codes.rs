@@ -1,0 +1,135 @@
+//! Protocol codes the record keeps as numbers and writes as names: rules and filters compare
+//! the version and the cipher suite as values, and only printers turn them into text
+//! (`TLS 1.3`, `TLS_AES_128_GCM_SHA256`; `0x7f1c` for a code without a name).
+
+use crate::tls::names;
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
+use std::fmt;
+
+macro_rules! named_code {
+    ($(#[$doc:meta])* $name:ident, $known:path, $by_name:path, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u16);
+
+        impl Named for $name {
+            fn name(self) -> Cow<'static, str> {
+                $name::name(self)
+            }
+        }
+
+        impl $name {
+            /// The name people and the JSON contract use.
+            pub fn name(self) -> Cow<'static, str> {
+                match $known(self.0) {
+                    Some(name) => Cow::Borrowed(name),
+                    None => Cow::Owned(format!("0x{:04x}", self.0)),
+                }
+            }
+
+            /// The code a name stands for (the reverse of [`Self::name`]).
+            pub fn from_name(name: &str) -> Option<Self> {
+                $by_name(name).map($name)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.name())
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.name() == *other
+            }
+        }
+
+        /// Its name in JSON and other text formats, the bare code in storage.
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if s.is_human_readable() {
+                    s.serialize_str(&self.name())
+                } else {
+                    s.serialize_u16(self.0)
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if d.is_human_readable() {
+                    let text = Cow::<'de, str>::deserialize(d)?;
+                    $name::from_name(&text).ok_or_else(|| {
+                        de::Error::custom(format!(concat!("not a ", $what, ": {}"), text))
+                    })
+                } else {
+                    u16::deserialize(d).map($name)
+                }
+            }
+        }
+    };
+}
+
+named_code!(
+    /// A TLS/DTLS protocol version (`0x0304`: `TLS 1.3`).
+    Version,
+    names::known_version_name,
+    names::version_by_name,
+    "protocol version"
+);
+
+named_code!(
+    /// A cipher suite (`0x1301`: `TLS_AES_128_GCM_SHA256`).
+    CipherSuite,
+    names::known_cipher_name,
+    names::cipher_by_name,
+    "cipher suite"
+);
+
+/// The name of a code that was seen, `-` for one that was not (tables and reports).
+pub fn name_or_dash(code: Option<impl Named>) -> Cow<'static, str> {
+    code.map_or(Cow::Borrowed("-"), Named::name)
+}
+
+/// A code with a name: [`Version`], [`CipherSuite`].
+pub trait Named: Copy {
+    /// The name people and the JSON contract use.
+    fn name(self) -> Cow<'static, str>;
+}
+
+impl Version {
+    /// TLS 1.3.
+    pub const TLS13: Version = Version(0x0304);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for v in [0x0304, 0xfefd, 0x0100, 0x7f1c] {
+            let name = Version(v).name();
+            assert_eq!(Version::from_name(&name), Some(Version(v)), "{name}");
+        }
+        assert_eq!(Version(0x7f1c).name(), "0x7f1c");
+        assert_eq!(CipherSuite(0x1301).name(), "TLS_AES_128_GCM_SHA256");
+        assert_eq!(
+            CipherSuite::from_name("TLS_AES_128_GCM_SHA256"),
+            Some(CipherSuite(0x1301))
+        );
+        assert_eq!(CipherSuite(0xfafa).name(), "0xfafa");
+        assert_eq!(CipherSuite::from_name("0xfafa"), Some(CipherSuite(0xfafa)));
+    }
+
+    #[test]
+    fn json_writes_the_name_storage_the_code() {
+        let v = Version::TLS13;
+        assert_eq!(sonic_rs::to_string(&v).unwrap(), "\"TLS 1.3\"");
+        let stored = postcard::to_allocvec(&v).unwrap();
+        assert_eq!(stored.len(), 2, "0x0304 as a varint");
+        assert_eq!(postcard::from_bytes::<Version>(&stored).unwrap(), v);
+    }
+}
