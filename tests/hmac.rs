@@ -2,7 +2,8 @@
 //! a python server that checks ServiceNow-style signatures, a python client signing five
 //! ways), over plain HTTP and over TLS 1.3 with the client's key log. Values are the ones the
 //! captures hold (the client's cases in order: good, wrong-length, in-query, clock-skew,
-//! wrong-form).
+//! wrong-form). Two more captures send the body chunked (HTTP/1.1) and over HTTP/2 (curl
+//! against a server on the python `h2` library), signed right and then over body + timestamp.
 
 mod common;
 
@@ -221,4 +222,92 @@ fn a_secret_file_works_like_the_option_and_bad_ones_are_usage_errors() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// `(request packet, status, response packet, verification, hmac findings)` per connection.
+fn body_cases(records: &[Value]) -> Vec<(u64, u64, u64, String, Vec<String>)> {
+    records
+        .iter()
+        .map(|r| {
+            let h = &r["http"][0];
+            (
+                h["request_packet"].as_u64().unwrap(),
+                h["status"].as_u64().unwrap(),
+                h["response_packet"].as_u64().unwrap(),
+                s(&h["hmac"]["verification"]),
+                summary(r).2,
+            )
+        })
+        .collect()
+}
+
+fn rejected_evidence(r: &Value) -> String {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "hmac-rejected")
+        .map(|f| s(&f["evidence"]))
+        .unwrap()
+}
+
+#[test]
+fn chunked_bodies_are_dechunked_and_verified() {
+    let (records, text) = run(&["--hmac-secret", SECRET, "samples/hmac/hmac-chunked.pcap"]);
+    // python's http.client sends the head, then each of the three chunks and the last chunk
+    // in records of their own: the request is in packet 11 (tshark completes it in 15).
+    assert_eq!(
+        body_cases(&records),
+        [
+            (11, 200, 17, "matched timestamp+body".into(), vec![]),
+            (
+                31,
+                401,
+                38,
+                "no form matched".into(),
+                vec!["hmac-rejected error".to_string()]
+            ),
+        ]
+    );
+    assert_eq!(
+        rejected_evidence(&records[1]),
+        "request in packet 31, HTTP 401 in packet 38; signature in header x-sn-hmac-signature-256 (hmac-sha256, 32 bytes); recomputed with the given secret: no form matched."
+    );
+    assert!(!text.contains("tlscap-sample-hmac-secret"));
+    for r in &records {
+        assert_eq!(r["http"][0]["version"], "HTTP/1.1");
+        assert_eq!(r["http"][0]["hmac"]["timestamp_skew_s"], 0);
+    }
+}
+
+#[test]
+fn http2_bodies_are_collected_from_data_frames_and_verified() {
+    let (records, text) = run(&["--hmac-secret", SECRET, "samples/hmac/hmac-h2.pcap"]);
+    // HEADERS in packet 14 and 57; the 24,013-byte body follows in two DATA frames.
+    assert_eq!(
+        body_cases(&records),
+        [
+            (14, 200, 42, "matched timestamp+body".into(), vec![]),
+            (
+                57,
+                401,
+                83,
+                "no form matched".into(),
+                vec!["hmac-rejected error".to_string()]
+            ),
+        ]
+    );
+    assert_eq!(
+        rejected_evidence(&records[1]),
+        "request in packet 57, HTTP 401 in packet 83; signature in header x-sn-hmac-signature-256 (hmac-sha256, 32 bytes); recomputed with the given secret: no form matched."
+    );
+    assert!(!text.contains("tlscap-sample-hmac-secret"));
+    for r in &records {
+        assert_eq!(r["http"][0]["version"], "HTTP/2");
+        assert_eq!(r["http"][0]["hmac"]["timestamp_skew_s"], 0);
+        assert_eq!(r["http"][0]["hmac"]["key_id_name"], "x-sn-hmac-key-id");
+    }
+    // Without the secret nothing is recomputed.
+    let (records, _) = run(&["samples/hmac/hmac-h2.pcap"]);
+    assert_eq!(records[0]["http"][0]["hmac"]["verification"], Value::Null);
 }
