@@ -10,8 +10,9 @@
 # clock-skew 401, wrong-form 401; see hmacpeer.py):
 #   hmac-plain.pcap           over plain HTTP (port 8470)
 #   hmac-tls.pcap + .keys     over TLS 1.3, the client's key log beside it (port 8471)
-# and two connections each (good 200; wrong-order 401: signed over body + timestamp, which no
-# usual form matches), TLS 1.3 with the client's key log:
+# and three connections each (good 200; wrong-order 401: signed over body + timestamp, which no
+# usual form matches; large 401: 80 KB signed the same way, more than tlscap keeps), TLS 1.3
+# with the client's key log:
 #   hmac-chunked.pcap + .keys bodies sent with Transfer-Encoding: chunked (port 8472)
 #   hmac-h2.pcap + .keys      HTTP/2 (ALPN h2): a server on the `h2` library (hmach2.py,
 #                             `pip install h2`), curl --http2 as the client (port 8473)

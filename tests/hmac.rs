@@ -241,73 +241,71 @@ fn body_cases(records: &[Value]) -> Vec<(u64, u64, u64, String, Vec<String>)> {
         .collect()
 }
 
-fn rejected_evidence(r: &Value) -> String {
+fn rejected(r: &Value) -> &Value {
     r["findings"]
         .as_array()
         .unwrap()
         .iter()
         .find(|f| f["id"] == "hmac-rejected")
-        .map(|f| s(&f["evidence"]))
         .unwrap()
+}
+
+/// The good, wrong-order and large cases of a body sample, with its packet numbers.
+fn check_body_cases(records: &[Value], version: &str, packets: [(u64, u64); 3]) {
+    let rejected_ = || vec!["hmac-rejected error".to_string()];
+    let [good, wrong, large] = packets;
+    assert_eq!(
+        body_cases(records),
+        [
+            (good.0, 200, good.1, "matched timestamp+body".into(), vec![]),
+            (wrong.0, 401, wrong.1, "no form matched".into(), rejected_()),
+            (
+                large.0,
+                401,
+                large.1,
+                "body larger than 65536 bytes, not verified".into(),
+                rejected_()
+            ),
+        ]
+    );
+    assert_eq!(
+        rejected(&records[1])["evidence"],
+        format!("request in packet {}, HTTP 401 in packet {}; signature in header x-sn-hmac-signature-256 (hmac-sha256, 32 bytes); recomputed with the given secret: no form matched.", wrong.0, wrong.1)
+    );
+    // The large body is said not verified, never reported as a mismatch.
+    let fix = s(&rejected(&records[2])["remediation"]);
+    assert!(
+        fix.starts_with("Check in order: 1) the secret and the canonical form (method, path, query, timestamp, body, byte for byte): the capture does not give the whole body, so the signature was not recomputed (body larger than 65536 bytes, not verified); 2) the key id"),
+        "{fix}"
+    );
+    for r in records {
+        assert_eq!(r["http"][0]["version"], version);
+        let skew = r["http"][0]["hmac"]["timestamp_skew_s"].as_i64().unwrap();
+        assert!(skew.abs() <= 1, "{skew}");
+    }
 }
 
 #[test]
 fn chunked_bodies_are_dechunked_and_verified() {
     let (records, text) = run(&["--hmac-secret", SECRET, "samples/hmac/hmac-chunked.pcap"]);
-    // python's http.client sends the head, then each of the three chunks and the last chunk
-    // in records of their own: the request is in packet 11 (tshark completes it in 15).
-    assert_eq!(
-        body_cases(&records),
-        [
-            (11, 200, 17, "matched timestamp+body".into(), vec![]),
-            (
-                31,
-                401,
-                38,
-                "no form matched".into(),
-                vec!["hmac-rejected error".to_string()]
-            ),
-        ]
-    );
-    assert_eq!(
-        rejected_evidence(&records[1]),
-        "request in packet 31, HTTP 401 in packet 38; signature in header x-sn-hmac-signature-256 (hmac-sha256, 32 bytes); recomputed with the given secret: no form matched."
-    );
+    // python's http.client sends the head, then each chunk and the last chunk in records of
+    // their own: the request is in packet 12 (tshark completes it later).
+    check_body_cases(&records, "HTTP/1.1", [(12, 20), (36, 43), (59, 137)]);
     assert!(!text.contains("tlscap-sample-hmac-secret"));
-    for r in &records {
-        assert_eq!(r["http"][0]["version"], "HTTP/1.1");
-        assert_eq!(r["http"][0]["hmac"]["timestamp_skew_s"], 0);
-    }
 }
 
 #[test]
 fn http2_bodies_are_collected_from_data_frames_and_verified() {
     let (records, text) = run(&["--hmac-secret", SECRET, "samples/hmac/hmac-h2.pcap"]);
-    // HEADERS in packet 14 and 57; the 24,013-byte body follows in two DATA frames.
-    assert_eq!(
-        body_cases(&records),
-        [
-            (14, 200, 42, "matched timestamp+body".into(), vec![]),
-            (
-                57,
-                401,
-                83,
-                "no form matched".into(),
-                vec!["hmac-rejected error".to_string()]
-            ),
-        ]
-    );
-    assert_eq!(
-        rejected_evidence(&records[1]),
-        "request in packet 57, HTTP 401 in packet 83; signature in header x-sn-hmac-signature-256 (hmac-sha256, 32 bytes); recomputed with the given secret: no form matched."
-    );
+    // HEADERS in packets 14, 59 and 102; the 24,013-byte bodies follow in two DATA frames,
+    // the 80,013-byte one's content-length says it is too large.
+    check_body_cases(&records, "HTTP/2", [(14, 42), (59, 87), (102, 179)]);
     assert!(!text.contains("tlscap-sample-hmac-secret"));
-    for r in &records {
-        assert_eq!(r["http"][0]["version"], "HTTP/2");
-        assert_eq!(r["http"][0]["hmac"]["timestamp_skew_s"], 0);
-        assert_eq!(r["http"][0]["hmac"]["key_id_name"], "x-sn-hmac-key-id");
-    }
     // Without the secret nothing is recomputed.
     let (records, _) = run(&["samples/hmac/hmac-h2.pcap"]);
     assert_eq!(records[0]["http"][0]["hmac"]["verification"], Value::Null);
+    assert_eq!(
+        records[0]["http"][0]["hmac"]["key_id_name"],
+        "x-sn-hmac-key-id"
+    );
 }

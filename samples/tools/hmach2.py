@@ -8,15 +8,15 @@ checks the signatures like hmacpeer.py, and a client that signs and sends with c
 TLS with ALPN h2 only. The API is hmacpeer.py's: POST /api/v1/records, x-sn-hmac-key-id,
 x-sn-hmac-timestamp and x-sn-hmac-signature-256 = base64(HMAC-SHA256(secret, timestamp +
 body)); 200 when it checks out, 401 otherwise. The body (24,013 bytes of JSON) is larger than
-one HTTP/2 DATA frame (16 KB), so it travels in two.
+one HTTP/2 DATA frame (16 KB), so it travels in two; the large case's 80,013 bytes in five.
 
 The client opens one connection per case, in this order:
   good         signature over timestamp + body                    -> 200
   wrong-order  signature over body + timestamp (no usual form)    -> 401
+  large        about 80 KB (more than tlscap keeps), body + timestamp -> 401
 TEST SECRET ONLY: key id k1, secret tlscap-sample-hmac-secret.
 """
 import hmac
-import json
 import os
 import socket
 import ssl
@@ -29,7 +29,7 @@ import h2.config
 import h2.connection
 import h2.events
 
-from hmacpeer import KEYS, WINDOW, sign
+from hmacpeer import KEYS, WINDOW, large_body, sign
 
 
 def check(headers, body):
@@ -101,15 +101,19 @@ def server(host, port, cert, key):
 
 def client(host, port, keylog):
     secret = KEYS["k1"]
-    records = [{"number": f"INC{n:07d}", "short_description": "printer on fire", "urgency": 1 + n % 3}
-               for n in range(300)]
-    body = json.dumps({"records": records}).encode()
     now = str(int(time.time()))
     env = dict(os.environ, SSLKEYLOGFILE=keylog)
-    with tempfile.NamedTemporaryFile(suffix=".json") as f:
-        f.write(body)
-        f.flush()
-        for name, sig in [("good", sign(secret, [now.encode(), body])), ("wrong-order", sign(secret, [body, now.encode()]))]:
+    body = large_body(300)
+    cases = [
+        ("good", body, sign(secret, [now.encode(), body])),
+        ("wrong-order", body, sign(secret, [body, now.encode()])),
+    ]
+    big = large_body()
+    cases.append(("large", big, sign(secret, [big, now.encode()])))
+    for name, data, sig in cases:
+        with tempfile.NamedTemporaryFile(suffix=".json") as f:
+            f.write(data)
+            f.flush()
             out = subprocess.run(
                 ["curl", "-sk", "--http2", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}",
                  "--resolve", f"api.tlscap.test:{port}:{host}",
@@ -118,8 +122,8 @@ def client(host, port, keylog):
                  "--data-binary", f"@{f.name}", f"https://api.tlscap.test:{port}/api/v1/records"],
                 env=env, capture_output=True, text=True, check=False,
             )
-            print(f"h2 {name}: {out.stdout} ({len(body)} bytes)")
-            time.sleep(0.2)
+        print(f"h2 {name}: {out.stdout} ({len(data)} bytes)")
+        time.sleep(0.2)
 
 
 if __name__ == "__main__":

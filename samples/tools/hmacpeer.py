@@ -105,26 +105,38 @@ class SniHTTPS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(self.sock, server_hostname="api.tlscap.test")
 
 
+def large_body(records=1000):
+    """About 80 KB of JSON: more than the 64 KiB tlscap keeps to recompute a signature over."""
+    rows = [{"number": f"INC{n:07d}", "short_description": "printer on fire", "urgency": 1 + n % 3}
+            for n in range(records)]
+    return json.dumps({"records": rows}).encode()
+
+
 def chunked_client(host, port, keylog):
-    """Two requests whose body travels in chunks (Transfer-Encoding: chunked, three chunks):
-    good (timestamp + body) -> 200, wrong-order (body + timestamp, no usual form) -> 401."""
+    """Three requests whose body travels in chunks (Transfer-Encoding: chunked):
+    good         three chunks, signature over timestamp + body                        -> 200
+    wrong-order  the same body, signature over body + timestamp (no usual form)       -> 401
+    large        about 80 KB in two chunks, signed over body + timestamp              -> 401"""
     secret = KEYS["k1"]
     text = json.dumps({"short_description": "printer on fire", "urgency": 1}).encode()
-    parts = [text[:20], text[20:], b"\n"]
-    body = b"".join(parts)
+    small = [text[:20], text[20:], b"\n"]
+    big = large_body()
+    large = [big[:40000], big[40000:]]
     now = str(int(time.time()))
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ctx.keylog_filename = keylog
-    for name, sig in [("good", sign(secret, [now.encode(), body])), ("wrong-order", sign(secret, [body, now.encode()]))]:
+    for name, parts, order in [("good", small, 0), ("wrong-order", small, 1), ("large", large, 1)]:
+        body = b"".join(parts)
+        signed = [now.encode(), body] if order == 0 else [body, now.encode()]
         headers = {"Content-Type": "application/json", "Host": "api.tlscap.test", "x-sn-hmac-key-id": "k1",
-                   "x-sn-hmac-timestamp": now, "x-sn-hmac-signature-256": sig}
+                   "x-sn-hmac-timestamp": now, "x-sn-hmac-signature-256": sign(secret, signed)}
         conn = SniHTTPS(host, int(port), context=ctx, timeout=5)
         conn.request("POST", "/api/v1/records", body=iter(parts), headers=headers, encode_chunked=True)
         resp = conn.getresponse()
         resp.read()
-        print(f"chunked {name}: {resp.status}")
+        print(f"chunked {name}: {resp.status} ({len(body)} bytes)")
         conn.close()
         time.sleep(0.2)
 

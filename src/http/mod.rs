@@ -744,16 +744,22 @@ fn h2_direction(
                     n => header_auth(n, value, &mut r.auth),
                 }
             }
+            let headers: Vec<(String, Vec<u8>)> = headers
+                .into_iter()
+                .filter_map(|(n, v)| Some((String::from_utf8(n).ok()?, v)))
+                .filter(|(n, _)| !n.starts_with(':'))
+                .collect();
+            // A content-length past the limit says so before the kept bytes run out.
+            let too_large = headers.iter().any(|(n, v)| {
+                n == "content-length"
+                    && matches!(BodyLen::None.update(n, v), BodyLen::Length(l) if l > MAX_SIGNED_BODY)
+            });
             let body = H2Body {
                 method: r.method.clone().unwrap_or_default(),
                 target: r.path.clone().unwrap_or_default(),
-                headers: headers
-                    .into_iter()
-                    .filter_map(|(n, v)| Some((String::from_utf8(n).ok()?, v)))
-                    .filter(|(n, _)| !n.starts_with(':'))
-                    .collect(),
+                headers,
                 data: Vec::new(),
-                too_large: false,
+                too_large,
             };
             // The check waits for the body only when the request is signed.
             r.hmac = body.inspect(ends_stream, ctx);
