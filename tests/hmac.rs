@@ -2,7 +2,8 @@
 //! a python server that checks ServiceNow-style signatures, a python client signing five
 //! ways), over plain HTTP and over TLS 1.3 with the client's key log. Values are the ones the
 //! captures hold (the client's cases in order: good, wrong-length, in-query, clock-skew,
-//! wrong-form).
+//! wrong-form). Two more captures send the body chunked (HTTP/1.1) and over HTTP/2 (curl
+//! against a server on the python `h2` library), signed right and then over body + timestamp.
 
 mod common;
 
@@ -221,4 +222,90 @@ fn a_secret_file_works_like_the_option_and_bad_ones_are_usage_errors() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// `(request packet, status, response packet, verification, hmac findings)` per connection.
+fn body_cases(records: &[Value]) -> Vec<(u64, u64, u64, String, Vec<String>)> {
+    records
+        .iter()
+        .map(|r| {
+            let h = &r["http"][0];
+            (
+                h["request_packet"].as_u64().unwrap(),
+                h["status"].as_u64().unwrap(),
+                h["response_packet"].as_u64().unwrap(),
+                s(&h["hmac"]["verification"]),
+                summary(r).2,
+            )
+        })
+        .collect()
+}
+
+fn rejected(r: &Value) -> &Value {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "hmac-rejected")
+        .unwrap()
+}
+
+/// The good, wrong-order and large cases of a body sample, with its packet numbers.
+fn check_body_cases(records: &[Value], version: &str, packets: [(u64, u64); 3]) {
+    let rejected_ = || vec!["hmac-rejected error".to_string()];
+    let [good, wrong, large] = packets;
+    assert_eq!(
+        body_cases(records),
+        [
+            (good.0, 200, good.1, "matched timestamp+body".into(), vec![]),
+            (wrong.0, 401, wrong.1, "no form matched".into(), rejected_()),
+            (
+                large.0,
+                401,
+                large.1,
+                "body larger than 65536 bytes, not verified".into(),
+                rejected_()
+            ),
+        ]
+    );
+    assert_eq!(
+        rejected(&records[1])["evidence"],
+        format!("request in packet {}, HTTP 401 in packet {}; signature in header x-sn-hmac-signature-256 (hmac-sha256, 32 bytes); recomputed with the given secret: no form matched.", wrong.0, wrong.1)
+    );
+    // The large body is said not verified, never reported as a mismatch.
+    let fix = s(&rejected(&records[2])["remediation"]);
+    assert!(
+        fix.starts_with("Check in order: 1) the secret and the canonical form (method, path, query, timestamp, body, byte for byte): the capture does not give the whole body, so the signature was not recomputed (body larger than 65536 bytes, not verified); 2) the key id"),
+        "{fix}"
+    );
+    for r in records {
+        assert_eq!(r["http"][0]["version"], version);
+        let skew = r["http"][0]["hmac"]["timestamp_skew_s"].as_i64().unwrap();
+        assert!(skew.abs() <= 1, "{skew}");
+    }
+}
+
+#[test]
+fn chunked_bodies_are_dechunked_and_verified() {
+    let (records, text) = run(&["--hmac-secret", SECRET, "samples/hmac/hmac-chunked.pcap"]);
+    // python's http.client sends the head, then each chunk and the last chunk in records of
+    // their own: the request is in packet 12 (tshark completes it later).
+    check_body_cases(&records, "HTTP/1.1", [(12, 20), (36, 43), (59, 137)]);
+    assert!(!text.contains("tlscap-sample-hmac-secret"));
+}
+
+#[test]
+fn http2_bodies_are_collected_from_data_frames_and_verified() {
+    let (records, text) = run(&["--hmac-secret", SECRET, "samples/hmac/hmac-h2.pcap"]);
+    // HEADERS in packets 14, 59 and 102; the 24,013-byte bodies follow in two DATA frames,
+    // the 80,013-byte one's content-length says it is too large.
+    check_body_cases(&records, "HTTP/2", [(14, 42), (59, 87), (102, 179)]);
+    assert!(!text.contains("tlscap-sample-hmac-secret"));
+    // Without the secret nothing is recomputed.
+    let (records, _) = run(&["samples/hmac/hmac-h2.pcap"]);
+    assert_eq!(records[0]["http"][0]["hmac"]["verification"], Value::Null);
+    assert_eq!(
+        records[0]["http"][0]["hmac"]["key_id_name"],
+        "x-sn-hmac-key-id"
+    );
 }

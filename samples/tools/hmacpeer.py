@@ -4,12 +4,13 @@ HMAC samples (samples/make_hmac_samples.sh). Python standard library only.
 
   hmacpeer.py server HOST PORT [CERT KEY]
   hmacpeer.py client HOST PORT [--tls KEYLOG]
+  hmacpeer.py chunked HOST PORT KEYLOG      (TLS; bodies sent with Transfer-Encoding: chunked)
 
 The API (ServiceNow style): POST /api/v1/records with headers x-sn-hmac-key-id,
 x-sn-hmac-timestamp (epoch seconds) and x-sn-hmac-signature-256 = base64(HMAC-SHA256(secret,
 timestamp + body)); the three may travel as query parameters instead. The server answers 200
 when the key id is known, the timestamp is within 300 s of its clock and the signature matches;
-401 otherwise.
+401 otherwise. It reads Content-Length and chunked bodies.
 
 The client opens one connection per case, in this order:
   good         correct signature in the header                              -> 200
@@ -44,8 +45,21 @@ class Api(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def read_body(self):
+        if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
+            return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = b""
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return body
+            body += self.rfile.read(size)
+            self.rfile.readline()
+
     def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = self.read_body()
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
 
         def get(name):
@@ -91,6 +105,42 @@ class SniHTTPS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(self.sock, server_hostname="api.tlscap.test")
 
 
+def large_body(records=1000):
+    """About 80 KB of JSON: more than the 64 KiB tlscap keeps to recompute a signature over."""
+    rows = [{"number": f"INC{n:07d}", "short_description": "printer on fire", "urgency": 1 + n % 3}
+            for n in range(records)]
+    return json.dumps({"records": rows}).encode()
+
+
+def chunked_client(host, port, keylog):
+    """Three requests whose body travels in chunks (Transfer-Encoding: chunked):
+    good         three chunks, signature over timestamp + body                        -> 200
+    wrong-order  the same body, signature over body + timestamp (no usual form)       -> 401
+    large        about 80 KB in two chunks, signed over body + timestamp              -> 401"""
+    secret = KEYS["k1"]
+    text = json.dumps({"short_description": "printer on fire", "urgency": 1}).encode()
+    small = [text[:20], text[20:], b"\n"]
+    big = large_body()
+    large = [big[:40000], big[40000:]]
+    now = str(int(time.time()))
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.keylog_filename = keylog
+    for name, parts, order in [("good", small, 0), ("wrong-order", small, 1), ("large", large, 1)]:
+        body = b"".join(parts)
+        signed = [now.encode(), body] if order == 0 else [body, now.encode()]
+        headers = {"Content-Type": "application/json", "Host": "api.tlscap.test", "x-sn-hmac-key-id": "k1",
+                   "x-sn-hmac-timestamp": now, "x-sn-hmac-signature-256": sign(secret, signed)}
+        conn = SniHTTPS(host, int(port), context=ctx, timeout=5)
+        conn.request("POST", "/api/v1/records", body=iter(parts), headers=headers, encode_chunked=True)
+        resp = conn.getresponse()
+        resp.read()
+        print(f"chunked {name}: {resp.status} ({len(body)} bytes)")
+        conn.close()
+        time.sleep(0.2)
+
+
 def client(host, port, keylog=None):
     secret = KEYS["k1"]
     body = json.dumps({"short_description": "printer on fire", "urgency": 1}).encode()
@@ -132,6 +182,8 @@ if __name__ == "__main__":
     a = sys.argv[1:]
     if a[0] == "server":
         server(*a[1:])
+    elif a[0] == "chunked":
+        chunked_client(a[1], a[2], a[3])
     elif len(a) > 3 and a[3] == "--tls":
         client(a[1], a[2], a[4])
     else:

@@ -174,6 +174,10 @@ fn rejected_finding(r: &ConnectionRecord, h: &HttpRecord, s: &HmacRecord) -> Fin
         checks.push(
             "the secret and the canonical form: no usual form (body; timestamp+body; method+path+timestamp+body; SigV4) gives this signature with the given secret".to_string(),
         );
+    } else if verified.starts_with("body larger") || verified.starts_with("not checked") {
+        checks.push(format!(
+            "the secret and the canonical form (method, path, query, timestamp, body, byte for byte): the capture does not give the whole body, so the signature was not recomputed ({verified})"
+        ));
     } else if verified == "no secret for this key id" {
         checks.push(
             "the key id: no --hmac-secret was given for the one this request names".to_string(),

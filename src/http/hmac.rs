@@ -51,8 +51,9 @@ pub struct HmacRecord {
     /// its first packet (negative: the client's clock is behind) or after its last (positive);
     /// 0 within them; null when there is no readable timestamp.
     pub timestamp_skew_s: Option<i64>,
-    /// With `--hmac-secret`: `matched <form>`, `no form matched`, `no secret for this key id`
-    /// or `not checked: body not read`; null without secrets or a readable signature.
+    /// With `--hmac-secret`: `matched <form>`, `no form matched`, `no secret for this key id`,
+    /// `not checked: body not read` (the capture ends before the body does) or `body larger
+    /// than N bytes, not verified`; null without secrets or a readable signature.
     pub verification: Option<String>,
 }
 
@@ -133,8 +134,23 @@ pub(super) struct SignedRequest<'a> {
     /// The request target as sent (path and query, values not yet redacted).
     pub target: &'a str,
     pub headers: &'a [(&'a str, &'a [u8])],
-    /// The body when its framing (Content-Length) gave all of it.
-    pub body: Option<&'a [u8]>,
+    pub body: Body<'a>,
+}
+
+/// Longest request body kept to recompute a signature over: the application bytes the TLS
+/// stage keeps per direction (64 KiB), so a longer body is never whole in them anyway.
+pub const MAX_SIGNED_BODY: usize = 64 * 1024;
+
+/// A request body as far as the capture gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Body<'a> {
+    /// All of it: Content-Length bytes, the de-chunked chunks, or an HTTP/2 stream's DATA
+    /// frames up to END_STREAM.
+    Whole(&'a [u8]),
+    /// Longer than [`MAX_SIGNED_BODY`].
+    TooLarge,
+    /// The bytes end before the body does.
+    NotSeen,
 }
 
 /// A value found, with its name and where it travelled.
@@ -549,8 +565,12 @@ fn verify(req: &SignedRequest<'_>, f: &Facts<'_>, secrets: &[HmacKey]) -> String
     if keys.is_empty() {
         return "no secret for this key id".to_string();
     }
-    let Some(body) = req.body else {
-        return "not checked: body not read".to_string();
+    let body = match req.body {
+        Body::Whole(b) => b,
+        Body::TooLarge => {
+            return format!("body larger than {MAX_SIGNED_BODY} bytes, not verified");
+        }
+        Body::NotSeen => return "not checked: body not read".to_string(),
     };
     let alg = f.algorithm.unwrap_or("hmac-sha256");
     let target = target_without(req.target, f.sig_param);
@@ -635,7 +655,13 @@ fn sigv4(
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("x-amz-content-sha256"))
         .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-        .unwrap_or_else(|| hex::encode(Sha256::digest(req.body.unwrap_or_default())));
+        .unwrap_or_else(|| {
+            let body = match req.body {
+                Body::Whole(b) => b,
+                Body::TooLarge | Body::NotSeen => &[],
+            };
+            hex::encode(Sha256::digest(body))
+        });
     let canonical = format!(
         "{}\n{}\n{}\n{headers}\n{signed}\n{payload}",
         req.method,
@@ -667,7 +693,7 @@ mod tests {
             method,
             target,
             headers,
-            body: Some(body),
+            body: Body::Whole(body),
         }
     }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub mod hmac;
+use hmac::{Body, MAX_SIGNED_BODY};
 pub use hmac::{Carried, HmacContext, HmacKey, HmacKeyError, HmacRecord};
 
 /// One HTTP request and its response, read from decrypted (or cleartext) application data.
@@ -379,10 +380,21 @@ fn h1_exchanges(client: &AppData, server: &AppData, ctx: &HmacContext<'_>) -> Ve
         }
         let sig_headers: Vec<(&str, &[u8])> =
             req.headers.iter().map(|h| (h.name, h.value)).collect();
+        let dechunked;
         let body_bytes = match body {
-            BodyLen::None => Some(&[][..]),
-            BodyLen::Length(n) => head.checked_add(n).and_then(|end| rest.get(head..end)),
-            BodyLen::Chunked => None,
+            BodyLen::None => Body::Whole(&[]),
+            BodyLen::Length(n) if n > MAX_SIGNED_BODY => Body::TooLarge,
+            BodyLen::Length(n) => head
+                .checked_add(n)
+                .and_then(|end| rest.get(head..end))
+                .map_or(Body::NotSeen, Body::Whole),
+            BodyLen::Chunked => match dechunk(rest.get(head..).unwrap_or_default()) {
+                Ok(b) => {
+                    dechunked = b;
+                    Body::Whole(&dechunked)
+                }
+                Err(gap) => gap,
+            },
         };
         r.hmac = hmac::inspect(
             &hmac::SignedRequest {
@@ -484,6 +496,35 @@ impl BodyLen {
     }
 }
 
+/// The body of a chunked message (`data` starts after its head), chunk framing and trailers
+/// dropped: [`Body::TooLarge`] once the chunk sizes add up past [`MAX_SIGNED_BODY`] (nothing
+/// beyond is copied), [`Body::NotSeen`] when the bytes end before the last chunk.
+fn dechunk(data: &[u8]) -> Result<Vec<u8>, Body<'static>> {
+    let mut body = Vec::new();
+    let mut at = 0usize;
+    loop {
+        let rest = data.get(at..).ok_or(Body::NotSeen)?;
+        let Ok(httparse::Status::Complete((used, size))) = httparse::parse_chunk_size(rest) else {
+            return Err(Body::NotSeen);
+        };
+        if size == 0 {
+            return Ok(body);
+        }
+        let size = usize::try_from(size).map_err(|_| Body::TooLarge)?;
+        if size > MAX_SIGNED_BODY - body.len() {
+            return Err(Body::TooLarge);
+        }
+        let start = at + used;
+        let chunk = start
+            .checked_add(size)
+            .and_then(|end| data.get(start..end))
+            .ok_or(Body::NotSeen)?;
+        body.extend_from_slice(chunk);
+        // Each chunk's data ends with CRLF.
+        at = start + size + 2;
+    }
+}
+
 /// Bytes of head + body from the start of `msg`; None when the body runs past the data (or
 /// runs to the end of the connection).
 fn skip_body(msg: &[u8], head: usize, body: BodyLen, response: bool) -> Option<usize> {
@@ -520,8 +561,54 @@ fn skip_body(msg: &[u8], head: usize, body: BodyLen, response: bool) -> Option<u
 #[derive(Debug, Default)]
 struct H2Stream {
     req: Option<Request>,
+    /// A request whose signature check waits for its body.
+    body: Option<H2Body>,
     status: Option<u16>,
     resp_packet: Option<u64>,
+}
+
+/// What a request's signature check needs until its stream ends: the request as sent and the
+/// DATA frames so far.
+#[derive(Debug)]
+struct H2Body {
+    method: String,
+    target: String,
+    headers: Vec<(String, Vec<u8>)>,
+    data: Vec<u8>,
+    too_large: bool,
+}
+
+impl H2Body {
+    fn add(&mut self, data: &[u8]) {
+        if self.too_large || data.len() > MAX_SIGNED_BODY - self.data.len() {
+            self.too_large = true;
+            self.data = Vec::new();
+        } else {
+            self.data.extend_from_slice(data);
+        }
+    }
+
+    /// The request's HMAC facts, its body complete (`ended`) or not.
+    fn inspect(&self, ended: bool, ctx: &HmacContext<'_>) -> Option<HmacRecord> {
+        let headers: Vec<(&str, &[u8])> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+            .collect();
+        hmac::inspect(
+            &hmac::SignedRequest {
+                method: &self.method,
+                target: &self.target,
+                headers: &headers,
+                body: match (self.too_large, ended) {
+                    (true, _) => Body::TooLarge,
+                    (false, true) => Body::Whole(&self.data),
+                    (false, false) => Body::NotSeen,
+                },
+            },
+            ctx,
+        )
+    }
 }
 
 fn h2_exchanges(client: &AppData, server: &AppData, ctx: &HmacContext<'_>) -> Vec<HttpRecord> {
@@ -571,6 +658,27 @@ fn h2_direction(
         };
         let packet = data.packet_at(at);
         at += 9 + len;
+        if ftype == 0 && is_client {
+            // DATA: a signed request's body, without its padding.
+            if let Some(s) = streams.get_mut(&stream) {
+                let Some(b) = s.body.as_mut() else {
+                    continue;
+                };
+                let mut p = payload;
+                let mut pad = 0usize;
+                if flags & 0x8 != 0 {
+                    pad = usize::from(*p.first().unwrap_or(&0));
+                    p = p.get(1..).unwrap_or_default();
+                }
+                b.add(&p[..p.len().saturating_sub(pad)]);
+                if flags & 0x1 != 0 {
+                    if let (Some(b), Some(r)) = (s.body.take(), s.req.as_mut()) {
+                        r.hmac = b.inspect(true, ctx);
+                    }
+                }
+            }
+            continue;
+        }
         let fragment = match ftype {
             1 => {
                 // HEADERS: optional padding and priority fields before the block fragment.
@@ -609,7 +717,13 @@ fn h2_direction(
         let s = streams.entry(sid).or_default();
         if is_client {
             if s.req.is_some() {
-                continue; // trailers
+                // Trailers: they end the stream.
+                if ends_stream {
+                    if let (Some(b), Some(r)) = (s.body.take(), s.req.as_mut()) {
+                        r.hmac = b.inspect(true, ctx);
+                    }
+                }
+                continue;
             }
             let mut r = Request {
                 packet: first_packet,
@@ -630,21 +744,28 @@ fn h2_direction(
                     n => header_auth(n, value, &mut r.auth),
                 }
             }
-            let sig_headers: Vec<(&str, &[u8])> = headers
-                .iter()
-                .filter_map(|(n, v)| Some((std::str::from_utf8(n).ok()?, v.as_slice())))
+            let headers: Vec<(String, Vec<u8>)> = headers
+                .into_iter()
+                .filter_map(|(n, v)| Some((String::from_utf8(n).ok()?, v)))
                 .filter(|(n, _)| !n.starts_with(':'))
                 .collect();
-            r.hmac = hmac::inspect(
-                &hmac::SignedRequest {
-                    method: r.method.as_deref().unwrap_or(""),
-                    target: r.path.as_deref().unwrap_or(""),
-                    headers: &sig_headers,
-                    // DATA frames are not kept: only a request without a body is complete.
-                    body: ends_stream.then_some(&[][..]),
-                },
-                ctx,
-            );
+            // A content-length past the limit says so before the kept bytes run out.
+            let too_large = headers.iter().any(|(n, v)| {
+                n == "content-length"
+                    && matches!(BodyLen::None.update(n, v), BodyLen::Length(l) if l > MAX_SIGNED_BODY)
+            });
+            let body = H2Body {
+                method: r.method.clone().unwrap_or_default(),
+                target: r.path.clone().unwrap_or_default(),
+                headers,
+                data: Vec::new(),
+                too_large,
+            };
+            // The check waits for the body only when the request is signed.
+            r.hmac = body.inspect(ends_stream, ctx);
+            if r.hmac.is_some() && !ends_stream {
+                s.body = Some(body);
+            }
             r.path = r.path.take().map(|p| redact_path(&p, &mut r.auth));
             s.req = Some(r);
         } else {
@@ -661,6 +782,12 @@ fn h2_direction(
         }
         if streams.len() > 4 * MAX_EXCHANGES {
             break;
+        }
+    }
+    // Streams whose body the bytes do not finish.
+    for s in streams.values_mut() {
+        if let (Some(b), Some(r)) = (s.body.take(), s.req.as_mut()) {
+            r.hmac = b.inspect(false, ctx);
         }
     }
 }
@@ -768,6 +895,141 @@ mod tests {
         assert_eq!(ex[1].status, Some(200));
         assert_eq!(ex[1].auth, "none");
         assert_eq!(ex[1].request_packet, Some(7));
+    }
+
+    fn one_secret() -> Vec<HmacKey> {
+        vec![HmacKey::parse("k1=s3cret", "").unwrap()]
+    }
+
+    fn verification(ex: &[HttpRecord]) -> Vec<Option<&str>> {
+        ex.iter()
+            .map(|e| e.hmac.as_ref().and_then(|h| h.verification.as_deref()))
+            .collect()
+    }
+
+    #[test]
+    fn dechunk_joins_chunks_and_bounds_them() {
+        // Hand-built chunk framing: extensions and trailers dropped.
+        assert_eq!(
+            dechunk(b"3;x=1\r\nabc\r\n2\r\nde\r\n0\r\nT: v\r\n\r\n"),
+            Ok(b"abcde".to_vec())
+        );
+        assert_eq!(dechunk(b"3\r\nabc\r\n"), Err(Body::NotSeen));
+        assert_eq!(dechunk(b"5\r\nab"), Err(Body::NotSeen));
+        assert_eq!(dechunk(b"10001\r\nab"), Err(Body::TooLarge));
+        assert_eq!(dechunk(b"ffffffffffffffff\r\n"), Err(Body::TooLarge));
+        let mut many = b"8000\r\n".to_vec();
+        many.extend([b'a'; 0x8000]);
+        many.extend(b"\r\n8000\r\n");
+        many.extend([b'a'; 0x8000]);
+        many.extend(b"\r\n1\r\na\r\n0\r\n\r\n");
+        assert_eq!(dechunk(&many), Err(Body::TooLarge));
+        // Every truncated prefix is handled.
+        for n in 0..many.len().min(64) {
+            let _ = dechunk(&many[..n]);
+        }
+    }
+
+    #[test]
+    fn chunked_bodies_past_the_limit_are_said_not_verified() {
+        // Hand-built: a signed chunked request announcing a 64 KiB + 1 chunk, one whose
+        // capture ends inside its body, and a Content-Length of 64 KiB + 1.
+        let head = b"POST /a HTTP/1.1\r\nHost: h\r\nx-signature: AAAA\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let mut big = head.to_vec();
+        big.extend(b"10001\r\nabc");
+        let mut cut = head.to_vec();
+        cut.extend(b"5\r\nab");
+        let secrets = one_secret();
+        let ctx = HmacContext {
+            capture_window: None,
+            secrets: &secrets,
+        };
+        let long =
+            b"POST /a HTTP/1.1\r\nx-signature: AAAA\r\nContent-Length: 65537\r\n\r\nab".to_vec();
+        let server = AppData::default();
+        for (bytes, want) in [
+            (big, "body larger than 65536 bytes, not verified"),
+            (cut, "not checked: body not read"),
+            (long, "body larger than 65536 bytes, not verified"),
+        ] {
+            let client = AppData {
+                bytes,
+                packets: vec![(0, 4)],
+                truncated: false,
+            };
+            assert_eq!(
+                verification(&h1_exchanges(&client, &server, &ctx)),
+                [Some(want)]
+            );
+        }
+    }
+
+    /// Hand-built HTTP/2 frames: type, flags, stream, payload.
+    fn frame(ftype: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+        let mut f = vec![len[1], len[2], len[3], ftype, flags];
+        f.extend(stream.to_be_bytes());
+        f.extend(payload);
+        f
+    }
+
+    #[test]
+    fn h2_bodies_are_joined_per_stream_and_bounded() {
+        // Hand-built: three signed POSTs on streams 1, 3, 5. Stream 1's body comes in two DATA
+        // frames (the second padded) interleaved with stream 3's, which is larger than the
+        // limit; stream 5's never ends.
+        let body = b"{\"a\":1}";
+        let ts = b"1700000000";
+        let good = {
+            use ::hmac::{Hmac, Mac};
+            let mut m = Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+            m.update(ts);
+            m.update(body);
+            hex::encode(m.finalize().into_bytes())
+        };
+        let mut enc = loona_hpack::Encoder::new();
+        let mut head = |path: &[u8]| {
+            enc.encode([
+                (&b":method"[..], &b"POST"[..]),
+                (b":path", path),
+                (b"x-sig", good.as_bytes()),
+                (b"x-timestamp", ts),
+            ])
+        };
+        let mut c = H2_PREFACE.to_vec();
+        c.extend(frame(1, 0x4, 1, &head(b"/one")));
+        c.extend(frame(1, 0x4, 3, &head(b"/two")));
+        c.extend(frame(1, 0x4, 5, &head(b"/three")));
+        c.extend(frame(0, 0, 1, &body[..3]));
+        let big = vec![b'x'; 0x4000];
+        for _ in 0..5 {
+            c.extend(frame(0, 0, 3, &big));
+        }
+        c.extend(frame(0, 0x1, 3, b"x"));
+        let mut padded = vec![2u8];
+        padded.extend(&body[3..]);
+        padded.extend([0, 0]);
+        c.extend(frame(0, 0x8 | 0x1, 1, &padded));
+        c.extend(frame(0, 0, 5, body));
+        let client = AppData {
+            bytes: c,
+            packets: vec![(0, 1)],
+            truncated: false,
+        };
+        let secrets = one_secret();
+        let ctx = HmacContext {
+            capture_window: None,
+            secrets: &secrets,
+        };
+        let ex = h2_exchanges(&client, &AppData::default(), &ctx);
+        assert_eq!(
+            verification(&ex),
+            [
+                Some("matched timestamp+body"),
+                Some("body larger than 65536 bytes, not verified"),
+                Some("not checked: body not read"),
+            ]
+        );
     }
 
     #[test]
