@@ -432,7 +432,7 @@ fn tables_are_paged_without_losing_or_reordering_rows() {
     .filter(|r| r["type"] == "connection")
     .collect();
     let connections = records.len();
-    assert_eq!(connections, 149);
+    assert_eq!(connections, 151);
     let findings = json_lines(&tlscap(&[
         "--format",
         "json",

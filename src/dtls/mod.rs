@@ -110,8 +110,9 @@ pub struct DtlsTable {
     conns: Vec<Option<Box<Conn>>>,
     live: usize,
     next_sweep: i64,
-    /// (client, server) → association.
-    by_pair: crate::FastMap<(SocketAddr, SocketAddr), usize>,
+    /// (flow scope, client, server) → association: the scope (a VNI, see
+    /// [`crate::net::Carrier::flow_scope`]) keeps two tenants' overlays apart.
+    by_pair: crate::FastMap<(u32, SocketAddr, SocketAddr), usize>,
     latest: PacketRef,
     /// Some association had a datagram from its server.
     server_seen: bool,
@@ -186,13 +187,14 @@ impl DtlsTable {
             self.next_sweep = meta.ts.secs.saturating_add(SWEEP_SECS);
             self.sweep(ended);
         }
+        let scope = crate::net::flow_scope(d.carrier);
         let known = self
             .by_pair
-            .get(&(d.src, d.dst))
+            .get(&(scope, d.src, d.dst))
             .map(|&i| (i, Direction::ToServer))
             .or_else(|| {
                 self.by_pair
-                    .get(&(d.dst, d.src))
+                    .get(&(scope, d.dst, d.src))
                     .map(|&i| (i, Direction::ToClient))
             });
         let payload = capwap_dtls(d).unwrap_or(d.payload);
@@ -291,7 +293,8 @@ impl DtlsTable {
             carrier: d.carrier.copied().unwrap_or_default(),
         })));
         self.live += 1;
-        self.by_pair.insert((client, server), i);
+        self.by_pair
+            .insert((crate::net::flow_scope(d.carrier), client, server), i);
         Some((i, dir))
     }
 
