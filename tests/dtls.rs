@@ -618,3 +618,110 @@ fn pcapng_secrets_decrypt_a_ccm8_dtls_alert() {
         ])
     );
 }
+
+/// nDPI's dtls.pcap holds a wolfSSL DTLS 1.3 handshake on loopback (HelloRetryRequest, client
+/// authentication) with its secrets in a pcapng Decryption Secrets Block. The records after
+/// the ServerHello use the unified header with encrypted sequence numbers: all 14 decrypt,
+/// and the encrypted flight reads as TLS 1.3's (tshark 4.0 cannot read DTLS 1.3 records, so
+/// these values are tlscap's own, consistent with the certificates the packets carry).
+#[test]
+fn dtls13_records_decrypt_with_the_pcapng_secrets() {
+    let Some(corpus) = common::corpus("dtls13_records_decrypt_with_the_pcapng_secrets") else {
+        return;
+    };
+    let path = corpus.join("nDPI/tests/cfgs/default/pcap/dtls.pcap");
+    let rs = records(&[path.to_str().unwrap()]);
+    let r = rs
+        .iter()
+        .find(|r| r["server"] == "127.0.0.1:11111")
+        .expect("the loopback association");
+    assert_eq!(r["decryption"]["status"], "ok");
+    assert_eq!(r["decryption"]["key_source"], "pcapng DSB");
+    let d = &r["dtls"];
+    assert_eq!(d["unified_records"], serde_json::json!([5, 9]));
+    assert_eq!(d["decrypted_records"], serde_json::json!([5, 9]));
+    assert_eq!(d["unread_records"], serde_json::json!([0, 0]));
+    assert_eq!(d["cid_records"], serde_json::json!([0, 0]));
+    assert_eq!(r["cert_requested"], true);
+    assert_eq!(r["client_cert_sent"], true);
+    assert_eq!(r["server_chain"].as_array().unwrap().len(), 2);
+    let cn = |chain: &str| r[chain][0]["subject"].as_str().unwrap().to_string();
+    assert!(cn("server_chain").contains("CN=www.wolfssl.com, OU=Support, O=wolfSSL"));
+    assert!(cn("client_chain").contains("CN=www.wolfssl.com, OU=Programming-2048"));
+    assert_eq!(
+        r["alerts"],
+        serde_json::json!([
+            {"from": "server", "level": "warning", "description": "close_notify", "encrypted": false, "packet": 23},
+            {"from": "client", "level": "warning", "description": "close_notify", "encrypted": false, "packet": 24},
+        ])
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+        .args(["explain", "--conn", "2", path.to_str().unwrap()])
+        .output()
+        .expect("run tlscap");
+    let ladder = String::from_utf8_lossy(&out.stdout);
+    for step in [
+        "11   0.003172   ←   EncryptedExtensions",
+        "12   0.003189   ←   CertificateRequest",
+        "14   0.003332   ←   Certificate (2 certificates)",
+        "16   0.009055   ←   Finished",
+        "17   0.009540   →   Certificate (1 certificate)",
+        "19   0.015379   →   Finished",
+    ] {
+        assert!(ladder.contains(step), "{step}\n{ladder}");
+    }
+}
+
+/// The same capture with its Decryption Secrets Block left out (the test drops the block from
+/// a copy in a temporary directory): the 14 unified-header records are counted and left
+/// encrypted, and the ladder says so at the first of each direction instead of going silent.
+#[test]
+fn dtls13_records_without_keys_are_said_unread() {
+    let Some(corpus) = common::corpus("dtls13_records_without_keys_are_said_unread") else {
+        return;
+    };
+    let bytes = std::fs::read(corpus.join("nDPI/tests/cfgs/default/pcap/dtls.pcap")).unwrap();
+    // pcapng blocks: type and total length (little endian, as this file's section header
+    // says); type 10 is the Decryption Secrets Block.
+    let mut stripped = Vec::new();
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        let word = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap());
+        let (kind, len) = (word(at), word(at + 4) as usize);
+        if kind != 10 {
+            stripped.extend_from_slice(&bytes[at..at + len]);
+        }
+        at += len;
+    }
+    assert!(stripped.len() < bytes.len());
+    let dir = std::env::temp_dir().join(format!("tlscap-dtls13-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("dtls-nokeys.pcapng");
+    std::fs::write(&path, &stripped).unwrap();
+    let rs = records(&[path.to_str().unwrap()]);
+    let out = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+        .args(["explain", "--conn", "2", path.to_str().unwrap()])
+        .output()
+        .expect("run tlscap");
+    std::fs::remove_dir_all(&dir).unwrap();
+    let r = rs
+        .iter()
+        .find(|r| r["server"] == "127.0.0.1:11111")
+        .expect("the loopback association");
+    let d = &r["dtls"];
+    assert_eq!(d["unified_records"], serde_json::json!([5, 9]));
+    assert_eq!(d["decrypted_records"], serde_json::json!([0, 0]));
+    assert_eq!(d["unread_records"], serde_json::json!([5, 9]));
+    assert_eq!(r["decryption"], Value::Null);
+    assert_eq!(r["client_cert_sent"], Value::Null);
+    let ladder = String::from_utf8_lossy(&out.stdout);
+    let unread = "DTLS 1.3 records encrypted, not read (no key log secrets for its handshake)";
+    assert!(
+        ladder.contains(&format!("11   0.003172   ←   {unread}")),
+        "{ladder}"
+    );
+    assert!(
+        ladder.contains(&format!("17   0.009540   →   {unread}")),
+        "{ladder}"
+    );
+}

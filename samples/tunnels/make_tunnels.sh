@@ -11,6 +11,9 @@
 #    devices, so wrap.py WRAPS THE REAL PACKETS of ../tls12-openssl-sni.pcap OFFLINE (scapy)
 #    in each carrier's headers: the inner IP packets are byte-for-byte the captured ones, the
 #    outer headers are built by scapy with documentation addresses (192.0.2.0/24, 2001:db8::/32).
+# 3. vxlan-two-vnis.pcap: wrap_two_vnis.py WRAPS THE SAME REAL PACKETS OFFLINE in VXLAN twice
+#    (VNI 100, and VNI 200 half a millisecond later, interleaved, same VTEPs): one inner
+#    5-tuple in two tenants' overlays, which must stay two connections.
 #
 # Usage: sudo samples/tunnels/make_tunnels.sh     (needs root for namespaces and tcpdump)
 set -euo pipefail
@@ -63,4 +66,5 @@ kill -INT "$TPID"; wait "$TPID" || true; TPID=""
 
 # ---- 2. offline wrapping of a real sample
 "$PY" "$S/wrap.py" "$S/../tls12-openssl-sni.pcap" "$S"
+"$PY" "$S/wrap_two_vnis.py" "$S/../tls12-openssl-sni.pcap" "$S/vxlan-two-vnis.pcap"
 ls -l "$S"/*.pcap

@@ -38,6 +38,21 @@ pub struct DtlsRecord {
     pub server_datagrams: u64,
     /// Protected records (epoch above 0) per direction, client first.
     pub protected_records: [u64; 2],
+    /// DTLS 1.3 records with the unified header (RFC 9147 §4) per direction, client first.
+    #[serde(default)]
+    pub unified_records: [u64; 2],
+    /// Records carrying a connection ID (DTLS 1.3 C bit, DTLS 1.2 `tls12_cid`) per direction.
+    #[serde(default)]
+    pub cid_records: [u64; 2],
+    /// DTLS 1.3 records decrypted with the key log per direction.
+    #[serde(default)]
+    pub decrypted_records: [u64; 2],
+    /// Records with the unified header or a connection ID left encrypted per direction: no
+    /// key log secrets for their epoch, a connection ID whose length the capture did not
+    /// show, DTLS 1.2 `tls12_cid` (not decrypted here), or a record that did not
+    /// authenticate. The ladder says so at the first of each direction.
+    #[serde(default)]
+    pub unread_records: [u64; 2],
     /// Datagrams on the association's addresses that were not DTLS (STUN and RTP on the same
     /// ports in WebRTC) or held a record cut short.
     pub other_datagrams: u64,
@@ -100,6 +115,11 @@ struct Conn {
     saw_client_hello: bool,
     /// The tunnels the first datagram came in.
     carrier: crate::net::Carrier,
+    /// Per sending direction: the length of the connection ID its records carry, which the
+    /// receiver chose in its hello (None: not negotiated, or the hello was not seen).
+    cid_len: [Option<usize>; 2],
+    /// The ladder said that records of this direction are left encrypted.
+    unread_noted: [bool; 2],
 }
 
 /// Every DTLS association of one capture.
@@ -110,8 +130,9 @@ pub struct DtlsTable {
     conns: Vec<Option<Box<Conn>>>,
     live: usize,
     next_sweep: i64,
-    /// (client, server) → association.
-    by_pair: crate::FastMap<(SocketAddr, SocketAddr), usize>,
+    /// (flow scope, client, server) → association: the scope (a VNI, see
+    /// [`crate::net::Carrier::flow_scope`]) keeps two tenants' overlays apart.
+    by_pair: crate::FastMap<(u32, SocketAddr, SocketAddr), usize>,
     latest: PacketRef,
     /// Some association had a datagram from its server.
     server_seen: bool,
@@ -186,20 +207,22 @@ impl DtlsTable {
             self.next_sweep = meta.ts.secs.saturating_add(SWEEP_SECS);
             self.sweep(ended);
         }
+        let scope = crate::net::flow_scope(d.carrier);
         let known = self
             .by_pair
-            .get(&(d.src, d.dst))
+            .get(&(scope, d.src, d.dst))
             .map(|&i| (i, Direction::ToServer))
             .or_else(|| {
                 self.by_pair
-                    .get(&(d.dst, d.src))
+                    .get(&(scope, d.dst, d.src))
                     .map(|&i| (i, Direction::ToClient))
             });
         let payload = capwap_dtls(d).unwrap_or(d.payload);
         if known.is_none() && !may_be_dtls(payload) {
             return false;
         }
-        let (records, whole) = wire::records(payload);
+        let cid_len = known.and_then(|(i, dir)| self.conns.get(i)?.as_deref()?.cid_len[dir.idx()]);
+        let (records, whole) = wire::records(payload, cid_len);
         let (i, dir) = match known {
             Some(found) => found,
             None => match self.open(d, meta, &records, whole) {
@@ -289,9 +312,12 @@ impl DtlsTable {
             },
             saw_client_hello: hello,
             carrier: d.carrier.copied().unwrap_or_default(),
+            cid_len: [None; 2],
+            unread_noted: [false; 2],
         })));
         self.live += 1;
-        self.by_pair.insert((client, server), i);
+        self.by_pair
+            .insert((crate::net::flow_scope(d.carrier), client, server), i);
         Some((i, dir))
     }
 
@@ -367,10 +393,27 @@ impl Conn {
         cfg: &DtlsConfig,
         table_held: &mut usize,
     ) {
+        let i = dir.idx();
         if r.epoch > 0 || r.unified {
-            self.dtls.protected_records[dir.idx()] += 1;
+            self.dtls.protected_records[i] += 1;
         }
-        if r.epoch > 0 && !r.unified {
+        if r.has_cid {
+            self.dtls.cid_records[i] += 1;
+        }
+        if r.unified {
+            self.unified(dir, r, meta, cfg, table_held);
+            return;
+        }
+        if r.content_type == wire::TLS12_CID {
+            // RFC 9146's additional data and inner plaintext are not implemented.
+            self.unread(dir, meta, || {
+                "DTLS 1.2 records with a connection ID (tls12_cid): encrypted, not read".into()
+            });
+            self.observer
+                .dtls_record(dir, r.content_type, r.epoch.max(1), r.fragment, meta);
+            return;
+        }
+        if r.epoch > 0 {
             let opened = self.observer.dtls_decrypt(
                 dir,
                 r.content_type,
@@ -382,7 +425,7 @@ impl Conn {
             );
             match opened {
                 DtlsOpened::NoKeys => {}
-                DtlsOpened::Taken => return,
+                DtlsOpened::Taken | DtlsOpened::Failed => return,
                 DtlsOpened::Handshake(plain) => {
                     self.fragments(dir, &plain, meta, cfg, table_held);
                     return;
@@ -400,6 +443,71 @@ impl Conn {
             return;
         }
         self.fragments(dir, r.fragment, meta, cfg, table_held);
+    }
+
+    /// A DTLS 1.3 record with the unified header: decrypted when the key log has the
+    /// secrets of its epoch, else counted as left encrypted (and said once in the ladder).
+    fn unified(
+        &mut self,
+        dir: Direction,
+        r: &wire::Record<'_>,
+        meta: SegmentMeta,
+        cfg: &DtlsConfig,
+        table_held: &mut usize,
+    ) {
+        let i = dir.idx();
+        self.dtls.unified_records[i] += 1;
+        if r.cid_unknown {
+            self.unread(dir, meta, || {
+                "DTLS 1.3 records with a connection ID of unknown length (the hellos were not \
+                 seen): encrypted, not read"
+                    .into()
+            });
+        } else if self.observer.dtls13_keys(dir, r.epoch) {
+            let seq = (r.seq_at, r.seq_len);
+            match self
+                .observer
+                .dtls13_decrypt(dir, r.epoch, r.header, seq, r.fragment, meta)
+            {
+                DtlsOpened::Handshake(plain) => {
+                    self.dtls.decrypted_records[i] += 1;
+                    self.fragments(dir, &plain, meta, cfg, table_held);
+                }
+                DtlsOpened::Taken => self.dtls.decrypted_records[i] += 1,
+                DtlsOpened::Failed | DtlsOpened::NoKeys => self.dtls.unread_records[i] += 1,
+            }
+            return;
+        } else {
+            let epoch = r.epoch;
+            self.unread(dir, meta, || {
+                let why = match epoch {
+                    2 => "no key log secrets for its handshake",
+                    3 => "no key log secrets for its application data",
+                    1 => "0-RTT data",
+                    _ => "an epoch after a KeyUpdate",
+                };
+                format!("DTLS 1.3 records encrypted, not read ({why})")
+            });
+        }
+        // The real content type is inside the protection: counted as application data.
+        self.observer.dtls_record(
+            dir,
+            wire::APPLICATION_DATA,
+            r.epoch.max(1),
+            r.fragment,
+            meta,
+        );
+    }
+
+    /// A protected record left encrypted: counted, and the ladder says why at the first of
+    /// its direction.
+    fn unread(&mut self, dir: Direction, meta: SegmentMeta, why: impl FnOnce() -> String) {
+        let i = dir.idx();
+        self.dtls.unread_records[i] += 1;
+        if !self.unread_noted[i] {
+            self.unread_noted[i] = true;
+            self.observer.dtls_event(dir, meta, why);
+        }
     }
 
     /// The handshake fragments of a record's payload (epoch 0, or decrypted), joined into
@@ -444,6 +552,14 @@ impl Conn {
 
     /// A whole handshake message.
     fn message(&mut self, dir: Direction, msg_type: u8, body: &[u8], meta: SegmentMeta) {
+        // A hello's connection ID is the one its sender receives: the peer's records carry it.
+        if let (Direction::ToServer, wire::CLIENT_HELLO) | (Direction::ToClient, 2) =
+            (dir, msg_type)
+        {
+            if let Some(cid) = wire::hello_connection_id(msg_type, body) {
+                self.cid_len[dir.reverse().idx()] = Some(cid.len());
+            }
+        }
         match (dir, msg_type) {
             (Direction::ToClient, wire::HELLO_VERIFY_REQUEST) => {
                 self.dtls

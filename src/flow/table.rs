@@ -17,16 +17,19 @@ use super::reassembly::SeqNumber;
 use super::*;
 use std::collections::HashMap;
 
-/// The 5-tuple in canonical order (lower endpoint first), so both directions map to one key.
-/// TCP is implied: the table only sees TCP segments. Packed into 38 bytes (two `SocketAddr`
+/// The 5-tuple in canonical order (lower endpoint first), so both directions map to one key,
+/// and the overlay network it travels in ([`crate::net::Carrier::flow_scope`]: a VNI, which
+/// both directions carry), so two tenants' flows with the same inner 5-tuple stay apart.
+/// TCP is implied: the table only sees TCP segments. Packed into 40 bytes (two `SocketAddr`
 /// take 64): the table remembers every 5-tuple closed in the last `linger_secs`, on a busy
 /// capture most of its entries, and its size is entries × (key + slot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FlowKey {
     low: Endpoint,
     high: Endpoint,
-    /// IPv6 (an IPv4 address is stored in the first four bytes of `ip`).
-    v6: bool,
+    /// Bit 0: IPv6 (an IPv4 address is stored in the first four bytes of `ip`); above it, the
+    /// flow scope. One word, so the scope costs no bytes over the family flag's padding.
+    tag: [u16; 2],
 }
 
 /// One side of a [`FlowKey`].
@@ -77,21 +80,29 @@ impl Endpoint {
 /// of a run, on every packet's lookup). Equal keys fold equally.
 impl std::hash::Hash for FlowKey {
     fn hash<S: std::hash::Hasher>(&self, state: &mut S) {
-        state.write_u64(self.low.fold() ^ self.high.fold().rotate_left(32) ^ u64::from(self.v6));
+        let tag = u64::from(self.tag[0]) | u64::from(self.tag[1]) << 16;
+        state.write_u64(self.low.fold() ^ self.high.fold().rotate_left(32) ^ tag);
     }
 }
 
 impl FlowKey {
-    fn of(a: SocketAddr, b: SocketAddr) -> FlowKey {
+    /// `scope`: the segment's [`crate::net::flow_scope`].
+    fn of(a: SocketAddr, b: SocketAddr, scope: u32) -> FlowKey {
         // The IP layer never sets an IPv6 flow label or scope in these addresses, so the
         // packed key tells apart exactly the 5-tuples that `SocketAddr` equality does.
         let (a, b, v6) = (Endpoint::numbers(a), Endpoint::numbers(b), a.is_ipv6());
         let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        // Scopes are below 2^26, so the shift loses nothing.
+        let tag = scope << 1 | u32::from(v6);
         FlowKey {
             low: Endpoint::of(low),
             high: Endpoint::of(high),
-            v6,
+            tag: [tag as u16, (tag >> 16) as u16],
         }
+    }
+
+    fn v6(&self) -> bool {
+        self.tag[0] & 1 != 0
     }
 }
 
@@ -152,7 +163,7 @@ impl SynOnly {
 
     /// Client and server addresses.
     fn addrs(&self, key: &FlowKey) -> (SocketAddr, SocketAddr) {
-        let (low, high) = (key.low.addr(key.v6), key.high.addr(key.v6));
+        let (low, high) = (key.low.addr(key.v6()), key.high.addr(key.v6()));
         if self.client_low {
             (low, high)
         } else {
@@ -506,7 +517,7 @@ impl<H: StreamHandler> FlowTable<H> {
     ) {
         self.tick(meta, emit);
 
-        let key = FlowKey::of(seg.src, seg.dst);
+        let key = FlowKey::of(seg.src, seg.dst, crate::net::flow_scope(seg.carrier));
         let opens = seg.flags.syn() && !seg.flags.ack();
         if let Some(conn) = self.live.get_mut(&key) {
             if elapsed_more_than(meta.ts, conn.tcp.last.ts, self.cfg.idle_timeout_secs) {
@@ -559,7 +570,7 @@ impl<H: StreamHandler> FlowTable<H> {
         if self.compact(seg, new_handler) {
             let index = self.next_index;
             self.next_index += 1;
-            let client_low = key.low.addr(key.v6) == seg.src;
+            let client_low = key.low.addr(key.v6()) == seg.src;
             self.syn_only.insert(
                 key,
                 SynOnly {
@@ -1151,12 +1162,11 @@ impl<H: StreamHandler> Connection<H> {
 mod tests {
     use super::*;
 
-    /// A tombstone entry is 56 bytes (key 38, padding 2, time 16), a live one 48 (key and a
-    /// box); with `SocketAddr` keys and a `Timestamp` an entry was 88. Most 5-tuples a busy
+    /// A tombstone entry is 56 bytes (key 40, time 16), a live one 48 (key and a box); with `SocketAddr` keys and a `Timestamp` an entry was 88. Most 5-tuples a busy
     /// capture's table remembers are tombstones, so this is most of its memory.
     #[test]
     fn table_entries_are_packed() {
-        assert_eq!(std::mem::size_of::<FlowKey>(), 38);
+        assert_eq!(std::mem::size_of::<FlowKey>(), 40);
         assert_eq!(std::mem::size_of::<Tombstone>(), 16);
         assert_eq!(std::mem::size_of::<(FlowKey, Tombstone)>(), 56);
         assert_eq!(std::mem::size_of::<(FlowKey, Box<Connection<()>>)>(), 48);
@@ -1173,17 +1183,33 @@ mod tests {
     fn keys_are_direction_free_and_family_aware() {
         let a: SocketAddr = "10.0.0.1:443".parse().unwrap();
         let b: SocketAddr = "10.0.0.2:50000".parse().unwrap();
-        assert_eq!(FlowKey::of(a, b), FlowKey::of(b, a));
+        assert_eq!(FlowKey::of(a, b, 0), FlowKey::of(b, a, 0));
         assert_ne!(
-            FlowKey::of(a, b),
-            FlowKey::of(a, "10.0.0.2:50001".parse().unwrap())
+            FlowKey::of(a, b, 0),
+            FlowKey::of(a, "10.0.0.2:50001".parse().unwrap(), 0)
         );
         let a6: SocketAddr = "[a00:1::]:443".parse().unwrap();
         let b6: SocketAddr = "[a00:2::]:50000".parse().unwrap();
         let of = |x| Endpoint::of(Endpoint::numbers(x));
         assert_eq!(of(a6).ip[..4], of(a).ip[..4]);
         assert_eq!(of(a).ip, [10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        assert_ne!(FlowKey::of(a6, b6), FlowKey::of(a, b));
+        assert_ne!(FlowKey::of(a6, b6, 0), FlowKey::of(a, b, 0));
+        assert!(FlowKey::of(a6, b6, 0).v6() && !FlowKey::of(a, b, 0).v6());
+    }
+
+    /// The same 5-tuple in two overlay networks is two keys; the largest scope survives the
+    /// packing and leaves the family flag alone.
+    #[test]
+    fn keys_tell_scopes_apart() {
+        let a: SocketAddr = "10.0.0.1:443".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:50000".parse().unwrap();
+        let top = crate::net::FLOW_SCOPE_LIMIT - 1;
+        assert_ne!(FlowKey::of(a, b, 0), FlowKey::of(a, b, 1));
+        assert_ne!(FlowKey::of(a, b, top), FlowKey::of(a, b, top - 1));
+        assert_eq!(FlowKey::of(a, b, top), FlowKey::of(b, a, top));
+        assert!(!FlowKey::of(a, b, top).v6());
+        let a6: SocketAddr = "[a00:1::]:443".parse().unwrap();
+        assert!(FlowKey::of(a6, a6, top).v6());
     }
 
     /// Records delivered bytes; `copyable` says whether it offers [`StreamHandler::fresh`]

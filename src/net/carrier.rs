@@ -54,6 +54,21 @@ impl CarrierKind {
     }
 }
 
+/// Every [`Carrier::flow_scope`] is below this (26 bits: a flow key packs it with other bits).
+pub const FLOW_SCOPE_LIMIT: u32 = 1 << 26;
+/// A VNI is 24 bits.
+const VNI_MASK: u32 = 0x00ff_ffff;
+/// Set in a scope that names a VNI (so VNI 0 differs from no VNI).
+const VNI_SCOPE: u32 = 1 << 25;
+/// Set in a scope whose VNI is GENEVE's (VXLAN's VNI 42 is another network).
+const GENEVE_SCOPE: u32 = 1 << 24;
+
+/// The [`Carrier::flow_scope`] of a packet's carrier (0 when sent directly).
+#[inline]
+pub fn flow_scope(carrier: Option<&Carrier>) -> u32 {
+    carrier.map_or(0, Carrier::flow_scope)
+}
+
 /// 8 bytes (an `Option<u32>` id would make it 12).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Layer {
@@ -99,6 +114,28 @@ impl Carrier {
         }
     }
 
+    /// What tells apart flows that share their inner addresses and ports in different
+    /// tenants' overlays: the innermost VXLAN or GENEVE VNI, as a number below
+    /// [`FLOW_SCOPE_LIMIT`] (0: none, traffic sent directly or only in other carriers). Both
+    /// directions of a flow must carry the identifier, or its halves would part; so only VNIs
+    /// (one per virtual network, whichever way a packet goes) are used. Not used: GTP-U TEIDs
+    /// (each end chooses the TEID it receives on, so uplink and downlink differ), MPLS labels
+    /// (per hop and per direction), GRE keys (RFC 2890 and Linux's `ikey`/`okey` allow one per
+    /// direction; PPTP's call id is the peer's) and ERSPAN session ids (one mirror session per
+    /// monitored direction is common).
+    #[inline]
+    pub fn flow_scope(&self) -> u32 {
+        self.layers[..usize::from(self.len)]
+            .iter()
+            .rev()
+            .find_map(|l| match (l.kind, l.has_id) {
+                (CarrierKind::Vxlan, true) => Some(VNI_SCOPE | (l.id & VNI_MASK)),
+                (CarrierKind::Geneve, true) => Some(VNI_SCOPE | GENEVE_SCOPE | (l.id & VNI_MASK)),
+                _ => None,
+            })
+            .unwrap_or(0)
+    }
+
     /// The layers as (kind, id), outermost first.
     pub fn layers(&self) -> impl Iterator<Item = (CarrierKind, Option<u32>)> + '_ {
         self.layers[..usize::from(self.len)]
@@ -138,5 +175,34 @@ impl fmt::Display for Carrier {
             f.write_str("/...")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Hand-built carriers: the property is about which identifiers key a flow.
+    #[test]
+    fn only_vnis_scope_a_flow() {
+        let mut c = Carrier::default();
+        assert_eq!(c.flow_scope(), 0);
+        c.push(CarrierKind::GtpU, Some(0x0e2c_1dc7));
+        c.push(CarrierKind::Mpls, Some(16));
+        assert_eq!(c.flow_scope(), 0);
+        c.clear();
+        c.push(CarrierKind::Vxlan, Some(0));
+        let vni0 = c.flow_scope();
+        assert_ne!(vni0, 0);
+        c.clear();
+        c.push(CarrierKind::Geneve, Some(0));
+        assert_ne!(c.flow_scope(), vni0);
+        // The innermost VNI counts.
+        c.clear();
+        c.push(CarrierKind::Vxlan, Some(7));
+        c.push(CarrierKind::Vxlan, Some(0xff_ffff));
+        c.push(CarrierKind::Gre, Some(5));
+        assert_eq!(c.flow_scope(), VNI_SCOPE | 0xff_ffff);
+        assert!(c.flow_scope() < FLOW_SCOPE_LIMIT);
     }
 }

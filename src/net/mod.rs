@@ -146,7 +146,7 @@ mod ip;
 mod link;
 mod tunnel;
 mod udp;
-pub use carrier::{Carrier, CarrierKind};
+pub use carrier::{flow_scope, Carrier, CarrierKind, FLOW_SCOPE_LIMIT};
 pub use udp::UdpDatagram;
 
 /// Tunnels inside tunnels beyond this are treated as hostile.

@@ -176,11 +176,13 @@ pub struct QuicTable {
     live: usize,
     /// Capture time (seconds) of the next look for idle connections.
     next_sweep: i64,
+    /// Connection IDs, each after the 4-byte flow scope of the datagrams that carry it (see
+    /// `scoped`), so two tenants' overlays (VNIs) never share a connection.
     by_cid: crate::FastMap<Vec<u8>, usize>,
     /// The distinct lengths of the CIDs in `by_cid` (short headers do not say theirs).
     cid_lens: Vec<usize>,
-    /// (client, server) → connection, for short headers and Version Negotiation.
-    by_pair: crate::FastMap<(SocketAddr, SocketAddr), usize>,
+    /// (flow scope, client, server) → connection, for short headers and Version Negotiation.
+    by_pair: crate::FastMap<(u32, SocketAddr, SocketAddr), usize>,
     /// TCP SYNs to the servers' addresses: (server ip, packet).
     syns: Vec<(IpAddr, PacketRef)>,
     latest: PacketRef,
@@ -319,16 +321,24 @@ impl QuicTable {
             }
             rest = rest.get(h.packet_len..).unwrap_or_default();
         }
+        let scope = crate::net::flow_scope(d.carrier);
         for cid in new_cids {
-            self.add_cid(cid, i);
+            self.add_cid(scope, &cid, i);
         }
     }
 
-    fn add_cid(&mut self, cid: Vec<u8>, conn: usize) {
+    fn add_cid(&mut self, scope: u32, cid: &[u8], conn: usize) {
         if !self.cid_lens.contains(&cid.len()) {
             self.cid_lens.push(cid.len());
         }
-        self.by_cid.entry(cid).or_insert(conn);
+        let (key, len) = scoped(scope, cid);
+        self.by_cid.entry(key[..len].to_vec()).or_insert(conn);
+    }
+
+    /// The connection a CID names in the flow scope of `d`.
+    fn cid_lookup(&self, d: &UdpDatagram<'_>, cid: &[u8]) -> Option<usize> {
+        let (key, len) = scoped(crate::net::flow_scope(d.carrier), cid);
+        self.by_cid.get(&key[..len]).copied()
     }
 
     /// A short-header datagram from an address pair not seen before: a NAT rebinding keeps the
@@ -337,7 +347,7 @@ impl QuicTable {
     fn short_cid_lookup(&mut self, d: &UdpDatagram<'_>) -> Option<(usize, Direction)> {
         let found = self.cid_lens.iter().find_map(|&len| {
             let cid = d.payload.get(1..1 + len)?;
-            let &i = self.by_cid.get(cid)?;
+            let i = self.cid_lookup(d, cid)?;
             // The client addresses the server by the server's CID, and the other way round.
             let conn = self.conns.get(i)?.as_deref()?;
             let to_server = conn.server_scid.as_deref() == Some(cid);
@@ -349,7 +359,8 @@ impl QuicTable {
         } else {
             (Direction::ToClient, (d.dst, d.src))
         };
-        self.by_pair.entry(pair).or_insert(i);
+        let scope = crate::net::flow_scope(d.carrier);
+        self.by_pair.entry((scope, pair.0, pair.1)).or_insert(i);
         Some((i, dir))
     }
 
@@ -360,7 +371,7 @@ impl QuicTable {
         meta: SegmentMeta,
     ) -> Option<(usize, Direction)> {
         let h = wire::long_header(d.payload)?;
-        if let Some(&i) = self.by_cid.get(h.dcid) {
+        if let Some(i) = self.cid_lookup(d, h.dcid) {
             return Some((i, self.conns.get(i)?.as_deref()?.dir_of(d)));
         }
         if h.version == 0 || !keys::known_version(h.version) {
@@ -377,10 +388,11 @@ impl QuicTable {
         }
         // After Version Negotiation the client starts over, maybe with a new CID, from the
         // same address: the same attempt, one record.
-        if let Some(&i) = self.by_pair.get(&(d.src, d.dst)) {
+        let scope = crate::net::flow_scope(d.carrier);
+        if let Some(&i) = self.by_pair.get(&(scope, d.src, d.dst)) {
             let c = self.conns.get(i)?.as_deref()?;
             if !c.quic.version_negotiation.is_empty() && c.server_scid.is_none() {
-                self.add_cid(h.dcid.to_vec(), i);
+                self.add_cid(scope, h.dcid, i);
                 return Some((i, Direction::ToServer));
             }
         }
@@ -392,20 +404,21 @@ impl QuicTable {
         let i = self.conns.len();
         self.conns.push(Some(Box::new(conn)));
         self.live += 1;
-        self.add_cid(h.dcid.to_vec(), i);
+        self.add_cid(scope, h.dcid, i);
         if !h.scid.is_empty() {
-            self.add_cid(h.scid.to_vec(), i);
+            self.add_cid(scope, h.scid, i);
         }
-        self.by_pair.insert((d.src, d.dst), i);
+        self.by_pair.insert((scope, d.src, d.dst), i);
         Some((i, Direction::ToServer))
     }
 
     fn pair_lookup(&self, d: &UdpDatagram<'_>) -> Option<(usize, Direction)> {
-        if let Some(&i) = self.by_pair.get(&(d.src, d.dst)) {
+        let scope = crate::net::flow_scope(d.carrier);
+        if let Some(&i) = self.by_pair.get(&(scope, d.src, d.dst)) {
             return Some((i, Direction::ToServer));
         }
         self.by_pair
-            .get(&(d.dst, d.src))
+            .get(&(scope, d.dst, d.src))
             .map(|&i| (i, Direction::ToClient))
     }
 
@@ -893,6 +906,17 @@ impl Conn {
 }
 
 /// The client's transport parameters worth showing (RFC 9000 §18.2), from a ClientHello body.
+/// A `by_cid` key: the flow scope's 4 bytes, then the CID (at most 255 bytes: its length is
+/// one byte on the wire), on the stack so that a lookup allocates nothing. Returns the buffer
+/// and the key's length in it.
+fn scoped(scope: u32, cid: &[u8]) -> ([u8; 4 + 255], usize) {
+    let mut key = [0u8; 4 + 255];
+    let cid = &cid[..cid.len().min(255)];
+    key[..4].copy_from_slice(&scope.to_be_bytes());
+    key[4..4 + cid.len()].copy_from_slice(cid);
+    (key, 4 + cid.len())
+}
+
 fn client_transport_parameters(body: &[u8]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let Some(params) = hello_extension(body, &[0x39, 0xffa5]) else {

@@ -48,6 +48,9 @@ pub(crate) struct ConnDecryptor {
     server_random: Option<Vec<u8>>,
     early_data_offered: bool,
     tls13: bool,
+    /// DTLS 1.3: records name their epoch, so `keys` (handshake, epoch 2) and `app_keys`
+    /// (epoch 3) both stay installed and each record picks its own.
+    dtls13: bool,
     /// Current keys per side (client, server).
     keys: [Option<DirKeys>; 2],
     /// TLS ≤ 1.2: keys waiting for that side's ChangeCipherSpec.
@@ -76,6 +79,7 @@ impl ConnDecryptor {
             server_random: None,
             early_data_offered: false,
             tls13: false,
+            dtls13: false,
             keys: [None, None],
             pending: [None, None],
             app_keys: [None, None],
@@ -126,6 +130,7 @@ impl ConnDecryptor {
         self.server_random = body.get(2..34).map(<[u8]>::to_vec);
         let tls13 = super::is_tls13(version);
         self.tls13 = tls13;
+        self.dtls13 = version == super::DTLS13;
         let Some(cr) = self.client_random.clone() else {
             return;
         };
@@ -199,7 +204,7 @@ impl ConnDecryptor {
     /// A decrypted handshake message from `side` that changes keys (TLS 1.3 Finished and
     /// KeyUpdate).
     pub(crate) fn on_handshake(&mut self, side: Side, msg_type: u8) {
-        if !self.tls13 {
+        if !self.tls13 || self.dtls13 {
             return;
         }
         let i = idx(side);
@@ -332,6 +337,67 @@ impl ConnDecryptor {
             keys.seq = seq;
         }
         self.decrypt(side, header, body)
+    }
+
+    /// Whether DTLS 1.3 records of `side` in the epoch whose low bits are `epoch_bits` can be
+    /// decrypted: 2 is the handshake, 3 the first application epoch (0-RTT's 1 and the
+    /// epochs after a KeyUpdate have no keys here).
+    pub(crate) fn dtls13_active(&self, side: Side, epoch_bits: u16) -> bool {
+        self.dtls13_keys(side, epoch_bits).is_some()
+    }
+
+    fn dtls13_keys(&self, side: Side, epoch_bits: u16) -> Option<&DirKeys> {
+        if !self.dtls13 {
+            return None;
+        }
+        match epoch_bits {
+            2 => self.keys[idx(side)].as_ref(),
+            3 => self.app_keys[idx(side)].as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Decrypts one DTLS 1.3 record from `side` (see [`DirKeys::decrypt_dtls13`]): the inner
+    /// content type and plaintext. A record that does not authenticate is counted and its
+    /// reason kept, but does not end decryption: a datagram may be mangled or misread alone.
+    pub(crate) fn decrypt_dtls13(
+        &mut self,
+        side: Side,
+        epoch_bits: u16,
+        header: &[u8],
+        (seq_at, seq_len): (usize, usize),
+        body: &[u8],
+    ) -> Result<(u8, Vec<u8>), String> {
+        let keys = match (self.dtls13, epoch_bits) {
+            (true, 2) => self.keys[idx(side)].as_mut(),
+            (true, 3) => self.app_keys[idx(side)].as_mut(),
+            _ => None,
+        };
+        let Some(keys) = keys else {
+            return Err("no keys for this epoch".into());
+        };
+        match keys.decrypt_dtls13(header, seq_at, seq_len, body) {
+            Ok((ct, plain, _)) => {
+                self.decrypted += 1;
+                self.client_decrypted |= side == Side::Client;
+                if self.status.is_none() || self.status == Some(DecryptionStatus::NoKey) {
+                    self.status = Some(DecryptionStatus::Ok);
+                }
+                Ok((ct, plain))
+            }
+            Err(e) => {
+                let who = if side == Side::Client {
+                    "client"
+                } else {
+                    "server"
+                };
+                let reason = format!("{who} DTLS 1.3 record (epoch {epoch_bits}): {e}");
+                if self.decrypted == 0 {
+                    self.status = Some(DecryptionStatus::Failed(reason.clone()));
+                }
+                Err(reason)
+            }
+        }
     }
 
     /// Keeps decrypted application data of `side` (bounded).

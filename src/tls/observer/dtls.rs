@@ -19,6 +19,8 @@ pub enum DtlsOpened {
     Taken,
     /// Decrypted handshake fragments (DTLS framing), for the DTLS stage to join.
     Handshake(Vec<u8>),
+    /// DTLS 1.3: keys were there but the record did not decrypt (noted in the ladder).
+    Failed,
 }
 
 impl TlsObserver {
@@ -65,6 +67,49 @@ impl TlsObserver {
             Err(reason) => {
                 self.decrypted(dir, Some(content_type), Err(reason), meta);
                 DtlsOpened::Taken
+            }
+        }
+    }
+
+    /// Whether DTLS 1.3 records sent in `dir` in the epoch with low bits `epoch_bits` can be
+    /// decrypted (a key log has this connection's secrets for that epoch).
+    pub fn dtls13_keys(&self, dir: Direction, epoch_bits: u16) -> bool {
+        let side = self.side(dir);
+        self.dec
+            .as_deref()
+            .is_some_and(|d| d.dtls13_active(side, epoch_bits))
+    }
+
+    /// A DTLS 1.3 record (unified header `header`, its masked sequence number at
+    /// `seq` = (offset, length), epoch low bits `epoch_bits`) decrypted with the key log's
+    /// traffic secrets: record number encryption removed, then the AEAD opened (RFC 9147 §4).
+    /// Call only when [`TlsObserver::dtls13_keys`] says so.
+    pub fn dtls13_decrypt(
+        &mut self,
+        dir: Direction,
+        epoch_bits: u16,
+        header: &[u8],
+        seq: (usize, usize),
+        body: &[u8],
+        meta: SegmentMeta,
+    ) -> DtlsOpened {
+        let side = self.side(dir);
+        let Some(dec) = self.dec.as_deref_mut() else {
+            return DtlsOpened::NoKeys;
+        };
+        let r = dec.decrypt_dtls13(side, epoch_bits, header, seq, body);
+        self.dirs[dir.idx()].tls_seen = true;
+        self.set_encrypted(dir, meta);
+        self.dirs[dir.idx()].encrypted_records += 1;
+        match r {
+            Ok((super::CT_HANDSHAKE, plain)) => DtlsOpened::Handshake(plain),
+            Ok((ct, plain)) => {
+                self.plaintext(dir, ct, &plain, meta);
+                DtlsOpened::Taken
+            }
+            Err(reason) => {
+                self.event(dir, meta, || format!("record not decrypted: {reason}"));
+                DtlsOpened::Failed
             }
         }
     }
