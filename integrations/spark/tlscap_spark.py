@@ -11,11 +11,15 @@ Spark the Arrow batches tlscap wrote (`mapInArrow`): nothing is parsed twice. Se
 
 import argparse
 import heapq
+import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.parse
 
 # Tables tlscap writes per work unit that the dataset keeps, and the column giving their date.
 TABLES = {
@@ -28,6 +32,32 @@ TABLES = {
 DATED = ("connections", "findings", "files")
 FAIL_ONCE_ENV = "TLSCAP_SPARK_FAIL_ONCE"
 STDERR_KEPT = 2000
+COPY_TRIES = 3
+# `scheme://user:password@` in a URL: never written to a table or a log.
+USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+
+
+def redact(text):
+    """`text` with the userinfo (`user:password@`) of every URL in it removed."""
+    return USERINFO.sub(r"\1", text)
+
+
+def secrets_of(uris):
+    """The passwords of the URLs' userinfo, as given and percent-decoded, to scrub from
+    messages that quote them outside a URL."""
+    out = set()
+    for u in uris:
+        pw = urllib.parse.urlsplit(u).password if "://" in u else None
+        if pw:
+            out |= {pw, urllib.parse.unquote(pw)}
+    return sorted(out, key=len, reverse=True)
+
+
+def scrub(text, secrets):
+    text = redact(text)
+    for s in secrets:
+        text = text.replace(s, "***")
+    return text
 
 
 def parse_args(argv):
@@ -70,7 +100,7 @@ def list_captures(spark, inputs):
         fs = path.getFileSystem(conf)
         statuses = fs.globStatus(path)
         if statuses is None or len(statuses) == 0:
-            print(f"tlscap_spark: {inp}: no such file or directory", file=sys.stderr)
+            print(f"tlscap_spark: {redact(inp)}: no such file or directory", file=sys.stderr)
             continue
         for st in statuses:
             root = st.getPath().toString()
@@ -169,8 +199,116 @@ def local_path(uri):
     return None
 
 
-def fetch(uri, dest):
-    """Streams a remote capture to `dest` (pyarrow's filesystems, else `hadoop fs -get`)."""
+def spark_jars():
+    """The directory of Spark's jars on this executor (hadoop-client and the filesystems the
+    cluster ships), or None."""
+    candidates = []
+    if os.environ.get("SPARK_HOME"):
+        candidates.append(os.path.join(os.environ["SPARK_HOME"], "jars"))
+    # YARN localises Spark's jars into the container's directory.
+    candidates.append(os.path.join(os.getcwd(), "__spark_libs__"))
+    try:
+        import pyspark
+
+        candidates.append(os.path.join(os.path.dirname(pyspark.__file__), "jars"))
+    except ImportError:
+        pass
+    return next((c for c in candidates if glob.glob(os.path.join(c, "hadoop-client-api-*.jar")) or glob.glob(os.path.join(c, "hadoop-common-*.jar"))), None)
+
+
+class HadoopJvm:
+    """A JVM holding Spark's Hadoop classes, reached through py4j (which PySpark carries),
+    started on first use and stopped by `close`: a task keeps at most one, for all of its
+    remote copies, and none outlives it. Copies go through the same FileSystem classes, and
+    the same settings, as the driver's listing."""
+
+    def __init__(self, work_root):
+        self.work_root = work_root
+        self.proc = None
+        self.gateway = None
+        self.conf_dir = None
+
+    def jvm(self):
+        if self.gateway is not None:
+            return self.gateway.jvm
+        from py4j.java_gateway import GatewayParameters, JavaGateway, launch_gateway
+
+        jars = spark_jars()
+        if jars is None:
+            raise OSError("no Spark jars on this executor (SPARK_HOME unset)")
+        py4j_jar = sorted(glob.glob(os.path.join(jars, "py4j-*.jar")))
+        # Hadoop insists on a core-site.xml: the cluster's (HADOOP_CONF_DIR) when there is
+        # one, else an empty one placed last on the class path.
+        self.conf_dir = tempfile.mkdtemp(prefix="tlscap-hadoop-conf-", dir=self.work_root)
+        with open(os.path.join(self.conf_dir, "core-site.xml"), "w") as f:
+            f.write('<?xml version="1.0"?>\n<configuration/>\n')
+        classpath = [d for d in (os.environ.get("HADOOP_CONF_DIR"),) if d]
+        classpath += [os.path.join(jars, "*"), os.path.join(os.getcwd(), "*"), self.conf_dir]
+        java = os.path.join(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else "java"
+        port, self.proc = launch_gateway(
+            jarpath=py4j_jar[0] if py4j_jar else "", classpath=os.pathsep.join(classpath),
+            javaopts=["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"],
+            die_on_exit=True, java_path=java, return_proc=True,
+        )
+        self.gateway = JavaGateway(gateway_parameters=GatewayParameters(port=port, auto_convert=True))
+        return self.gateway.jvm
+
+    def close(self):
+        if self.gateway is not None:
+            try:
+                self.gateway.close()
+            except Exception:  # noqa: BLE001 - the JVM is killed below regardless
+                pass
+            self.gateway = None
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+        if self.conf_dir is not None:
+            shutil.rmtree(self.conf_dir, ignore_errors=True)
+            self.conf_dir = None
+
+
+def hadoop_get(uri, dest, hadoop_conf, hadoop):
+    """Streams `uri` to `dest` with Hadoop's FileSystem for its scheme."""
+    jvm = hadoop.jvm()
+    conf = jvm.org.apache.hadoop.conf.Configuration()
+    for k, v in hadoop_conf.items():
+        conf.set(k, v)
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme == "ftp" and parts.username is not None:
+        # FTPFileSystem reads the login from its configuration as well as from the URL: moved
+        # there, the password stays out of Hadoop's messages (which quote the path).
+        host = parts.hostname
+        conf.set(f"fs.ftp.user.{host}", urllib.parse.unquote(parts.username))
+        conf.set(f"fs.ftp.password.{host}", urllib.parse.unquote(parts.password or ""))
+        conf.set("fs.ftp.impl.disable.cache", "true")
+        uri = redact(uri)
+    Path = jvm.org.apache.hadoop.fs.Path
+    src = Path(uri)
+    # A remote server drops a connection now and then (an FTP server under many tasks resets
+    # some): a few tries before the capture is an error row.
+    for attempt in range(COPY_TRIES):
+        try:
+            src.getFileSystem(conf).copyToLocalFile(False, src, Path("file://" + os.path.abspath(dest)), True)
+            return
+        except Exception as e:  # noqa: BLE001 - py4j's errors carry the Java exception
+            java = getattr(e, "java_exception", None)
+            why = java.toString() if java is not None else str(e)
+            if attempt + 1 == COPY_TRIES or "FileNotFoundException" in why:
+                raise OSError(why) from None
+            time.sleep(0.5 * (attempt + 1))
+
+
+def fetch(uri, dest, hadoop_conf, hadoop):
+    """Streams a remote capture to `dest`: with Hadoop's FileSystem classes (those the driver
+    listed it with), else pyarrow's filesystems, else `hadoop fs -get`."""
+    tried = []
+    try:
+        hadoop_get(uri, dest, hadoop_conf, hadoop)
+        return
+    except Exception as e:  # noqa: BLE001 - any failure falls back to the next client
+        tried.append(f"Hadoop: {e}")
     try:
         import pyarrow.fs as pafs
 
@@ -184,14 +322,15 @@ def fetch(uri, dest):
                     break
                 out.write(chunk)
         return
-    except Exception as e:  # noqa: BLE001 - any failure falls back to the Hadoop client
-        first = e
+    except Exception as e:  # noqa: BLE001
+        tried.append(f"pyarrow: {e}")
     hadoop = shutil.which("hadoop")
-    if hadoop is None:
-        raise OSError(f"cannot read {uri}: {first}")
-    done = subprocess.run([hadoop, "fs", "-get", "-f", uri, dest], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise OSError(f"cannot read {uri}: {done.stderr.strip()[-STDERR_KEPT:]}")
+    if hadoop is not None:
+        done = subprocess.run([hadoop, "fs", "-get", "-f", uri, dest], capture_output=True, text=True)
+        if done.returncode == 0:
+            return
+        tried.append(f"hadoop fs -get: {done.stderr.strip()[-STDERR_KEPT:]}")
+    raise OSError("; ".join(tried))
 
 
 def find_tlscap(name):
@@ -277,13 +416,21 @@ def rewrite_paths(pa, pc, batch, local_dir, remote_dir):
     return pa.RecordBatch.from_arrays(cols, schema=batch.schema)
 
 
-def run_unit(paths, quiet, settings, work_root):
-    """Runs tlscap on one group of files; yields (table, Arrow IPC bytes)."""
+def run_unit(paths, quiet, settings, work_root, hadoop=None):
+    """Runs tlscap on one group of files; yields (table, Arrow IPC bytes). `hadoop`: the
+    task's [`HadoopJvm`] for remote copies (else one of its own, stopped on return)."""
+    if hadoop is None:
+        hadoop = HadoopJvm(work_root)
+        try:
+            yield from run_unit(paths, quiet, settings, work_root, hadoop)
+        finally:
+            hadoop.close()
+        return
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    shown = [local_path(p) or p for p in paths]
+    shown = [redact(local_path(p) or p) for p in paths]
     label = shown[0] if len(shown) == 1 else shown[0].rsplit("/", 1)[0] + "/"
     fail_once = os.environ.get(FAIL_ONCE_ENV)
     if fail_once and any(fail_once in p for p in paths):
@@ -300,8 +447,8 @@ def run_unit(paths, quiet, settings, work_root):
         os.mkdir(in_dir)
         remote_dir = paths[0].rsplit("/", 1)[0]
         local_remote_dir = local_path(remote_dir)
-        if local_remote_dir is not None:
-            remote_dir = local_remote_dir
+        # Records name the capture as the input did, less any login in its URL.
+        remote_dir = redact(remote_dir) if local_remote_dir is None else local_remote_dir
         try:
             for p in paths:
                 dest = os.path.join(in_dir, p.rsplit("/", 1)[1])
@@ -309,9 +456,10 @@ def run_unit(paths, quiet, settings, work_root):
                 if local is not None:
                     os.symlink(os.path.abspath(local), dest)
                 else:
-                    fetch(p, dest)
+                    fetch(p, dest, settings.get("hadoop_conf", {}), hadoop)
         except OSError as e:
-            yield "errors", ipc(pa, error_batch(pa, label, f"cannot copy the capture to the executor: {e}"))
+            reason = scrub(f"cannot copy the capture to the executor: {e}", secrets_of(paths))
+            yield "errors", ipc(pa, error_batch(pa, label, reason))
             return
         binary = find_tlscap(settings["tlscap"])
         if binary is None:
@@ -330,7 +478,8 @@ def run_unit(paths, quiet, settings, work_root):
         # 0: fine, 1: some input unreadable (reported in errors.parquet), 3: --fail-on matched.
         if done.returncode not in (0, 1, 3) or not os.path.isfile(os.path.join(out_dir, "connections.parquet")):
             why = f"signal {-done.returncode}" if done.returncode < 0 else f"exit code {done.returncode}"
-            yield "errors", ipc(pa, error_batch(pa, label, f"tlscap failed ({why}): {done.stderr.strip()[-STDERR_KEPT:]}"))
+            reason = scrub(f"tlscap failed ({why}): {done.stderr.strip()[-STDERR_KEPT:]}", secrets_of(paths))
+            yield "errors", ipc(pa, error_batch(pa, label, reason))
             return
         quiet_names = [remote_dir + "/" + q.rsplit("/", 1)[1] for q in quiet]
         dates = {}
@@ -377,14 +526,18 @@ def unit_mapper(settings):
 
         work_root = os.environ.get("SPARK_LOCAL_DIRS", tempfile.gettempdir()).split(",")[0]
         os.makedirs(work_root, exist_ok=True)
-        for batch in batches:
-            for paths in batch.column(0).to_pylist():
-                tables, payloads = [], []
-                for group in paths:
-                    for table, payload in run_unit(group["paths"], group["quiet"], settings, work_root):
-                        tables.append(table)
-                        payloads.append(payload)
-                yield pa.RecordBatch.from_pydict({"table": tables, "ipc": payloads}, schema=pa.schema([("table", pa.string()), ("ipc", pa.binary())]))
+        hadoop = HadoopJvm(work_root)
+        try:
+            for batch in batches:
+                for paths in batch.column(0).to_pylist():
+                    tables, payloads = [], []
+                    for group in paths:
+                        for table, payload in run_unit(group["paths"], group["quiet"], settings, work_root, hadoop):
+                            tables.append(table)
+                            payloads.append(payload)
+                    yield pa.RecordBatch.from_pydict({"table": tables, "ipc": payloads}, schema=pa.schema([("table", pa.string()), ("ipc", pa.binary())]))
+        finally:
+            hadoop.close()
 
     return mapper
 
@@ -476,7 +629,14 @@ def main(argv=None):
     )
     sc = spark.sparkContext
     sc.setLogLevel(os.environ.get("TLSCAP_SPARK_LOG_LEVEL", "WARN"))
-    files = list_captures(spark, args.inputs)
+    try:
+        files = list_captures(spark, args.inputs)
+    except Exception as e:  # noqa: BLE001 - a Java exception through py4j
+        java = getattr(e, "java_exception", None)
+        why = java.toString() if java is not None else str(e)
+        print(f"tlscap_spark: cannot list the inputs: {scrub(why, secrets_of(args.inputs))}", file=sys.stderr)
+        spark.stop()
+        return 2
     if not files:
         print("tlscap_spark: no input files", file=sys.stderr)
         return 2
@@ -494,6 +654,8 @@ def main(argv=None):
         "continuous": args.continuous,
         "threads": int(sc.getConf().get("spark.task.cpus", "1")),
         "auto_keylog": True,
+        # The job's Hadoop settings (`--conf spark.hadoop.KEY=VALUE`), for the executors' copies.
+        "hadoop_conf": {k[len("spark.hadoop.") :]: v for k, v in sc.getConf().getAll() if k.startswith("spark.hadoop.")},
     }
     # One partition per unit, largest first: Spark hands tasks out in partition order, so the
     # big captures start first and the small ones fill in around them.
