@@ -809,6 +809,30 @@ fn groups_text(groups: &[u16]) -> String {
         .join(", ")
 }
 
+/// The evidence both refusal rules open with: what the ClientHello offered (`extension`,
+/// `offered`), the server's alert, and where the example connection `index` of `c` worked
+/// (the caller says what it got there).
+fn refusal_evidence(
+    r: &ConnectionRecord,
+    refused: &Refused,
+    a: RefusalAlert,
+    (extension, offered): (&str, &str),
+    c: &Choices,
+    index: u64,
+) -> String {
+    let example = Example {
+        index,
+        ..c.example.clone()
+    };
+    format!(
+        "ClientHello in packet {} offers {extension} {offered}; alert {} from the server in packet {}; {}",
+        refused.client_hello_packet,
+        alert_name(a.description),
+        a.packet,
+        where_(r, &example)
+    )
+}
+
 /// `no-common-group`: handshake_failure or insufficient_security right after a TLS 1.3
 /// ClientHello whose supported_groups hold none of the groups the server chose for other
 /// TLS 1.3 clients in the capture.
@@ -830,10 +854,6 @@ fn no_common_group(
     let offered = groups_text(&refused.groups);
     let accepted = groups_text(&c.groups);
     let server = crate::text::AddrText::of(r.server);
-    let example = Example {
-        index,
-        ..c.example.clone()
-    };
     Some(
         finding(
             FindingKind::NoCommonGroup,
@@ -843,10 +863,8 @@ fn no_common_group(
                 server.as_str()
             ),
             format!(
-                "ClientHello in packet {} offers supported_groups {offered}; alert {name} from the server in packet {}; {} negotiated {} with this server; groups it chose in the capture: {accepted}.",
-                refused.client_hello_packet,
-                a.packet,
-                where_(r, &example),
+                "{} negotiated {} with this server; groups it chose in the capture: {accepted}.",
+                refusal_evidence(r, refused, a, ("supported_groups", &offered), c, index),
                 group_name(group)
             ),
         )
@@ -903,10 +921,6 @@ fn no_common_sigalg(
         ),
     };
     let server = crate::text::AddrText::of(r.server);
-    let example = Example {
-        index,
-        ..c.example.clone()
-    };
     Some(
         finding(
             FindingKind::NoCommonSigalg,
@@ -916,10 +930,8 @@ fn no_common_sigalg(
                 server.as_str()
             ),
             format!(
-                "ClientHello in packet {} offers signature_algorithms {offered}; alert {name} from the server in packet {}; {} got this server's certificate, with an {} key.",
-                refused.client_hello_packet,
-                a.packet,
-                where_(r, &example),
+                "{} got this server's certificate, with an {} key.",
+                refusal_evidence(r, refused, a, ("signature_algorithms", &offered), c, index),
                 key.name()
             ),
         )

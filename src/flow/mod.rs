@@ -274,7 +274,88 @@ pub struct Hole {
     pub largest_beyond: u32,
 }
 
+/// What a datagram association (QUIC, DTLS) counted, for the summary its record is built
+/// from. Per-direction arrays are indexed by [`Direction::idx`].
+#[derive(Debug, Clone)]
+pub struct DatagramCounts {
+    /// Client address.
+    pub client: SocketAddr,
+    /// Server address.
+    pub server: SocketAddr,
+    /// First datagram.
+    pub first: PacketRef,
+    /// Last datagram.
+    pub last: PacketRef,
+    /// Datagrams per direction.
+    pub dir_packets: [u64; 2],
+    /// Payload bytes per direction.
+    pub bytes: [u64; 2],
+    /// First payload-bearing datagram per direction.
+    pub first_data: [Option<PacketRef>; 2],
+    /// Last payload-bearing datagram per direction.
+    pub last_data: [Option<PacketRef>; 2],
+    /// Payload length of the last datagram per direction.
+    pub last_len: [u32; 2],
+    /// The client's first flight (ClientHello, QUIC Initial) was not seen.
+    pub midstream: bool,
+    /// The tunnels the first datagram came in.
+    pub carrier: Carrier,
+    /// Why the association was emitted.
+    pub end_reason: EndReason,
+    /// The latest packet of the capture when it was emitted.
+    pub seen_until: PacketRef,
+    /// The capture holds a packet from some server of this transport.
+    pub server_seen: bool,
+}
+
 impl TcpSummary {
+    /// The summary of a datagram association: packets, bytes and times as counted, and none
+    /// of TCP's own facts (no SYN, sequence space, FIN or RST); established once the server
+    /// answered.
+    pub fn of_datagrams(c: DatagramCounts) -> TcpSummary {
+        TcpSummary {
+            index: 0,
+            client: c.client,
+            server: c.server,
+            first: c.first,
+            last: c.last,
+            packets: c.dir_packets[0] + c.dir_packets[1],
+            syn: 0,
+            first_syn: None,
+            last_syn: None,
+            syn_ack: 0,
+            first_syn_ack: None,
+            established: c.dir_packets[1] > 0,
+            midstream: c.midstream,
+            client_bytes: c.bytes[0],
+            server_bytes: c.bytes[1],
+            first_data: c.first_data,
+            last_data: c.last_data,
+            prev_data: [None; 2],
+            last_data_len: c.last_len,
+            prev_data_len: [0; 2],
+            fin: [None; 2],
+            rst: None,
+            closed_by: None,
+            close: None,
+            gaps: 0,
+            gap_bytes: 0,
+            retransmissions: 0,
+            out_of_order: 0,
+            end_reason: c.end_reason,
+            dir_packets: c.dir_packets,
+            last_packet: c.last_data,
+            acked_unseen: [(0, None); 2],
+            stale_ack: None,
+            stale_rst: None,
+            carrier: c.carrier,
+            mss: [None; 2],
+            sizes: Default::default(),
+            seen_until: c.seen_until,
+            no_server_in_capture: !c.server_seen,
+        }
+    }
+
     /// Swaps what was recorded per direction, for a connection whose roles were told wrongly
     /// at first (picked up mid-stream).
     pub fn swap_directions(&mut self) {

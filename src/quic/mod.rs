@@ -16,7 +16,7 @@ mod crypto;
 pub mod keys;
 pub mod wire;
 
-use crate::flow::{Direction, EndReason, PacketRef, SegmentMeta, Side, TcpSummary};
+use crate::flow::{DatagramCounts, Direction, EndReason, PacketRef, SegmentMeta, Side, TcpSummary};
 use crate::net::{TcpSegment, UdpDatagram};
 use crate::tls::keylog::KeySlot;
 use crate::tls::{DecryptionStatus, ObserverConfig, TlsObserver};
@@ -854,48 +854,23 @@ impl Conn {
             self.observer
                 .quic_decryption(status, self.key_source.take());
         }
-        let answered = self.dir_packets[1] > 0;
-        let tcp = TcpSummary {
-            index: 0,
+        let mut tcp = TcpSummary::of_datagrams(DatagramCounts {
             client: self.client,
             server: self.server,
             first: self.first,
             last: self.last,
-            packets: self.dir_packets[0] + self.dir_packets[1],
-            syn: 0,
-            first_syn: None,
-            last_syn: None,
-            syn_ack: 0,
-            first_syn_ack: None,
-            established: answered,
-            midstream: !self.saw_client_initial,
-            client_bytes: self.bytes[0],
-            server_bytes: self.bytes[1],
+            dir_packets: self.dir_packets,
+            bytes: self.bytes,
             first_data: self.first_data,
             last_data: self.last_data,
-            prev_data: [None; 2],
-            last_data_len: self.last_len,
-            prev_data_len: [0; 2],
-            fin: [None; 2],
-            rst: None,
-            closed_by: self.quic.close.as_ref().map(|c| c.from),
-            close: None,
-            gaps: 0,
-            gap_bytes: 0,
-            retransmissions: 0,
-            out_of_order: 0,
-            end_reason,
-            dir_packets: self.dir_packets,
-            last_packet: self.last_data,
-            acked_unseen: [(0, None); 2],
-            stale_ack: None,
-            stale_rst: None,
+            last_len: self.last_len,
+            midstream: !self.saw_client_initial,
             carrier: self.carrier,
-            mss: [None; 2],
-            sizes: Default::default(),
+            end_reason,
             seen_until: latest,
-            no_server_in_capture: !server_seen,
-        };
+            server_seen,
+        });
+        tcp.closed_by = self.quic.close.as_ref().map(|c| c.from);
         QuicFinished {
             ordinal,
             observer: self.observer,
