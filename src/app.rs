@@ -675,7 +675,7 @@ const PLAUSIBLE_CAPTURE_TIME: i64 = 1_041_379_200;
 /// The host part of a CONNECT / SOCKS tunnel's target (not the PROXY protocol's, which is
 /// the load balancer's own address).
 fn tunnel_target_host(record: &ConnectionRecord) -> Option<String> {
-    if record.proxy_kind.as_deref()?.starts_with("proxy-") {
+    if !record.proxy_kind?.is_tunnel() {
         return None;
     }
     let (host, _port) = record.target.as_deref()?.rsplit_once(':')?;

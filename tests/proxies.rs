@@ -28,7 +28,7 @@ fn proxied(path: &std::path::Path) -> Vec<Proxied> {
         .iter()
         .map(|r| {
             (
-                r.proxy_kind.clone(),
+                r.proxy_kind.map(|k| k.name().to_string()),
                 r.proxy.clone(),
                 r.target.clone(),
                 r.original_client.map(|a| a.to_string()),

@@ -151,7 +151,7 @@ impl RecordBuilder {
             client: tcp.client,
             server: tcp.server,
             carrier: (!tcp.carrier.is_direct()).then(|| tcp.carrier.to_string()),
-            proxy_kind: proxied.as_ref().map(|p| p.kind.name().to_string()),
+            proxy_kind: proxied.as_ref().map(|p| p.kind),
             proxy: proxy_peer,
             original_client: proxied.as_ref().and_then(|p| p.original_client),
             target: proxied.and_then(|p| p.target),

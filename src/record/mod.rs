@@ -18,6 +18,7 @@ pub use crate::dtls::DtlsRecord;
 pub use crate::http::HttpRecord;
 /// QUIC facts are the `quic` stage's own type, carried as they are.
 pub use crate::quic::{QuicClose, QuicRecord};
+pub use crate::tls::proxy::ProxyKind;
 pub use codes::{name_or_dash, CipherSuite, Named, Version};
 pub use finding::{Finding, Severity};
 pub use kind::{Cause, FindingKind, UnknownFindingId};
@@ -298,7 +299,8 @@ pub struct ConnectionRecord {
     /// The proxy preamble in front of TLS: `http-connect`, `socks4`, `socks4a`, `socks5`,
     /// `proxy-v1`, `proxy-v2` (PROXY protocol); absent when there was none.
     #[serde(default, skip_serializing_if = "omitted_none")]
-    pub proxy_kind: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub proxy_kind: Option<ProxyKind>,
     /// The proxy the client spoke to (`ip:port`): the server for CONNECT and SOCKS, the client
     /// (a load balancer) for the PROXY protocol.
     #[serde(default, skip_serializing_if = "omitted_none")]
@@ -387,9 +389,10 @@ impl ConnectionRecord {
     /// TLS server of this connection, which the TCP peer (the proxy) only carries. None without
     /// a tunnel, and for the PROXY protocol, whose target is the load balancer's own address.
     pub fn tunnel_target(&self) -> Option<&str> {
-        match self.proxy_kind.as_deref()? {
-            "http-connect" | "socks4" | "socks4a" | "socks5" => self.target.as_deref(),
-            _ => None,
+        if self.proxy_kind?.is_tunnel() {
+            self.target.as_deref()
+        } else {
+            None
         }
     }
 
@@ -404,10 +407,10 @@ impl ConnectionRecord {
 
     /// `HTTP proxy 10.0.0.1:3128`, `SOCKS5 proxy ...`: the proxy of a tunnel, as carrier.
     pub fn proxy_named(&self) -> String {
-        let kind = match self.proxy_kind.as_deref() {
-            Some("http-connect") => "HTTP",
-            Some("socks4" | "socks4a") => "SOCKS4",
-            Some("socks5") => "SOCKS5",
+        let kind = match self.proxy_kind {
+            Some(ProxyKind::HttpConnect) => "HTTP",
+            Some(ProxyKind::Socks4 | ProxyKind::Socks4a) => "SOCKS4",
+            Some(ProxyKind::Socks5) => "SOCKS5",
             _ => "",
         };
         let proxy = self

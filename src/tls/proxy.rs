@@ -33,6 +33,48 @@ impl ProxyKind {
             ProxyKind::ProxyProtocol(_) => "proxy-v2",
         }
     }
+
+    /// The kind [`ProxyKind::name`] names.
+    pub fn from_name(name: &str) -> Option<ProxyKind> {
+        Some(match name {
+            "http-connect" => ProxyKind::HttpConnect,
+            "socks4" => ProxyKind::Socks4,
+            "socks4a" => ProxyKind::Socks4a,
+            "socks5" => ProxyKind::Socks5,
+            "proxy-v1" => ProxyKind::ProxyProtocol(1),
+            "proxy-v2" => ProxyKind::ProxyProtocol(2),
+            _ => return None,
+        })
+    }
+
+    /// A tunnel the client asked a proxy to open (CONNECT, SOCKS): its target is the TLS
+    /// server. Not the PROXY protocol, whose header a load balancer adds in front.
+    pub fn is_tunnel(self) -> bool {
+        !matches!(self, ProxyKind::ProxyProtocol(_))
+    }
+}
+
+/// Printers and rules show a kind as its name.
+impl std::ops::Deref for ProxyKind {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.name()
+    }
+}
+
+/// Its name (`socks5`) in every format.
+impl serde::Serialize for ProxyKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ProxyKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        ProxyKind::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a proxy kind: {name}")))
+    }
 }
 
 /// A recognised preamble.
