@@ -31,6 +31,9 @@ TABLES = {
 }
 DATED = ("connections", "findings", "files")
 FAIL_ONCE_ENV = "TLSCAP_SPARK_FAIL_ONCE"
+# Longest silence between two pieces of a connection in consecutive files, as tlscap's
+# MAX_SPLIT_GAP_S (src/findings/edges.rs).
+MAX_SPLIT_GAP_S = 600
 STDERR_KEPT = 2000
 COPY_TRIES = 3
 # `scheme://user:password@` in a URL: never written to a table or a log.
@@ -409,11 +412,20 @@ def rewrite_strings(pa, pc, arr, old, new):
     return arr
 
 
-def rewrite_paths(pa, pc, batch, local_dir, remote_dir):
+def rewrite_paths(pa, pc, batch, places):
     """Names the captures (and key logs beside them) as the inputs did rather than by the
-    run's local copies: in `file`, error reasons and key log sources alike."""
-    cols = [rewrite_strings(pa, pc, c, local_dir + "/", remote_dir + "/") for c in batch.columns]
+    run's local copies: in `file`, error reasons and key log sources alike. `places`: (local
+    directory, input directory) pairs."""
+    cols = list(batch.columns)
+    for local_dir, remote_dir in places:
+        cols = [rewrite_strings(pa, pc, c, local_dir + "/", remote_dir + "/") for c in cols]
     return pa.RecordBatch.from_arrays(cols, schema=batch.schema)
+
+
+def shown_dir(uri):
+    """A directory as records name it: its local path, or its URL less any login."""
+    local = local_path(uri)
+    return redact(uri) if local is None else local
 
 
 def run_unit(paths, quiet, settings, work_root, hadoop=None):
@@ -445,13 +457,17 @@ def run_unit(paths, quiet, settings, work_root, hadoop=None):
         in_dir = os.path.join(work, "in")
         out_dir = os.path.join(work, "out")
         os.mkdir(in_dir)
-        remote_dir = paths[0].rsplit("/", 1)[0]
-        local_remote_dir = local_path(remote_dir)
+        dirs = list(dict.fromkeys(p.rsplit("/", 1)[0] for p in paths))
+        # A unit spanning directories (the files of a split capture) gets a directory per
+        # input directory, so that names cannot collide and each maps back to its own.
+        local_dirs = {dirs[0]: in_dir} if len(dirs) == 1 else {d: os.path.join(in_dir, str(i)) for i, d in enumerate(dirs)}
+        for d in local_dirs.values():
+            os.makedirs(d, exist_ok=True)
         # Records name the capture as the input did, less any login in its URL.
-        remote_dir = redact(remote_dir) if local_remote_dir is None else local_remote_dir
+        places = [(local_dirs[d], shown_dir(d)) for d in dirs]
         try:
             for p in paths:
-                dest = os.path.join(in_dir, p.rsplit("/", 1)[1])
+                dest = os.path.join(local_dirs[p.rsplit("/", 1)[0]], p.rsplit("/", 1)[1])
                 local = local_path(p)
                 if local is not None:
                     os.symlink(os.path.abspath(local), dest)
@@ -473,7 +489,7 @@ def run_unit(paths, quiet, settings, work_root, hadoop=None):
         if settings["continuous"]:
             cmd.append("--continuous")
         cmd += resolve_option_paths(settings["tlscap_args"])
-        cmd.append(in_dir)
+        cmd += [local_dirs[d] for d in dirs]
         done = subprocess.run(cmd, capture_output=True, text=True)
         # 0: fine, 1: some input unreadable (reported in errors.parquet), 3: --fail-on matched.
         if done.returncode not in (0, 1, 3) or not os.path.isfile(os.path.join(out_dir, "connections.parquet")):
@@ -481,7 +497,8 @@ def run_unit(paths, quiet, settings, work_root, hadoop=None):
             reason = scrub(f"tlscap failed ({why}): {done.stderr.strip()[-STDERR_KEPT:]}", secrets_of(paths))
             yield "errors", ipc(pa, error_batch(pa, label, reason))
             return
-        quiet_names = [remote_dir + "/" + q.rsplit("/", 1)[1] for q in quiet]
+        quiet_names = [shown_dir(q.rsplit("/", 1)[0]) + "/" + q.rsplit("/", 1)[1] for q in quiet]
+        own_dirs = [in_dir] + [d for pair in places for d in pair]
         dates = {}
         conns = pq.read_table(os.path.join(out_dir, "connections.parquet"), columns=["file", "index", "start"])
         for f, i, d in zip(conns["file"].to_pylist(), conns["index"].to_pylist(), to_date(pa, pc, conns["start"]).to_pylist()):
@@ -497,11 +514,11 @@ def run_unit(paths, quiet, settings, work_root, hadoop=None):
                         keys = zip(batch.column(batch.schema.get_field_index("file")).to_pylist(), batch.column(batch.schema.get_field_index("index")).to_pylist())
                         d = pa.array([dates.get(k) for k in keys], pa.date32())
                     batch = pa.RecordBatch.from_arrays(list(batch.columns) + [d], schema=batch.schema.append(pa.field("date", pa.date32())))
-                batch = rewrite_paths(pa, pc, batch, in_dir, remote_dir)
+                batch = rewrite_paths(pa, pc, batch, places)
                 if table == "errors":
                     # The directory made for the run is no input of the user's: tlscap's
                     # "no capture files in this directory" about it is not reported.
-                    batch = batch.filter(pc.invert(pc.is_in(batch.column(batch.schema.get_field_index("file")), pa.array([in_dir, remote_dir]))))
+                    batch = batch.filter(pc.invert(pc.is_in(batch.column(batch.schema.get_field_index("file")), pa.array(own_dirs))))
                 if table == "skipped" and quiet:
                     batch = batch.filter(pc.invert(pc.is_in(batch.column(batch.schema.get_field_index("file")), pa.array(quiet_names))))
                 if batch.num_rows == 0 and emitted:
@@ -519,7 +536,8 @@ def run_unit(paths, quiet, settings, work_root, hadoop=None):
 
 
 def unit_mapper(settings):
-    """The mapInArrow function: work units in, (table, ipc) envelopes out."""
+    """The mapInArrow function: work units in, (table, ipc, key) envelopes out; `key` names
+    the run (its group's first path)."""
 
     def mapper(batches):
         import pyarrow as pa
@@ -530,12 +548,13 @@ def unit_mapper(settings):
         try:
             for batch in batches:
                 for paths in batch.column(0).to_pylist():
-                    tables, payloads = [], []
+                    tables, payloads, keys = [], [], []
                     for group in paths:
                         for table, payload in run_unit(group["paths"], group["quiet"], settings, work_root, hadoop):
                             tables.append(table)
                             payloads.append(payload)
-                    yield pa.RecordBatch.from_pydict({"table": tables, "ipc": payloads}, schema=pa.schema([("table", pa.string()), ("ipc", pa.binary())]))
+                            keys.append(group["paths"][0])
+                    yield pa.RecordBatch.from_pydict({"table": tables, "ipc": payloads, "key": keys}, schema=pa.schema([("table", pa.string()), ("ipc", pa.binary()), ("key", pa.string())]))
         finally:
             hadoop.close()
 
@@ -601,6 +620,33 @@ SELECT
 FROM candidates WHERE n = 1
 """
 
+# Pairs of files that may hold two pieces of one TCP connection, as tlscap alone would join
+# them (`split-across-files`, src/findings/edges.rs): the same two ends, a piece still open at
+# its file's end, then one picked up mid-stream in a file that starts after the first ended,
+# at most MAX_SPLIT_GAP_S later. A superset (no check of why a piece stopped): the second
+# pass runs tlscap itself on them, which decides. Times are compared with a millisecond of
+# slack since `start + duration_s` is a float.
+SPLIT_CANDIDATES_SQL = """
+WITH open_end AS (
+  SELECT file, least(client, server) AS lo, greatest(client, server) AS hi,
+         unix_micros(start) + CAST(duration_s * 1e6 AS BIGINT) AS end_us
+  FROM split_connections WHERE tcp IS NOT NULL AND tcp.`close` IS NULL
+),
+midstream AS (
+  SELECT file, least(client, server) AS lo, greatest(client, server) AS hi,
+         unix_micros(start) AS start_us
+  FROM split_connections WHERE tcp IS NOT NULL AND tcp.midstream
+)
+SELECT DISTINCT a.file AS before, b.file AS after
+FROM open_end a
+JOIN midstream b ON a.lo = b.lo AND a.hi = b.hi AND a.file <> b.file
+JOIN split_files fa ON fa.file = a.file
+JOIN split_files fb ON fb.file = b.file
+WHERE a.end_us <= b.start_us + 1000
+  AND b.start_us - a.end_us <= {gap} * 1000000 + 1000
+  AND fa.last <= fb.first
+""".format(gap=MAX_SPLIT_GAP_S)
+
 SERVER_TOTALS_SQL = """
 SELECT server, first(server_ip) AS server_ip, first(server_port) AS server_port, sni,
        count(*) AS connections,
@@ -613,13 +659,69 @@ FROM connections GROUP BY server, sni
 """
 
 
+def decoded(envelope, table):
+    """The rows of `table` in the envelopes, as a DataFrame (None: no run wrote it)."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    rows = envelope.filter(envelope.table == table)
+    first = rows.select("ipc").limit(1).collect()
+    if not first:
+        return None
+    arrow_schema = pa.ipc.open_stream(first[0][0]).schema
+    target = pa.schema([f.with_type(utc(pa, f.type)) for f in arrow_schema])
+    return rows.mapInArrow(table_decoder(target), from_arrow_schema(target))
+
+
+def split_components(spark, envelope, groups):
+    """The groups whose captures continue each other (a TCP connection cut at one file's end
+    goes on at the next one's start), as lists of 2 or more groups: each must be read by one
+    tlscap run for it to join the pieces as it does alone."""
+    conns, files = decoded(envelope, "connections"), decoded(envelope, "files")
+    if conns is None or files is None:
+        return []
+    conns.select("file", "client", "server", "start", "duration_s", "tcp").createOrReplaceTempView("split_connections")
+    files.select("file", "first", "last").createOrReplaceTempView("split_files")
+    pairs = spark.sql(SPLIT_CANDIDATES_SQL).collect()
+    if not pairs:
+        return []
+    # Records name a capture by its local path or its URL less any login.
+    group_of = {}
+    for i, g in enumerate(groups):
+        for p in g["paths"]:
+            group_of.setdefault(shown_dir(p.rsplit("/", 1)[0]) + "/" + p.rsplit("/", 1)[1], i)
+    parent = list(range(len(groups)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for before, after in pairs:
+        a, b = group_of.get(before), group_of.get(after)
+        if a is not None and b is not None:
+            parent[root(a)] = root(b)
+    members = {}
+    for i in range(len(groups)):
+        members.setdefault(root(i), []).append(groups[i])
+    return sorted((m for m in members.values() if len(m) > 1), key=lambda m: m[0]["paths"][0])
+
+
+def merged(component):
+    """One group reading all of a component's files and key logs; a key log stays quiet
+    (another run reports it) only if no group of the component owns it."""
+    paths = list(dict.fromkeys(p for g in component for p in g["paths"]))
+    owned = {p for g in component for p in g["paths"] if p not in g["quiet"]}
+    quiet = list(dict.fromkeys(q for g in component for q in g["quiet"] if q not in owned))
+    return {"paths": paths, "quiet": quiet}
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from pyspark.sql import SparkSession
-    from pyspark.sql.pandas.types import from_arrow_schema
     from pyspark.sql.types import ArrayType, BinaryType, StringType, StructField, StructType
     from pyspark import StorageLevel
-    import pyarrow as pa
 
     spark = (
         SparkSession.builder.appName("tlscap")
@@ -663,24 +765,34 @@ def main(argv=None):
     rdd = sc.parallelize(list(enumerate(unit_rows)), len(unit_rows)).partitionBy(len(unit_rows), lambda k: k).values()
     group = StructType([StructField("paths", ArrayType(StringType())), StructField("quiet", ArrayType(StringType()))])
     units_df = spark.createDataFrame(rdd, StructType([StructField("groups", ArrayType(group))]))
-    envelope = units_df.mapInArrow(
-        unit_mapper(settings), StructType([StructField("table", StringType()), StructField("ipc", BinaryType())])
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    envelope_schema = StructType([StructField("table", StringType()), StructField("ipc", BinaryType()), StructField("key", StringType())])
+    envelope = units_df.mapInArrow(unit_mapper(settings), envelope_schema).persist(StorageLevel.MEMORY_AND_DISK)
+    # Second pass: captures that continue each other (split across files) read together by
+    # one run each, whose rows replace those of their runs one by one. A ring set read with
+    # --continuous is one run already.
+    replaced = []
+    components = [] if args.continuous else split_components(spark, envelope, [g for groups, _ in units for g in groups])
+    if components:
+        joined = [([merged(c)],) for c in components]
+        rdd2 = sc.parallelize(list(enumerate(joined)), len(joined)).partitionBy(len(joined), lambda k: k).values()
+        second = spark.createDataFrame(rdd2, StructType([StructField("groups", ArrayType(group))]))
+        replaced = [g["paths"][0] for c in components for g in c]
+        envelope2 = second.mapInArrow(unit_mapper(settings), envelope_schema).persist(StorageLevel.MEMORY_AND_DISK)
+        envelopes = envelope.filter(~envelope.key.isin(replaced)).unionByName(envelope2)
+        print(f"tlscap_spark: {len(replaced)} captures split across files, read again in {len(components)} runs", file=sys.stderr)
+    else:
+        envelope2 = None
+        envelopes = envelope
 
     out = args.output.rstrip("/")
     written = {}
     # Decoding is cheap next to tlscap's runs: a few tasks over the cached envelopes rather
     # than one per work unit.
-    cached = envelope.coalesce(max(1, min(len(unit_rows), sc.defaultParallelism)))
+    cached = envelopes.coalesce(max(1, min(len(unit_rows), sc.defaultParallelism)))
     for table in TABLES:
-        rows = cached.filter(cached.table == table)
-        first = rows.select("ipc").limit(1).collect()
-        if not first:
+        df = decoded(cached, table)
+        if df is None:
             continue
-        arrow_schema = pa.ipc.open_stream(first[0][0]).schema
-        target = pa.schema([f.with_type(utc(pa, f.type)) for f in arrow_schema])
-        spark_schema = from_arrow_schema(target)
-        df = rows.mapInArrow(table_decoder(target), spark_schema)
         writer = df.write.mode(args.mode)
         if table in DATED:
             writer = writer.partitionBy("date")
@@ -691,6 +803,8 @@ def main(argv=None):
         spark.sql(CROSS_SQL).write.mode(args.mode).partitionBy("date").parquet(f"{out}/cross_capture_findings")
         spark.sql(SERVER_TOTALS_SQL).write.mode(args.mode).parquet(f"{out}/server_totals")
     envelope.unpersist()
+    if envelope2 is not None:
+        envelope2.unpersist()
     counts = {t: df.count() for t, df in written.items()}
     print("tlscap_spark: " + ", ".join(f"{t} {n}" for t, n in counts.items()) + f" -> {out}", file=sys.stderr)
     spark.stop()
