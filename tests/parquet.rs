@@ -186,6 +186,101 @@ print(r["alerts"][0]["description"], r["alerts"][0]["packet"], r["tcp"]["syn_ack
     );
 }
 
+/// `python3` when it can import duckdb (installing it with pip when missing), else None with a
+/// loud skip notice.
+fn python_with_duckdb(test: &str) -> Option<&'static str> {
+    let has = || {
+        Command::new("python3")
+            .args(["-c", "import duckdb, pyarrow"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has() {
+        let _ = Command::new("python3")
+            .args(["-m", "pip", "install", "-q", "duckdb", "pyarrow"])
+            .status();
+    }
+    if has() {
+        Some("python3")
+    } else {
+        eprintln!("SKIP {test}: python3 with duckdb not found and `pip install duckdb` failed");
+        None
+    }
+}
+
+/// DuckDB (a second independent reader) opens every table of samples/ with the same columns
+/// and rows as pyarrow, and answers the README's question (failing connections by cause) with
+/// the JSON output's counts.
+#[test]
+fn duckdb_reads_every_table() {
+    let Some(python) = python_with_duckdb("parquet in duckdb") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let out = tlscap(&[
+        "--format",
+        "parquet",
+        "-o",
+        dir.to_str().unwrap(),
+        "samples/",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let script = r#"
+import sys, os, duckdb, pyarrow.parquet as pq
+d = sys.argv[1]
+for name in sorted(os.listdir(d)):
+    path = os.path.join(d, name)
+    t = pq.read_table(path)
+    rel = duckdb.sql(f"SELECT * FROM read_parquet('{path}')")
+    assert rel.columns == t.column_names, (name, rel.columns, t.column_names)
+    n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()[0][0]
+    assert n == t.num_rows, (name, n, t.num_rows)
+    print(name, n)
+for cause, n in duckdb.sql(f"SELECT cause, count(*) FROM read_parquet('{d}/connections.parquet') WHERE outcome = 'failed' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3").fetchall():
+    print(cause, n)
+"#;
+    let got = Command::new(python)
+        .args(["-c", script])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    let text = String::from_utf8(got.stdout).unwrap();
+    // The same counts from the JSON output.
+    let json = tlscap(&["--format", "json", "samples/"]);
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|r: &serde_json::Value| r["type"] == "connection")
+        .collect();
+    assert!(
+        text.contains(&format!("connections.parquet {}\n", records.len())),
+        "{text}"
+    );
+    let mut causes = std::collections::BTreeMap::<String, usize>::new();
+    for r in records.iter().filter(|r| r["outcome"] == "failed") {
+        *causes
+            .entry(r["cause"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    let mut ranked: Vec<(String, usize)> = causes.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let top: String = ranked
+        .iter()
+        .take(3)
+        .map(|(c, n)| format!("{c} {n}\n"))
+        .collect();
+    assert!(
+        text.ends_with(&top),
+        "{text}\nexpected the top causes:\n{top}"
+    );
+}
+
 /// `-o FILE.parquet` holds the `--view`'s table alone.
 #[test]
 fn a_parquet_file_holds_the_views_table() {
