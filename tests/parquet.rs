@@ -11,21 +11,33 @@ const VIEWS: &[&str] = &["connections", "findings", "servers", "summary", "files
 /// `python3` when it can import pyarrow (installing it with pip when missing), else None with a
 /// loud skip notice.
 fn python_with_pyarrow(test: &str) -> Option<&'static str> {
+    python_with(&["pyarrow.dataset"], &["pyarrow"], test)
+}
+
+/// `python3` when it can import `modules` (installing `packages` with pip when one is missing),
+/// else None with a loud skip notice.
+fn python_with(modules: &[&str], packages: &[&str], test: &str) -> Option<&'static str> {
+    let import = format!("import {}", modules.join(", "));
     let has = || {
         Command::new("python3")
-            .args(["-c", "import pyarrow.dataset"])
+            .args(["-c", &import])
             .output()
             .is_ok_and(|o| o.status.success())
     };
     if !has() {
         let _ = Command::new("python3")
-            .args(["-m", "pip", "install", "-q", "pyarrow"])
+            .args(["-m", "pip", "install", "-q"])
+            .args(packages)
             .status();
     }
     if has() {
         Some("python3")
     } else {
-        eprintln!("SKIP {test}: python3 with pyarrow not found and `pip install pyarrow` failed");
+        eprintln!(
+            "SKIP {test}: python3 cannot import {} and `pip install {}` failed",
+            modules.join(", "),
+            packages.join(" ")
+        );
         None
     }
 }
@@ -186,34 +198,16 @@ print(r["alerts"][0]["description"], r["alerts"][0]["packet"], r["tcp"]["syn_ack
     );
 }
 
-/// `python3` when it can import duckdb (installing it with pip when missing), else None with a
-/// loud skip notice.
-fn python_with_duckdb(test: &str) -> Option<&'static str> {
-    let has = || {
-        Command::new("python3")
-            .args(["-c", "import duckdb, pyarrow"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !has() {
-        let _ = Command::new("python3")
-            .args(["-m", "pip", "install", "-q", "duckdb", "pyarrow"])
-            .status();
-    }
-    if has() {
-        Some("python3")
-    } else {
-        eprintln!("SKIP {test}: python3 with duckdb not found and `pip install duckdb` failed");
-        None
-    }
-}
-
 /// DuckDB (a second independent reader) opens every table of samples/ with the same columns
 /// and rows as pyarrow, and answers the README's question (failing connections by cause) with
 /// the JSON output's counts.
 #[test]
 fn duckdb_reads_every_table() {
-    let Some(python) = python_with_duckdb("parquet in duckdb") else {
+    let Some(python) = python_with(
+        &["duckdb", "pyarrow"],
+        &["duckdb", "pyarrow"],
+        "parquet in duckdb",
+    ) else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
