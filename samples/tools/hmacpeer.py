@@ -39,6 +39,24 @@ def sign(secret, parts, digest=hashlib.sha256):
     return base64.b64encode(hmac.new(secret, b"".join(parts), digest).digest()).decode()
 
 
+def signature_ok(get, body):
+    """Whether the request's x-sn-hmac headers (or query parameters; `get` looks a name up)
+    sign timestamp + body with a known key, within WINDOW of now."""
+    key, stamp, sig = (
+        get("x-sn-hmac-key-id"),
+        get("x-sn-hmac-timestamp"),
+        get("x-sn-hmac-signature-256"),
+    )
+    return (
+        key in KEYS
+        and stamp is not None
+        and stamp.isdigit()
+        and abs(int(stamp) - time.time()) <= WINDOW
+        and sig is not None
+        and hmac.compare_digest(sig, sign(KEYS[key], [stamp.encode(), body]))
+    )
+
+
 class Api(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -65,19 +83,7 @@ class Api(http.server.BaseHTTPRequestHandler):
         def get(name):
             return self.headers.get(name) or query.get(name)
 
-        key, stamp, sig = (
-            get("x-sn-hmac-key-id"),
-            get("x-sn-hmac-timestamp"),
-            get("x-sn-hmac-signature-256"),
-        )
-        ok = (
-            key in KEYS
-            and stamp is not None
-            and stamp.isdigit()
-            and abs(int(stamp) - time.time()) <= WINDOW
-            and sig is not None
-            and hmac.compare_digest(sig, sign(KEYS[key], [stamp.encode(), body]))
-        )
+        ok = signature_ok(get, body)
         status, answer = (200, b'{"result":"ok"}\n') if ok else (401, b'{"error":"invalid signature"}\n')
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
