@@ -9,7 +9,65 @@ fn main() {
 // malloc (valgrind's massif and dhat) see every allocation.
 #[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: Mimalloc = Mimalloc;
+
+/// mimalloc, asked for alignment only when a type needs more than every block has.
+///
+/// The `mimalloc` crate's allocator calls `mi_malloc_aligned` for every allocation, a slower
+/// path than `mi_malloc` (~50 instructions a call against ~20 under callgrind, 400 k calls on
+/// `small.pcap`). `mi_malloc` blocks are aligned to 16 bytes when they are at least that
+/// large (`MI_MAX_ALIGN_SIZE`), which is the rule the standard library's `System` allocator
+/// applies to `malloc` too.
+#[cfg(not(feature = "system-alloc"))]
+struct Mimalloc;
+
+#[cfg(not(feature = "system-alloc"))]
+const MI_MAX_ALIGN_SIZE: usize = 16;
+
+#[cfg(not(feature = "system-alloc"))]
+fn plain_malloc_suffices(align: usize, size: usize) -> bool {
+    align <= MI_MAX_ALIGN_SIZE && align <= size
+}
+
+// SAFETY: every path hands the request to mimalloc, with its alignment whenever a plain
+// block's guarantee (above) would not cover it; blocks from either path are freed by `mi_free`.
+#[cfg(not(feature = "system-alloc"))]
+unsafe impl std::alloc::GlobalAlloc for Mimalloc {
+    #[inline]
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        use libmimalloc_sys as mi;
+        if plain_malloc_suffices(layout.align(), layout.size()) {
+            unsafe { mi::mi_malloc(layout.size()).cast() }
+        } else {
+            unsafe { mi::mi_malloc_aligned(layout.size(), layout.align()).cast() }
+        }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        use libmimalloc_sys as mi;
+        if plain_malloc_suffices(layout.align(), layout.size()) {
+            unsafe { mi::mi_zalloc(layout.size()).cast() }
+        } else {
+            unsafe { mi::mi_zalloc_aligned(layout.size(), layout.align()).cast() }
+        }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: std::alloc::Layout) {
+        unsafe { libmimalloc_sys::mi_free(ptr.cast()) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        use libmimalloc_sys as mi;
+        if plain_malloc_suffices(layout.align(), new_size) {
+            unsafe { mi::mi_realloc(ptr.cast(), new_size).cast() }
+        } else {
+            unsafe { mi::mi_realloc_aligned(ptr.cast(), new_size, layout.align()).cast() }
+        }
+    }
+}
 
 /// `mi_option_purge_delay` in mimalloc.h's `mi_option_e` (the same in its v2 and v3): the
 /// bindings leave options unnamed on purpose, so the test below checks this is the one.

@@ -123,6 +123,57 @@ fn socket_addr<S: serde::Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::E
     }
 }
 
+thread_local! {
+    /// Inside [`with_rendered_chains`]: the chains rendered so far, each with its JSON.
+    static RENDERED_CHAINS: std::cell::RefCell<Option<Vec<RenderedChain>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A shared chain and its JSON text (which sonic-rs writes as it is).
+type RenderedChain = (Arc<[CertInfo]>, sonic_rs::OwnedLazyValue);
+
+/// Runs `f` with JSON chains rendered once per shared copy: records that point at the same
+/// chain (most of a run's records repeat one) get the text rendered for the first of them,
+/// where each would otherwise escape every certificate's fields again. The texts live until
+/// `f` returns, so the memory is that of the records `f` renders.
+pub fn with_rendered_chains<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            RENDERED_CHAINS.with(|c| c.borrow_mut().take());
+        }
+    }
+    RENDERED_CHAINS.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    let _reset = Reset;
+    f()
+}
+
+/// A chain as its shared copy's JSON inside [`with_rendered_chains`], else field by field.
+fn shared_chain<S: serde::Serializer>(
+    chain: &Option<Arc<[CertInfo]>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let Some(chain) = chain else {
+        return s.serialize_none();
+    };
+    RENDERED_CHAINS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let Some(rendered) = cache.as_mut() else {
+            return s.serialize_some(&**chain);
+        };
+        let at = match rendered.iter().position(|(c, _)| Arc::ptr_eq(c, chain)) {
+            Some(at) => at,
+            None => {
+                let text = sonic_rs::to_string(&**chain).map_err(serde::ser::Error::custom)?;
+                let json = sonic_rs::from_str(&text).map_err(serde::ser::Error::custom)?;
+                rendered.push((chain.clone(), json));
+                rendered.len() - 1
+            }
+        };
+        s.serialize_some(&rendered[at].1)
+    })
+}
+
 /// JSON leaves out an absent `decryption`, `carrier` or proxy field.
 fn omitted_none<T>(v: &Option<T>) -> bool {
     v.is_none() && !EVERY_FIELD.with(|e| e.get())
@@ -338,9 +389,11 @@ pub struct ConnectionRecord {
     /// Server certificates as sent (null when not visible). Shared: connections that sent the
     /// same chain point at one copy.
     #[schemars(with = "Option<Vec<CertInfo>>")]
+    #[serde(serialize_with = "shared_chain")]
     pub server_chain: Option<Arc<[CertInfo]>>,
     /// Client certificates as sent (null when not visible).
     #[schemars(with = "Option<Vec<CertInfo>>")]
+    #[serde(serialize_with = "shared_chain")]
     pub client_chain: Option<Arc<[CertInfo]>>,
     /// Server stapled an OCSP response.
     pub ocsp_stapled: bool,

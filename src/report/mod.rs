@@ -106,11 +106,13 @@ pub fn write_json_lines<T: serde::Serialize>(out: &mut dyn Write, rows: &[T]) ->
 /// [`write_json_lines`] into a buffer. sonic-rs is a serde serializer that escapes strings
 /// with SIMD: text is most of a record's JSON.
 pub fn json_lines<T: serde::Serialize>(buf: &mut Vec<u8>, rows: &[T]) -> io::Result<()> {
-    for r in rows {
-        sonic_rs::to_writer(&mut *buf, r).map_err(io::Error::other)?;
-        buf.push(b'\n');
-    }
-    Ok(())
+    crate::record::with_rendered_chains(|| {
+        for r in rows {
+            sonic_rs::to_writer(&mut *buf, r).map_err(io::Error::other)?;
+            buf.push(b'\n');
+        }
+        Ok(())
+    })
 }
 
 /// Writes connection records in the chosen format.
