@@ -9,6 +9,7 @@ use super::{
 use crate::certs::CertInfo;
 use crate::flow::Direction;
 use crate::flow::TcpSummary;
+use crate::text::AddrText;
 use crate::tls::{names, proxy, HandshakeSummary};
 use std::sync::Arc;
 
@@ -136,8 +137,8 @@ impl RecordBuilder {
             .or(hs.non_tls[Direction::ToServer.idx()].as_ref());
         let proxied = client_bytes.and_then(|(_, bytes)| proxy::parse(bytes));
         let proxy_peer = proxied.as_ref().map(|p| match p.kind {
-            proxy::ProxyKind::ProxyProtocol(_) => tcp.client.to_string(),
-            _ => tcp.server.to_string(),
+            proxy::ProxyKind::ProxyProtocol(_) => AddrText::of(tcp.client).as_str().to_owned(),
+            _ => AddrText::of(tcp.server).as_str().to_owned(),
         });
         ConnectionRecord {
             record_type: crate::record::ConnectionType::Connection,

@@ -454,7 +454,7 @@ impl ConnectionRecord {
     pub fn server_named(&self) -> String {
         match self.tunnel_target() {
             Some(target) => format!("{target} via {}", self.proxy_named()),
-            None => self.server.to_string(),
+            None => crate::text::AddrText::of(self.server).as_str().to_owned(),
         }
     }
 
@@ -469,7 +469,7 @@ impl ConnectionRecord {
         let proxy = self
             .proxy
             .clone()
-            .unwrap_or_else(|| self.server.to_string());
+            .unwrap_or_else(|| crate::text::AddrText::of(self.server).as_str().to_owned());
         format!("{kind} proxy {proxy}").trim_start().to_string()
     }
 }
