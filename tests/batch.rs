@@ -350,3 +350,43 @@ fn record_runs_on_a_pool_keep_order_and_bytes() {
         assert!(text.contains(&format!("{{\"id\":\"{id}\"")), "no {id}");
     }
 }
+
+/// The JSON printer renders a chain several records share once per run and writes that text
+/// for the others, byte-identical to serialising each record alone.
+/// `cert-inconsistent-pool.pcap`: four connections to a pool whose servers send two different
+/// chains (with one leaf), two connections each; `tunnels/vxlan-two-vnis.pcap`: the same
+/// connection in two VXLAN segments, one chain.
+#[test]
+fn shared_chains_render_once_and_identically() {
+    for (name, with_chain, distinct) in [
+        ("samples/cert-inconsistent-pool.pcap", 4, 2),
+        ("samples/tunnels/vxlan-two-vnis.pcap", 2, 1),
+    ] {
+        let batch = app::run_batch(&[PathBuf::from(name)], &BatchOptions::default());
+        let records = batch.records().unwrap();
+        let chains: Vec<_> = records
+            .iter()
+            .filter_map(|r| r.server_chain.as_ref())
+            .collect();
+        assert_eq!(chains.len(), with_chain, "{name}");
+        let mut shared: Vec<&std::sync::Arc<[tlscap::certs::CertInfo]>> = Vec::new();
+        for c in &chains {
+            if !shared.iter().any(|s| std::sync::Arc::ptr_eq(s, c)) {
+                shared.push(c);
+            }
+        }
+        assert_eq!(shared.len(), distinct, "{name}: shared copies");
+        let mut alone = Vec::new();
+        for r in &records {
+            sonic_rs::to_writer(&mut alone, r).unwrap();
+            alone.push(b'\n');
+        }
+        let mut run = Vec::new();
+        tlscap::report::json_lines(&mut run, &records).unwrap();
+        assert_eq!(
+            String::from_utf8(run).unwrap(),
+            String::from_utf8(alone).unwrap(),
+            "{name}"
+        );
+    }
+}

@@ -124,18 +124,26 @@ fn socket_addr<S: serde::Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::E
 }
 
 thread_local! {
-    /// Inside [`with_rendered_chains`]: the chains rendered so far, each with its JSON.
-    static RENDERED_CHAINS: std::cell::RefCell<Option<Vec<RenderedChain>>> =
+    /// Inside [`with_rendered_chains`]: the chains seen so far, and the bytes of JSON text
+    /// kept for them.
+    static RENDERED_CHAINS: std::cell::RefCell<Option<(Vec<RenderedChain>, usize)>> =
         const { std::cell::RefCell::new(None) };
 }
 
-/// A shared chain and its JSON text (which sonic-rs writes as it is).
-type RenderedChain = (Arc<[CertInfo]>, sonic_rs::OwnedLazyValue);
+/// JSON text of chains kept per [`with_rendered_chains`] scope; past it, further chains are
+/// written field by field (a run of records cut at 4 MiB of encoded chains could otherwise
+/// hold a second copy of all of them as text).
+const RENDERED_CHAIN_BYTES: usize = 1 << 20;
+
+/// A shared chain seen in this scope, and its JSON text (which sonic-rs writes as it is) from
+/// its second record on.
+type RenderedChain = (Arc<[CertInfo]>, Option<sonic_rs::OwnedLazyValue>);
 
 /// Runs `f` with JSON chains rendered once per shared copy: records that point at the same
-/// chain (most of a run's records repeat one) get the text rendered for the first of them,
-/// where each would otherwise escape every certificate's fields again. The texts live until
-/// `f` returns, so the memory is that of the records `f` renders.
+/// chain (most of a run's records repeat one) get the text rendered for the second of them,
+/// where each would otherwise escape every certificate's fields again. A chain seen once is
+/// written as before and not kept (captures of many distinct large chains hold no second
+/// copy); the texts live until `f` returns.
 pub fn with_rendered_chains<R>(f: impl FnOnce() -> R) -> R {
     struct Reset;
     impl Drop for Reset {
@@ -143,7 +151,7 @@ pub fn with_rendered_chains<R>(f: impl FnOnce() -> R) -> R {
             RENDERED_CHAINS.with(|c| c.borrow_mut().take());
         }
     }
-    RENDERED_CHAINS.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    RENDERED_CHAINS.with(|c| *c.borrow_mut() = Some((Vec::new(), 0)));
     let _reset = Reset;
     f()
 }
@@ -158,19 +166,23 @@ fn shared_chain<S: serde::Serializer>(
     };
     RENDERED_CHAINS.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let Some(rendered) = cache.as_mut() else {
+        let Some((rendered, kept_bytes)) = cache.as_mut() else {
             return s.serialize_some(&**chain);
         };
-        let at = match rendered.iter().position(|(c, _)| Arc::ptr_eq(c, chain)) {
-            Some(at) => at,
-            None => {
-                let text = sonic_rs::to_string(&**chain).map_err(serde::ser::Error::custom)?;
-                let json = sonic_rs::from_str(&text).map_err(serde::ser::Error::custom)?;
-                rendered.push((chain.clone(), json));
-                rendered.len() - 1
-            }
+        let Some((_, text)) = rendered.iter_mut().find(|(c, _)| Arc::ptr_eq(c, chain)) else {
+            rendered.push((chain.clone(), None));
+            return s.serialize_some(&**chain);
         };
-        s.serialize_some(&rendered[at].1)
+        let json = match text {
+            Some(json) => json,
+            None if *kept_bytes < RENDERED_CHAIN_BYTES => {
+                let json = sonic_rs::to_string(&**chain).map_err(serde::ser::Error::custom)?;
+                *kept_bytes += json.len();
+                text.insert(sonic_rs::from_str(&json).map_err(serde::ser::Error::custom)?)
+            }
+            None => return s.serialize_some(&**chain),
+        };
+        s.serialize_some(json)
     })
 }
 
