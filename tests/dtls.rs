@@ -30,6 +30,12 @@ fn records(args: &[&str]) -> Vec<Value> {
         .collect()
 }
 
+/// [`records`] of `capture` in `../shared/corpus`; None (after a loud SKIP) without the corpus.
+fn corpus_records(test: &str, capture: &str) -> Option<Vec<Value>> {
+    let path = common::corpus(test)?.join(capture);
+    Some(records(&[path.to_str().unwrap()]))
+}
+
 fn ids(r: &Value) -> Vec<(String, String)> {
     r["findings"]
         .as_array()
@@ -195,12 +201,13 @@ fn both_peers_as_clients_is_a_role_conflict() {
         r["findings"][0]["evidence"],
         "ClientHello from 127.0.0.1:4451 in packet 1; ClientHello from 127.0.0.1:4452 in packet 2."
     );
-    let Some(corpus) = common::corpus("both_peers_as_clients_is_a_role_conflict") else {
+    // nDPI's WebRTC inside GTP-U: the same failure between two real peers.
+    let Some(rs) = corpus_records(
+        "both_peers_as_clients_is_a_role_conflict",
+        "nDPI/tests/cfgs/default/pcap/dtls.pcap",
+    ) else {
         return;
     };
-    // nDPI's WebRTC inside GTP-U: the same failure between two real peers.
-    let path = corpus.join("nDPI/tests/cfgs/default/pcap/dtls.pcap");
-    let rs = records(&[path.to_str().unwrap()]);
     let r = rs
         .iter()
         .find(|r| r["server"] == "157.240.16.128:3478")
@@ -215,13 +222,12 @@ fn both_peers_as_clients_is_a_role_conflict() {
 /// hello (protected records) proves the server answered, so nothing rests on the server's silence.
 #[test]
 fn client_side_capture_is_one_sided() {
-    let Some(corpus) = common::corpus("client_side_capture_is_one_sided") else {
+    let Some(rs) = corpus_records(
+        "client_side_capture_is_one_sided",
+        "nDPI/tests/cfgs/default/pcap/stun_dtls_unidirectional_client.pcap",
+    ) else {
         return;
     };
-    let rs = records(&[corpus
-        .join("nDPI/tests/cfgs/default/pcap/stun_dtls_unidirectional_client.pcap")
-        .to_str()
-        .unwrap()]);
     let dtls: Vec<&Value> = rs.iter().filter(|r| r["transport"] == "dtls").collect();
     assert_eq!(dtls.len(), 1);
     assert_eq!(dtls[0]["outcome"], "unknown");
@@ -232,11 +238,12 @@ fn client_side_capture_is_one_sided() {
 /// design (fingerprints in signalling), and the client's last flight was sent twice.
 #[test]
 fn webrtc_association_among_stun_and_rtp() {
-    let Some(corpus) = common::corpus("webrtc_association_among_stun_and_rtp") else {
+    let Some(rs) = corpus_records(
+        "webrtc_association_among_stun_and_rtp",
+        "nDPI/tests/cfgs/default/pcap/stun_dtls_rtp.pcapng",
+    ) else {
         return;
     };
-    let path = corpus.join("nDPI/tests/cfgs/default/pcap/stun_dtls_rtp.pcapng");
-    let rs = records(&[path.to_str().unwrap()]);
     let dtls: Vec<&Value> = rs.iter().filter(|r| r["transport"] == "dtls").collect();
     assert_eq!(dtls.len(), 1);
     let r = dtls[0];
@@ -259,11 +266,12 @@ fn webrtc_association_among_stun_and_rtp() {
 /// obsolete.
 #[test]
 fn capwap_control_channel() {
-    let Some(corpus) = common::corpus("capwap_control_channel") else {
+    let Some(rs) = corpus_records(
+        "capwap_control_channel",
+        "nDPI/tests/cfgs/default/pcap/capwap.pcap",
+    ) else {
         return;
     };
-    let path = corpus.join("nDPI/tests/cfgs/default/pcap/capwap.pcap");
-    let rs = records(&[path.to_str().unwrap()]);
     let r = rs
         .iter()
         .find(|r| r["client"] == "192.168.10.10:12380")
@@ -280,11 +288,12 @@ fn capwap_control_channel() {
 /// supported_versions says 1.3 (tshark: 0xfefc).
 #[test]
 fn dtls13_version_comes_from_supported_versions() {
-    let Some(corpus) = common::corpus("dtls13_version_comes_from_supported_versions") else {
+    let Some(rs) = corpus_records(
+        "dtls13_version_comes_from_supported_versions",
+        "nDPI/tests/cfgs/default/pcap/dtls.pcap",
+    ) else {
         return;
     };
-    let path = corpus.join("nDPI/tests/cfgs/default/pcap/dtls.pcap");
-    let rs = records(&[path.to_str().unwrap()]);
     let r = rs
         .iter()
         .find(|r| r["server"] == "127.0.0.1:11111")
@@ -603,11 +612,12 @@ fn dtls_decrypted_alerts_agree_with_tshark() {
 /// `dtls.alert_message.desc` 0), in line and sharded alike (tests/sharded.rs).
 #[test]
 fn pcapng_secrets_decrypt_a_ccm8_dtls_alert() {
-    let Some(corpus) = common::corpus("pcapng_secrets_decrypt_a_ccm8_dtls_alert") else {
+    let Some(rs) = corpus_records(
+        "pcapng_secrets_decrypt_a_ccm8_dtls_alert",
+        "wireshark/test/captures/dtls12-aes128ccm8-dsb.pcapng",
+    ) else {
         return;
     };
-    let path = corpus.join("wireshark/test/captures/dtls12-aes128ccm8-dsb.pcapng");
-    let rs = records(&[path.to_str().unwrap()]);
     assert_eq!(rs.len(), 1);
     assert_eq!(rs[0]["decryption"]["status"], "ok");
     assert_eq!(rs[0]["decryption"]["key_source"], "pcapng DSB");

@@ -51,6 +51,22 @@ fn tlscap(args: &[&str]) -> Output {
         .expect("run tlscap")
 }
 
+/// Runs `script` (Python source) with `arg` as `sys.argv[1]`; its standard output, after it
+/// succeeded.
+fn python_output(python: &str, script: &str, arg: &Path) -> String {
+    let got = Command::new(python)
+        .args(["-c", script])
+        .arg(arg)
+        .output()
+        .unwrap();
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    String::from_utf8(got.stdout).unwrap()
+}
+
 /// samples/ and, when present, the whole corpus (QUIC, HTTP, proxies, tunnels, broken files).
 fn inputs() -> Vec<String> {
     let mut v = vec!["samples/".to_string()];
@@ -179,18 +195,8 @@ print(r["start"].isoformat(), r["client_ip"], r["server_ip"], r["server_port"])
 print(r["server_chain"][0]["not_after"].isoformat(), r["server_chain"][0]["key_bits"])
 print(r["alerts"][0]["description"], r["alerts"][0]["packet"], r["tcp"]["syn_ack"], r["cause"])
 "#;
-    let got = Command::new(python)
-        .args(["-c", script])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        got.status.success(),
-        "{}",
-        String::from_utf8_lossy(&got.stderr)
-    );
     assert_eq!(
-        String::from_utf8(got.stdout).unwrap(),
+        python_output(python, script, &file),
         "1 timestamp[us, tz=+00:00] int32\n\
          2026-11-23T02:19:24.143809+00:00 127.0.0.1 127.0.0.1 8420\n\
          2021-01-01T00:00:00+00:00 2048\n\
@@ -234,17 +240,7 @@ for name in sorted(os.listdir(d)):
 for cause, n in duckdb.sql(f"SELECT cause, count(*) FROM read_parquet('{d}/connections.parquet') WHERE outcome = 'failed' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3").fetchall():
     print(cause, n)
 "#;
-    let got = Command::new(python)
-        .args(["-c", script])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        got.status.success(),
-        "{}",
-        String::from_utf8_lossy(&got.stderr)
-    );
-    let text = String::from_utf8(got.stdout).unwrap();
+    let text = python_output(python, script, &dir);
     // The same counts from the JSON output.
     let json = tlscap(&["--format", "json", "samples/"]);
     let records: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
@@ -293,16 +289,12 @@ fn a_parquet_file_holds_the_views_table() {
         "samples/cert-expired.pcap",
     ]);
     assert_eq!(out.status.code(), Some(0));
-    let got = Command::new(python)
-        .args([
-            "-c",
-            "import sys, pyarrow.parquet as pq; t = pq.read_table(sys.argv[1]); print(sorted(t.column('id').to_pylist()))",
-        ])
-        .arg(&file)
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8(got.stdout).unwrap(),
+        python_output(
+            python,
+            "import sys, pyarrow.parquet as pq; t = pq.read_table(sys.argv[1]); print(sorted(t.column('id').to_pylist()))",
+            &file
+        ),
         "['cert-expired', 'chain-invalid', 'tls-alert']\n"
     );
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);

@@ -37,6 +37,19 @@ fn conn(client: &str, server: &str, carrier: &str, sni: Option<&str>) -> Conn {
     )
 }
 
+/// Analysis options that trust the samples' test root (`samples/pki/root.pem`).
+fn trusting_the_sample_root() -> Options {
+    let validator = tlscap::app::shared_validator(&tlscap::certs::TrustOptions {
+        extra_ca_files: vec![common::root().join("samples/pki/root.pem")],
+        ..Default::default()
+    })
+    .expect("test root loads");
+    Options {
+        validator: Some(validator),
+        ..Options::default()
+    }
+}
+
 /// VLAN → IPv4 → UDP 4789 → VXLAN (VNI 1111) → Ethernet → IPv4 → TCP: both TLS 1.3
 /// connections, as tshark shows them.
 #[test]
@@ -155,15 +168,7 @@ fn ip_in_ip_names_the_carrier() {
 #[test]
 fn every_carrier_sample_gives_the_inner_handshake() {
     let dir = common::root().join("samples/tunnels");
-    let validator = tlscap::app::shared_validator(&tlscap::certs::TrustOptions {
-        extra_ca_files: vec![common::root().join("samples/pki/root.pem")],
-        ..Default::default()
-    })
-    .expect("test root loads");
-    let opts = Options {
-        validator: Some(validator),
-        ..Options::default()
-    };
+    let opts = trusting_the_sample_root();
     // (file, carrier, inner client, TCP packets as tshark counts them)
     let wrapped = "127.0.0.1:49556";
     for (file, carrier, client, packets) in [
@@ -212,15 +217,7 @@ fn every_carrier_sample_gives_the_inner_handshake() {
 /// `tcp.stream`).
 #[test]
 fn same_inner_five_tuple_in_two_vnis_is_two_connections() {
-    let validator = tlscap::app::shared_validator(&tlscap::certs::TrustOptions {
-        extra_ca_files: vec![common::root().join("samples/pki/root.pem")],
-        ..Default::default()
-    })
-    .expect("test root loads");
-    let opts = Options {
-        validator: Some(validator),
-        ..Options::default()
-    };
+    let opts = trusting_the_sample_root();
     let a = analyze_file(
         &common::root().join("samples/tunnels/vxlan-two-vnis.pcap"),
         &opts,
