@@ -333,6 +333,7 @@ impl TcpSummary {
 
     /// The summary of a connection `index` between `client` and `server` that opened at
     /// `first` and has counted nothing yet.
+    #[inline]
     pub(crate) fn opened(
         index: u64,
         client: SocketAddr,
