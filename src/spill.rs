@@ -1,5 +1,6 @@
 //! Spill files: a batch's connection records wait here, off the heap, until every file is
-//! analysed and the cross-connection rules can run (see `BENCHMARKS.md`, "Streaming").
+//! analysed and the cross-connection rules can run (`BENCHMARKS.md`: "Why the output pass is
+//! a pass").
 //!
 //! Storage only: it neither runs rules nor writes output. A frame is a little-endian `u32`
 //! length and a postcard-encoded `FrameHead` (the connection index and its chains)

@@ -37,11 +37,11 @@ use std::sync::Arc;
 /// Segments per batch: large enough that hand-offs are rare, small enough that the batches in
 /// flight stay a few MiB.
 ///
-/// Each hand-off can wake a sleeping thread, and on this 2-core VM a wake-up is dear (futex,
-/// inter-processor interrupt, cache lost to the switch). Measured on `large.pcap`, 12
-/// alternated runs: from 1024 segments / 256 KiB × 32 queued to 4096 / 1 MiB × 8 (the same
-/// 8 MiB and 32 Ki segments of slack), context switches per run fell from ~13 k to ~5 k, sys
-/// time 0.54 → 0.48 s, user 1.77 → 1.73 s, wall 1.27 → 1.21 s; peak RSS +5 MiB.
+/// Each hand-off can wake a sleeping thread, and on a 2-core machine a wake-up is dear (futex,
+/// inter-processor interrupt, cache lost to the switch). With the same 8 MiB and 32 Ki
+/// segments of slack, 4096 segments / 1 MiB × 8 queued has ~5 k context switches per run of
+/// `large.pcap` where 1024 / 256 KiB × 32 has ~13 k, and runs ~5 % faster (12 alternated runs),
+/// for 5 MiB more peak memory.
 const BATCH_SEGMENTS: usize = 4096;
 /// Payload bytes per batch before it is sent early.
 const BATCH_BYTES: usize = 1 << 20;
@@ -49,17 +49,16 @@ const BATCH_BYTES: usize = 1 << 20;
 ///
 /// The reader waits when the slowest worker's queue is full, and a worker whose shard is
 /// lighter for a while then runs dry: the queue is the slack that absorbs such imbalance
-/// (bursts of connections ending in one shard). Measured with 256 KiB batches on
-/// `large.pcap` (cpu utilisation on 2 cores, median of 6): 8 → 1.57, 16 → 1.72, 32 → 1.75,
-/// 64 → 1.79, so the slack kept since is 8 MiB (8 batches of 1 MiB now). Half of it (4 × 1 MiB)
-/// measured within noise of 8 (cpu −3 %, wall +2 %).
+/// (bursts of connections ending in one shard). Cores busy on 2 (`large.pcap`, median of 6),
+/// by queue length in 256 KiB batches: 8 → 1.57, 16 → 1.72, 32 (8 MiB) → 1.75, 64 → 1.79.
+/// 8 MiB takes most of the gain; 4 MiB (of 1 MiB batches) measured within noise of it.
 const QUEUE: usize = 8;
 
 /// Batches a worker covers per report to the merger. Each report wakes the merger (and a
-/// wake-up is dear on this 2-core VM, see [`BATCH_SEGMENTS`]); a report over several batches
+/// wake-up is dear on a 2-core machine, see [`BATCH_SEGMENTS`]); a report over several batches
 /// merges as one over a single batch would, since every worker covers the same batches.
-/// Measured on `large.pcap`, alternated runs: voluntary context switches ~3,200 → ~1,950 at 4;
-/// wall 1.160 s at 4, 1.130-1.145 s at 8, 1.125 s at 32 (+3 MiB peak), so 8.
+/// On `large.pcap` (alternated runs): wall 1.160 s at 4, 1.130-1.145 s at 8, 1.125 s at 32
+/// for 3 MiB more peak: 8 takes most of the gain.
 const BATCHES_PER_REPORT: usize = 8;
 
 /// Where an entry's payload lies: `block` indexes the batch's shared blocks, or is
