@@ -535,7 +535,7 @@ fn full_connection_summary_is_exact() {
             },
         ],
     };
-    assert_eq!(f.tcp, expected);
+    assert_eq!(*f.tcp, expected);
     assert_eq!(
         f.handler.events,
         vec![

@@ -637,7 +637,7 @@ impl<H: StreamHandler> FlowTable<H> {
         let seg = syn.segment(&key);
         let mut conn = self.connection(syn.index, &seg, handler);
         conn.on_segment(syn.meta(), &seg);
-        emit((*conn).into_finished(reason, meta));
+        emit(conn.into_finished(reason, meta));
     }
 
     /// Estimated bytes held: entries (their map slots counted twice, as a map's capacity is
@@ -854,7 +854,7 @@ impl<H: StreamHandler> FlowTable<H> {
             if tombstone {
                 self.tombstones.insert(key, Tombstone::at(self.now));
             }
-            emit((*conn).into_finished(reason, meta));
+            emit(conn.into_finished(reason, meta));
         }
     }
 
@@ -1072,29 +1072,23 @@ impl<H: StreamHandler> Connection<H> {
     }
 
     /// Flushes both directions and packages the summary.
-    fn into_finished(mut self, reason: EndReason, meta: SegmentMeta) -> Finished<H> {
+    fn into_finished(mut self: Box<Self>, reason: EndReason, meta: SegmentMeta) -> Finished<H> {
         for dir in [Direction::ToServer, Direction::ToClient] {
             self.streams[dir.idx()].flush(dir, meta, &mut *self.handler);
         }
-        let Connection {
-            mut tcp,
-            streams,
-            handler,
-            seen_end,
-            first_ack,
-            max_ack,
-            sizes,
-            ..
-        } = self;
+        // Worked on in its box: the connection is not moved out whole, only its summary.
+        let conn = &mut *self;
+        let tcp = &mut conn.tcp;
         for dir in [Direction::ToServer, Direction::ToClient] {
-            let peer_ack = max_ack[dir.reverse().idx()].map(|(a, _)| a);
-            tcp.sizes[dir.idx()] = sizes[dir.idx()].finish(peer_ack);
+            let peer_ack = conn.max_ack[dir.reverse().idx()].map(|(a, _)| a);
+            tcp.sizes[dir.idx()] = conn.sizes[dir.idx()].finish(peer_ack);
         }
         for dir in [Direction::ToServer, Direction::ToClient] {
             let (i, peer) = (dir.idx(), dir.reverse().idx());
-            if let (Some((furthest, at)), Some(base)) =
-                (max_ack[peer], seen_end[i].or(first_ack[peer]))
-            {
+            if let (Some((furthest, at)), Some(base)) = (
+                conn.max_ack[peer],
+                conn.seen_end[i].or(conn.first_ack[peer]),
+            ) {
                 let beyond = furthest.distance_from(base);
                 if beyond > 0 {
                     tcp.acked_unseen[i] = (u64::from(beyond.unsigned_abs()), Some(at));
@@ -1102,7 +1096,7 @@ impl<H: StreamHandler> Connection<H> {
             }
         }
         tcp.seen_until = packet_ref(meta);
-        let [to_server, to_client] = &streams;
+        let [to_server, to_client] = &conn.streams;
         tcp.client_bytes = to_server.covered_bytes();
         tcp.server_bytes = to_client.covered_bytes();
         tcp.gaps = to_server.gaps().saturating_add(to_client.gaps());
@@ -1114,7 +1108,10 @@ impl<H: StreamHandler> Connection<H> {
             .out_of_order()
             .saturating_add(to_client.out_of_order());
         tcp.end_reason = reason;
-        Finished { tcp, handler }
+        Finished {
+            tcp: Box::new(self.tcp),
+            handler: self.handler,
+        }
     }
 }
 
@@ -1240,11 +1237,11 @@ mod tests {
                     copyable,
                     bytes: Vec::new(),
                 },
-                &mut |f| out.push((f.tcp, f.handler.bytes)),
+                &mut |f| out.push((*f.tcp, f.handler.bytes)),
             );
             most_compact = most_compact.max(table.syn_only.len());
         }
-        table.finish(&mut |f| out.push((f.tcp, f.handler.bytes)));
+        table.finish(&mut |f| out.push((*f.tcp, f.handler.bytes)));
         (out, most_compact)
     }
 

@@ -220,7 +220,8 @@ impl RawAlert {
 pub struct TlsObserver {
     cfg: ObserverConfig,
     dirs: [DirState; 2],
-    summary: HandshakeSummary,
+    /// Boxed: ~1.9 KiB that leaves whole when the connection ends.
+    summary: Box<HandshakeSummary>,
     alerts: Vec<RawAlert>,
     stops: Vec<RawStop>,
     /// The last packet that delivered bytes, per delivered direction.
@@ -285,13 +286,13 @@ impl TlsObserver {
 
     /// Ends observation and returns what was seen.
     pub fn finish(mut self) -> HandshakeSummary {
-        self.take_summary()
+        *self.take_summary()
     }
 
     /// [`TlsObserver::finish`] for an observer that stays where it is (boxed in a flow
     /// table's connection): moving a 2 KiB observer out of its box to finish it was one of
     /// the larger copies per connection. The observer is spent afterwards.
-    pub fn take_summary(&mut self) -> HandshakeSummary {
+    pub fn take_summary(&mut self) -> Box<HandshakeSummary> {
         let swapped = self.swapped;
         let logical = |d: Direction| if swapped { d.reverse() } else { d };
         let mut s = std::mem::take(&mut self.summary);
@@ -1544,6 +1545,7 @@ impl StreamHandler for TlsObserver {
             .map(|c| c.certs.iter().map(Vec::len).sum::<usize>())
             .sum::<usize>();
         dirs + certs
+            + std::mem::size_of::<HandshakeSummary>()
             + self.alerts.capacity() * std::mem::size_of::<RawAlert>()
             + self.events.capacity() * std::mem::size_of::<(Direction, SegmentMeta, String)>()
             + if self.cleartext.is_some() {
