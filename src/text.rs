@@ -14,88 +14,59 @@ pub(crate) fn push_decimal(out: &mut String, v: u32) {
 /// Findings build a few sentences per connection; `format!` walks `core::fmt` for each
 /// argument, while `concat` sizes the string once and copies each piece (`format!` there cost
 /// ~5 % of a run's instructions).
-pub(crate) struct Digits {
-    buf: [u8; 20],
-    len: usize,
-}
+pub(crate) struct Digits(arrayvec::ArrayString<20>);
 
 impl Digits {
-    /// The digits of `v`.
+    /// The digits of `v` (20 hold any `u64`).
     pub(crate) fn of(v: u64) -> Self {
-        let mut buf = [0u8; 20];
-        let len = put_digits(&mut buf, v);
-        Digits { buf, len }
+        let mut text = arrayvec::ArrayString::new();
+        let _ = text.try_push_str(itoa::Buffer::new().format(v));
+        Digits(text)
     }
 
     /// The digits as text.
     pub(crate) fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("?")
-    }
-}
-
-/// Writes `v`'s decimal digits at the start of `out` (room for them checked by the caller:
-/// 20 bytes hold any `u64`); returns how many.
-fn put_digits(out: &mut [u8], v: u64) -> usize {
-    let mut digits = itoa::Buffer::new();
-    let digits = digits.format(v).as_bytes();
-    match out.get_mut(..digits.len()) {
-        Some(room) => {
-            room.copy_from_slice(digits);
-            digits.len()
-        }
-        None => 0,
+        self.0.as_str()
     }
 }
 
 /// A socket address as text (`ip:port`, `[v6]:port`), exactly as `Display` writes it, held on
 /// the stack. IPv4 (nearly every address in a capture) is written digit by digit: `Display`
 /// goes through `core::fmt` once per octet, which showed at two addresses per record.
-pub(crate) struct AddrText {
-    buf: [u8; 64],
-    len: usize,
-}
+///
+/// Held as an `ArrayString`: the text is known to be UTF-8 as it is written, so reading it
+/// back costs no validation (two addresses a record).
+pub(crate) struct AddrText(arrayvec::ArrayString<64>);
 
 impl AddrText {
-    /// The text of `addr`.
+    /// The text of `addr` (64 bytes hold the longest form: `[` 45-byte address `%` scope
+    /// `]:` port; should one not fit, the text is empty).
     pub(crate) fn of(addr: std::net::SocketAddr) -> Self {
-        let mut text = AddrText {
-            buf: [0u8; 64],
-            len: 0,
-        };
+        let mut text = arrayvec::ArrayString::new();
         match addr {
             std::net::SocketAddr::V4(v4) => {
                 for (i, octet) in v4.ip().octets().into_iter().enumerate() {
                     if i > 0 {
-                        text.push(b".");
+                        let _ = text.try_push('.');
                     }
-                    text.push(itoa::Buffer::new().format(octet).as_bytes());
+                    let _ = text.try_push_str(itoa::Buffer::new().format(octet));
                 }
-                text.push(b":");
-                text.push(itoa::Buffer::new().format(v4.port()).as_bytes());
+                let _ = text.try_push(':');
+                let _ = text.try_push_str(itoa::Buffer::new().format(v4.port()));
             }
             std::net::SocketAddr::V6(_) => {
-                use std::io::Write;
-                let mut room = &mut text.buf[..];
-                let before = room.len();
-                // 64 bytes hold the longest form (`[` 45-byte address `%` scope `]:` port).
-                if write!(room, "{addr}").is_ok() {
-                    text.len = before - room.len();
+                use std::fmt::Write;
+                if write!(text, "{addr}").is_err() {
+                    text.clear();
                 }
             }
         }
-        text
-    }
-
-    fn push(&mut self, bytes: &[u8]) {
-        if let Some(room) = self.buf.get_mut(self.len..self.len + bytes.len()) {
-            room.copy_from_slice(bytes);
-            self.len += bytes.len();
-        }
+        AddrText(text)
     }
 
     /// The text.
     pub(crate) fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("?")
+        self.0.as_str()
     }
 }
 
