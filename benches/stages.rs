@@ -2,7 +2,7 @@
 //!
 //! Inputs (read by path; a bench whose input is absent prints a notice and is skipped):
 //! - the packet corpus for decode / reassembly: `$TLSCAP_BENCH_PCAP` (default
-//!   `/work/bench-data/small.pcap`, see `benches/README` in BENCHMARKS.md), first
+//!   `/work/bench-data/small.pcap`, see "How to reproduce" in BENCHMARKS.md), first
 //!   `$TLSCAP_BENCH_PACKETS` (default 100 000) packets loaded in memory; falls back to every
 //!   capture in `samples/` when that file is absent;
 //! - `samples/tls12-chain-intermediate.pcap` (TLS 1.2, leaf + intermediate) and

@@ -220,7 +220,7 @@ impl RawAlert {
 pub struct TlsObserver {
     cfg: ObserverConfig,
     dirs: [DirState; 2],
-    /// Boxed: ~1.9 KiB that leaves whole when the connection ends.
+    /// Boxed (~1.9 KiB): it leaves by pointer when the connection ends.
     summary: Box<HandshakeSummary>,
     alerts: Vec<RawAlert>,
     stops: Vec<RawStop>,
@@ -290,8 +290,8 @@ impl TlsObserver {
     }
 
     /// [`TlsObserver::finish`] for an observer that stays where it is (boxed in a flow
-    /// table's connection): moving a 2 KiB observer out of its box to finish it was one of
-    /// the larger copies per connection. The observer is spent afterwards.
+    /// table's connection, not moved out to be finished); the summary leaves in its box. The
+    /// observer is spent afterwards (its summary is an empty one).
     pub fn take_summary(&mut self) -> Box<HandshakeSummary> {
         let swapped = self.swapped;
         let logical = |d: Direction| if swapped { d.reverse() } else { d };
