@@ -721,7 +721,7 @@ fn options(common: &CommonArgs, env: Option<&Environment>) -> Result<Options, St
         max_memory: Some(common.max_memory),
         // One table (`explain`); a batch splits the share between the tables it runs at once.
         flow: crate::flow::FlowConfig {
-            max_memory: common.max_memory / 8 * app::TABLE_SHARE,
+            max_memory: common.max_memory / 16 * app::TABLE_SHARE,
             ..Default::default()
         },
         continuous: common.continuous,

@@ -446,7 +446,7 @@ pub struct FlowConfig {
 
 /// [`FlowConfig::max_memory`] by default: the share of the default `--max-memory`
 /// (512 MiB) that one table gets.
-pub const DEFAULT_TABLE_MEMORY: usize = 192 << 20;
+pub const DEFAULT_TABLE_MEMORY: usize = 160 << 20;
 
 impl Default for FlowConfig {
     fn default() -> Self {

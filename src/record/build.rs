@@ -21,8 +21,9 @@ type CachedChain = (Vec<Vec<u8>>, Arc<[CertInfo]>);
 const MAX_CACHED: usize = 1024;
 
 /// Bytes per certificate cache before it starts over, counted as twice the DER kept (the DER
-/// and display fields about as large): 1024 certificates of 250 KB would be half a GiB.
-const MAX_CACHED_BYTES: usize = 16 << 20;
+/// and display fields about as large): 1024 certificates of 250 KB would be half a GiB. Each
+/// worker has two (see the validator's `CHAIN_CACHE_BYTES` for what the sizes measured).
+const MAX_CACHED_BYTES: usize = 8 << 20;
 
 /// Builds the records of one capture's connections.
 #[derive(Debug)]
