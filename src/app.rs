@@ -65,6 +65,9 @@ pub struct Options {
     /// that run at once [`TABLE_SHARE`] of it, split evenly. None: each table keeps
     /// `flow.max_memory`.
     pub max_memory: Option<usize>,
+    /// Bytes one worker's certificate caches hold (0: [`DEFAULT_CACHE_MEMORY`]); [`run_batch`]
+    /// gives each worker an even part of [`CACHE_SHARE`] of `max_memory`.
+    pub cache_memory: usize,
     /// `--continuous`: a batch's files are consecutive pieces of one capture (a ring buffer),
     /// read as one in order of their first packet's time.
     pub continuous: bool,
@@ -83,6 +86,18 @@ pub const DEFAULT_MAX_MEMORY: usize = 512 << 20;
 /// 70 MiB beside tables at their full share: at 6/16 the 200,000 half-open connections case
 /// peaked at 233-262 MiB over 12 runs, at 5/16 at 202-223 MiB.
 pub const TABLE_SHARE: usize = 5;
+
+/// The certificate caches' share of `--max-memory`, in sixteenths, split evenly between the
+/// workers that run at once (each has its own validator and record builder, whose caches start
+/// over past their part, at most [`DEFAULT_CACHE_MEMORY`]): 48 MiB a worker on 2 threads by
+/// default, 12 MiB on 8. With a fixed 48 MiB a worker, the case of 1,500 distinct 245 KB
+/// certificates peaked at 257 MiB on 4 threads and 429 MiB on 8; with the share, 184 and 202.
+pub const CACHE_SHARE: usize = 3;
+
+/// One worker's certificate caches when no budget splits them ([`Options::cache_memory`] 0):
+/// two thirds for the validator's, one third for the record builder's.
+pub const DEFAULT_CACHE_MEMORY: usize =
+    Validator::DEFAULT_CACHE_BYTES + crate::record::build::DEFAULT_CACHE_BYTES;
 
 /// Trust anchors shared between worker threads; each worker validates with its own
 /// [`Validator::for_worker`] (no lock).
@@ -536,13 +551,21 @@ const TLS_PORTS: &[u16] = &[
 
 impl<'o> Finisher<'o> {
     fn new(path: &Path, opts: &'o Options) -> Self {
+        let caches = match opts.cache_memory {
+            0 => DEFAULT_CACHE_MEMORY,
+            n => n,
+        };
         Finisher {
             // Resolved once per file by `analyze_prepared` (None: anchors failed to load).
-            validator: opts.validator.as_deref().map(Validator::for_worker),
+            validator: opts
+                .validator
+                .as_deref()
+                .map(|v| v.for_worker().with_cache_bytes(caches / 3 * 2)),
             all: opts.all,
             opts,
             seen: 0,
-            builder: crate::record::build::RecordBuilder::new(path.display().to_string()),
+            builder: crate::record::build::RecordBuilder::new(path.display().to_string())
+                .with_cache_bytes(caches / 3),
         }
     }
 
@@ -1236,6 +1259,8 @@ pub fn run_expanded(inputs: Inputs, opts: &BatchOptions) -> Batch {
                     // Every table that can run at once gets an even share.
                     let tables = threads.min(files.len()).max(1) * analysis.shards.max(1);
                     analysis.to_mut().flow.max_memory = budget / 16 * TABLE_SHARE / tables;
+                    analysis.to_mut().cache_memory =
+                        (budget / 16 * CACHE_SHARE / tables).clamp(1, DEFAULT_CACHE_MEMORY);
                 }
                 let r = stream_file(p, i, &analysis);
                 if let Some(bar) = &bar {

@@ -719,6 +719,8 @@ fn options(common: &CommonArgs, env: Option<&Environment>) -> Result<Options, St
         auto_keylog: !common.env.no_auto_keylog,
         no_mmap: common.no_mmap,
         max_memory: Some(common.max_memory),
+        cache_memory: (common.max_memory / 16 * app::CACHE_SHARE)
+            .clamp(1, app::DEFAULT_CACHE_MEMORY),
         // One table (`explain`); a batch splits the share between the tables it runs at once.
         flow: crate::flow::FlowConfig {
             max_memory: common.max_memory / 16 * app::TABLE_SHARE,

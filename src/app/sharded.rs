@@ -54,12 +54,24 @@ const BATCH_BYTES: usize = 1 << 20;
 /// 8 MiB takes most of the gain; 4 MiB (of 1 MiB batches) measured within noise of it.
 const QUEUE: usize = 8;
 
-/// Batches a worker covers per report to the merger. Each report wakes the merger (and a
-/// wake-up is dear on a 2-core machine, see [`BATCH_SEGMENTS`]); a report over several batches
-/// merges as one over a single batch would, since every worker covers the same batches.
+/// Batches a worker covers per report to the merger at most. Each report wakes the merger (and
+/// a wake-up is dear on a 2-core machine, see [`BATCH_SEGMENTS`]); the merger pairs the
+/// workers' reports batch by batch, so a report may cover any number of them.
 /// On `large.pcap` (alternated runs): wall 1.160 s at 4, 1.130-1.145 s at 8, 1.125 s at 32
 /// for 3 MiB more peak: 8 takes most of the gain.
 const BATCHES_PER_REPORT: usize = 8;
+
+/// Ended connections past which a worker reports before [`BATCHES_PER_REPORT`]. Records that
+/// left a flow table are not counted by its budget, and a flood of connections that end (SYNs
+/// idled out, half-open ones finalized early) ends hundreds to thousands a batch per worker:
+/// 8 batches a report and 8 reports queued per worker held 2,000,000 SYNs at 720 MiB on 4
+/// threads (334 MiB with this bound and [`REPORTS_QUEUED`]). `large.pcap` ends ~90 a batch per
+/// worker, so it still reports every 8 batches.
+const ENDED_PER_REPORT: usize = 1024;
+
+/// Reports queued per worker: when the merger falls behind (it shares the cores with the
+/// workers and the reader, and writes the spill), the workers wait rather than queue records.
+const REPORTS_QUEUED: usize = 2;
 
 /// Where an entry's payload lies: `block` indexes the batch's shared blocks, or is
 /// [`IN_ARENA`] for payloads built outside the capture's blocks (IP reassembly).
@@ -216,13 +228,16 @@ fn offset_in(block: &[u8], part: &[u8]) -> Option<usize> {
     (start + part.len() <= block.len()).then_some(start)
 }
 
-/// What a worker reports for one batch (or, last, for the end of the capture).
+/// What a worker reports for consecutive batches (and, last, for the end of the capture).
 struct WorkerReport<T> {
     /// Packets that opened this worker's connections, in its local index order.
     opened: Vec<u64>,
     /// Ended connections: (packet at which they ended, u64::MAX at capture end; local index;
     /// prepared record when reported).
     ended: Vec<(u64, u64, Option<T>)>,
+    /// Per batch covered, in order (the end of the capture last): the lengths of `opened` and
+    /// `ended` after it.
+    marks: Vec<(usize, usize)>,
 }
 
 impl<T> Default for WorkerReport<T> {
@@ -230,7 +245,15 @@ impl<T> Default for WorkerReport<T> {
         WorkerReport {
             opened: Vec::new(),
             ended: Vec::new(),
+            marks: Vec::new(),
         }
+    }
+}
+
+impl<T> WorkerReport<T> {
+    /// Closes the part of the report that covers one batch.
+    fn mark(&mut self) {
+        self.marks.push((self.opened.len(), self.ended.len()));
     }
 }
 
@@ -255,7 +278,7 @@ pub(super) fn run<T: Indexed + Send>(
         let mut workers = Vec::with_capacity(shards);
         for me in 0..shards {
             let (btx, brx) = sync_channel::<Arc<Batch>>(QUEUE);
-            let (rtx, rrx) = sync_channel::<WorkerReport<T>>(QUEUE);
+            let (rtx, rrx) = sync_channel::<WorkerReport<T>>(REPORTS_QUEUED);
             batch_txs.push(btx);
             report_rxs.push(rrx);
             let slot = key_slot(&keylog, with_slot);
@@ -517,59 +540,66 @@ fn worker<T>(
         }
         add_secrets_before(usize::MAX);
         report.opened.extend(table.take_opened());
+        report.mark();
         batches_in_report += 1;
-        if batches_in_report == BATCHES_PER_REPORT {
+        if batches_in_report == BATCHES_PER_REPORT || report.ended.len() >= ENDED_PER_REPORT {
             batches_in_report = 0;
             if reports.send(std::mem::take(&mut report)).is_err() {
                 return builder.seen;
             }
         }
     }
-    // The last report: the batches not reported yet (every worker has as many, so the rounds
-    // the merger pairs stay aligned), then what the end of the capture closes (nothing opens
-    // there).
+    // The last report: the batches not reported yet, then what the end of the capture closes
+    // (nothing opens there).
     table.finish(&mut |f| {
         let (index, prepared) = builder.push(f, prepare);
         report.ended.push((u64::MAX, index, prepared));
     });
+    report.mark();
     let _ = reports.send(report);
     builder.seen
 }
 
-/// The merger: one report per worker per round of batches, connections numbered by opening
-/// packet.
+/// The merger: the workers' reports paired batch by batch (every worker covers every batch,
+/// then the end of the capture), connections numbered by opening packet.
 fn merge<T: Indexed>(reports: &[Receiver<WorkerReport<T>>], sink: &mut dyn FnMut(u64, Option<T>)) {
     let shards = reports.len();
     let mut next_index = 0u64;
     // Per worker: its next local index, and global indexes of its connections still open.
     let mut next_local = vec![0u64; shards];
     let mut global: Vec<crate::FastMap<u64, u64>> = vec![Default::default(); shards];
-    let mut round: Vec<WorkerReport<T>> = Vec::with_capacity(shards);
+    let mut readers: Vec<ReportReader<T>> = (0..shards).map(|_| ReportReader::default()).collect();
+    // Per worker, this batch's opened packets (a range of its report's) and ended connections.
+    let mut opened: Vec<std::ops::Range<usize>> = vec![0..0; shards];
+    let mut ended_here = vec![0usize; shards];
     let mut ended: Vec<(u64, u64, Option<T>)> = Vec::new();
     loop {
-        round.clear();
-        for rx in reports {
-            match rx.recv() {
-                Ok(r) => round.push(r),
-                // Every worker sends one report per `BATCHES_PER_REPORT` batches, then its last
-                // one, and hangs up.
-                Err(_) => return,
+        for (w, (reader, rx)) in readers.iter_mut().zip(reports).enumerate() {
+            if !reader.has_part() {
+                match rx.recv() {
+                    Ok(r) => reader.start(r),
+                    // Every worker reports every batch and the end, then hangs up.
+                    Err(_) => return,
+                }
             }
+            (opened[w], ended_here[w]) = reader.next_part();
         }
-        // Number this round's new connections in opening-packet order across workers.
-        let mut heads = vec![0usize; shards];
+        // Number this batch's new connections in opening-packet order across workers.
         loop {
             let next = (0..shards)
-                .filter_map(|w| round[w].opened.get(heads[w]).map(|&p| (p, w)))
+                .filter_map(|w| {
+                    let r = &opened[w];
+                    (r.start < r.end).then(|| (readers[w].opened[r.start], w))
+                })
                 .min();
             let Some((_, w)) = next else { break };
-            heads[w] += 1;
+            opened[w].start += 1;
             global[w].insert(next_local[w], next_index);
             next_local[w] += 1;
             next_index += 1;
         }
-        for (w, r) in round.iter_mut().enumerate() {
-            for (packet, local, built) in r.ended.drain(..) {
+        for (w, reader) in readers.iter_mut().enumerate() {
+            for (packet, local, built) in reader.ended.by_ref().take(ended_here[w]) {
                 // Every connection was opened (and numbered) no later than it ended.
                 let index = global[w].remove(&local).unwrap_or(u64::MAX);
                 ended.push((packet, index, built));
@@ -582,5 +612,45 @@ fn merge<T: Indexed>(reports: &[Receiver<WorkerReport<T>>], sink: &mut dyn FnMut
             }
             sink(index, built);
         }
+    }
+}
+
+/// One worker's report as the merger reads it, one batch's part at a time.
+struct ReportReader<T> {
+    opened: Vec<u64>,
+    ended: std::vec::IntoIter<(u64, u64, Option<T>)>,
+    marks: std::vec::IntoIter<(usize, usize)>,
+    /// Where the next part starts in `opened` and in the ended connections.
+    at: (usize, usize),
+}
+
+impl<T> Default for ReportReader<T> {
+    fn default() -> Self {
+        ReportReader {
+            opened: Vec::new(),
+            ended: Vec::new().into_iter(),
+            marks: Vec::new().into_iter(),
+            at: (0, 0),
+        }
+    }
+}
+
+impl<T> ReportReader<T> {
+    fn has_part(&self) -> bool {
+        self.marks.len() > 0
+    }
+
+    fn start(&mut self, r: WorkerReport<T>) {
+        self.opened = r.opened;
+        self.ended = r.ended.into_iter();
+        self.marks = r.marks.into_iter();
+        self.at = (0, 0);
+    }
+
+    /// The next batch's part: the range of `opened`, and how many ended connections.
+    fn next_part(&mut self) -> (std::ops::Range<usize>, usize) {
+        let (opened_end, ended_end) = self.marks.next().unwrap_or(self.at);
+        let (opened_at, ended_at) = std::mem::replace(&mut self.at, (opened_end, ended_end));
+        (opened_at..opened_end, ended_end.saturating_sub(ended_at))
     }
 }

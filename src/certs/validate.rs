@@ -339,17 +339,13 @@ struct ChainFacts {
 /// chains); they are then cleared and refilled.
 const CACHE_LIMIT: usize = 50_000;
 
-/// Bytes the chain cache holds before it is cleared and refilled, counted as three times the
-/// DER it keeps to confirm its hits (the facts decoded from a chain, names and all, are about
-/// twice its DER). Each worker has its own: 16 MiB holds some 1,300 chains of 4 KB, and kept
-/// the case of 1,500 distinct 245 KB certificates at 171-193 MiB on 2 threads (at 32 MiB, with
-/// the record builder's caches at 16 MiB: peaks up to 262 MiB).
-const CHAIN_CACHE_BYTES: usize = 16 << 20;
-
-/// Bytes of the hostname and OCSP caches before each is cleared and refilled: a name check
-/// keeps the leaf's names, and a certificate can carry thousands (1,500 certificates of 6,800
-/// names each held 600 MB by count alone).
-const SMALL_CACHE_BYTES: usize = 8 << 20;
+/// Bytes a validator's caches hold before each is cleared and refilled, unless
+/// [`Validator::with_cache_bytes`] says otherwise: half for chains, counted as three times the
+/// DER kept to confirm their hits (the facts decoded from a chain, names and all, are about
+/// twice its DER; 16 MiB holds some 1,300 chains of 4 KB), a quarter each for name checks and
+/// OCSP responses (a name check keeps the leaf's names, and a certificate can carry thousands:
+/// 1,500 certificates of 6,800 names each held 600 MB by count alone).
+const DEFAULT_CACHE_BYTES: usize = 32 << 20;
 
 /// Ordering analysis and the issuer walk (quadratic) look at this many certificates at most;
 /// real chains have fewer than ten, hostile ones may have thousands.
@@ -383,6 +379,8 @@ pub struct Validator {
     trust: Arc<Trust>,
     caches: Caches,
     stats: CacheStats,
+    /// What the caches hold at most (see [`DEFAULT_CACHE_BYTES`]).
+    cache_bytes: usize,
 }
 
 /// What a validator remembers between checks (all of it independent of the capture time).
@@ -519,6 +517,7 @@ impl Validator {
             trust,
             caches: Caches::default(),
             stats: CacheStats::default(),
+            cache_bytes: DEFAULT_CACHE_BYTES,
         }
     }
 
@@ -541,7 +540,28 @@ impl Validator {
             trust: Arc::clone(&self.trust),
             caches,
             stats: CacheStats::default(),
+            cache_bytes: DEFAULT_CACHE_BYTES,
         }
+    }
+
+    /// What a validator's caches hold at most unless told otherwise.
+    pub const DEFAULT_CACHE_BYTES: usize = DEFAULT_CACHE_BYTES;
+
+    /// The same validator with caches that hold `bytes` in all (each worker of a batch gets an
+    /// even part of the memory budget's share for caches).
+    pub fn with_cache_bytes(mut self, bytes: usize) -> Validator {
+        self.cache_bytes = bytes;
+        self
+    }
+
+    /// Bytes of the chain cache before it starts over.
+    fn chain_cache_bytes(&self) -> usize {
+        self.cache_bytes / 2
+    }
+
+    /// Bytes of the name-check cache, and of the OCSP cache, before each starts over.
+    fn small_cache_bytes(&self) -> usize {
+        self.cache_bytes / 4
     }
 
     /// Number of trust anchors loaded.
@@ -586,7 +606,7 @@ impl Validator {
                 let ders: Vec<Vec<u8>> = chain.iter().map(|c| c.as_ref().to_vec()).collect();
                 let bytes: usize = 3 * ders.iter().map(Vec::len).sum::<usize>();
                 if self.caches.chains.len() >= CACHE_LIMIT
-                    || self.caches.chains_bytes + bytes > CHAIN_CACHE_BYTES
+                    || self.caches.chains_bytes + bytes > self.chain_cache_bytes()
                 {
                     self.caches.chains.clear();
                     self.caches.chains_bytes = 0;
@@ -700,7 +720,7 @@ impl Validator {
         let parsed = Arc::new(parse_ocsp_response(der).map_err(|e| e.to_string()));
         let bytes = 2 * der.len();
         if self.caches.staples.len() >= CACHE_LIMIT
-            || self.caches.staples_bytes + bytes > SMALL_CACHE_BYTES
+            || self.caches.staples_bytes + bytes > self.small_cache_bytes()
         {
             self.caches.staples.clear();
             self.caches.staples_bytes = 0;
@@ -736,7 +756,7 @@ impl Validator {
     }
 
     /// Caches a name check, starting the cache over past [`CACHE_LIMIT`] entries or
-    /// [`SMALL_CACHE_BYTES`].
+    /// [`Validator::small_cache_bytes`].
     fn remember_hostname(&mut self, key: ([u8; 32], String), result: HostnameCheck) {
         let bytes = std::mem::size_of::<HostnameCheck>()
             + key.1.len()
@@ -747,7 +767,7 @@ impl Validator {
                 .map(|n| n.len() + std::mem::size_of::<String>())
                 .sum::<usize>();
         if self.caches.hostnames.len() >= CACHE_LIMIT
-            || self.caches.hostnames_bytes + bytes > SMALL_CACHE_BYTES
+            || self.caches.hostnames_bytes + bytes > self.small_cache_bytes()
         {
             self.caches.hostnames.clear();
             self.caches.hostnames_bytes = 0;
@@ -1414,7 +1434,7 @@ mod tests {
             let name = format!("n{i:03}.test");
             validator.remember_hostname((fp, name.clone()), check(&name));
             most = most.max(validator.caches.hostnames.len());
-            assert!(validator.caches.hostnames_bytes <= SMALL_CACHE_BYTES);
+            assert!(validator.caches.hostnames_bytes <= validator.small_cache_bytes());
         }
         // 1000 names of 18 bytes (+ 24 for each String), the 8-byte name twice and the
         // 56-byte check: 42,072 bytes a check, 199 of them in 8 MiB.

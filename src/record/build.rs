@@ -20,10 +20,10 @@ type CachedChain = (Vec<Vec<u8>>, Arc<[CertInfo]>);
 /// certificates must not grow it without limit.
 const MAX_CACHED: usize = 1024;
 
-/// Bytes per certificate cache before it starts over, counted as twice the DER kept (the DER
-/// and display fields about as large): 1024 certificates of 250 KB would be half a GiB. Each
-/// worker has two (see the validator's `CHAIN_CACHE_BYTES` for what the sizes measured).
-const MAX_CACHED_BYTES: usize = 8 << 20;
+/// Bytes of the two certificate caches before each starts over (half each), unless
+/// [`RecordBuilder::with_cache_bytes`] says otherwise, counted as twice the DER kept (the DER
+/// and display fields about as large): 1024 certificates of 250 KB would be half a GiB.
+pub const DEFAULT_CACHE_BYTES: usize = 16 << 20;
 
 /// Builds the records of one capture's connections.
 #[derive(Debug)]
@@ -34,9 +34,11 @@ pub struct RecordBuilder {
     /// them.
     certs: crate::FastMap<u64, (Vec<u8>, CertInfo)>,
     chains: crate::FastMap<u64, CachedChain>,
-    /// Bytes counted into `certs` and `chains` (see [`MAX_CACHED_BYTES`]).
+    /// Bytes counted into `certs` and `chains` (see [`DEFAULT_CACHE_BYTES`]).
     certs_bytes: usize,
     chains_bytes: usize,
+    /// What `certs` and `chains` hold at most, each.
+    max_cached_bytes: usize,
     fingerprints: crate::tls::fingerprint::FingerprintCache,
 }
 
@@ -49,8 +51,15 @@ impl RecordBuilder {
             chains: Default::default(),
             certs_bytes: 0,
             chains_bytes: 0,
+            max_cached_bytes: DEFAULT_CACHE_BYTES / 2,
             fingerprints: Default::default(),
         }
+    }
+
+    /// The same builder with certificate caches that hold `bytes` in all.
+    pub fn with_cache_bytes(mut self, bytes: usize) -> Self {
+        self.max_cached_bytes = bytes / 2;
+        self
     }
 
     /// Display fields of a chain, shared with earlier connections that sent the same one.
@@ -63,7 +72,7 @@ impl RecordBuilder {
         }
         let infos: Arc<[CertInfo]> = certs.iter().map(|der| self.cert_info(der)).collect();
         let bytes = 2 * certs.iter().map(Vec::len).sum::<usize>();
-        if self.chains.len() >= MAX_CACHED || self.chains_bytes + bytes > MAX_CACHED_BYTES {
+        if self.chains.len() >= MAX_CACHED || self.chains_bytes + bytes > self.max_cached_bytes {
             self.chains.clear();
             self.chains_bytes = 0;
         }
@@ -84,7 +93,7 @@ impl RecordBuilder {
             ..Default::default()
         });
         let bytes = 2 * der.len();
-        if self.certs.len() >= MAX_CACHED || self.certs_bytes + bytes > MAX_CACHED_BYTES {
+        if self.certs.len() >= MAX_CACHED || self.certs_bytes + bytes > self.max_cached_bytes {
             self.certs.clear();
             self.certs_bytes = 0;
         }
