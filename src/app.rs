@@ -61,6 +61,9 @@ pub struct Options {
     /// Segments per batch the reader hands to sharded workers (0: the default, 4096). Tests
     /// set a few, so that small captures cross many batch and report boundaries.
     pub batch_segments: usize,
+    /// Ended connections past which a sharded worker reports to the merger before its usual
+    /// 8 batches (0: the default, 1,024). Tests set 1, so that workers report unevenly.
+    pub ended_per_report: usize,
     /// Memory budget of a whole batch (`--max-memory`): [`run_batch`] gives the flow tables
     /// that run at once [`TABLE_SHARE`] of it, split evenly. None: each table keeps
     /// `flow.max_memory`.

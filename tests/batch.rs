@@ -118,7 +118,8 @@ fn batch_agrees_with_single_file_analysis() {
 /// A single capture split over several threads (forced, samples are small) gives the same
 /// batch as one thread: records with cross-connection findings, statistics, spill counts.
 /// Batches of a few segments make these small captures cross many batch boundaries, and
-/// reports to the merger that each cover several batches.
+/// reports to the merger that each cover several batches; reporting past 1 ended connection
+/// makes the workers report after different batches, which the merger pairs batch by batch.
 #[test]
 fn one_capture_split_over_threads_gives_the_same_batch() {
     for name in [
@@ -127,13 +128,14 @@ fn one_capture_split_over_threads_gives_the_same_batch() {
         "tls13-http-401-200.pcap",
     ] {
         let file = common::sample(name);
-        let run = |threads: usize, batch_segments: usize| {
+        let run = |threads: usize, batch_segments: usize, ended_per_report: usize| {
             let batch = app::run_batch(
                 std::slice::from_ref(&file),
                 &BatchOptions {
                     analysis: Options {
                         auto_keylog: true,
                         batch_segments,
+                        ended_per_report,
                         ..Options::default()
                     },
                     threads: Some(threads),
@@ -150,14 +152,16 @@ fn one_capture_split_over_threads_gives_the_same_batch() {
                 f.findings,
             )
         };
-        let one = run(1, 0);
+        let one = run(1, 0, 0);
         assert!(!one.0.is_empty(), "{name}: no records");
         for threads in [2, 3] {
             for batch_segments in [0, 1, 3, 7] {
-                assert!(
-                    run(threads, batch_segments) == one,
-                    "{name}: {threads} threads, batches of {batch_segments} segments differ from 1"
-                );
+                for ended_per_report in [0, 1] {
+                    assert!(
+                        run(threads, batch_segments, ended_per_report) == one,
+                        "{name}: {threads} threads, batches of {batch_segments} segments, reports past {ended_per_report} ended differ from 1"
+                    );
+                }
             }
         }
     }

@@ -477,6 +477,10 @@ fn worker<T>(
     let me = me as u32;
     let mut report = WorkerReport::default();
     let mut batches_in_report = 0;
+    let ended_per_report = match opts.ended_per_report {
+        0 => ENDED_PER_REPORT,
+        n => n,
+    };
     for batch in batches {
         let mut secrets = batch.secrets.iter().peekable();
         let mut add_secrets_before = |i: usize| {
@@ -542,7 +546,7 @@ fn worker<T>(
         report.opened.extend(table.take_opened());
         report.mark();
         batches_in_report += 1;
-        if batches_in_report == BATCHES_PER_REPORT || report.ended.len() >= ENDED_PER_REPORT {
+        if batches_in_report == BATCHES_PER_REPORT || report.ended.len() >= ended_per_report {
             batches_in_report = 0;
             if reports.send(std::mem::take(&mut report)).is_err() {
                 return builder.seen;
