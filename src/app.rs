@@ -102,6 +102,16 @@ pub const CACHE_SHARE: usize = 3;
 pub const DEFAULT_CACHE_MEMORY: usize =
     Validator::DEFAULT_CACHE_BYTES + crate::record::build::DEFAULT_CACHE_BYTES;
 
+/// What one of `tables` flow tables that run at once may hold of a `--max-memory` budget,
+/// and what its worker's certificate caches may: an even part of [`TABLE_SHARE`] and of
+/// [`CACHE_SHARE`].
+pub fn budget_parts(budget: usize, tables: usize) -> (usize, usize) {
+    let tables = tables.max(1);
+    let table = budget / 16 * TABLE_SHARE / tables;
+    let caches = (budget / 16 * CACHE_SHARE / tables).clamp(1, DEFAULT_CACHE_MEMORY);
+    (table, caches)
+}
+
 /// Trust anchors shared between worker threads; each worker validates with its own
 /// [`Validator::for_worker`] (no lock).
 pub type SharedValidator = Arc<Validator>;
@@ -1261,9 +1271,9 @@ pub fn run_expanded(inputs: Inputs, opts: &BatchOptions) -> Batch {
                 if let Some(budget) = opts.analysis.max_memory {
                     // Every table that can run at once gets an even share.
                     let tables = threads.min(files.len()).max(1) * analysis.shards.max(1);
-                    analysis.to_mut().flow.max_memory = budget / 16 * TABLE_SHARE / tables;
-                    analysis.to_mut().cache_memory =
-                        (budget / 16 * CACHE_SHARE / tables).clamp(1, DEFAULT_CACHE_MEMORY);
+                    let analysis = analysis.to_mut();
+                    (analysis.flow.max_memory, analysis.cache_memory) =
+                        budget_parts(budget, tables);
                 }
                 let r = stream_file(p, i, &analysis);
                 if let Some(bar) = &bar {

@@ -711,6 +711,8 @@ fn options(common: &CommonArgs, env: Option<&Environment>) -> Result<Options, St
         .as_ref()
         .or(env.hmac_secrets.as_ref());
     let hmac_secrets = std::sync::Arc::new(load_hmac_secrets(common, hmac_file)?);
+    // One table (`explain`); a batch splits the shares between the tables it runs at once.
+    let (table_memory, cache_memory) = app::budget_parts(common.max_memory, 1);
     Ok(Options {
         hmac_secrets,
         validator: Some(validator),
@@ -719,11 +721,9 @@ fn options(common: &CommonArgs, env: Option<&Environment>) -> Result<Options, St
         auto_keylog: !common.env.no_auto_keylog,
         no_mmap: common.no_mmap,
         max_memory: Some(common.max_memory),
-        cache_memory: (common.max_memory / 16 * app::CACHE_SHARE)
-            .clamp(1, app::DEFAULT_CACHE_MEMORY),
-        // One table (`explain`); a batch splits the share between the tables it runs at once.
+        cache_memory,
         flow: crate::flow::FlowConfig {
-            max_memory: common.max_memory / 16 * app::TABLE_SHARE,
+            max_memory: table_memory,
             ..Default::default()
         },
         continuous: common.continuous,
