@@ -287,14 +287,15 @@ http {
 
   # sni-gated-client-auth (8412): the default server (no SNI / unknown name) never asks for a
   # client certificate; only the api.tlscap.test server does. The API answers 401 without one.
+  # concurrent-clients (8495): the same two servers, reached by overlapping connections.
   server {
-    listen 127.0.0.1:8412 ssl default_server;
+    listen 127.0.0.1:8412 ssl default_server; listen 127.0.0.1:8495 ssl default_server;
     server_name _;
     ssl_protocols TLSv1.2;
     location / { return 401 "client certificate required\n"; }
   }
   server {
-    listen 127.0.0.1:8412 ssl;
+    listen 127.0.0.1:8412 ssl; listen 127.0.0.1:8495 ssl;
     server_name api.tlscap.test;
     ssl_protocols TLSv1.2;
     ssl_verify_client optional;
@@ -552,6 +553,28 @@ sc_sni_gated_client_auth() {
   CURL --cacert "$R" --cert "$PKI/client.pem" --key "$PKI/client.key" \
     --resolve api.tlscap.test:8412:127.0.0.1 https://api.tlscap.test:8412/
   CURL -k --cert "$PKI/client.pem" --key "$PKI/client.key" https://127.0.0.1:8412/
+  finish
+}
+sc_concurrent_clients() {
+  begin concurrent-clients 8495 "sni-gated-client-auth's nginx, with 8 openssl s_client connections open at once: each starts 0.15 s after the previous one and sends its request 1.5 s after its start, so every handshake, request and answer interleaves with the others' packets. Even connections send SNI and the client cert -> CertificateRequest, HTTP 200; odd ones send no SNI (-noservername) with the same cert configured -> default server, no CertificateRequest, HTTP 401."
+  listening 8495
+  local i sni cpids=()
+  for i in 0 1 2 3 4 5 6 7; do
+    if [ $((i % 2)) = 0 ]; then
+      sni=(-servername api.tlscap.test)
+      expect "status.$i" ok; expect "findings.$i" ""
+    else
+      sni=(-noservername)
+      expect "status.$i" ok; expect "findings.$i" "missing-sni sni-gated-client-auth client-cert-not-requested"
+    fi
+    meta client "(sleep 1.5; printf '$GET') | $(shq openssl s_client -connect 127.0.0.1:8495 -keylogfile "$S/$CUR.keys" -ign_eof -tls1_2 "${sni[@]}" -cert "$PKI/client.pem" -key "$PKI/client.key" -CAfile "$R")"
+    ( (sleep 1.5; printf '%b' "$GET") | timeout 10 "${NX[@]}" openssl s_client -connect 127.0.0.1:8495 \
+        -keylogfile "$S/$CUR.keys" -ign_eof -tls1_2 "${sni[@]}" -cert "$PKI/client.pem" -key "$PKI/client.key" \
+        -CAfile "$R" >> "$RUN/$CUR.client.log" 2>&1 || true ) &
+    cpids+=($!)
+    sleep 0.15
+  done
+  wait "${cpids[@]}"
   finish
 }
 sc_tcp_connect_timeout() {
@@ -1163,7 +1186,7 @@ sc_no_common_sigalg() {
 
 ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mtls-no-cert
      tls13-mtls-cert-sent tls13-mtls-no-cert tls12-chain-intermediate tls12-leaf-only
-     tls12-alert-unknown-ca ipv6-tls13 sni-gated-client-auth
+     tls12-alert-unknown-ca ipv6-tls13 sni-gated-client-auth concurrent-clients
      tcp-connect-timeout tcp-refused tcp-reset-midway tcp-reset-after-handshake handshake-stalled read-timeout not-tls
      cert-expired cert-not-yet-valid cert-wrong-host cert-self-signed cert-weak-signature-sha1
      cert-weak-key-rsa1024 chain-untrusted chain-order cert-revoked-ocsp cert-revoked-crl
