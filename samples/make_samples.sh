@@ -558,7 +558,7 @@ sc_sni_gated_client_auth() {
 sc_concurrent_clients() {
   begin concurrent-clients 8495 "sni-gated-client-auth's nginx, with 8 openssl s_client connections open at once: each starts 0.15 s after the previous one and sends its request 1.5 s after its start, so every handshake, request and answer interleaves with the others' packets. Even connections send SNI and the client cert -> CertificateRequest, HTTP 200; odd ones send no SNI (-noservername) with the same cert configured -> default server, no CertificateRequest, HTTP 401."
   listening 8495
-  local i sni cpids=()
+  local i sni cmd cpids=()
   for i in 0 1 2 3 4 5 6 7; do
     if [ $((i % 2)) = 0 ]; then
       sni=(-servername api.tlscap.test)
@@ -567,10 +567,10 @@ sc_concurrent_clients() {
       sni=(-noservername)
       expect "status.$i" ok; expect "findings.$i" "missing-sni sni-gated-client-auth client-cert-not-requested"
     fi
-    meta client "(sleep 1.5; printf '$GET') | $(shq openssl s_client -connect 127.0.0.1:8495 -keylogfile "$S/$CUR.keys" -ign_eof -tls1_2 "${sni[@]}" -cert "$PKI/client.pem" -key "$PKI/client.key" -CAfile "$R")"
-    ( (sleep 1.5; printf '%b' "$GET") | timeout 10 "${NX[@]}" openssl s_client -connect 127.0.0.1:8495 \
-        -keylogfile "$S/$CUR.keys" -ign_eof -tls1_2 "${sni[@]}" -cert "$PKI/client.pem" -key "$PKI/client.key" \
-        -CAfile "$R" >> "$RUN/$CUR.client.log" 2>&1 || true ) &
+    cmd=(openssl s_client -connect 127.0.0.1:8495 -keylogfile "$S/$CUR.keys" -ign_eof -tls1_2 "${sni[@]}"
+         -cert "$PKI/client.pem" -key "$PKI/client.key" -CAfile "$R")
+    meta client "(sleep 1.5; printf '$GET') | $(shq "${cmd[@]}")"
+    ( (sleep 1.5; printf '%b' "$GET") | timeout 10 "${NX[@]}" "${cmd[@]}" >> "$RUN/$CUR.client.log" 2>&1 || true ) &
     cpids+=($!)
     sleep 0.15
   done
