@@ -86,15 +86,16 @@ pub const DEFAULT_MAX_MEMORY: usize = 512 << 20;
 /// The flow tables' share of `--max-memory`, in sixteenths: the rest is for what the budget does
 /// not count exactly (certificate and validation caches, the in-memory spill, records waiting
 /// to be put in order, I/O buffers, allocator slack). On 2 threads that rest measured up to
-/// 70 MiB beside tables at their full share: at 6/16 the 200,000 half-open connections case
-/// peaked at 233-262 MiB over 12 runs, at 5/16 at 202-223 MiB.
+/// 70 MiB beside tables at their full share, so at 6/16 the half-open connections case went
+/// over its 256 MiB budget on some runs (BENCHMARKS.md, hostile captures, has the peaks).
 pub const TABLE_SHARE: usize = 5;
 
 /// The certificate caches' share of `--max-memory`, in sixteenths, split evenly between the
 /// workers that run at once (each has its own validator and record builder, whose caches start
 /// over past their part, at most [`DEFAULT_CACHE_MEMORY`]): 48 MiB a worker on 2 threads by
-/// default, 12 MiB on 8. With a fixed 48 MiB a worker, the case of 1,500 distinct 245 KB
-/// certificates peaked at 257 MiB on 4 threads and 429 MiB on 8; with the share, 184 and 202.
+/// default, 12 MiB on 8. With a fixed 48 MiB a worker, memory grew with the thread count:
+/// the case of 1,500 distinct 245 KB certificates peaked at 429 MiB on 8 threads (BENCHMARKS.md,
+/// hostile captures, has the peaks with the share).
 pub const CACHE_SHARE: usize = 3;
 
 /// One worker's certificate caches when no budget splits them ([`Options::cache_memory`] 0):
