@@ -498,3 +498,54 @@ fn a_certificate_expiring_within_30_days_is_a_warning() {
          clients will reject it from then on."
     );
 }
+
+/// A RST once a TLS alert had closed the session is how browsers and many clients end a
+/// connection: `info`, with the alert's packet. pgsql-upgrade-tls #0: the server's encrypted
+/// alert (14), the client's (15), the client's RST (16); waze.pcap #12: the server's response
+/// and encrypted alert in one segment (245), the client's RST (246). zattoo.pcap #0 has no
+/// alert before the client's RST (10): still a warning.
+#[test]
+fn a_reset_after_the_tls_session_closed_is_info() {
+    use tlscap::record::Outcome;
+    let Some(corpus) = common::corpus("a_reset_after_the_tls_session_closed_is_info") else {
+        return;
+    };
+    let closed = |rel: &str, index: u64, alert: u64, rst: u64, at: &str| {
+        let v = verdict(&corpus, rel, index);
+        assert_eq!((v.0, v.1), (Outcome::Ok, None), "{rel} #{index}");
+        let reset: Vec<_> = v.2.iter().filter(|f| f.0 == "tcp-reset").collect();
+        assert_eq!(reset.len(), 1, "{rel} #{index}");
+        assert_eq!(reset[0].1, "info");
+        assert_eq!(
+            reset[0].2,
+            format!("The client reset the connection after the server's encrypted alert in packet {alert} (after application data both ways: a close_notify, though encryption hides the code) had closed the TLS session: an abortive close, common for browsers and HTTP clients, not a failure.")
+        );
+        assert_eq!(
+            reset[0].3,
+            format!("RST from the client in packet {rst} at +{at} s.")
+        );
+    };
+    closed(
+        "suricata-verify/tests/pgsql/pgsql-upgrade-tls/input.pcap",
+        0,
+        14,
+        16,
+        "0.013",
+    );
+    closed(
+        "nDPI/tests/cfgs/default/pcap/waze.pcap",
+        12,
+        245,
+        246,
+        "1.287",
+    );
+    let v = verdict(&corpus, "nDPI/tests/cfgs/default/pcap/zattoo.pcap", 0);
+    let reset: Vec<_> = v.2.iter().filter(|f| f.0 == "tcp-reset").collect();
+    assert_eq!(
+        (reset[0].1, reset[0].2.as_str()),
+        (
+            "warning",
+            "The client reset the connection after the TLS handshake (socket closed)."
+        )
+    );
+}

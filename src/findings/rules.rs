@@ -5,7 +5,7 @@ use super::{alerts, finding, Finding, FindingKind, Severity};
 use crate::flow::{Direction, Side, TcpSummary};
 use crate::record::ConnectionRecord;
 use crate::text::Digits;
-use crate::tls::HandshakeSummary;
+use crate::tls::{AlertMsg, HandshakeSummary};
 use std::net::{IpAddr, SocketAddr};
 
 /// A server named on the command line: `ip`, `ip:port`, or an SNI glob (`*.example.com`).
@@ -284,7 +284,12 @@ fn tcp_rules(
             let unanswered = side == Side::Server
                 && last_real_data(tcp, Direction::ToServer)
                     .is_some_and(|req| req.packet < rst.packet && !answered(r, hs, tcp, req));
-            let severity = if stage == "after the TLS handshake" && !unanswered {
+            let closing_alert = (stage == "after the TLS handshake" && !unanswered)
+                .then(|| session_closing_alert(hs, rst.packet))
+                .flatten();
+            let severity = if closing_alert.is_some() {
+                Severity::Info
+            } else if stage == "after the TLS handshake" && !unanswered {
                 Severity::Warning
             } else {
                 Severity::Error
@@ -298,29 +303,80 @@ fn tcp_rules(
                 .alerts
                 .iter()
                 .find(|a| a.from == side && a.meta.packet <= rst.packet && !a.encrypted);
-            let why = match after_alert {
-                Some(a) => format!(
-                    " right after its {} alert",
-                    crate::tls::names::alert_name(a.description)
-                ),
-                None => String::new(),
-            };
-            out.push(finding(
-                FindingKind::TcpReset,
-                severity,
-                ["The ", who, " reset the connection ", stage, &why, " (socket closed)."].concat(),
-                format!("RST from the {who} in packet {} at +{:.3} s.", rst.packet, rst.ts.seconds_since(tcp.first.ts)),
-            )
-.with_fix(if side == Side::Server {
-                    "Server: check its logs around this time (crash, connection limit, a TLS or proxy layer rejecting the client); network: look for a load balancer or IPS sending resets."
+            let evidence = format!(
+                "RST from the {who} in packet {} at +{:.3} s.",
+                rst.packet,
+                rst.ts.seconds_since(tcp.first.ts)
+            );
+            if let Some(a) = closing_alert {
+                let closer = if a.from == side {
+                    "its".to_string()
                 } else {
-                    "Client: check why the application aborted the connection (timeout, certificate rejection, cancelled request)."
-                }));
+                    format!("the {}'s", side_name(a.from))
+                };
+                let alert = if a.encrypted {
+                    format!("{closer} encrypted alert in packet {} (after application data both ways: a close_notify, though encryption hides the code)", a.meta.packet)
+                } else {
+                    format!("{closer} close_notify in packet {}", a.meta.packet)
+                };
+                out.push(finding(
+                    FindingKind::TcpReset,
+                    severity,
+                    format!("The {who} reset the connection after {alert} had closed the TLS session: an abortive close, common for browsers and HTTP clients, not a failure."),
+                    evidence,
+                ));
+            } else {
+                let why = match after_alert {
+                    Some(a) => format!(
+                        " right after its {} alert",
+                        crate::tls::names::alert_name(a.description)
+                    ),
+                    None => String::new(),
+                };
+                out.push(
+                    finding(
+                        FindingKind::TcpReset,
+                        severity,
+                        ["The ", who, " reset the connection ", stage, &why, " (socket closed)."].concat(),
+                        evidence,
+                    )
+                    .with_fix(if side == Side::Server {
+                        "Server: check its logs around this time (crash, connection limit, a TLS or proxy layer rejecting the client); network: look for a load balancer or IPS sending resets."
+                    } else {
+                        "Client: check why the application aborted the connection (timeout, certificate rejection, cancelled request)."
+                    }),
+                );
+            }
         }
     }
     if let Some(f) = read_timeout(r, hs, tcp, cfg) {
         out.push(f);
     }
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Client => "client",
+        Side::Server => "server",
+    }
+}
+
+/// The alert that closed the TLS session before a reset in packet `rst`, if one did: a
+/// close_notify either side sent in the clear or decrypted, or an encrypted alert (TLS ≤ 1.2
+/// shows the record type) once application data had gone both ways. A fatal alert that late
+/// would be rare and would not undo the exchange; its code is hidden either way, so the
+/// finding's message says so.
+fn session_closing_alert(hs: &HandshakeSummary, rst: u64) -> Option<&AlertMsg> {
+    const CLOSE_NOTIFY: u8 = 0;
+    let data_both_ways = hs.application_data_records.iter().all(|&n| n > 0);
+    hs.alerts.iter().find(|a| {
+        a.meta.packet <= rst
+            && if a.encrypted {
+                data_both_ways
+            } else {
+                a.description == CLOSE_NOTIFY
+            }
+    })
 }
 
 /// `one-sided-capture`: the capture holds one direction only, so the other side's silence
