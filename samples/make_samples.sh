@@ -609,6 +609,13 @@ sc_tcp_reset_after_handshake() {
   CURL --cacert "$R" --resolve api.tlscap.test:8419:127.0.0.1 https://api.tlscap.test:8419/
   finish
 }
+sc_tcp_reset_after_close_notify() {
+  begin tcp-reset-after-close-notify 8496 "TLS 1.3 (python ssl client -> python ssl server, key log): GET answered 200; the client sends close_notify and closes with SO_LINGER 0 (RST right after it), as many HTTP clients end a connection they are done with. Healthy: the reset is info with the key log (a warning without: the close_notify is encrypted)."
+  expect status.0 ok; expect findings.0 "tcp-reset"
+  srv python3 "$S/tools/tcpserver.py" answer-then-wait 127.0.0.1 8496 "$PKI/server-fullchain.pem" "$PKI/server.key"
+  cli 10 python3 "$S/tools/abortiveclient.py" 127.0.0.1 8496 api.tlscap.test "$R" "$S/$CUR.keys"
+  finish
+}
 sc_handshake_stalled() {
   begin handshake-stalled 8416 "TCP accepted, the server never answers the ClientHello; the client (openssl s_client under timeout 6) gives up after 6 s and closes with FIN."
   expect status.0 stalled; expect findings.0 "handshake-stalled"
@@ -1187,7 +1194,7 @@ sc_no_common_sigalg() {
 ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mtls-no-cert
      tls13-mtls-cert-sent tls13-mtls-no-cert tls12-chain-intermediate tls12-leaf-only
      tls12-alert-unknown-ca ipv6-tls13 sni-gated-client-auth concurrent-clients
-     tcp-connect-timeout tcp-refused tcp-reset-midway tcp-reset-after-handshake handshake-stalled read-timeout not-tls
+     tcp-connect-timeout tcp-refused tcp-reset-midway tcp-reset-after-handshake tcp-reset-after-close-notify handshake-stalled read-timeout not-tls
      cert-expired cert-not-yet-valid cert-wrong-host cert-self-signed cert-weak-signature-sha1
      cert-weak-key-rsa1024 chain-untrusted chain-order cert-revoked-ocsp cert-revoked-crl
      obsolete-tls10 weak-cipher-null tls13-hello-retry tls12-resumption tls13-http-401-200

@@ -377,3 +377,51 @@ fn cleartext_http_with_a_signature_in_the_query() {
         ]
     );
 }
+
+/// tcp-reset-after-close-notify: the client reads its 200, sends close_notify (packet 17) and
+/// closes with SO_LINGER 0 (RST, packet 18). With the key log the close_notify is seen and the
+/// reset is `info`; without it the alert is one more encrypted record and the reset stays a
+/// warning. Neither fails the connection.
+#[test]
+fn a_reset_after_the_clients_close_notify_is_info_with_the_key_log() {
+    use tlscap::record::Outcome;
+    let pcap = common::sample("tcp-reset-after-close-notify.pcap");
+    let keys = common::sample("tcp-reset-after-close-notify.keys");
+    let reset = |a: &FileAnalysis| {
+        assert_eq!(a.connections.len(), 1);
+        let r = &a.connections[0];
+        assert_eq!(r.outcome, Outcome::Ok);
+        let f: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.kind.id() == "tcp-reset")
+            .map(|f| (f.severity.as_str(), f.message.clone(), f.evidence.clone()))
+            .collect();
+        assert_eq!(f.len(), 1);
+        f[0].clone()
+    };
+    let with_keys = run(&pcap, Some(&keys), false);
+    assert_eq!(
+        alerts(&with_keys.connections[0]),
+        [("client".into(), "warning".into(), "close_notify".into(), 17)]
+    );
+    assert_eq!(with_keys.connections[0].http[0].status, Some(200));
+    assert_eq!(
+        reset(&with_keys),
+        (
+            "info",
+            "The client reset the connection after its close_notify in packet 17 had closed the TLS session: an abortive close, common for browsers and HTTP clients, not a failure.".to_string(),
+            "RST from the client in packet 18 at +0.120 s.".to_string()
+        )
+    );
+    let without = run(&pcap, None, false);
+    assert!(without.connections[0].alerts.is_empty());
+    assert_eq!(
+        reset(&without),
+        (
+            "warning",
+            "The client reset the connection after the TLS handshake (socket closed).".to_string(),
+            "RST from the client in packet 18 at +0.120 s.".to_string()
+        )
+    );
+}

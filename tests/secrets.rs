@@ -235,8 +235,8 @@ fn planted_values_are_where_the_meta_files_say() {
             assert!(!has(v), "{}: {v} is readable in the capture", p.file);
         }
     }
-    // 172 lines: 5 per TLS 1.3 connection, 1 per TLS 1.2 (or 1.0) one, over every key log.
-    assert_eq!(keylog_secrets().len(), 172);
+    // 177 lines: 5 per TLS 1.3 connection, 1 per TLS 1.2 (or 1.0) one, over every key log.
+    assert_eq!(keylog_secrets().len(), 177);
 }
 
 /// tlscap really read every planted exchange: the decrypted HTTP requests (paths redacted),

@@ -6,6 +6,8 @@ usage: tcpserver.py MODE ADDR PORT [CHAIN_PEM KEY_PEM]
   rst-after-request      complete a TLS handshake (python ssl = OpenSSL, CHAIN_PEM/KEY_PEM),
                          read the request, abort with RST instead of answering
   silent                 accept, read whatever comes, never answer (until killed, max 60 s)
+  answer-then-wait       complete a TLS handshake (as rst-after-request), read the request,
+                         answer 200 (HTTP/1.1, kept alive), then wait 3 s before reading again
 """
 import socket
 import ssl
@@ -57,6 +59,22 @@ def main():
                 tls.recv(65536)
                 # no close_notify: the TCP connection is aborted under the TLS session
                 tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                tls.close()
+            except (ssl.SSLError, OSError):
+                conn.close()
+        elif mode == "answer-then-wait":
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+            try:
+                tls = ctx.wrap_socket(conn, server_side=True)
+                tls.recv(65536)
+                body = b"hello from tlscap samples\n"
+                tls.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(body), body)
+                )
+                # whatever the client does next (close_notify, RST) lands while this waits
+                time.sleep(3)
                 tls.close()
             except (ssl.SSLError, OSError):
                 conn.close()
