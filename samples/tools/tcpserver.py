@@ -30,6 +30,15 @@ def read_record(conn):
     return data
 
 
+def tls_request(conn):
+    """Complete a TLS handshake (python ssl = OpenSSL, CHAIN_PEM/KEY_PEM) and read the request."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+    tls = ctx.wrap_socket(conn, server_side=True)
+    tls.recv(65536)
+    return tls
+
+
 def main():
     mode, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if addr not in ("127.0.0.1", "::1"):
@@ -51,30 +60,20 @@ def main():
             # linger on, timeout 0: close() sends RST instead of FIN
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
-        elif mode == "rst-after-request":
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+        elif mode in ("rst-after-request", "answer-then-wait"):
             try:
-                tls = ctx.wrap_socket(conn, server_side=True)
-                tls.recv(65536)
-                # no close_notify: the TCP connection is aborted under the TLS session
-                tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                tls.close()
-            except (ssl.SSLError, OSError):
-                conn.close()
-        elif mode == "answer-then-wait":
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(sys.argv[4], sys.argv[5])
-            try:
-                tls = ctx.wrap_socket(conn, server_side=True)
-                tls.recv(65536)
-                body = b"hello from tlscap samples\n"
-                tls.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
-                    % (len(body), body)
-                )
-                # whatever the client does next (close_notify, RST) lands while this waits
-                time.sleep(3)
+                tls = tls_request(conn)
+                if mode == "rst-after-request":
+                    # no close_notify: the TCP connection is aborted under the TLS session
+                    tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                else:
+                    body = b"hello from tlscap samples\n"
+                    tls.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
+                        % (len(body), body)
+                    )
+                    # whatever the client does next (close_notify, RST) lands while this waits
+                    time.sleep(3)
                 tls.close()
             except (ssl.SSLError, OSError):
                 conn.close()
