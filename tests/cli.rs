@@ -130,7 +130,7 @@ fn explain_prints_the_ladder_and_the_findings() {
         "      22   0.002237   →   ClientHello no SNI ALPN=h2,http/1.1",
         "      24   0.003036   ←   ServerHello TLS 1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
         "      25   0.003041   ←   ServerHelloDone",
-        "      30              →   HTTP GET / (auth none)",
+        "      30   0.004087   →   HTTP GET / (auth none)",
         "      31   0.004164   ←   HTTP 401",
         "  outcome: failed at http, cause sni-gated-client-auth",
         "[error] sni-gated-client-auth (cause):",
@@ -254,10 +254,13 @@ fn explain_json_is_the_ladder_as_events() {
         (kinds("tcp"), kinds("tls"), kinds("http"), kinds("data")),
         (4, 13, 2, 2)
     );
-    // The HTTP 401 of packet 31, in the table at 0.004164 s.
+    // The request in packet 30 and the HTTP 401 of packet 31, at tshark's tcp.time_relative.
     let http: Vec<&Value> = events.iter().filter(|e| e["kind"] == "http").collect();
+    assert_eq!(http[0]["packet"], 30);
+    assert_eq!(http[0]["time_s"], 0.004087);
     assert_eq!(http[1]["detail"], "HTTP 401");
     assert_eq!(http[1]["packet"], 31);
+    assert_eq!(http[1]["time_s"], 0.004164);
     assert_eq!(http[1]["direction"], "to-client");
 }
 

@@ -796,6 +796,14 @@ fn h2_direction(
 mod tests {
     use super::*;
 
+    /// Where a test's bytes came from: only the packet number matters here.
+    fn packet(packet: u64) -> crate::flow::SegmentMeta {
+        crate::flow::SegmentMeta {
+            packet,
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn query_values_are_redacted_and_classified() {
         let mut auth = Vec::new();
@@ -879,12 +887,12 @@ mod tests {
         // Hand-built HTTP/1.1 exchange: two requests, a chunked 401 and a 200.
         let client = AppData {
             bytes: b"GET /a?token=s HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer xyz\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(),
-            packets: vec![(0, 7)],
+            packets: vec![(0, packet(7))],
             truncated: false,
         };
         let server = AppData {
             bytes: b"HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
-            packets: vec![(0, 9)],
+            packets: vec![(0, packet(9))],
             truncated: false,
         };
         let ex = h1_exchanges(&client, &server, &HmacContext::default());
@@ -954,7 +962,7 @@ mod tests {
         ] {
             let client = AppData {
                 bytes,
-                packets: vec![(0, 4)],
+                packets: vec![(0, packet(4))],
                 truncated: false,
             };
             assert_eq!(
@@ -1013,7 +1021,7 @@ mod tests {
         c.extend(frame(0, 0, 5, body));
         let client = AppData {
             bytes: c,
-            packets: vec![(0, 1)],
+            packets: vec![(0, packet(1))],
             truncated: false,
         };
         let secrets = one_secret();
@@ -1036,14 +1044,14 @@ mod tests {
     fn garbage_does_not_panic() {
         let junk = AppData {
             bytes: (0..=255u8).cycle().take(5000).collect(),
-            packets: vec![(0, 1)],
+            packets: vec![(0, packet(1))],
             truncated: false,
         };
         let mut pre = H2_PREFACE.to_vec();
         pre.extend_from_slice(&junk.bytes);
         let h2 = AppData {
             bytes: pre,
-            packets: vec![(0, 1)],
+            packets: vec![(0, packet(1))],
             truncated: false,
         };
         let ctx = HmacContext::default();

@@ -47,8 +47,8 @@ pub struct LadderEvent<'a> {
     pub conn: u64,
     /// Packet number in the capture (1-based).
     pub packet: u64,
-    /// Seconds since the connection's first packet; null for an HTTP message in a packet
-    /// that carried no other step (its time is not kept).
+    /// Seconds since the connection's first packet; null only when the time is not known
+    /// (an HTTP message beyond the application bytes kept for the HTTP reader).
     pub time_s: Option<f64>,
     /// `to-server` or `to-client`.
     pub direction: &'static str,
@@ -273,8 +273,8 @@ pub fn write_ladder_json(
 /// The ladder's steps with the record's HTTP exchanges, in packet order.
 pub fn ladder(r: &ConnectionRecord, hs: &HandshakeSummary, tcp: &TcpSummary) -> Vec<Step> {
     let mut all = steps(hs, tcp);
-    // HTTP exchanges (decrypted or cleartext) at the packets that carried them; their time is
-    // the time of another step in the same packet, when there is one.
+    // HTTP exchanges (decrypted or cleartext) at the packets that carried them, at the time
+    // the application bytes kept for the HTTP reader give those packets.
     let mut http = Vec::new();
     for h in &r.http {
         let request = format!(
@@ -291,10 +291,9 @@ pub fn ladder(r: &ConnectionRecord, hs: &HandshakeSummary, tcp: &TcpSummary) -> 
         }
     }
     for (packet, dir, text) in http {
-        let rel_s = all
-            .iter()
-            .find(|s| s.packet == packet)
-            .map_or(f64::NAN, |s| s.rel_s);
+        let rel_s = hs.app_data[dir.idx()]
+            .time_of(packet)
+            .map_or(f64::NAN, |ts| ts.seconds_since(tcp.first.ts));
         all.push(Step {
             packet,
             rel_s,

@@ -35,8 +35,8 @@ pub struct Decryption {
 pub struct AppData {
     /// The bytes, in order (bounded).
     pub bytes: Vec<u8>,
-    /// `(offset in bytes, packet number)` where each record's data starts.
-    pub packets: Vec<(usize, u64)>,
+    /// `(offset in bytes, packet)` where each record's data starts.
+    pub packets: Vec<(usize, SegmentMeta)>,
     /// More data followed than was kept.
     pub truncated: bool,
 }
@@ -47,8 +47,16 @@ impl AppData {
         let i = self.packets.partition_point(|(o, _)| *o <= offset);
         i.checked_sub(1)
             .and_then(|i| self.packets.get(i))
-            .map(|p| p.1)
+            .map(|p| p.1.packet)
             .unwrap_or(0)
+    }
+
+    /// The capture time of `packet`, if it carried some of these bytes.
+    pub fn time_of(&self, packet: u64) -> Option<crate::time::Timestamp> {
+        self.packets
+            .iter()
+            .find(|(_, m)| m.packet == packet)
+            .map(|(_, m)| m.ts)
     }
 }
 

@@ -11,7 +11,7 @@ mod protect;
 
 use super::keylog::KeySlot;
 use super::AppData;
-use crate::flow::Side;
+use crate::flow::{SegmentMeta, Side};
 use protect::DirKeys;
 pub(crate) use protect::{hkdf_expand_label, Hash};
 use std::sync::Arc;
@@ -401,7 +401,7 @@ impl ConnDecryptor {
     }
 
     /// Keeps decrypted application data of `side` (bounded).
-    pub(crate) fn app_data(&mut self, side: Side, data: &[u8], packet: u64) {
+    pub(crate) fn app_data(&mut self, side: Side, data: &[u8], meta: SegmentMeta) {
         let a = &mut self.app[idx(side)];
         let room = APP_DATA_CAP.saturating_sub(a.bytes.len());
         if room == 0 {
@@ -409,7 +409,7 @@ impl ConnDecryptor {
             return;
         }
         let n = room.min(data.len());
-        a.packets.push((a.bytes.len(), packet));
+        a.packets.push((a.bytes.len(), meta));
         a.bytes.extend_from_slice(&data[..n]);
         a.truncated |= n < data.len();
     }

@@ -226,7 +226,7 @@ impl TlsObserver {
                 self.dirs[dir.idx()].application_data_records += 1;
                 let side = self.side(dir);
                 if let Some(dec) = self.dec.as_deref_mut() {
-                    dec.app_data(side, plain, meta.packet);
+                    dec.app_data(side, plain, meta);
                 }
             }
             _ => {}
@@ -257,7 +257,7 @@ impl TlsObserver {
             for d in [Direction::ToServer, Direction::ToClient] {
                 if let Some((m, b)) = &self.dirs[d.idx()].non_tls {
                     if d != dir || b.len() >= data.len() || !data.starts_with(b) {
-                        c[d.idx()].packets.push((0, m.packet));
+                        c[d.idx()].packets.push((0, *m));
                         c[d.idx()].bytes.extend_from_slice(b);
                     }
                 }
@@ -271,7 +271,7 @@ impl TlsObserver {
         let room = CLEARTEXT_CAP.saturating_sub(a.bytes.len());
         let n = room.min(data.len());
         if n > 0 {
-            a.packets.push((a.bytes.len(), meta.packet));
+            a.packets.push((a.bytes.len(), meta));
             a.bytes.extend_from_slice(&data[..n]);
         }
         a.truncated |= n < data.len();
