@@ -868,10 +868,7 @@ fn symptoms(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>)
             .map(|a| {
                 format!(
                     "{} {}",
-                    match a.from {
-                        crate::flow::Side::Client => "client",
-                        crate::flow::Side::Server => "server",
-                    },
+                    a.from.as_str(),
                     a.description.as_deref().unwrap_or("encrypted alert")
                 )
             })

@@ -275,11 +275,7 @@ fn tcp_rules(
             } else {
                 "after the TLS handshake"
             };
-            let who = if side == Side::Client {
-                "client"
-            } else {
-                "server"
-            };
+            let who = side.as_str();
             // After the handshake a reset is a failure when it cuts off an unanswered request.
             let unanswered = side == Side::Server
                 && last_real_data(tcp, Direction::ToServer)
@@ -312,7 +308,7 @@ fn tcp_rules(
                 let closer = if a.from == side {
                     "its".to_string()
                 } else {
-                    format!("the {}'s", side_name(a.from))
+                    format!("the {}'s", a.from.as_str())
                 };
                 let alert = if a.encrypted {
                     format!("{closer} encrypted alert in packet {} (after application data both ways: a close_notify, though encryption hides the code)", a.meta.packet)
@@ -351,13 +347,6 @@ fn tcp_rules(
     }
     if let Some(f) = read_timeout(r, hs, tcp, cfg) {
         out.push(f);
-    }
-}
-
-fn side_name(side: Side) -> &'static str {
-    match side {
-        Side::Client => "client",
-        Side::Server => "server",
     }
 }
 
@@ -942,10 +931,6 @@ fn heartbleed_rule(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fi
         return;
     };
     let leaked = hs.overlong_heartbeats.iter().find(|h| h.response);
-    let side = |s: Side| match s {
-        Side::Client => "client",
-        Side::Server => "server",
-    };
     let evidence = hs
         .overlong_heartbeats
         .iter()
@@ -954,7 +939,7 @@ fn heartbleed_rule(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fi
             format!(
                 "heartbeat {} from the {} in packet {}: payload_length {} in a {}-byte record",
                 if h.response { "response" } else { "request" },
-                side(h.from),
+                h.from.as_str(),
                 h.meta.packet,
                 h.claimed,
                 h.record
@@ -967,7 +952,7 @@ fn heartbleed_rule(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fi
             Severity::Error,
             format!(
                 "The {} of {} answered a heartbeat with {} bytes of payload claimed in a {}-byte record (packet {}): a Heartbleed (CVE-2014-0160) exchange; a vulnerable server returns its memory this way.",
-                side(h.from),
+                h.from.as_str(),
                 r.server_named(),
                 h.claimed,
                 h.record,
@@ -978,7 +963,7 @@ fn heartbleed_rule(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Fi
             Severity::Warning,
             format!(
                 "The {} of {} sent a heartbeat claiming {} bytes of payload in a {}-byte record (packet {}): a Heartbleed (CVE-2014-0160) probe; no over-long answer was seen.",
-                side(first.from),
+                first.from.as_str(),
                 r.server_named(),
                 first.claimed,
                 first.record,
@@ -1002,10 +987,6 @@ fn decode_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Findi
     let Some(first) = hs.decode_stops.first() else {
         return;
     };
-    let side = |s: Side| match s {
-        Side::Client => "client",
-        Side::Server => "server",
-    };
     let more = match hs.decode_stops.len() {
         1 => String::new(),
         n => format!(" ({} more such places in the evidence)", n - 1),
@@ -1017,7 +998,7 @@ fn decode_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Findi
         .map(|d| {
             format!(
                 "{} stream, record at byte {}, packet {}: {}",
-                side(d.from),
+                d.from.as_str(),
                 d.offset,
                 d.meta.packet,
                 d.what
@@ -1035,7 +1016,7 @@ fn decode_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Findi
         severity,
         format!(
             "tlscap could not decode all of the {}'s TLS stream of {}: in the record at byte {} of that stream (packet {}) it met {}{more}.",
-            side(first.from),
+            first.from.as_str(),
             r.server_named(),
             first.offset,
             first.meta.packet,

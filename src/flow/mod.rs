@@ -53,6 +53,16 @@ pub enum Side {
     Server,
 }
 
+impl Side {
+    /// `"client"` or `"server"`, as in the JSON output and in finding messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        }
+    }
+}
+
 /// Where in the capture some bytes or an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SegmentMeta {
