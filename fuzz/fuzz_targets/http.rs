@@ -18,7 +18,13 @@ fuzz_target!(|data: &[u8]| {
         // One record per 512 bytes, so packet numbers vary along the stream.
         packets: (0..bytes.len())
             .step_by(512)
-            .map(|o| (o, 1 + o as u64 / 512))
+            .map(|o| {
+                let meta = tlscap::flow::SegmentMeta {
+                    packet: 1 + o as u64 / 512,
+                    ..Default::default()
+                };
+                (o, meta)
+            })
             .collect(),
         truncated: false,
     };
