@@ -263,38 +263,36 @@ fn tcp_rules(
                 && (hs.change_cipher_spec[Direction::ToServer.idx()].is_some()
                     || hs.encrypted_records[Direction::ToServer.idx()] > 0);
             let stage = if hs.client_hello.is_none() {
-                "before any TLS was sent"
+                ResetStage::BeforeTls
             } else if hs
                 .client_hello
                 .as_ref()
                 .is_some_and(|ch| ch.meta.packet > rst.packet)
             {
-                "before the ClientHello"
+                ResetStage::BeforeClientHello
             } else if !handshake_done {
-                "during the TLS handshake"
+                ResetStage::DuringHandshake
             } else {
-                "after the TLS handshake"
+                ResetStage::AfterHandshake
             };
             let who = side.as_str();
             // After the handshake a reset is a failure when it cuts off an unanswered request.
             let unanswered = side == Side::Server
                 && last_real_data(tcp, Direction::ToServer)
                     .is_some_and(|req| req.packet < rst.packet && !answered(r, hs, tcp, req));
-            let closing_alert = (stage == "after the TLS handshake" && !unanswered)
+            // A reset after the handshake with nothing left unanswered: how a session ends.
+            let session_over = stage == ResetStage::AfterHandshake && !unanswered;
+            let closing_alert = session_over
                 .then(|| session_closing_alert(hs, rst.packet))
                 .flatten();
             let severity = if closing_alert.is_some() {
                 Severity::Info
-            } else if stage == "after the TLS handshake" && !unanswered {
+            } else if session_over {
                 Severity::Warning
             } else {
                 Severity::Error
             };
-            let stage = if stage == "after the TLS handshake" && unanswered {
-                "after the TLS handshake, without answering the client's request"
-            } else {
-                stage
-            };
+            let stage = stage.text(unanswered);
             let after_alert = hs
                 .alerts
                 .iter()
@@ -347,6 +345,30 @@ fn tcp_rules(
     }
     if let Some(f) = read_timeout(r, hs, tcp, cfg) {
         out.push(f);
+    }
+}
+
+/// Where in the connection a reset came (the `tcp-reset` message names it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ResetStage {
+    BeforeTls,
+    BeforeClientHello,
+    DuringHandshake,
+    AfterHandshake,
+}
+
+impl ResetStage {
+    /// `unanswered`: the reset cut off a request the server had not answered.
+    fn text(self, unanswered: bool) -> &'static str {
+        match self {
+            ResetStage::BeforeTls => "before any TLS was sent",
+            ResetStage::BeforeClientHello => "before the ClientHello",
+            ResetStage::DuringHandshake => "during the TLS handshake",
+            ResetStage::AfterHandshake if unanswered => {
+                "after the TLS handshake, without answering the client's request"
+            }
+            ResetStage::AfterHandshake => "after the TLS handshake",
+        }
     }
 }
 
