@@ -774,10 +774,7 @@ fn worth_reporting(hs: &HandshakeSummary, tcp: &TcpSummary) -> bool {
 
 /// Cleartext HTTP that carries credentials is reported even without `--all`.
 fn cleartext_credentials(hs: &HandshakeSummary, http: &[crate::record::HttpRecord]) -> bool {
-    hs.client_hello.is_none()
-        && http
-            .iter()
-            .any(|h| h.auth != "none" && h.auth != "client-certificate")
+    hs.client_hello.is_none() && http.iter().any(|h| h.auth.in_request())
 }
 
 /// Runs the rules that compare connections with each other over collected analyses (and

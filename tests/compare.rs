@@ -555,3 +555,27 @@ fn corpus_pair_same_host_other_port_times_out() {
         (&"ok".into(), &"timeout".into())
     );
 }
+
+/// Two signed requests to one API (samples/hmac/hmac-tls.pcap, decrypted with its key log):
+/// the signature in the query string is accepted, the one in a header refused. A client
+/// certificate is not part of this aspect (the client-certificate aspect names it).
+#[test]
+fn hmac_pair_names_where_the_signature_travels() {
+    let (rows, code) = compare(&["--good", "2", "--bad", "1", "samples/hmac/hmac-tls.pcap"]);
+    assert_eq!(code, 0);
+    assert_eq!(aspects(&rows), ["http-auth", "http-status"]);
+    let auth = &rows[0];
+    assert_eq!(auth["good"], "hmac-query");
+    assert_eq!(auth["bad"], "hmac-header");
+    assert_eq!(auth["finding"], "http-unauthorized");
+    assert_eq!(
+        auth["cause"],
+        "The failing request authenticates with hmac-header where the working one uses hmac-query; the server accepts only the working scheme (or where it travels)."
+    );
+    assert_eq!(auth["good_connection"]["index"], 2);
+    assert_eq!(auth["bad_connection"]["index"], 1);
+    assert_eq!(
+        (rows[1]["good"].as_str(), rows[1]["bad"].as_str()),
+        (Some("200"), Some("401"))
+    );
+}

@@ -9,6 +9,7 @@
 
 use super::{Aspect, ConnRef, Difference, DifferenceType, Observed};
 use crate::findings::CERTIFICATE_KINDS;
+use crate::http::AuthMethod;
 use crate::record::{Cause, ConnectionRecord, ConnectionStatus, FailedAt, FindingKind, Outcome};
 use crate::tls::names::{cipher_name, version_name};
 use crate::tls::names::{group_name, signature_scheme_name as sig_alg_name};
@@ -800,19 +801,14 @@ fn http(g: &Observed, b: &Observed, out: &mut Vec<Found>) {
         });
     }
     // A client certificate shows in `auth` too; the client-certificate aspect says it.
-    let auth = |a: &str| {
-        a.split('+')
-            .filter(|x| *x != "client-certificate")
-            .collect::<Vec<_>>()
-            .join("+")
-    };
-    let (ga, ba) = (auth(&gh.auth), auth(&bh.auth));
-    let none_if_empty = |a: String| if a.is_empty() { "none".to_string() } else { a };
-    let (ga, ba) = (none_if_empty(ga), none_if_empty(ba));
+    let cert = AuthMethod::ClientCertificate;
+    let (ga, ba) = (gh.auth.without(cert), bh.auth.without(cert));
     if ga != ba {
-        let cause = match ba.as_str() {
-            "none" => format!("The failing request carries no credentials where the working one authenticates with {ga}."),
-            _ => format!("The failing request authenticates with {ba} where the working one uses {ga}; the server accepts only the working scheme (or where it travels)."),
+        let (ga, ba) = (ga.to_string(), ba.to_string());
+        let cause = if !bh.auth.in_request() {
+            format!("The failing request carries no credentials where the working one authenticates with {ga}.")
+        } else {
+            format!("The failing request authenticates with {ba} where the working one uses {ga}; the server accepts only the working scheme (or where it travels).")
         };
         out.push(Found {
             aspect: Aspect::HttpAuth,

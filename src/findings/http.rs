@@ -35,7 +35,7 @@ pub(super) fn http_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut 
         // A 401/403 to a request with no credentials of its own, on a handshake without a
         // CertificateRequest: the certificate the server expects was never asked for. A
         // resumed session carries none by design, so it proves nothing there.
-        if h.auth == "none"
+        if h.auth.is_none()
             && hs.client_hello.is_some()
             && hs.cert_requested() == Some(false)
             && !hs.resumed()
@@ -94,11 +94,7 @@ pub(super) fn http_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut 
         }
     }
     if !tls {
-        if let Some(h) = r
-            .http
-            .iter()
-            .find(|h| h.auth != "none" && h.auth != "client-certificate")
-        {
+        if let Some(h) = r.http.iter().find(|h| h.auth.in_request()) {
             out.push(finding(
                 FindingKind::CleartextCredentials,
                 Severity::Error,
@@ -145,7 +141,7 @@ fn unauthorized(
     let code = h.status.unwrap_or(0);
     let ch_packet = hs.client_hello.as_ref().map(|c| c.meta.packet);
     let no_sni = hs.client_hello.as_ref().is_some_and(|c| c.sni.is_none());
-    let sent_credentials = h.auth != "none" && h.auth != "client-certificate";
+    let sent_credentials = h.auth.in_request();
     let (why, fix) = match (hs.cert_requested(), hs.client_cert_sent()) {
         _ if sent_credentials && !no_sni => (
             format!(": the request's {} credentials were rejected", h.auth),
@@ -167,7 +163,7 @@ fn unauthorized(
             " although the client presented a certificate: the server did not accept it for this resource".to_string(),
             "Server: map the client certificate's subject to an authorised identity; client: use the certificate the API expects.",
         ),
-        _ if h.auth == "none" => (
+        _ if h.auth.is_none() => (
             ": the request carried no credentials".to_string(),
             "Client: send the credentials the API expects (Authorization header or client certificate).",
         ),

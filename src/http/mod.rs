@@ -10,7 +10,9 @@ use crate::tls::{AppData, HandshakeSummary};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod auth;
 pub mod hmac;
+pub use auth::{Auth, AuthMethod};
 use hmac::{Body, MAX_SIGNED_BODY};
 pub use hmac::{Carried, HmacContext, HmacKey, HmacKeyError, HmacRecord};
 
@@ -30,7 +32,8 @@ pub struct HttpRecord {
     pub status: Option<u16>,
     /// How the request authenticated: `basic`, `bearer`, `hmac-header`, `hmac-query`,
     /// `api-key`, `client-certificate`, `none` (several joined with `+`).
-    pub auth: String,
+    #[schemars(with = "String")]
+    pub auth: Auth,
     /// Packet that carried the request.
     pub request_packet: Option<u64>,
     /// Packet that carried the response.
@@ -114,7 +117,7 @@ struct Request {
     method: Option<String>,
     path: Option<String>,
     host: Option<String>,
-    auth: Vec<&'static str>,
+    auth: Auth,
     packet: u64,
     hmac: Option<HmacRecord>,
 }
@@ -132,32 +135,17 @@ pub fn exchanges(hs: &HandshakeSummary, ctx: &HmacContext<'_>) -> Vec<HttpRecord
     } else {
         h1_exchanges(client, server, ctx)
     };
-    for r in &mut out {
-        if cert {
-            r.auth = if r.auth == "none" {
-                "client-certificate".to_string()
-            } else {
-                format!("client-certificate+{}", r.auth)
-            };
+    if cert {
+        for r in &mut out {
+            r.auth.add(AuthMethod::ClientCertificate);
         }
     }
     out
 }
 
-fn auth_string(kinds: &[&'static str]) -> String {
-    let mut k: Vec<&str> = kinds.to_vec();
-    k.sort_unstable();
-    k.dedup();
-    if k.is_empty() {
-        "none".to_string()
-    } else {
-        k.join("+")
-    }
-}
-
 /// Redacts query values (`?a=1&b` → `?a=<redacted>&b`) and userinfo, and classifies query
 /// credentials.
-fn redact_path(raw: &str, auth: &mut Vec<&'static str>) -> String {
+fn redact_path(raw: &str, auth: &mut Auth) -> String {
     let (mut base, query) = match raw.split_once('?') {
         Some((b, q)) => (b.to_string(), Some(q)),
         None => (raw.to_string(), None),
@@ -167,7 +155,7 @@ fn redact_path(raw: &str, auth: &mut Vec<&'static str>) -> String {
         let rest = &base[scheme_end + 3..];
         let auth_end = rest.find('/').unwrap_or(rest.len());
         if let Some(at) = rest[..auth_end].rfind('@') {
-            auth.push("basic");
+            auth.add(AuthMethod::Basic);
             base = format!("{}<redacted>@{}", &base[..scheme_end + 3], &rest[at + 1..]);
         }
     }
@@ -188,11 +176,11 @@ fn redact_path(raw: &str, auth: &mut Vec<&'static str>) -> String {
         }
         let name = k.to_ascii_lowercase();
         if SIG_PARAMS.iter().any(|p| name.contains(p)) {
-            auth.push("hmac-query");
+            auth.add(AuthMethod::HmacQuery);
         } else if KEY_PARAMS.contains(&name.as_str()) {
-            auth.push("api-key");
+            auth.add(AuthMethod::ApiKey);
         } else if name.contains("token") {
-            auth.push("bearer");
+            auth.add(AuthMethod::Bearer);
         }
         parts.push(format!("{k}=<redacted>"));
     }
@@ -269,8 +257,7 @@ pub fn preview(bytes: &[u8]) -> String {
     let words: Vec<&str> = text.split(' ').collect();
     if let [method, target, version] = words[..] {
         if version.starts_with("HTTP/") && method.bytes().all(|b| b.is_ascii_uppercase()) {
-            let mut ignored = Vec::new();
-            let path = redact_path(target, &mut ignored);
+            let path = redact_path(target, &mut Auth::default());
             return format!("{method} {path} {version}{}", header_names(bytes, line_end));
         }
     }
@@ -327,20 +314,22 @@ fn header_names(bytes: &[u8], line_end: usize) -> String {
 }
 
 /// Classifies one request header.
-fn header_auth(name: &str, value: &[u8], auth: &mut Vec<&'static str>) {
+fn header_auth(name: &str, value: &[u8], auth: &mut Auth) {
     let n = name.to_ascii_lowercase();
     if n == "authorization" || n == "proxy-authorization" {
         let v = String::from_utf8_lossy(value).to_ascii_lowercase();
         let scheme = v.split_whitespace().next().unwrap_or("");
-        auth.push(match scheme {
-            "basic" => "basic",
-            "bearer" => "bearer",
-            s if s.contains("hmac") || s == "signature" || s.starts_with("aws4") => "hmac-header",
-            "apikey" | "api-key" | "key" | "token" | "sso-key" => "api-key",
-            _ => "bearer",
+        auth.add(match scheme {
+            "basic" => AuthMethod::Basic,
+            "bearer" => AuthMethod::Bearer,
+            s if s.contains("hmac") || s == "signature" || s.starts_with("aws4") => {
+                AuthMethod::HmacHeader
+            }
+            "apikey" | "api-key" | "key" | "token" | "sso-key" => AuthMethod::ApiKey,
+            _ => AuthMethod::Bearer,
         });
     } else if n.contains("signature") || n.contains("hmac") {
-        auth.push("hmac-header");
+        auth.add(AuthMethod::HmacHeader);
     } else if n == "x-api-key"
         || n == "api-key"
         || n == "apikey"
@@ -349,7 +338,7 @@ fn header_auth(name: &str, value: &[u8], auth: &mut Vec<&'static str>) {
         || n == "x-auth-token"
         || n == "ocp-apim-subscription-key"
     {
-        auth.push("api-key");
+        auth.add(AuthMethod::ApiKey);
     }
 }
 
@@ -458,7 +447,7 @@ fn h1_exchanges(client: &AppData, server: &AppData, ctx: &HmacContext<'_>) -> Ve
                 path: r.and_then(|r| r.path.clone()),
                 host: r.and_then(|r| r.host.clone()),
                 status: resp.and_then(|(c, _)| *c),
-                auth: auth_string(r.map(|r| r.auth.as_slice()).unwrap_or(&[])),
+                auth: r.map(|r| r.auth).unwrap_or_default(),
                 request_packet: r.map(|r| r.packet),
                 response_packet: resp.map(|(_, p)| *p),
                 hmac: r.and_then(|r| r.hmac.clone()),
@@ -625,7 +614,7 @@ fn h2_exchanges(client: &AppData, server: &AppData, ctx: &HmacContext<'_>) -> Ve
             path: s.req.as_ref().and_then(|r| r.path.clone()),
             host: s.req.as_ref().and_then(|r| r.host.clone()),
             status: s.status,
-            auth: auth_string(s.req.as_ref().map(|r| r.auth.as_slice()).unwrap_or(&[])),
+            auth: s.req.as_ref().map(|r| r.auth).unwrap_or_default(),
             request_packet: s.req.as_ref().map(|r| r.packet),
             response_packet: s.resp_packet,
             hmac: s.req.as_ref().and_then(|r| r.hmac.clone()),
@@ -806,34 +795,34 @@ mod tests {
 
     #[test]
     fn query_values_are_redacted_and_classified() {
-        let mut auth = Vec::new();
+        let mut auth = Auth::default();
         let p = redact_path("/api/v1?x-sn-hmac-signature-256=abc&ts=1&flag", &mut auth);
         assert_eq!(
             p,
             "/api/v1?x-sn-hmac-signature-256=<redacted>&ts=<redacted>&flag"
         );
-        assert_eq!(auth, vec!["hmac-query"]);
-        let mut auth = Vec::new();
+        assert_eq!(auth, "hmac-query");
+        let mut auth = Auth::default();
         let p = redact_path("http://u:p@h.example/x?api_key=k", &mut auth);
         assert_eq!(p, "http://<redacted>@h.example/x?api_key=<redacted>");
-        assert_eq!(auth_string(&auth), "api-key+basic");
+        assert_eq!(auth.to_string(), "api-key+basic");
     }
 
     #[test]
     fn bare_query_tokens_are_redacted_flags_kept() {
         // The shape of the bare token in samples/https-planted-secrets.pcap, and flags.
-        let mut auth = Vec::new();
+        let mut auth = Auth::default();
         let p = redact_path("/api/v1/export?PLANTED-BARE-QUERY-9d2f&wsdl&x.y", &mut auth);
         assert_eq!(p, "/api/v1/export?<redacted>&wsdl&x.y");
         let p = redact_path("/r?abcdefghijklmnopq&ipv4&deadbeef", &mut auth);
         assert_eq!(p, "/r?<redacted>&<redacted>&deadbeef");
         assert_eq!(redact_path("/r?&&", &mut auth), "/r?&&");
-        assert!(auth.is_empty());
+        assert!(auth.is_none());
     }
 
     #[test]
     fn path_parameters_are_redacted() {
-        let mut auth = Vec::new();
+        let mut auth = Auth::default();
         let p = redact_path("/app;jsessionid=ABC123/page;v=2;flag?q=1", &mut auth);
         assert_eq!(
             p,

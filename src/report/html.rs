@@ -894,7 +894,7 @@ pub(crate) mod tests {
                 path: Some(evil.into()),
                 host: Some(evil.into()),
                 status: Some(403),
-                auth: "none".into(),
+                auth: Default::default(),
                 request_packet: Some(8),
                 response_packet: Some(10),
                 hmac: None,
