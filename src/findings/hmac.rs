@@ -3,7 +3,8 @@
 //! time, and 401/403 answers to signed requests with what to check, in order.
 
 use super::{finding, Finding, FindingKind, Severity};
-use crate::http::{hmac::expected_len, Carried, HmacRecord};
+use crate::http::hmac::{expected_len, Verification};
+use crate::http::{Carried, HmacRecord};
 use crate::record::{ConnectionRecord, HttpRecord};
 
 /// A request timestamp further than this from the capture time is refused by the usual
@@ -165,30 +166,28 @@ fn rejected_finding(r: &ConnectionRecord, h: &HttpRecord, s: &HmacRecord) -> Fin
             "the client's clock: the timestamp is {skew:+} s off the capture time"
         ));
     }
-    let verified = s.verification.as_deref().unwrap_or("");
-    if let Some(form) = verified.strip_prefix("matched ") {
-        checks.push(format!(
-            "the canonical form: with the given secret the client signed over {form}; if the API documents another form, that is the mismatch, else the server holds another secret for this key id"
-        ));
-    } else if verified == "no form matched" {
-        checks.push(
+    match s.verification {
+        Some(Verification::Matched(form)) => checks.push(format!(
+            "the canonical form: with the given secret the client signed over {}; if the API documents another form, that is the mismatch, else the server holds another secret for this key id",
+            form.name()
+        )),
+        Some(Verification::NoFormMatched) => checks.push(
             "the secret and the canonical form: no usual form (body; timestamp+body; method+path+timestamp+body; SigV4) gives this signature with the given secret".to_string(),
-        );
-    } else if verified.starts_with("body larger") || verified.starts_with("not checked") {
-        checks.push(format!(
-            "the secret and the canonical form (method, path, query, timestamp, body, byte for byte): the capture does not give the whole body, so the signature was not recomputed ({verified})"
-        ));
-    } else if verified == "no secret for this key id" {
-        checks.push(
+        ),
+        Some(v @ (Verification::BodyTooLarge | Verification::BodyNotRead)) => checks.push(format!(
+            "the secret and the canonical form (method, path, query, timestamp, body, byte for byte): the capture does not give the whole body, so the signature was not recomputed ({v})"
+        )),
+        Some(Verification::NoSecretForKeyId) => checks.push(
             "the key id: no --hmac-secret was given for the one this request names".to_string(),
-        );
+        ),
+        None => {}
     }
     let key = match (&s.key_id_name, s.key_id_location) {
         (Some(k), Some(c)) => format!("the key id the request names ({} {k})", where_(c)),
         _ => "the key id: the request names none, so the server must infer it".to_string(),
     };
     checks.push(key);
-    if verified.is_empty() {
+    if s.verification.is_none() {
         checks.push(
             "the secret and the canonical form (what is signed: method, path, query, timestamp, body, byte for byte); tlscap --hmac-secret KEYID=SECRET names the form the signature was computed over".to_string(),
         );
@@ -213,7 +212,7 @@ fn rejected_finding(r: &ConnectionRecord, h: &HttpRecord, s: &HmacRecord) -> Fin
         .collect::<Vec<_>>()
         .join("; ");
     let code = h.status.unwrap_or(0);
-    let verdict = match s.verification.as_deref() {
+    let verdict = match s.verification {
         Some(v) => format!("; recomputed with the given secret: {v}"),
         None => String::new(),
     };

@@ -54,7 +54,116 @@ pub struct HmacRecord {
     /// With `--hmac-secret`: `matched <form>`, `no form matched`, `no secret for this key id`,
     /// `not checked: body not read` (the capture ends before the body does) or `body larger
     /// than N bytes, not verified`; null without secrets or a readable signature.
-    pub verification: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub verification: Option<Verification>,
+}
+
+/// What a request was signed over (the canonical forms `--hmac-secret` tries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedForm {
+    Body,
+    TimestampBody,
+    MethodPathTimestampBody,
+    MethodPathQueryTimestampBody,
+    TimestampNewlineBody,
+    MethodPathTimestampBodyByLines,
+    /// AWS SigV4's canonical request, hex-encoded.
+    SigV4,
+}
+
+impl SignedForm {
+    const ALL: [SignedForm; 7] = [
+        SignedForm::Body,
+        SignedForm::TimestampBody,
+        SignedForm::MethodPathTimestampBody,
+        SignedForm::MethodPathQueryTimestampBody,
+        SignedForm::TimestampNewlineBody,
+        SignedForm::MethodPathTimestampBodyByLines,
+        SignedForm::SigV4,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SignedForm::Body => "body",
+            SignedForm::TimestampBody => "timestamp+body",
+            SignedForm::MethodPathTimestampBody => "method+path+timestamp+body",
+            SignedForm::MethodPathQueryTimestampBody => "method+path?query+timestamp+body",
+            SignedForm::TimestampNewlineBody => "timestamp\\nbody",
+            SignedForm::MethodPathTimestampBodyByLines => "method\\npath\\ntimestamp\\nbody",
+            SignedForm::SigV4 => "sigv4-canonical-request (hex)",
+        }
+    }
+
+    fn has_timestamp(self) -> bool {
+        !matches!(self, SignedForm::Body | SignedForm::SigV4)
+    }
+}
+
+/// What recomputing a signature with `--hmac-secret` showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// The signature is the HMAC of this form under a given secret.
+    Matched(SignedForm),
+    /// No usual form gives the signature with the secrets given.
+    NoFormMatched,
+    /// No secret was given for the key id the request names.
+    NoSecretForKeyId,
+    /// The capture ends before the body does.
+    BodyNotRead,
+    /// The body is larger than [`MAX_SIGNED_BODY`].
+    BodyTooLarge,
+}
+
+impl std::fmt::Display for Verification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verification::Matched(form) => write!(f, "matched {}", form.name()),
+            Verification::NoFormMatched => f.write_str("no form matched"),
+            Verification::NoSecretForKeyId => f.write_str("no secret for this key id"),
+            Verification::BodyNotRead => f.write_str("not checked: body not read"),
+            Verification::BodyTooLarge => {
+                write!(f, "body larger than {MAX_SIGNED_BODY} bytes, not verified")
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Verification {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Verification, String> {
+        if let Some(form) = s.strip_prefix("matched ") {
+            return SignedForm::ALL
+                .into_iter()
+                .find(|f| f.name() == form)
+                .map(Verification::Matched)
+                .ok_or_else(|| format!("unknown signed form {form:?}"));
+        }
+        [
+            Verification::NoFormMatched,
+            Verification::NoSecretForKeyId,
+            Verification::BodyNotRead,
+            Verification::BodyTooLarge,
+        ]
+        .into_iter()
+        .find(|v| v.to_string() == s)
+        .ok_or_else(|| format!("unknown verification {s:?}"))
+    }
+}
+
+/// Written as its text everywhere (JSON and the spill alike: the field is rare).
+impl Serialize for Verification {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Verification {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Verification, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// Bytes of an HMAC of this algorithm.
@@ -547,7 +656,7 @@ fn target_without(target: &str, param: Option<&str>) -> String {
 
 /// Recomputes the signature over the usual canonical forms with every secret that may be the
 /// request's, and names the form that matched.
-fn verify(req: &SignedRequest<'_>, f: &Facts<'_>, secrets: &[HmacKey]) -> String {
+fn verify(req: &SignedRequest<'_>, f: &Facts<'_>, secrets: &[HmacKey]) -> Verification {
     let named: Vec<&HmacKey> = secrets
         .iter()
         .filter(|k| f.key_id.is_some_and(|id| id == k.key_id))
@@ -563,55 +672,53 @@ fn verify(req: &SignedRequest<'_>, f: &Facts<'_>, secrets: &[HmacKey]) -> String
         Vec::new()
     };
     if keys.is_empty() {
-        return "no secret for this key id".to_string();
+        return Verification::NoSecretForKeyId;
     }
     let body = match req.body {
         Body::Whole(b) => b,
-        Body::TooLarge => {
-            return format!("body larger than {MAX_SIGNED_BODY} bytes, not verified");
-        }
-        Body::NotSeen => return "not checked: body not read".to_string(),
+        Body::TooLarge => return Verification::BodyTooLarge,
+        Body::NotSeen => return Verification::BodyNotRead,
     };
     let alg = f.algorithm.unwrap_or("hmac-sha256");
     let target = target_without(req.target, f.sig_param);
     let path = target.split('?').next().unwrap_or("");
     let ts = f.stamp.unwrap_or("").as_bytes();
     let m = req.method.as_bytes();
-    let forms: [(&str, Vec<&[u8]>); 6] = [
-        ("body", vec![body]),
-        ("timestamp+body", vec![ts, body]),
+    let forms: [(SignedForm, Vec<&[u8]>); 6] = [
+        (SignedForm::Body, vec![body]),
+        (SignedForm::TimestampBody, vec![ts, body]),
         (
-            "method+path+timestamp+body",
+            SignedForm::MethodPathTimestampBody,
             vec![m, path.as_bytes(), ts, body],
         ),
         (
-            "method+path?query+timestamp+body",
+            SignedForm::MethodPathQueryTimestampBody,
             vec![m, target.as_bytes(), ts, body],
         ),
-        ("timestamp\\nbody", vec![ts, b"\n", body]),
+        (SignedForm::TimestampNewlineBody, vec![ts, b"\n", body]),
         (
-            "method\\npath\\ntimestamp\\nbody",
+            SignedForm::MethodPathTimestampBodyByLines,
             vec![m, b"\n", path.as_bytes(), b"\n", ts, b"\n", body],
         ),
     ];
     for key in &keys {
         if let Some(v4) = &f.sigv4 {
             if sigv4(req, v4, f.stamp, &key.secret).as_deref() == Some(f.signature) {
-                return "matched sigv4-canonical-request (hex)".to_string();
+                return Verification::Matched(SignedForm::SigV4);
             }
             continue;
         }
         for (form, parts) in &forms {
             // Forms with a timestamp only when the request carried one.
-            if ts.is_empty() && form.contains("timestamp") {
+            if ts.is_empty() && form.has_timestamp() {
                 continue;
             }
             if mac(alg, &key.secret, parts) == f.signature {
-                return format!("matched {form}");
+                return Verification::Matched(*form);
             }
         }
     }
-    "no form matched".to_string()
+    Verification::NoFormMatched
 }
 
 /// AWS Signature Version 4 over the request as sent; None when a part it needs is missing.
@@ -681,6 +788,32 @@ fn sigv4(
 
 #[cfg(test)]
 mod tests {
+
+    /// The spill stores a verification as its text: every value reads back as itself.
+    #[test]
+    fn verification_text_reads_back() {
+        let mut all: Vec<Verification> = SignedForm::ALL
+            .into_iter()
+            .map(Verification::Matched)
+            .collect();
+        all.extend([
+            Verification::NoFormMatched,
+            Verification::NoSecretForKeyId,
+            Verification::BodyNotRead,
+            Verification::BodyTooLarge,
+        ]);
+        for v in all {
+            assert_eq!(v.to_string().parse::<Verification>(), Ok(v));
+            let spilled = postcard::to_allocvec(&v).unwrap();
+            assert_eq!(postcard::from_bytes::<Verification>(&spilled).unwrap(), v);
+        }
+        assert_eq!(
+            Verification::Matched(SignedForm::MethodPathTimestampBodyByLines).to_string(),
+            "matched method\\npath\\ntimestamp\\nbody"
+        );
+        assert!("matched nothing".parse::<Verification>().is_err());
+    }
+
     use super::*;
 
     fn req<'a>(
@@ -784,7 +917,7 @@ mod tests {
         assert_eq!(h.timestamp_name.as_deref(), Some("X-Amz-Date"));
         assert_eq!(h.timestamp_skew_s, Some(-400));
         assert_eq!(
-            h.verification.as_deref(),
+            h.verification.map(|v| v.to_string()).as_deref(),
             Some("matched sigv4-canonical-request (hex)")
         );
         let json = serde_json::to_string(&h).unwrap();
@@ -820,7 +953,10 @@ mod tests {
         );
         assert_eq!(h.key_id_name.as_deref(), Some("x-sn-hmac-key-id"));
         assert_eq!(h.timestamp_skew_s, Some(-10));
-        assert_eq!(h.verification.as_deref(), Some("matched timestamp+body"));
+        assert_eq!(
+            h.verification.map(|v| v.to_string()).as_deref(),
+            Some("matched timestamp+body")
+        );
         let long = hex::encode([7u8; 64]);
         let headers: [(&str, &[u8]); 1] = [("x-sn-hmac-signature-256", long.as_bytes())];
         let h = inspect(&req("POST", "/api/x", &headers, body), &ctx).unwrap();
@@ -828,7 +964,10 @@ mod tests {
             (h.encoding.as_deref(), h.signature_bytes),
             (Some("hex"), Some(64))
         );
-        assert_eq!(h.verification.as_deref(), Some("no form matched"));
+        assert_eq!(
+            h.verification.map(|v| v.to_string()).as_deref(),
+            Some("no form matched")
+        );
     }
 
     /// Hand-built: a request late on a kept-alive connection is not skewed; one stamped after

@@ -898,9 +898,10 @@ mod tests {
         vec![HmacKey::parse("k1=s3cret", "").unwrap()]
     }
 
-    fn verification(ex: &[HttpRecord]) -> Vec<Option<&str>> {
+    fn verification(ex: &[HttpRecord]) -> Vec<Option<String>> {
         ex.iter()
-            .map(|e| e.hmac.as_ref().and_then(|h| h.verification.as_deref()))
+            .map(|e| e.hmac.as_ref().and_then(|h| h.verification))
+            .map(|v| v.map(|v| v.to_string()))
             .collect()
     }
 
@@ -956,7 +957,7 @@ mod tests {
             };
             assert_eq!(
                 verification(&h1_exchanges(&client, &server, &ctx)),
-                [Some(want)]
+                [Some(want.to_string())]
             );
         }
     }
@@ -1022,9 +1023,9 @@ mod tests {
         assert_eq!(
             verification(&ex),
             [
-                Some("matched timestamp+body"),
-                Some("body larger than 65536 bytes, not verified"),
-                Some("not checked: body not read"),
+                Some("matched timestamp+body".to_string()),
+                Some("body larger than 65536 bytes, not verified".to_string()),
+                Some("not checked: body not read".to_string()),
             ]
         );
     }
