@@ -348,6 +348,9 @@ fn tcp_rules(
     }
 }
 
+/// The close_notify alert's description code (RFC 8446, 6.1).
+const CLOSE_NOTIFY: u8 = 0;
+
 /// Where in the connection a reset came (the `tcp-reset` message names it).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ResetStage {
@@ -378,7 +381,6 @@ impl ResetStage {
 /// would be rare and would not undo the exchange; its code is hidden either way, so the
 /// finding's message says so.
 fn session_closing_alert(hs: &HandshakeSummary, rst: u64) -> Option<&AlertMsg> {
-    const CLOSE_NOTIFY: u8 = 0;
     let data_both_ways = hs.application_data_records.iter().all(|&n| n > 0);
     hs.alerts.iter().find(|a| {
         a.meta.packet <= rst
@@ -864,15 +866,11 @@ fn alert_rules(r: &ConnectionRecord, hs: &HandshakeSummary, out: &mut Vec<Findin
         if a.encrypted {
             continue;
         }
-        let name = crate::tls::names::alert_name(a.description);
-        if a.level != 2 && name == "close_notify" {
+        if a.level != 2 && a.description == CLOSE_NOTIFY {
             continue;
         }
-        let who = if a.from == Side::Client {
-            "client"
-        } else {
-            "server"
-        };
+        let name = crate::tls::names::alert_name(a.description);
+        let who = a.from.as_str();
         let level = crate::tls::names::alert_level_name(a.level);
         let (cause, fix) = alerts::explain(a.from, &name);
         out.push(
