@@ -63,9 +63,9 @@ mod validate;
 pub use client::{client_cert_facts, dn_text, time_text, ClientCertFacts};
 pub use info::{summarize, CertError};
 pub use validate::{
-    BrokenSignature, CacheStats, CertTime, ChainCheck, HostnameCheck, OrderProblem, PathStatus,
-    Revoked, StapledOcsp, TrustOptions, UnparsableCert, Validator, WeakKey, WeakSignature,
-    SYSTEM_CA_BUNDLES, WEBPKI_ROOTS_VERSION,
+    BrokenSignature, CacheStats, CertTime, ChainCheck, HostnameCheck, InvalidPath, OrderProblem,
+    PathStatus, Revoked, StapledOcsp, TrustOptions, UnparsableCert, Validator, WeakKey,
+    WeakSignature, SYSTEM_CA_BUNDLES, WEBPKI_ROOTS_VERSION,
 };
 
 /// A trust or revocation input the [`Validator`] could not use; every variant names the file.

@@ -91,10 +91,62 @@ pub enum PathStatus {
     /// Any other webpki rejection (EKU, name constraints, unsupported algorithm, v1 leaf, ...).
     Invalid {
         /// What webpki (or the parser) said.
-        reason: String,
+        #[serde(serialize_with = "serialize_display")]
+        reason: InvalidPath,
     },
     /// No certificate was sent.
     Empty,
+}
+
+/// Why a chain that names a path to an anchor still does not validate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvalidPath {
+    /// x509-parser cannot read the leaf.
+    LeafUnparsable,
+    /// webpki refuses the leaf itself, before building a path.
+    LeafRejected(webpki::Error),
+    /// No time lies within every certificate of the path (the time error webpki gave last,
+    /// if any candidate time was tried).
+    NoCommonTime(Option<webpki::Error>),
+    /// webpki rejects the path.
+    Rejected(webpki::Error),
+}
+
+impl InvalidPath {
+    /// webpki's error, when it gave one.
+    pub fn webpki_error(&self) -> Option<&webpki::Error> {
+        match self {
+            InvalidPath::LeafRejected(e) | InvalidPath::Rejected(e) => Some(e),
+            InvalidPath::NoCommonTime(e) => e.as_ref(),
+            InvalidPath::LeafUnparsable => None,
+        }
+    }
+}
+
+/// As the chain's status reads (`invalid: <this>`): webpki's error by name.
+impl std::fmt::Display for InvalidPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InvalidPath::LeafUnparsable => {
+                f.write_str("the leaf certificate is not parsable X.509")
+            }
+            InvalidPath::LeafRejected(e) => write!(f, "webpki rejects the leaf: {}", error_text(e)),
+            InvalidPath::NoCommonTime(Some(e)) => write!(
+                f,
+                "no time at which the whole path is valid ({})",
+                error_text(e)
+            ),
+            InvalidPath::NoCommonTime(None) => f.write_str("no usable validity period"),
+            InvalidPath::Rejected(e) => f.write_str(&error_text(e)),
+        }
+    }
+}
+
+fn serialize_display<T: std::fmt::Display, S: serde::Serializer>(
+    v: &T,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
 }
 
 /// A certificate whose validity period excludes the capture time.
@@ -917,7 +969,7 @@ impl Validator {
             return (PathStatus::Empty, Vec::new(), None);
         };
         let Some(Some(leaf)) = certs.first() else {
-            let reason = "the leaf certificate is not parsable X.509".to_string();
+            let reason = InvalidPath::LeafUnparsable;
             return (PathStatus::Invalid { reason }, Vec::new(), None);
         };
         match self.run_webpki(chain, leaf_der.as_ref(), certs, leaf) {
@@ -943,7 +995,7 @@ impl Validator {
     ) -> Result<(Vec<usize>, Option<String>), PathStatus> {
         let leaf_der = CertificateDer::from(leaf_der);
         let end_entity = EndEntityCert::try_from(&leaf_der).map_err(|e| PathStatus::Invalid {
-            reason: format!("webpki rejects the leaf: {}", error_text(&e)),
+            reason: InvalidPath::LeafRejected(e),
         })?;
         let intermediates: Vec<CertificateDer<'_>> = chain
             .iter()
@@ -981,14 +1033,9 @@ impl Validator {
                 Err(e) => return Err(self.classify(&e, certs)),
             }
         }
-        let reason = match last_error {
-            Some(e) => format!(
-                "no time at which the whole path is valid ({})",
-                error_text(&e)
-            ),
-            None => "no usable validity period".to_string(),
-        };
-        Err(PathStatus::Invalid { reason })
+        Err(PathStatus::Invalid {
+            reason: InvalidPath::NoCommonTime(last_error),
+        })
     }
 
     /// `Untrusted`/`Incomplete` when names alone show no path to an anchor can exist.
@@ -1036,14 +1083,14 @@ impl Validator {
                 },
                 Some(top) => self.missing_issuer(certs, top),
                 None => PathStatus::Invalid {
-                    reason: error_text(e),
+                    reason: InvalidPath::Rejected(e.clone()),
                 },
             },
             E::InvalidSignatureForPublicKey => PathStatus::BadSignature {
                 reason: error_text(e),
             },
             _ => PathStatus::Invalid {
-                reason: error_text(e),
+                reason: InvalidPath::Rejected(e.clone()),
             },
         }
     }

@@ -2,7 +2,7 @@
 
 use super::{finding, Finding, FindingKind, Severity};
 use crate::certs::CertInfo;
-use crate::certs::{ChainCheck, OrderProblem, PathStatus};
+use crate::certs::{ChainCheck, InvalidPath, OrderProblem, PathStatus};
 use crate::record::ConnectionRecord;
 use crate::text::Digits;
 
@@ -138,21 +138,20 @@ pub fn chain_findings(
                 &evidence,
             ));
         }
-        PathStatus::BadSignature { reason } | PathStatus::Invalid { reason } => {
-            out.push(finding(
-                FindingKind::ChainInvalid,
-                Severity::Error,
-                [
-                    "The chain ",
-                    server.as_str(),
-                    " sent does not validate: ",
-                    validator_reason(reason),
-                    " (rustls-webpki: ",
-                    reason,
-                    ").",
-                ]
-                .concat(),
-                evidence.clone(),
+        PathStatus::BadSignature { reason } => {
+            out.push(chain_invalid(
+                server,
+                "a signature does not verify with its issuer's key",
+                reason,
+                &evidence,
+            ));
+        }
+        PathStatus::Invalid { reason } => {
+            out.push(chain_invalid(
+                server,
+                validator_reason(reason),
+                &reason.to_string(),
+                &evidence,
             ));
         }
         _ => {}
@@ -423,36 +422,58 @@ fn untrusted_root(
     .with_fix(fix)
 }
 
-/// A phrase for a webpki error name (the names are rustls-webpki's `Error` variants).
-fn validator_reason(reason: &str) -> &'static str {
-    let name = reason.rsplit(": ").next().unwrap_or(reason);
-    match name {
-        "InvalidSignatureForPublicKey" => "a signature does not verify with its issuer's key",
-        "UnsupportedSignatureAlgorithm" | "UnsupportedSignatureAlgorithmForPublicKey" => {
+/// `chain-invalid`: `why` in words, `reason` as the validator put it.
+fn chain_invalid(server: &str, why: &str, reason: &str, evidence: &str) -> Finding {
+    finding(
+        FindingKind::ChainInvalid,
+        Severity::Error,
+        [
+            "The chain ",
+            server,
+            " sent does not validate: ",
+            why,
+            " (rustls-webpki: ",
+            reason,
+            ").",
+        ]
+        .concat(),
+        evidence.to_string(),
+    )
+}
+
+/// Why a path is invalid, in words.
+fn validator_reason(why: &InvalidPath) -> &'static str {
+    use webpki::Error as E;
+    let e = match why {
+        InvalidPath::NoCommonTime(_) => return "the certificates' validity periods do not overlap",
+        InvalidPath::LeafUnparsable => return "the leaf certificate is not parsable X.509",
+        InvalidPath::LeafRejected(e) | InvalidPath::Rejected(e) => e,
+    };
+    match e {
+        E::InvalidSignatureForPublicKey => "a signature does not verify with its issuer's key",
+        // webpki gives these with their context (the unit variants are deprecated).
+        E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
             "a certificate is signed with an algorithm the validator rejects, such as SHA-1"
         }
-        "UnsupportedCriticalExtension" => "a certificate carries an unknown critical extension",
-        "RequiredEkuNotFound" => {
+        E::UnsupportedCriticalExtension => "a certificate carries an unknown critical extension",
+        E::RequiredEkuNotFoundContext(_) => {
             "a certificate's extended key usage does not allow server authentication"
         }
-        "NameConstraintViolation" => "a name lies outside a CA's name constraints",
-        "CaUsedAsEndEntity" => "the leaf is a CA certificate",
-        "EndEntityUsedAsCa" => "a certificate that is not a CA issues another",
-        "PathLenConstraintViolated" => {
+        E::NameConstraintViolation => "a name lies outside a CA's name constraints",
+        E::CaUsedAsEndEntity => "the leaf is a CA certificate",
+        E::EndEntityUsedAsCa => "a certificate that is not a CA issues another",
+        E::PathLenConstraintViolated => {
             "the chain is longer than a CA's path length constraint allows"
         }
-        "UnsupportedCertVersion" => "a certificate is not X.509 version 3",
-        "InvalidCertValidity" => "a certificate's validity period is malformed",
-        "BadDer" | "BadDerTime" | "TrailingData" => "a certificate is malformed DER",
-        "MaximumPathDepthExceeded"
-        | "MaximumPathBuildCallsExceeded"
-        | "MaximumSignatureChecksExceeded" => {
+        E::UnsupportedCertVersion => "a certificate is not X.509 version 3",
+        E::InvalidCertValidity => "a certificate's validity period is malformed",
+        E::BadDer | E::BadDerTime | E::TrailingData(_) => "a certificate is malformed DER",
+        E::MaximumPathDepthExceeded
+        | E::MaximumPathBuildCallsExceeded
+        | E::MaximumSignatureChecksExceeded => {
             "path building gave up (too many certificates or signatures)"
         }
-        _ if reason.starts_with("no time") || reason.starts_with("no usable") => {
-            "the certificates' validity periods do not overlap"
-        }
-        _ if reason.contains("not parsable") => "the leaf certificate is not parsable X.509",
         _ => "the validator rejects it",
     }
 }
