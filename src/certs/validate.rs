@@ -339,6 +339,9 @@ pub struct ChainCheck {
     /// The trust store the path was judged against, e.g. `Mozilla's root list (webpki-roots
     /// 1.0.10)`.
     pub store: Arc<str>,
+    /// Whether that store holds Mozilla's root list (webpki-roots).
+    #[serde(skip)]
+    pub mozilla_roots: bool,
     /// When `path` is `Untrusted`: the OS CA bundle that holds that root although the store in
     /// use does not (consulted, not trusted, unless `system_roots`).
     pub root_in_os_store: Option<Arc<str>>,
@@ -417,6 +420,8 @@ struct Trust {
     crls: CrlSet,
     /// The anchors' source, named for messages.
     store: Arc<str>,
+    /// Whether the anchors include Mozilla's root list.
+    mozilla_roots: bool,
     /// The OS CA bundle when it is consulted but not trusted: its file and its roots' subject
     /// Names (full DER).
     os_reference: Option<(Arc<str>, HashSet<Vec<u8>>)>,
@@ -560,6 +565,7 @@ impl Validator {
             anchor_certs,
             crls,
             store: Arc::from(store),
+            mozilla_roots: !opts.without_mozilla_roots,
             os_reference,
         })))
     }
@@ -750,6 +756,7 @@ impl Validator {
             stapled_ocsp: stapled,
             unparsable: chain_facts.unparsable.clone(),
             store: Arc::clone(&self.trust.store),
+            mozilla_roots: self.trust.mozilla_roots,
             root_in_os_store: if chain_facts.root_in_os_store {
                 self.trust
                     .os_reference

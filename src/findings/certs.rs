@@ -386,7 +386,7 @@ fn untrusted_root(
     let sent = chain.iter().any(|c| c.self_signed && c.subject == root);
     let name = short(root);
     let store = &*check.store;
-    let mozilla = store.starts_with("Mozilla");
+    let mozilla = check.mozilla_roots;
     let (message, fix) = match (&check.root_in_os_store, sent) {
         (Some(os), _) => (
             format!(
