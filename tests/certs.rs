@@ -1105,3 +1105,21 @@ proptest! {
         let _ = parse_ocsp_response(ocsp.as_deref().unwrap_or(&[]));
     }
 }
+
+/// The key family read from the certificate (what `no-common-cipher` compares with the suites
+/// on a decrypted TLS 1.3 handshake), against `openssl x509 -text`'s Public Key Algorithm.
+#[test]
+fn key_family_of_each_fixture() {
+    use tlscap::certs::{key_family, KeyFamily};
+    for (name, want) in [
+        ("inter", KeyFamily::Rsa),
+        ("rsa1024", KeyFamily::Rsa),
+        ("leaf", KeyFamily::Ec),
+        ("p384", KeyFamily::Ec),
+        ("ed25519", KeyFamily::Ed25519),
+        ("dsa", KeyFamily::Dsa),
+    ] {
+        assert_eq!(key_family(&der(name)), Some(want), "{name}");
+    }
+    assert_eq!(key_family(b"not a certificate"), None);
+}

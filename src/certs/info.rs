@@ -289,24 +289,61 @@ fn bit_len(bytes: &[u8]) -> u32 {
     }
 }
 
+/// The family of a certificate's public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFamily {
+    /// rsaEncryption.
+    Rsa,
+    /// id-RSASSA-PSS (an RSA key bound to PSS signatures).
+    RsaPss,
+    /// id-ecPublicKey, on any curve.
+    Ec,
+    Ed25519,
+    Ed448,
+    Dsa,
+    /// Anything else (post-quantum, GOST, SM2, unknown).
+    Other,
+}
+
+impl KeyFamily {
+    fn of_oid(oid: &str) -> KeyFamily {
+        match oid {
+            "1.2.840.113549.1.1.1" => KeyFamily::Rsa,
+            "1.2.840.113549.1.1.10" => KeyFamily::RsaPss,
+            "1.2.840.10045.2.1" => KeyFamily::Ec,
+            "1.3.101.112" => KeyFamily::Ed25519,
+            "1.3.101.113" => KeyFamily::Ed448,
+            "1.2.840.10040.4.1" => KeyFamily::Dsa,
+            _ => KeyFamily::Other,
+        }
+    }
+}
+
+/// The family of the key a DER certificate holds; None when x509-parser cannot read it.
+pub fn key_family(der: &[u8]) -> Option<KeyFamily> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some(KeyFamily::of_oid(
+        &cert.public_key().algorithm.algorithm.to_id_string(),
+    ))
+}
+
 /// (`RSA 2048`-style text, bits, weak?) for a public key.
 fn describe_key(spki: &SubjectPublicKeyInfo<'_>) -> (String, u32, bool) {
     let alg = spki.algorithm.algorithm.to_id_string();
-    match alg.as_str() {
-        // rsaEncryption, and RSASSA-PSS keys.
-        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => {
+    match KeyFamily::of_oid(&alg) {
+        family @ (KeyFamily::Rsa | KeyFamily::RsaPss) => {
             let bits = match spki.parsed() {
                 Ok(PublicKey::RSA(rsa)) => bit_len(rsa.modulus),
                 _ => 0,
             };
-            let label = if alg.ends_with(".10") {
+            let label = if family == KeyFamily::RsaPss {
                 "RSA-PSS"
             } else {
                 "RSA"
             };
             (format!("{label} {bits}"), bits, bits < 2048)
         }
-        "1.2.840.10045.2.1" => {
+        KeyFamily::Ec => {
             let params = spki.algorithm.parameters.as_ref();
             // An OID names the curve; a SEQUENCE spells it out (explicit parameters, RFC 3279,
             // which RFC 5480 forbids and CVE-2020-0601 abused).
@@ -346,15 +383,15 @@ fn describe_key(spki: &SubjectPublicKeyInfo<'_>) -> (String, u32, bool) {
             };
             (format!("EC {name}"), bits, bits < 224)
         }
-        "1.3.101.112" => ("Ed25519".to_string(), 256, false),
-        "1.3.101.113" => ("Ed448".to_string(), 456, false),
-        "1.2.840.10040.4.1" => {
+        KeyFamily::Ed25519 => ("Ed25519".to_string(), 256, false),
+        KeyFamily::Ed448 => ("Ed448".to_string(), 456, false),
+        KeyFamily::Dsa => {
             let bits = dsa_bits(spki);
             (format!("DSA {bits}"), bits, bits < 2048)
         }
-        other => match key_algorithm_name(other) {
+        KeyFamily::Other => match key_algorithm_name(&alg) {
             Some(name) => (name.to_string(), 0, false),
-            None => (format!("unknown ({other})"), 0, false),
+            None => (format!("unknown ({alg})"), 0, false),
         },
     }
 }

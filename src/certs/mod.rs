@@ -61,7 +61,7 @@ mod info;
 pub mod revocation;
 mod validate;
 pub use client::{client_cert_facts, dn_text, time_text, ClientCertFacts};
-pub use info::{summarize, CertError};
+pub use info::{key_family, summarize, CertError, KeyFamily};
 pub use validate::{
     BrokenSignature, CacheStats, CertTime, ChainCheck, HostnameCheck, InvalidPath, OrderProblem,
     PathStatus, Revoked, StapledOcsp, TrustOptions, UnparsableCert, Validator, WeakKey,

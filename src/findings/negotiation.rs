@@ -9,6 +9,7 @@
 //! `alpn-mismatch` needs nothing from other connections and runs with the connection's own rules.
 
 use super::{finding, Finding, FindingKind, Severity};
+use crate::certs::KeyFamily;
 use crate::flow::{Direction, Side, TcpSummary};
 use crate::record::ConnectionRecord;
 use crate::tls::names::{
@@ -68,18 +69,14 @@ impl ServerKey {
         ServerKey::Ed448,
     ];
 
-    /// From a certificate summary's key text (`RSA 2048`, `EC P-256`, `Ed25519`).
-    pub fn of_key_text(key: &str) -> Option<ServerKey> {
-        if key.starts_with("RSA ") {
-            Some(ServerKey::Rsa)
-        } else if key.starts_with("EC ") {
-            Some(ServerKey::Ecdsa)
-        } else {
-            match key {
-                "Ed25519" => Some(ServerKey::Ed25519),
-                "Ed448" => Some(ServerKey::Ed448),
-                _ => None,
-            }
+    /// From the family of the certificate's key (an RSA-PSS key is not one RSA suites use).
+    pub fn of_family(family: KeyFamily) -> Option<ServerKey> {
+        match family {
+            KeyFamily::Rsa => Some(ServerKey::Rsa),
+            KeyFamily::Ec => Some(ServerKey::Ecdsa),
+            KeyFamily::Ed25519 => Some(ServerKey::Ed25519),
+            KeyFamily::Ed448 => Some(ServerKey::Ed448),
+            KeyFamily::RsaPss | KeyFamily::Dsa | KeyFamily::Other => None,
         }
     }
 
@@ -135,9 +132,7 @@ fn server_key(hs: &HandshakeSummary, sh: &crate::tls::ServerHello) -> Option<Ser
     }
     // TLS 1.3 names no key in its suites: read the leaf, when its Certificate was decrypted.
     let leaf = hs.server_certificate.as_ref()?.certs.first()?;
-    crate::certs::summarize(leaf)
-        .ok()
-        .and_then(|info| ServerKey::of_key_text(&info.key))
+    crate::certs::key_family(leaf).and_then(ServerKey::of_family)
 }
 
 /// The alert that ended a refused handshake.
