@@ -50,8 +50,10 @@ fn alerts(r: &ConnectionRecord) -> Vec<(String, String, String, u64)> {
             };
             (
                 from.into(),
-                a.level.clone().unwrap_or_else(|| "encrypted".into()),
-                a.description.clone().unwrap_or_else(|| "encrypted".into()),
+                a.level
+                    .map_or_else(|| "encrypted".into(), |l| l.to_string()),
+                a.description
+                    .map_or_else(|| "encrypted".into(), |d| d.to_string()),
                 a.packet,
             )
         })
@@ -322,10 +324,13 @@ fn corpus_captures_decrypt_like_tshark() {
             let n = r.server_chain.as_ref().map(|c| c.len()).unwrap_or(0);
             assert_eq!(n, *certs, "{what}: server certificates");
             assert_eq!(r.cert_requested.unwrap_or(false), *cr, "{what}");
-            let got: Vec<&str> = r
+            let got: Vec<String> = r
                 .alerts
                 .iter()
-                .map(|a| a.description.as_deref().unwrap_or("encrypted"))
+                .map(|a| {
+                    a.description
+                        .map_or_else(|| "encrypted".into(), |d| d.to_string())
+                })
                 .collect();
             assert_eq!(got, *alert_names, "{what}: alerts");
             let got: Vec<u16> = r.http.iter().filter_map(|h| h.status).collect();

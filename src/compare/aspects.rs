@@ -10,7 +10,10 @@
 use super::{Aspect, ConnRef, Difference, DifferenceType, Observed};
 use crate::findings::CERTIFICATE_KINDS;
 use crate::http::AuthMethod;
-use crate::record::{Cause, ConnectionRecord, ConnectionStatus, FailedAt, FindingKind, Outcome};
+use crate::record::{
+    AlertDescription, AlertLevel, Cause, ConnectionRecord, ConnectionStatus, FailedAt, FindingKind,
+    Outcome,
+};
 use crate::tls::names::{cipher_name, version_name};
 use crate::tls::names::{group_name, signature_scheme_name as sig_alg_name};
 use std::collections::BTreeSet;
@@ -31,7 +34,7 @@ enum Failure {
     /// It did not fail (or the capture cannot tell).
     None,
     /// A fatal alert; its description when readable.
-    Alert(Option<String>),
+    Alert(Option<AlertDescription>),
     /// The handshake failed without a readable alert (stalled, reset, closed).
     Handshake,
     /// Before TLS (TCP) or after it (HTTP).
@@ -46,9 +49,9 @@ impl Failure {
         let fatal = r
             .alerts
             .iter()
-            .find(|a| a.encrypted || a.level.as_deref() == Some("fatal"));
+            .find(|a| a.encrypted || a.level == Some(AlertLevel::FATAL));
         if let Some(a) = fatal {
-            return Failure::Alert(a.description.clone());
+            return Failure::Alert(a.description);
         }
         match r.failed_at {
             Some(FailedAt::Handshake) => Failure::Handshake,
@@ -58,7 +61,7 @@ impl Failure {
 
     /// The alert's description, if it is one of `names`.
     fn alert_in(&self, names: &[&str]) -> bool {
-        matches!(self, Failure::Alert(Some(d)) if names.contains(&d.as_str()))
+        matches!(self, Failure::Alert(Some(d)) if names.contains(&d.to_string().as_str()))
     }
 
     /// A handshake failure whose reason cannot be read: any hello list may explain it.
@@ -860,12 +863,13 @@ fn symptoms(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>)
     let fatal = |r: &ConnectionRecord| {
         r.alerts
             .iter()
-            .find(|a| a.encrypted || a.level.as_deref() == Some("fatal"))
+            .find(|a| a.encrypted || a.level == Some(AlertLevel::FATAL))
             .map(|a| {
                 format!(
                     "{} {}",
                     a.from.as_str(),
-                    a.description.as_deref().unwrap_or("encrypted alert")
+                    a.description
+                        .map_or_else(|| "encrypted alert".to_string(), |d| d.to_string())
                 )
             })
     };

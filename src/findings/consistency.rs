@@ -153,9 +153,9 @@ impl ChainSeen {
             }
         }
         let refused = r.outcome == Outcome::Failed
-            && r.alerts
-                .iter()
-                .any(|a| a.from == Side::Client && a.level.as_deref() == Some("fatal"));
+            && r.alerts.iter().any(|a| {
+                a.from == Side::Client && a.level == Some(crate::record::AlertLevel::FATAL)
+            });
         Some(ChainSeen {
             key: ServerKey::of(r),
             chain: ChainFacts {

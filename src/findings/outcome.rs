@@ -8,7 +8,9 @@
 
 use super::{Finding, FindingKind as K, Severity};
 use crate::flow::{Direction, Side};
-use crate::record::{Cause, ConnectionRecord, ConnectionStatus, FailedAt, Outcome};
+use crate::record::{
+    AlertDescription, AlertLevel, Cause, ConnectionRecord, ConnectionStatus, FailedAt, Outcome,
+};
 use crate::tls::HandshakeSummary;
 
 /// The server finished its side of the handshake (its ChangeCipherSpec, or encrypted records
@@ -139,18 +141,22 @@ pub fn judge(record: &ConnectionRecord, handshake_done: bool) -> (Outcome, Optio
 }
 
 /// Certificate and chain findings a client's fatal alert can follow from, by alert.
-fn certificate_causes(alert: &str) -> &'static [K] {
+fn certificate_causes(alert: Option<AlertDescription>) -> &'static [K] {
+    use AlertDescription as A;
+    let Some(alert) = alert else {
+        return &[];
+    };
     match alert {
-        "unknown_ca" => &[
+        A::UNKNOWN_CA => &[
             K::ChainIncomplete,
             K::ChainUntrusted,
             K::SelfSigned,
             K::ChainInvalid,
         ],
-        "decrypt_error" => &[K::ChainInvalid],
-        "certificate_expired" => &[K::CertExpired, K::CertNotYetValid],
-        "certificate_revoked" => &[K::CertRevoked],
-        "bad_certificate" | "certificate_unknown" | "unsupported_certificate" => &[
+        A::DECRYPT_ERROR => &[K::ChainInvalid],
+        A::CERTIFICATE_EXPIRED => &[K::CertExpired, K::CertNotYetValid],
+        A::CERTIFICATE_REVOKED => &[K::CertRevoked],
+        A::BAD_CERTIFICATE | A::CERTIFICATE_UNKNOWN | A::UNSUPPORTED_CERTIFICATE => &[
             K::HostnameMismatch,
             K::ChainIncomplete,
             K::ChainUntrusted,
@@ -162,8 +168,8 @@ fn certificate_causes(alert: &str) -> &'static [K] {
             K::WeakSignature,
             K::WeakKey,
         ],
-        "protocol_version" => &[K::ObsoleteVersion],
-        "insufficient_security" => &[K::WeakCipher],
+        A::PROTOCOL_VERSION => &[K::ObsoleteVersion],
+        A::INSUFFICIENT_SECURITY => &[K::WeakCipher],
         _ => &[],
     }
 }
@@ -202,9 +208,8 @@ pub(super) fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
             let fatal = record
                 .alerts
                 .iter()
-                .find(|a| a.level.as_deref() == Some("fatal"));
+                .find(|a| a.level == Some(AlertLevel::FATAL));
             if let Some(alert) = fatal {
-                let name = alert.description.as_deref().unwrap_or("");
                 // The client refused a chain that other connections to the same server did
                 // not get: the inconsistent pool is the cause, the chain's problem its detail.
                 let inconsistent = record
@@ -213,7 +218,7 @@ pub(super) fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
                     .any(|f| f.kind == K::CertInconsistent && f.severity == Severity::Error);
                 let by_alert = match alert.from {
                     Side::Client if inconsistent => Some(K::CertInconsistent),
-                    Side::Client => first(certificate_causes(name)),
+                    Side::Client => first(certificate_causes(alert.description)),
                     Side::Server => first(&[K::ClientCertRejected, K::ClientCertMissing]),
                 };
                 return by_alert.or_else(|| first(&[K::TlsAlert]));

@@ -3,14 +3,14 @@
 //! connections of a file. Findings are added later, by the rules.
 
 use super::{
-    AlertRecord, CipherSuite, ConnectionRecord, ConnectionStatus, HttpRecord, MssRecord, TcpRecord,
-    Version,
+    AlertDescription, AlertLevel, AlertRecord, CipherSuite, ConnectionRecord, ConnectionStatus,
+    HttpRecord, MssRecord, TcpRecord, Version,
 };
 use crate::certs::CertInfo;
 use crate::flow::Direction;
 use crate::flow::TcpSummary;
 use crate::text::AddrText;
-use crate::tls::{names, proxy, HandshakeSummary};
+use crate::tls::{proxy, HandshakeSummary};
 use std::sync::Arc;
 
 /// A chain's DER (to confirm a cache hit) and its shared display fields.
@@ -136,8 +136,8 @@ impl RecordBuilder {
             .iter()
             .map(|a| AlertRecord {
                 from: a.from,
-                level: (!a.encrypted).then(|| names::alert_level_name(a.level)),
-                description: (!a.encrypted).then(|| names::alert_name(a.description)),
+                level: (!a.encrypted).then_some(AlertLevel(a.level)),
+                description: (!a.encrypted).then_some(AlertDescription(a.description)),
                 encrypted: a.encrypted,
                 packet: a.meta.packet,
             })

@@ -88,6 +88,83 @@ named_code!(
     "cipher suite"
 );
 
+macro_rules! alert_code {
+    ($(#[$doc:meta])* $name:ident, $text:path, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $name(pub u8);
+
+        impl $name {
+            /// The code a name stands for (the reverse of its `Display`).
+            pub fn from_name(name: &str) -> Option<Self> {
+                (0..=u8::MAX).map($name).find(|c| $text(c.0) == name)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&$text(self.0))
+            }
+        }
+
+        /// Its name in JSON and other text formats, the bare code in storage.
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if s.is_human_readable() {
+                    s.collect_str(self)
+                } else {
+                    s.serialize_u8(self.0)
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if d.is_human_readable() {
+                    let text = Cow::<'de, str>::deserialize(d)?;
+                    $name::from_name(&text).ok_or_else(|| {
+                        de::Error::custom(format!(concat!("not a ", $what, ": {}"), text))
+                    })
+                } else {
+                    u8::deserialize(d).map($name)
+                }
+            }
+        }
+    };
+}
+
+alert_code!(
+    /// A TLS alert level (`2`: `fatal`; `level_N` for another).
+    AlertLevel,
+    names::alert_level_name,
+    "TLS alert level"
+);
+
+alert_code!(
+    /// A TLS alert description (`48`: `unknown_ca`; `alert_N` for one without a name).
+    AlertDescription,
+    names::alert_name,
+    "TLS alert description"
+);
+
+impl AlertLevel {
+    pub const FATAL: AlertLevel = AlertLevel(2);
+}
+
+/// The descriptions rules name (RFC 8446, 6.2).
+impl AlertDescription {
+    pub const CLOSE_NOTIFY: AlertDescription = AlertDescription(0);
+    pub const BAD_CERTIFICATE: AlertDescription = AlertDescription(42);
+    pub const UNSUPPORTED_CERTIFICATE: AlertDescription = AlertDescription(43);
+    pub const CERTIFICATE_REVOKED: AlertDescription = AlertDescription(44);
+    pub const CERTIFICATE_EXPIRED: AlertDescription = AlertDescription(45);
+    pub const CERTIFICATE_UNKNOWN: AlertDescription = AlertDescription(46);
+    pub const UNKNOWN_CA: AlertDescription = AlertDescription(48);
+    pub const DECRYPT_ERROR: AlertDescription = AlertDescription(51);
+    pub const PROTOCOL_VERSION: AlertDescription = AlertDescription(70);
+    pub const INSUFFICIENT_SECURITY: AlertDescription = AlertDescription(71);
+}
+
 /// The name of a code that was seen, `-` for one that was not (tables and reports).
 pub fn name_or_dash(code: Option<impl Named>) -> Cow<'static, str> {
     code.map_or(Cow::Borrowed("-"), Named::name)
@@ -122,6 +199,25 @@ mod tests {
         );
         assert_eq!(CipherSuite(0xfafa).name(), "0xfafa");
         assert_eq!(CipherSuite::from_name("0xfafa"), Some(CipherSuite(0xfafa)));
+    }
+
+    #[test]
+    fn alert_codes_round_trip_by_name() {
+        for code in 0..=u8::MAX {
+            let d = AlertDescription(code);
+            assert_eq!(AlertDescription::from_name(&d.to_string()), Some(d));
+            let l = AlertLevel(code);
+            assert_eq!(AlertLevel::from_name(&l.to_string()), Some(l));
+        }
+        assert_eq!(AlertDescription(48).to_string(), "unknown_ca");
+        assert_eq!(AlertDescription(200).to_string(), "alert_200");
+        assert_eq!(AlertLevel::FATAL.to_string(), "fatal");
+        assert_eq!(
+            sonic_rs::to_string(&AlertDescription(0)).unwrap(),
+            "\"close_notify\""
+        );
+        let stored = postcard::to_allocvec(&AlertDescription(116)).unwrap();
+        assert_eq!(stored, [116]);
     }
 
     #[test]

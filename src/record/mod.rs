@@ -19,7 +19,7 @@ pub use crate::http::HttpRecord;
 /// QUIC facts are the `quic` stage's own type, carried as they are.
 pub use crate::quic::{QuicClose, QuicRecord};
 pub use crate::tls::proxy::ProxyKind;
-pub use codes::{name_or_dash, CipherSuite, Named, Version};
+pub use codes::{name_or_dash, AlertDescription, AlertLevel, CipherSuite, Named, Version};
 pub use finding::{Finding, Severity};
 pub use kind::{Cause, FindingKind, UnknownFindingId};
 use std::net::SocketAddr;
@@ -31,9 +31,11 @@ pub struct AlertRecord {
     /// `client` or `server`.
     pub from: Side,
     /// `warning` or `fatal`; null when the alert was encrypted.
-    pub level: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub level: Option<AlertLevel>,
     /// RFC name, e.g. `unknown_ca`; null when the alert was encrypted.
-    pub description: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub description: Option<AlertDescription>,
     /// Sent after encryption started (level and description unreadable without keys).
     pub encrypted: bool,
     /// Packet the alert was seen in.

@@ -13,7 +13,7 @@ pub mod schema;
 pub mod views;
 
 use crate::findings::Severity;
-use crate::record::{name_or_dash, ConnectionRecord, Version};
+use crate::record::{name_or_dash, AlertDescription, ConnectionRecord, Version};
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 use std::io::{self, Write};
 
@@ -208,8 +208,8 @@ fn format_alerts<'a>(alerts: impl Iterator<Item = &'a crate::record::AlertRecord
 /// Alerts worth a table cell: close_notify and (on a healthy connection) encrypted alerts, the
 /// normal end of a session, are left out; JSON and CSV keep every alert.
 pub fn alerts_cell_brief(r: &ConnectionRecord) -> String {
-    format_alerts(r.alerts.iter().filter(|a| match a.description.as_deref() {
-        Some(d) => d != "close_notify",
+    format_alerts(r.alerts.iter().filter(|a| match a.description {
+        Some(d) => d != AlertDescription::CLOSE_NOTIFY,
         None => r.status != "ok",
     }))
 }
