@@ -11,7 +11,9 @@
 use super::printer::{Pass, Printer, RunEnd};
 use crate::certs::CertInfo;
 use crate::flow::{CloseKind, Side};
-use crate::record::{name_or_dash, ConnectionRecord, FailedAt, Outcome, Severity, Transport};
+use crate::record::{
+    name_or_dash, AlertLevel, ConnectionRecord, FailedAt, Outcome, Severity, Transport,
+};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -286,23 +288,26 @@ pub(crate) struct LadderEvent {
     /// Who sent it.
     pub from: Side,
     pub text: String,
+    /// What the step could show about a failure.
+    pub cue: FailureCue,
     /// The step where the connection failed.
     pub failing: bool,
+}
+
+/// Steps that can mark where a failed connection failed, most telling first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailureCue {
+    None,
+    FatalAlert,
+    HttpError,
+    Reset,
 }
 
 /// The ladder of a connection as its record shows it: TCP open, the handshake messages seen,
 /// alerts and HTTP exchanges at their packets, the close. (`tlscap explain` lists every
 /// event with its packet.)
 pub(crate) fn ladder(r: &ConnectionRecord) -> Vec<LadderEvent> {
-    let mut v = Vec::new();
-    let mut push = |packet: Option<u64>, from: Side, text: String| {
-        v.push(LadderEvent {
-            packet,
-            from,
-            text,
-            failing: false,
-        })
-    };
+    let mut v = Steps::default();
     let quic = r.transport == Transport::Quic;
     let hello = !r.versions_offered.is_empty() || r.sni.is_some();
     let hello_text = format!(
@@ -312,7 +317,7 @@ pub(crate) fn ladder(r: &ConnectionRecord) -> Vec<LadderEvent> {
             .map_or(" (no SNI)".to_string(), |s| format!(" SNI {s}"))
     );
     if quic {
-        push(
+        v.push(
             Some(r.first_packet),
             Side::Client,
             format!("QUIC Initial: {hello_text}"),
@@ -323,17 +328,17 @@ pub(crate) fn ladder(r: &ConnectionRecord) -> Vec<LadderEvent> {
         } else {
             "SYN".into()
         };
-        push(Some(r.first_packet), Side::Client, syn);
+        v.push(Some(r.first_packet), Side::Client, syn);
         if r.tcp.syn_ack {
-            push(None, Side::Server, "SYN-ACK".into());
+            v.push(None, Side::Server, "SYN-ACK".into());
         }
         if hello {
-            push(None, Side::Client, hello_text);
+            v.push(None, Side::Client, hello_text);
         }
     } else if hello {
-        push(Some(r.first_packet), Side::Client, hello_text);
+        v.push(Some(r.first_packet), Side::Client, hello_text);
     } else {
-        push(
+        v.push(
             Some(r.first_packet),
             Side::Client,
             "first packet (mid-stream)".into(),
@@ -341,10 +346,10 @@ pub(crate) fn ladder(r: &ConnectionRecord) -> Vec<LadderEvent> {
     }
     if let Some(version) = &r.version {
         let cipher = r.cipher.map(|c| format!(", {c}")).unwrap_or_default();
-        push(None, Side::Server, format!("ServerHello {version}{cipher}"));
+        v.push(None, Side::Server, format!("ServerHello {version}{cipher}"));
     }
     if let Some(chain) = &r.server_chain {
-        push(
+        v.push(
             None,
             Side::Server,
             format!(
@@ -355,10 +360,10 @@ pub(crate) fn ladder(r: &ConnectionRecord) -> Vec<LadderEvent> {
         );
     }
     if r.cert_requested == Some(true) {
-        push(None, Side::Server, "CertificateRequest".into());
+        v.push(None, Side::Server, "CertificateRequest".into());
     }
     match (r.cert_requested, r.client_cert_sent, &r.client_chain) {
-        (_, Some(true), chain) => push(
+        (_, Some(true), chain) => v.push(
             None,
             Side::Client,
             format!(
@@ -371,17 +376,22 @@ pub(crate) fn ladder(r: &ConnectionRecord) -> Vec<LadderEvent> {
                 }
             ),
         ),
-        (Some(true), Some(false), _) => push(None, Side::Client, "Certificate (empty)".into()),
+        (Some(true), Some(false), _) => v.push(None, Side::Client, "Certificate (empty)".into()),
         _ => {}
     }
     // Alerts and HTTP exchanges carry their packet numbers: in packet order among themselves.
-    let mut late: Vec<(u64, Side, String)> = Vec::new();
+    let mut late: Vec<(u64, Side, String, FailureCue)> = Vec::new();
     for a in &r.alerts {
         let text = match (&a.level, &a.description) {
             (Some(level), Some(desc)) => format!("Alert {level} {desc}"),
             _ => "Alert (encrypted)".into(),
         };
-        late.push((a.packet, a.from, text));
+        let cue = if a.level == Some(AlertLevel::FATAL) {
+            FailureCue::FatalAlert
+        } else {
+            FailureCue::None
+        };
+        late.push((a.packet, a.from, text, cue));
     }
     for h in &r.http {
         if let Some(p) = h.request_packet {
@@ -390,25 +400,56 @@ pub(crate) fn ladder(r: &ConnectionRecord) -> Vec<LadderEvent> {
                 h.method.as_deref().unwrap_or("request"),
                 h.path.as_deref().unwrap_or("")
             );
-            late.push((p, Side::Client, request.trim_end().to_owned()));
+            late.push((
+                p,
+                Side::Client,
+                request.trim_end().to_owned(),
+                FailureCue::None,
+            ));
         }
         if let (Some(p), Some(code)) = (h.response_packet, h.status) {
-            late.push((p, Side::Server, format!("HTTP {code}")));
+            let cue = if code >= 400 {
+                FailureCue::HttpError
+            } else {
+                FailureCue::None
+            };
+            late.push((p, Side::Server, format!("HTTP {code}"), cue));
         }
     }
-    late.sort_by_key(|&(p, side, _)| (p, side == Side::Server));
-    for (p, side, text) in late {
-        push(Some(p), side, text);
+    late.sort_by_key(|&(p, side, _, _)| (p, side == Side::Server));
+    for (p, side, text, cue) in late {
+        v.push_cued(Some(p), side, text, cue);
     }
     if let (Some(by), Some(kind)) = (r.tcp.closed_by, r.tcp.close) {
-        let text = match kind {
-            CloseKind::Fin => "FIN",
-            CloseKind::Rst => "RST",
+        let (text, cue) = match kind {
+            CloseKind::Fin => ("FIN", FailureCue::None),
+            CloseKind::Rst => ("RST", FailureCue::Reset),
         };
-        push(None, by, text.into());
+        v.push_cued(None, by, text.into(), cue);
     }
+    let mut v = v.0;
     mark_failing_step(r, &mut v);
     v
+}
+
+/// A ladder being built.
+#[derive(Default)]
+struct Steps(Vec<LadderEvent>);
+
+impl Steps {
+    fn push(&mut self, packet: Option<u64>, from: Side, text: String) {
+        self.push_cued(packet, from, text, FailureCue::None);
+    }
+
+    fn push_cued(&mut self, packet: Option<u64>, from: Side, text: String, cue: FailureCue) {
+        self.0.push(LadderEvent {
+            packet,
+            from,
+            text,
+            cue,
+            failing: false,
+        });
+    }
 }
 
 /// Marks where a failed connection failed: its first fatal alert, else the first failing HTTP
@@ -417,18 +458,10 @@ fn mark_failing_step(r: &ConnectionRecord, v: &mut [LadderEvent]) {
     if r.outcome != Outcome::Failed || v.is_empty() {
         return;
     }
-    let at = v
-        .iter()
-        .position(|e| e.text.starts_with("Alert fatal"))
-        .or_else(|| {
-            v.iter().position(|e| {
-                e.text
-                    .strip_prefix("HTTP ")
-                    .and_then(|c| c.parse::<u16>().ok())
-                    .is_some_and(|c| c >= 400)
-            })
-        })
-        .or_else(|| v.iter().position(|e| e.text == "RST"))
+    let first = |cue: FailureCue| v.iter().position(|e| e.cue == cue);
+    let at = first(FailureCue::FatalAlert)
+        .or_else(|| first(FailureCue::HttpError))
+        .or_else(|| first(FailureCue::Reset))
         .unwrap_or(v.len() - 1);
     v[at].failing = true;
 }
