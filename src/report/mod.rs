@@ -13,7 +13,7 @@ pub mod schema;
 pub mod views;
 
 use crate::findings::Severity;
-use crate::record::{name_or_dash, AlertDescription, ConnectionRecord, Version};
+use crate::record::{name_or_dash, AlertDescription, ConnectionRecord, ConnectionStatus, Version};
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 use std::io::{self, Write};
 
@@ -210,7 +210,7 @@ fn format_alerts<'a>(alerts: impl Iterator<Item = &'a crate::record::AlertRecord
 pub fn alerts_cell_brief(r: &ConnectionRecord) -> String {
     format_alerts(r.alerts.iter().filter(|a| match a.description {
         Some(d) => d != AlertDescription::CLOSE_NOTIFY,
-        None => r.status != "ok",
+        None => r.status != ConnectionStatus::Ok,
     }))
 }
 
@@ -256,7 +256,9 @@ pub fn outcome_cell(r: &ConnectionRecord) -> String {
             }
             .into(),
         ),
-        (Outcome::Unknown, _) if r.status.as_str() != "ok" => lines.push(r.status.as_str().into()),
+        (Outcome::Unknown, _) if r.status != ConnectionStatus::Ok => {
+            lines.push(r.status.as_str().into())
+        }
         _ => {}
     }
     if let Some(code) = r.http.iter().rev().find_map(|h| h.status) {
@@ -331,7 +333,7 @@ pub fn via_lines(r: &ConnectionRecord) -> Vec<String> {
 /// connections), so that only what is out of the ordinary takes room.
 fn via_under_server(r: &ConnectionRecord, with_transport: bool) -> Option<String> {
     let mut lines = via_lines(r);
-    if !with_transport || lines.first().is_some_and(|l| l == "TCP") {
+    if !with_transport || r.transport == crate::record::Transport::Tcp {
         lines.remove(0);
     }
     (!lines.is_empty()).then(|| lines.join("\n"))
