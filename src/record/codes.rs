@@ -7,6 +7,35 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
 use std::fmt;
 
+/// A code's serde: its name (`name()`, reversed by `from_name`) in JSON and other text
+/// formats, the bare `$int` in storage.
+macro_rules! name_in_text_code_in_storage {
+    ($name:ident, $int:ty, $what:literal) => {
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if s.is_human_readable() {
+                    s.serialize_str(&self.name())
+                } else {
+                    self.0.serialize(s)
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if d.is_human_readable() {
+                    let text = Cow::<'de, str>::deserialize(d)?;
+                    $name::from_name(&text).ok_or_else(|| {
+                        de::Error::custom(format!(concat!("not a ", $what, ": {}"), text))
+                    })
+                } else {
+                    <$int>::deserialize(d).map($name)
+                }
+            }
+        }
+    };
+}
+
 macro_rules! named_code {
     ($(#[$doc:meta])* $name:ident, $known:path, $by_name:path, $what:literal) => {
         $(#[$doc])*
@@ -46,29 +75,7 @@ macro_rules! named_code {
             }
         }
 
-        /// Its name in JSON and other text formats, the bare code in storage.
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                if s.is_human_readable() {
-                    s.serialize_str(&self.name())
-                } else {
-                    s.serialize_u16(self.0)
-                }
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                if d.is_human_readable() {
-                    let text = Cow::<'de, str>::deserialize(d)?;
-                    $name::from_name(&text).ok_or_else(|| {
-                        de::Error::custom(format!(concat!("not a ", $what, ": {}"), text))
-                    })
-                } else {
-                    u16::deserialize(d).map($name)
-                }
-            }
-        }
+        name_in_text_code_in_storage!($name, u16, $what);
     };
 }
 
@@ -95,41 +102,24 @@ macro_rules! alert_code {
         pub struct $name(pub u8);
 
         impl $name {
-            /// The code a name stands for (the reverse of its `Display`).
+            /// The name people and the JSON contract use.
+            pub fn name(self) -> String {
+                $text(self.0)
+            }
+
+            /// The code a name stands for (the reverse of [`Self::name`]).
             pub fn from_name(name: &str) -> Option<Self> {
-                (0..=u8::MAX).map($name).find(|c| $text(c.0) == name)
+                (0..=u8::MAX).map($name).find(|c| c.name() == name)
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&$text(self.0))
+                f.write_str(&self.name())
             }
         }
 
-        /// Its name in JSON and other text formats, the bare code in storage.
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                if s.is_human_readable() {
-                    s.collect_str(self)
-                } else {
-                    s.serialize_u8(self.0)
-                }
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                if d.is_human_readable() {
-                    let text = Cow::<'de, str>::deserialize(d)?;
-                    $name::from_name(&text).ok_or_else(|| {
-                        de::Error::custom(format!(concat!("not a ", $what, ": {}"), text))
-                    })
-                } else {
-                    u8::deserialize(d).map($name)
-                }
-            }
-        }
+        name_in_text_code_in_storage!($name, u8, $what);
     };
 }
 
