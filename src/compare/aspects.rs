@@ -59,9 +59,9 @@ impl Failure {
         }
     }
 
-    /// The alert's description, if it is one of `names`.
-    fn alert_in(&self, names: &[&str]) -> bool {
-        matches!(self, Failure::Alert(Some(d)) if names.contains(&d.to_string().as_str()))
+    /// Whether it is a fatal alert with one of these descriptions.
+    fn alert_in(&self, alerts: &[AlertDescription]) -> bool {
+        matches!(self, Failure::Alert(Some(d)) if alerts.contains(d))
     }
 
     /// A handshake failure whose reason cannot be read: any hello list may explain it.
@@ -75,20 +75,20 @@ impl Failure {
 }
 
 /// Alerts a peer sends when the two sides share no suite, group or signature algorithm.
-const NEGOTIATION_ALERTS: &[&str] = &[
-    "handshake_failure",
-    "insufficient_security",
-    "illegal_parameter",
+const NEGOTIATION_ALERTS: &[AlertDescription] = &[
+    AlertDescription::HANDSHAKE_FAILURE,
+    AlertDescription::INSUFFICIENT_SECURITY,
+    AlertDescription::ILLEGAL_PARAMETER,
 ];
 /// Alerts about a certificate the peer sent.
-const CERT_ALERTS: &[&str] = &[
-    "unknown_ca",
-    "bad_certificate",
-    "certificate_unknown",
-    "certificate_expired",
-    "certificate_revoked",
-    "unsupported_certificate",
-    "access_denied",
+const CERT_ALERTS: &[AlertDescription] = &[
+    AlertDescription::UNKNOWN_CA,
+    AlertDescription::BAD_CERTIFICATE,
+    AlertDescription::CERTIFICATE_UNKNOWN,
+    AlertDescription::CERTIFICATE_EXPIRED,
+    AlertDescription::CERTIFICATE_REVOKED,
+    AlertDescription::UNSUPPORTED_CERTIFICATE,
+    AlertDescription::ACCESS_DENIED,
 ];
 
 /// The failing side's findings a generic difference (proxy, address) relates to: what it saw.
@@ -365,7 +365,7 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
         if request_lost {
             explains.push(FindingKind::ClientCertNotRequested);
         }
-        if failure.alert_in(&["unrecognized_name"]) {
+        if failure.alert_in(&[AlertDescription::UNRECOGNIZED_NAME]) {
             explains.push(FindingKind::TlsAlert);
         }
         let cause = match (&gr.sni, &br.sni) {
@@ -389,14 +389,16 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
     let (gh, bh) = (&g.hello, &b.hello);
     // The version offered explains a protocol_version alert, or a failure without a reason.
     let version_matters =
-        failure.alert_in(&["protocol_version"]) || failure.unexplained_handshake();
+        failure.alert_in(&[AlertDescription::PROTOCOL_VERSION]) || failure.unexplained_handshake();
     if version_matters
         && gh.max_version.is_some()
         && bh.max_version.is_some()
         && gh.max_version.map(super::version_order) != bh.max_version.map(super::version_order)
     {
         let mut explains = vec![FindingKind::NoCommonVersion, FindingKind::ObsoleteVersion];
-        if failure.alert_in(&["protocol_version"]) || failure.unexplained_handshake() {
+        if failure.alert_in(&[AlertDescription::PROTOCOL_VERSION])
+            || failure.unexplained_handshake()
+        {
             explains.push(FindingKind::TlsAlert);
         }
         let (gv, bv) = (
@@ -497,7 +499,9 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
             });
         }
     }
-    if failure.alert_in(&["no_application_protocol"]) && gr.alpn_offered != br.alpn_offered {
+    if failure.alert_in(&[AlertDescription::NO_APPLICATION_PROTOCOL])
+        && gr.alpn_offered != br.alpn_offered
+    {
         let show = |v: &[String]| (!v.is_empty()).then(|| v.join(", "));
         out.push(Found {
             aspect: Aspect::Alpn,
@@ -512,10 +516,10 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
         });
     }
     let ext_alerts = [
-        "decode_error",
-        "illegal_parameter",
-        "unsupported_extension",
-        "missing_extension",
+        AlertDescription::DECODE_ERROR,
+        AlertDescription::ILLEGAL_PARAMETER,
+        AlertDescription::UNSUPPORTED_EXTENSION,
+        AlertDescription::MISSING_EXTENSION,
     ];
     if failure.alert_in(&ext_alerts) {
         let tls13_both = [gh, bh]
@@ -594,11 +598,11 @@ fn server(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
                 FindingKind::ClientCertNotRequested,
             ];
             if failure.alert_in(&[
-                "certificate_required",
-                "handshake_failure",
-                "bad_certificate",
-                "unknown_ca",
-                "access_denied",
+                AlertDescription::CERTIFICATE_REQUIRED,
+                AlertDescription::HANDSHAKE_FAILURE,
+                AlertDescription::BAD_CERTIFICATE,
+                AlertDescription::UNKNOWN_CA,
+                AlertDescription::ACCESS_DENIED,
             ]) || failure.unexplained_handshake()
             {
                 explains.push(FindingKind::TlsAlert);
@@ -707,7 +711,10 @@ fn key_usage(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>
     let (gr, br) = (&g.record, &b.record);
     let cause_kind = br.cause.and_then(Cause::kind);
     let cert_failure = failure.alert_in(CERT_ALERTS)
-        || failure.alert_in(&["certificate_required", "handshake_failure"])
+        || failure.alert_in(&[
+            AlertDescription::CERTIFICATE_REQUIRED,
+            AlertDescription::HANDSHAKE_FAILURE,
+        ])
         || failure.unexplained_handshake();
     let lacks =
         |u: &Option<super::Usage>, purpose: &str| u.as_ref().is_some_and(|u| !u.allows(purpose));

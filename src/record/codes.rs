@@ -144,15 +144,24 @@ impl AlertLevel {
 /// The descriptions rules name (RFC 8446, 6.2).
 impl AlertDescription {
     pub const CLOSE_NOTIFY: AlertDescription = AlertDescription(0);
+    pub const HANDSHAKE_FAILURE: AlertDescription = AlertDescription(40);
     pub const BAD_CERTIFICATE: AlertDescription = AlertDescription(42);
     pub const UNSUPPORTED_CERTIFICATE: AlertDescription = AlertDescription(43);
     pub const CERTIFICATE_REVOKED: AlertDescription = AlertDescription(44);
     pub const CERTIFICATE_EXPIRED: AlertDescription = AlertDescription(45);
     pub const CERTIFICATE_UNKNOWN: AlertDescription = AlertDescription(46);
+    pub const ILLEGAL_PARAMETER: AlertDescription = AlertDescription(47);
     pub const UNKNOWN_CA: AlertDescription = AlertDescription(48);
+    pub const ACCESS_DENIED: AlertDescription = AlertDescription(49);
+    pub const DECODE_ERROR: AlertDescription = AlertDescription(50);
     pub const DECRYPT_ERROR: AlertDescription = AlertDescription(51);
     pub const PROTOCOL_VERSION: AlertDescription = AlertDescription(70);
     pub const INSUFFICIENT_SECURITY: AlertDescription = AlertDescription(71);
+    pub const MISSING_EXTENSION: AlertDescription = AlertDescription(109);
+    pub const UNSUPPORTED_EXTENSION: AlertDescription = AlertDescription(110);
+    pub const UNRECOGNIZED_NAME: AlertDescription = AlertDescription(112);
+    pub const CERTIFICATE_REQUIRED: AlertDescription = AlertDescription(116);
+    pub const NO_APPLICATION_PROTOCOL: AlertDescription = AlertDescription(120);
 }
 
 /// The name of a code that was seen, `-` for one that was not (tables and reports).
@@ -208,6 +217,49 @@ mod tests {
         );
         let stored = postcard::to_allocvec(&AlertDescription(116)).unwrap();
         assert_eq!(stored, [116]);
+    }
+
+    /// Each constant is the code of the alert it is named after.
+    #[test]
+    fn alert_constants_name_their_alerts() {
+        for (code, name) in [
+            (AlertDescription::CLOSE_NOTIFY, "close_notify"),
+            (AlertDescription::HANDSHAKE_FAILURE, "handshake_failure"),
+            (AlertDescription::BAD_CERTIFICATE, "bad_certificate"),
+            (
+                AlertDescription::UNSUPPORTED_CERTIFICATE,
+                "unsupported_certificate",
+            ),
+            (AlertDescription::CERTIFICATE_REVOKED, "certificate_revoked"),
+            (AlertDescription::CERTIFICATE_EXPIRED, "certificate_expired"),
+            (AlertDescription::CERTIFICATE_UNKNOWN, "certificate_unknown"),
+            (AlertDescription::ILLEGAL_PARAMETER, "illegal_parameter"),
+            (AlertDescription::UNKNOWN_CA, "unknown_ca"),
+            (AlertDescription::ACCESS_DENIED, "access_denied"),
+            (AlertDescription::DECODE_ERROR, "decode_error"),
+            (AlertDescription::DECRYPT_ERROR, "decrypt_error"),
+            (AlertDescription::PROTOCOL_VERSION, "protocol_version"),
+            (
+                AlertDescription::INSUFFICIENT_SECURITY,
+                "insufficient_security",
+            ),
+            (AlertDescription::MISSING_EXTENSION, "missing_extension"),
+            (
+                AlertDescription::UNSUPPORTED_EXTENSION,
+                "unsupported_extension",
+            ),
+            (AlertDescription::UNRECOGNIZED_NAME, "unrecognized_name"),
+            (
+                AlertDescription::CERTIFICATE_REQUIRED,
+                "certificate_required",
+            ),
+            (
+                AlertDescription::NO_APPLICATION_PROTOCOL,
+                "no_application_protocol",
+            ),
+        ] {
+            assert_eq!(code.name(), name);
+        }
     }
 
     #[test]
