@@ -112,17 +112,6 @@ pub enum InvalidPath {
     Rejected(webpki::Error),
 }
 
-impl InvalidPath {
-    /// webpki's error, when it gave one.
-    pub fn webpki_error(&self) -> Option<&webpki::Error> {
-        match self {
-            InvalidPath::LeafRejected(e) | InvalidPath::Rejected(e) => Some(e),
-            InvalidPath::NoCommonTime(e) => e.as_ref(),
-            InvalidPath::LeafUnparsable => None,
-        }
-    }
-}
-
 /// As the chain's status reads (`invalid: <this>`): webpki's error by name.
 impl std::fmt::Display for InvalidPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -139,12 +139,7 @@ pub fn chain_findings(
             ));
         }
         PathStatus::BadSignature { reason } => {
-            out.push(chain_invalid(
-                server,
-                "a signature does not verify with its issuer's key",
-                reason,
-                &evidence,
-            ));
+            out.push(chain_invalid(server, BAD_SIGNATURE, reason, &evidence));
         }
         PathStatus::Invalid { reason } => {
             out.push(chain_invalid(
@@ -441,6 +436,8 @@ fn chain_invalid(server: &str, why: &str, reason: &str, evidence: &str) -> Findi
     )
 }
 
+const BAD_SIGNATURE: &str = "a signature does not verify with its issuer's key";
+
 /// Why a path is invalid, in words.
 fn validator_reason(why: &InvalidPath) -> &'static str {
     use webpki::Error as E;
@@ -450,7 +447,7 @@ fn validator_reason(why: &InvalidPath) -> &'static str {
         InvalidPath::LeafRejected(e) | InvalidPath::Rejected(e) => e,
     };
     match e {
-        E::InvalidSignatureForPublicKey => "a signature does not verify with its issuer's key",
+        E::InvalidSignatureForPublicKey => BAD_SIGNATURE,
         // webpki gives these with their context (the unit variants are deprecated).
         E::UnsupportedSignatureAlgorithmContext(_)
         | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
