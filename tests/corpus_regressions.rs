@@ -503,7 +503,10 @@ fn a_certificate_expiring_within_30_days_is_a_warning() {
 /// connection: `info`, with the alert's packet. pgsql-upgrade-tls #0: the server's encrypted
 /// alert (14), the client's (15), the client's RST (16); waze.pcap #12: the server's response
 /// and encrypted alert in one segment (245), the client's RST (246). zattoo.pcap #0 has no
-/// alert before the client's RST (10): still a warning.
+/// alert before the client's RST (10), but the server had answered the request (8) in packet 9
+/// and the RST acknowledges all of it: info too. A reset that cuts the server off stays a
+/// warning: issue_no_icmp #0 (the RST in packet 30 acknowledges 6929 where the server had sent
+/// through 12337) and tls-subjectaltname #40 (server data after the RST in 2671, up to 2676).
 #[test]
 fn a_reset_after_the_tls_session_closed_is_info() {
     use tlscap::record::Outcome;
@@ -539,13 +542,46 @@ fn a_reset_after_the_tls_session_closed_is_info() {
         246,
         "1.287",
     );
-    let v = verdict(&corpus, "nDPI/tests/cfgs/default/pcap/zattoo.pcap", 0);
-    let reset: Vec<_> = v.2.iter().filter(|f| f.0 == "tcp-reset").collect();
+    let reset = |rel: &str, index: u64| {
+        let v = verdict(&corpus, rel, index);
+        assert_eq!((v.0, v.1), (Outcome::Ok, None), "{rel} #{index}");
+        let reset: Vec<_> = v.2.into_iter().filter(|f| f.0 == "tcp-reset").collect();
+        assert_eq!(reset.len(), 1, "{rel} #{index}");
+        let (_, severity, message, evidence) = reset.into_iter().next().unwrap();
+        (severity, message, evidence)
+    };
     assert_eq!(
-        (reset[0].1, reset[0].2.as_str()),
+        reset("nDPI/tests/cfgs/default/pcap/zattoo.pcap", 0),
+        (
+            "info",
+            "The client reset the connection after the exchange: the server had answered the \
+             client's last request and the reset left nothing the server sent unacknowledged. An \
+             abortive close (an idle timeout, or a client done with the connection), not a failure."
+                .to_string(),
+            "RST from the client in packet 10 at +0.004 s. The client's last request in packet 8, \
+             the server's data after it up to packet 9."
+                .to_string()
+        )
+    );
+    let (severity, message, _) = reset("suricata-verify/tests/bug-2769/issue_no_icmp.pcap", 0);
+    assert_eq!(
+        (severity, message.as_str()),
         (
             "warning",
-            "The client reset the connection after the TLS handshake (socket closed)."
+            "The client reset the connection while the server was still sending (5408 bytes the \
+             server had sent unacknowledged): the transfer was cut off (socket closed)."
+        )
+    );
+    let (severity, message, _) = reset(
+        "suricata-verify/tests/tls/tls-subjectaltname/input.pcap",
+        40,
+    );
+    assert_eq!(
+        (severity, message.as_str()),
+        (
+            "warning",
+            "The client reset the connection while the server was still sending (its data still \
+             arriving after the reset, up to packet 2676): the transfer was cut off (socket closed)."
         )
     );
 }

@@ -504,6 +504,7 @@ fn full_connection_summary_is_exact() {
         prev_data_len: [0, 0],
         fin: [Some(pref(6, 15)), Some(pref(7, 16))],
         rst: None,
+        rst_unacked: None,
         closed_by: Some(Side::Client),
         close: Some(CloseKind::Fin),
         gaps: 0,
@@ -597,6 +598,7 @@ fn rst_closes_and_emits_after_the_grace_period() {
     assert_eq!(emitted.len(), 1);
     let t = &emitted[0].tcp;
     assert_eq!(t.rst, Some((Side::Server, pref(2, 10))));
+    assert_eq!(t.rst_unacked, Some(0), "the RST-ACK acknowledges the SYN");
     assert_eq!(
         (t.closed_by, t.close, t.end_reason),
         (Some(Side::Server), Some(CloseKind::Rst), EndReason::Closed)
@@ -605,6 +607,31 @@ fn rst_closes_and_emits_after_the_grace_period() {
         (t.syn, t.syn_ack, t.established, t.packets),
         (1, 0, false, 2)
     );
+}
+
+#[test]
+fn a_reset_counts_the_peer_bytes_it_left_unacknowledged() {
+    // Hand-built segments: a request, 300 bytes of answer, then a RST-ACK acknowledging the
+    // first 100 of them (its own acknowledgement number counts); the same without the ACK flag
+    // counts from the client's last ACK (the first 200).
+    let answer = [0u8; 100];
+    let run = |rst: TcpSegment<'static>| {
+        let segs = [
+            (tcp(C, S, 100, 0, SYN, b""), 10),
+            (tcp(S, C, 500, 101, SYN | ACK, b""), 10),
+            (tcp(C, S, 101, 501, ACK, b"GET"), 10),
+            (tcp(S, C, 501, 104, ACK, &answer), 11),
+            (tcp(S, C, 601, 104, ACK, &answer), 11),
+            (tcp(C, S, 104, 701, ACK, b""), 11),
+            (tcp(S, C, 701, 104, ACK, &answer), 11),
+            (rst, 12),
+        ];
+        let (_, at_end, _) = run_table(FlowConfig::default(), &segs);
+        at_end[0].tcp.rst_unacked
+    };
+    assert_eq!(run(tcp(C, S, 104, 601, RST | ACK, b"")), Some(200));
+    assert_eq!(run(tcp(C, S, 104, 0, RST, b"")), Some(100));
+    assert_eq!(run(tcp(C, S, 104, 801, RST | ACK, b"")), Some(0));
 }
 
 #[test]

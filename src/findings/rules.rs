@@ -285,7 +285,29 @@ fn tcp_rules(
             let closing_alert = session_over
                 .then(|| session_closing_alert(hs, rst.packet))
                 .flatten();
-            let severity = if closing_alert.is_some() {
+            // A reset that cut the peer off mid-transfer: bytes it had sent unacknowledged, or
+            // its data still arriving after the reset.
+            let peer = side.peer().as_str();
+            let from_peer = match side {
+                Side::Client => Direction::ToClient,
+                Side::Server => Direction::ToServer,
+            };
+            let cut_off = match tcp.rst_unacked {
+                Some(n) if n > 0 => Some(format!("{n} bytes the {peer} had sent unacknowledged")),
+                _ => tcp.last_data[from_peer.idx()]
+                    .filter(|d| d.packet > rst.packet)
+                    .map(|d| {
+                        format!(
+                            "its data still arriving after the reset, up to packet {}",
+                            d.packet
+                        )
+                    }),
+            };
+            // ...and so is one that cut nothing off once the server had answered the client.
+            let after_exchange = (session_over && cut_off.is_none() && tcp.rst_unacked.is_some())
+                .then(|| completed_exchange(r, hs, tcp))
+                .flatten();
+            let severity = if closing_alert.is_some() || after_exchange.is_some() {
                 Severity::Info
             } else if session_over {
                 Severity::Warning
@@ -319,6 +341,16 @@ fn tcp_rules(
                     format!("The {who} reset the connection after {alert} had closed the TLS session: an abortive close, common for browsers and HTTP clients, not a failure."),
                     evidence,
                 ));
+            } else if let Some((request, answer)) = after_exchange {
+                out.push(finding(
+                    FindingKind::TcpReset,
+                    severity,
+                    format!("The {who} reset the connection after the exchange: the server had answered the client's last request and the reset left nothing the {peer} sent unacknowledged. An abortive close (an idle timeout, or a client done with the connection), not a failure."),
+                    format!(
+                        "{evidence} The client's last request in packet {}, the server's data after it up to packet {}.",
+                        request.packet, answer.packet
+                    ),
+                ));
             } else {
                 let why = match after_alert {
                     Some(a) => format!(
@@ -331,7 +363,10 @@ fn tcp_rules(
                     finding(
                         FindingKind::TcpReset,
                         severity,
-                        ["The ", who, " reset the connection ", stage, &why, " (socket closed)."].concat(),
+                        match cut_off.filter(|_| session_over) {
+                            Some(cut) => format!("The {who} reset the connection while the {peer} was still sending ({cut}): the transfer was cut off (socket closed)."),
+                            None => ["The ", who, " reset the connection ", stage, &why, " (socket closed)."].concat(),
+                        },
                         evidence,
                     )
                     .with_fix(if side == Side::Server {
@@ -346,6 +381,24 @@ fn tcp_rules(
     if let Some(f) = read_timeout(r, hs, tcp, cfg) {
         out.push(f);
     }
+}
+
+/// The client's last request after the handshake and the server's last data answering it,
+/// when the server answered.
+fn completed_exchange(
+    r: &ConnectionRecord,
+    hs: &HandshakeSummary,
+    tcp: &TcpSummary,
+) -> Option<(crate::flow::PacketRef, crate::flow::PacketRef)> {
+    let sh = hs.server_hello.as_ref()?;
+    let request = last_real_data(tcp, Direction::ToServer)?;
+    // TLS 1.3 carries the client's Finished in an application-data record: a request is a
+    // second one.
+    let least_records = if sh.version == 0x0304 { 2 } else { 1 };
+    let after_handshake = request.packet > sh.meta.packet
+        && hs.application_data_records[Direction::ToServer.idx()] >= least_records;
+    let answer = last_real_data(tcp, Direction::ToClient)?;
+    (after_handshake && answered(r, hs, tcp, request)).then_some((request, answer))
 }
 
 /// The close_notify alert's description code (RFC 8446, 6.1).

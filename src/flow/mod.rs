@@ -61,6 +61,14 @@ impl Side {
             Side::Server => "server",
         }
     }
+
+    /// The other end.
+    pub fn peer(self) -> Side {
+        match self {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        }
+    }
 }
 
 /// Where in the capture some bytes or an event came from.
@@ -190,6 +198,11 @@ pub struct TcpSummary {
     pub fin: [Option<PacketRef>; 2],
     /// First RST and who sent it.
     pub rst: Option<(Side, PacketRef)>,
+    /// Bytes the peer had sent (its furthest sequence seen) that the first RST's sender had
+    /// not acknowledged: by the RST's own acknowledgement number when it carries one (a stack
+    /// aborting a connection acknowledges what it received), else by its last ACK. 0: the
+    /// reset cut nothing off; None: no acknowledgement to tell by.
+    pub rst_unacked: Option<u32>,
     /// Who closed first (first FIN or RST), if anyone.
     pub closed_by: Option<Side>,
     /// How it was closed.
@@ -386,6 +399,7 @@ impl TcpSummary {
             last_packet: [None; 2],
             acked_unseen: [(0, None); 2],
             stale_ack: None,
+            rst_unacked: None,
             stale_rst: None,
             seen_until: first,
             no_server_in_capture: false,

@@ -1061,6 +1061,16 @@ impl<H: StreamHandler> Connection<H> {
             return false;
         }
         if flags.rst() {
+            if tcp.rst.is_none() {
+                let acked = if flags.ack() {
+                    Some(SeqNumber(seg.ack))
+                } else {
+                    self.max_ack[dir.idx()].map(|(a, _)| a)
+                };
+                tcp.rst_unacked = acked
+                    .zip(self.seen_end[dir.reverse().idx()])
+                    .map(|(acked, end)| end.distance_from(acked).max(0) as u32);
+            }
             tcp.rst.get_or_insert((side, at));
             if tcp.closed_by.is_none() {
                 tcp.closed_by = Some(side);
