@@ -4,7 +4,7 @@
 
 mod common;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -263,7 +263,8 @@ fn webrtc_association_among_stun_and_rtp() {
 }
 
 /// CAPWAP's control channel (UDP 5246) carries DTLS after a 4-byte preamble; DTLS 1.0 is
-/// obsolete.
+/// obsolete. Its CertificateRequest (packet 29) has the layout of TLS 1.1's (no
+/// signature_algorithms): it decodes, and the access point's certificate answers it.
 #[test]
 fn capwap_control_channel() {
     let Some(rs) = corpus_records(
@@ -281,7 +282,19 @@ fn capwap_control_channel() {
     assert_eq!(r["cipher"], "TLS_RSA_WITH_AES_128_CBC_SHA");
     assert_eq!(r["dtls"]["hello_verify_request_packet"], 25);
     assert_eq!(r["dtls"]["cookie_echo_packet"], 26);
-    assert!(ids(r).contains(&("obsolete-version".into(), "warning".into())));
+    assert_eq!(
+        (&r["cert_requested"], &r["client_cert_sent"]),
+        (&json!(true), &json!(true))
+    );
+    assert_eq!(
+        ids(r),
+        pairs(&[
+            ("obsolete-version", "warning"),
+            ("chain-incomplete", "warning"),
+            ("weak-signature", "warning"),
+            ("missing-sni", "info")
+        ])
+    );
 }
 
 /// DTLS 1.3 (nDPI's wolfSSL capture): the ServerHello's legacy version says 1.2,

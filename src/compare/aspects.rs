@@ -393,7 +393,8 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
     if version_matters
         && gh.max_version.is_some()
         && bh.max_version.is_some()
-        && gh.max_version.map(super::version_order) != bh.max_version.map(super::version_order)
+        && gh.max_version.map(crate::tls::version_rank)
+            != bh.max_version.map(crate::tls::version_rank)
     {
         let mut explains = vec![FindingKind::NoCommonVersion, FindingKind::ObsoleteVersion];
         if failure.alert_in(&[AlertDescription::PROTOCOL_VERSION])
@@ -405,8 +406,8 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
             gh.max_version.map(version_name).unwrap_or_default(),
             bh.max_version.map(version_name).unwrap_or_default(),
         );
-        let cause = if bh.max_version.map(super::version_order)
-            < gh.max_version.map(super::version_order)
+        let cause = if bh.max_version.map(crate::tls::version_rank)
+            < gh.max_version.map(crate::tls::version_rank)
         {
             format!(
                 "The failing client offers at most {bv}, which the server no longer accepts{}.",
@@ -524,7 +525,7 @@ fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
     if failure.alert_in(&ext_alerts) {
         let tls13_both = [gh, bh]
             .iter()
-            .all(|h| h.max_version.map(super::version_order) == Some(0x0304));
+            .all(|h| h.max_version.map(crate::tls::version_rank) == Some(0x0304));
         let keep = |e: &u16| !explained_extension(*e, tls13_both);
         let (ge, be): (Vec<u16>, Vec<u16>) = (
             gh.extensions.iter().copied().filter(keep).collect(),

@@ -105,7 +105,7 @@ impl Hello {
             .iter()
             .copied()
             .filter(|v| !is_grease(*v))
-            .max_by_key(|v| version_order(*v))
+            .max_by_key(|v| crate::tls::version_rank(*v))
             .or(Some(ch.legacy_version));
         Hello {
             ciphers: plain(&ch.ciphers),
@@ -120,16 +120,6 @@ impl Hello {
             client_usage,
             server_usage,
         }
-    }
-}
-
-/// Sort key of a version: SSL 2.0 (0x0002) below SSL 3.0 and the TLS versions; TLS 1.3
-/// drafts (0x7fXX) as TLS 1.3.
-fn version_order(v: u16) -> u16 {
-    if v & 0xff00 == 0x7f00 {
-        0x0304
-    } else {
-        v
     }
 }
 
@@ -482,11 +472,5 @@ mod tests {
             "*.Example.com".parse::<Pick>(),
             Ok(Pick::Sni("*.example.com".into()))
         );
-    }
-
-    #[test]
-    fn drafts_of_tls13_sort_as_tls13() {
-        assert!(version_order(0x7f1c) > version_order(0x0303));
-        assert_eq!(version_order(0x0302), 0x0302);
     }
 }

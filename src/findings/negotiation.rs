@@ -15,7 +15,7 @@ use crate::record::ConnectionRecord;
 use crate::tls::names::{
     alert_name, cipher_name, group_name, is_grease, signature_scheme_name, version_name,
 };
-use crate::tls::HandshakeSummary;
+use crate::tls::{version_rank, HandshakeSummary};
 use std::net::SocketAddr;
 use tls_parser::{TlsCipherAu, TlsCipherKx, TlsCipherMac, TlsCipherSuite};
 
@@ -125,7 +125,7 @@ impl ServerKey {
 
 /// The kind of key the server's certificate holds, when the handshake shows it.
 fn server_key(hs: &HandshakeSummary, sh: &crate::tls::ServerHello) -> Option<ServerKey> {
-    if rank(sh.version) < 0x0304 {
+    if version_rank(sh.version) < 0x0304 {
         if let Some(k) = ServerKey::of_suite(sh.cipher) {
             return Some(k);
         }
@@ -168,21 +168,14 @@ pub struct Refused {
     pub sigalgs: Box<[u16]>,
 }
 
-/// Orders versions: TLS 1.3 drafts (0x7fxx) count as TLS 1.3.
-fn rank(v: u16) -> u16 {
-    if v >> 8 == 0x7f {
-        0x0304
-    } else {
-        v
-    }
-}
-
 /// The negotiation facts of a handshake: `(chosen, refused)`.
 pub fn facts(hs: &HandshakeSummary) -> (Option<Chosen>, Option<Refused>) {
     let chosen = hs.server_hello.as_ref().map(|sh| Chosen {
         version: sh.version,
         cipher: sh.cipher,
-        group: sh.key_share_group.filter(|_| rank(sh.version) >= 0x0304),
+        group: sh
+            .key_share_group
+            .filter(|_| version_rank(sh.version) >= 0x0304),
         key: server_key(hs, sh),
     });
     let Some(ch) = hs.second_client_hello.as_ref().or(hs.client_hello.as_ref()) else {
@@ -228,7 +221,7 @@ pub fn facts(hs: &HandshakeSummary) -> (Option<Chosen>, Option<Refused>) {
                 .iter()
                 .copied()
                 .filter(|v| !is_grease(*v))
-                .max_by_key(|v| rank(*v))
+                .max_by_key(|v| version_rank(*v))
                 .unwrap_or(ch.legacy_version)
         };
         let keep = alert.is_some_and(|a| {
@@ -275,7 +268,7 @@ impl Example {
     fn better_than(&self, other: &Example) -> bool {
         let key = |e: &Example| {
             (
-                std::cmp::Reverse(rank(e.chosen.version)),
+                std::cmp::Reverse(version_rank(e.chosen.version)),
                 e.file_pos,
                 e.index,
             )
@@ -365,13 +358,17 @@ impl Choices {
 
     /// The oldest version chosen.
     fn lowest_version(&self) -> Option<u16> {
-        self.pairs.iter().map(|p| rank(p.0)).min()
+        self.pairs.iter().map(|p| version_rank(p.0)).min()
     }
 
-    /// Versions chosen, lowest first, without repeats.
+    /// Versions chosen, lowest first, without repeats (a TLS 1.3 draft named as TLS 1.3).
     fn versions(&self) -> Vec<u16> {
-        let mut v: Vec<u16> = self.pairs.iter().map(|p| rank(p.0)).collect();
-        v.sort_unstable();
+        let mut v: Vec<u16> = self
+            .pairs
+            .iter()
+            .map(|p| if p.0 >> 8 == 0x7f { 0x0304 } else { p.0 })
+            .collect();
+        v.sort_unstable_by_key(|&v| (version_rank(v), v));
         v.dedup();
         v
     }
@@ -400,8 +397,8 @@ impl ServerChoices {
         match captures.iter_mut().find(|c| c.example.file == file) {
             Some(c) => {
                 c.note(index, chosen);
-                let better = rank(chosen.version) > rank(c.example.chosen.version)
-                    || (rank(chosen.version) == rank(c.example.chosen.version)
+                let better = version_rank(chosen.version) > version_rank(c.example.chosen.version)
+                    || (version_rank(chosen.version) == version_rank(c.example.chosen.version)
                         && (file_pos, index) < (c.example.file_pos, c.example.index));
                 if better {
                     c.example = Example {
@@ -462,7 +459,7 @@ impl ServerChoices {
             .get(&r.server)
             .and_then(|captures| captures.iter().find(|c| c.example.file == r.file))
             .filter(|c| c.example.index != r.index);
-        let client_max = rank(refused.client_max);
+        let client_max = version_rank(refused.client_max);
         // Every version the server chose elsewhere is newer than anything this client offered.
         let above = choices.filter(|c| c.lowest_version().is_some_and(|v| v > client_max));
         match refused.alert {
@@ -472,7 +469,7 @@ impl ServerChoices {
                     && (a.from_server
                         || refused
                             .server_version
-                            .is_some_and(|(v, _)| rank(v) < client_max)) =>
+                            .is_some_and(|(v, _)| version_rank(v) < client_max)) =>
             {
                 out.push(no_common_version(r, refused, a, choices));
             }
@@ -726,13 +723,13 @@ fn no_common_cipher(
         return None;
     }
     let legacy = legacy_only(&refused.suites);
-    let client_max = rank(refused.client_max);
+    let client_max = version_rank(refused.client_max);
     // Suites the server chose for clients at a version this one offers too.
     let accepted: Option<Vec<u16>> = choices.filter(|c| !c.overflow).map(|c| {
         let mut s: Vec<u16> = c
             .pairs
             .iter()
-            .filter(|(v, _)| rank(*v) <= client_max)
+            .filter(|(v, _)| version_rank(*v) <= client_max)
             .map(|(_, s)| *s)
             .collect();
         s.dedup();
@@ -837,7 +834,7 @@ fn no_common_group(
     a: RefusalAlert,
     choices: Option<&Choices>,
 ) -> Option<Finding> {
-    if !a.from_server || refused.groups.is_empty() || rank(refused.client_max) < 0x0304 {
+    if !a.from_server || refused.groups.is_empty() || version_rank(refused.client_max) < 0x0304 {
         return None;
     }
     let c = choices?;
@@ -1009,7 +1006,7 @@ pub fn alpn_rules(
     };
     // A client offering h2 and http/1.1 and getting no ALPN falls back to HTTP/1.1: healthy.
     let negotiated_none = h2_only
-        && rank(sh.version) < 0x0304
+        && version_rank(sh.version) < 0x0304
         && sh.alpn.is_none()
         && super::handshake_done(hs)
         && hs.application_data_records[Direction::ToServer.idx()] == 0;
@@ -1083,6 +1080,9 @@ mod tests {
 
     #[test]
     fn drafts_rank_as_tls13() {
-        assert!(rank(0x7f17) == rank(0x0304) && rank(0x0303) < rank(0x7f12));
+        assert!(
+            version_rank(0x7f17) == version_rank(0x0304)
+                && version_rank(0x0303) < version_rank(0x7f12)
+        );
     }
 }

@@ -45,19 +45,9 @@ fn push_dashed(out: &mut String, vals: impl Iterator<Item = u32>) {
     }
 }
 
-/// FoxIO JA4 for TLS over TCP, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
+/// FoxIO JA4 for TLS over TCP, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`. DTLS versions
+/// are ordered beside the TLS versions they are built on.
 ///
-/// Orders versions oldest to newest: DTLS numbers count down (1.0 is 0xfeff, 1.3 0xfefc),
-/// so each is placed beside the TLS version it is built on.
-fn newness(v: u16) -> u16 {
-    match v {
-        0xfeff => 0x0302,
-        0xfefd => 0x0303,
-        0xfefc => 0x0304,
-        other => other,
-    }
-}
-
 /// Built into one `String`; the sorted lists are hashed as they are hex-encoded, so the only
 /// allocations are the sort buffer and the result.
 pub fn ja4(ch: &ClientHello) -> String {
@@ -66,7 +56,7 @@ pub fn ja4(ch: &ClientHello) -> String {
         .iter()
         .copied()
         .filter(|v| !is_grease(*v))
-        .max_by_key(|v| newness(*v))
+        .max_by_key(|v| super::tls_equivalent(*v))
         .unwrap_or(ch.legacy_version);
     let version = match version {
         0x0304 => "13",

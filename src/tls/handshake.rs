@@ -201,6 +201,7 @@ pub(crate) fn decode_certificate_request(
 ) -> Result<CertificateRequestMsg, String> {
     let err = || "malformed CertificateRequest".to_string();
     let mut out = CertificateRequestMsg::default();
+    let version = super::tls_equivalent(version);
     if super::is_tls13(version) {
         // certificate_request_context<0..255>, then extensions<2..2^16-1>.
         let ctx_len = usize::from(*body.first().ok_or_else(err)?);
@@ -267,6 +268,7 @@ fn distinguished_names(mut b: &[u8], out: &mut CertificateRequestMsg) -> Option<
 
 /// The SignatureScheme of a CertificateVerify body (TLS 1.2 and 1.3; absent before 1.2).
 pub(crate) fn certificate_verify_scheme(body: &[u8], version: u16) -> Option<u16> {
+    let version = super::tls_equivalent(version);
     (version >= 0x0303 || super::is_tls13(version))
         .then(|| Some(u16::from_be_bytes([*body.first()?, *body.get(1)?])))
         .flatten()
@@ -385,6 +387,24 @@ mod certificate_request_tests {
         assert_eq!(r.signature_algorithms, [0x0401, 0x0804]);
         assert_eq!(r.authorities, [vec![0x30, 0x02, 0x31, 0x00]]);
         assert_eq!(r.authorities_listed, 1);
+    }
+
+    /// DTLS 1.0 is built on TLS 1.1 (no signature_algorithms) and DTLS 1.2 on TLS 1.2,
+    /// though their version numbers (0xfeff, 0xfefd) are both above 0x0303. Hand-built
+    /// bodies: the types RSA, DSS and ECDSA sign and no authorities, as in nDPI's capwap.pcap.
+    #[test]
+    fn dtls_versions_choose_their_tls_layout() {
+        let dtls10 = [3, 1, 2, 64, 0, 0];
+        let r = decode_certificate_request(&dtls10, 0xfeff).unwrap();
+        assert!(r.signature_algorithms.is_empty() && r.authorities.is_empty());
+        assert!(decode_certificate_request(&dtls10, 0x0303).is_err());
+        let r = decode_certificate_request(TLS12, 0xfefd).unwrap();
+        assert_eq!(r.signature_algorithms, [0x0401, 0x0804]);
+        assert_eq!(certificate_verify_scheme(&[4, 1, 0, 0], 0xfeff), None);
+        assert_eq!(
+            certificate_verify_scheme(&[4, 1, 0, 0], 0xfefd),
+            Some(0x0401)
+        );
     }
 
     #[test]

@@ -368,7 +368,47 @@ impl HandshakeSummary {
     }
 }
 
+/// The TLS version a DTLS version is built on (DTLS numbers count down: 1.0 is 0xfeff, 1.2
+/// 0xfefd, 1.3 0xfefc), so that a message's layout can be chosen by one comparison; a TLS
+/// version is itself.
+pub(crate) fn tls_equivalent(v: u16) -> u16 {
+    match v {
+        0xfeff => 0x0302,
+        0xfefd => 0x0303,
+        0xfefc => 0x0304,
+        other => other,
+    }
+}
+
+/// A version's place from oldest to newest: DTLS beside the TLS version it is built on, a
+/// TLS 1.3 draft (0x7fXX) as TLS 1.3.
+pub(crate) fn version_rank(v: u16) -> u16 {
+    if v >> 8 == 0x7f {
+        0x0304
+    } else {
+        tls_equivalent(v)
+    }
+}
+
 /// TLS 1.3 or one of its drafts (0x7fXX).
 fn is_tls13(v: u16) -> bool {
     v == TLS13 || v == DTLS13 || v >> 8 == 0x7f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_rank;
+
+    #[test]
+    fn versions_rank_by_the_tls_version_they_are() {
+        // SSL 2.0, SSL 3.0, TLS 1.0-1.3, a TLS 1.3 draft, DTLS 1.0, 1.2, 1.3.
+        let rank = [
+            0x0002, 0x0300, 0x0301, 0x0302, 0x0303, 0x0304, 0x7f1c, 0xfeff, 0xfefd, 0xfefc,
+        ]
+        .map(version_rank);
+        assert_eq!(
+            rank,
+            [0x0002, 0x0300, 0x0301, 0x0302, 0x0303, 0x0304, 0x0304, 0x0302, 0x0303, 0x0304]
+        );
+    }
 }
