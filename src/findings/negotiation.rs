@@ -1077,12 +1077,4 @@ mod tests {
         assert_eq!(legacy_only(&[0x1301, 0x002f]), None);
         assert_eq!(legacy_only(&[0x0a0a]), None);
     }
-
-    #[test]
-    fn drafts_rank_as_tls13() {
-        assert!(
-            version_rank(0x7f17) == version_rank(0x0304)
-                && version_rank(0x0303) < version_rank(0x7f12)
-        );
-    }
 }

@@ -394,7 +394,11 @@ fn completed_exchange(
     let request = last_real_data(tcp, Direction::ToServer)?;
     // TLS 1.3 carries the client's Finished in an application-data record: a request is a
     // second one.
-    let least_records = if sh.version == 0x0304 { 2 } else { 1 };
+    let least_records = if crate::tls::version_rank(sh.version) == 0x0304 {
+        2
+    } else {
+        1
+    };
     let after_handshake = request.packet > sh.meta.packet
         && hs.application_data_records[Direction::ToServer.idx()] >= least_records;
     let answer = last_real_data(tcp, Direction::ToClient)?;
