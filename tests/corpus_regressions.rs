@@ -585,3 +585,64 @@ fn a_reset_after_the_tls_session_closed_is_info() {
         )
     );
 }
+
+/// A client that closes (FIN) after the server's answer without sending anything more or an
+/// alert: `client-abandoned`. pinterest.pcap #6, a browser's spare connection: its FIN (79)
+/// before the ServerHello (88) and the end of the flight (92): info. tls_certificate_too_long
+/// #2: the whole flight by packet 55, the client's FIN in packet 94, 0.138 s later: a warning.
+/// android.pcap #17 is TLS 1.3 (its FIN, 294, before the ServerHello, 298): the server's side
+/// of the handshake is done, the client's is not, so the outcome is unknown, not ok.
+#[test]
+fn a_client_leaving_without_answering_the_server_abandoned_the_handshake() {
+    use tlscap::record::Outcome;
+    let Some(corpus) = common::corpus("a_client_leaving_without_answering_the_server") else {
+        return;
+    };
+    let abandoned = |rel: &str, index: u64| {
+        let v = verdict(&corpus, rel, index);
+        assert_eq!((v.0, v.1), (Outcome::Unknown, None), "{rel} #{index}");
+        let f: Vec<_> =
+            v.2.into_iter()
+                .filter(|f| f.0 == "client-abandoned")
+                .collect();
+        assert_eq!(f.len(), 1, "{rel} #{index}");
+        let (_, severity, message, evidence) = f.into_iter().next().unwrap();
+        (severity, message, evidence)
+    };
+    assert_eq!(
+        abandoned("nDPI/tests/cfgs/default/pcap/pinterest.pcap", 6),
+        (
+            "info",
+            "The client closed the connection 0.032 s after its ClientHello, before \
+             [2a04:4e42:1d::84]:443's handshake flight had all arrived: it did not wait for the \
+             answer (a spare connection a browser opened and dropped, or a cancelled request); \
+             nothing shows a failure."
+                .to_string(),
+            "ClientHello in packet 51; ServerHello in packet 88, the end of the server's flight \
+             in packet 92 after the close; the client's FIN in packet 79, nothing sent after its \
+             ClientHello."
+                .to_string()
+        )
+    );
+    let (severity, message, evidence) = abandoned(
+        "nDPI/tests/cfgs/default/pcap/tls_certificate_too_long.pcap",
+        2,
+    );
+    assert_eq!(severity, "warning");
+    assert!(
+        message.starts_with("The client closed the connection 0.138 s after 40.113.10.47:443's handshake flight had arrived, without answering it and without an alert"),
+        "{message}"
+    );
+    assert_eq!(
+        evidence,
+        "ClientHello in packet 49; the server's flight through packet 55; the client's FIN in \
+         packet 94, nothing sent after its ClientHello."
+    );
+    let (severity, _, evidence) = abandoned("nDPI/tests/cfgs/default/pcap/android.pcap", 17);
+    assert_eq!(severity, "info");
+    assert_eq!(
+        evidence,
+        "ClientHello in packet 288; ServerHello in packet 298; the client's FIN in packet 294, \
+         nothing sent after its ClientHello."
+    );
+}

@@ -54,6 +54,9 @@ pub fn status(
         ConnectionStatus::Reset
     } else if has(K::HandshakeStalled) || has(K::QuicBlocked) || has(K::DtlsUnanswered) {
         ConnectionStatus::Stalled
+    } else if findings.iter().any(|f| f.kind == K::ClientAbandoned) {
+        // The server's side may be done (TLS 1.3 finishes it first); the client's is not.
+        ConnectionStatus::Incomplete
     } else if hs.client_hello.is_none() && http_seen {
         // A plain-HTTP connection (reported for the credentials it carried).
         ConnectionStatus::Cleartext

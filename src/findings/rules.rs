@@ -166,6 +166,10 @@ pub fn connection_findings(
         tcp_rules(r, hs, tcp, cfg, &mut out);
         reply_rules(r, hs, tcp, cfg.read_timeout_secs, &mut out);
         super::mtu::mtu_rule(tcp, &mut out);
+        // A client that gives up on a black-holed flight is that finding's consequence.
+        if !out.iter().any(|f| f.kind == FindingKind::MtuBlackHole) {
+            client_abandoned(r, hs, tcp, &mut out);
+        }
     }
     // A reset that follows a non-TLS answer is its consequence, not a second cause.
     if out.iter().any(|f| f.kind == FindingKind::NotTls) {
@@ -1221,6 +1225,86 @@ fn reply_rules(
             ),
         ));
     }
+}
+
+/// `client-abandoned`: the server answered the ClientHello and the client closed (FIN) without
+/// sending anything more and without an alert. Before the server's flight had all arrived it
+/// did not wait (info); after it, it dropped the handshake for a reason the capture does not
+/// show (warning).
+fn client_abandoned(
+    r: &ConnectionRecord,
+    hs: &HandshakeSummary,
+    tcp: &TcpSummary,
+    out: &mut Vec<Finding>,
+) {
+    let (Some(ch), Some(sh)) = (hs.client_hello.as_ref(), hs.server_hello.as_ref()) else {
+        return;
+    };
+    // Holes in the capture, or client data after the ClientHello, leave "nothing more" unproven.
+    if tcp.closed_by != Some(Side::Client)
+        || !hs.alerts.is_empty()
+        || tcp.unseen_direction().is_some()
+        || tcp.gaps > 0
+        || tcp.last_data[Direction::ToServer.idx()].is_some_and(|p| p.packet > ch.meta.packet)
+    {
+        return;
+    }
+    // A client that resets is `tcp-reset`'s.
+    let Some(close) = tcp.fin[Direction::ToServer.idx()]
+        .filter(|_| tcp.close == Some(crate::flow::CloseKind::Fin))
+    else {
+        return;
+    };
+    let tls13 = crate::tls::version_rank(sh.version) == 0x0304;
+    // The end of the server's flight: ServerHelloDone, or in an abbreviated TLS ≤ 1.2
+    // handshake its ChangeCipherSpec (the Finished after it is encrypted), or a decrypted
+    // Finished. A TLS 1.3 flight is encrypted: without keys its end is not shown.
+    let flight_end = hs
+        .server_hello_done
+        .or(hs.finished[Direction::ToClient.idx()])
+        .or(hs.change_cipher_spec[Direction::ToClient.idx()].filter(|_| !tls13));
+    let server = r.server_named();
+    let after_hello = three_decimals(close.ts.seconds_since(ch.meta.ts));
+    let (severity, message, seen) = match flight_end {
+        Some(end) if end.packet < close.packet => (
+            Severity::Warning,
+            format!(
+                "The client closed the connection {} after {server}'s handshake flight had arrived, without answering it and without an alert: the handshake was abandoned, for a reason the capture does not show (a certificate the client rejected without saying so, a timeout, a cancelled request).",
+                three_decimals(close.ts.seconds_since(end.ts)),
+            ),
+            format!("the server's flight through packet {}", end.packet),
+        ),
+        Some(end) => (
+            Severity::Info,
+            format!("The client closed the connection {after_hello} after its ClientHello, before {server}'s handshake flight had all arrived: it did not wait for the answer (a spare connection a browser opened and dropped, or a cancelled request); nothing shows a failure."),
+            format!("ServerHello in packet {}, the end of the server's flight in packet {} after the close", sh.meta.packet, end.packet),
+        ),
+        None if tls13 => (
+            Severity::Info,
+            format!("The client closed the connection {after_hello} after its ClientHello without answering {server}'s handshake and without an alert; the server's flight is encrypted, so whether it had all arrived is not shown (a key log shows it)."),
+            format!("ServerHello in packet {}", sh.meta.packet),
+        ),
+        None => (
+            Severity::Info,
+            format!("The client closed the connection {after_hello} after its ClientHello, before {server}'s handshake flight had all arrived: it did not wait for the answer (a spare connection a browser opened and dropped, or a cancelled request); nothing shows a failure."),
+            format!("ServerHello in packet {}, no end of the server's flight before the close", sh.meta.packet),
+        ),
+    };
+    let evidence = format!(
+        "ClientHello in packet {}; {seen}; the client's FIN in packet {}, nothing sent after its ClientHello.",
+        ch.meta.packet, close.packet
+    );
+    let f = finding(FindingKind::ClientAbandoned, severity, message, evidence);
+    out.push(if severity == Severity::Info {
+        f.with_fix("Nothing to fix on this evidence: the client left before the server's answer was complete or shown.")
+    } else {
+        f
+    });
+}
+
+/// Seconds with milliseconds, never negative: "0.020 s".
+fn three_decimals(x: f64) -> String {
+    format!("{:.3} s", x.max(0.0))
 }
 
 /// What one connection contributes to the cross-connection rules, taken from its handshake

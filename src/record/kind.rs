@@ -102,6 +102,8 @@ finding_kinds! {
         "Check the logs of the side that reset the connection (crash, connection limit, a TLS or proxy layer rejecting the peer); network: look for a load balancer or IPS sending resets.";
     HandshakeStalled = "handshake-stalled", Error, "ClientHello never answered",
         "Server: check that the listener speaks TLS and is not overloaded; network: look for a proxy or IPS that holds TLS traffic (e.g. SNI filtering).";
+    ClientAbandoned = "client-abandoned", Warning, "Client abandoned the handshake",
+        "Client: check its logs for why it dropped the connection after the server's handshake (a certificate it rejected without an alert, a timeout, a cancelled request); the chain findings of the connection name what a client may have rejected.";
     ReadTimeout = "read-timeout", Error, "Request never answered",
         "Server: find why the request is not answered (slow backend, request waiting for a body, application hang); client: raise the read timeout only if the server is known to be slow.";
     NotTls = "not-tls", Error, "Server answered with something that is not TLS",
