@@ -161,6 +161,23 @@ fn verdict(corpus: &std::path::Path, rel: &str, index: u64) -> Verdict {
         .1
 }
 
+/// The one finding `id` of connection `index` of `rel` (severity, message, evidence), once the
+/// connection's outcome is checked to be `outcome`, with no failure stage.
+fn only_finding(
+    corpus: &std::path::Path,
+    rel: &str,
+    index: u64,
+    id: &str,
+    outcome: tlscap::record::Outcome,
+) -> (&'static str, String, String) {
+    let v = verdict(corpus, rel, index);
+    assert_eq!((v.0, v.1), (outcome, None), "{rel} #{index}");
+    let mut found: Vec<_> = v.2.into_iter().filter(|f| f.0 == id).collect();
+    assert_eq!(found.len(), 1, "{rel} #{index}: {id}");
+    let (_, severity, message, evidence) = found.remove(0);
+    (severity, message, evidence)
+}
+
 fn ids(v: &Verdict) -> Vec<(&'static str, &'static str)> {
     v.2.iter().map(|(id, sev, _, _)| (*id, *sev)).collect()
 }
@@ -542,14 +559,7 @@ fn a_reset_after_the_tls_session_closed_is_info() {
         246,
         "1.287",
     );
-    let reset = |rel: &str, index: u64| {
-        let v = verdict(&corpus, rel, index);
-        assert_eq!((v.0, v.1), (Outcome::Ok, None), "{rel} #{index}");
-        let reset: Vec<_> = v.2.into_iter().filter(|f| f.0 == "tcp-reset").collect();
-        assert_eq!(reset.len(), 1, "{rel} #{index}");
-        let (_, severity, message, evidence) = reset.into_iter().next().unwrap();
-        (severity, message, evidence)
-    };
+    let reset = |rel: &str, index: u64| only_finding(&corpus, rel, index, "tcp-reset", Outcome::Ok);
     assert_eq!(
         reset("nDPI/tests/cfgs/default/pcap/zattoo.pcap", 0),
         (
@@ -599,15 +609,7 @@ fn a_client_leaving_without_answering_the_server_abandoned_the_handshake() {
         return;
     };
     let abandoned = |rel: &str, index: u64| {
-        let v = verdict(&corpus, rel, index);
-        assert_eq!((v.0, v.1), (Outcome::Unknown, None), "{rel} #{index}");
-        let f: Vec<_> =
-            v.2.into_iter()
-                .filter(|f| f.0 == "client-abandoned")
-                .collect();
-        assert_eq!(f.len(), 1, "{rel} #{index}");
-        let (_, severity, message, evidence) = f.into_iter().next().unwrap();
-        (severity, message, evidence)
+        only_finding(&corpus, rel, index, "client-abandoned", Outcome::Unknown)
     };
     assert_eq!(
         abandoned("nDPI/tests/cfgs/default/pcap/pinterest.pcap", 6),
