@@ -386,6 +386,14 @@ http {
     ssl_verify_depth 2;
     location / { return 200 "hello, client certificate: \$ssl_client_verify\n"; }
   }
+  # no-client-hello (443): a connection that sends nothing is closed after 2 s (nginx's
+  # client_header_timeout also bounds the wait for the ClientHello)
+  server {
+    listen 127.0.0.1:443 ssl;
+    server_name api.tlscap.test;
+    client_header_timeout 2s;
+    location / { return 200 "hello from nginx api.tlscap.test\n"; }
+  }
   # alpn-mismatch (8474): an HTTP/1.x-only server (no http2): nginx refuses a ClientHello whose
   # ALPN offers only h2 (alert no_application_protocol)
   server {
@@ -575,6 +583,26 @@ sc_concurrent_clients() {
     sleep 0.15
   done
   wait "${cpids[@]}"
+  finish
+}
+sc_no_client_hello() {
+  begin no-client-hello 443 "nginx on port 443 (client_header_timeout 2s); three TCP clients (python sockets, samples/tools/silentclient.py) that never send a ClientHello. Connection 0 connects and closes at once (FIN), like a port probe. Connection 1 connects and stays silent: nginx closes it after 2 s (FIN). Connection 2 starts a non-blocking connect while an nftables rule drops the SYN-ACK, and closes its socket 0.3 s later; the rule is removed and the kernel answers the server's retransmitted SYN-ACK with a RST, as for a browser that gave up on an attempt."
+  expect status.0 incomplete; expect findings.0 "no-client-hello"
+  expect status.1 incomplete; expect findings.1 "no-client-hello"
+  expect status.2 incomplete; expect findings.2 "no-client-hello"
+  listening 443
+  meta server "(nginx) listen 127.0.0.1:443 ssl; client_header_timeout 2s;"
+  cli 5 "$PY" "$S/tools/silentclient.py" close 127.0.0.1 443
+  sleep 0.3
+  cli 8 "$PY" "$S/tools/silentclient.py" idle 127.0.0.1 443 4
+  sleep 0.3
+  "${NX[@]}" nft add table inet tlscap_nch
+  "${NX[@]}" nft add chain inet tlscap_nch input '{ type filter hook input priority 0; policy accept; }'
+  "${NX[@]}" nft add rule inet tlscap_nch input tcp sport 443 'tcp flags & (syn|ack) == syn|ack' drop
+  meta client "(nftables, until the client has closed) nft add rule inet tlscap_nch input tcp sport 443 'tcp flags & (syn|ack) == syn|ack' drop"
+  cli 5 "$PY" "$S/tools/silentclient.py" abandon 127.0.0.1 443
+  "${NX[@]}" nft delete table inet tlscap_nch
+  sleep 2.5
   finish
 }
 sc_tcp_connect_timeout() {
@@ -1194,7 +1222,7 @@ sc_no_common_sigalg() {
 ALL=(tls13-curl-sni tls12-openssl-sni tls12-no-sni tls12-mtls-cert-sent tls12-mtls-no-cert
      tls13-mtls-cert-sent tls13-mtls-no-cert tls12-chain-intermediate tls12-leaf-only
      tls12-alert-unknown-ca ipv6-tls13 sni-gated-client-auth concurrent-clients
-     tcp-connect-timeout tcp-refused tcp-reset-midway tcp-reset-after-handshake tcp-reset-after-close-notify handshake-stalled read-timeout not-tls
+     tcp-connect-timeout tcp-refused tcp-reset-midway tcp-reset-after-handshake tcp-reset-after-close-notify handshake-stalled read-timeout not-tls no-client-hello
      cert-expired cert-not-yet-valid cert-wrong-host cert-self-signed cert-weak-signature-sha1
      cert-weak-key-rsa1024 chain-untrusted chain-order cert-revoked-ocsp cert-revoked-crl
      obsolete-tls10 weak-cipher-null tls13-hello-retry tls12-resumption tls13-http-401-200

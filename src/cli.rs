@@ -1445,7 +1445,7 @@ fn list_failing(
             .unwrap_or_default();
         t.add_row([
             r.index.to_string(),
-            format!("{}\n→ {}", r.sni.as_deref().unwrap_or("(no SNI)"), r.server),
+            format!("{}\n→ {}", r.sni_shown(), r.server),
             at,
             r.cause
                 .map_or("(no finding explains it)", |c| c.as_str())

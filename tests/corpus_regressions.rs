@@ -648,3 +648,63 @@ fn a_client_leaving_without_answering_the_server_abandoned_the_handshake() {
          nothing sent after its ClientHello."
     );
 }
+
+/// TCP connections whose client never sent a ClientHello were reported without a word:
+/// `no-client-hello` (info) says what happened. webex.pcap #51: the client answers the
+/// SYN-ACK (1025) with a RST (1027) a second later, as a client that gave up on the attempt
+/// does. wechat.pcap #29: the server closes (FIN, 880) 21.5 s after its SYN-ACK (849), nothing
+/// having come. tumblr.pcap #3 is picked up mid-stream 1.6 s into the file (not at its start),
+/// without a ClientHello: `capture-cut`, which used to cover only the file's first second.
+#[test]
+fn a_tcp_connection_without_a_client_hello_says_so() {
+    use tlscap::record::Outcome;
+    let Some(corpus) = common::corpus("a_tcp_connection_without_a_client_hello_says_so") else {
+        return;
+    };
+    let silent = |rel: &str, index: u64| {
+        only_finding(&corpus, rel, index, "no-client-hello", Outcome::Unknown)
+    };
+    assert_eq!(
+        silent("nDPI/tests/cfgs/default/pcap/webex.pcap", 51),
+        (
+            "info",
+            "The client answered 62.109.229.158:443's SYN-ACK with a RST 1.005 s after its SYN, \
+             instead of completing the TCP handshake: it had given up on this attempt (an \
+             application that stopped waiting or connected elsewhere first, as happy eyeballs \
+             does between IPv6 and IPv4, or a port scan). No TLS was attempted."
+                .to_string(),
+            "SYN in packet 1024, SYN-ACK in packet 1025 (1 in all), RST from the client in \
+             packet 1027."
+                .to_string()
+        )
+    );
+    assert_eq!(
+        silent("nDPI/tests/cfgs/default/pcap/wechat.pcap", 29),
+        (
+            "info",
+            "203.205.151.162:443 closed the connection 21.453 s after the TCP handshake without \
+             having received anything (no ClientHello): the server's timeout for a client that \
+             never starts TLS."
+                .to_string(),
+            "SYN in packet 843, SYN-ACK in packet 849, FIN from the server in packet 880; no \
+             payload either way."
+                .to_string()
+        )
+    );
+    let (severity, message, evidence) = only_finding(
+        &corpus,
+        "nDPI/tests/cfgs/default/pcap/tumblr.pcap",
+        3,
+        "capture-cut",
+        Outcome::Unknown,
+    );
+    assert_eq!(severity, "info");
+    assert!(
+        message.starts_with("The capture picks this connection up mid-stream, with no ClientHello"),
+        "{message}"
+    );
+    assert_eq!(
+        evidence,
+        "First packet 6 is not a SYN and comes 1.585278 s after the file's first packet."
+    );
+}

@@ -453,3 +453,74 @@ fn every_finding_id_fires_on_some_sample() {
         assert!(errors.is_empty(), "{healthy}: {errors:?}");
     }
 }
+
+/// samples/no-client-hello.pcap: three clients that never send a ClientHello to nginx on port
+/// 443. Each is said so (`no-client-hello`, info, outcome unknown) with the packets that show
+/// it, and the table names the missing ClientHello rather than a missing SNI.
+#[test]
+fn clients_that_never_send_a_client_hello_are_named() {
+    let (records, stderr, code) = run_json(&["samples/no-client-hello.pcap"]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let found: Vec<(String, String, String, String)> = records
+        .iter()
+        .filter(|r| r["type"] == "connection")
+        .map(|r| {
+            let f = &r["findings"][0];
+            assert_eq!(r["findings"].as_array().unwrap().len(), 1, "{r}");
+            (
+                r["outcome"].as_str().unwrap().to_string(),
+                f["id"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+                f["evidence"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let row = |evidence: &str| {
+        (
+            "unknown".to_string(),
+            "no-client-hello".to_string(),
+            "info".to_string(),
+            evidence.to_string(),
+        )
+    };
+    assert_eq!(
+        found,
+        [
+            row("SYN in packet 1, SYN-ACK in packet 2, FIN from the client in packet 4; no payload either way."),
+            row("SYN in packet 7, SYN-ACK in packet 8, FIN from the server in packet 10; no payload either way."),
+            row("SYN in packet 14, SYN-ACK in packet 15 (2 in all), RST from the client in packet 17."),
+        ]
+    );
+    let message = |i: usize| {
+        records
+            .iter()
+            .filter(|r| r["type"] == "connection")
+            .nth(i)
+            .unwrap()["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(message(0).starts_with("The client opened the connection to 127.0.0.1:443 and closed it 0.000 s later without sending anything (no ClientHello)"), "{}", message(0));
+    assert!(
+        message(1)
+            .starts_with("127.0.0.1:443 closed the connection 2.002 s after the TCP handshake"),
+        "{}",
+        message(1)
+    );
+    assert!(
+        message(2).starts_with(
+            "The client answered 127.0.0.1:443's SYN-ACK with a RST 1.030 s after its SYN"
+        ),
+        "{}",
+        message(2)
+    );
+    let table = Command::new(env!("CARGO_BIN_EXE_tlscap"))
+        .current_dir(common::root())
+        .args(["--quiet", "samples/no-client-hello.pcap"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert_eq!(table.matches("(no ClientHello)").count(), 3, "{table}");
+    assert!(!table.contains("(no SNI)"), "{table}");
+}

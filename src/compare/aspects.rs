@@ -350,7 +350,7 @@ fn mtu(g: &Observed, b: &Observed, out: &mut Vec<Found>) {
 fn hello(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
     let (gr, br) = (&g.record, &b.record);
     // Without a ClientHello on the failing side there is nothing it offered to compare.
-    if br.ja4.is_none() && br.versions_offered.is_empty() {
+    if br.ja4.is_none() && !br.client_hello_seen() {
         return;
     }
     if gr.sni.as_deref().map(str::to_ascii_lowercase)

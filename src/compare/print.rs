@@ -145,7 +145,7 @@ fn write_csv(out: &mut dyn Write, comparisons: &[Comparison]) -> io::Result<()> 
 /// ladders): per pair, both sides, the ranked differences, then each side's connection with its
 /// findings and ladder. Every value is escaped by the maud template.
 pub fn write_html(out: &mut dyn Write, comparisons: &[Comparison]) -> io::Result<()> {
-    use crate::report::html::{connection_section, file_name, page_head, sni_or_none, VERSION};
+    use crate::report::html::{connection_section, file_name, page_head, VERSION};
     use maud::{html, DOCTYPE};
     let count: usize = comparisons.iter().map(|c| c.differences.len()).sum();
     let page = html! {
@@ -160,7 +160,7 @@ pub fn write_html(out: &mut dyn Write, comparisons: &[Comparison]) -> io::Result
                 }
                 @for (i, c) in comparisons.iter().enumerate() {
                     section.comparison id=(format!("pair-{i}")) data-paired-by=(c.paired_by) {
-                        h2 { (sni_or_none(c.bad.sni.as_deref())) " → " (c.bad.server.to_string()) }
+                        h2 { (c.bad.sni_shown()) " → " (c.bad.server.to_string()) }
                         dl.facts {
                             dt.ok { "Working" } dd { (file_name(&c.good.file)) " #" (c.good.index) " — " (side_text(&c.good)) }
                             dt.failed { "Failing" } dd { (file_name(&c.bad.file)) " #" (c.bad.index) " — " (side_text(&c.bad)) }

@@ -31,6 +31,10 @@ pub struct EdgeFacts {
     last_packet: u64,
     /// Picked up without its SYN.
     midstream: bool,
+    /// Its ClientHello is in the capture.
+    client_hello: bool,
+    /// The capture shows one direction only (`one-sided-capture` says what is missing).
+    one_sided: bool,
     /// Still open, neither FIN nor RST, when its capture ended.
     open_at_end: bool,
     established: bool,
@@ -54,6 +58,8 @@ impl EdgeFacts {
             last: tcp.last.ts,
             last_packet: tcp.last.packet,
             midstream: tcp.midstream,
+            client_hello: record.client_hello_seen(),
+            one_sided: tcp.unseen_direction().is_some(),
             open_at_end,
             established: tcp.established,
             waited: record.findings.iter().any(|f| {
@@ -142,6 +148,8 @@ impl FileEdges {
         if found.is_empty() {
             return;
         }
+        // A silent client's finding counts the time up to the cut: the cut says it better.
+        r.findings.retain(|f| f.kind != K::NoClientHello);
         r.findings.extend(found);
         r.outcome = Outcome::Unknown;
         r.failed_at = None;
@@ -204,6 +212,17 @@ impl FileEdges {
                     K::CaptureCut,
                     Severity::Info,
                     "The capture starts inside this connection: what happened before its first packet (the handshake, if it was not yet over) is not in this file, so its outcome cannot be judged.".to_string(),
+                    format!(
+                        "First packet {} is not a SYN and comes {:.6} s after the file's first packet.",
+                        o.first_packet,
+                        o.first.seconds_since(file_first)
+                    ),
+                ));
+            } else if !o.client_hello && !o.one_sided {
+                out.push(finding(
+                    K::CaptureCut,
+                    Severity::Info,
+                    "The capture picks this connection up mid-stream, with no ClientHello: it opened before the capture began (and was quiet until this packet) or its first packets were not captured, so its handshake, if it had one, is not in this file and its outcome cannot be judged.".to_string(),
                     format!(
                         "First packet {} is not a SYN and comes {:.6} s after the file's first packet.",
                         o.first_packet,
@@ -277,6 +296,8 @@ mod tests {
             last: ts(last),
             last_packet: 2,
             midstream,
+            client_hello: false,
+            one_sided: false,
             open_at_end,
             established: true,
             waited: false,

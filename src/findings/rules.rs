@@ -170,6 +170,9 @@ pub fn connection_findings(
         if !out.iter().any(|f| f.kind == FindingKind::MtuBlackHole) {
             client_abandoned(r, hs, tcp, &mut out);
         }
+        if out.is_empty() {
+            out.extend(no_client_hello(r, hs, tcp));
+        }
     }
     // A reset that follows a non-TLS answer is its consequence, not a second cause.
     if out.iter().any(|f| f.kind == FindingKind::NotTls) {
@@ -1300,6 +1303,107 @@ fn client_abandoned(
     } else {
         f
     });
+}
+
+/// A TCP connection whose client sent nothing, so no TLS at all: it reset the server's SYN-ACK,
+/// or opened the connection and closed it, or left it idle until the server or the capture
+/// ended it. Said so instead of leaving the connection without a word; nothing failed that the
+/// capture can show.
+fn no_client_hello(
+    r: &ConnectionRecord,
+    hs: &HandshakeSummary,
+    tcp: &TcpSummary,
+) -> Option<Finding> {
+    if hs.client_hello.is_some()
+        || tcp.client_bytes > 0
+        || tcp.server_bytes > 0
+        || tcp.midstream
+        || tcp.unseen_direction().is_some()
+    {
+        return None;
+    }
+    let (syn, syn_ack) = (tcp.first_syn?, tcp.first_syn_ack?);
+    let server = r.server_named();
+    let handshake = format!(
+        "SYN in packet {}, SYN-ACK in packet {}",
+        syn.packet, syn_ack.packet
+    );
+    let (message, evidence) = if !tcp.established {
+        let (Side::Client, rst) = tcp.rst? else {
+            return None;
+        };
+        (
+            format!(
+                "The client answered {server}'s SYN-ACK with a RST {} after its SYN, instead of completing the TCP handshake: it had given up on this attempt (an application that stopped waiting or connected elsewhere first, as happy eyeballs does between IPv6 and IPv4, or a port scan). No TLS was attempted.",
+                three_decimals(rst.ts.seconds_since(syn.ts))
+            ),
+            format!(
+                "{handshake} ({} in all), RST from the client in packet {}.",
+                tcp.syn_ack, rst.packet
+            ),
+        )
+    } else {
+        let close = match (tcp.closed_by, tcp.close) {
+            (Some(side), Some(kind)) => {
+                let packet = match (kind, tcp.rst) {
+                    (crate::flow::CloseKind::Rst, Some((_, rst))) => Some(rst),
+                    _ => {
+                        tcp.fin[match side {
+                            Side::Client => Direction::ToServer,
+                            Side::Server => Direction::ToClient,
+                        }
+                        .idx()]
+                    }
+                };
+                packet.map(|p| (side, kind, p))
+            }
+            _ => None,
+        };
+        let idle =
+            |until: crate::flow::PacketRef| three_decimals(until.ts.seconds_since(syn_ack.ts));
+        match close {
+            Some((side, kind, p)) => {
+                let how = match kind {
+                    crate::flow::CloseKind::Fin => "FIN",
+                    crate::flow::CloseKind::Rst => "RST",
+                };
+                let message = match side {
+                    Side::Client => format!(
+                        "The client opened the connection to {server} and closed it {} later without sending anything (no ClientHello): a connection opened ahead of need and not used (browsers do), a health check or a port probe. No TLS was attempted.",
+                        idle(p)
+                    ),
+                    Side::Server => format!(
+                        "{server} closed the connection {} after the TCP handshake without having received anything (no ClientHello): the server's timeout for a client that never starts TLS.",
+                        idle(p)
+                    ),
+                };
+                (
+                    message,
+                    format!(
+                        "{handshake}, {how} from the {} in packet {}; no payload either way.",
+                        side.as_str(),
+                        p.packet
+                    ),
+                )
+            }
+            None => (
+                format!(
+                    "The client sent nothing (no ClientHello) in the {} from the TCP handshake to the connection's last packet, and the connection was still open there. No TLS was attempted in what the capture shows.",
+                    idle(tcp.last)
+                ),
+                format!(
+                    "{handshake}, last packet {}; no payload either way, no FIN or RST.",
+                    tcp.last.packet
+                ),
+            ),
+        }
+    };
+    Some(finding(
+        FindingKind::NoClientHello,
+        Severity::Info,
+        message,
+        evidence,
+    ))
 }
 
 /// Seconds with milliseconds, never negative: "0.020 s".

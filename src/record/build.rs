@@ -202,7 +202,9 @@ impl RecordBuilder {
                 gaps: tcp.gaps,
                 packets: tcp.packets,
                 // Retransmitted SYNs count too, as in Wireshark's tcp.analysis.retransmission.
-                retransmissions: tcp.retransmissions + tcp.syn.saturating_sub(1),
+                retransmissions: tcp.retransmissions
+                    + tcp.syn.saturating_sub(1)
+                    + tcp.syn_ack.saturating_sub(1),
                 midstream: tcp.midstream,
                 out_of_order: tcp.out_of_order,
                 mss: MssRecord {

@@ -104,6 +104,8 @@ finding_kinds! {
         "Server: check that the listener speaks TLS and is not overloaded; network: look for a proxy or IPS that holds TLS traffic (e.g. SNI filtering).";
     ClientAbandoned = "client-abandoned", Warning, "Client abandoned the handshake",
         "Client: check its logs for why it dropped the connection after the server's handshake (a certificate it rejected without an alert, a timeout, a cancelled request); the chain findings of the connection name what a client may have rejected.";
+    NoClientHello = "no-client-hello", Info, "TCP connection without a ClientHello",
+        "Nothing to fix in TLS: the client never started it. If this client was meant to use the connection, its logs say why it stopped (a cancelled request, another address that connected first).";
     ReadTimeout = "read-timeout", Error, "Request never answered",
         "Server: find why the request is not answered (slow backend, request waiting for a body, application hang); client: raise the read timeout only if the server is known to be slow.";
     NotTls = "not-tls", Error, "Server answered with something that is not TLS",

@@ -75,7 +75,7 @@ pub struct TcpRecord {
     pub gaps: u32,
     /// Packets in the connection.
     pub packets: u64,
-    /// Segments that repeated data already seen.
+    /// Segments that repeated data already seen, and SYNs and SYN-ACKs sent again.
     pub retransmissions: u32,
     /// Connection was picked up without its SYN.
     pub midstream: bool,
@@ -452,6 +452,22 @@ pub struct ConnectionRecord {
 }
 
 impl ConnectionRecord {
+    /// The capture holds the connection's ClientHello (a ClientHello always offers a version).
+    pub fn client_hello_seen(&self) -> bool {
+        !self.versions_offered.is_empty()
+    }
+
+    /// The SNI as tables show it: `(no SNI)` only for a ClientHello seen without one, and
+    /// `(no ClientHello)` where the capture holds none (a connection picked up mid-stream, or
+    /// one that never started TLS), which says nothing about its SNI.
+    pub fn sni_shown(&self) -> &str {
+        match (&self.sni, self.client_hello_seen()) {
+            (Some(sni), _) => sni,
+            (None, true) => "(no SNI)",
+            (None, false) => "(no ClientHello)",
+        }
+    }
+
     /// The target of a CONNECT or SOCKS tunnel (`host:port` as the client asked for it): the
     /// TLS server of this connection, which the TCP peer (the proxy) only carries. None without
     /// a tunnel, and for the PROXY protocol, whose target is the load balancer's own address.

@@ -38,7 +38,8 @@ pub(crate) struct Row {
     pub first_packet: u64,
     pub start: String,
     pub server: String,
-    pub sni: Option<String>,
+    /// The SNI as tables show it ([`ConnectionRecord::sni_shown`]).
+    pub sni: String,
     pub version: Option<String>,
     pub outcome: Outcome,
     pub status: String,
@@ -54,7 +55,7 @@ impl Row {
             first_packet: r.first_packet,
             start: r.start.rfc3339_checked().unwrap_or_default(),
             server: r.server_named(),
-            sni: r.sni.clone(),
+            sni: r.sni_shown().to_owned(),
             version: r.version.map(|v| v.name().into_owned()),
             outcome: r.outcome,
             status: r.status.as_str().to_owned(),
@@ -96,7 +97,7 @@ pub(crate) struct Collected {
     pub causes: BTreeMap<String, u64>,
     /// Findings by (severity, id), for the summary.
     pub findings: BTreeMap<(Severity, &'static str), u64>,
-    /// By (SNI or `(no SNI)`, server address).
+    /// By (SNI as tables show it, server address).
     pub servers: BTreeMap<(String, String), ServerHealth>,
     /// Connections on the timeline, up to [`TIMELINE_MAX`].
     pub timeline: Vec<Tick>,
@@ -114,16 +115,11 @@ pub(crate) struct Tick {
     pub label: String,
 }
 
-/// `(no SNI)` where the ClientHello had none.
-pub(crate) fn sni_or_none(sni: Option<&str>) -> &str {
-    sni.unwrap_or("(no SNI)")
-}
-
 impl Collected {
     pub(crate) fn add(&mut self, r: ConnectionRecord) {
         let health = self
             .servers
-            .entry((sni_or_none(r.sni.as_deref()).to_owned(), r.server_named()))
+            .entry((r.sni_shown().to_owned(), r.server_named()))
             .or_default();
         health.connections += 1;
         if self.timeline.len() < TIMELINE_MAX {
@@ -135,7 +131,7 @@ impl Collected {
                     "{} #{}  {} → {}: {}{}",
                     file_name(&r.file),
                     r.index,
-                    sni_or_none(r.sni.as_deref()),
+                    r.sni_shown(),
                     r.server_named(),
                     outcome_word(r.outcome),
                     r.cause
@@ -309,7 +305,7 @@ pub(crate) enum FailureCue {
 pub(crate) fn ladder(r: &ConnectionRecord) -> Vec<LadderEvent> {
     let mut v = Steps::default();
     let quic = r.transport == Transport::Quic;
-    let hello = !r.versions_offered.is_empty() || r.sni.is_some();
+    let hello = r.client_hello_seen() || r.sni.is_some();
     let hello_text = format!(
         "ClientHello{}",
         r.sni
@@ -626,7 +622,7 @@ pub(crate) fn connection_section(r: &ConnectionRecord) -> Markup {
     html! {
         section.conn id=(anchor(&r.file, r.index)) data-cause=(cause) {
             h3 {
-                (file_name(&r.file)) " #" (r.index) " — " (sni_or_none(r.sni.as_deref())) " → " (r.server_named())
+                (file_name(&r.file)) " #" (r.index) " — " (r.sni_shown()) " → " (r.server_named())
             }
             p {
                 (outcome_badge(r.outcome))
@@ -677,7 +673,7 @@ fn rows_table(rows: &[Row]) -> Markup {
                 tr id=(anchor(&r.file, r.index)) {
                     td { (file_name(&r.file)) " #" (r.index) br; span.muted { "packet #" (r.first_packet) } }
                     td class=(outcome_word(r.outcome)) { (outcome_word(r.outcome)) @if let Some(c) = r.http_status { br; "HTTP " (c) } }
-                    td { (sni_or_none(r.sni.as_deref())) br; span.mono { (r.server) } }
+                    td { (r.sni) br; span.mono { (r.server) } }
                     td { (r.version.as_deref().unwrap_or("-")) }
                     td { (r.status) }
                     td { (r.findings.join(", ")) }

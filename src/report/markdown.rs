@@ -5,8 +5,7 @@
 //! or a link.
 
 use super::html::{
-    anchor, cause_title, failed_at_word, file_name, ladder, outcome_word, sni_or_none, Collected,
-    Row, VERSION,
+    anchor, cause_title, failed_at_word, file_name, ladder, outcome_word, Collected, Row, VERSION,
 };
 use super::printer::{Pass, Printer, RunEnd};
 use crate::certs::CertInfo;
@@ -63,7 +62,7 @@ fn write_rows(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
             escape(file_name(&r.file)),
             r.index,
             outcome_word(r.outcome),
-            escape(sni_or_none(r.sni.as_deref())),
+            escape(&r.sni),
             escape(&r.server),
             escape(r.version.as_deref().unwrap_or("-")),
             escape(&r.status),
@@ -97,7 +96,7 @@ fn write_connection(out: &mut dyn Write, r: &ConnectionRecord) -> io::Result<()>
         "### {} #{} — {} → {}\n",
         escape(file_name(&r.file)),
         r.index,
-        escape(sni_or_none(r.sni.as_deref())),
+        escape(r.sni_shown()),
         escape(&r.server_named())
     )?;
     writeln!(out, "<a id=\"{}\"></a>\n", anchor(&r.file, r.index))?;

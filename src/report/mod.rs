@@ -372,7 +372,7 @@ pub fn connections_table(records: &[ConnectionRecord], style: TableStyle) -> Tab
         let findings = findings_cell(r);
         let mut server = format!(
             "{}\n→ {}",
-            r.sni.as_deref().unwrap_or("(no SNI)"),
+            r.sni_shown(),
             r.tunnel_target()
                 .map_or_else(|| r.server.to_string(), str::to_string)
         );
