@@ -426,13 +426,20 @@ fn a_stalled_handshake_needs_a_wait() {
     assert_eq!(sni.len(), 79);
     for (i, v) in &sni {
         assert_eq!(v.0, Outcome::Unknown, "#{i}");
-        // #59 on are QUIC connections (numbered after the TCP ones), one client Initial each:
-        // too little to call the server silent, so they carry no finding.
-        assert!(
-            v.2.iter().any(|f| f.0 == "one-sided-capture") == (*i < 59),
-            "#{i}: {:?}",
-            v.2
-        );
+        // #59 on are QUIC connections (numbered after the TCP ones), one client Initial each,
+        // in a capture without any QUIC server: one-sided too, never a silent server.
+        let one_sided = v.2.iter().find(|f| f.0 == "one-sided-capture");
+        assert!(one_sided.is_some(), "#{i}: {:?}", v.2);
+        if *i >= 59 {
+            assert!(
+                one_sided
+                    .unwrap()
+                    .3
+                    .starts_with("1 Initial from the client"),
+                "#{i}: {:?}",
+                v.2
+            );
+        }
         assert!(v.2.iter().all(|f| f.1 != "error"), "#{i}: {:?}", v.2);
     }
 }
@@ -706,5 +713,63 @@ fn a_tcp_connection_without_a_client_hello_says_so() {
     assert_eq!(
         evidence,
         "First packet 6 is not a SYN and comes 1.585278 s after the file's first packet."
+    );
+}
+
+/// A single QUIC Initial with no answer was reported without a word: `quic-initial-unanswered`
+/// (info) where the capture holds other QUIC servers (sites.pcapng #63: the Initial is the
+/// file's last packet, #60: never repeated in the capture's remaining time), and
+/// `one-sided-capture` where it holds no QUIC server at all (os_detected.pcapng #0: one
+/// Initial to 8.8.8.8).
+#[test]
+fn a_lone_quic_initial_is_said_to_be_unanswered() {
+    use tlscap::record::Outcome;
+    let Some(corpus) = common::corpus("a_lone_quic_initial_is_said_to_be_unanswered") else {
+        return;
+    };
+    let sites = "nDPI/tests/cfgs/default/pcap/sites.pcapng";
+    assert_eq!(
+        only_finding(
+            &corpus,
+            sites,
+            63,
+            "quic-initial-unanswered",
+            Outcome::Unknown
+        ),
+        (
+            "info",
+            "The client's Initial (ClientHello) to [2a03:2880:f208:c4:face:b00c:0:43fe]:443 got \
+             no QUIC answer before the capture ended 0.000 s later, too soon to tell whether the \
+             server would have answered."
+                .to_string(),
+            "Initial in packet 656, not repeated; no QUIC packet from the server; the capture \
+             goes on to packet 656."
+                .to_string()
+        )
+    );
+    let (severity, _, evidence) = only_finding(
+        &corpus,
+        sites,
+        60,
+        "quic-initial-unanswered",
+        Outcome::Unknown,
+    );
+    assert_eq!(severity, "info");
+    assert_eq!(
+        evidence,
+        "Initial in packet 315, not repeated; no QUIC packet from the server; the capture goes \
+         on to packet 481."
+    );
+    let (severity, _, evidence) = only_finding(
+        &corpus,
+        "nDPI/tests/cfgs/default/pcap/os_detected.pcapng",
+        0,
+        "one-sided-capture",
+        Outcome::Unknown,
+    );
+    assert_eq!(severity, "info");
+    assert_eq!(
+        evidence,
+        "1 Initial from the client (first in packet 1); no datagram from any server in the capture."
     );
 }

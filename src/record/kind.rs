@@ -138,6 +138,8 @@ finding_kinds! {
         "Server: replace the certificate the validator names with one correctly issued by its CA (SHA-256 signatures, serverAuth usage, no unknown critical extensions); if a device re-signs traffic, fix or bypass it.";
     QuicBlocked = "quic-blocked", Warning, "QUIC Initials never answered",
         "Network: allow UDP to the server's port (443) through firewalls and security groups if HTTP/3 is wanted; otherwise nothing breaks, but every connection first waits for the QUIC attempt to time out before the client falls back to TCP.";
+    QuicInitialUnanswered = "quic-initial-unanswered", Info, "A single QUIC Initial with no answer in the capture",
+        "Capture longer (and both directions) if QUIC connections to this server fail: a client repeats an unanswered Initial after about 1 s, and a blocked path shows as several Initials.";
     DtlsUnanswered = "dtls-unanswered", Error, "DTLS ClientHello never answered",
         "Network: allow UDP to the server's DTLS port through firewalls and security groups (and check no NAT drops the return path); server: check the service listens on that UDP port and answers this client.";
     DtlsRoleConflict = "dtls-role-conflict", Error, "Both DTLS peers acted as client",
