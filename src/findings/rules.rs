@@ -295,10 +295,7 @@ fn tcp_rules(
             // A reset that cut the peer off mid-transfer: bytes it had sent unacknowledged, or
             // its data still arriving after the reset.
             let peer = side.peer().as_str();
-            let from_peer = match side {
-                Side::Client => Direction::ToClient,
-                Side::Server => Direction::ToServer,
-            };
+            let from_peer = side.peer().sends();
             let cut_off = match tcp.rst_unacked {
                 Some(n) if n > 0 => Some(format!("{n} bytes the {peer} had sent unacknowledged")),
                 _ => tcp.last_data[from_peer.idx()]
@@ -1343,22 +1340,13 @@ fn no_client_hello(
             ),
         )
     } else {
-        let close = match (tcp.closed_by, tcp.close) {
-            (Some(side), Some(kind)) => {
-                let packet = match (kind, tcp.rst) {
-                    (crate::flow::CloseKind::Rst, Some((_, rst))) => Some(rst),
-                    _ => {
-                        tcp.fin[match side {
-                            Side::Client => Direction::ToServer,
-                            Side::Server => Direction::ToClient,
-                        }
-                        .idx()]
-                    }
-                };
-                packet.map(|p| (side, kind, p))
-            }
-            _ => None,
-        };
+        let close = tcp.closed_by.zip(tcp.close).and_then(|(side, kind)| {
+            let packet = match kind {
+                crate::flow::CloseKind::Rst => tcp.rst.map(|(_, rst)| rst),
+                crate::flow::CloseKind::Fin => tcp.fin[side.sends().idx()],
+            };
+            packet.map(|p| (side, kind, p))
+        });
         let idle =
             |until: crate::flow::PacketRef| three_decimals(until.ts.seconds_since(syn_ack.ts));
         match close {

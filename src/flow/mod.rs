@@ -69,6 +69,14 @@ impl Side {
             Side::Server => Side::Client,
         }
     }
+
+    /// The direction this end's packets travel in.
+    pub fn sends(self) -> Direction {
+        match self {
+            Side::Client => Direction::ToServer,
+            Side::Server => Direction::ToClient,
+        }
+    }
 }
 
 /// Where in the capture some bytes or an event came from.
