@@ -1265,6 +1265,9 @@ fn client_abandoned(
         .or(hs.change_cipher_spec[Direction::ToClient.idx()].filter(|_| !tls13));
     let server = r.server_named();
     let after_hello = three_decimals(close.ts.seconds_since(ch.meta.ts));
+    let did_not_wait = || {
+        format!("The client closed the connection {after_hello} after its ClientHello, before {server}'s handshake flight had all arrived: it did not wait for the answer (a spare connection a browser opened and dropped, or a cancelled request); nothing shows a failure.")
+    };
     let (severity, message, seen) = match flight_end {
         Some(end) if end.packet < close.packet => (
             Severity::Warning,
@@ -1276,7 +1279,7 @@ fn client_abandoned(
         ),
         Some(end) => (
             Severity::Info,
-            format!("The client closed the connection {after_hello} after its ClientHello, before {server}'s handshake flight had all arrived: it did not wait for the answer (a spare connection a browser opened and dropped, or a cancelled request); nothing shows a failure."),
+            did_not_wait(),
             format!("ServerHello in packet {}, the end of the server's flight in packet {} after the close", sh.meta.packet, end.packet),
         ),
         None if tls13 => (
@@ -1286,7 +1289,7 @@ fn client_abandoned(
         ),
         None => (
             Severity::Info,
-            format!("The client closed the connection {after_hello} after its ClientHello, before {server}'s handshake flight had all arrived: it did not wait for the answer (a spare connection a browser opened and dropped, or a cancelled request); nothing shows a failure."),
+            did_not_wait(),
             format!("ServerHello in packet {}, no end of the server's flight before the close", sh.meta.packet),
         ),
     };
