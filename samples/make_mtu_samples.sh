@@ -13,14 +13,19 @@
 # Outputs in samples/mtu/ (one connection each, the same handshake seen from both ends):
 #   mtu-black-hole-client.pcap   tcpdump on the client's interface
 #   mtu-black-hole-server.pcap   tcpdump on the server's interface
+#   mtu-pmtud-server.pcap        the same path with the router's ICMP let through (its drop rule
+#                                removed): the server's interface sees "fragmentation needed"
+#                                (next-hop MTU 1280), resends smaller and the handshake completes
+#                                (path MTU discovery working: the healthy look-alike)
 #
-# Usage: sudo samples/make_mtu_samples.sh
+# Usage: sudo samples/make_mtu_samples.sh [black-hole|pmtud]   (no argument: both)
 set -euo pipefail
 
 S="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUT=$S/mtu
 PKI=$S/pki
 C=tlscap-mtu-c; R=tlscap-mtu-r; V=tlscap-mtu-s
+WANT=${1:-all}
 
 if [ "$(id -u)" != 0 ]; then echo "make_mtu_samples.sh: must run as root (netns, tcpdump)" >&2; exit 1; fi
 [ -f "$PKI/server-fullchain.pem" ] || { echo "run make_samples.sh first (test PKI)" >&2; exit 1; }
@@ -68,6 +73,8 @@ table inet blackhole {
 }
 NFT
 mkdir -p "$OUT"
+
+if [ "$WANT" = all ] || [ "$WANT" = black-hole ]; then
 rm -f "$OUT"/mtu-black-hole-*.pcap
 
 ip netns exec $V timeout 40 openssl s_server -quiet -accept 8480 -www \
@@ -82,4 +89,25 @@ echo "== curl (expected to time out)"
 ip netns exec $C curl -sS --max-time 12 --cacert "$PKI/root.pem" \
   --resolve api.tlscap.test:8480:10.81.1.2 https://api.tlscap.test:8480/ -o /dev/null || true
 sleep 1
+for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -INT "$p" 2>/dev/null; done
+wait 2>/dev/null || true
+PIDS=()
+fi
+
+if [ "$WANT" = all ] || [ "$WANT" = pmtud ]; then
+rm -f "$OUT/mtu-pmtud-server.pcap"
+ip netns exec $R nft delete table inet blackhole
+# The server must learn the path MTU from this run's ICMP, not from an earlier one.
+ip -n $V route flush cache 2>/dev/null || true
+ip netns exec $V timeout 40 openssl s_server -quiet -accept 8481 -www \
+  -cert "$PKI/server.pem" -cert_chain "$PKI/intermediate.pem" -key "$PKI/server.key" </dev/null >/dev/null 2>&1 &
+PIDS+=($!)
+ip netns exec $V tcpdump -i s0 --immediate-mode -U -s 0 -w "$OUT/mtu-pmtud-server.pcap" "tcp port 8481 or icmp" 2>/dev/null &
+PIDS+=($!)
+sleep 1.5
+echo "== curl (expected to succeed after path MTU discovery)"
+ip netns exec $C curl -sS --max-time 12 --cacert "$PKI/root.pem" \
+  --resolve api.tlscap.test:8481:10.81.1.2 https://api.tlscap.test:8481/ -o /dev/null -w '%{http_code}\n' || true
+sleep 1
+fi
 echo "done: $OUT"

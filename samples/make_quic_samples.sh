@@ -12,8 +12,12 @@
 #   quic-blocked.pcap               UDP dropped by nftables: the client repeats its Initial; then
 #                                   a TCP connection to the same address (fallback), and a second
 #                                   blocked attempt to 127.0.0.2 with no fallback
+#   icmp-unreachable.pcap           answers by ICMP: a QUIC client to a UDP port nothing listens
+#                                   on (the kernel's port-unreachable), one to a port an nftables
+#                                   rule rejects with admin-prohibited, and a TCP client (curl)
+#                                   whose SYN an nftables rule rejects with host-unreachable
 #
-# Usage: sudo samples/make_quic_samples.sh
+# Usage: sudo samples/make_quic_samples.sh [NAME...]   (no NAME: every capture)
 set -euo pipefail
 
 S="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -70,18 +74,26 @@ client() {  # client HOST PORT ALPN KEYLOG TIMEOUT
     --timeout "$5" || true
 }
 
+ONLY=("$@")
+want() { [ ${#ONLY[@]} -eq 0 ] && return 0; local n; for n in "${ONLY[@]}"; do [ "$n" = "$1" ] && return 0; done; return 1; }
+
+if want quic-retry-keylog; then
 echo "== quic-retry-keylog"
 capture quic-retry-keylog "udp port 4431"
 server 4431 hq-interop --retry
 client 127.0.0.1 4431 hq-interop "$OUT/quic-retry-keylog.keys" 5
 stop
+fi
 
+if want quic-alpn-mismatch; then
 echo "== quic-alpn-mismatch"
 capture quic-alpn-mismatch "udp port 4432"
 server 4432 hq-interop
 client 127.0.0.1 4432 h3 "$OUT/quic-alpn-mismatch.keys" 5
 stop
+fi
 
+if want quic-blocked; then
 echo "== quic-blocked"
 "${NX[@]}" nft -f - <<'NFT'
 table inet quicblock {
@@ -100,6 +112,29 @@ echo | "${NX[@]}" timeout 5 openssl s_client -connect 127.0.0.1:4433 -servername
 client 127.0.0.2 4434 h3 "$RUN/blocked.keys" 3
 stop
 "${NX[@]}" nft delete table inet quicblock
+fi
+
+if want icmp-unreachable; then
+echo "== icmp-unreachable"
+# Nothing listens on UDP 4435: the kernel answers each Initial with ICMP port-unreachable.
+# UDP 4436 and TCP 4437 are rejected by nftables with the ICMP types named here.
+"${NX[@]}" nft -f - <<'NFT'
+table inet icmpreject {
+  chain input {
+    type filter hook input priority 0;
+    udp dport 4436 reject with icmp type admin-prohibited;
+    tcp dport 4437 reject with icmp type host-unreachable;
+  }
+}
+NFT
+capture icmp-unreachable "udp port 4435 or udp port 4436 or tcp port 4437 or icmp"
+client 127.0.0.1 4435 h3 "$RUN/unreachable.keys" 2
+client 127.0.0.1 4436 h3 "$RUN/unreachable.keys" 2
+"${NX[@]}" timeout 10 curl -sS -o /dev/null --connect-timeout 3 --resolve api.tlscap.test:4437:127.0.0.1 \
+  https://api.tlscap.test:4437/ 2>&1 | sed 's/^/   curl: /' || true
+stop
+"${NX[@]}" nft delete table inet icmpreject
+fi
 
 # a client that never got handshake secrets leaves an empty key log
 find "$OUT" -name "*.keys" -empty -delete

@@ -163,6 +163,9 @@ pub struct FileAnalysis {
     pub notes: Vec<Note>,
     /// The error that stopped reading, if any (everything before it is still reported).
     pub error: Option<CaptureError>,
+    /// ICMP errors about TCP or UDP packets, in packet order (the first [`MAX_ICMP_ERRORS`]),
+    /// matched to the connections they quote once every connection is known.
+    pub icmp: Vec<(crate::flow::SegmentMeta, crate::net::IcmpError)>,
 }
 
 /// Something worth knowing about how a capture was read.
@@ -202,6 +205,9 @@ impl std::fmt::Display for Note {
 
 /// How many distinct malformed-packet messages are kept per file.
 const MAX_MALFORMED_WARNINGS: usize = 5;
+
+/// ICMP errors kept per file: a flood of them (a scan's answers) must not grow memory.
+pub const MAX_ICMP_ERRORS: usize = 4096;
 
 /// One reported connection as it leaves the per-file analysis.
 #[derive(Debug)]
@@ -782,9 +788,11 @@ fn cleartext_credentials(hs: &HandshakeSummary, http: &[crate::record::HttpRecor
 /// findings by severity (worst first).
 pub fn apply_cross_connection(analyses: &mut [FileAnalysis], cfg: &FindingsConfig) {
     let mut edges = crate::findings::FileEdges::default();
+    let mut icmp = crate::findings::IcmpReports::default();
     for a in analyses.iter() {
         let file = a.path.display().to_string();
         edges.observe_file(&file, a.stats.first_ts, a.stats.last_ts);
+        icmp.observe_file(&file, &a.icmp);
         for (r, tcp) in a.connections.iter().zip(&a.tcp) {
             if let Some(e) = crate::findings::EdgeFacts::of(r, tcp) {
                 edges.observe(&r.file, r.index, e);
@@ -800,6 +808,7 @@ pub fn apply_cross_connection(analyses: &mut [FileAnalysis], cfg: &FindingsConfi
     crate::findings::cross_connection(&mut rows, cfg);
     for (r, _) in rows {
         edges.apply(r);
+        icmp.apply(r);
         crate::findings::settle(r);
     }
 }
@@ -1165,6 +1174,9 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
     servers
         .edges
         .observe_file(&file, analysis.stats.first_ts, analysis.stats.last_ts);
+    servers
+        .icmp
+        .observe_file(&file, &std::mem::take(&mut analysis.icmp));
     if let Some(w) = writer.warning() {
         analysis.warnings.push(format!("{file}: {w}"));
     }

@@ -1314,12 +1314,16 @@ fn explain(args: &ExplainArgs, common: &CommonArgs, opts: &Options) -> std::io::
     let mut indexes: Vec<u64> = Vec::new();
     let mut chosen: Vec<(app::Built, crate::findings::CrossFacts)> = Vec::new();
     let mut listed: Vec<(ConnectionRecord, crate::findings::CrossFacts)> = Vec::new();
+    let file = path.display().to_string();
     let a = app::analyze_file_with(path, opts, &mut |index, built| {
         let Some(b) = built else {
             return;
         };
         let facts = crate::findings::CrossFacts::from_handshake(&b.handshake);
         servers.observe(0, &b.record, &facts);
+        if let Some(e) = crate::findings::EdgeFacts::of(&b.record, &b.tcp) {
+            servers.edges.observe(&file, index, e);
+        }
         indexes.push(index);
         if args.conn.is_empty() {
             listed.push((b.record, facts));
@@ -1330,6 +1334,11 @@ fn explain(args: &ExplainArgs, common: &CommonArgs, opts: &Options) -> std::io::
     if let Some(e) = &a.error {
         eprintln!("tlscap: error: {e}");
     }
+    // The file's own cross-connection facts, as the other commands apply them.
+    servers
+        .edges
+        .observe_file(&file, a.stats.first_ts, a.stats.last_ts);
+    servers.icmp.observe_file(&file, &a.icmp);
     indexes.sort_unstable();
     let missing: Vec<String> = args
         .conn

@@ -769,6 +769,7 @@ mod tests {
             transport: Default::default(),
             quic: None,
             dtls: None,
+            icmp: Vec::new(),
         }
     }
 

@@ -421,7 +421,7 @@ fn decode_all(path: &Path) -> NetSummary {
                     summary.first_tcp = Some(first_fields(packet.number, &seg));
                 }
             }
-            Decoded::Other | Decoded::Udp(_) => summary.other += 1,
+            Decoded::Other | Decoded::Udp(_) | Decoded::Icmp(_) => summary.other += 1,
             Decoded::Malformed(_) => summary.malformed += 1,
             Decoded::UnsupportedLink(_) => summary.unsupported += 1,
         }

@@ -773,3 +773,114 @@ fn a_lone_quic_initial_is_said_to_be_unanswered() {
         "1 Initial from the client (first in packet 1); no datagram from any server in the capture."
     );
 }
+
+/// ICMP errors that quote a connection's packets (hand-checked with tshark: `icmp.type == 3`,
+/// `icmpv6.type == 1` and `== 2`, with the quoted ports). quic_interop_V: 16 QUIC attempts
+/// whose Initials the server's own host refused (port-unreachable; prohibited from
+/// 51.158.105.98, ICMP 3/10) and that never got a QUIC packet back fail with that cause; in 12
+/// others the client's host refused the server's late packets after the client had left: that
+/// is information, not a failure. ssh2: a router (10.128.128.128) refuses SYNs to port 5000
+/// with 3/13. latest: a router reports a next-hop MTU of 1492 for five of the client's segments
+/// (packets 32-36) to a connection that worked.
+#[test]
+fn icmp_errors_are_matched_to_the_connections_they_quote() {
+    use tlscap::record::{ConnectionStatus, FailedAt, Outcome};
+    let Some(corpus) = common::corpus("icmp_errors_are_matched_to_the_connections_they_quote")
+    else {
+        return;
+    };
+    let read = |rel: &str| {
+        let mut a = [analyze_file(&corpus.join(rel), &Options::default())];
+        tlscap::app::apply_cross_connection(&mut a, &Default::default());
+        let [a] = a;
+        a.connections
+    };
+    let severities = |rs: &[tlscap::record::ConnectionRecord], id: &str| {
+        let mut count = (0, 0);
+        for f in rs.iter().flat_map(|r| &r.findings) {
+            if f.kind.id() == id {
+                match f.severity.as_str() {
+                    "error" => count.0 += 1,
+                    _ => count.1 += 1,
+                }
+            }
+        }
+        count
+    };
+    let quic = read("nDPI/tests/cfgs/default/pcap/quic_interop_V.pcapng");
+    assert_eq!(severities(&quic, "icmp-unreachable"), (16, 12));
+    let icmp_packets: usize = quic.iter().map(|r| r.icmp.len()).sum();
+    assert_eq!(icmp_packets, 31, "every ICMP error in the file is matched");
+    let r = quic.iter().find(|r| r.index == 14).unwrap();
+    assert_eq!(
+        (r.status, r.outcome, r.failed_at),
+        (
+            ConnectionStatus::Unreachable,
+            Outcome::Failed,
+            Some(FailedAt::Handshake)
+        )
+    );
+    assert_eq!(r.server.to_string(), "51.158.105.98:443");
+    assert_eq!(r.icmp.len(), 1);
+    assert_eq!(
+        (
+            r.icmp[0].packet,
+            r.icmp[0].from.to_string(),
+            r.icmp[0].kind.name(),
+            r.icmp[0].sent_by.as_str()
+        ),
+        (34, "51.158.105.98".into(), "prohibited", "client")
+    );
+    let f = &r.findings[0];
+    assert_eq!(
+        (f.kind.id(), f.severity.as_str()),
+        ("icmp-unreachable", "error")
+    );
+    assert_eq!(
+        f.message,
+        "The client's QUIC Initial to 51.158.105.98:443 was answered by ICMP prohibited from \
+         51.158.105.98 (the destination host itself) in packet 34: a firewall rule there rejects \
+         it. The server never answered."
+    );
+    // The client's host refusing the server's late packets: no failure.
+    let late = quic.iter().find(|r| r.index == 7).unwrap();
+    assert_eq!(late.outcome, Outcome::Unknown);
+    assert_eq!(
+        (late.icmp[0].packet, late.icmp[0].sent_by.as_str()),
+        (124, "server")
+    );
+
+    let ssh = read("ja4/pcap/ssh2.pcapng");
+    assert_eq!(severities(&ssh, "icmp-unreachable"), (10, 0));
+    let r = ssh.iter().find(|r| r.index == 10).unwrap();
+    assert_eq!(r.server.to_string(), "192.168.1.13:80");
+    assert_eq!(
+        (
+            r.outcome,
+            r.failed_at,
+            r.icmp[0].packet,
+            r.icmp[0].from.to_string()
+        ),
+        (
+            Outcome::Failed,
+            Some(FailedAt::Tcp),
+            220,
+            "10.128.128.128".to_string()
+        )
+    );
+    assert!(r.findings[0].message.contains("(a router on the way)"));
+
+    let latest = read("ja4/pcap/latest.pcapng");
+    let r = latest.iter().find(|r| r.index == 1).unwrap();
+    assert_eq!(r.outcome, Outcome::Ok);
+    assert_eq!(
+        r.icmp
+            .iter()
+            .map(|i| (i.packet, i.kind.name(), i.mtu))
+            .collect::<Vec<_>>(),
+        (32..=36)
+            .map(|p| (p, "packet-too-big", Some(1492)))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(severities(&latest, "icmp-packet-too-big"), (0, 1));
+}

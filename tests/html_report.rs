@@ -168,15 +168,15 @@ fn html_report_of_samples_in_a_browser() {
     assert_eq!(urls, Vec::<String>::new(), "the report fetched something");
     std::fs::write(dir.join("samples.dom.html"), &dom).unwrap();
 
-    // The timeline: a mark per connection, the 71 failed ones linked to their sections.
-    assert!(dom.contains("data-connections=\"169\""));
+    // The timeline: a mark per connection, the 74 failed ones linked to their sections.
+    assert!(dom.contains("data-connections=\"173\""));
     assert_eq!(dom.matches("<rect class=\"tick failed\"").count(), 71);
     assert!(dom.contains("<a href=\"#conn-cert-expired-pcap-0\"><rect class=\"tick failed\""));
     // One section per failing connection, and the summary's counts.
     assert_eq!(dom.matches("<section class=\"conn\"").count(), 71);
     let text = text_of(&dom);
     let summary = &text[text.find("Summary").unwrap()..];
-    assert!(summary.starts_with("Summary 169 connections 71 failed 93 ok 5 unknown"));
+    assert!(summary.starts_with("Summary 173 connections 74 failed 94 ok 5 unknown"));
     // Verdict sentences, with values seen in the captures.
     for verdict in [
         "(no SNI) (127.0.0.1:8412) — Client certificate requested only with SNI \
@@ -225,7 +225,7 @@ fn markdown_report_of_samples() {
     let md = report("md", &out_dir().join("samples.md"));
     assert!(md.starts_with("# TLS connection report\n"));
     assert!(
-        md.contains("169 connections: **71 failed**, 93 ok, 5 unknown (the capture cannot tell).")
+        md.contains("173 connections: **74 failed**, 94 ok, 5 unknown (the capture cannot tell).")
     );
     assert!(md.contains(
         "- **api.tlscap.test** (127.0.0.1:8420) — Certificate expired (cert-expired): 1 of 1 \
@@ -233,8 +233,8 @@ fn markdown_report_of_samples() {
     ));
     assert_eq!(
         md.matches("\n### ").count(),
-        71 + 3,
-        "71 connections, 3 summary headings"
+        74 + 3,
+        "74 connections, 3 summary headings"
     );
     assert!(
         md.contains("     #10  client → server  Alert fatal certificate_expired  ✗ failed here")

@@ -142,3 +142,31 @@ fn corpus_has_no_black_hole() {
         .count();
     assert_eq!(hits, 0);
 }
+
+/// samples/mtu/mtu-pmtud-server.pcap: the same path with the router's ICMP let through. The
+/// server's 1448-byte segment is answered by "fragmentation needed" from the router
+/// (10.81.1.1, next-hop MTU 1280, packet 8); the server resends in 1228-byte segments and the
+/// handshake and request complete. Path MTU discovery working is information, not a black hole.
+#[test]
+fn path_mtu_discovery_that_works_is_no_black_hole() {
+    let rs = records(&["samples/mtu/mtu-pmtud-server.pcap"]);
+    assert_eq!(rs.len(), 1);
+    let r = &rs[0];
+    assert_eq!(
+        (&r["status"], &r["outcome"]),
+        (&Value::from("ok"), &Value::from("ok"))
+    );
+    assert_eq!(
+        r["icmp"],
+        serde_json::json!([{"packet": 8, "time_s": 0.002688, "from": "10.81.1.1",
+            "sent_by": "server", "kind": "packet-too-big", "mtu": 1280}])
+    );
+    let ids: Vec<_> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["id"].as_str().unwrap(), f["severity"].as_str().unwrap()))
+        .collect();
+    assert_eq!(ids, vec![("icmp-packet-too-big", "info")]);
+    assert_eq!(r["tcp"]["retransmissions"], 2);
+}

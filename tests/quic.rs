@@ -421,3 +421,81 @@ fn a_capture_of_clients_only_blames_no_server() {
         .iter()
         .all(|r| !ids(r).iter().any(|(id, _)| id == "quic-blocked")));
 }
+
+/// samples/quic/icmp-unreachable.pcap: aioquic to a UDP port nothing listens on (the kernel's
+/// port-unreachable, packets 2-8), to one an nftables rule rejects with admin-prohibited
+/// (packets 10-16), and curl's SYN rejected with host-unreachable (packet 18). Each fails with
+/// the ICMP error as its cause; no "blocked" or "timeout" guess remains.
+#[test]
+fn icmp_answers_to_the_first_packets_are_the_cause() {
+    let rs = records(&["samples/quic/icmp-unreachable.pcap"]);
+    let summary: Vec<_> = rs
+        .iter()
+        .map(|r| {
+            (
+                r["server"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+                r["failed_at"].as_str().unwrap().to_string(),
+                r["cause"].as_str().unwrap().to_string(),
+                r["icmp"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| {
+                        (
+                            i["packet"].as_u64().unwrap(),
+                            i["kind"].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    let icmp = |packets: &[u64], kind: &str| -> Vec<(u64, String)> {
+        packets.iter().map(|p| (*p, kind.to_string())).collect()
+    };
+    assert_eq!(
+        summary,
+        vec![
+            (
+                "127.0.0.1:4437".to_string(),
+                "unreachable".to_string(),
+                "tcp".to_string(),
+                "icmp-unreachable".to_string(),
+                icmp(&[18], "host-unreachable")
+            ),
+            (
+                "127.0.0.1:4435".to_string(),
+                "unreachable".to_string(),
+                "handshake".to_string(),
+                "icmp-unreachable".to_string(),
+                icmp(&[2, 4, 6, 8], "port-unreachable")
+            ),
+            (
+                "127.0.0.1:4436".to_string(),
+                "unreachable".to_string(),
+                "handshake".to_string(),
+                "icmp-unreachable".to_string(),
+                icmp(&[10, 12, 14, 16], "prohibited")
+            ),
+        ]
+    );
+    for r in &rs {
+        assert_eq!(ids(r), vec![("icmp-unreachable".into(), "error".into())]);
+        assert_eq!(r["icmp"][0]["from"], "127.0.0.1");
+        assert_eq!(r["icmp"][0]["sent_by"], "client");
+    }
+    assert_eq!(
+        rs[1]["findings"][0]["evidence"],
+        "ICMP port-unreachable quoting the client's UDP packets 127.0.0.1:44706 → \
+         127.0.0.1:4435 in packets 2, 4, 6, 8; the client sent 4 QUIC Initials; no packet from \
+         the server."
+    );
+    assert_eq!(
+        rs[0]["findings"][0]["message"],
+        "The client's SYN to 127.0.0.1:4437 was answered by ICMP host-unreachable from 127.0.0.1 \
+         (the destination host itself) in packet 18: 127.0.0.1 itself refused it, as a \
+         firewall's reject rule does (a host is not unreachable from itself). The server never \
+         answered."
+    );
+}

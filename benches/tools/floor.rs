@@ -71,7 +71,7 @@ fn tlscap_stages(path: &str) {
                         counts.tcp_segments += 1;
                         counts.tcp_payload += seg.payload.len() as u64;
                     }
-                    Decoded::Other | Decoded::Udp(_) => {}
+                    Decoded::Other | Decoded::Udp(_) | Decoded::Icmp(_) => {}
                     _ => counts.undecoded += 1,
                 }
             }

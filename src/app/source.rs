@@ -2,7 +2,7 @@
 //! statistics and warnings kept as they go. Shared by the single-threaded loop and the
 //! sharded reader thread, so both see exactly the same segments, secrets and warnings.
 
-use super::{add_dsb_secrets, FileAnalysis, MAX_MALFORMED_WARNINGS};
+use super::{add_dsb_secrets, FileAnalysis, MAX_ICMP_ERRORS, MAX_MALFORMED_WARNINGS};
 use crate::capture::{CaptureReader, LinkType, SharedBlock};
 use crate::flow::SegmentMeta;
 use crate::net::{Decoded, NetDecoder, TcpSegment, UdpDatagram};
@@ -43,6 +43,8 @@ pub(super) struct SegmentSource<'p> {
     /// Packets in the pieces read before the current one: packet numbers go on across them.
     packet_offset: u64,
     mapped: bool,
+    /// More ICMP errors came than are kept (warned once).
+    icmp_capped: bool,
 }
 
 impl<'p> SegmentSource<'p> {
@@ -65,6 +67,7 @@ impl<'p> SegmentSource<'p> {
             piece_done: false,
             packet_offset: 0,
             mapped: false,
+            icmp_capped: false,
         }
     }
 
@@ -154,6 +157,19 @@ impl<'p> SegmentSource<'p> {
                 Step::Segment(meta, seg, block)
             }
             Decoded::Udp(d) => Step::Datagram(meta, d),
+            Decoded::Icmp(error) => {
+                if out.icmp.len() < MAX_ICMP_ERRORS {
+                    out.icmp.push((meta, error));
+                } else if !self.icmp_capped {
+                    self.icmp_capped = true;
+                    out.warnings.push(format!(
+                        "{}: packet {}: more than {MAX_ICMP_ERRORS} ICMP errors; the later ones are not matched to connections",
+                        self.path.display(),
+                        number
+                    ));
+                }
+                Step::Other
+            }
             Decoded::Other => Step::Other,
             Decoded::UnsupportedLink(link) => {
                 if self.unsupported.insert(link) {

@@ -668,6 +668,7 @@ fn server(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
     let tcp_like = matches!(
         br.status,
         ConnectionStatus::Refused
+            | ConnectionStatus::Unreachable
             | ConnectionStatus::Timeout
             | ConnectionStatus::Reset
             | ConnectionStatus::Stalled
@@ -683,6 +684,7 @@ fn server(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
             bad: Some(br.status.to_string()),
             explains: vec![
                 FindingKind::TcpRefused,
+                FindingKind::IcmpUnreachable,
                 FindingKind::TcpConnectTimeout,
                 FindingKind::TcpSynAckUnanswered,
                 FindingKind::TcpStaleState,
@@ -695,6 +697,7 @@ fn server(g: &Observed, b: &Observed, failure: &Failure, out: &mut Vec<Found>) {
                 "The failing connection {} where the working one completes: something on its path (address, firewall, proxy, server load) differs.",
                 match br.status {
                     ConnectionStatus::Refused => "is refused",
+                    ConnectionStatus::Unreachable => "is answered by an ICMP error",
                     ConnectionStatus::Timeout => "times out",
                     ConnectionStatus::Reset => "is reset",
                     ConnectionStatus::Stalled => "gets no answer to its ClientHello",

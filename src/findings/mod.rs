@@ -16,6 +16,7 @@ mod edges;
 mod flood;
 mod hmac;
 mod http;
+mod icmp;
 mod mtu;
 mod negotiation;
 mod outcome;
@@ -26,6 +27,7 @@ pub use consistency::{ChainConsistency, ChainSeen, MAX_CHAINS, MAX_SERVERS};
 pub use dtls::srtp_certificates;
 pub use edges::{EdgeFacts, FileEdges, EDGE_SLACK_S, MAX_SPLIT_GAP_S};
 pub use flood::{Attempt, FLOOD_MIN_ATTEMPTS, FLOOD_MIN_RATE, FLOOD_MIN_SOURCES, SCAN_MIN_PORTS};
+pub use icmp::{IcmpReports, ICMP_LATE_S};
 pub use outcome::{both_sides_done, handshake_done, judge, settle, status};
 mod rules;
 pub use rules::{
@@ -85,5 +87,6 @@ pub fn complete(
 ) {
     servers.add_findings(r, facts, cfg);
     servers.edges.apply(r);
+    servers.icmp.apply(r);
     settle(r);
 }

@@ -111,6 +111,15 @@ pub fn judge(record: &ConnectionRecord, handshake_done: bool) -> (Outcome, Optio
             (Outcome::Failed, Some(FailedAt::Handshake))
         }
         ConnectionStatus::Refused => (Outcome::Failed, Some(FailedAt::Tcp)),
+        // Set with its outcome where the ICMP errors are matched; judged again, it stays.
+        ConnectionStatus::Unreachable => (
+            Outcome::Failed,
+            Some(if record.transport == crate::record::Transport::Tcp {
+                FailedAt::Tcp
+            } else {
+                FailedAt::Handshake
+            }),
+        ),
         ConnectionStatus::Timeout if failing(K::TcpConnectTimeout) => {
             (Outcome::Failed, Some(FailedAt::Tcp))
         }
@@ -183,6 +192,7 @@ pub(super) fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
     let first = |kinds: &[K]| kinds.iter().copied().find(|k| has(*k));
     match stage {
         FailedAt::Tcp => first(&[
+            K::IcmpUnreachable,
             K::TcpRefused,
             K::TcpStaleState,
             K::TcpSynAckUnanswered,
@@ -191,6 +201,7 @@ pub(super) fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
         ]),
         FailedAt::Handshake | FailedAt::Http => {
             if let Some(k) = first(&[
+                K::IcmpUnreachable,
                 K::ProxyRefused,
                 K::NotTls,
                 K::MtuBlackHole,

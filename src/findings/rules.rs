@@ -1500,6 +1500,8 @@ pub struct ClientAuthServers {
     choices: super::negotiation::ServerChoices,
     /// Connections cut by their file's start or end, for `split-across-files`.
     pub edges: super::edges::FileEdges,
+    /// ICMP errors per file, for `icmp-unreachable` and `icmp-packet-too-big`.
+    pub icmp: super::icmp::IcmpReports,
 }
 
 impl ClientAuthServers {
@@ -1574,6 +1576,7 @@ impl ClientAuthServers {
         self.chains.merge(other.chains);
         self.choices.merge(other.choices);
         self.edges.merge(other.edges);
+        self.icmp.merge(other.icmp);
         for (server, new) in other.requested {
             match self.requested.get_mut(&server) {
                 Some(old) if !new.better_than(old) => {}

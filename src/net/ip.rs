@@ -15,7 +15,9 @@ pub(crate) const PROTO_TCP: u8 = 6;
 const PROTO_IPV4: u8 = 4;
 /// IPv6 inside IP (6in4, 6in6).
 const PROTO_IPV6: u8 = 41;
-const PROTO_UDP: u8 = 17;
+pub(crate) const PROTO_UDP: u8 = 17;
+const PROTO_ICMP: u8 = 1;
+const PROTO_ICMPV6: u8 = 58;
 const PROTO_GRE: u8 = 47;
 const V6_HOP_BY_HOP: u8 = 0;
 const V6_ROUTING: u8 = 43;
@@ -52,6 +54,12 @@ pub(crate) enum Ip<'a> {
     Tunnel {
         kind: CarrierKind,
         inner: Network<'a>,
+    },
+    /// An ICMP (or, `v6`, ICMPv6) message from `from`: the ICMP header on.
+    Icmp {
+        from: IpAddr,
+        message: &'a [u8],
+        v6: bool,
     },
     /// Valid, not TCP.
     Other,
@@ -158,6 +166,13 @@ pub(crate) fn ipv4(data: &[u8]) -> Ip<'_> {
             whole: data.len() >= total_len,
         };
     }
+    if protocol == PROTO_ICMP {
+        return Ip::Icmp {
+            from: src.into(),
+            message: payload,
+            v6: false,
+        };
+    }
     if protocol != PROTO_TCP {
         return carried(false, protocol, payload);
     }
@@ -176,6 +191,8 @@ pub(crate) enum V6Chain {
     Tcp(usize),
     /// A packet that may carry a tunnel (IP protocol 4, 41, UDP or GRE) starts at this offset.
     Tunnel(usize, u8),
+    /// An ICMPv6 message starts at this offset.
+    Icmp(usize),
     /// A fragment header: (offset of the fragmentable part, byte offset, more, id, next).
     Fragment(usize, u32, bool, u32, u8),
     /// Ends in something other than TCP.
@@ -192,6 +209,7 @@ pub(crate) fn walk_v6_extensions(mut next: u8, data: &[u8], allow_fragment: bool
         let rest = data.get(pos..).unwrap_or_default();
         let ext_len = match next {
             PROTO_TCP => return V6Chain::Tcp(pos),
+            PROTO_ICMPV6 => return V6Chain::Icmp(pos),
             PROTO_IPV4 | PROTO_IPV6 | PROTO_UDP | PROTO_GRE => return V6Chain::Tunnel(pos, next),
             V6_HOP_BY_HOP | V6_ROUTING | V6_DEST_OPTS | V6_MOBILITY | V6_HIP | V6_SHIM6 => {
                 match rest.get(1) {
@@ -299,6 +317,11 @@ pub(crate) fn ipv6(data: &[u8]) -> Ip<'_> {
         V6Chain::Tunnel(at, protocol) => {
             carried(true, protocol, payload.get(at..).unwrap_or_default())
         }
+        V6Chain::Icmp(at) => Ip::Icmp {
+            from: src,
+            message: payload.get(at..).unwrap_or_default(),
+            v6: true,
+        },
         V6Chain::Other => Ip::Other,
         V6Chain::Malformed(reason) => Ip::Malformed(reason),
     }

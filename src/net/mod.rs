@@ -110,7 +110,9 @@ pub enum Decoded<'a> {
     /// A UDP datagram sent directly on the link, not a tunnel (only from a decoder built
     /// [`NetDecoder::with_udp`]).
     Udp(UdpDatagram<'a>),
-    /// A valid packet that is not TCP (UDP, ICMP, ARP, ...), or a fragment still waiting for the
+    /// An ICMP or ICMPv6 error about a TCP or UDP packet (sent directly or in a tunnel).
+    Icmp(IcmpError),
+    /// A valid packet that is not TCP (UDP, other ICMP, ARP, ...), or a fragment still waiting for the
     /// rest of its datagram.
     Other,
     /// The link type is not supported (the caller warns once per file).
@@ -142,11 +144,13 @@ impl Default for DefragLimits {
 
 mod carrier;
 mod defrag;
+mod icmp;
 mod ip;
 mod link;
 mod tunnel;
 mod udp;
 pub use carrier::{flow_scope, Carrier, CarrierKind, FLOW_SCOPE_LIMIT};
+pub use icmp::{IcmpError, IcmpKind, QuotedTransport};
 pub use udp::UdpDatagram;
 
 /// Tunnels inside tunnels beyond this are treated as hostile.
@@ -236,6 +240,7 @@ fn decode_in<'a>(
         ip::Ip::Udp(_) | ip::Ip::Gre(_) | ip::Ip::Tunnel { .. } => {
             decode_tunnelled(defrag, packet, (parsed, l3), carrier, false)
         }
+        ip::Ip::Icmp { from, message, v6 } => icmp_error(from, message, v6),
         ip::Ip::Other => Decoded::Other,
         ip::Ip::Malformed(reason) => Decoded::Malformed(reason),
         // A fragment the snaplen cut cannot complete a datagram.
@@ -262,6 +267,17 @@ fn tcp_in_packet<'a>(
     // snaplen cut (a lying length would invent missing bytes).
     let cut = (packet.orig_len as usize).saturating_sub(packet.data.len());
     ip::tcp(src, dst, transport, wire_len.min(transport.len() + cut))
+}
+
+/// An ICMP message: the error it carries about a TCP or UDP packet, or nothing to report.
+#[cold]
+fn icmp_error<'a>(from: std::net::IpAddr, message: &[u8], v6: bool) -> Decoded<'a> {
+    let error = if v6 {
+        icmp::icmpv6(from, message)
+    } else {
+        icmp::icmpv4(from, message)
+    };
+    error.map_or(Decoded::Other, Decoded::Icmp)
 }
 
 /// Names the carrier in a segment found inside one.
@@ -315,6 +331,7 @@ fn decode_tunnelled<'a>(
             fragment,
             whole: true,
         }) => reassemble(defrag, packet, src, dst, fragment, carrier),
+        Ok(ip::Ip::Icmp { from, message, v6 }) => icmp_error(from, message, v6),
         Ok(ip::Ip::Malformed(reason)) | Err(NotTcp::Malformed(reason)) => {
             Decoded::Malformed(reason)
         }
@@ -345,7 +362,9 @@ fn reassemble<'a>(
             ip::V6Chain::Tcp(at) => (ip::PROTO_TCP, datagram.get(at..)),
             ip::V6Chain::Tunnel(at, protocol) => (protocol, datagram.get(at..)),
             ip::V6Chain::Malformed(reason) => return Decoded::Malformed(reason),
-            ip::V6Chain::Other | ip::V6Chain::Fragment(..) => return Decoded::Other,
+            ip::V6Chain::Other | ip::V6Chain::Icmp(_) | ip::V6Chain::Fragment(..) => {
+                return Decoded::Other
+            }
         }
     } else {
         (next_header, Some(datagram))

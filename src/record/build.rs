@@ -225,6 +225,7 @@ impl RecordBuilder {
             transport: Default::default(),
             quic: None,
             dtls: None,
+            icmp: Vec::new(),
         }
     }
 }

@@ -98,6 +98,10 @@ finding_kinds! {
         "Network: a firewall or security group silently drops traffic to this port, or the server address is wrong/unreachable; allow the client's source address to reach the port.";
     TcpRefused = "tcp-refused", Error, "TCP connection refused",
         "Server: check that the service listens on this address and port; network: check firewall rules that reject the port.";
+    IcmpUnreachable = "icmp-unreachable", Error, "Destination unreachable (ICMP error)",
+        "The ICMP error names who refused the packet and why: `port-unreachable` from the server's host: nothing listens there (start the service, or use the port it listens on); `prohibited`: a firewall rule rejects it (allow the client there); `host-unreachable` / `net-unreachable`: no way to the server (its address, DNS, routing); `ttl-exceeded`: a routing loop.";
+    IcmpPacketTooBig = "icmp-packet-too-big", Info, "Path MTU smaller than the packets (ICMP packet too big)",
+        "Nothing while the sender then sends smaller packets (path MTU discovery working). If the connection stalls anyway, clamp the TCP MSS on the path (iptables/nft `tcp option maxseg size set rt mtu`) or lower the sender's MTU.";
     TcpReset = "tcp-reset", Error, "TCP connection reset",
         "Check the logs of the side that reset the connection (crash, connection limit, a TLS or proxy layer rejecting the peer); network: look for a load balancer or IPS sending resets.";
     HandshakeStalled = "handshake-stalled", Error, "ClientHello never answered",

@@ -42,6 +42,25 @@ pub struct AlertRecord {
     pub packet: u64,
 }
 
+/// An ICMP or ICMPv6 error that quotes one of the connection's packets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IcmpRecord {
+    /// Packet number of the ICMP message.
+    pub packet: u64,
+    /// Seconds from the connection's first packet to the ICMP message.
+    pub time_s: f64,
+    /// Its sender: the destination host itself, or a router on the way.
+    pub from: std::net::IpAddr,
+    /// `client` or `server`: who sent the packet it reports.
+    pub sent_by: Side,
+    /// What it says: `net-unreachable`, `host-unreachable`, `protocol-unreachable`,
+    /// `port-unreachable`, `prohibited`, `unreachable`, `packet-too-big`, `ttl-exceeded`,
+    /// `reassembly-time-exceeded`.
+    pub kind: crate::net::IcmpKind,
+    /// The next link's MTU, for `packet-too-big` (null otherwise).
+    pub mtu: Option<u32>,
+}
+
 /// What decryption with a key log gave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DecryptionRecord {
@@ -228,6 +247,8 @@ pub enum ConnectionStatus {
     Alert,
     /// The SYN was answered by a RST.
     Refused,
+    /// An ICMP error said the server cannot be reached (and it never answered).
+    Unreachable,
     /// The SYN was never answered, or a request never was.
     Timeout,
     /// A peer reset the connection.
@@ -249,6 +270,7 @@ impl ConnectionStatus {
             ConnectionStatus::Ok => "ok",
             ConnectionStatus::Alert => "alert",
             ConnectionStatus::Refused => "refused",
+            ConnectionStatus::Unreachable => "unreachable",
             ConnectionStatus::Timeout => "timeout",
             ConnectionStatus::Reset => "reset",
             ConnectionStatus::Stalled => "stalled",
@@ -449,6 +471,9 @@ pub struct ConnectionRecord {
     /// DTLS facts (absent unless `transport` is `dtls`).
     #[serde(default, skip_serializing_if = "omitted_none")]
     pub dtls: Option<Box<DtlsRecord>>,
+    /// ICMP errors about the connection's packets (absent when there were none).
+    #[serde(default, skip_serializing_if = "omitted_empty")]
+    pub icmp: Vec<IcmpRecord>,
 }
 
 impl ConnectionRecord {

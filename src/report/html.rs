@@ -932,6 +932,7 @@ pub(crate) mod tests {
             transport: Transport::Tcp,
             quic: None,
             dtls: None,
+            icmp: Vec::new(),
         }
     }
 

@@ -33,6 +33,8 @@ pub enum StepKind {
     Http,
     /// Application bytes seen: first and last data, bytes that are not TLS.
     Data,
+    /// An ICMP error about one of the connection's packets (the `icmp` field).
+    Icmp,
 }
 
 /// One ladder step as a JSON line (`explain --format json`).
@@ -52,7 +54,7 @@ pub struct LadderEvent<'a> {
     pub time_s: Option<f64>,
     /// `to-server` or `to-client`.
     pub direction: &'static str,
-    /// The layer: `tcp`, `tls`, `http` or `data`.
+    /// The layer: `tcp`, `tls`, `http`, `data` or `icmp`.
     pub kind: StepKind,
     /// What happened, as the table ladder prints it.
     pub detail: &'a str,
@@ -300,6 +302,22 @@ pub fn ladder(r: &ConnectionRecord, hs: &HandshakeSummary, tcp: &TcpSummary) -> 
             dir,
             kind: StepKind::Http,
             text,
+        });
+    }
+    // ICMP errors travel back to the sender of the packet they quote.
+    for i in &r.icmp {
+        all.push(Step {
+            packet: i.packet,
+            rel_s: i.time_s,
+            dir: match i.sent_by {
+                Side::Client => Direction::ToClient,
+                Side::Server => Direction::ToServer,
+            },
+            kind: StepKind::Icmp,
+            text: match i.mtu {
+                Some(mtu) => format!("ICMP {} (MTU {mtu}) from {}", i.kind.name(), i.from),
+                None => format!("ICMP {} from {}", i.kind.name(), i.from),
+            },
         });
     }
     all.sort_by(|a, b| a.packet.cmp(&b.packet).then(a.dir.idx().cmp(&b.dir.idx())));

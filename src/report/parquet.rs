@@ -412,6 +412,17 @@ fn connection_fields() -> Vec<Field> {
                 opt("server_client_hello_packet", i64()),
             ]),
         ),
+        opt(
+            "icmp",
+            list(strukt(vec![
+                req("packet", i64()),
+                req("time_s", DataType::Float64),
+                req("from", utf8()),
+                req("sent_by", utf8()),
+                req("kind", utf8()),
+                opt("mtu", i64()),
+            ])),
+        ),
     ]
 }
 
