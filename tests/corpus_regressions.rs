@@ -884,3 +884,32 @@ fn icmp_errors_are_matched_to_the_connections_they_quote() {
     );
     assert_eq!(severities(&latest, "icmp-packet-too-big"), (0, 1));
 }
+
+/// nDPI's per-flow captures that begin with the server's SYN-ACK (the client's SYN trimmed away)
+/// and end in the middle of the handshake, the ClientHello and the server's flight exchanged:
+/// data went both ways, so the connection was open when the capture stopped (tshark: no FIN or
+/// RST, the file's last packet is the connection's).
+#[test]
+fn a_trimmed_capture_that_stops_mid_handshake_is_cut() {
+    use tlscap::record::Outcome;
+    let Some(corpus) = common::corpus("a_trimmed_capture_that_stops_mid_handshake_is_cut") else {
+        return;
+    };
+    for (rel, last) in [
+        (
+            "nDPI/tests/cfgs/default/pcap/tls_multiple_synack_different_seq.pcapng",
+            10,
+        ),
+        ("nDPI/tests/cfgs/default/pcap/tls_torrent.pcapng", 7),
+        ("nDPI/tests/cfgs/default/pcap/cachefly.pcapng", 6),
+    ] {
+        let (severity, message, evidence) =
+            only_finding(&corpus, rel, 0, "capture-cut", Outcome::Unknown);
+        assert_eq!(severity, "info");
+        assert!(message.starts_with("The capture ends inside this connection"));
+        assert_eq!(
+            evidence,
+            format!("Last packet {last} comes 0.000000 s before the file's last packet.")
+        );
+    }
+}

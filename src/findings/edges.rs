@@ -61,7 +61,9 @@ impl EdgeFacts {
             client_hello: record.client_hello_seen(),
             one_sided: tcp.unseen_direction().is_some(),
             open_at_end,
-            established: tcp.established,
+            // A handshake whose SYN the capture lacks (a trimmed capture) still shows the
+            // connection open once data went both ways.
+            established: tcp.established || (tcp.client_bytes > 0 && tcp.server_bytes > 0),
             waited: record.findings.iter().any(|f| {
                 matches!(
                     f.kind,
