@@ -170,10 +170,10 @@ fn html_report_of_samples_in_a_browser() {
 
     // The timeline: a mark per connection, the 74 failed ones linked to their sections.
     assert!(dom.contains("data-connections=\"173\""));
-    assert_eq!(dom.matches("<rect class=\"tick failed\"").count(), 71);
+    assert_eq!(dom.matches("<rect class=\"tick failed\"").count(), 74);
     assert!(dom.contains("<a href=\"#conn-cert-expired-pcap-0\"><rect class=\"tick failed\""));
     // One section per failing connection, and the summary's counts.
-    assert_eq!(dom.matches("<section class=\"conn\"").count(), 71);
+    assert_eq!(dom.matches("<section class=\"conn\"").count(), 74);
     let text = text_of(&dom);
     let summary = &text[text.find("Summary").unwrap()..];
     assert!(summary.starts_with("Summary 173 connections 74 failed 94 ok 5 unknown"));
@@ -211,7 +211,7 @@ fn html_report_of_samples_in_a_browser() {
     // The healthy connections are collapsed.
     let others = &dom[dom.find("id=\"others\"").unwrap()..];
     assert!(others.contains("<details>"));
-    assert!(text_of(&format!("<{others}")).starts_with("Other connections (98) 93 ok, 5 unknown"));
+    assert!(text_of(&format!("<{others}")).starts_with("Other connections (99) 94 ok, 5 unknown"));
 
     // A screenshot for people (CI artifact).
     let shot = dir.join("samples.png");
@@ -236,6 +236,10 @@ fn markdown_report_of_samples() {
         74 + 3,
         "74 connections, 3 summary headings"
     );
+    // An ICMP error that is the cause is drawn from the server's side, where it failed.
+    assert!(md.contains(
+        "     #18  client ← server  ICMP host-unreachable from 127.0.0.1  ✗ failed here"
+    ));
     assert!(
         md.contains("     #10  client → server  Alert fatal certificate_expired  ✗ failed here")
     );

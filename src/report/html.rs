@@ -297,6 +297,8 @@ pub(crate) enum FailureCue {
     FatalAlert,
     HttpError,
     Reset,
+    /// An ICMP error that is the failure's cause (`icmp-unreachable`).
+    Icmp,
 }
 
 /// The ladder of a connection as its record shows it: TCP open, the handshake messages seen,
@@ -412,6 +414,23 @@ pub(crate) fn ladder(r: &ConnectionRecord) -> Vec<LadderEvent> {
             late.push((p, Side::Server, format!("HTTP {code}"), cue));
         }
     }
+    // An ICMP error travels back to the sender of the packet it quotes: drawn from its peer.
+    let icmp_cause = r.cause
+        == Some(crate::record::Cause::Finding(
+            crate::record::FindingKind::IcmpUnreachable,
+        ));
+    for i in &r.icmp {
+        let cue = if icmp_cause && i.kind.undeliverable() {
+            FailureCue::Icmp
+        } else {
+            FailureCue::None
+        };
+        let text = match i.mtu {
+            Some(mtu) => format!("ICMP {} (MTU {mtu}) from {}", i.kind.name(), i.from),
+            None => format!("ICMP {} from {}", i.kind.name(), i.from),
+        };
+        late.push((i.packet, i.sent_by.peer(), text, cue));
+    }
     late.sort_by_key(|&(p, side, _, _)| (p, side == Side::Server));
     for (p, side, text, cue) in late {
         v.push_cued(Some(p), side, text, cue);
@@ -458,6 +477,7 @@ fn mark_failing_step(r: &ConnectionRecord, v: &mut [LadderEvent]) {
     let at = first(FailureCue::FatalAlert)
         .or_else(|| first(FailureCue::HttpError))
         .or_else(|| first(FailureCue::Reset))
+        .or_else(|| first(FailureCue::Icmp))
         .unwrap_or(v.len() - 1);
     v[at].failing = true;
 }
