@@ -117,7 +117,7 @@ impl IcmpReports {
             .collect();
         if let Some(first) = refused.first() {
             if server_answered(r) {
-                r.findings.push(late_to_server(r, &refused));
+                r.findings.push(answered_anyway(r, &refused));
             } else {
                 let f = unreachable(r, first, &refused);
                 fail(r, f);
@@ -310,15 +310,15 @@ fn fail(r: &mut ConnectionRecord, f: Finding) {
     });
 }
 
-/// ICMP errors about the client's packets after the server had answered.
-fn late_to_server(r: &ConnectionRecord, refused: &[&(SegmentMeta, IcmpError, Side)]) -> Finding {
+/// ICMP errors about the client's packets on a connection the server answered.
+fn answered_anyway(r: &ConnectionRecord, refused: &[&(SegmentMeta, IcmpError, Side)]) -> Finding {
     let (meta, e, _) = refused[0];
     let (why, _) = meaning(e, proto(r));
     finding(
         K::IcmpUnreachable,
         Severity::Info,
         format!(
-            "After the server had answered, ICMP {} from {} ({}) in packet {} said of a later client packet that {why}: the server's end went away during the connection.",
+            "ICMP {} from {} ({}) in packet {} said of a client packet that {why}, yet the server answered on this connection: the error was passing (a route or a firewall that changed), or it answered a late packet after the server's end went away.",
             e.kind.name(),
             e.from,
             reporter(e),
