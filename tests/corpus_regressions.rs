@@ -913,3 +913,32 @@ fn a_trimmed_capture_that_stops_mid_handshake_is_cut() {
         );
     }
 }
+
+/// tumblr.pcap #10: the browser closed (FIN, packet 161) 23 ms after its ClientHello; the
+/// server's HelloRetryRequest came after the close (packet 165). The client did not wait:
+/// `client-abandoned` info, outcome unknown, no error.
+#[test]
+fn a_client_that_left_before_the_hello_retry_request_did_not_wait() {
+    use tlscap::record::Outcome;
+    let Some(corpus) =
+        common::corpus("a_client_that_left_before_the_hello_retry_request_did_not_wait")
+    else {
+        return;
+    };
+    let (severity, message, evidence) = only_finding(
+        &corpus,
+        "nDPI/tests/cfgs/default/pcap/tumblr.pcap",
+        10,
+        "client-abandoned",
+        Outcome::Unknown,
+    );
+    assert_eq!(severity, "info");
+    assert_eq!(
+        message,
+        "The client closed the connection 0.023 s after its ClientHello, before [2606:2800:135:155a:23ba:b2a:25ff:122d]:443's answer arrived (a HelloRetryRequest asking for a key share for secp256r1, packet 165): it did not wait for it (a spare connection a browser opened and dropped, or a cancelled request); nothing shows a failure."
+    );
+    assert_eq!(
+        evidence,
+        "ClientHello in packet 147; the server's HelloRetryRequest in packet 165 after the close; the client's FIN in packet 161, nothing sent after its ClientHello."
+    );
+}

@@ -1237,7 +1237,12 @@ fn client_abandoned(
     tcp: &TcpSummary,
     out: &mut Vec<Finding>,
 ) {
-    let (Some(ch), Some(sh)) = (hs.client_hello.as_ref(), hs.server_hello.as_ref()) else {
+    // A HelloRetryRequest is the server's whole answer until the client's second ClientHello.
+    let hrr = hs
+        .hello_retry_request
+        .as_ref()
+        .filter(|_| hs.server_hello.is_none());
+    let (Some(ch), Some(sh)) = (hs.client_hello.as_ref(), hs.server_hello.as_ref().or(hrr)) else {
         return;
     };
     // Holes in the capture, or client data after the ClientHello, leave "nothing more" unproven.
@@ -1259,16 +1264,36 @@ fn client_abandoned(
     // The end of the server's flight: ServerHelloDone, or in an abbreviated TLS ≤ 1.2
     // handshake its ChangeCipherSpec (the Finished after it is encrypted), or a decrypted
     // Finished. A TLS 1.3 flight is encrypted: without keys its end is not shown.
-    let flight_end = hs
-        .server_hello_done
-        .or(hs.finished[Direction::ToClient.idx()])
-        .or(hs.change_cipher_spec[Direction::ToClient.idx()].filter(|_| !tls13));
+    let flight_end = if hrr.is_some() {
+        Some(sh.meta)
+    } else {
+        hs.server_hello_done
+            .or(hs.finished[Direction::ToClient.idx()])
+            .or(hs.change_cipher_spec[Direction::ToClient.idx()].filter(|_| !tls13))
+    };
     let server = r.server_named();
     let after_hello = three_decimals(close.ts.seconds_since(ch.meta.ts));
     let did_not_wait = || {
         format!("The client closed the connection {after_hello} after its ClientHello, before {server}'s handshake flight had all arrived: it did not wait for the answer (a spare connection a browser opened and dropped, or a cancelled request); nothing shows a failure.")
     };
+    let asked_group = sh
+        .key_share_group
+        .map(|g| format!(" for {}", crate::tls::names::group_name(g)))
+        .unwrap_or_default();
     let (severity, message, seen) = match flight_end {
+        Some(end) if hrr.is_some() && end.packet < close.packet => (
+            Severity::Warning,
+            format!(
+                "{server} answered with a HelloRetryRequest asking for a key share{asked_group}, and the client closed the connection {} later instead of sending its second ClientHello, without an alert: the handshake was abandoned, for a reason the capture does not show (a group the client cannot use, a timeout, a cancelled request).",
+                three_decimals(close.ts.seconds_since(end.ts)),
+            ),
+            format!("the server's HelloRetryRequest in packet {}", end.packet),
+        ),
+        Some(end) if hrr.is_some() => (
+            Severity::Info,
+            format!("The client closed the connection {after_hello} after its ClientHello, before {server}'s answer arrived (a HelloRetryRequest asking for a key share{asked_group}, packet {}): it did not wait for it (a spare connection a browser opened and dropped, or a cancelled request); nothing shows a failure.", end.packet),
+            format!("the server's HelloRetryRequest in packet {} after the close", end.packet),
+        ),
         Some(end) if end.packet < close.packet => (
             Severity::Warning,
             format!(
