@@ -16,6 +16,12 @@
 #                                   on (the kernel's port-unreachable), one to a port an nftables
 #                                   rule rejects with admin-prohibited, and a TCP client (curl)
 #                                   whose SYN an nftables rule rejects with host-unreachable
+#   quic-version-negotiation.pcap   a server that speaks v1 only (UDP 4438) answers Version
+#                                   Negotiation to: a client starting with a reserved (GREASE)
+#                                   version, which starts over with v1 and succeeds; a client
+#                                   that speaks v2 only, which finds no version in common and
+#                                   gives up; a client that speaks the GREASE version only (a
+#                                   probe of version negotiation)
 #
 # Usage: sudo samples/make_quic_samples.sh [NAME...]   (no NAME: every capture)
 set -euo pipefail
@@ -63,15 +69,15 @@ stop() {
   wait 2>/dev/null || true
   SPIDS=()
 }
-server() {  # server PORT ALPN [--retry]
+server() {  # server PORT ALPN [--retry | --versions V,...]
   "${NX[@]}" timeout 60 "$PY" "$S/tools/quicpeer.py" server 127.0.0.1 "$1" \
-    "$PKI/server-fullchain.pem" "$PKI/server.key" "$2" ${3:-} &
+    "$PKI/server-fullchain.pem" "$PKI/server.key" "$2" "${@:3}" &
   SPIDS+=($!)
   sleep 1.5
 }
-client() {  # client HOST PORT ALPN KEYLOG TIMEOUT
+client() {  # client HOST PORT ALPN KEYLOG TIMEOUT [--versions V,...]
   "${NX[@]}" timeout 20 "$PY" "$S/tools/quicpeer.py" client "$1" "$2" api.tlscap.test "$3" "$4" \
-    --timeout "$5" || true
+    --timeout "$5" "${@:6}" || true
 }
 
 ONLY=("$@")
@@ -134,6 +140,19 @@ client 127.0.0.1 4436 h3 "$RUN/unreachable.keys" 2
   https://api.tlscap.test:4437/ 2>&1 | sed 's/^/   curl: /' || true
 stop
 "${NX[@]}" nft delete table inet icmpreject
+fi
+
+if want quic-version-negotiation; then
+echo "== quic-version-negotiation"
+capture quic-version-negotiation "udp port 4438"
+server 4438 hq-interop --versions 1
+client 127.0.0.1 4438 hq-interop "$RUN/vn.keys" 3 --versions 1a2a3a4a,1
+client 127.0.0.1 4438 hq-interop "$RUN/vn.keys" 3 --versions 6b3343cf
+# the capture goes on: a client that did not start over has given up
+sleep 1.5
+client 127.0.0.1 4438 hq-interop "$RUN/vn.keys" 3 --versions 1a2a3a4a
+sleep 1.5
+stop
 fi
 
 # a client that never got handshake secrets leaves an empty key log

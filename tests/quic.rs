@@ -195,6 +195,43 @@ fn corpus_quic_captures() {
         serde_json::json!(["draft-27"])
     );
     assert_eq!(rs[0]["sni"], "www.wireshark.org");
+    assert_eq!(rs[0]["quic"]["restarted_from"], "draft-28");
+    assert_eq!(
+        ids(&rs[0]),
+        [("quic-version-negotiation".into(), "info".into())]
+    );
+    // A reserved version (0xbabababa) protected with v1's salt, then v1 after a Retry: one
+    // connection of all 21 packets, fingerprinted on the ClientHello the server read (nDPI's
+    // JA3 of the flow is the same).
+    let rs = records(&[&c(
+        "nDPI/tests/cfgs/default/pcap/quic-forcing-vn-with-data.pcapng",
+    )]);
+    assert_eq!(rs.len(), 1);
+    assert_eq!(rs[0]["first_packet"], 1);
+    assert_eq!(rs[0]["tcp"]["packets"], 21);
+    assert_eq!(rs[0]["quic"]["restarted_from"], "0xbabababa (grease)");
+    assert_eq!(rs[0]["quic"]["version"], "v1");
+    assert_eq!(rs[0]["quic"]["retry_packet"], 4);
+    assert_eq!(rs[0]["ja3"], "86871fd0d48de0c82beec154cd3f1744");
+    assert_eq!(rs[0]["outcome"], "ok");
+    // A version scan: every Initial uses the reserved 0x0a0a0a0a; the servers that answer
+    // with Version Negotiation negotiate as they should.
+    let rs = records(&[&c("nDPI/tests/cfgs/default/pcap/quic_interop_V.pcapng")]);
+    let probes: Vec<_> = rs
+        .iter()
+        .filter(|r| ids(r).contains(&("quic-version-negotiation".into(), "info".into())))
+        .collect();
+    assert_eq!(probes.len(), 32);
+    assert!(probes.iter().all(|r| r["outcome"] == "unknown"));
+    let r = rs.iter().find(|r| r["index"] == 2).unwrap();
+    assert_eq!(
+        r["quic"]["version_negotiation"],
+        serde_json::json!(["draft-29", "draft-28", "draft-27"])
+    );
+    assert_eq!(
+        r["findings"][0]["evidence"],
+        "Client Initial (0x0a0a0a0a (grease)) in packet 3; Version Negotiation in packet 14; no Initial from the client after it."
+    );
     // ChaCha20 header protection (draft-29, quic-go).
     let rs = records(&[&c("nDPI/tests/cfgs/default/pcap/quic-29.pcap")]);
     assert_eq!(rs[0]["cipher"], "TLS_CHACHA20_POLY1305_SHA256");
@@ -498,4 +535,55 @@ fn icmp_answers_to_the_first_packets_are_the_cause() {
          firewall's reject rule does (a host is not unreachable from itself). The server never \
          answered."
     );
+}
+
+/// aioquic against a server that speaks v1 only: a client that starts with a reserved
+/// version and starts over with v1 (info, ok), a v2-only client that finds no version in
+/// common (the error and cause), and a probe that speaks the reserved version only (info).
+#[test]
+fn version_negotiation_names_a_version_in_common_or_none() {
+    let rs = records(&["samples/quic/quic-version-negotiation.pcap"]);
+    assert_eq!(rs.len(), 3);
+    let finding = |r: &Value| r["findings"][0].clone();
+    assert_eq!(rs[0]["outcome"], "ok");
+    assert_eq!(rs[0]["quic"]["restarted_from"], "0x1a2a3a4a (grease)");
+    assert_eq!(rs[0]["quic"]["version"], "v1");
+    assert_eq!(
+        rs[0]["quic"]["version_negotiation"],
+        serde_json::json!(["v1"])
+    );
+    assert_eq!(
+        ids(&rs[0]),
+        [("quic-version-negotiation".into(), "info".into())]
+    );
+    assert_eq!(
+        finding(&rs[0])["evidence"],
+        "Client Initial (0x1a2a3a4a (grease)) in packet 1; Version Negotiation in packet 2; the client's Initial with v1 in packet 3."
+    );
+    assert_eq!(rs[1]["outcome"], "failed");
+    assert_eq!(rs[1]["status"], "refused");
+    assert_eq!(rs[1]["failed_at"], "handshake");
+    assert_eq!(rs[1]["cause"], "quic-version-negotiation");
+    assert_eq!(rs[1]["quic"]["version"], "v2");
+    assert_eq!(rs[1]["quic"]["restarted_from"], Value::Null);
+    assert_eq!(
+        ids(&rs[1]),
+        [("quic-version-negotiation".into(), "error".into())]
+    );
+    assert_eq!(
+        finding(&rs[1])["message"],
+        "No QUIC version in common: 127.0.0.1:4438 does not speak v2, the version of the client's Initial, and offers v1, none of which the client started over with in the 1.7 s the capture went on, and no TCP connection to the server follows: the connection failed."
+    );
+    assert_eq!(
+        finding(&rs[1])["evidence"],
+        "Client Initial (v2) in packet 14; Version Negotiation in packet 15; no Initial from the client after it, and no TCP SYN to 127.0.0.1 through packet 17."
+    );
+    assert_eq!(rs[2]["outcome"], "unknown");
+    assert_eq!(
+        ids(&rs[2]),
+        [("quic-version-negotiation".into(), "info".into())]
+    );
+    assert!(finding(&rs[2])["message"].as_str().unwrap().starts_with(
+        "The client's Initial used 0x1a2a3a4a, a reserved (GREASE) version no server speaks"
+    ));
 }

@@ -33,7 +33,7 @@ pub fn status(
             .iter()
             .any(|f| f.kind == kind && f.severity == crate::findings::Severity::Error)
     };
-    if has(K::TcpRefused) || has(K::ProxyRefused) {
+    if has(K::TcpRefused) || has(K::ProxyRefused) || has(K::QuicVersionNegotiation) {
         ConnectionStatus::Refused
     } else if has(K::TcpConnectTimeout)
         || has(K::ReadTimeout)
@@ -107,7 +107,9 @@ pub fn judge(record: &ConnectionRecord, handshake_done: bool) -> (Outcome, Optio
     match record.status {
         // The TCP connection to the proxy worked; the tunnel, the TLS handshake's first step,
         // did not.
-        ConnectionStatus::Refused if failing(K::ProxyRefused) => {
+        ConnectionStatus::Refused
+            if failing(K::ProxyRefused) || failing(K::QuicVersionNegotiation) =>
+        {
             (Outcome::Failed, Some(FailedAt::Handshake))
         }
         ConnectionStatus::Refused => (Outcome::Failed, Some(FailedAt::Tcp)),
@@ -208,6 +210,7 @@ pub(super) fn cause(record: &ConnectionRecord, stage: FailedAt) -> Option<K> {
                 // What the server refused (or the client did) right after the hellos: the
                 // alert, reset or silence that follows is its symptom.
                 K::NoCommonVersion,
+                K::QuicVersionNegotiation,
                 K::NoCommonCipher,
                 K::NoCommonGroup,
                 K::NoCommonSigalg,

@@ -3,6 +3,7 @@
 
 use super::{finding, Finding, FindingKind, Severity};
 use crate::flow::{Direction, TcpSummary};
+use crate::quic::wire;
 use crate::record::{ConnectionRecord, QuicRecord};
 use crate::tls::HandshakeSummary;
 
@@ -123,4 +124,103 @@ fn lone_initial(r: &ConnectionRecord, quic: &QuicRecord, tcp: &TcpSummary) -> Fi
             first.packet, tcp.seen_until.packet
         ),
     )
+}
+
+/// How long the capture must go on after a Version Negotiation for a client that did not start
+/// over to have given up: a client answers it at once (RFC 9000 §6.2), as soon as it reads it.
+const RESTART_WAIT_SECS: f64 = 1.0;
+
+/// `quic-version-negotiation`: the server answered the client's Initial with Version
+/// Negotiation. Info when the client started over with a version offered, or when its first
+/// version was a reserved (GREASE) one, a probe of negotiation; an error when it did not start
+/// over and no TCP connection followed (a warning when one did).
+pub(super) fn version_negotiation(
+    r: &ConnectionRecord,
+    quic: &QuicRecord,
+    tcp: &TcpSummary,
+    out: &mut Vec<Finding>,
+) {
+    let Some(vn) = quic.version_negotiation_packet else {
+        return;
+    };
+    let offered = quic.version_negotiation.join(", ");
+    let first_name = quic.restarted_from.as_deref().unwrap_or(&quic.version);
+    let grease = wire::is_grease(quic.first_version);
+    let first_version = if grease {
+        format!(
+            "0x{:08x}, a reserved (GREASE) version no server speaks, sent to exercise version negotiation",
+            quic.first_version
+        )
+    } else {
+        first_name.to_string()
+    };
+    let initial = format!(
+        "Client Initial ({first_name}) in packet {}; Version Negotiation in packet {}",
+        tcp.first.packet, vn.packet
+    );
+    if let Some(restart) = quic.restart_packet {
+        out.push(
+            finding(
+                FindingKind::QuicVersionNegotiation,
+                Severity::Info,
+                format!(
+                    "{} does not speak the version of the client's first Initial ({first_version}); it answered with Version Negotiation offering {offered}, and the client started over with {}: one round trip more, nothing failed.",
+                    r.server, quic.version
+                ),
+                format!(
+                    "{initial}; the client's Initial with {} in packet {restart}.",
+                    quic.version
+                ),
+            )
+            .with_fix("Nothing to fix: version negotiation worked. To save the round trip, start with a version the server offers."),
+        );
+        return;
+    }
+    if grease {
+        out.push(
+            finding(
+                FindingKind::QuicVersionNegotiation,
+                Severity::Info,
+                format!(
+                    "The client's Initial used {first_version}: a probe, not an attempt to connect. {} answered as it should, with Version Negotiation offering {offered}; the client did not go on with one of them in the capture.",
+                    r.server
+                ),
+                format!("{initial}; no Initial from the client after it."),
+            )
+            .with_fix("Nothing to fix: the server negotiates versions as it should."),
+        );
+        return;
+    }
+    let waited = tcp.seen_until.ts.seconds_since(vn.ts).max(0.0);
+    let refused = format!(
+        "{} does not speak {first_version}, the version of the client's Initial, and offers {offered}",
+        r.server
+    );
+    let (severity, message, evidence) = match quic.tcp_fallback_packet {
+        Some(syn) => (
+            Severity::Warning,
+            format!("{refused}; the client did not start over with one of them and fell back to TCP (slower: a round trip lost on QUIC first)."),
+            format!("{initial}; TCP SYN to {} in packet {syn}.", r.server.ip()),
+        ),
+        None if waited < RESTART_WAIT_SECS => (
+            Severity::Info,
+            format!("{refused}; the capture ended {waited:.3} s later, too soon to tell whether the client would start over with one of them."),
+            format!("{initial}; the capture goes on to packet {}.", tcp.seen_until.packet),
+        ),
+        None => (
+            Severity::Error,
+            format!("No QUIC version in common: {refused}, none of which the client started over with in the {waited:.1} s the capture went on, and no TCP connection to the server follows: the connection failed."),
+            format!(
+                "{initial}; no Initial from the client after it, and no TCP SYN to {} through packet {}.",
+                r.server.ip(),
+                tcp.seen_until.packet
+            ),
+        ),
+    };
+    out.push(finding(
+        FindingKind::QuicVersionNegotiation,
+        severity,
+        message,
+        evidence,
+    ));
 }

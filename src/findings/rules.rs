@@ -159,6 +159,7 @@ pub fn connection_findings(
     if let Some(quic) = r.quic.as_deref() {
         // No SYN, FIN or RST: QUIC's own rules stand for the TCP and reply rules.
         super::quic::quic_rules(r, quic, hs, tcp, &mut out);
+        super::quic::version_negotiation(r, quic, tcp, &mut out);
     } else if let Some(dtls) = r.dtls.as_deref() {
         // Datagrams: no SYN, FIN or RST either.
         super::dtls::dtls_rules(r, dtls, tcp, &mut out);

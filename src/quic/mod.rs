@@ -31,10 +31,23 @@ use wire::{Frame, LongType};
 /// What the QUIC stage adds to a connection's record (`quic` in JSON).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct QuicRecord {
-    /// QUIC version of the client's first Initial (`v1`, `v2`, `draft-29`, ...).
+    /// QUIC version of the client's Initial (`v1`, `v2`, `draft-29`, ...): after Version
+    /// Negotiation, the one it started over with (`restarted_from` names the first).
     pub version: String,
     /// Versions the server offered in a Version Negotiation packet (empty: none seen).
     pub version_negotiation: Vec<String>,
+    /// The version of the client's first Initial, when the server's Version Negotiation made
+    /// it start over with `version` (none: it did not start over).
+    pub restarted_from: Option<String>,
+    /// The version code of the client's first Initial (for the rules; `version` names it).
+    #[serde(skip)]
+    pub first_version: u32,
+    /// The packet of the server's Version Negotiation (for the rules' evidence).
+    #[serde(skip)]
+    pub version_negotiation_packet: Option<PacketRef>,
+    /// The packet of the client's Initial that started over (for the rules' evidence).
+    #[serde(skip)]
+    pub restart_packet: Option<u64>,
     /// The server answered with a Retry (address validation), at this packet.
     pub retry_packet: Option<u64>,
     /// The Destination Connection ID of the client's first Initial (hex): the Initial keys
@@ -396,11 +409,29 @@ impl QuicTable {
                 return Some((i, Direction::ToServer));
             }
         }
-        let conn = Conn::new(d, &h, meta, &self.cfg);
+        let mut conn = Conn::new(d, &h, meta, &self.cfg);
         // Only a packet that authenticates opens a connection: other UDP (RTP, say) can look
         // like a long header of a version this reads.
-        let keys = conn.initial[Direction::ToServer.idx()].as_ref()?;
-        keys.open(d.payload, h.pn_offset, h.packet_len, None)?;
+        let opens = |c: &Conn| {
+            c.initial[Direction::ToServer.idx()]
+                .as_ref()
+                .and_then(|k| k.open(d.payload, h.pn_offset, h.packet_len, None))
+                .is_some()
+        };
+        if !opens(&conn) {
+            // A reserved version's Initial has no salt of its own: some clients protect it
+            // with draft-29's (Conn::new's choice), others (aioquic) with v1's.
+            if !wire::is_grease(h.version) {
+                return None;
+            }
+            conn.initial = [
+                PacketKeys::initial(wire::V1, h.dcid, Sender::Client),
+                PacketKeys::initial(wire::V1, h.dcid, Sender::Server),
+            ];
+            if !opens(&conn) {
+                return None;
+            }
+        }
         let i = self.conns.len();
         self.conns.push(Some(Box::new(conn)));
         self.live += 1;
@@ -530,6 +561,7 @@ impl Conn {
             last_len: [0; 2],
             quic: QuicRecord {
                 version: wire::version_name(version),
+                first_version: version,
                 original_dcid: hex::encode(h.dcid),
                 client_scid: hex::encode(h.scid),
                 ..Default::default()
@@ -579,6 +611,10 @@ impl Conn {
             if dir == Direction::ToClient && self.quic.version_negotiation.is_empty() {
                 self.quic.version_negotiation =
                     h.offered.iter().map(|v| wire::version_name(*v)).collect();
+                self.quic.version_negotiation_packet = Some(PacketRef {
+                    packet: meta.packet,
+                    ts: meta.ts,
+                });
                 let offered = self.quic.version_negotiation.join(", ");
                 self.observer.quic_event(dir, meta, || {
                     format!("QUIC Version Negotiation: server offers {offered}")
@@ -642,6 +678,10 @@ impl Conn {
     /// keys, a new ClientHello.
     fn restart(&mut self, h: &wire::LongHeader<'_>, meta: SegmentMeta) {
         self.version = h.version;
+        if self.quic.restarted_from.is_none() {
+            self.quic.restarted_from = Some(std::mem::take(&mut self.quic.version));
+            self.quic.restart_packet = Some(meta.packet);
+        }
         self.quic.version = wire::version_name(h.version);
         self.initial = [
             PacketKeys::initial(h.version, h.dcid, Sender::Client),
@@ -649,6 +689,9 @@ impl Conn {
         ];
         self.largest[0] = [None, None];
         self.streams[0] = Default::default();
+        self.client_random = None;
+        self.client_crypto_end = 0;
+        self.observer.quic_restart();
         let name = self.quic.version.clone();
         self.observer.quic_event(Direction::ToServer, meta, || {
             format!("QUIC {name} Initial (after Version Negotiation)")

@@ -220,6 +220,12 @@ fn frame<'a>(b: &'a [u8], pos: &mut usize) -> Option<Frame<'a>> {
 }
 
 /// The version's name as people know it.
+/// A reserved version (RFC 9000 §15: `0x?a?a?a?a`) that no server speaks: a client sends one
+/// to exercise version negotiation.
+pub fn is_grease(v: u32) -> bool {
+    v & 0x0f0f_0f0f == 0x0a0a_0a0a
+}
+
 pub fn version_name(v: u32) -> String {
     match v {
         V1 => "v1".into(),
@@ -230,7 +236,7 @@ pub fn version_name(v: u32) -> String {
         0xface_b00e => "mvfst-exp".into(),
         0x5430_3530 => "gquic-T050".into(),
         0x5430_3531 => "gquic-T051".into(),
-        v if v & 0x0f0f_0f0f == 0x0a0a_0a0a => format!("0x{v:08x} (grease)"),
+        v if is_grease(v) => format!("0x{v:08x} (grease)"),
         v => format!("0x{v:08x}"),
     }
 }

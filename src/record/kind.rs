@@ -142,6 +142,8 @@ finding_kinds! {
         "Server: replace the certificate the validator names with one correctly issued by its CA (SHA-256 signatures, serverAuth usage, no unknown critical extensions); if a device re-signs traffic, fix or bypass it.";
     QuicBlocked = "quic-blocked", Warning, "QUIC Initials never answered",
         "Network: allow UDP to the server's port (443) through firewalls and security groups if HTTP/3 is wanted; otherwise nothing breaks, but every connection first waits for the QUIC attempt to time out before the client falls back to TCP.";
+    QuicVersionNegotiation = "quic-version-negotiation", Error, "Server does not speak the client's QUIC version",
+        "Client: enable a QUIC version the server offers (the message lists them; v1, RFC 9000, is the one every current stack speaks), or let it fall back to TCP; server: enable the client's version.";
     QuicInitialUnanswered = "quic-initial-unanswered", Info, "A single QUIC Initial with no answer in the capture",
         "Capture longer (and both directions) if QUIC connections to this server fail: a client repeats an unanswered Initial after about 1 s, and a blocked path shows as several Initials.";
     DtlsUnanswered = "dtls-unanswered", Error, "DTLS ClientHello never answered",

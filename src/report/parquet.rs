@@ -371,6 +371,7 @@ fn connection_fields() -> Vec<Field> {
             strukt(vec![
                 req("version", utf8()),
                 req("version_negotiation", list(utf8())),
+                opt("restarted_from", utf8()),
                 opt("retry_packet", i64()),
                 req("original_dcid", utf8()),
                 req("client_scid", utf8()),

@@ -49,6 +49,13 @@ impl TlsObserver {
         }
     }
 
+    /// The client starts its handshake over with another QUIC version (after Version
+    /// Negotiation): the server never read the first ClientHello, so the next one is the
+    /// connection's (its SNI, offers and fingerprints).
+    pub fn quic_restart(&mut self) {
+        self.summary.client_hello = None;
+    }
+
     /// A ladder step of the QUIC stage.
     pub fn quic_event(&mut self, dir: Direction, meta: SegmentMeta, text: impl FnOnce() -> String) {
         self.event(dir, meta, text);
