@@ -942,3 +942,84 @@ fn a_client_that_left_before_the_hello_retry_request_did_not_wait() {
         "ClientHello in packet 147; the server's HelloRetryRequest in packet 165 after the close; the client's FIN in packet 161, nothing sent after its ClientHello."
     );
 }
+
+/// Connections the capture stops following before its end: excerpts that keep each flow's
+/// first packets (nDPI's test captures), a capture of the hellos only (FoxIO's
+/// tls-handshake.pcapng), DTLS associations picked up already encrypted. Each was a record
+/// without a word; each is now `capture-cut` (info), outcome unknown, checked with tshark:
+/// no ACK, retransmission or close of the connection follows in the file.
+#[test]
+fn a_capture_that_stops_following_a_connection_says_so() {
+    use tlscap::record::Outcome;
+    let Some(corpus) = common::corpus("a_capture_that_stops_following_a_connection_says_so") else {
+        return;
+    };
+    let pcap = "nDPI/tests/cfgs/default/pcap";
+    // codm.pcap: the server's ServerHello segment (packet 7) is the last; the file goes on
+    // with other traffic for 31 minutes.
+    let (severity, message, evidence) = only_finding(
+        &corpus,
+        &format!("{pcap}/codm.pcap"),
+        0,
+        "capture-cut",
+        Outcome::Unknown,
+    );
+    assert_eq!(severity, "info");
+    assert!(
+        message.starts_with("The capture stops following this connection at packet 7: the server's last 1432 bytes (through packet 7) were never acknowledged by the client nor sent again, though the capture goes on 31 min."),
+        "{message}"
+    );
+    assert_eq!(
+        evidence,
+        "Last packet 7; no ACK, retransmission, FIN or RST of this connection in the 1870.157 s the capture goes on after it."
+    );
+    // sites.pcapng #12: a SYN and its SYN-ACK, nothing more.
+    let (_, message, _) = only_finding(
+        &corpus,
+        &format!("{pcap}/sites.pcapng"),
+        12,
+        "capture-cut",
+        Outcome::Unknown,
+    );
+    assert!(
+        message.starts_with("The capture stops following this connection at packet 338: the server's SYN-ACK (packet 338) was never acknowledged by the client nor sent again"),
+        "{message}"
+    );
+    // tls-handshake.pcapng keeps the hellos only: each QUIC connection is its client's
+    // Initial and the server's.
+    let hellos = verdicts(&corpus, "ja4/pcap/tls-handshake.pcapng");
+    let quic_cut = hellos
+        .iter()
+        .filter(|(i, _)| *i >= 59)
+        .filter(|(_, v)| v.0 == Outcome::Unknown && ids(v) == [("capture-cut", "info")])
+        .count();
+    assert_eq!(quic_cut, 20);
+    let (_, message, evidence) = only_finding(
+        &corpus,
+        "ja4/pcap/tls-handshake.pcapng",
+        59,
+        "capture-cut",
+        Outcome::Unknown,
+    );
+    assert!(
+        message.starts_with("The capture stops following this QUIC connection at packet 6, before the server finished its side of the handshake, though the capture goes on 21.3 s."),
+        "{message}"
+    );
+    assert_eq!(
+        evidence,
+        "The server's last packet 6, the connection's last 6; nothing of this connection in the 21.343 s the capture goes on after it."
+    );
+    // DTLS picked up mid-association: the first datagram is already encrypted.
+    let (_, message, evidence) = only_finding(
+        &corpus,
+        &format!("{pcap}/dtls_mid_sessions.pcapng"),
+        1,
+        "capture-cut",
+        Outcome::Unknown,
+    );
+    assert!(message.starts_with("The capture starts inside this connection"));
+    assert_eq!(
+        evidence,
+        "First packet 2 carries an encrypted record with no handshake before it and comes 0.012266 s after the file's first packet."
+    );
+}

@@ -518,6 +518,8 @@ fn full_connection_summary_is_exact() {
         stale_ack: None,
         stale_rst: None,
         seen_until: pref(8, 17),
+        // Both FINs acknowledged.
+        unacked_at_end: [0, 0],
         no_server_in_capture: false,
         carrier: Default::default(),
         // Hand-built SYNs carry no options.
@@ -1082,4 +1084,20 @@ fn malware_matches_tshark_streams_and_byte_counts() {
         (t.out_of_order, t.gaps, t.packets, t.established),
         (1, 0, 74, true)
     );
+}
+
+/// The sequence space each side sent that its peer never acknowledged, at the connection's
+/// end: the server's last 6 bytes here (hand-built segments: one edge case).
+#[test]
+fn unacknowledged_bytes_at_the_end_are_counted_per_side() {
+    let segs = [
+        (tcp(C, S, 100, 0, SYN, b""), 10),
+        (tcp(S, C, 500, 101, SYN | ACK, b""), 11),
+        (tcp(C, S, 101, 501, ACK, b""), 12),
+        (tcp(C, S, 101, 501, ACK, b"hello"), 13),
+        (tcp(S, C, 501, 106, ACK, b"world!"), 14),
+    ];
+    let (during, at_end, _) = run_table(FlowConfig::default(), &segs);
+    assert!(during.is_empty());
+    assert_eq!(at_end[0].tcp.unacked_at_end, [0, 6]);
 }

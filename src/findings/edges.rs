@@ -5,6 +5,7 @@
 //! Whatever such a connection seems to show at the cut (a ClientHello with no answer, a
 //! request with no response) is the file boundary, not the peers: its outcome is `unknown`.
 
+use super::stopped::Stop;
 use super::{finding, Finding, FindingKind as K, Severity};
 use crate::flow::{EndReason, TcpSummary};
 use crate::record::{ConnectionRecord, Outcome, Transport};
@@ -35,19 +36,38 @@ pub struct EdgeFacts {
     client_hello: bool,
     /// The capture shows one direction only (`one-sided-capture` says what is missing).
     one_sided: bool,
+    /// Datagrams (DTLS, QUIC) rather than a TCP stream: no SYN opens them.
+    datagrams: bool,
     /// Still open, neither FIN nor RST, when its capture ended.
     open_at_end: bool,
     established: bool,
     /// Its own findings already rest on a measured wait (data retransmitted unanswered for
     /// seconds up to the end): the capture's end did not cut it short.
     waited: bool,
+    /// What its last packets were left waiting for, when nothing else explains its end (TCP or
+    /// QUIC): the capture may have stopped following it before the file's end.
+    stop: Option<Stop>,
 }
 
 impl EdgeFacts {
-    /// The facts of a TCP connection picked up mid-stream or still open at its capture's end.
+    /// The facts of a TCP connection picked up mid-stream or still open at its capture's end,
+    /// or of a TCP or QUIC connection whose end nothing else explains.
     pub fn of(record: &ConnectionRecord, tcp: &TcpSummary) -> Option<EdgeFacts> {
-        let open_at_end = tcp.end_reason == EndReason::CaptureEnd && tcp.close.is_none();
-        if record.transport != Transport::Tcp || !(tcp.midstream || open_at_end) {
+        let tcp_edge = record.transport == Transport::Tcp;
+        let open_at_end =
+            tcp_edge && tcp.end_reason == EndReason::CaptureEnd && tcp.close.is_none();
+        // A DTLS association whose first datagrams are already encrypted (epoch 1 or later):
+        // its handshake came before them.
+        let dtls_midstream = record.transport == Transport::Dtls
+            && tcp.midstream
+            && !record.client_hello_seen()
+            && record
+                .dtls
+                .as_deref()
+                .is_some_and(|d| d.protected_records.iter().sum::<u64>() > 0);
+        let midstream = (tcp_edge && tcp.midstream) || dtls_midstream;
+        let stop = Stop::of(record, tcp);
+        if !(midstream || open_at_end || stop.is_some()) {
             return None;
         }
         let (a, b) = (tcp.client, tcp.server);
@@ -57,9 +77,11 @@ impl EdgeFacts {
             first_packet: tcp.first.packet,
             last: tcp.last.ts,
             last_packet: tcp.last.packet,
-            midstream: tcp.midstream,
+            midstream,
             client_hello: record.client_hello_seen(),
-            one_sided: tcp.unseen_direction().is_some(),
+            // Datagrams need no answer: one direction alone proves nothing missing.
+            one_sided: tcp_edge && tcp.unseen_direction().is_some(),
+            datagrams: !tcp_edge,
             open_at_end,
             // A handshake whose SYN the capture lacks (a trimmed capture) still shows the
             // connection open once data went both ways.
@@ -70,7 +92,19 @@ impl EdgeFacts {
                     K::HandshakeStalled | K::MtuBlackHole | K::ReadTimeout
                 )
             }),
+            stop,
         })
+    }
+}
+
+impl EdgeFacts {
+    /// What the first packet is, of a connection picked up mid-stream.
+    fn not_an_opening(&self) -> &'static str {
+        if self.datagrams {
+            "carries an encrypted record with no handshake before it"
+        } else {
+            "is not a SYN"
+        }
     }
 }
 
@@ -215,8 +249,9 @@ impl FileEdges {
                     Severity::Info,
                     "The capture starts inside this connection: what happened before its first packet (the handshake, if it was not yet over) is not in this file, so its outcome cannot be judged.".to_string(),
                     format!(
-                        "First packet {} is not a SYN and comes {:.6} s after the file's first packet.",
+                        "First packet {} {} and comes {:.6} s after the file's first packet.",
                         o.first_packet,
+                        o.not_an_opening(),
                         o.first.seconds_since(file_first)
                     ),
                 ));
@@ -226,8 +261,9 @@ impl FileEdges {
                     Severity::Info,
                     "The capture picks this connection up mid-stream, with no ClientHello: it opened before the capture began (and was quiet until this packet) or its first packets were not captured, so its handshake, if it had one, is not in this file and its outcome cannot be judged.".to_string(),
                     format!(
-                        "First packet {} is not a SYN and comes {:.6} s after the file's first packet.",
+                        "First packet {} {} and comes {:.6} s after the file's first packet.",
                         o.first_packet,
+                        o.not_an_opening(),
                         o.first.seconds_since(file_first)
                     ),
                 ));
@@ -273,6 +309,10 @@ impl FileEdges {
                 ));
             }
         }
+        // Nothing at either edge: did the capture stop following it before its end?
+        if let (Some(stop), true) = (o.stop, out.is_empty()) {
+            out.extend(stop.finding(o.last_packet, file_last.seconds_since(o.last)));
+        }
         out
     }
 }
@@ -300,9 +340,11 @@ mod tests {
             midstream,
             client_hello: false,
             one_sided: false,
+            datagrams: false,
             open_at_end,
             established: true,
             waited: false,
+            stop: None,
         };
         let mut edges = FileEdges::default();
         edges.observe_file("a.pcap", Some(ts(0)), Some(ts(100)));

@@ -21,6 +21,7 @@ mod mtu;
 mod negotiation;
 mod outcome;
 mod quic;
+mod stopped;
 pub use crate::record::{Finding, FindingKind, Severity, UnknownFindingId};
 pub use certs::{chain_findings, CERTIFICATE_KINDS};
 pub use consistency::{ChainConsistency, ChainSeen, MAX_CHAINS, MAX_SERVERS};

@@ -246,6 +246,9 @@ pub struct TcpSummary {
     /// The latest packet of the capture when the connection was emitted: how long the capture
     /// watched after the connection's own last packet.
     pub seen_until: PacketRef,
+    /// Per direction: sequence space (bytes, SYN, FIN) sent that the peer never acknowledged,
+    /// as far as the capture shows both (0 when the peer sent no ACK at all).
+    pub unacked_at_end: [u32; 2],
     /// The capture holds no packet from any server (QUIC: no datagram from a QUIC server and
     /// no TCP SYN-ACK seen since the first QUIC connection), so a server's silence proves nothing.
     pub no_server_in_capture: bool,
@@ -410,6 +413,7 @@ impl TcpSummary {
             rst_unacked: None,
             stale_rst: None,
             seen_until: first,
+            unacked_at_end: [0; 2],
             no_server_in_capture: false,
             carrier,
             mss: [None; 2],
@@ -423,6 +427,7 @@ impl TcpSummary {
         self.dir_packets.swap(0, 1);
         self.last_packet.swap(0, 1);
         self.acked_unseen.swap(0, 1);
+        self.unacked_at_end.swap(0, 1);
         self.mss.swap(0, 1);
         self.sizes.swap(0, 1);
     }

@@ -1104,6 +1104,9 @@ impl<H: StreamHandler> Connection<H> {
                     tcp.acked_unseen[i] = (u64::from(beyond.unsigned_abs()), Some(at));
                 }
             }
+            if let (Some(end), Some((acked, _))) = (conn.seen_end[i], conn.max_ack[peer]) {
+                tcp.unacked_at_end[i] = u32::try_from(end.distance_from(acked).max(0)).unwrap_or(0);
+            }
         }
         tcp.seen_until = packet_ref(meta);
         let [to_server, to_client] = &conn.streams;
