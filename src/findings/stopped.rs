@@ -14,6 +14,9 @@ use crate::record::{ConnectionRecord, ConnectionStatus, Transport};
 /// 500 ms) and resends within about a second, as QUIC's probe timeout does.
 pub const STOP_WATCH_S: f64 = 2.0;
 
+/// The fix of a connection the capture stopped following: capture all of it.
+const KEEP_EVERY_PACKET: &str = "Nothing to fix on this evidence: capture every packet of the connection (no per-flow packet limit, no filter that keeps only handshakes, a capture point that keeps up with the traffic) to see how it went.";
+
 /// Findings that already say how a connection ended (or why its end is not shown).
 const ENDINGS: &[K] = &[
     K::ClientAbandoned,
@@ -112,7 +115,9 @@ impl Stop {
                 } else {
                     format!("The capture stops following this QUIC connection at packet {last}, before the server finished its side of the handshake, though the capture goes on {}. QUIC acknowledges Initial and Handshake packets at once and resends unacknowledged ones within about a second (RFC 9002's probe timeout), so the packets that followed are not in the capture (a filter that kept the hellos only, an excerpt of each flow's first packets, loss at the capture point), and the outcome cannot be judged.", span(watched))
                 };
-                return Some(finding(K::CaptureCut, Severity::Info, message, evidence));
+                return Some(
+                    finding(K::CaptureCut, Severity::Info, message, evidence).with_fix(KEEP_EVERY_PACKET),
+                );
             }
             _ if watched < STOP_WATCH_S => return None,
             Stop::SynAck { packet } => format!(
@@ -140,6 +145,6 @@ impl Stop {
             format!(
                 "Last packet {last}; no ACK, retransmission, FIN or RST of this connection in the {watched:.3} s the capture goes on after it."
             ),
-        ))
+        ).with_fix(KEEP_EVERY_PACKET))
     }
 }
