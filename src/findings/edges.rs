@@ -222,6 +222,8 @@ impl FileEdges {
             let before = list
                 .iter()
                 .filter(|p| p.file != file && p.facts.open_at_end && p.facts.last <= o.first)
+                // TCP and datagram pieces with the same addresses and ports are not one connection.
+                .filter(|p| p.facts.datagrams == o.datagrams)
                 .filter(|p| {
                     self.spans
                         .get(&p.file)
@@ -274,6 +276,7 @@ impl FileEdges {
             let after = list
                 .iter()
                 .filter(|p| p.file != file && p.facts.midstream && p.facts.first >= o.last)
+                .filter(|p| p.facts.datagrams == o.datagrams)
                 .filter(|p| {
                     self.spans
                         .get(&p.file)
@@ -356,5 +359,42 @@ mod tests {
             let ids: Vec<&str> = found.iter().map(|f| f.kind.id()).collect();
             assert_eq!(ids, ["capture-cut"], "{file}");
         }
+    }
+
+    /// A TCP connection open at one file's end and a DTLS association with the same addresses
+    /// and ports picked up mid-stream in the next: two connections, not one split.
+    #[test]
+    fn tcp_and_datagram_pieces_are_not_joined() {
+        let a: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let piece = |first, last, midstream, open_at_end, datagrams| EdgeFacts {
+            ends: (a, b),
+            first: ts(first),
+            first_packet: 1,
+            last: ts(last),
+            last_packet: 2,
+            midstream,
+            client_hello: false,
+            one_sided: false,
+            datagrams,
+            open_at_end,
+            established: true,
+            waited: false,
+            stop: None,
+        };
+        let mut edges = FileEdges::default();
+        edges.observe_file("a.pcap", Some(ts(0)), Some(ts(100)));
+        edges.observe_file("b.pcap", Some(ts(100)), Some(ts(200)));
+        edges.observe("a.pcap", 0, piece(0, 100, false, true, false));
+        edges.observe("b.pcap", 0, piece(100, 200, true, false, true));
+        for file in ["a.pcap", "b.pcap"] {
+            let found = edges.findings(file, 0, (b, a), false);
+            let ids: Vec<&str> = found.iter().map(|f| f.kind.id()).collect();
+            assert_eq!(ids, ["capture-cut"], "{file}");
+        }
+        // The same two pieces, both TCP, are one connection split across the files.
+        edges.observe("b.pcap", 1, piece(100, 200, true, false, false));
+        let found = edges.findings("b.pcap", 1, (b, a), false);
+        assert_eq!(found[0].kind, K::SplitAcrossFiles);
     }
 }
