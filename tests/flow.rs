@@ -456,6 +456,18 @@ fn run_table(
     (during, at_end, open)
 }
 
+/// Hand-built segments: a handshake, then "hello" from the client and "world!" from the
+/// server, the server's bytes not yet acknowledged.
+fn hello_world() -> Vec<(TcpSegment<'static>, i64)> {
+    vec![
+        (tcp(C, S, 100, 0, SYN, b""), 10),
+        (tcp(S, C, 500, 101, SYN | ACK, b""), 11),
+        (tcp(C, S, 101, 501, ACK, b""), 12),
+        (tcp(C, S, 101, 501, ACK, b"hello"), 13),
+        (tcp(S, C, 501, 106, ACK, b"world!"), 14),
+    ]
+}
+
 fn pref(packet: u64, secs: i64) -> PacketRef {
     PacketRef {
         packet,
@@ -467,15 +479,14 @@ fn pref(packet: u64, secs: i64) -> PacketRef {
 fn full_connection_summary_is_exact() {
     // Hand-built segments: handshake, data both ways, FIN from client then server, final ACK.
     let segs = [
-        (tcp(C, S, 100, 0, SYN, b""), 10),
-        (tcp(S, C, 500, 101, SYN | ACK, b""), 11),
-        (tcp(C, S, 101, 501, ACK, b""), 12),
-        (tcp(C, S, 101, 501, ACK, b"hello"), 13),
-        (tcp(S, C, 501, 106, ACK, b"world!"), 14),
-        (tcp(C, S, 106, 507, FIN | ACK, b""), 15),
-        (tcp(S, C, 507, 107, FIN | ACK, b""), 16),
-        (tcp(C, S, 107, 508, ACK, b""), 17), // final ACK: still counted (close grace)
-    ];
+        hello_world(),
+        vec![
+            (tcp(C, S, 106, 507, FIN | ACK, b""), 15),
+            (tcp(S, C, 507, 107, FIN | ACK, b""), 16),
+            (tcp(C, S, 107, 508, ACK, b""), 17), // final ACK: still counted (close grace)
+        ],
+    ]
+    .concat();
     let (during, at_end, open) = run_table(FlowConfig::default(), &segs);
     // Closed at the second FIN, kept for the 1 s grace (so the final ACK counts), then emitted
     // at the end of the capture.
@@ -1090,14 +1101,7 @@ fn malware_matches_tshark_streams_and_byte_counts() {
 /// end: the server's last 6 bytes here (hand-built segments: one edge case).
 #[test]
 fn unacknowledged_bytes_at_the_end_are_counted_per_side() {
-    let segs = [
-        (tcp(C, S, 100, 0, SYN, b""), 10),
-        (tcp(S, C, 500, 101, SYN | ACK, b""), 11),
-        (tcp(C, S, 101, 501, ACK, b""), 12),
-        (tcp(C, S, 101, 501, ACK, b"hello"), 13),
-        (tcp(S, C, 501, 106, ACK, b"world!"), 14),
-    ];
-    let (during, at_end, _) = run_table(FlowConfig::default(), &segs);
+    let (during, at_end, _) = run_table(FlowConfig::default(), &hello_world());
     assert!(during.is_empty());
     assert_eq!(at_end[0].tcp.unacked_at_end, [0, 6]);
 }
