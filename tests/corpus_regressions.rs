@@ -985,6 +985,36 @@ fn a_capture_that_stops_following_a_connection_says_so() {
         message.starts_with("The capture stops following this connection at packet 338: the server's SYN-ACK (packet 338) was never acknowledged by the client nor sent again"),
         "{message}"
     );
+    // sites.pcapng #20: seven SYNs over 65 s, the SYN-ACK to the seventh, nothing more.
+    let (_, message, _) = only_finding(
+        &corpus,
+        &format!("{pcap}/sites.pcapng"),
+        20,
+        "capture-cut",
+        Outcome::Unknown,
+    );
+    assert!(
+        message.starts_with("The capture stops following this connection at packet 410: the server's SYN-ACK (packet 410), which answered the client's 7th SYN 65.081 s after its first, was never acknowledged by the client nor sent again"),
+        "{message}"
+    );
+    // tls_change_cipher.pcap opens with the server's SYN-ACK; the client's SYN (and with it,
+    // TCP Fast Open, its ClientHello) is not in the capture, and its first bytes are a
+    // ChangeCipherSpec and encrypted records.
+    let (_, message, evidence) = only_finding(
+        &corpus,
+        &format!("{pcap}/tls_change_cipher.pcap"),
+        0,
+        "capture-cut",
+        Outcome::Unknown,
+    );
+    assert!(
+        message.starts_with("The capture starts inside this connection"),
+        "{message}"
+    );
+    assert_eq!(
+        evidence,
+        "First packet 1 is the server's SYN-ACK (the client's SYN and ClientHello are not in the capture) and comes 0.000000 s after the file's first packet."
+    );
     // tls-handshake.pcapng keeps the hellos only: each QUIC connection is its client's
     // Initial and the server's.
     let hellos = verdicts(&corpus, "ja4/pcap/tls-handshake.pcapng");

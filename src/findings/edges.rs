@@ -32,6 +32,8 @@ pub struct EdgeFacts {
     last_packet: u64,
     /// Picked up without its SYN.
     midstream: bool,
+    /// Its first packet is the server's SYN-ACK: the SYN came before the capture.
+    syn_ack_first: bool,
     /// Its ClientHello is in the capture.
     client_hello: bool,
     /// The capture shows one direction only (`one-sided-capture` says what is missing).
@@ -65,7 +67,16 @@ impl EdgeFacts {
                 .dtls
                 .as_deref()
                 .is_some_and(|d| d.protected_records.iter().sum::<u64>() > 0);
-        let midstream = (tcp_edge && tcp.midstream) || dtls_midstream;
+        // Opened by a SYN-ACK and no ClientHello after it: the client's SYN (with TCP Fast Open,
+        // its ClientHello too) came before the capture, as for a stream picked up mid-way.
+        let syn_ack_first = tcp_edge
+            && tcp.syn == 0
+            && !record.client_hello_seen()
+            && tcp.unseen_direction().is_none()
+            && tcp
+                .first_syn_ack
+                .is_some_and(|p| p.packet == tcp.first.packet);
+        let midstream = (tcp_edge && (tcp.midstream || syn_ack_first)) || dtls_midstream;
         let stop = Stop::of(record, tcp);
         if !(midstream || open_at_end || stop.is_some()) {
             return None;
@@ -78,6 +89,7 @@ impl EdgeFacts {
             last: tcp.last.ts,
             last_packet: tcp.last.packet,
             midstream,
+            syn_ack_first,
             client_hello: record.client_hello_seen(),
             // Datagrams need no answer: one direction alone proves nothing missing.
             one_sided: tcp_edge && tcp.unseen_direction().is_some(),
@@ -102,6 +114,8 @@ impl EdgeFacts {
     fn not_an_opening(&self) -> &'static str {
         if self.datagrams {
             "carries an encrypted record with no handshake before it"
+        } else if self.syn_ack_first {
+            "is the server's SYN-ACK (the client's SYN and ClientHello are not in the capture)"
         } else {
             "is not a SYN"
         }
@@ -346,6 +360,7 @@ mod tests {
             last: ts(last),
             last_packet: 2,
             midstream,
+            syn_ack_first: false,
             client_hello: false,
             one_sided: false,
             datagrams,

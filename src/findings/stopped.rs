@@ -37,8 +37,9 @@ const ENDINGS: &[K] = &[
 /// What a connection's last packets left waiting for.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Stop {
-    /// The server's SYN-ACK (this packet), neither acknowledged nor sent again.
-    SynAck { packet: u64 },
+    /// The server's SYN-ACK (this packet), neither acknowledged nor sent again; the answer to
+    /// the client's `syns`-th SYN, `after` seconds from its first.
+    SynAck { packet: u64, syns: u32, after: f64 },
     /// `bytes` of sequence space `from` sent, through `packet`, neither acknowledged nor sent
     /// again.
     Data { from: Side, bytes: u32, packet: u64 },
@@ -54,6 +55,18 @@ fn span(secs: f64) -> String {
         s if s < 172_800.0 => format!("{:.1} h", s / 3600.0),
         s => format!("{:.0} days", s / 86_400.0),
     }
+}
+
+/// "2nd", "7th", "21st".
+fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 impl Stop {
@@ -76,15 +89,29 @@ impl Stop {
             }
             Transport::Tcp => {
                 if tcp.closed_by.is_some()
-                    || tcp.retransmissions > 0
                     || tcp.unseen_direction().is_some()
                     || !record.http.is_empty()
                 {
                     return None;
                 }
-                if !tcp.established && tcp.syn == 1 && tcp.syn_ack == 1 && tcp.packets == 2 {
-                    let packet = tcp.first_syn_ack?.packet;
-                    return Some(Stop::SynAck { packet });
+                // SYNs (the first and its retransmissions), then one SYN-ACK, and nothing more.
+                let syn_ack = tcp.first_syn_ack?;
+                let only_the_opening = tcp.syn >= 1
+                    && tcp.syn_ack == 1
+                    && tcp.packets == u64::from(tcp.syn) + 1
+                    && tcp.last.packet == syn_ack.packet;
+                if !tcp.established && only_the_opening {
+                    let after = tcp
+                        .first_syn
+                        .map_or(0.0, |syn| syn_ack.ts.seconds_since(syn.ts));
+                    return Some(Stop::SynAck {
+                        packet: syn_ack.packet,
+                        syns: tcp.syn,
+                        after,
+                    });
+                }
+                if tcp.retransmissions > 0 {
+                    return None;
                 }
                 let (dir, at) = [Direction::ToServer, Direction::ToClient]
                     .into_iter()
@@ -120,8 +147,12 @@ impl Stop {
                 );
             }
             _ if watched < STOP_WATCH_S => return None,
-            Stop::SynAck { packet } => format!(
+            Stop::SynAck { packet, syns: 1, .. } => format!(
                 "the server's SYN-ACK (packet {packet}) was never acknowledged by the client nor sent again"
+            ),
+            Stop::SynAck { packet, syns, after } => format!(
+                "the server's SYN-ACK (packet {packet}), which answered the client's {} SYN {after:.3} s after its first, was never acknowledged by the client nor sent again",
+                ordinal(syns)
             ),
             Stop::Data {
                 from,
@@ -146,5 +177,25 @@ impl Stop {
                 "Last packet {last}; no ACK, retransmission, FIN or RST of this connection in the {watched:.3} s the capture goes on after it."
             ),
         ).with_fix(KEEP_EVERY_PACKET))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ordinal;
+
+    #[test]
+    fn ordinals_take_the_english_suffix() {
+        let got: Vec<String> = [1, 2, 3, 4, 7, 11, 12, 13, 21, 22, 101, 111]
+            .into_iter()
+            .map(ordinal)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "1st", "2nd", "3rd", "4th", "7th", "11th", "12th", "13th", "21st", "22nd", "101st",
+                "111th"
+            ]
+        );
     }
 }
