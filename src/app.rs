@@ -789,6 +789,17 @@ fn cleartext_credentials(hs: &HandshakeSummary, http: &[crate::record::HttpRecor
 pub fn apply_cross_connection(analyses: &mut [FileAnalysis], cfg: &FindingsConfig) {
     let mut edges = crate::findings::FileEdges::default();
     let mut icmp = crate::findings::IcmpReports::default();
+    for a in analyses.iter_mut().filter(|a| !a.icmp.is_empty()) {
+        let mut seen: Vec<u64> = a
+            .connections
+            .iter()
+            .map(|r| crate::findings::ends_key(r.transport, r.client, r.server))
+            .collect();
+        seen.sort_unstable();
+        let file = a.path.display().to_string();
+        let unseen = crate::findings::unseen_attempts(&file, &a.icmp, &seen);
+        a.warnings.extend(unseen);
+    }
     for a in analyses.iter() {
         let file = a.path.display().to_string();
         edges.observe_file(&file, a.stats.first_ts, a.stats.last_ts);
@@ -1087,6 +1098,8 @@ struct Streamed {
     chain: Option<crate::findings::ChainSeen>,
     /// Picked up mid-stream or open at the end (for `split-across-files`).
     edge: Option<crate::findings::EdgeFacts>,
+    /// Its transport and endpoints (for ICMP errors about attempts the capture lacks).
+    ends: u64,
 }
 
 impl Indexed for Streamed {
@@ -1126,6 +1139,7 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
             let server = record.server;
             let attempt = crate::findings::Attempt::of(&record);
             let chain = crate::findings::ChainSeen::of(&record);
+            let ends = crate::findings::ends_key(record.transport, record.client, record.server);
             Box::new(Streamed {
                 record: spill::encode_body(record, &facts),
                 index,
@@ -1136,10 +1150,19 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
                 attempt,
                 chain,
                 edge,
+                ends,
             })
         };
     let file = path.display().to_string();
+    let mut seen_ends: Option<Vec<u64>> = Some(Vec::new());
     let analysis = analyze_prepared(path, opts, &prepare, &mut |index, item| {
+        if let (Some(seen), Some(s)) = (seen_ends.as_mut(), item.as_deref()) {
+            if seen.len() < crate::findings::MAX_SEEN_ENDS {
+                seen.push(s.ends);
+            } else {
+                seen_ends = None;
+            }
+        }
         if let Some(a) = item.as_deref().and_then(|s| s.attempt.as_ref()) {
             servers.observe_attempt(file_pos, &file, index, a);
         }
@@ -1171,6 +1194,11 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
     });
     reorder.finish(&mut emit);
     let mut analysis = analysis;
+    if let Some(mut seen) = seen_ends.filter(|_| !analysis.icmp.is_empty()) {
+        seen.sort_unstable();
+        let unseen = crate::findings::unseen_attempts(&file, &analysis.icmp, &seen);
+        analysis.warnings.extend(unseen);
+    }
     servers
         .edges
         .observe_file(&file, analysis.stats.first_ts, analysis.stats.last_ts);

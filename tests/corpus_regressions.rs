@@ -807,6 +807,30 @@ fn icmp_errors_are_matched_to_the_connections_they_quote() {
         }
         count
     };
+    // instagram.pcap: the phone's own firewall refused three SYNs with ICMP port unreachable
+    // to itself; the SYNs are not in the capture, so no record holds the errors.
+    let path = corpus.join("nDPI/tests/cfgs/default/pcap/instagram.pcap");
+    let batch = tlscap::app::run_batch(std::slice::from_ref(&path), &Default::default());
+    let unseen: Vec<&String> = batch.files[0]
+        .analysis
+        .warnings
+        .iter()
+        .filter(|w| w.contains("no packet in the capture"))
+        .collect();
+    assert_eq!(unseen.len(), 3, "{unseen:?}");
+    assert_eq!(
+        unseen[0].as_str(),
+        format!("{}: packets 341, 342: ICMP port-unreachable quotes the SYN of a TCP connection attempt from 192.168.0.103:49400 to 173.194.40.20:443 that has no packet in the capture: 192.168.0.103 refused its own SYN, as a firewall rule on the client's host rejecting outgoing connections does. The attempt failed before the capture point saw it; it is in no record.", path.display())
+    );
+    assert!(unseen[2].contains("packet 439: ICMP port-unreachable quotes the SYN of a TCP connection attempt from 192.168.0.103:43105 to 216.58.212.106:443"));
+    let mut a = [analyze_file(&path, &Options::default())];
+    tlscap::app::apply_cross_connection(&mut a, &Default::default());
+    let in_memory: Vec<&String> = a[0]
+        .warnings
+        .iter()
+        .filter(|w| w.contains("no packet in the capture"))
+        .collect();
+    assert_eq!(in_memory, unseen, "both paths warn alike");
     let quic = read("nDPI/tests/cfgs/default/pcap/quic_interop_V.pcapng");
     assert_eq!(severities(&quic, "icmp-unreachable"), (16, 12));
     let icmp_packets: usize = quic.iter().map(|r| r.icmp.len()).sum();

@@ -142,6 +142,69 @@ impl IcmpReports {
     }
 }
 
+/// Records kept per file for [`unseen_attempts`]; past this many the file is not checked
+/// (8 MiB of keys: the memory budget, not the file's size, bounds it).
+pub const MAX_SEEN_ENDS: usize = 1 << 20;
+
+/// A record's transport and pair of endpoints as one number, for [`unseen_attempts`]. Two
+/// pairs sharing a key (one chance in 2^64) only hide an attempt, never invent one.
+pub fn ends_key(transport: Transport, a: SocketAddr, b: SocketAddr) -> u64 {
+    use std::hash::BuildHasher;
+    let quoted = match transport {
+        Transport::Tcp => QuotedTransport::Tcp,
+        Transport::Quic | Transport::Dtls => QuotedTransport::Udp,
+    };
+    foldhash::fast::FixedState::with_seed(0x7c5a).hash_one((quoted, ordered(a, b)))
+}
+
+/// Warnings for a file's ICMP errors that quote a TCP SYN of a connection none of its records
+/// (`seen`: their [`ends_key`]s, sorted) is about: an attempt whose own packets are not in the
+/// capture, refused before the capture point saw them (a firewall on the client's host
+/// rejects its SYN with an ICMP error to itself). One warning per attempt, naming its packets.
+pub fn unseen_attempts(
+    file: &str,
+    errors: &[(SegmentMeta, IcmpError)],
+    seen: &[u64],
+) -> Vec<String> {
+    // Per attempt (its client and server), the errors quoting its SYNs.
+    type Attempt<'e> = ((SocketAddr, SocketAddr), Vec<&'e (SegmentMeta, IcmpError)>);
+    let mut attempts: Vec<Attempt<'_>> = Vec::new();
+    for item in errors.iter().filter(|(_, e)| e.quotes_syn) {
+        let e = &item.1;
+        let key = ends_key(Transport::Tcp, e.src, e.dst);
+        if seen.binary_search(&key).is_ok() {
+            continue;
+        }
+        match attempts
+            .iter_mut()
+            .find(|(ends, _)| *ends == (e.src, e.dst))
+        {
+            Some((_, list)) => list.push(item),
+            None => attempts.push(((e.src, e.dst), vec![item])),
+        }
+    }
+    attempts
+        .into_iter()
+        .map(|((client, server), list)| {
+            let (_, e) = list[0];
+            let why = if e.from == client.ip() {
+                format!("{} refused its own SYN, as a firewall rule on the client's host rejecting outgoing connections does", e.from)
+            } else {
+                let (why, _) = meaning(e, "TCP");
+                format!("{} ({}) refused it: {why}", e.from, reporter(e))
+            };
+            let numbers: Vec<String> = list.iter().take(5).map(|(m, _)| m.packet.to_string()).collect();
+            let more = if list.len() > 5 { format!(" and {} more", list.len() - 5) } else { String::new() };
+            format!(
+                "{file}: packet{} {}{more}: ICMP {} quotes the SYN of a TCP connection attempt from {client} to {server} that has no packet in the capture: {why}. The attempt failed before the capture point saw it; it is in no record.",
+                if list.len() == 1 { "" } else { "s" },
+                numbers.join(", "),
+                e.kind.name(),
+            )
+        })
+        .collect()
+}
+
 /// Anything came back from the server itself (its SYN-ACK, bytes, a close, a QUIC or DTLS
 /// packet).
 fn server_answered(r: &ConnectionRecord) -> bool {

@@ -28,7 +28,7 @@ pub use consistency::{ChainConsistency, ChainSeen, MAX_CHAINS, MAX_SERVERS};
 pub use dtls::srtp_certificates;
 pub use edges::{EdgeFacts, FileEdges, EDGE_SLACK_S, MAX_SPLIT_GAP_S};
 pub use flood::{Attempt, FLOOD_MIN_ATTEMPTS, FLOOD_MIN_RATE, FLOOD_MIN_SOURCES, SCAN_MIN_PORTS};
-pub use icmp::{IcmpReports, ICMP_LATE_S};
+pub use icmp::{ends_key, unseen_attempts, IcmpReports, ICMP_LATE_S, MAX_SEEN_ENDS};
 pub use outcome::{both_sides_done, handshake_done, judge, settle, status};
 mod rules;
 pub use rules::{

@@ -89,6 +89,9 @@ pub struct IcmpError {
     pub src: SocketAddr,
     /// The quoted packet's destination.
     pub dst: SocketAddr,
+    /// The quoted packet is a TCP SYN (without ACK): a connection attempt's first packet.
+    /// False when the quote ends before the TCP flags (only 8 bytes are required).
+    pub quotes_syn: bool,
 }
 
 /// The error an ICMPv4 message (`data`: the ICMP header on) from `from` carries; None for
@@ -154,7 +157,7 @@ fn about(
     packet: &[u8],
     v6: bool,
 ) -> Option<IcmpError> {
-    let (transport, src, dst) = quoted(packet, v6)?;
+    let (transport, src, dst, quotes_syn) = quoted(packet, v6)?;
     Some(IcmpError {
         from,
         kind,
@@ -162,13 +165,14 @@ fn about(
         transport,
         src,
         dst,
+        quotes_syn,
     })
 }
 
 /// The transport and endpoints of the IP packet an error quotes (its header and at least the
-/// first 8 bytes after it: the ports). None when it is cut before the ports, carries neither
-/// TCP nor UDP, or is a later fragment (no ports in it).
-fn quoted(packet: &[u8], v6: bool) -> Option<(QuotedTransport, SocketAddr, SocketAddr)> {
+/// first 8 bytes after it: the ports), and whether it is a TCP SYN. None when it is cut
+/// before the ports, carries neither TCP nor UDP, or is a later fragment (no ports in it).
+fn quoted(packet: &[u8], v6: bool) -> Option<(QuotedTransport, SocketAddr, SocketAddr, bool)> {
     let (protocol, src, dst, transport): (u8, IpAddr, IpAddr, &[u8]) = if v6 {
         let header = Ipv6HeaderSlice::from_slice(packet).ok()?;
         let rest = packet.get(40..)?;
@@ -203,9 +207,13 @@ fn quoted(packet: &[u8], v6: bool) -> Option<(QuotedTransport, SocketAddr, Socke
     };
     let sport = u16::from_be_bytes([*transport.first()?, *transport.get(1)?]);
     let dport = u16::from_be_bytes([*transport.get(2)?, *transport.get(3)?]);
+    // TCP flags: byte 13 of the header; SYN 0x02, ACK 0x10.
+    let quotes_syn = transport_kind == QuotedTransport::Tcp
+        && transport.get(13).is_some_and(|flags| flags & 0x12 == 0x02);
     Some((
         transport_kind,
         SocketAddr::new(src, sport),
         SocketAddr::new(dst, dport),
+        quotes_syn,
     ))
 }
