@@ -790,14 +790,13 @@ pub fn apply_cross_connection(analyses: &mut [FileAnalysis], cfg: &FindingsConfi
     let mut edges = crate::findings::FileEdges::default();
     let mut icmp = crate::findings::IcmpReports::default();
     for a in analyses.iter_mut().filter(|a| !a.icmp.is_empty()) {
-        let mut seen: Vec<u64> = a
+        let seen = a
             .connections
             .iter()
             .map(|r| crate::findings::ends_key(r.transport, r.client, r.server))
             .collect();
-        seen.sort_unstable();
         let file = a.path.display().to_string();
-        let unseen = crate::findings::unseen_attempts(&file, &a.icmp, &seen);
+        let unseen = crate::findings::unseen_attempts(&file, &a.icmp, seen);
         a.warnings.extend(unseen);
     }
     for a in analyses.iter() {
@@ -1194,9 +1193,8 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
     });
     reorder.finish(&mut emit);
     let mut analysis = analysis;
-    if let Some(mut seen) = seen_ends.filter(|_| !analysis.icmp.is_empty()) {
-        seen.sort_unstable();
-        let unseen = crate::findings::unseen_attempts(&file, &analysis.icmp, &seen);
+    if let Some(seen) = seen_ends.filter(|_| !analysis.icmp.is_empty()) {
+        let unseen = crate::findings::unseen_attempts(&file, &analysis.icmp, seen);
         analysis.warnings.extend(unseen);
     }
     servers

@@ -158,14 +158,15 @@ pub fn ends_key(transport: Transport, a: SocketAddr, b: SocketAddr) -> u64 {
 }
 
 /// Warnings for a file's ICMP errors that quote a TCP SYN of a connection none of its records
-/// (`seen`: their [`ends_key`]s, sorted) is about: an attempt whose own packets are not in the
+/// (`seen`: their [`ends_key`]s) is about: an attempt whose own packets are not in the
 /// capture, refused before the capture point saw them (a firewall on the client's host
 /// rejects its SYN with an ICMP error to itself). One warning per attempt, naming its packets.
 pub fn unseen_attempts(
     file: &str,
     errors: &[(SegmentMeta, IcmpError)],
-    seen: &[u64],
+    mut seen: Vec<u64>,
 ) -> Vec<String> {
+    seen.sort_unstable();
     // Per attempt (its client and server), the errors quoting its SYNs.
     type Attempt<'e> = ((SocketAddr, SocketAddr), Vec<&'e (SegmentMeta, IcmpError)>);
     let mut attempts: Vec<Attempt<'_>> = Vec::new();
