@@ -169,14 +169,14 @@ fn html_report_of_samples_in_a_browser() {
     std::fs::write(dir.join("samples.dom.html"), &dom).unwrap();
 
     // The timeline: a mark per connection, the 75 failed ones linked to their sections.
-    assert!(dom.contains("data-connections=\"176\""));
+    assert!(dom.contains("data-connections=\"178\""));
     assert_eq!(dom.matches("<rect class=\"tick failed\"").count(), 75);
     assert!(dom.contains("<a href=\"#conn-cert-expired-pcap-0\"><rect class=\"tick failed\""));
     // One section per failing connection, and the summary's counts.
     assert_eq!(dom.matches("<section class=\"conn\"").count(), 75);
     let text = text_of(&dom);
     let summary = &text[text.find("Summary").unwrap()..];
-    assert!(summary.starts_with("Summary 176 connections 75 failed 95 ok 6 unknown"));
+    assert!(summary.starts_with("Summary 178 connections 75 failed 95 ok 8 unknown"));
     // Verdict sentences, with values seen in the captures.
     for verdict in [
         "(no SNI) (127.0.0.1:8412) — Client certificate requested only with SNI \
@@ -211,7 +211,7 @@ fn html_report_of_samples_in_a_browser() {
     // The healthy connections are collapsed.
     let others = &dom[dom.find("id=\"others\"").unwrap()..];
     assert!(others.contains("<details>"));
-    assert!(text_of(&format!("<{others}")).starts_with("Other connections (101) 95 ok, 6 unknown"));
+    assert!(text_of(&format!("<{others}")).starts_with("Other connections (103) 95 ok, 8 unknown"));
 
     // A screenshot for people (CI artifact).
     let shot = dir.join("samples.png");
@@ -225,7 +225,7 @@ fn markdown_report_of_samples() {
     let md = report("md", &out_dir().join("samples.md"));
     assert!(md.starts_with("# TLS connection report\n"));
     assert!(
-        md.contains("176 connections: **75 failed**, 95 ok, 6 unknown (the capture cannot tell).")
+        md.contains("178 connections: **75 failed**, 95 ok, 8 unknown (the capture cannot tell).")
     );
     assert!(md.contains(
         "- **api.tlscap.test** (127.0.0.1:8420) — Certificate expired (cert-expired): 1 of 1 \

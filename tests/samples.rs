@@ -428,9 +428,6 @@ fn every_finding_id_fires_on_some_sample() {
         // A QUIC client that gives up before its first probe timeout (about 1 s), or a capture
         // that ends sooner; the samples' QUIC clients wait and repeat (`quic-blocked`).
         "quic-initial-unanswered",
-        // Shown by tests/ring.rs on one piece of samples/ring/ read alone (here both pieces
-        // are read, and each names the other: `split-across-files`).
-        "capture-cut",
         // Shown on the hostile fixtures of tests/memory_budget.rs (hand-built floods).
         "syn-flood",
         "memory-budget",
@@ -455,6 +452,60 @@ fn every_finding_id_fires_on_some_sample() {
             .collect();
         assert!(errors.is_empty(), "{healthy}: {errors:?}");
     }
+}
+
+/// samples/capture-handshakes-only.pcap keeps each connection's SYN and SYN-ACK only: the first
+/// connection's SYN-ACK goes unacknowledged for the 3 s the capture goes on (the capture
+/// stopped following it), the second's is the file's last packet (the capture ended). Both
+/// worked (curl got its 200); neither is a failure.
+#[test]
+fn a_capture_of_the_handshakes_only_says_where_it_stopped_following() {
+    let (records, stderr, code) = run_json(&["samples/capture-handshakes-only.pcap"]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let found: Vec<(String, String, String, String)> = records
+        .iter()
+        .filter(|r| r["type"] == "connection")
+        .map(|r| {
+            assert_eq!(r["findings"].as_array().unwrap().len(), 1, "{r}");
+            let f = &r["findings"][0];
+            (
+                format!(
+                    "{} {}",
+                    r["outcome"].as_str().unwrap(),
+                    r["status"].as_str().unwrap()
+                ),
+                format!(
+                    "{} {}",
+                    f["id"].as_str().unwrap(),
+                    f["severity"].as_str().unwrap()
+                ),
+                f["message"].as_str().unwrap().to_string(),
+                f["evidence"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[0].0, "unknown incomplete");
+    assert_eq!(found[0].1, "capture-cut info");
+    assert!(
+        found[0].2.starts_with("The capture stops following this connection at packet 2: the server's SYN-ACK (packet 2) was never acknowledged by the client nor sent again, though the capture goes on 3.0 s."),
+        "{}",
+        found[0].2
+    );
+    assert_eq!(
+        found[0].3,
+        "Last packet 2; no ACK, retransmission, FIN or RST of this connection in the 3.028 s the capture goes on after it."
+    );
+    assert_eq!(found[1].0, "unknown incomplete");
+    assert_eq!(found[1].1, "capture-cut info");
+    assert_eq!(
+        found[1].2,
+        "The capture ends 0.000 s after this connection's last packet (packet 4), before the server's SYN-ACK (packet 4) was acknowledged by the client: what came next is not in the capture, so the outcome cannot be judged."
+    );
+    assert_eq!(
+        found[1].3,
+        "Last packet 4, 0.000 s before the file's last packet; no ACK, retransmission, FIN or RST of this connection in between."
+    );
 }
 
 /// samples/no-client-hello.pcap: three clients that never send a ClientHello to nginx on port

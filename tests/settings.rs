@@ -36,7 +36,7 @@ fn samples_settings_give_the_same_records_as_the_options() {
     assert_eq!(by_settings.status.code(), Some(0));
     assert!(
         stderr(&by_settings)
-            .starts_with("tlscap: using settings samples/tlscap.toml for 119 captures (`--no-settings` ignores it)\n"),
+            .starts_with("tlscap: using settings samples/tlscap.toml for 120 captures (`--no-settings` ignores it)\n"),
         "{}",
         stderr(&by_settings)
     );
@@ -69,7 +69,7 @@ fn samples_settings_give_the_same_records_as_the_options() {
         .unwrap();
     want[at] = crl[0].clone();
     let got = connections(&by_settings);
-    assert_eq!(got.len(), 176);
+    assert_eq!(got.len(), 178);
     assert_eq!(got, want);
     let ids: Vec<&str> = got[at]["findings"]
         .as_array()

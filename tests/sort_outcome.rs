@@ -34,7 +34,7 @@ fn str_of(v: &serde_json::Value) -> &str {
 
 #[test]
 fn outcome_keeps_one_outcome() {
-    for (outcome, count) in [("failed", 75), ("ok", 95), ("unknown", 6)] {
+    for (outcome, count) in [("failed", 75), ("ok", 95), ("unknown", 8)] {
         let rs = connections(&["--outcome", outcome]);
         assert_eq!(rs.len(), count, "{outcome}");
         assert!(rs.iter().all(|r| r["outcome"] == outcome));
@@ -48,7 +48,7 @@ fn outcome_keeps_one_outcome() {
 #[test]
 fn sort_by_time() {
     let rs = connections(&["--sort", "time"]);
-    assert_eq!(rs.len(), 176);
+    assert_eq!(rs.len(), 178);
     let first: Vec<(&str, u64)> = rs[..3]
         .iter()
         .map(|r| (str_of(&r["file"]), r["index"].as_u64().unwrap()))
@@ -83,7 +83,7 @@ fn sort_by_outcome_lists_failures_first() {
         runs,
         [
             ("failed".to_string(), 75),
-            ("unknown".to_string(), 6),
+            ("unknown".to_string(), 8),
             ("ok".to_string(), 95)
         ]
     );
@@ -100,7 +100,7 @@ fn sort_by_server() {
     };
     // Connections without SNI first, then by SNI and server address.
     assert_eq!(key(&rs[0]), ("(null)".into(), "127.0.0.1:443".into()));
-    assert_eq!(key(&rs[175]), ("localhost".into(), "127.0.0.1:8446".into()));
+    assert_eq!(key(&rs[177]), ("localhost".into(), "127.0.0.1:8446".into()));
 }
 
 #[test]
@@ -157,15 +157,15 @@ fn sort_by_severity_lists_the_worst_findings_first() {
             _ => runs.push((rank(r), 1)),
         }
     }
-    // 75 connections with an error, 20 with a warning at worst, 11 with info only, 70 clean.
-    assert_eq!(runs, [(3, 75), (2, 20), (1, 11), (0, 70)]);
+    // 75 connections with an error, 20 with a warning at worst, 13 with info only, 70 clean.
+    assert_eq!(runs, [(3, 75), (2, 20), (1, 13), (0, 70)]);
     let at = |i: usize| (str_of(&rs[i]["file"]), rs[i]["index"].as_u64().unwrap());
     assert_eq!(at(0), ("samples/tls12-mtls-no-cert.pcap", 0));
     assert_eq!(at(75), ("samples/tls12-no-sni.pcap", 0));
     assert_eq!(at(95), ("samples/ring/ring.pcap1", 0));
-    assert_eq!(at(106), ("samples/tls13-curl-sni.pcap", 0));
+    assert_eq!(at(108), ("samples/tls13-curl-sni.pcap", 0));
     // Each group by start time.
-    for (from, to) in [(0, 75), (75, 95), (95, 106), (106, 176)] {
+    for (from, to) in [(0, 75), (75, 95), (95, 108), (108, 178)] {
         assert!(rs[from..to]
             .windows(2)
             .all(|w| str_of(&w[0]["start"]) <= str_of(&w[1]["start"])));

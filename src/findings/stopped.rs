@@ -129,7 +129,7 @@ impl Stop {
     }
 
     /// The finding for a connection whose last packet is `last`, after which its capture went
-    /// on `watched` seconds (None for TCP watched too briefly: the file's end may be the cut).
+    /// on `watched` seconds: it stopped following the connection, or (watched briefly) ended.
     pub fn finding(self, last: u64, watched: f64) -> Option<Finding> {
         let watched = watched.max(0.0);
         let what = match self {
@@ -146,31 +146,58 @@ impl Stop {
                     finding(K::CaptureCut, Severity::Info, message, evidence).with_fix(KEEP_EVERY_PACKET),
                 );
             }
-            _ if watched < STOP_WATCH_S => return None,
-            Stop::SynAck { packet, syns: 1, .. } => format!(
-                "the server's SYN-ACK (packet {packet}) was never acknowledged by the client nor sent again"
-            ),
-            Stop::SynAck { packet, syns, after } => format!(
-                "the server's SYN-ACK (packet {packet}), which answered the client's {} SYN {after:.3} s after its first, was never acknowledged by the client nor sent again",
-                ordinal(syns)
-            ),
+            Stop::SynAck {
+                packet, syns: 1, ..
+            } => Pending {
+                what: format!("the server's SYN-ACK (packet {packet})"),
+                was: "was",
+                by: "client",
+            },
+            Stop::SynAck {
+                packet,
+                syns,
+                after,
+            } => Pending {
+                what: format!(
+                    "the server's SYN-ACK (packet {packet}), which answered the client's {} SYN {after:.3} s after its first,",
+                    ordinal(syns)
+                ),
+                was: "was",
+                by: "client",
+            },
             Stop::Data {
                 from,
                 bytes,
                 packet,
-            } => format!(
-                "the {}'s last {bytes} byte{} (through packet {packet}) {} never acknowledged by the {} nor sent again",
-                from.as_str(),
-                if bytes == 1 { "" } else { "s" },
-                if bytes == 1 { "was" } else { "were" },
-                from.peer().as_str(),
-            ),
+            } => Pending {
+                what: format!(
+                    "the {}'s last {bytes} byte{} (through packet {packet})",
+                    from.as_str(),
+                    if bytes == 1 { "" } else { "s" },
+                ),
+                was: if bytes == 1 { "was" } else { "were" },
+                by: from.peer().as_str(),
+            },
         };
+        let Pending { what, was, by } = what;
+        if watched < STOP_WATCH_S {
+            // Too soon to call the silence the capture's or the peer's: say only where it ends.
+            return Some(finding(
+                K::CaptureCut,
+                Severity::Info,
+                format!(
+                    "The capture ends {watched:.3} s after this connection's last packet (packet {last}), before {what} {was} acknowledged by the {by}: what came next is not in the capture, so the outcome cannot be judged."
+                ),
+                format!(
+                    "Last packet {last}, {watched:.3} s before the file's last packet; no ACK, retransmission, FIN or RST of this connection in between."
+                ),
+            ));
+        }
         Some(finding(
             K::CaptureCut,
             Severity::Info,
             format!(
-                "The capture stops following this connection at packet {last}: {what}, though the capture goes on {}. TCP acknowledges within a fraction of a second and resends what is not acknowledged within about a second, so the packets that followed are not in the capture (an excerpt of each flow's first packets, a capture filter, loss at the capture point), and the outcome cannot be judged.",
+                "The capture stops following this connection at packet {last}: {what} {was} never acknowledged by the {by} nor sent again, though the capture goes on {}. TCP acknowledges within a fraction of a second and resends what is not acknowledged within about a second, so the packets that followed are not in the capture (an excerpt of each flow's first packets, a capture filter, loss at the capture point), and the outcome cannot be judged.",
                 span(watched)
             ),
             format!(
@@ -178,6 +205,14 @@ impl Stop {
             ),
         ).with_fix(KEEP_EVERY_PACKET))
     }
+}
+
+/// What a TCP connection's last packets left unacknowledged, in words: "{what} {was}
+/// acknowledged by the {by}".
+struct Pending {
+    what: String,
+    was: &'static str,
+    by: &'static str,
 }
 
 #[cfg(test)]
