@@ -1315,10 +1315,13 @@ fn explain(args: &ExplainArgs, common: &CommonArgs, opts: &Options) -> std::io::
     let mut chosen: Vec<(app::Built, crate::findings::CrossFacts)> = Vec::new();
     let mut listed: Vec<(ConnectionRecord, crate::findings::CrossFacts)> = Vec::new();
     let file = path.display().to_string();
+    let mut seen_ends: Vec<u64> = Vec::new();
     let a = app::analyze_file_with(path, opts, &mut |index, built| {
         let Some(b) = built else {
             return;
         };
+        let r = &b.record;
+        seen_ends.push(crate::findings::ends_key(r.transport, r.client, r.server));
         let facts = crate::findings::CrossFacts::from_handshake(&b.handshake);
         servers.observe(0, &b.record, &facts);
         if let Some(e) = crate::findings::EdgeFacts::of(&b.record, &b.tcp) {
@@ -1331,6 +1334,12 @@ fn explain(args: &ExplainArgs, common: &CommonArgs, opts: &Options) -> std::io::
             chosen.push((b, facts));
         }
     });
+    if !common.quiet {
+        let unseen = crate::findings::unseen_attempts(&file, &a.icmp, seen_ends);
+        for w in a.warnings.iter().chain(&unseen) {
+            eprintln!("tlscap: warning: {w}");
+        }
+    }
     if let Some(e) = &a.error {
         eprintln!("tlscap: error: {e}");
     }
@@ -1538,6 +1547,9 @@ fn compare(
         .iter()
         .map(|p| app::analyze_file(p, opts_of(p)))
         .collect();
+    // The cross-connection pass adds warnings of its own (ICMP errors about attempts the
+    // capture lacks): print them all after it.
+    app::apply_cross_connection(&mut analyses, &opts_of(&paths[0]).findings);
     let mut failed = false;
     for a in &analyses {
         for w in &a.warnings {
@@ -1550,7 +1562,6 @@ fn compare(
             failed = true;
         }
     }
-    app::apply_cross_connection(&mut analyses, &opts_of(&paths[0]).findings);
     let side = |(path, pick): &(PathBuf, Pick)| -> Vec<Observed> {
         let i = paths.iter().position(|p| p == path).unwrap_or(0);
         let Some(a) = analyses.get(i) else {

@@ -787,3 +787,37 @@ fn start_is_rfc3339_or_null_and_durations_are_never_negative() {
         assert_eq!(r["duration_s"], 0.0);
     }
 }
+
+/// ICMP errors about connection attempts the capture has no packet of are warned about by
+/// every command that reads the file: the table, `explain` and `compare` (nDPI's
+/// instagram.pcap: three SYNs the phone's own firewall refused).
+#[test]
+fn every_command_warns_of_icmp_errors_about_attempts_not_in_the_capture() {
+    let Some(corpus) =
+        common::corpus("every_command_warns_of_icmp_errors_about_attempts_not_in_the_capture")
+    else {
+        return;
+    };
+    let file = corpus.join("nDPI/tests/cfgs/default/pcap/instagram.pcap");
+    let file = file.to_str().unwrap();
+    for args in [
+        vec![file],
+        vec!["explain", file],
+        vec!["compare", file, file],
+    ] {
+        let out = tlscap(&args);
+        let warned: Vec<String> = stderr(&out)
+            .lines()
+            .filter(|l| l.contains("that has no packet in the capture"))
+            .map(|l| {
+                l.split(": packet")
+                    .nth(1)
+                    .unwrap_or("")
+                    .chars()
+                    .take(9)
+                    .collect()
+            })
+            .collect();
+        assert_eq!(warned, ["s 341, 34", "s 417, 41", " 439: ICM"], "{args:?}");
+    }
+}
