@@ -209,6 +209,10 @@ const MAX_MALFORMED_WARNINGS: usize = 5;
 /// ICMP errors kept per file: a flood of them (a scan's answers) must not grow memory.
 pub const MAX_ICMP_ERRORS: usize = 4096;
 
+/// ICMP errors kept for matching across a whole batch (about 8 MiB): a directory of captures
+/// full of them must not hold each file's [`MAX_ICMP_ERRORS`] until the output pass.
+pub const MAX_BATCH_ICMP_ERRORS: usize = 65_536;
+
 /// One reported connection as it leaves the per-file analysis.
 #[derive(Debug)]
 pub struct Built {
@@ -823,6 +827,28 @@ pub fn apply_cross_connection(analyses: &mut [FileAnalysis], cfg: &FindingsConfi
     }
 }
 
+/// Keeps as many of `analysis`'s ICMP errors as the batch has room left for (the first ones),
+/// and says so when some are dropped.
+fn keep_within(analysis: &mut FileAnalysis, room: &std::sync::atomic::AtomicUsize) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let want = analysis.icmp.len();
+    if want == 0 {
+        return;
+    }
+    let Ok(before) = room.fetch_update(Relaxed, Relaxed, |left| Some(left.saturating_sub(want)))
+    else {
+        return;
+    };
+    if before < want {
+        analysis.icmp.truncate(before);
+        analysis.warnings.push(format!(
+            "{}: {} of its {want} ICMP errors are not matched to connections: the batch keeps {MAX_BATCH_ICMP_ERRORS} in all",
+            analysis.path.display(),
+            want - before
+        ));
+    }
+}
+
 /// How to run a batch.
 #[derive(Debug, Clone, Default)]
 pub struct BatchOptions {
@@ -1109,7 +1135,12 @@ impl Indexed for Streamed {
 
 /// Analyses one capture of a batch: records go to a spill in index order, cross-connection
 /// facts into a per-server aggregate, nothing per connection stays in memory.
-fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, ClientAuthServers) {
+fn stream_file(
+    path: &Path,
+    file_pos: usize,
+    opts: &Options,
+    icmp_room: &std::sync::atomic::AtomicUsize,
+) -> (FileResult, ClientAuthServers) {
     let mut servers = ClientAuthServers::default();
     let mut writer = spill::SpillWriter::default();
     let mut spill_error: Option<std::io::Error> = None;
@@ -1200,6 +1231,7 @@ fn stream_file(path: &Path, file_pos: usize, opts: &Options) -> (FileResult, Cli
     servers
         .edges
         .observe_file(&file, analysis.stats.first_ts, analysis.stats.last_ts);
+    keep_within(&mut analysis, icmp_room);
     servers
         .icmp
         .observe_file(&file, &std::mem::take(&mut analysis.icmp));
@@ -1284,6 +1316,7 @@ pub fn run_expanded(inputs: Inputs, opts: &BatchOptions) -> Batch {
     let done = std::sync::atomic::AtomicUsize::new(0);
     let conns = std::sync::atomic::AtomicU64::new(0);
     let findings_so_far = std::sync::atomic::AtomicU64::new(0);
+    let icmp_room = std::sync::atomic::AtomicUsize::new(MAX_BATCH_ICMP_ERRORS);
     // Fewer files than threads: the spare threads shard the large files' connections.
     let threads = opts
         .threads
@@ -1311,7 +1344,7 @@ pub fn run_expanded(inputs: Inputs, opts: &BatchOptions) -> Batch {
                     (analysis.flow.max_memory, analysis.cache_memory) =
                         budget_parts(budget, tables);
                 }
-                let r = stream_file(p, i, &analysis);
+                let r = stream_file(p, i, &analysis, &icmp_room);
                 if let Some(bar) = &bar {
                     use std::sync::atomic::Ordering::Relaxed;
                     let n = done.fetch_add(1, Relaxed) + 1;
@@ -1372,6 +1405,48 @@ fn progress_bar(files: &[PathBuf]) -> indicatif::ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hand-built: `n` ICMP errors (port unreachable for one UDP pair) in a file's analysis.
+    fn with_icmp(name: &str, n: u64) -> FileAnalysis {
+        let error = crate::net::IcmpError {
+            from: "10.0.0.2".parse().unwrap(),
+            kind: crate::net::IcmpKind::PortUnreachable,
+            mtu: None,
+            transport: crate::net::QuotedTransport::Udp,
+            src: "10.0.0.1:5000".parse().unwrap(),
+            dst: "10.0.0.2:443".parse().unwrap(),
+            quotes_syn: false,
+        };
+        FileAnalysis {
+            path: PathBuf::from(name),
+            icmp: (1..=n)
+                .map(|packet| {
+                    let ts = crate::time::Timestamp::new(0, 0);
+                    (crate::flow::SegmentMeta { packet, ts }, error)
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_batch_keeps_its_icmp_errors_within_one_budget() {
+        let room = std::sync::atomic::AtomicUsize::new(5);
+        let mut a = with_icmp("a.pcap", 3);
+        keep_within(&mut a, &room);
+        assert_eq!((a.icmp.len(), a.warnings.len()), (3, 0));
+        let mut b = with_icmp("b.pcap", 4);
+        keep_within(&mut b, &room);
+        assert_eq!(b.icmp.len(), 2);
+        assert_eq!(b.icmp[1].0.packet, 2, "the first ones are kept");
+        assert_eq!(
+            b.warnings,
+            [format!("b.pcap: 2 of its 4 ICMP errors are not matched to connections: the batch keeps {MAX_BATCH_ICMP_ERRORS} in all")]
+        );
+        let mut c = with_icmp("c.pcap", 1);
+        keep_within(&mut c, &room);
+        assert_eq!((c.icmp.len(), c.warnings.len()), (0, 1));
+    }
 
     fn run(order: &[u64], reported: impl Fn(u64) -> bool) -> Vec<u64> {
         let mut out = Vec::new();
