@@ -328,7 +328,7 @@ impl FileEdges {
         }
         // Nothing at either edge: did the capture stop following it before its end?
         if let (Some(stop), true) = (o.stop, out.is_empty()) {
-            out.extend(stop.finding(o.last_packet, file_last.seconds_since(o.last)));
+            out.push(stop.finding(o.last_packet, file_last.seconds_since(o.last)));
         }
         out
     }

@@ -130,7 +130,7 @@ impl Stop {
 
     /// The finding for a connection whose last packet is `last`, after which its capture went
     /// on `watched` seconds: it stopped following the connection, or (watched briefly) ended.
-    pub fn finding(self, last: u64, watched: f64) -> Option<Finding> {
+    pub fn finding(self, last: u64, watched: f64) -> Finding {
         let watched = watched.max(0.0);
         let what = match self {
             Stop::QuicHandshake { server_last } => {
@@ -142,9 +142,8 @@ impl Stop {
                 } else {
                     format!("The capture stops following this QUIC connection at packet {last}, before the server finished its side of the handshake, though the capture goes on {}. QUIC acknowledges Initial and Handshake packets at once and resends unacknowledged ones within about a second (RFC 9002's probe timeout), so the packets that followed are not in the capture (a filter that kept the hellos only, an excerpt of each flow's first packets, loss at the capture point), and the outcome cannot be judged.", span(watched))
                 };
-                return Some(
-                    finding(K::CaptureCut, Severity::Info, message, evidence).with_fix(KEEP_EVERY_PACKET),
-                );
+                return finding(K::CaptureCut, Severity::Info, message, evidence)
+                    .with_fix(KEEP_EVERY_PACKET);
             }
             Stop::SynAck {
                 packet, syns: 1, ..
@@ -182,7 +181,7 @@ impl Stop {
         let Pending { what, was, by } = what;
         if watched < STOP_WATCH_S {
             // Too soon to call the silence the capture's or the peer's: say only where it ends.
-            return Some(finding(
+            return finding(
                 K::CaptureCut,
                 Severity::Info,
                 format!(
@@ -191,9 +190,9 @@ impl Stop {
                 format!(
                     "Last packet {last}, {watched:.3} s before the file's last packet; no ACK, retransmission, FIN or RST of this connection in between."
                 ),
-            ));
+            );
         }
-        Some(finding(
+        finding(
             K::CaptureCut,
             Severity::Info,
             format!(
@@ -203,7 +202,8 @@ impl Stop {
             format!(
                 "Last packet {last}; no ACK, retransmission, FIN or RST of this connection in the {watched:.3} s the capture goes on after it."
             ),
-        ).with_fix(KEEP_EVERY_PACKET))
+        )
+        .with_fix(KEEP_EVERY_PACKET)
     }
 }
 
