@@ -194,12 +194,10 @@ pub fn unseen_attempts(
                 let (why, _) = meaning(e, "TCP");
                 format!("{} ({}) refused it: {why}", e.from, reporter(e))
             };
-            let numbers: Vec<String> = list.iter().take(5).map(|(m, _)| m.packet.to_string()).collect();
-            let more = if list.len() > 5 { format!(" and {} more", list.len() - 5) } else { String::new() };
+            let numbers = packet_list(list.iter().map(|(m, _)| m.packet), list.len());
             format!(
-                "{file}: packet{} {}{more}: ICMP {} quotes the SYN of a TCP connection attempt from {client} to {server} that has no packet in the capture: {why}. The attempt failed before the capture point saw it; it is in no record.",
+                "{file}: packet{} {numbers}: ICMP {} quotes the SYN of a TCP connection attempt from {client} to {server} that has no packet in the capture: {why}. The attempt failed before the capture point saw it; it is in no record.",
                 if list.len() == 1 { "" } else { "s" },
-                numbers.join(", "),
                 e.kind.name(),
             )
         })
@@ -301,17 +299,22 @@ fn meaning(e: &IcmpError, proto: &str) -> (String, String) {
     }
 }
 
-/// "packets 12, 15 and 3 more" for a list of errors.
+/// "12, 15 and 3 more" for a list of errors.
 fn packets(list: &[&(SegmentMeta, IcmpError, Side)]) -> String {
+    packet_list(list.iter().map(|(meta, _, _)| meta.packet), list.len())
+}
+
+/// The first five of `count` packet numbers, then how many more.
+fn packet_list(numbers: impl Iterator<Item = u64>, count: usize) -> String {
     let mut out = String::new();
-    for (i, (meta, _, _)) in list.iter().take(5).enumerate() {
+    for (i, packet) in numbers.take(5).enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        let _ = write!(out, "{}", meta.packet);
+        let _ = write!(out, "{packet}");
     }
-    if list.len() > 5 {
-        let _ = write!(out, " and {} more", list.len() - 5);
+    if count > 5 {
+        let _ = write!(out, " and {} more", count - 5);
     }
     out
 }
